@@ -1,0 +1,47 @@
+# regsync — run `make help` for the targets.
+GO        ?= go
+BIN       ?= bin/regsync
+CONFIG    ?= examples/quickstart.yaml
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BENCHTIME ?= 1s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/regsync.
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/regsync
+
+.PHONY: run
+run: ## Run the service on the embedded NATS with the quick-start config (CONFIG=...).
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/regsync serve --config $(CONFIG)
+
+.PHONY: test
+test: ## Run every test with the race detector (embedded NATS, no Docker, no network).
+	$(GO) mod download
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+.PHONY: lint
+lint: ## gofmt and go vet.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks (BENCHTIME=1s).
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz test for 30s.
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/registry/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/config/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./events/
+
+.PHONY: clean
+clean: ## Remove build output and the quick-start data directory.
+	rm -rf bin data

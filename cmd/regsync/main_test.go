@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testRegistry = `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:00:00Z"},"data":{"servers":[
+ {"name":"io.example/alpha","description":"Alpha","version":"1.0.0"},
+ {"name":"io.example/beta","description":"Beta","version":"1.0.0"}]}}`
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// cli runs one regsync command and returns its output.
+func cli(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, args, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func TestServeSyncStatus(t *testing.T) {
+	dir := t.TempDir()
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf(`
+dataDir: %s
+nats:
+  embedded: {listen: "%s"}
+http: {addr: "%s"}
+sources:
+  - name: local
+    file: {path: %s}
+    syncPolicy: {interval: 30m}
+    filter:
+      names: {exclude: ["*/beta"]}
+registries:
+  - name: default
+    sources: [local]
+`, filepath.Join(dir, "data"), natsAddr, httpAddr, regPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("validate", func(t *testing.T) {
+		out, errOut, err := cli(t, "validate", "--config", cfgPath, "--fetch")
+		if err != nil {
+			t.Fatalf("validate: %v\n%s", err, errOut)
+		}
+		if !strings.Contains(out, "local: ok, 1 servers") || !strings.Contains(errOut, `"registries"`) {
+			t.Errorf("validate output %q, stderr %q", out, errOut)
+		}
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	var serveErr bytes.Buffer
+	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath, "--log-level", "debug"}, &bytes.Buffer{}, &serveErr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+		if t.Failed() {
+			t.Logf("serve log:\n%s", serveErr.String())
+		}
+	})
+	url := "nats://" + natsAddr
+
+	// The startup trigger syncs the source without anyone asking.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _, err := cli(t, "status", "local", "-o", "json", "--nats-url", url)
+		if err == nil && strings.Contains(out, `"phase": "Complete"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("source never completed: %v %s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	t.Run("sync --wait prints the answering result", func(t *testing.T) {
+		out, errOut, err := cli(t, "sync", "local", "--wait", "--nats-url", url)
+		if err != nil {
+			t.Fatalf("sync: %v\n%s", err, errOut)
+		}
+		var ev struct {
+			Type string
+			Data struct {
+				Source, Reason string
+				TriggerIDs     []string `json:"triggerIds"`
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &ev); err != nil {
+			t.Fatalf("output is not one JSON event: %v\n%s", err, out)
+		}
+		if ev.Type != "io.regsync.sync.skipped.v1" || ev.Data.Reason != "manual-sync-no-data-changes" || len(ev.Data.TriggerIDs) != 1 {
+			t.Errorf("result %+v", ev)
+		}
+	})
+
+	t.Run("sync --wait on a changed file completes", func(t *testing.T) {
+		changed := strings.Replace(testRegistry, `"Alpha"`, `"Alpha, improved"`, 1)
+		if err := os.WriteFile(regPath, []byte(changed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, err := cli(t, "sync", "--all", "--wait", "--nats-url", url)
+		if err != nil {
+			t.Fatalf("sync: %v\n%s", err, errOut)
+		}
+		if !strings.Contains(out, "io.regsync.sync.completed.v1") || !strings.Contains(out, `"manual-sync-with-data-changes"`) ||
+			!strings.Contains(out, `"io.example/alpha"`) {
+			t.Errorf("result %s", out)
+		}
+	})
+
+	t.Run("sync --wait fails for an unknown source", func(t *testing.T) {
+		out, _, err := cli(t, "sync", "nosuch", "--wait", "--nats-url", url)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "unknown source") {
+			t.Errorf("err %v, out %s", err, out)
+		}
+	})
+
+	t.Run("status table", func(t *testing.T) {
+		out, _, err := cli(t, "status", "--nats-url", url)
+		if err != nil || !strings.Contains(out, "local") || !strings.Contains(out, "Complete") {
+			t.Errorf("status %v:\n%s", err, out)
+		}
+	})
+
+	t.Run("health endpoints", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+			resp, err := httpGet("http://" + httpAddr + path)
+			if err != nil || resp != 200 {
+				t.Errorf("GET %s: %d %v", path, resp, err)
+			}
+		}
+	})
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := [][]string{
+		{},
+		{"nope"},
+		{"sync"},
+		{"sync", "a", "--all"},
+		{"sync", "Bad_Name"},
+		{"status", "-o", "yaml"},
+		{"serve"},
+		{"validate"},
+		{"status", "--log-level", "loud"},
+	}
+	for _, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			_, _, err := cli(t, args...)
+			if !errors.Is(err, errUsage) {
+				t.Errorf("err %v, want a usage error", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	bad := `
+sources:
+  - name: Bad_Name
+    file: {path: x.json}
+  - name: twice
+    file: {path: x.json}
+    syncPolicy: {interval: soon}
+  - name: twice
+    git: {repository: https://example.com/r.git}
+    syncPolicy: {interval: 1h}
+bogus: true
+`
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := cli(t, "validate", "--config", path)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"Bad_Name", "syncPolicy.interval is required", "must be a valid duration", "duplicate source name 'twice'", "bogus"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := cli(t, "version")
+	if err != nil || !strings.Contains(out, "regsync ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version %q %v", out, err)
+	}
+}

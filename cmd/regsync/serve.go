@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/syncer"
+	"github.com/regsync/regsync/internal/syncer/coordinator"
+	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/syncer/writer"
+)
+
+func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Writer) error {
+	fs := g.flagSet("serve", stderr)
+	configPath := fs.String("config", os.Getenv("REGSYNC_CONFIG"), "configuration file (REGSYNC_CONFIG)")
+	if _, err := g.parse(fs, args, stderr); err != nil {
+		return err
+	}
+	logger, err := g.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return fmt.Errorf("%w: serve needs --config FILE", errUsage)
+	}
+	cfg, warnings, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	return serve(ctx, logger, g, cfg)
+}
+
+func (g *globals) connectOptions(cfg *config.Config) bus.ConnectOptions {
+	o := bus.ConnectOptions{
+		URL:       cfg.NATS.URL,
+		Name:      "regsync",
+		CredsFile: cfg.NATS.CredsFile,
+		User:      cfg.NATS.User,
+		Password:  cfg.NATS.Password.Reveal(),
+		Token:     cfg.NATS.Token.Reveal(),
+		NKeyFile:  cfg.NATS.NKeyFile,
+		CAFile:    cfg.NATS.TLS.CAFile,
+		CertFile:  cfg.NATS.TLS.CertFile,
+		KeyFile:   cfg.NATS.TLS.KeyFile,
+	}
+	// Flags and environment win over the file.
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&o.URL, g.natsURL)
+	set(&o.CredsFile, g.creds)
+	set(&o.User, g.user)
+	set(&o.Password, g.password)
+	set(&o.Token, g.token)
+	set(&o.NKeyFile, g.nkey)
+	set(&o.CAFile, g.ca)
+	set(&o.CertFile, g.cert)
+	set(&o.KeyFile, g.key)
+	return o
+}
+
+func serve(ctx context.Context, logger *slog.Logger, g *globals, cfg *config.Config) error {
+	copts := g.connectOptions(cfg)
+	copts.Logger = logger
+	replicas := cfg.NATS.Replicas
+	if copts.URL == "" {
+		storeDir := cfg.EmbeddedStoreDir()
+		emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: storeDir, Listen: cfg.NATS.Embedded.Listen})
+		if err != nil {
+			return err
+		}
+		defer emb.Shutdown()
+		copts.Embedded = emb
+		replicas = 1
+		logger.Info("embedded nats-server started", "store_dir", storeDir, "client_url", emb.ClientURL())
+	}
+	nc, err := bus.Connect(copts)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	h, err := bus.Ensure(ctx, js, bus.Resources{Replicas: replicas, LeaseTTL: cfg.Sync.LeaseTTL})
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	snapshots := writer.New(h.Data)
+	status := state.NewStore(h.Status)
+	mgr := syncer.NewManager(&sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64()}, snapshots, logger, 0)
+	hostname, _ := os.Hostname()
+	coord := coordinator.New(h, mgr, status, cfg.SyncedSources(), coordinator.Options{
+		Workers:     cfg.Sync.Workers,
+		LeaseTTL:    cfg.Sync.LeaseTTL,
+		SyncTimeout: cfg.Sync.Timeout,
+		Holder:      fmt.Sprintf("%s/%d", hostname, os.Getpid()),
+		Logger:      logger,
+		Metrics:     coordinator.NewMetrics(reg),
+	})
+	for _, s := range cfg.Sources {
+		if !s.Synced() {
+			logger.Warn("source is not synced by regsync", "source", s.Name, "type", s.Type())
+		}
+	}
+
+	var ready atomic.Bool
+	srv := &http.Server{
+		Addr:              cfg.HTTP.Addr,
+		Handler:           httpHandler(nc, &ready, reg),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
+	}
+
+	grp, gctx := errgroup.WithContext(ctx)
+	grp.Go(func() error { return coord.Run(gctx) })
+	grp.Go(func() error {
+		logger.Info("http listening", "addr", ln.Addr().String())
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	grp.Go(func() error {
+		<-gctx.Done()
+		ready.Store(false)
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	grp.Go(func() error {
+		n, err := coordinator.Startup(gctx, js, status, cfg.SyncedSources())
+		if err != nil {
+			logger.Error("startup triggers", "err", err)
+		}
+		logger.Info("regsync ready", "sources", len(cfg.SyncedSources()), "startup_triggers", n)
+		ready.Store(true)
+		return nil
+	})
+	err = grp.Wait()
+	logger.Info("regsync stopped")
+	if err := nc.Drain(); err != nil {
+		logger.Warn("nats drain", "err", err)
+	}
+	return err
+}
+
+func httpHandler(nc *nats.Conn, ready *atomic.Bool, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case !nc.IsConnected():
+			http.Error(w, "not ready: nats "+nc.Status().String(), http.StatusServiceUnavailable)
+		case !ready.Load():
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ready")
+		}
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
+)
+
+// cliProducer is the CloudEvents source attribute of manual requests.
+const cliProducer = "regsync/cli"
+
+func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
+	fs := g.flagSet("sync", stderr)
+	all := fs.Bool("all", false, "request a sync of every source that has a status record")
+	wait := fs.Bool("wait", false, "wait for each result, print it, and exit non-zero on failure")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
+	requestID := fs.String("request-id", "", "request id (default: random); reuse one to retry a request without a second sync")
+	names, err := g.parse(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if *all == (len(names) > 0) {
+		return fmt.Errorf("%w: name sources or give --all (not both)", errUsage)
+	}
+	for _, n := range names {
+		if !events.ValidSourceName(n) {
+			return fmt.Errorf("%w: %q is not a valid source name (a DNS label)", errUsage, n)
+		}
+	}
+	nc, js, err := g.connectClient()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if *all {
+		if names, err = statusKeys(ctx, js); err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return errors.New("no sources known: regsync_status is empty (has `regsync serve` started?)")
+		}
+	}
+	rid := *requestID
+	if rid == "" {
+		rid = newRequestID()
+	}
+
+	type pending struct {
+		source string
+		id     string
+		seq    uint64
+		sub    *nats.Subscription
+	}
+	var waits []pending
+	for _, name := range names {
+		p := pending{source: name, id: rid + "-" + name}
+		if *wait {
+			// Subscribe before publishing so the answer cannot slip by.
+			if p.sub, err = nc.SubscribeSync(events.SourceResults(name)); err != nil {
+				return fmt.Errorf("subscribe to results of %s: %w", name, err)
+			}
+			defer p.sub.Unsubscribe()
+		}
+		ev, err := events.New(p.id, cliProducer, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid})
+		if err != nil {
+			return err
+		}
+		ack, err := bus.Publish(ctx, js, events.TriggerSubject(name), ev)
+		if err != nil {
+			return err
+		}
+		p.seq = ack.Sequence
+		fmt.Fprintf(stderr, "requested sync of %s (request %s, trigger %s)\n", name, rid, p.id)
+		waits = append(waits, p)
+	}
+	if !*wait {
+		return nil
+	}
+
+	deadline, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	failed := 0
+	for _, p := range waits {
+		ev, err := awaitResult(deadline, p.sub, p.id, p.seq)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("waiting for the result of %s: %w", p.source, err)}
+		}
+		out, _ := json.MarshalIndent(ev, "", "  ")
+		fmt.Fprintln(stdout, string(out))
+		if ev.Type() == events.TypeSyncFailed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d syncs failed", failed, len(waits))}
+	}
+	return nil
+}
+
+// awaitResult returns the first result that covers the trigger.
+func awaitResult(ctx context.Context, sub *nats.Subscription, id string, seq uint64) (*event.Event, error) {
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, errors.New("timed out (raise --timeout, or check `regsync status`)")
+			}
+			return nil, err
+		}
+		ev, err := events.Decode(msg.Header, msg.Data)
+		if err != nil {
+			continue
+		}
+		if c, ok := coveredOf(ev); ok && c.Covers(id, seq) {
+			return &ev, nil
+		}
+	}
+}
+
+// coveredOf returns which triggers a result event answers.
+func coveredOf(ev event.Event) (events.Covered, bool) {
+	d, err := events.DataOf(ev)
+	if err != nil {
+		return events.Covered{}, false
+	}
+	switch r := d.(type) {
+	case events.SyncCompleted:
+		return r.Covered, true
+	case events.SyncFailed:
+		return r.Covered, true
+	case events.SyncSkipped:
+		return r.Covered, true
+	}
+	return events.Covered{}, false
+}
+
+func statusKeys(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+	kv, err := js.KeyValue(ctx, events.BucketStatus)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", events.BucketStatus, err)
+	}
+	keys, err := kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", events.BucketStatus, err)
+	}
+	return keys, nil
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "req-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/sources"
+)
+
+func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
+	fs := g.flagSet("validate", stderr)
+	configPath := fs.String("config", os.Getenv("REGSYNC_CONFIG"), "configuration file (REGSYNC_CONFIG)")
+	fetch := fs.Bool("fetch", false, "also fetch, validate and filter every source once")
+	if _, err := g.parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return fmt.Errorf("%w: validate needs --config FILE", errUsage)
+	}
+	cfg, warnings, err := config.Load(*configPath)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: valid, %d sources (%d synced)\n", *configPath, len(cfg.Sources), len(cfg.SyncedSources()))
+	if !*fetch {
+		return nil
+	}
+	f := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64()}
+	failed := 0
+	for _, src := range cfg.SyncedSources() {
+		fetched, err := f.Fetch(ctx, src)
+		if err == nil {
+			reg, perr := registry.Parse(fetched.Raw)
+			if perr == nil {
+				servers, skills, plugins := registry.Counts(registry.Apply(reg, src.Filter))
+				fmt.Fprintf(stdout, "  %s: ok, %d servers, %d skills, %d plugins after filtering (hash %s)\n",
+					src.Name, servers, skills, plugins, fetched.Hash[:12])
+				continue
+			}
+			err = perr
+		}
+		failed++
+		fmt.Fprintf(stdout, "  %s: %v\n", src.Name, err)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d sources failed", failed, len(cfg.SyncedSources()))
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/regsync/regsync/events"
+)
+
+func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
+	fs := g.flagSet("watch", stderr)
+	output := fs.String("o", "text", "output format: text or json")
+	names, err := g.parse(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(names) > 1 {
+		return fmt.Errorf("%w: watch takes at most one SOURCE", errUsage)
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("%w: -o %q: want text or json", errUsage, *output)
+	}
+	subject := events.AllResults
+	if len(names) == 1 {
+		if !events.ValidSourceName(names[0]) {
+			return fmt.Errorf("%w: %q is not a valid source name", errUsage, names[0])
+		}
+		subject = events.SourceResults(names[0])
+	}
+	nc, _, err := g.connectClient()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", subject, err)
+	}
+	defer sub.Unsubscribe()
+	fmt.Fprintf(stderr, "watching %s (Ctrl-C to stop)\n", subject)
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch %s: %w", subject, err)
+		}
+		ev, err := events.Decode(msg.Header, msg.Data)
+		if err != nil {
+			fmt.Fprintf(stderr, "skipping undecodable message on %s: %v\n", msg.Subject, err)
+			continue
+		}
+		if *output == "json" {
+			out, _ := json.Marshal(ev)
+			fmt.Fprintln(stdout, string(out))
+			continue
+		}
+		fmt.Fprintln(stdout, resultLine(ev))
+	}
+}
+
+// resultLine is one result as a line for people: time, source, outcome,
+// reason, counts, diff and duration.
+func resultLine(ev event.Event) string {
+	ts := ev.Time().Local().Format(time.TimeOnly)
+	d, err := events.DataOf(ev)
+	if err != nil {
+		return fmt.Sprintf("%s  %s  %s  (undecodable data: %v)", ts, ev.Subject(), ev.Type(), err)
+	}
+	switch r := d.(type) {
+	case events.SyncCompleted:
+		return fmt.Sprintf("%s  %-20s completed  %-30s servers=%d skills=%d plugins=%d  +%d ~%d -%d%s  %dms",
+			ts, r.Source, r.Reason, r.ServerCount, r.SkillCount, r.PluginCount,
+			len(r.Diff.Added), len(r.Diff.Updated), len(r.Diff.Removed), diffNames(r.Diff), r.DurationMs)
+	case events.SyncFailed:
+		return fmt.Sprintf("%s  %-20s failed     %-30s %s/%s attempt=%d  %s",
+			ts, r.Source, r.Reason, r.ConditionType, r.ConditionReason, r.AttemptCount, oneLine(r.Message))
+	case events.SyncSkipped:
+		return fmt.Sprintf("%s  %-20s skipped    %-30s triggers=%d", ts, r.Source, r.Reason, r.TriggerCount)
+	}
+	return fmt.Sprintf("%s  %s  %s", ts, ev.Subject(), ev.Type())
+}
+
+// diffNames lists a few changed names.
+func diffNames(d events.Diff) string {
+	var parts []string
+	add := func(sign string, names []string) {
+		for _, n := range names {
+			if len(parts) == 3 {
+				return
+			}
+			parts = append(parts, sign+n)
+		}
+	}
+	add("+", d.Added)
+	add("~", d.Updated)
+	add("-", d.Removed)
+	if len(parts) == 0 {
+		return ""
+	}
+	more := len(d.Added) + len(d.Updated) + len(d.Removed) - len(parts)
+	s := " (" + strings.Join(parts, " ")
+	if more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s + ")"
+}

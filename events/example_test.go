@@ -1,0 +1,74 @@
+package events_test
+
+import (
+	"fmt"
+
+	"github.com/regsync/regsync/events"
+)
+
+func Example() {
+	e, err := events.New("req-1-toolhive", "/regsync/cli", events.SyncRequested{
+		Source:    "toolhive",
+		Trigger:   events.TriggerManual,
+		RequestID: "req-1",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	msg, err := events.Encode(events.TriggerSubject("toolhive"), e)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(msg.Subject, msg.Header.Get("ce-type"), msg.Header.Get("Nats-Msg-Id"))
+
+	// On the receiving side.
+	got, err := events.Decode(msg.Header, msg.Data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req, err := events.DecodeData[events.SyncRequested](got)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(req.Source, req.Trigger, req.RequestID)
+	// Output:
+	// regsync.trigger.toolhive io.regsync.sync.requested.v1 req-1-toolhive
+	// toolhive manual req-1
+}
+
+func ExampleDecode_structured() {
+	// What `nats pub regsync.trigger.toolhive '{...}'` sends: no headers.
+	body := []byte(`{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"req-1","data":{"source":"toolhive","trigger":"manual"}}`)
+	e, err := events.Decode(nil, body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := events.DataOf(e)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%s %#v\n", e.ID(), d)
+	// Output:
+	// req-1 events.SyncRequested{Source:"toolhive", Trigger:"manual", RequestID:""}
+}
+
+func ExampleSourceFromSubject() {
+	for _, subject := range []string{
+		"regsync.trigger.toolhive",
+		"regsync.result.mcp-registry.failed",
+		"regsync.result.toolhive.unknown",
+	} {
+		source, ok := events.SourceFromSubject(subject)
+		fmt.Printf("%q %v\n", source, ok)
+	}
+	// Output:
+	// "toolhive" true
+	// "mcp-registry" true
+	// "" false
+}

@@ -1,0 +1,91 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedOptions configures the in-process nats-server.
+type EmbeddedOptions struct {
+	// StoreDir is where JetStream keeps its files.
+	StoreDir string
+	// Listen is the TCP address for clients such as the nats CLI and
+	// `regsync status`. Empty means no TCP listener: only in-process
+	// connections are possible.
+	Listen string
+}
+
+// Embedded is a nats-server with JetStream running inside this process.
+type Embedded struct {
+	srv *server.Server
+}
+
+// StartEmbedded starts a nats-server with JetStream on disk and waits until
+// it accepts connections.
+func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
+	sopts := &server.Options{
+		ServerName: "regsync",
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+		// Trigger events are small; results carry diffs. 8 MiB leaves room
+		// for a large diff while keeping every message bounded.
+		MaxPayload: 8 << 20,
+	}
+	if opts.Listen == "" {
+		sopts.DontListen = true
+	} else {
+		host, portStr, err := net.SplitHostPort(opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats listen address %q: %w", opts.Listen, err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats listen port %q: %w", portStr, err)
+		}
+		if port == 0 {
+			port = server.RANDOM_PORT
+		}
+		sopts.Host, sopts.Port = host, port
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("create embedded nats-server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats-server not ready (listen %q): is the address already in use?", opts.Listen)
+	}
+	return &Embedded{srv: srv}, nil
+}
+
+// Server returns the running server, for in-process connections.
+func (e *Embedded) Server() *server.Server { return e.srv }
+
+// ClientURL is the TCP URL clients use, or "" without a listener.
+func (e *Embedded) ClientURL() string {
+	if e.srv.Addr() == nil {
+		return ""
+	}
+	return e.srv.ClientURL()
+}
+
+// Run blocks until ctx is done, then shuts the server down and waits for it.
+func (e *Embedded) Run(ctx context.Context) error {
+	<-ctx.Done()
+	e.Shutdown()
+	return nil
+}
+
+// Shutdown stops the server and waits until it has stopped.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}

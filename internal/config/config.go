@@ -1,0 +1,395 @@
+package config
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/regsync/regsync/internal/registry"
+)
+
+// Defaults of regsync's own sections. Default returns a Config holding them.
+const (
+	DefaultDataDir          = "./data"
+	DefaultNATSReplicas     = 1
+	DefaultEmbeddedListen   = "127.0.0.1:4222"
+	DefaultHTTPAddr         = "127.0.0.1:8080"
+	DefaultDebounce         = 50 * time.Millisecond
+	DefaultGitPollInterval  = 30 * time.Second
+	DefaultHTTPPollInterval = 5 * time.Minute
+	DefaultSyncWorkers      = 4
+	DefaultSyncTimeout      = 2 * time.Minute
+	DefaultMaxDataSize      = 32 * MiB
+	DefaultLeaseTTL         = 15 * time.Second
+
+	// DefaultGitPath is the file read from a git source's repository when
+	// git.path is not set.
+	DefaultGitPath = "registry.json"
+	// DefaultAPITimeout is the per-request timeout of an api source when
+	// api.timeout is not set.
+	DefaultAPITimeout = 10 * time.Second
+	// DefaultFileTimeout is the per-request timeout of a file.url source when
+	// file.timeout is not set.
+	DefaultFileTimeout = 30 * time.Second
+)
+
+// Source types, as returned by Source.Type.
+const (
+	TypeGit        = "git"
+	TypeAPI        = "api"
+	TypeFile       = "file"
+	TypeManaged    = "managed"
+	TypeKubernetes = "kubernetes"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Sources are the registries to keep in sync, in the ToolHive Registry
+	// Server's format.
+	Sources []Source `yaml:"sources"`
+	// DataDir holds git clones and, unless nats.embedded.storeDir is set, the
+	// embedded JetStream store.
+	DataDir  string   `yaml:"dataDir"`
+	NATS     NATS     `yaml:"nats"`
+	HTTP     HTTP     `yaml:"http"`
+	Watch    Watch    `yaml:"watch"`
+	Webhooks Webhooks `yaml:"webhooks"`
+	Sync     Sync     `yaml:"sync"`
+}
+
+// Source is one entry of sources:. Exactly one of Git, API, File, Managed
+// and Kubernetes is set.
+type Source struct {
+	// Name is a DNS label, unique among the sources. It names the source's
+	// subjects, keys and objects in NATS.
+	Name       string      `yaml:"name"`
+	Git        *Git        `yaml:"git"`
+	API        *API        `yaml:"api"`
+	File       *File       `yaml:"file"`
+	Managed    *Managed    `yaml:"managed"`
+	Kubernetes *Kubernetes `yaml:"kubernetes"`
+	// SyncPolicy is required for git, api and file sources and ignored for
+	// the others.
+	SyncPolicy *SyncPolicy `yaml:"syncPolicy"`
+	// Filter selects the entries kept from the source; nil keeps all.
+	Filter *registry.Filter `yaml:"filter"`
+	// Claims are attached to every entry of the source. Each value is a
+	// string or a []any of strings.
+	Claims map[string]any `yaml:"claims"`
+}
+
+// Git is a registry file inside a git repository.
+type Git struct {
+	Repository string `yaml:"repository"`
+	// At most one of Branch, Tag and Commit is set; with none the remote's
+	// default branch is used.
+	Branch string `yaml:"branch"`
+	Tag    string `yaml:"tag"`
+	// Commit is a full commit SHA.
+	Commit string `yaml:"commit"`
+	// Path is the registry file inside the repository, DefaultGitPath when
+	// not set.
+	Path string   `yaml:"path"`
+	Auth *GitAuth `yaml:"auth"`
+	// PollInterval overrides watch.gitPollInterval for this source.
+	PollInterval string `yaml:"pollInterval"`
+	// WebhookSecretFile holds a webhook secret for this source alone.
+	WebhookSecretFile string `yaml:"webhookSecretFile"`
+}
+
+// GitAuth is HTTP basic authentication for a git source. Username and
+// PasswordFile are both set or both empty.
+type GitAuth struct {
+	Username string `yaml:"username"`
+	// PasswordFile is an absolute path, read on every fetch.
+	PasswordFile string `yaml:"passwordFile"`
+}
+
+// API is an MCP registry API (v0.1).
+type API struct {
+	// Endpoint is the base URL of the API, without a path.
+	Endpoint string `yaml:"endpoint"`
+	// Timeout is the per-request timeout, DefaultAPITimeout when not set.
+	Timeout string `yaml:"timeout"`
+	// PollInterval overrides watch.httpPollInterval for this source.
+	PollInterval string `yaml:"pollInterval"`
+}
+
+// File is a registry file on the local file system (Path) or served over
+// HTTP (URL). Exactly one of them is set. A relative Path is resolved
+// against the working directory.
+type File struct {
+	Path string `yaml:"path"`
+	URL  string `yaml:"url"`
+	// Timeout is the per-request timeout for URL, DefaultFileTimeout when
+	// not set. It is ignored for Path.
+	Timeout string `yaml:"timeout"`
+	// PollInterval overrides watch.httpPollInterval for URL; it is not
+	// allowed with Path, which is watched for changes.
+	PollInterval string `yaml:"pollInterval"`
+}
+
+// Managed is a source whose entries are published through the ToolHive
+// Registry Server's API. regsync does not sync it.
+type Managed struct{}
+
+// Kubernetes is a source discovered from Kubernetes resources. regsync does
+// not sync it.
+type Kubernetes struct {
+	Namespaces []string `yaml:"namespaces"`
+}
+
+// SyncPolicy holds the fallback interval of a synced source.
+type SyncPolicy struct {
+	// Interval is a Go duration such as "30m".
+	Interval string `yaml:"interval"`
+}
+
+// NATS is how regsync reaches NATS: an embedded server when URL is empty,
+// else an existing cluster.
+type NATS struct {
+	// URL is a comma-separated list of nats://, tls://, ws:// or wss://
+	// URLs; empty starts an embedded server.
+	URL       string `yaml:"url"`
+	CredsFile string `yaml:"credsFile"`
+	User      string `yaml:"user"`
+	Password  Secret `yaml:"password"`
+	Token     Secret `yaml:"token"`
+	NKeyFile  string `yaml:"nkeyFile"`
+	TLS       TLS    `yaml:"tls"`
+	// Replicas of every stream and bucket on an external cluster, 1 to 5.
+	Replicas int          `yaml:"replicas"`
+	Embedded EmbeddedNATS `yaml:"embedded"`
+}
+
+// TLS is the client side of a TLS connection to NATS.
+type TLS struct {
+	CAFile   string `yaml:"caFile"`
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+}
+
+// EmbeddedNATS configures the embedded server used when nats.url is empty.
+type EmbeddedNATS struct {
+	// StoreDir is the JetStream store; empty means "jetstream" under the
+	// data directory (see Config.EmbeddedStoreDir).
+	StoreDir string `yaml:"storeDir"`
+	// Listen is the client listener's host:port. Empty means no TCP
+	// listener at all; an unset key in the file means DefaultEmbeddedListen.
+	Listen string `yaml:"listen"`
+}
+
+// HTTP is the one HTTP listener: webhooks, health and metrics.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+}
+
+// Watch tunes the producers that notice changes.
+type Watch struct {
+	// Debounce collapses bursts of file events into one trigger.
+	Debounce time.Duration `yaml:"debounce"`
+	// GitPollInterval is how often a git source's ref is checked.
+	GitPollInterval time.Duration `yaml:"gitPollInterval"`
+	// HTTPPollInterval is how often an api or file.url source is checked.
+	HTTPPollInterval time.Duration `yaml:"httpPollInterval"`
+}
+
+// Webhooks holds one receiver per forge. A receiver without a secret is
+// disabled; secrets are never written inline.
+type Webhooks struct {
+	GitHub    WebhookSecret `yaml:"github"`
+	GitLab    WebhookToken  `yaml:"gitlab"`
+	Gitea     WebhookSecret `yaml:"gitea"`
+	Bitbucket WebhookSecret `yaml:"bitbucket"`
+	Generic   WebhookSecret `yaml:"generic"`
+}
+
+// WebhookSecret names where a receiver's signing secret is read from: a
+// file or an environment variable, not both.
+type WebhookSecret struct {
+	SecretFile string `yaml:"secretFile"`
+	SecretEnv  string `yaml:"secretEnv"`
+}
+
+// Enabled reports whether a secret is configured.
+func (w WebhookSecret) Enabled() bool { return w.SecretFile != "" || w.SecretEnv != "" }
+
+// WebhookToken names where GitLab's shared token is read from: a file or an
+// environment variable, not both.
+type WebhookToken struct {
+	TokenFile string `yaml:"tokenFile"`
+	TokenEnv  string `yaml:"tokenEnv"`
+}
+
+// Enabled reports whether a token is configured.
+func (w WebhookToken) Enabled() bool { return w.TokenFile != "" || w.TokenEnv != "" }
+
+// Sync tunes the sync workers.
+type Sync struct {
+	// Workers is the number of concurrent syncs per replica.
+	Workers int `yaml:"workers"`
+	// Timeout bounds one sync, fetch included.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxDataSize bounds the registry data read from a source. In YAML it
+	// is a byte count or a size such as "32MiB" or "100MB".
+	MaxDataSize ByteSize `yaml:"maxDataSize"`
+	// LeaseTTL is how long a sync's per-source lease lives without renewal.
+	LeaseTTL time.Duration `yaml:"leaseTTL"`
+}
+
+// Default returns a configuration with every default filled in and no
+// sources.
+func Default() *Config {
+	return &Config{
+		DataDir: DefaultDataDir,
+		NATS: NATS{
+			Replicas: DefaultNATSReplicas,
+			Embedded: EmbeddedNATS{Listen: DefaultEmbeddedListen},
+		},
+		HTTP: HTTP{Addr: DefaultHTTPAddr},
+		Watch: Watch{
+			Debounce:         DefaultDebounce,
+			GitPollInterval:  DefaultGitPollInterval,
+			HTTPPollInterval: DefaultHTTPPollInterval,
+		},
+		Sync: Sync{
+			Workers:     DefaultSyncWorkers,
+			Timeout:     DefaultSyncTimeout,
+			MaxDataSize: DefaultMaxDataSize,
+			LeaseTTL:    DefaultLeaseTTL,
+		},
+	}
+}
+
+// EmbeddedStoreDir is where the embedded server keeps JetStream data:
+// nats.embedded.storeDir, else "jetstream" under the data directory.
+func (c *Config) EmbeddedStoreDir() string {
+	if c.NATS.Embedded.StoreDir != "" {
+		return c.NATS.Embedded.StoreDir
+	}
+	return filepath.Join(c.DataDir, "jetstream")
+}
+
+// SyncedSources returns the sources regsync syncs (git, api and file), in
+// file order.
+func (c *Config) SyncedSources() []Source {
+	var out []Source
+	for _, s := range c.Sources {
+		if s.Synced() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Type is the source's type: "git", "api", "file", "managed",
+// "kubernetes", or "" when none is set. With several set (which validation
+// rejects) it is the first of them in that order.
+func (s Source) Type() string {
+	switch {
+	case s.Git != nil:
+		return TypeGit
+	case s.API != nil:
+		return TypeAPI
+	case s.File != nil:
+		return TypeFile
+	case s.Managed != nil:
+		return TypeManaged
+	case s.Kubernetes != nil:
+		return TypeKubernetes
+	}
+	return ""
+}
+
+// Synced reports whether regsync syncs the source: git, api and file do,
+// managed and kubernetes do not.
+func (s Source) Synced() bool {
+	switch s.Type() {
+	case TypeGit, TypeAPI, TypeFile:
+		return true
+	}
+	return false
+}
+
+// Interval is the parsed syncPolicy.interval, the fallback interval between
+// syncs. It is zero when the policy is missing or invalid, which validation
+// rejects for synced sources.
+func (s Source) Interval() time.Duration {
+	if s.SyncPolicy == nil {
+		return 0
+	}
+	return parsedDuration(s.SyncPolicy.Interval)
+}
+
+// PollInterval is the source's own poll interval (git.pollInterval,
+// api.pollInterval or file.pollInterval), or zero when it has none and the
+// watch section's applies.
+func (s Source) PollInterval() time.Duration {
+	switch {
+	case s.Git != nil:
+		return parsedDuration(s.Git.PollInterval)
+	case s.API != nil:
+		return parsedDuration(s.API.PollInterval)
+	case s.File != nil:
+		return parsedDuration(s.File.PollInterval)
+	}
+	return 0
+}
+
+// TimeoutDuration is the parsed api.timeout, or DefaultAPITimeout.
+func (a API) TimeoutDuration() time.Duration {
+	if d := parsedDuration(a.Timeout); d > 0 {
+		return d
+	}
+	return DefaultAPITimeout
+}
+
+// TimeoutDuration is the parsed file.timeout, or DefaultFileTimeout.
+func (f File) TimeoutDuration() time.Duration {
+	if d := parsedDuration(f.Timeout); d > 0 {
+		return d
+	}
+	return DefaultFileTimeout
+}
+
+func parsedDuration(s string) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// URLs splits nats.url into its URLs; nil means the embedded server.
+func (n NATS) URLs() []string {
+	if strings.TrimSpace(n.URL) == "" {
+		return nil
+	}
+	parts := strings.Split(n.URL, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
+// LogValue logs the NATS settings with the password and token redacted.
+func (n NATS) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", n.URL),
+		slog.String("creds_file", n.CredsFile),
+		slog.String("user", n.User),
+		slog.String("password", n.Password.String()),
+		slog.String("token", n.Token.String()),
+		slog.String("nkey_file", n.NKeyFile),
+		slog.String("tls_ca_file", n.TLS.CAFile),
+		slog.String("tls_cert_file", n.TLS.CertFile),
+		slog.String("tls_key_file", n.TLS.KeyFile),
+		slog.Int("replicas", n.Replicas),
+		slog.String("embedded_store_dir", n.Embedded.StoreDir),
+		slog.String("embedded_listen", n.Embedded.Listen),
+	)
+}

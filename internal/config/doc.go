@@ -1,0 +1,19 @@
+// Package config loads regsync's configuration file, fills in the defaults
+// and validates it, reporting every problem at once.
+//
+// The sources: section is the ToolHive Registry Server's, so its users' files
+// load unchanged: the same keys (matched case-insensitively), the same
+// validation rules and the same error strings. The sections of that server's
+// file that regsync does not use (registries, database, auth, audit,
+// telemetry, claims) are accepted with one warning each. Every other key
+// must be known: an unknown key is an error that names the key, its line and
+// where it sits.
+//
+// regsync's own sections (dataDir, nats, http, watch, webhooks, sync) carry
+// defaults, so an empty section, or none at all, is valid.
+//
+// Use Load for a file and Parse for bytes. Both return the warnings worth
+// showing to the user next to the configuration or the error. A returned
+// error that describes problems in the file is a *ValidationError listing
+// each of them.
+package config

@@ -1,0 +1,362 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// maxFileSize bounds the configuration file read by Load.
+const maxFileSize = 4 << 20
+
+// ignoredSections are the top-level sections of the ToolHive Registry
+// Server's configuration that regsync accepts and does not use.
+var ignoredSections = []string{"registries", "database", "auth", "audit", "telemetry", "claims"}
+
+// Load reads, parses and validates the configuration file at path. See
+// Parse; errors are wrapped as "load config <path>: ...".
+func Load(path string) (*Config, []string, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load config %s: %w", path, err)
+	}
+	cfg, warnings, err := Parse(data)
+	if err != nil {
+		return nil, warnings, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return cfg, warnings, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("file is larger than %d bytes", maxFileSize)
+	}
+	return data, nil
+}
+
+// Parse parses and validates a configuration file's content and fills in
+// the defaults. The warnings (ignored sections, sources regsync does not
+// sync) are returned even with an error. An error about the file's content
+// is a *ValidationError listing every problem found: unknown keys, values
+// of the wrong type and failed validation rules.
+func Parse(data []byte) (*Config, []string, error) {
+	root, err := parseYAML(data)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var warnings []string
+	var problems []error
+	cfg := Default()
+	if root != nil {
+		warnings = dropIgnoredSections(root)
+		w := walker{visited: make(map[visit]bool)}
+		w.walk(root, reflect.TypeOf(cfg).Elem(), "")
+		problems = w.problems
+		if err := root.Decode(cfg); err != nil {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return nil, warnings, yamlError(err)
+			}
+			for _, msg := range te.Errors {
+				problems = append(problems, errors.New(msg))
+			}
+			// The values that failed to decode are left at their zero
+			// value or default; validating them would only add noise.
+			return nil, warnings, &ValidationError{Errs: problems}
+		}
+	}
+
+	vw, err := cfg.Validate()
+	warnings = append(warnings, vw...)
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			problems = append(problems, ve.Errs...)
+		} else {
+			problems = append(problems, err)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, warnings, &ValidationError{Errs: problems}
+	}
+	return cfg, warnings, nil
+}
+
+// parseYAML parses the one YAML document in data into its root node, nil
+// for an empty document.
+func parseYAML(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, yamlError(err)
+	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, yamlError(err)
+		}
+		if !emptyDocument(&next) {
+			return nil, fmt.Errorf("invalid YAML: line %d: a configuration file holds one YAML document, found another", next.Line)
+		}
+	}
+	if emptyDocument(&doc) {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+// emptyDocument reports whether a document holds nothing but comments.
+func emptyDocument(doc *yaml.Node) bool {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return true
+	}
+	root := doc.Content[0]
+	return root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" && root.Value == ""
+}
+
+// yamlError names the line of a YAML syntax error counting from one.
+// yaml.v3 counts the lines of its parser errors (not of its scanner errors)
+// from zero, and leaves out "line 0".
+func yamlError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			if v, err := strconv.Atoi(n); err == nil {
+				line, msg = v, after
+			}
+		}
+	}
+	if zeroBasedProblems[msg] {
+		line++
+	}
+	if line == 0 {
+		return fmt.Errorf("invalid YAML: %s", msg)
+	}
+	return fmt.Errorf("invalid YAML: line %d: %s", line, msg)
+}
+
+// zeroBasedProblems are yaml.v3's parser errors.
+var zeroBasedProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// dropIgnoredSections removes the ToolHive Registry Server's sections that
+// regsync does not use from the top-level mapping and returns one warning
+// for each.
+func dropIgnoredSections(root *yaml.Node) []string {
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	var warnings []string
+	seen := make(map[string]bool)
+	kept := root.Content[:0:0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key := root.Content[i]
+		if name, ok := ignoredSection(key); ok {
+			if !seen[name] {
+				seen[name] = true
+				warnings = append(warnings, fmt.Sprintf("ignoring section %q: regsync does not use it", name))
+			}
+			continue
+		}
+		kept = append(kept, root.Content[i], root.Content[i+1])
+	}
+	root.Content = kept
+	return warnings
+}
+
+func ignoredSection(key *yaml.Node) (string, bool) {
+	if key.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	for _, name := range ignoredSections {
+		if strings.EqualFold(key.Value, name) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// walker checks a YAML tree against the Go type it will be decoded into. It
+// reports every key that matches no field, and every key given twice, with
+// its line and where it sits. Keys match the yaml tag names
+// case-insensitively and are rewritten to the tag's spelling so the decoder
+// that follows finds them.
+type walker struct {
+	problems []error
+	visited  map[visit]bool
+}
+
+// visit is a node checked against a type, remembered so that a node reached
+// again through an alias is checked and reported only once.
+type visit struct {
+	node *yaml.Node
+	typ  reflect.Type
+}
+
+func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return
+		}
+		n = n.Alias
+	}
+	v := visit{n, t}
+	if w.visited[v] {
+		return
+	}
+	w.visited[v] = true
+
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind == yaml.MappingNode && !implementsUnmarshaler(t) {
+			w.walkMapping(n, t, path)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind == yaml.SequenceNode {
+			for i, item := range n.Content {
+				w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+}
+
+func (w *walker) walkMapping(n *yaml.Node, t reflect.Type, path string) {
+	fields := yamlFields(t)
+	first := make(map[string]*yaml.Node)
+	kept := n.Content[:0:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i], n.Content[i+1]
+		if isMergeKey(key) {
+			w.walkMerge(value, t, path)
+			kept = append(kept, key, value)
+			continue
+		}
+		if key.Kind != yaml.ScalarNode {
+			w.problems = append(w.problems, fmt.Errorf("line %d: a key %s is not a plain name", key.Line, where(path)))
+			continue
+		}
+		f, ok := fields[strings.ToLower(key.Value)]
+		if !ok {
+			w.problems = append(w.problems, fmt.Errorf("line %d: unknown key %q %s", key.Line, key.Value, where(path)))
+			continue
+		}
+		if prev, dup := first[f.name]; dup {
+			w.problems = append(w.problems, fmt.Errorf("line %d: key %q %s is already set at line %d", key.Line, key.Value, where(path), prev.Line))
+			continue
+		}
+		first[f.name] = key
+		key.Value = f.name
+		w.walk(value, f.typ, join(path, f.name))
+		kept = append(kept, key, value)
+	}
+	n.Content = kept
+}
+
+// walkMerge checks the mappings merged in with "<<".
+func (w *walker) walkMerge(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		w.walk(n, t, path)
+	case yaml.SequenceNode:
+		for _, item := range n.Content {
+			if item.Kind == yaml.AliasNode && item.Alias != nil {
+				item = item.Alias
+			}
+			if item.Kind == yaml.MappingNode {
+				w.walk(item, t, path)
+			}
+		}
+	}
+}
+
+func isMergeKey(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Value == "<<" && n.ShortTag() == "!!merge"
+}
+
+func where(path string) string {
+	if path == "" {
+		return "at top level"
+	}
+	return "in " + path
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+type field struct {
+	name string
+	typ  reflect.Type
+}
+
+// yamlFields maps the lower-cased yaml names of t's fields to their
+// spelling and type.
+func yamlFields(t reflect.Type) map[string]field {
+	fields := make(map[string]field, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[strings.ToLower(name)] = field{name: name, typ: f.Type}
+	}
+	return fields
+}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+func implementsUnmarshaler(t reflect.Type) bool {
+	return t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
+}

@@ -1,0 +1,126 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// toolhiveConfigs holds the ToolHive Registry Server's own example
+// configurations, shared beside the repository and never copied into it.
+const toolhiveConfigs = "../../../shared/testdata/toolhive-configs"
+
+func toolhiveConfigFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(toolhiveConfigs, "config-*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Skipf("no ToolHive Registry Server configurations in %s: the shared test data is not laid out beside this checkout", toolhiveConfigs)
+	}
+	return files
+}
+
+// toolhiveExpectation derives, independently of Parse, what loading a
+// ToolHive Registry Server configuration must report: one warning per
+// ignored section and per non-synced source, and for each git, api and
+// file.url source the one error saying it is not available yet, plus the
+// reference's git.auth.passwordFile checks where a file names one.
+func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []string) {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	top := doc.Content[0]
+	for i := 0; i < len(top.Content); i += 2 {
+		if k := top.Content[i].Value; slices.Contains(ignoredSections, k) {
+			wantWarnings = append(wantWarnings, fmt.Sprintf("ignoring section %q: regsync does not use it", k))
+		}
+	}
+
+	var file struct {
+		Sources []struct {
+			Name string `yaml:"name"`
+			Git  *struct {
+				Auth *struct {
+					PasswordFile string `yaml:"passwordFile"`
+				} `yaml:"auth"`
+			} `yaml:"git"`
+			API  *struct{} `yaml:"api"`
+			File *struct {
+				URL string `yaml:"url"`
+			} `yaml:"file"`
+			Managed    *struct{} `yaml:"managed"`
+			Kubernetes *struct{} `yaml:"kubernetes"`
+		} `yaml:"sources"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range file.Sources {
+		p := fmt.Sprintf("source[%d] (%s)", i, s.Name)
+		switch {
+		case s.Git != nil:
+			if s.Git.Auth != nil && s.Git.Auth.PasswordFile != "" {
+				pf := s.Git.Auth.PasswordFile
+				if !filepath.IsAbs(pf) {
+					wantErrs = append(wantErrs, p+": git.auth.passwordFile must be an absolute path")
+				} else if _, err := os.Stat(pf); err != nil {
+					wantErrs = append(wantErrs, fmt.Sprintf("%s: git.auth.passwordFile is not accessible: %v", p, err))
+				}
+			}
+			wantErrs = append(wantErrs, notAvailable(p, "git"))
+		case s.API != nil:
+			wantErrs = append(wantErrs, notAvailable(p, "api"))
+		case s.File != nil && s.File.URL != "":
+			wantErrs = append(wantErrs, notAvailable(p, "file.url"))
+		case s.Managed != nil:
+			wantWarnings = append(wantWarnings, fmt.Sprintf("source %q (managed) is not synced by regsync", s.Name))
+		case s.Kubernetes != nil:
+			wantWarnings = append(wantWarnings, fmt.Sprintf("source %q (kubernetes) is not synced by regsync", s.Name))
+		}
+	}
+	return wantErrs, wantWarnings
+}
+
+// TestToolHiveConfigs loads every example configuration of the ToolHive
+// Registry Server unchanged: file, managed and kubernetes sources load, and
+// the only errors are the git, api and file.url sources that regsync cannot
+// sync yet.
+func TestToolHiveConfigs(t *testing.T) {
+	for _, path := range toolhiveConfigFiles(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantErrs, wantWarnings := toolhiveExpectation(t, data)
+
+			cfg, warnings, err := Load(path)
+			equalLists(t, "warnings", warnings, wantWarnings)
+			if len(wantErrs) == 0 {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if len(cfg.Sources) == 0 {
+					t.Error("no sources loaded")
+				}
+				return
+			}
+			if cfg != nil {
+				t.Error("Load returned a config along with errors")
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), "load config "+path+": ") {
+				t.Fatalf("err = %v, want it wrapped with the path", err)
+			}
+			equalLists(t, "problems", problems(t, err), wantErrs)
+		})
+	}
+}

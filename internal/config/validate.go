@@ -1,0 +1,481 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ValidationError lists every problem found in a configuration.
+type ValidationError struct {
+	Errs []error
+}
+
+// Error lists the problems one per line.
+func (e *ValidationError) Error() string {
+	switch len(e.Errs) {
+	case 0:
+		return "invalid configuration"
+	case 1:
+		return e.Errs[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problems:", len(e.Errs))
+	for _, err := range e.Errs {
+		b.WriteString("\n  ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, for errors.Is and errors.As.
+func (e *ValidationError) Unwrap() []error { return e.Errs }
+
+const maxAPITimeout = 5 * time.Minute
+
+var (
+	// sourceName is a DNS label, as the ToolHive Registry Server requires.
+	sourceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	commitSHA  = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$`)
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// Validate checks the configuration and reports every problem at once as a
+// *ValidationError. The warnings name the sources regsync loads but does
+// not sync. Validate leaves the sections' defaults to Default and Parse;
+// on success it fills in the sources' own, such as git.path.
+func (c *Config) Validate() (warnings []string, err error) {
+	if c == nil {
+		return nil, errors.New("config cannot be nil")
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if len(c.Sources) == 0 {
+		add("at least one source must be configured")
+	}
+	seen := make(map[string]bool)
+	managed := 0
+	for i, s := range c.Sources {
+		errs = append(errs, validateSource(i, s, seen)...)
+		switch s.Type() {
+		case TypeManaged:
+			managed++
+		}
+		if t := s.Type(); (t == TypeManaged || t == TypeKubernetes) && typeCount(s) == 1 {
+			warnings = append(warnings, fmt.Sprintf("source %q (%s) is not synced by regsync", s.Name, t))
+		}
+	}
+	if managed > 1 {
+		add("at most one managed source is allowed, found %d", managed)
+	}
+	errs = append(errs, c.validateOwnSections()...)
+	errs = append(errs, checkSupportedTypes(c.Sources)...)
+
+	if len(errs) > 0 {
+		return warnings, &ValidationError{Errs: errs}
+	}
+	setSourceDefaults(c.Sources)
+	return warnings, nil
+}
+
+// setSourceDefaults fills in the defaults of the sources' own settings.
+func setSourceDefaults(sources []Source) {
+	for i := range sources {
+		if g := sources[i].Git; g != nil && g.Path == "" {
+			g.Path = DefaultGitPath
+		}
+	}
+}
+
+// checkSupportedTypes rejects the sources of a type regsync cannot sync yet.
+// It is the one place that knows which synced source types are implemented:
+// when a fetcher lands, remove its case here.
+func checkSupportedTypes(sources []Source) []error {
+	var errs []error
+	for i, s := range sources {
+		if typeCount(s) != 1 {
+			continue
+		}
+		var kind string
+		switch {
+		case s.Git != nil:
+			kind = "git"
+		case s.API != nil:
+			kind = "api"
+		case s.File != nil && s.File.URL != "":
+			kind = "file.url"
+		default:
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: %s sources are not available yet in this version of regsync", prefix(i, s.Name), kind))
+	}
+	return errs
+}
+
+func typeCount(s Source) int {
+	n := 0
+	for _, set := range []bool{s.Git != nil, s.API != nil, s.File != nil, s.Managed != nil, s.Kubernetes != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+func prefix(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("source[%d]", i)
+	}
+	return fmt.Sprintf("source[%d] (%s)", i, name)
+}
+
+// validateSource applies the ToolHive Registry Server's rules, with its
+// error strings, and a few stricter ones of regsync's. seen collects the
+// names of the sources before it.
+func validateSource(i int, s Source, seen map[string]bool) []error {
+	var errs []error
+	p := prefix(i, s.Name)
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+	}
+
+	switch {
+	case s.Name == "":
+		errs = append(errs, fmt.Errorf("source[%d]: name is required", i))
+	case !sourceName.MatchString(s.Name):
+		errs = append(errs, fmt.Errorf("source[%d]: name '%s' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)", i, s.Name))
+	}
+	if s.Name != "" {
+		if seen[s.Name] {
+			errs = append(errs, fmt.Errorf("source[%d]: duplicate source name '%s'", i, s.Name))
+		}
+		seen[s.Name] = true
+	}
+
+	switch n := typeCount(s); {
+	case n == 0:
+		add("one of git, api, file, managed, or kubernetes configuration must be specified")
+	case n > 1:
+		add("only one of git, api, file, managed, or kubernetes configuration may be specified")
+	case s.Synced():
+		switch {
+		case s.SyncPolicy == nil || s.SyncPolicy.Interval == "":
+			add("syncPolicy.interval is required")
+		default:
+			if d, err := time.ParseDuration(s.SyncPolicy.Interval); err != nil {
+				add("syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): %v", err)
+			} else if d <= 0 {
+				add("syncPolicy.interval must be greater than zero")
+			}
+		}
+		switch {
+		case s.Git != nil:
+			errs = append(errs, validateGit(p, s.Git)...)
+		case s.API != nil:
+			errs = append(errs, validateAPI(p, s.API)...)
+		case s.File != nil:
+			errs = append(errs, validateFile(p, s.File)...)
+		}
+	}
+
+	errs = append(errs, validateClaims(p, s.Claims)...)
+	return errs
+}
+
+func validateGit(p string, g *Git) []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+	}
+	if g.Repository == "" {
+		add("git.repository is required")
+	}
+	refs := 0
+	for _, r := range []string{g.Branch, g.Tag, g.Commit} {
+		if r != "" {
+			refs++
+		}
+	}
+	if refs > 1 {
+		add("git.branch, git.tag, and git.commit are mutually exclusive")
+	}
+	if g.Commit != "" && !commitSHA.MatchString(g.Commit) {
+		add("git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got %q", g.Commit)
+	}
+	if a := g.Auth; a != nil && (a.Username != "" || a.PasswordFile != "") {
+		switch {
+		case a.Username == "" || a.PasswordFile == "":
+			add("git.auth.username and git.auth.passwordFile must both be specified")
+		case !filepath.IsAbs(a.PasswordFile):
+			add("git.auth.passwordFile must be an absolute path")
+		default:
+			if _, err := os.Stat(a.PasswordFile); err != nil {
+				add("git.auth.passwordFile is not accessible: %v", err)
+			}
+		}
+	}
+	errs = append(errs, validatePollInterval(p, "git.pollInterval", g.PollInterval)...)
+	return errs
+}
+
+func validateAPI(p string, a *API) []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+	}
+	if a.Endpoint == "" {
+		add("api.endpoint is required")
+	} else if msg := checkHTTPURL("api.endpoint", a.Endpoint); msg != "" {
+		add("%s", msg)
+	}
+	if a.Timeout != "" {
+		d, err := time.ParseDuration(a.Timeout)
+		switch {
+		case err != nil:
+			add("api.timeout must be a valid duration (e.g., '30s', '1m'): %v", err)
+		case d <= 0:
+			add("api.timeout must be greater than zero")
+		case d > maxAPITimeout:
+			add("api.timeout must not exceed %s", maxAPITimeout)
+		}
+	}
+	errs = append(errs, validatePollInterval(p, "api.pollInterval", a.PollInterval)...)
+	return errs
+}
+
+func validateFile(p string, f *File) []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+	}
+	switch {
+	case f.Path == "" && f.URL == "":
+		add("file.path or file.url is required")
+	case f.Path != "" && f.URL != "":
+		add("file.path and file.url are mutually exclusive")
+	case f.URL != "":
+		if msg := checkHTTPURL("file.url", f.URL); msg != "" {
+			add("%s", msg)
+		}
+		if f.Timeout != "" {
+			if d, err := time.ParseDuration(f.Timeout); err != nil {
+				add("file.timeout must be a valid duration (e.g., '30s', '1m'): %v", err)
+			} else if d <= 0 {
+				add("file.timeout must be greater than zero")
+			}
+		}
+		errs = append(errs, validatePollInterval(p, "file.pollInterval", f.PollInterval)...)
+	default:
+		if f.PollInterval != "" {
+			add("file.pollInterval is only applicable when file.url is specified")
+		}
+	}
+	return errs
+}
+
+// checkHTTPURL applies the ToolHive Registry Server's file.url rules to a
+// URL and returns the problem without its source prefix, or "".
+func checkHTTPURL(key, raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s is invalid: %v", key, err)
+	case !u.IsAbs() || u.Host == "":
+		return key + " must be an absolute URL with host"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return key + " must use http or https scheme"
+	}
+	return ""
+}
+
+func validatePollInterval(p, key, value string) []error {
+	if value == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil {
+		return []error{fmt.Errorf("%s: %s must be a valid duration (e.g., '30s', '5m'): %v", p, key, err)}
+	}
+	if d <= 0 {
+		return []error{fmt.Errorf("%s: %s must be greater than zero", p, key)}
+	}
+	return nil
+}
+
+// validateClaims checks that every claim is a string or a list of strings,
+// in key order.
+func validateClaims(p string, claims map[string]any) []error {
+	var errs []error
+	keys := make([]string, 0, len(claims))
+	for k := range claims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch v := claims[k].(type) {
+		case string:
+		case []any:
+			for j, item := range v {
+				if _, ok := item.(string); !ok {
+					errs = append(errs, fmt.Errorf("%s: claim %q: array element [%d] must be a string, got %T", p, k, j, item))
+				}
+			}
+		case []string:
+		default:
+			errs = append(errs, fmt.Errorf("%s: claim %q: value must be a string or array of strings, got %T", p, k, v))
+		}
+	}
+	return errs
+}
+
+// validateOwnSections checks regsync's own sections.
+func (c *Config) validateOwnSections() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if strings.TrimSpace(c.DataDir) == "" {
+		add("dataDir must not be empty")
+	}
+
+	n := c.NATS
+	if strings.TrimSpace(n.URL) != "" {
+		for _, u := range n.URLs() {
+			if msg := checkNATSURL(u); msg != "" {
+				add("nats.url: %s", msg)
+			}
+		}
+	}
+	errs = append(errs, natsAuthConflicts(n)...)
+	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
+		add("nats.tls.certFile and nats.tls.keyFile must both be set")
+	}
+	if n.Replicas < 1 || n.Replicas > 5 {
+		add("nats.replicas must be between 1 and 5, got %d", n.Replicas)
+	}
+	if n.Embedded.Listen != "" {
+		if msg := checkHostPort(n.Embedded.Listen); msg != "" {
+			add("nats.embedded.listen %s", msg)
+		}
+	}
+
+	if c.HTTP.Addr == "" {
+		add("http.addr is required")
+	} else if msg := checkHostPort(c.HTTP.Addr); msg != "" {
+		add("http.addr %s", msg)
+	}
+
+	for _, d := range []struct {
+		key   string
+		value time.Duration
+	}{
+		{"watch.debounce", c.Watch.Debounce},
+		{"watch.gitPollInterval", c.Watch.GitPollInterval},
+		{"watch.httpPollInterval", c.Watch.HTTPPollInterval},
+		{"sync.timeout", c.Sync.Timeout},
+		{"sync.leaseTTL", c.Sync.LeaseTTL},
+	} {
+		if d.value <= 0 {
+			add("%s must be greater than zero", d.key)
+		}
+	}
+	if c.Sync.Workers < 1 {
+		add("sync.workers must be at least 1, got %d", c.Sync.Workers)
+	}
+	if c.Sync.MaxDataSize <= 0 {
+		add("sync.maxDataSize must be greater than zero")
+	}
+
+	w := c.Webhooks
+	for _, h := range []struct {
+		provider, fileKey, envKey, file, env string
+	}{
+		{"github", "secretFile", "secretEnv", w.GitHub.SecretFile, w.GitHub.SecretEnv},
+		{"gitlab", "tokenFile", "tokenEnv", w.GitLab.TokenFile, w.GitLab.TokenEnv},
+		{"gitea", "secretFile", "secretEnv", w.Gitea.SecretFile, w.Gitea.SecretEnv},
+		{"bitbucket", "secretFile", "secretEnv", w.Bitbucket.SecretFile, w.Bitbucket.SecretEnv},
+		{"generic", "secretFile", "secretEnv", w.Generic.SecretFile, w.Generic.SecretEnv},
+	} {
+		if h.file != "" && h.env != "" {
+			add("webhooks.%s.%s and webhooks.%s.%s are mutually exclusive", h.provider, h.fileKey, h.provider, h.envKey)
+		}
+		if h.env != "" && !envName.MatchString(h.env) {
+			add("webhooks.%s.%s %q is not a valid environment variable name", h.provider, h.envKey, h.env)
+		}
+	}
+	return errs
+}
+
+// checkNATSURL returns what is wrong with one entry of nats.url, or "".
+func checkNATSURL(raw string) string {
+	if raw == "" {
+		return "empty entry in the comma-separated list"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("%q is not a valid URL: %v", raw, err)
+	}
+	switch u.Scheme {
+	case "nats", "tls", "ws", "wss":
+	default:
+		return fmt.Sprintf("%q must use the nats, tls, ws or wss scheme", raw)
+	}
+	if u.Hostname() == "" {
+		return fmt.Sprintf("%q has no host", raw)
+	}
+	if port := u.Port(); port != "" {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Sprintf("%q has an invalid port", raw)
+		}
+	}
+	return ""
+}
+
+// natsAuthConflicts reports the NATS credentials that cannot be used
+// together: a client authenticates with exactly one of a credentials file,
+// user and password, a token or an NKey seed file.
+func natsAuthConflicts(n NATS) []error {
+	var errs []error
+	if (n.User == "") != (n.Password == "") {
+		errs = append(errs, errors.New("nats.user and nats.password must both be set"))
+	}
+	type method struct {
+		keys string
+		set  bool
+	}
+	methods := []method{
+		{"nats.credsFile", n.CredsFile != ""},
+		{"nats.user/nats.password", n.User != "" || n.Password != ""},
+		{"nats.token", n.Token != ""},
+		{"nats.nkeyFile", n.NKeyFile != ""},
+	}
+	for i, a := range methods {
+		for _, b := range methods[i+1:] {
+			if a.set && b.set {
+				errs = append(errs, fmt.Errorf("%s and %s are mutually exclusive: use one way to authenticate to NATS", a.keys, b.keys))
+			}
+		}
+	}
+	return errs
+}
+
+// checkHostPort returns what is wrong with a host:port listen address, or
+// "". An empty host listens on every interface.
+func checkHostPort(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("must be host:port: %v", err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Sprintf("has an invalid port %q", port)
+	}
+	return ""
+}

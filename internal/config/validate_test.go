@@ -1,0 +1,554 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// notAvailable is the error a git, api or file.url source gets on top of
+// its validation errors while regsync syncs only local files.
+func notAvailable(prefix, kind string) string {
+	return prefix + ": " + kind + " sources are not available yet in this version of regsync"
+}
+
+func TestSourceValidation(t *testing.T) {
+	passwordFile := filepath.Join(t.TempDir(), "git-password")
+	if err := os.WriteFile(passwordFile, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missingPasswordFile := filepath.Join(t.TempDir(), "absent")
+
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "no sources",
+			yaml: "sources: []",
+			want: []string{"at least one source must be configured"},
+		},
+		{
+			name: "missing name",
+			yaml: `
+sources:
+  - file: {path: r.json}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0]: name is required"},
+		},
+		{
+			name: "uppercase name is not a DNS label",
+			yaml: `
+sources:
+  - name: MySource
+    file: {path: r.json}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0]: name 'MySource' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
+		},
+		{
+			name: "underscore name is not a DNS label",
+			yaml: `
+sources:
+  - name: my_source
+    file: {path: r.json}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0]: name 'my_source' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
+		},
+		{
+			name: "64-character name is too long",
+			yaml: `
+sources:
+  - name: ` + strings.Repeat("a", 64) + `
+    file: {path: r.json}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0]: name '" + strings.Repeat("a", 64) + "' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
+		},
+		{
+			name: "63-character name is fine",
+			yaml: `
+sources:
+  - name: ` + strings.Repeat("a", 63) + `
+    file: {path: r.json}
+    syncPolicy: {interval: 30m}`,
+		},
+		{
+			name: "duplicate name",
+			yaml: `
+sources:
+  - name: dup
+    file: {path: a.json}
+    syncPolicy: {interval: 30m}
+  - name: dup
+    file: {path: b.json}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[1]: duplicate source name 'dup'"},
+		},
+		{
+			name: "no source type",
+			yaml: `
+sources:
+  - name: empty
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (empty): one of git, api, file, managed, or kubernetes configuration must be specified"},
+		},
+		{
+			name: "two source types",
+			yaml: `
+sources:
+  - name: both
+    file: {path: r.json}
+    managed: {}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (both): only one of git, api, file, managed, or kubernetes configuration may be specified"},
+		},
+		{
+			name: "missing syncPolicy",
+			yaml: `
+sources:
+  - name: s
+    file: {path: r.json}`,
+			want: []string{"source[0] (s): syncPolicy.interval is required"},
+		},
+		{
+			name: "empty interval",
+			yaml: `
+sources:
+  - name: s
+    file: {path: r.json}
+    syncPolicy: {interval: ""}`,
+			want: []string{"source[0] (s): syncPolicy.interval is required"},
+		},
+		{
+			name: "unparsable interval",
+			yaml: `
+sources:
+  - name: s
+    file: {path: r.json}
+    syncPolicy: {interval: soon}`,
+			want: []string{`source[0] (s): syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): time: invalid duration "soon"`},
+		},
+		{
+			name: "zero interval",
+			yaml: `
+sources:
+  - name: s
+    file: {path: r.json}
+    syncPolicy: {interval: 0s}`,
+			want: []string{"source[0] (s): syncPolicy.interval must be greater than zero"},
+		},
+		{
+			name: "negative interval",
+			yaml: `
+sources:
+  - name: s
+    file: {path: r.json}
+    syncPolicy: {interval: -5m}`,
+			want: []string{"source[0] (s): syncPolicy.interval must be greater than zero"},
+		},
+		{
+			name: "git without repository",
+			yaml: `
+sources:
+  - name: g
+    git: {branch: main}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (g): git.repository is required", notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git branch and tag together",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, branch: main, tag: v1.0.0}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive", notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git tag and commit together",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, tag: v1.0.0, commit: 0123456789abcdef0123456789abcdef01234567}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive", notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git short commit",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, commit: abc123}
+    syncPolicy: {interval: 30m}`,
+			want: []string{`source[0] (g): git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got "abc123"`, notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git auth username without passwordFile",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, auth: {username: bot}}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified", notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git auth passwordFile without username",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, auth: {passwordFile: ` + passwordFile + `}}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified", notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git auth relative passwordFile",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: secrets/pw}}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (g): git.auth.passwordFile must be an absolute path", notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git auth missing passwordFile",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: ` + missingPasswordFile + `}}
+    syncPolicy: {interval: 30m}`,
+			want: []string{"source[0] (g): git.auth.passwordFile is not accessible: stat " + missingPasswordFile + ": no such file or directory", notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "git auth existing passwordFile and empty auth are fine",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: ` + passwordFile + `}}
+    syncPolicy: {interval: 30m}
+  - name: h
+    git: {repository: https://example.com/r.git, auth: {}}
+    syncPolicy: {interval: 30m}`,
+			want: []string{notAvailable("source[0] (g)", "git"), notAvailable("source[1] (h)", "git")},
+		},
+		{
+			name: "git bad poll interval",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, pollInterval: often}
+    syncPolicy: {interval: 30m}`,
+			want: []string{`source[0] (g): git.pollInterval must be a valid duration (e.g., '30s', '5m'): time: invalid duration "often"`, notAvailable("source[0] (g)", "git")},
+		},
+		{
+			name: "api without endpoint",
+			yaml: `
+sources:
+  - name: a
+    api: {timeout: 10s}
+    syncPolicy: {interval: 1h}`,
+			want: []string{"source[0] (a): api.endpoint is required", notAvailable("source[0] (a)", "api")},
+		},
+		{
+			name: "api endpoint without scheme",
+			yaml: `
+sources:
+  - name: a
+    api: {endpoint: registry.example.com}
+    syncPolicy: {interval: 1h}`,
+			want: []string{"source[0] (a): api.endpoint must be an absolute URL with host", notAvailable("source[0] (a)", "api")},
+		},
+		{
+			name: "api unparsable timeout",
+			yaml: `
+sources:
+  - name: a
+    api: {endpoint: https://registry.example.com, timeout: ten}
+    syncPolicy: {interval: 1h}`,
+			want: []string{`source[0] (a): api.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "ten"`, notAvailable("source[0] (a)", "api")},
+		},
+		{
+			name: "api zero timeout",
+			yaml: `
+sources:
+  - name: a
+    api: {endpoint: https://registry.example.com, timeout: 0s}
+    syncPolicy: {interval: 1h}`,
+			want: []string{"source[0] (a): api.timeout must be greater than zero", notAvailable("source[0] (a)", "api")},
+		},
+		{
+			name: "api timeout over five minutes",
+			yaml: `
+sources:
+  - name: a
+    api: {endpoint: https://registry.example.com, timeout: 6m}
+    syncPolicy: {interval: 1h}`,
+			want: []string{"source[0] (a): api.timeout must not exceed 5m0s", notAvailable("source[0] (a)", "api")},
+		},
+		{
+			name: "file without path or url",
+			yaml: `
+sources:
+  - name: f
+    file: {}
+    syncPolicy: {interval: 5m}`,
+			want: []string{"source[0] (f): file.path or file.url is required"},
+		},
+		{
+			name: "file with path and url",
+			yaml: `
+sources:
+  - name: f
+    file: {path: r.json, url: https://example.com/r.json}
+    syncPolicy: {interval: 5m}`,
+			want: []string{"source[0] (f): file.path and file.url are mutually exclusive", notAvailable("source[0] (f)", "file.url")},
+		},
+		{
+			name: "file unparsable url",
+			yaml: `
+sources:
+  - name: f
+    file: {url: "http://[::1"}
+    syncPolicy: {interval: 5m}`,
+			want: []string{`source[0] (f): file.url is invalid: parse "http://[::1": missing ']' in host`, notAvailable("source[0] (f)", "file.url")},
+		},
+		{
+			name: "file relative url",
+			yaml: `
+sources:
+  - name: f
+    file: {url: example.com/registry.json}
+    syncPolicy: {interval: 5m}`,
+			want: []string{"source[0] (f): file.url must be an absolute URL with host", notAvailable("source[0] (f)", "file.url")},
+		},
+		{
+			name: "file url with another scheme",
+			yaml: `
+sources:
+  - name: f
+    file: {url: ftp://example.com/registry.json}
+    syncPolicy: {interval: 5m}`,
+			want: []string{"source[0] (f): file.url must use http or https scheme", notAvailable("source[0] (f)", "file.url")},
+		},
+		{
+			name: "file unparsable timeout",
+			yaml: `
+sources:
+  - name: f
+    file: {url: https://example.com/registry.json, timeout: slow}
+    syncPolicy: {interval: 5m}`,
+			want: []string{`source[0] (f): file.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "slow"`, notAvailable("source[0] (f)", "file.url")},
+		},
+		{
+			name: "file valid url",
+			yaml: `
+sources:
+  - name: f
+    file: {url: http://example.com/registry.json, timeout: 10s, pollInterval: 1m}
+    syncPolicy: {interval: 5m}`,
+			want: []string{notAvailable("source[0] (f)", "file.url")},
+		},
+		{
+			name: "file path ignores timeout like the reference",
+			yaml: `
+sources:
+  - name: f
+    file: {path: r.json, timeout: whenever}
+    syncPolicy: {interval: 5m}`,
+		},
+		{
+			name: "file path with poll interval",
+			yaml: `
+sources:
+  - name: f
+    file: {path: r.json, pollInterval: 1m}
+    syncPolicy: {interval: 5m}`,
+			want: []string{"source[0] (f): file.pollInterval is only applicable when file.url is specified"},
+		},
+		{
+			name: "claim of another type",
+			yaml: `
+sources:
+  - name: c
+    file: {path: r.json}
+    syncPolicy: {interval: 5m}
+    claims: {tier: 3, org: acme}`,
+			want: []string{`source[0] (c): claim "tier": value must be a string or array of strings, got int`},
+		},
+		{
+			name: "claim array with another type",
+			yaml: `
+sources:
+  - name: c
+    file: {path: r.json}
+    syncPolicy: {interval: 5m}
+    claims: {teams: [core, 7, true]}`,
+			want: []string{
+				`source[0] (c): claim "teams": array element [1] must be a string, got int`,
+				`source[0] (c): claim "teams": array element [2] must be a string, got bool`,
+			},
+		},
+		{
+			name: "two managed sources",
+			yaml: `
+sources:
+  - name: m1
+    managed: {}
+  - name: m2
+    managed: {}`,
+			want: []string{"at most one managed source is allowed, found 2"},
+		},
+		{
+			name: "managed and kubernetes need no syncPolicy and ignore one",
+			yaml: `
+sources:
+  - name: m
+    managed: {}
+  - name: k
+    kubernetes: {}
+    syncPolicy: {interval: nonsense}
+    filter: {names: {include: ["*"]}}
+  - name: f
+    file: {path: r.json}
+    syncPolicy: {interval: 5m}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _, err := Parse([]byte(tt.yaml))
+			equalLists(t, "problems", problems(t, err), tt.want)
+			if (err == nil) != (cfg != nil) {
+				t.Errorf("Parse returned config %v with error %v", cfg != nil, err)
+			}
+		})
+	}
+}
+
+func TestOwnSectionValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"empty dataDir", `dataDir: ""`, []string{"dataDir must not be empty"}},
+		{"nats url with http scheme", `nats: {url: "http://a:4222"}`, []string{`nats.url: "http://a:4222" must use the nats, tls, ws or wss scheme`}},
+		{"nats url without scheme", `nats: {url: "a:4222"}`, []string{`nats.url: "a:4222" must use the nats, tls, ws or wss scheme`}},
+		{"nats url unparsable", `nats: {url: "nats://[::1"}`, []string{`nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
+		{"nats url without host", `nats: {url: "nats://:4222"}`, []string{`nats.url: "nats://:4222" has no host`}},
+		{"nats url list with an empty entry", `nats: {url: "nats://a:4222,,nats://b:4222"}`, []string{"nats.url: empty entry in the comma-separated list"}},
+		{"nats url list of every scheme", `nats: {url: "nats://a:4222, tls://b:4222,ws://c:8080,wss://d"}`, nil},
+		{"nats user without password", `nats: {url: nats://a, user: regsync}`, []string{"nats.user and nats.password must both be set"}},
+		{"nats password without user", `nats: {url: nats://a, password: pw}`, []string{"nats.user and nats.password must both be set"}},
+		{"nats creds file and token", `nats: {url: nats://a, credsFile: /c.creds, token: t}`, []string{"nats.credsFile and nats.token are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats creds file and user", `nats: {url: nats://a, credsFile: /c.creds, user: u, password: p}`, []string{"nats.credsFile and nats.user/nats.password are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats token and nkey", `nats: {url: nats://a, token: t, nkeyFile: /n.nk}`, []string{"nats.token and nats.nkeyFile are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats user and token", `nats: {url: nats://a, user: u, password: p, token: t}`, []string{"nats.user/nats.password and nats.token are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats creds file and nkey", `nats: {url: nats://a, credsFile: /c.creds, nkeyFile: /n.nk}`, []string{"nats.credsFile and nats.nkeyFile are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats creds file with tls", `nats: {url: tls://a, credsFile: /c.creds, tls: {caFile: /ca.pem, certFile: /c.pem, keyFile: /k.pem}}`, nil},
+		{"nats tls cert without key", `nats: {tls: {certFile: /c.pem}}`, []string{"nats.tls.certFile and nats.tls.keyFile must both be set"}},
+		{"nats zero replicas", `nats: {replicas: 0}`, []string{"nats.replicas must be between 1 and 5, got 0"}},
+		{"nats six replicas", `nats: {replicas: 6}`, []string{"nats.replicas must be between 1 and 5, got 6"}},
+		{"nats five replicas", `nats: {replicas: 5}`, nil},
+		{"embedded listen without port", `nats: {embedded: {listen: localhost}}`, []string{"nats.embedded.listen must be host:port: address localhost: missing port in address"}},
+		{"embedded listen with a bad port", `nats: {embedded: {listen: "localhost:99999"}}`, []string{`nats.embedded.listen has an invalid port "99999"`}},
+		{"empty http addr", `http: {addr: ""}`, []string{"http.addr is required"}},
+		{"http addr without port", `http: {addr: localhost}`, []string{"http.addr must be host:port: address localhost: missing port in address"}},
+		{"zero debounce", `watch: {debounce: 0s}`, []string{"watch.debounce must be greater than zero"}},
+		{"negative git poll interval", `watch: {gitPollInterval: -1s}`, []string{"watch.gitPollInterval must be greater than zero"}},
+		{"zero http poll interval", `watch: {httpPollInterval: 0s}`, []string{"watch.httpPollInterval must be greater than zero"}},
+		{"unparsable duration", `watch: {debounce: fast}`, []string{"line 6: cannot unmarshal !!str `fast` into time.Duration"}},
+		{"duration without unit", `watch: {debounce: 50}`, []string{"line 6: cannot unmarshal !!int `50` into time.Duration"}},
+		{"zero workers", `sync: {workers: 0}`, []string{"sync.workers must be at least 1, got 0"}},
+		{"workers not a number", `sync: {workers: many}`, []string{"line 6: cannot unmarshal !!str `many` into int"}},
+		{"zero sync timeout", `sync: {timeout: 0s}`, []string{"sync.timeout must be greater than zero"}},
+		{"zero lease ttl", `sync: {leaseTTL: 0s}`, []string{"sync.leaseTTL must be greater than zero"}},
+		{"zero max data size", `sync: {maxDataSize: 0}`, []string{"sync.maxDataSize must be greater than zero"}},
+		{"unknown size unit", `sync: {maxDataSize: 32XB}`, []string{`line 6: invalid size "32XB": unknown unit "XB" (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)`}},
+		{"github secret file and env", `webhooks: {github: {secretFile: /s, secretEnv: GH}}`, []string{"webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive"}},
+		{"gitlab token file and env", `webhooks: {gitlab: {tokenFile: /s, tokenEnv: GL}}`, []string{"webhooks.gitlab.tokenFile and webhooks.gitlab.tokenEnv are mutually exclusive"}},
+		{"gitea secret file and env", `webhooks: {gitea: {secretFile: /s, secretEnv: GT}}`, []string{"webhooks.gitea.secretFile and webhooks.gitea.secretEnv are mutually exclusive"}},
+		{"bitbucket secret file and env", `webhooks: {bitbucket: {secretFile: /s, secretEnv: BB}}`, []string{"webhooks.bitbucket.secretFile and webhooks.bitbucket.secretEnv are mutually exclusive"}},
+		{"generic secret file and env", `webhooks: {generic: {secretFile: /s, secretEnv: WH}}`, []string{"webhooks.generic.secretFile and webhooks.generic.secretEnv are mutually exclusive"}},
+		{"bad secret env name", `webhooks: {github: {secretEnv: "MY-SECRET"}}`, []string{`webhooks.github.secretEnv "MY-SECRET" is not a valid environment variable name`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(fileSource + tt.yaml))
+			equalLists(t, "problems", problems(t, err), tt.want)
+		})
+	}
+}
+
+func TestEveryProblemAtOnce(t *testing.T) {
+	src := `
+sources:
+  - name: Bad_Name
+    file: {path: a.json}
+    syncPolicy: {interval: 5m}
+  - name: ok
+    file: {path: b.json}
+  - name: ok
+    api: {endpoint: https://registry.example.com, timeout: 1h}
+    syncPolicy: {interval: 1h}
+  - name: none
+  - name: m1
+    managed: {}
+  - name: m2
+    managed: {}
+nats:
+  replicas: 9
+  credsFile: /c.creds
+  token: t
+sync: {workers: 0}
+webhooks:
+  github: {secretFile: /s, secretEnv: GH}
+`
+	want := []string{
+		"source[0]: name 'Bad_Name' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)",
+		"source[1] (ok): syncPolicy.interval is required",
+		"source[2]: duplicate source name 'ok'",
+		"source[2] (ok): api.timeout must not exceed 5m0s",
+		"source[3] (none): one of git, api, file, managed, or kubernetes configuration must be specified",
+		"at most one managed source is allowed, found 2",
+		"nats.credsFile and nats.token are mutually exclusive: use one way to authenticate to NATS",
+		"nats.replicas must be between 1 and 5, got 9",
+		"sync.workers must be at least 1, got 0",
+		"webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive",
+		notAvailable("source[2] (ok)", "api"),
+	}
+	cfg, warnings, err := Parse([]byte(src))
+	if cfg != nil {
+		t.Error("Parse returned a config for an invalid file")
+	}
+	equalLists(t, "problems", problems(t, err), want)
+	if err != nil {
+		wantMsg := "11 problems:\n  " + strings.Join(want, "\n  ")
+		if err.Error() != wantMsg {
+			t.Errorf("message:\n%s\nwant:\n%s", err, wantMsg)
+		}
+	}
+	equalLists(t, "warnings", warnings, []string{
+		`source "m1" (managed) is not synced by regsync`,
+		`source "m2" (managed) is not synced by regsync`,
+	})
+}
+
+func TestUnknownKeysAndValidationTogether(t *testing.T) {
+	_, _, err := Parse([]byte(`
+sources:
+  - name: s
+    file: {path: r.json}
+    syncPolicy: {intervall: 5m}
+`))
+	equalLists(t, "problems", problems(t, err), []string{
+		`line 5: unknown key "intervall" in sources[0].syncPolicy`,
+		"source[0] (s): syncPolicy.interval is required",
+	})
+}
+
+func TestValidateNil(t *testing.T) {
+	var c *Config
+	if _, err := c.Validate(); err == nil || err.Error() != "config cannot be nil" {
+		t.Errorf("err = %v, want config cannot be nil", err)
+	}
+}

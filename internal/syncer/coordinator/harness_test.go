@@ -1,0 +1,309 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/syncer"
+	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/syncer/writer"
+)
+
+// harness is one embedded nats-server with the regsync resources.
+type harness struct {
+	t         *testing.T
+	emb       *bus.Embedded
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	h         *bus.Handles
+	status    *state.Store
+	snapshots *writer.Snapshots
+	leaseTTL  time.Duration
+	dir       string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(dir, "js")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	nc, err := bus.Connect(bus.ConnectOptions{Embedded: emb, Name: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const leaseTTL = 2 * time.Second
+	h, err := bus.Ensure(context.Background(), js, bus.Resources{Replicas: 1, LeaseTTL: leaseTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, emb: emb, nc: nc, js: js, h: h, status: state.NewStore(h.Status),
+		snapshots: writer.New(h.Data), leaseTTL: leaseTTL, dir: dir}
+}
+
+// start runs a coordinator (a replica) until the test ends.
+func (h *harness) start(srcs []config.Source, maxSize int64) *Coordinator {
+	h.t.Helper()
+	logger := slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mgr := syncer.NewManager(&sources.Fetcher{MaxSize: maxSize}, h.snapshots, logger, 0)
+	c := New(h.h, mgr, h.status, srcs, Options{Workers: 2, LeaseTTL: h.leaseTTL, SyncTimeout: 30 * time.Second,
+		Holder: fmt.Sprintf("%s-%p", h.t.Name(), mgr), Logger: logger})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	h.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("coordinator: %v", err)
+		}
+	})
+	return c
+}
+
+// testWriter sends log lines to t.Log, which keeps them with the test.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// results subscribes to the results of a source (or all with "").
+func (h *harness) results(source string) *resultSub {
+	h.t.Helper()
+	subject := events.AllResults
+	if source != "" {
+		subject = events.SourceResults(source)
+	}
+	sub, err := h.nc.SubscribeSync(subject)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return &resultSub{t: h.t, sub: sub}
+}
+
+type resultSub struct {
+	t   *testing.T
+	sub *nats.Subscription
+}
+
+// next returns the next result event and its data.
+func (r *resultSub) next() (event.Event, events.Data) {
+	r.t.Helper()
+	msg, err := r.sub.NextMsg(20 * time.Second)
+	if err != nil {
+		r.t.Fatalf("no result event: %v", err)
+	}
+	ev, err := events.Decode(msg.Header, msg.Data)
+	if err != nil {
+		r.t.Fatalf("result does not decode: %v", err)
+	}
+	d, err := events.DataOf(ev)
+	if err != nil {
+		r.t.Fatalf("result data: %v", err)
+	}
+	if want := events.ResultSubject(ev.Subject(), events.OutcomeOf(ev.Type())); msg.Subject != want {
+		r.t.Fatalf("result on subject %s, want %s", msg.Subject, want)
+	}
+	return ev, d
+}
+
+func (r *resultSub) completed() events.SyncCompleted {
+	r.t.Helper()
+	_, d := r.next()
+	c, ok := d.(events.SyncCompleted)
+	if !ok {
+		r.t.Fatalf("got %T %+v, want a completed result", d, d)
+	}
+	return c
+}
+
+func (r *resultSub) failed() events.SyncFailed {
+	r.t.Helper()
+	_, d := r.next()
+	c, ok := d.(events.SyncFailed)
+	if !ok {
+		r.t.Fatalf("got %T %+v, want a failed result", d, d)
+	}
+	return c
+}
+
+func (r *resultSub) skipped() events.SyncSkipped {
+	r.t.Helper()
+	_, d := r.next()
+	c, ok := d.(events.SyncSkipped)
+	if !ok {
+		r.t.Fatalf("got %T %+v, want a skipped result", d, d)
+	}
+	return c
+}
+
+// none checks that no result arrives within a short while.
+func (r *resultSub) none(within time.Duration) {
+	r.t.Helper()
+	if msg, err := r.sub.NextMsg(within); err == nil {
+		r.t.Fatalf("unexpected result on %s: %s", msg.Subject, msg.Data)
+	}
+}
+
+var idSeq struct {
+	sync.Mutex
+	n int
+}
+
+func nextID(prefix string) string {
+	idSeq.Lock()
+	defer idSeq.Unlock()
+	idSeq.n++
+	return fmt.Sprintf("%s-%d", prefix, idSeq.n)
+}
+
+// request publishes a manual sync request and returns its event id.
+func (h *harness) request(source string) string {
+	h.t.Helper()
+	id := nextID("req")
+	h.publish(id, &events.SyncRequested{Source: source, Trigger: events.TriggerManual, RequestID: id})
+	return id
+}
+
+// changed publishes a source.changed trigger.
+func (h *harness) changed(source, revision string) string {
+	h.t.Helper()
+	id := nextID("chg")
+	h.publish(id, &events.SourceChanged{Source: source, Trigger: events.TriggerFile, Revision: revision})
+	return id
+}
+
+func (h *harness) publish(id string, d events.Data) *jetstream.PubAck {
+	h.t.Helper()
+	ev, err := events.New(id, "/test", d)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ack, err := bus.Publish(context.Background(), h.js, events.TriggerSubject(d.SourceName()), ev)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ack
+}
+
+func (h *harness) getStatus(source string) *state.Status {
+	h.t.Helper()
+	st, _, err := h.status.Get(context.Background(), source)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if st == nil {
+		h.t.Fatalf("no status for %s", source)
+	}
+	return st
+}
+
+func (h *harness) snapshot(source string) []byte {
+	h.t.Helper()
+	data, err := h.snapshots.Load(context.Background(), source)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return data
+}
+
+// server is one entry of a fixture registry.
+type server struct {
+	name, description string
+	tags              []string
+}
+
+// writeRegistry writes a registry in the upstream format with the given
+// servers.
+func writeRegistry(t *testing.T, path string, servers ...server) {
+	t.Helper()
+	list := make([]map[string]any, 0, len(servers))
+	for _, s := range servers {
+		entry := map[string]any{
+			"name":        s.name,
+			"description": s.description,
+			"version":     "1.0.0",
+			"packages": []any{map[string]any{
+				"registryType": "oci",
+				"identifier":   "ghcr.io/example/" + filepath.Base(s.name) + ":1.0.0",
+				"transport":    map[string]any{"type": "stdio"},
+			}},
+		}
+		if s.tags != nil {
+			entry["_meta"] = map[string]any{
+				"io.modelcontextprotocol.registry/publisher-provided": map[string]any{
+					"io.github.stacklok": map[string]any{
+						"ghcr.io/example/" + filepath.Base(s.name) + ":1.0.0": map[string]any{
+							"status": "active", "tags": s.tags,
+						},
+					},
+				},
+			}
+		}
+		list = append(list, entry)
+	}
+	doc := map[string]any{
+		"version": "1.0.0",
+		"meta":    map[string]any{"last_updated": "2026-01-01T00:00:00Z"},
+		"data":    map[string]any{"servers": list},
+	}
+	raw, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, raw)
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileSource(name, path string, filter *registry.Filter) config.Source {
+	return config.Source{
+		Name:       name,
+		File:       &config.File{Path: path},
+		SyncPolicy: &config.SyncPolicy{Interval: "30m"},
+		Filter:     filter,
+	}
+}
+
+// eventually polls cond until it holds or the test times out.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

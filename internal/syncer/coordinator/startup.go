@@ -1,0 +1,63 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// StartupProducer is the CloudEvents source attribute of startup triggers.
+const StartupProducer = "regsync/startup"
+
+// Startup gives every synced source a status record if it has none, then
+// publishes a startup trigger for each source that is not Complete or whose
+// interval is due. The trigger id names the status revision it was decided
+// on, so replicas starting together publish one trigger per source.
+func Startup(ctx context.Context, js jetstream.JetStream, store *state.Store, srcs []config.Source) (int, error) {
+	var errs []error
+	published := 0
+	now := time.Now()
+	for _, src := range srcs {
+		if !src.Synced() {
+			continue
+		}
+		st, rev, err := store.Get(ctx, src.Name)
+		if err == nil && st == nil {
+			st, err = store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status) {})
+			if err == nil {
+				_, rev, err = store.Get(ctx, src.Name)
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		due, _, ierr := syncer.IsIntervalSyncNeeded(st, now)
+		if st.Phase == state.PhaseComplete && !due && ierr == nil {
+			continue
+		}
+		id := "st-" + src.Name + "-" + strconv.FormatUint(rev, 10)
+		ev, err := events.New(id, StartupProducer, &events.SyncRequested{
+			Source: src.Name, Trigger: events.TriggerStartup, RequestID: id,
+		})
+		if err == nil {
+			_, err = bus.Publish(ctx, js, events.TriggerSubject(src.Name), ev)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("startup trigger for %s: %w", src.Name, err))
+			continue
+		}
+		published++
+	}
+	return published, errors.Join(errs...)
+}

@@ -1,0 +1,297 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/syncer/writer"
+)
+
+const validRegistry = `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:00:00Z"},"data":{"servers":[
+ {"name":"io.test/one","description":"first","version":"1.0.0"},
+ {"name":"io.test/two","description":"second","version":"1.0.0"}]}}`
+
+// fakeFetcher serves fixed bytes or an error, and counts fetches.
+type fakeFetcher struct {
+	raw     string
+	err     error
+	fetches int
+}
+
+func (f *fakeFetcher) Fetch(context.Context, config.Source) (*sources.Fetched, error) {
+	f.fetches++
+	if f.err != nil {
+		return nil, f.err
+	}
+	h := registry.Hash([]byte(f.raw))
+	return &sources.Fetched{Raw: []byte(f.raw), Hash: h, Revision: h}, nil
+}
+
+// memSnapshots keeps snapshots in memory.
+type memSnapshots struct {
+	data   map[string][]byte
+	stores int
+	err    error
+}
+
+func (m *memSnapshots) Store(_ context.Context, s string, d []byte) (string, error) {
+	if m.err != nil {
+		return "", m.err
+	}
+	m.stores++
+	m.data[s] = d
+	return "SHA-256=" + registry.Hash(d), nil
+}
+
+func (m *memSnapshots) Load(_ context.Context, s string) ([]byte, error) {
+	d, ok := m.data[s]
+	if !ok {
+		return nil, writer.ErrNoSnapshot
+	}
+	return d, nil
+}
+
+func (m *memSnapshots) Digest(_ context.Context, s string) (string, error) {
+	d, ok := m.data[s]
+	if !ok {
+		return "", fmt.Errorf("snapshot of %s: %w", s, writer.ErrNoSnapshot)
+	}
+	return registry.Hash(d), nil
+}
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func ago(d time.Duration) *time.Time { t := now.Add(-d); return &t }
+
+func newTestManager(f *fakeFetcher, snaps *memSnapshots) *Manager {
+	m := NewManager(f, snaps, slog.New(slog.DiscardHandler), time.Hour)
+	m.now = func() time.Time { return now }
+	return m
+}
+
+func TestShouldSyncDecisionTable(t *testing.T) {
+	hash := registry.Hash([]byte(validRegistry))
+	nameFilter := &registry.Filter{Names: &registry.PatternSet{Include: []string{"io.test/*"}}}
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+	filtered := src
+	filtered.Filter = nameFilter
+	noPolicy := src
+	noPolicy.SyncPolicy = nil
+
+	complete := func(mod func(*state.Status)) *state.Status {
+		st := &state.Status{Phase: state.PhaseComplete, LastSyncHash: hash, Revision: hash,
+			LastAppliedFilterHash: registry.FilterHash(nil), SyncSchedule: "30m0s", LastAttempt: ago(5 * time.Minute)}
+		if mod != nil {
+			mod(st)
+		}
+		return st
+	}
+	cases := []struct {
+		name      string
+		src       config.Source
+		status    *state.Status
+		manual    bool
+		changed   bool
+		revision  string
+		fetchErr  error
+		noSnap    bool
+		want      Reason
+		wantFetch bool
+		wantData  bool
+	}{
+		{name: "failed phase is not ready", status: &state.Status{Phase: state.PhaseFailed}, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "nil status is not ready", status: nil, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "fresh Syncing is in progress", status: &state.Status{Phase: state.PhaseSyncing, LastAttempt: ago(5 * time.Minute)}, want: ReasonAlreadyInProgress},
+		{name: "Syncing past the grace is orphaned", status: &state.Status{Phase: state.PhaseSyncing, LastAttempt: ago(2 * time.Hour)}, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "Syncing without attempt time is orphaned", status: &state.Status{Phase: state.PhaseSyncing}, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "orphaned Syncing with unchanged data still syncs", status: complete(func(s *state.Status) { s.Phase = state.PhaseSyncing; s.LastAttempt = ago(2 * time.Hour) }), want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "unparseable schedule", status: complete(func(s *state.Status) { s.SyncSchedule = "soon" }), want: ReasonErrorParsingInterval},
+		{name: "complete and not due, with policy", status: complete(nil), want: ReasonUpToDateWithPolicy},
+		{name: "complete without policy", src: noPolicy, status: complete(func(s *state.Status) { s.SyncSchedule = "" }), want: ReasonUpToDateNoPolicy},
+		{name: "fetch error", status: &state.Status{Phase: state.PhaseFailed}, fetchErr: errors.New("boom"), want: ReasonErrorCheckingChanges, wantFetch: true},
+		{name: "manual with changes", status: complete(func(s *state.Status) { s.LastSyncHash = "old" }), manual: true, want: ReasonManualWithChanges, wantFetch: true, wantData: true},
+		{name: "manual without changes", status: complete(nil), manual: true, want: ReasonManualNoChanges, wantFetch: true},
+		{name: "filter changed with data changed", src: filtered, status: complete(func(s *state.Status) { s.LastSyncHash = "old" }), want: ReasonFilterChanged, wantFetch: true, wantData: true},
+		{name: "filter changed overrides manual", src: filtered, status: complete(nil), manual: true, want: ReasonFilterChanged, wantFetch: true, wantData: true},
+		{name: "no recorded filter hash is no filter change", src: filtered, status: complete(func(s *state.Status) { s.LastAppliedFilterHash = "" }), want: ReasonUpToDateWithPolicy},
+		{name: "interval due and data changed", status: complete(func(s *state.Status) { s.LastAttempt = ago(time.Hour); s.LastSyncHash = "old" }), want: ReasonSourceDataChanged, wantFetch: true, wantData: true},
+		{name: "interval due and data unchanged", status: complete(func(s *state.Status) { s.LastAttempt = ago(time.Hour) }), want: ReasonUpToDateWithPolicy, wantFetch: true},
+		{name: "change trigger with new data", status: complete(func(s *state.Status) { s.LastSyncHash = "old" }), changed: true, want: ReasonSourceDataChanged, wantFetch: true, wantData: true},
+		{name: "change trigger with unchanged data", status: complete(nil), changed: true, want: ReasonUpToDateWithPolicy, wantFetch: true},
+		{name: "change trigger naming the synced revision needs no fetch", status: complete(nil), changed: true, revision: hash, want: ReasonUpToDateWithPolicy},
+		{name: "change trigger naming another revision fetches", status: complete(func(s *state.Status) { s.LastSyncHash = "old"; s.Revision = "old" }), changed: true, revision: "new", want: ReasonSourceDataChanged, wantFetch: true, wantData: true},
+		{name: "missing snapshot is not ready", status: complete(nil), noSnap: true, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeFetcher{raw: validRegistry, err: tc.fetchErr}
+			snaps := &memSnapshots{data: map[string][]byte{}}
+			if !tc.noSnap {
+				snaps.data["src"] = []byte("{}")
+			}
+			m := newTestManager(f, snaps)
+			src := tc.src
+			if src.Name == "" {
+				src = config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+			}
+			var got Reason
+			var pre *sources.Fetched
+			if tc.changed {
+				got, pre = m.ShouldSyncChange(context.Background(), src, tc.status, tc.revision)
+			} else {
+				got, pre = m.ShouldSync(context.Background(), src, tc.status, tc.manual)
+			}
+			if got != tc.want {
+				t.Errorf("reason %s, want %s", got, tc.want)
+			}
+			if (f.fetches > 0) != tc.wantFetch {
+				t.Errorf("fetched %d times, want fetch=%v", f.fetches, tc.wantFetch)
+			}
+			if (pre != nil) != tc.wantData {
+				t.Errorf("prefetched %v, want data=%v", pre != nil, tc.wantData)
+			}
+			if got.ShouldSync() != tc.wantData && got != ReasonErrorCheckingChanges {
+				t.Errorf("ShouldSync()=%v but prefetched=%v", got.ShouldSync(), pre != nil)
+			}
+		})
+	}
+}
+
+func TestReasonStringsAndShouldSync(t *testing.T) {
+	want := []string{"registry-not-ready", "filter-changed", "source-data-changed", "error-checking-data-changes",
+		"manual-sync-with-data-changes", "sync-already-in-progress", "manual-sync-no-data-changes",
+		"error-parsing-sync-interval", "error-checking-sync-need", "up-to-date-with-policy", "up-to-date-no-policy"}
+	for i, w := range want {
+		r := Reason(i)
+		if r.String() != w {
+			t.Errorf("Reason(%d) = %q, want %q", i, r, w)
+		}
+		if r.ShouldSync() != (i <= 4) {
+			t.Errorf("%s.ShouldSync() = %v", r, r.ShouldSync())
+		}
+	}
+	if Reason(11).String() != "unknown-sync-reason" || Reason(-1).String() != "unknown-sync-reason" {
+		t.Error("out-of-range reasons must be unknown-sync-reason")
+	}
+	for r, manual := range map[Reason]bool{ReasonManualWithChanges: true, ReasonManualNoChanges: true,
+		ReasonSourceDataChanged: false, ReasonRegistryNotReady: false, ReasonUpToDateWithPolicy: false} {
+		if IsManualSync(r) != manual {
+			t.Errorf("IsManualSync(%s) = %v", r, !manual)
+		}
+	}
+}
+
+func TestPerformSync(t *testing.T) {
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+
+	t.Run("valid data is filtered and stored", func(t *testing.T) {
+		snaps := &memSnapshots{data: map[string][]byte{}}
+		m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
+		s := src
+		s.Filter = &registry.Filter{Names: &registry.PatternSet{Exclude: []string{"*/two"}}}
+		res, err := m.PerformSync(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ServerCount != 1 || snaps.stores != 1 || res.Hash != registry.Hash([]byte(validRegistry)) ||
+			res.FilterHash != registry.FilterHash(s.Filter) || len(res.Diff.Added) != 1 {
+			t.Errorf("result %+v, stores %d", res, snaps.stores)
+		}
+	})
+	t.Run("prefetched data is not fetched again", func(t *testing.T) {
+		f := &fakeFetcher{err: errors.New("must not fetch")}
+		m := newTestManager(f, &memSnapshots{data: map[string][]byte{}})
+		h := registry.Hash([]byte(validRegistry))
+		res, err := m.PerformSync(context.Background(), src, &sources.Fetched{Raw: []byte(validRegistry), Hash: h, Revision: h})
+		if err != nil || f.fetches != 0 || res.Hash != h {
+			t.Errorf("res %+v err %v fetches %d", res, err, f.fetches)
+		}
+	})
+	failures := []struct {
+		name          string
+		fetcher       *fakeFetcher
+		storeErr      error
+		condType, msg string
+	}{
+		{"fetch failure", &fakeFetcher{err: errors.New("file not found: x.json")}, nil, ConditionSourceAvailable, "Fetch failed: file not found"},
+		{"invalid data", &fakeFetcher{raw: `{"version":`}, nil, ConditionDataValid, "Validation failed:"},
+		{"storage failure", &fakeFetcher{raw: validRegistry}, errors.New("disk full"), ConditionSyncSuccessful, "Storage failed: disk full"},
+	}
+	for _, tc := range failures {
+		t.Run(tc.name+" stores nothing", func(t *testing.T) {
+			snaps := &memSnapshots{data: map[string][]byte{"src": []byte("good")}, err: tc.storeErr}
+			m := newTestManager(tc.fetcher, snaps)
+			_, err := m.PerformSync(context.Background(), src, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if err.ConditionType != tc.condType || !strings.HasPrefix(err.Message, tc.msg) {
+				t.Errorf("error %+v, want %s %q", err, tc.condType, tc.msg)
+			}
+			if string(snaps.data["src"]) != "good" {
+				t.Error("the last good snapshot was replaced")
+			}
+		})
+	}
+}
+
+func TestIsIntervalSyncNeeded(t *testing.T) {
+	cases := []struct {
+		name    string
+		st      *state.Status
+		due     bool
+		next    time.Time
+		wantErr bool
+	}{
+		{"nil status", nil, false, time.Time{}, false},
+		{"no schedule", &state.Status{}, false, time.Time{}, false},
+		{"bad schedule", &state.Status{SyncSchedule: "invalid-duration"}, false, time.Time{}, true},
+		{"never attempted", &state.Status{SyncSchedule: "1h"}, true, now.Add(time.Hour), false},
+		{"attempted 30m ago of 1h", &state.Status{SyncSchedule: "1h", LastAttempt: ago(30 * time.Minute)}, false, now.Add(30 * time.Minute), false},
+		{"attempted exactly 1h ago", &state.Status{SyncSchedule: "1h", LastAttempt: ago(time.Hour)}, true, now.Add(time.Hour), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			due, next, err := IsIntervalSyncNeeded(tc.st, now)
+			if due != tc.due || !next.Equal(tc.next) || (err != nil) != tc.wantErr {
+				t.Errorf("got (%v, %v, %v), want (%v, %v, err=%v)", due, next, err, tc.due, tc.next, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestRecordFailureKeepsLastGood(t *testing.T) {
+	st := &state.Status{Phase: state.PhaseComplete, LastSyncHash: "good", ServerCount: 7, LastAppliedFilterHash: "f", Revision: "r"}
+	e := &Error{Message: "Fetch failed: gone", ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonFetchFailed}
+	RecordFailure(st, e, ReasonSourceDataChanged, now, true)
+	RecordFailure(st, e, ReasonSourceDataChanged, now.Add(time.Minute), true)
+	if st.AttemptCount != 2 || st.LastSyncHash != "good" || st.ServerCount != 7 || st.Revision != "r" || st.LastAppliedFilterHash != "f" {
+		t.Errorf("status %+v", st)
+	}
+	c, _ := st.Condition(ConditionSourceAvailable)
+	if c.Status != state.ConditionFalse || !c.LastTransitionTime.Equal(now) {
+		t.Errorf("condition %+v: transition time must stay at the first failure", c)
+	}
+	RecordSuccess(st, &Result{Hash: "new", ServerCount: 3}, ReasonRegistryNotReady, now.Add(2*time.Minute))
+	c, _ = st.Condition(ConditionSourceAvailable)
+	if st.AttemptCount != 0 || c.Status != state.ConditionTrue || !c.LastTransitionTime.Equal(now.Add(2*time.Minute)) {
+		t.Errorf("after success: %+v, condition %+v", st, c)
+	}
+}
+
+func TestRetryBackoff(t *testing.T) {
+	for attempts, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 3: 20 * time.Second, 20: 5 * time.Minute} {
+		if got := RetryBackoff(attempts); got != want {
+			t.Errorf("RetryBackoff(%d) = %v, want %v", attempts, got, want)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package syncer
+
+import (
+	"time"
+
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// The status changes of a sync, applied by the coordinator inside a
+// compare-and-swap update of the status record.
+
+// RecordStart marks a sync as running.
+func RecordStart(st *state.Status, reason Reason, now time.Time) {
+	st.Phase = state.PhaseSyncing
+	st.Message = "Sync in progress: " + reason.String()
+	st.LastAttempt = &now
+	st.LastReason = reason.String()
+}
+
+// RecordSuccess records a completed sync: hash, filter hash, counts and
+// revision, and every condition true.
+func RecordSuccess(st *state.Status, r *Result, reason Reason, now time.Time) {
+	st.Phase = state.PhaseComplete
+	st.Message = "Sync completed successfully"
+	st.LastSyncTime = &now
+	st.AttemptCount = 0
+	st.LastSyncHash = r.Hash
+	st.LastAppliedFilterHash = r.FilterHash
+	st.ServerCount, st.SkillCount, st.PluginCount = r.ServerCount, r.SkillCount, r.PluginCount
+	st.Revision = r.Revision
+	st.LastReason = reason.String()
+	st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, "FetchSucceeded", "source fetched", now)
+	st.SetCondition(ConditionDataValid, state.ConditionTrue, "ValidationSucceeded", "data is a valid upstream registry", now)
+	st.SetCondition(ConditionSyncSuccessful, state.ConditionTrue, "SyncSucceeded", "Sync completed successfully", now)
+	st.SetCondition(ConditionAPIReady, state.ConditionTrue, "SnapshotStored", "snapshot available in regsync_data", now)
+}
+
+// RecordFailure records a failed sync. The last good hash, counts, filter
+// hash and revision stay: they describe the snapshot that is still served.
+// AttemptCount counts consecutive failures.
+func RecordFailure(st *state.Status, e *Error, reason Reason, now time.Time, hasSnapshot bool) {
+	st.Phase = state.PhaseFailed
+	st.Message = e.Message
+	st.LastSyncTime = &now
+	st.AttemptCount++
+	st.LastReason = reason.String()
+	switch e.ConditionType {
+	case ConditionSourceAvailable:
+		st.SetCondition(ConditionSourceAvailable, state.ConditionFalse, e.ConditionReason, e.Message, now)
+	case ConditionDataValid:
+		st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, "FetchSucceeded", "source fetched", now)
+		st.SetCondition(ConditionDataValid, state.ConditionFalse, e.ConditionReason, e.Message, now)
+	}
+	st.SetCondition(ConditionSyncSuccessful, state.ConditionFalse, e.ConditionReason, e.Message, now)
+	if hasSnapshot {
+		st.SetCondition(ConditionAPIReady, state.ConditionTrue, "LastGoodSnapshot", "serving the last good snapshot", now)
+	} else {
+		st.SetCondition(ConditionAPIReady, state.ConditionFalse, "NoSnapshot", "no snapshot has been stored yet", now)
+	}
+}
+
+// RetryBackoff is how long to wait before retrying after the given number
+// of consecutive failures: 5s doubling up to 5m.
+func RetryBackoff(attempts int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < attempts && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Minute)
+}

@@ -1,0 +1,93 @@
+package state
+
+import (
+	"time"
+)
+
+// Phase is where a source's sync stands.
+type Phase string
+
+// The phases of the seed's SyncStatus.
+const (
+	PhaseSyncing  Phase = "Syncing"
+	PhaseComplete Phase = "Complete"
+	PhaseFailed   Phase = "Failed"
+)
+
+// Condition is a Kubernetes-shaped condition.
+type Condition struct {
+	Type               string    `json:"type"`
+	Status             string    `json:"status"`
+	Reason             string    `json:"reason"`
+	Message            string    `json:"message"`
+	LastTransitionTime time.Time `json:"lastTransitionTime"`
+}
+
+// Condition statuses.
+const (
+	ConditionTrue    = "True"
+	ConditionFalse   = "False"
+	ConditionUnknown = "Unknown"
+)
+
+// Status is the record kept per source: the seed's SyncStatus fields with
+// the same names, plus what an event-driven sync adds.
+type Status struct {
+	Phase                 Phase       `json:"phase"`
+	Message               string      `json:"message"`
+	LastAttempt           *time.Time  `json:"lastAttempt,omitempty"`
+	LastSyncTime          *time.Time  `json:"lastSyncTime,omitempty"`
+	AttemptCount          int         `json:"attemptCount"`
+	LastSyncHash          string      `json:"lastSyncHash"`
+	LastAppliedFilterHash string      `json:"lastAppliedFilterHash"`
+	ServerCount           int         `json:"serverCount"`
+	SkillCount            int         `json:"skillCount"`
+	PluginCount           int         `json:"pluginCount"`
+	SyncSchedule          string      `json:"syncSchedule"`
+	Revision              string      `json:"revision"`
+	LastReason            string      `json:"lastReason"`
+	LastTriggerID         string      `json:"lastTriggerId"`
+	LastManualRequestID   string      `json:"lastManualRequestId"`
+	NextSyncTime          *time.Time  `json:"nextSyncTime,omitempty"`
+	Conditions            []Condition `json:"conditions"`
+}
+
+// Initial is the status of a source that has never been synced, as the
+// seed records it.
+func Initial(schedule string) *Status {
+	return &Status{
+		Phase:        PhaseFailed,
+		Message:      "No previous sync status found",
+		SyncSchedule: schedule,
+		Conditions:   []Condition{},
+	}
+}
+
+// SetCondition sets a condition, moving its transition time only when its
+// status changes.
+func (s *Status) SetCondition(typ, status, reason, message string, now time.Time) {
+	for i := range s.Conditions {
+		c := &s.Conditions[i]
+		if c.Type != typ {
+			continue
+		}
+		if c.Status != status {
+			c.LastTransitionTime = now
+		}
+		c.Status, c.Reason, c.Message = status, reason, message
+		return
+	}
+	s.Conditions = append(s.Conditions, Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, LastTransitionTime: now,
+	})
+}
+
+// Condition returns the condition of the given type, if set.
+func (s *Status) Condition(typ string) (Condition, bool) {
+	for _, c := range s.Conditions {
+		if c.Type == typ {
+			return c, true
+		}
+	}
+	return Condition{}, false
+}

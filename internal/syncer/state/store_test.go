@@ -1,0 +1,137 @@
+package state_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+func newHandles(t *testing.T) *bus.Handles {
+	t.Helper()
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(t.TempDir(), "js")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	nc, err := bus.Connect(bus.ConnectOptions{Embedded: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := bus.Ensure(context.Background(), js, bus.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestStore(t *testing.T) {
+	h := newHandles(t)
+	store := state.NewStore(h.Status)
+	ctx := context.Background()
+	initial := func() *state.Status { return state.Initial("30m0s") }
+
+	t.Run("missing status is nil", func(t *testing.T) {
+		st, rev, err := store.Get(ctx, "none")
+		if st != nil || rev != 0 || err != nil {
+			t.Errorf("got %v %d %v", st, rev, err)
+		}
+	})
+	t.Run("first update starts from the initial status", func(t *testing.T) {
+		st, err := store.Update(ctx, "a", initial, func(s *state.Status) { s.LastReason = "x" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Phase != state.PhaseFailed || st.Message != "No previous sync status found" || st.LastReason != "x" {
+			t.Errorf("status %+v", st)
+		}
+	})
+	t.Run("the record uses the contract's field names", func(t *testing.T) {
+		entry, err := h.Status.Get(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(entry.Value(), &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"phase", "message", "attemptCount", "lastSyncHash", "lastAppliedFilterHash",
+			"serverCount", "skillCount", "pluginCount", "syncSchedule", "revision", "lastReason", "lastTriggerId",
+			"lastManualRequestId", "conditions"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("field %q missing from %s", k, entry.Value())
+			}
+		}
+	})
+	t.Run("concurrent updates never lose a write", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				if _, err := store.Update(ctx, "counter", initial, func(s *state.Status) { s.AttemptCount++ }); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		st, _, err := store.Get(ctx, "counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.AttemptCount != 8 {
+			t.Errorf("attemptCount %d after 8 concurrent increments", st.AttemptCount)
+		}
+	})
+	t.Run("list returns every record", func(t *testing.T) {
+		all, err := store.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 2 || all["a"] == nil || all["counter"] == nil {
+			t.Errorf("list %v", all)
+		}
+	})
+	t.Run("a corrupt record is an error naming the source", func(t *testing.T) {
+		if _, err := h.Status.Put(ctx, "bad", []byte("{not json")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := store.Get(ctx, "bad"); err == nil {
+			t.Error("no error for a corrupt record")
+		}
+	})
+}
+
+func TestListEmptyBucket(t *testing.T) {
+	store := state.NewStore(newHandles(t).Status)
+	all, err := store.List(context.Background())
+	if err != nil || len(all) != 0 {
+		t.Errorf("got %v, %v", all, err)
+	}
+}
+
+func TestSetConditionTransitionTime(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := state.Initial("")
+	st.SetCondition("DataValid", state.ConditionTrue, "ok", "fine", t0)
+	st.SetCondition("DataValid", state.ConditionTrue, "ok", "still fine", t0.Add(time.Minute))
+	c, _ := st.Condition("DataValid")
+	if !c.LastTransitionTime.Equal(t0) || c.Message != "still fine" {
+		t.Errorf("same status moved the transition time: %+v", c)
+	}
+	st.SetCondition("DataValid", state.ConditionFalse, "bad", "broken", t0.Add(2*time.Minute))
+	c, _ = st.Condition("DataValid")
+	if !c.LastTransitionTime.Equal(t0.Add(2*time.Minute)) || c.Status != state.ConditionFalse {
+		t.Errorf("a status change kept the old transition time: %+v", c)
+	}
+}
