@@ -78,7 +78,9 @@ registries:
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	var serveErr bytes.Buffer
-	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath, "--log-level", "debug"}, &bytes.Buffer{}, &serveErr) }()
+	go func() {
+		served <- run(ctx, []string{"serve", "--config", cfgPath, "--log-level", "debug"}, &bytes.Buffer{}, &serveErr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

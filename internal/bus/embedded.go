@@ -51,6 +51,8 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		}
 		if port == 0 {
 			port = server.RANDOM_PORT
+		} else if err := checkFree(opts.Listen); err != nil {
+			return nil, err
 		}
 		sopts.Host, sopts.Port = host, port
 	}
@@ -88,4 +90,14 @@ func (e *Embedded) Run(ctx context.Context) error {
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+}
+
+// checkFree fails fast, and says why, when the listen address is taken: the
+// server itself would only fail to become ready.
+func checkFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("embedded nats-server cannot listen on %s (is another regsync or nats-server running? set nats.embedded.listen): %w", addr, err)
+	}
+	return ln.Close()
 }

@@ -232,4 +232,3 @@ func ScheduleOf(src config.Source) string {
 	}
 	return s
 }
-

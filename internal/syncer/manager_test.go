@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
@@ -292,6 +293,24 @@ func TestRetryBackoff(t *testing.T) {
 	for attempts, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 3: 20 * time.Second, 20: 5 * time.Minute} {
 		if got := RetryBackoff(attempts); got != want {
 			t.Errorf("RetryBackoff(%d) = %v, want %v", attempts, got, want)
+		}
+	}
+}
+
+// TestReasonsMatchEvents keeps the reason vocabulary of result events in
+// step with the Reason values.
+func TestReasonsMatchEvents(t *testing.T) {
+	started := time.Now()
+	covered := events.Covered{TriggerIDs: []string{"t"}, TriggerCount: 1, TriggerSeq: 1, StartedAt: started}
+	for r := ReasonRegistryNotReady; r <= ReasonUpToDateNoPolicy; r++ {
+		var d events.Data
+		if r.ShouldSync() {
+			d = events.SyncCompleted{Source: "src", Reason: r.String(), Covered: covered, Hash: "h", Revision: "r", SnapshotDigest: "SHA-256=x", FilterHash: "f"}
+		} else {
+			d = events.SyncSkipped{Source: "src", Reason: r.String(), Covered: covered}
+		}
+		if _, err := events.New("id", "/test", d); err != nil {
+			t.Errorf("%s: %v", r, err)
 		}
 	}
 }

@@ -26,9 +26,10 @@ const ConsumerName = "regsync-sync"
 // Producer is the CloudEvents source attribute of result events.
 const Producer = "regsync/coordinator"
 
-// ackWait is how long a delivered trigger may go unanswered before the
-// server redelivers it; held triggers are kept alive well within it.
-const ackWait = 30 * time.Second
+// DefaultAckWait is how long a delivered trigger may go unanswered before
+// the server redelivers it to another replica; triggers a replica holds are
+// kept alive well within it.
+const DefaultAckWait = 30 * time.Second
 
 // Options configure a Coordinator.
 type Options struct {
@@ -38,6 +39,9 @@ type Options struct {
 	LeaseTTL time.Duration
 	// SyncTimeout bounds one sync.
 	SyncTimeout time.Duration
+	// AckWait is how long a trigger held by a replica that stopped
+	// answering waits before it is redelivered (DefaultAckWait).
+	AckWait time.Duration
 	// Holder names this replica in leases.
 	Holder  string
 	Logger  *slog.Logger
@@ -66,6 +70,9 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 	}
 	if opts.SyncTimeout <= 0 {
 		opts.SyncTimeout = 2 * time.Minute
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = DefaultAckWait
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -105,7 +112,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		Durable:       ConsumerName,
 		Description:   "regsync sync workers",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       c.opts.AckWait,
 		MaxDeliver:    -1,
 		MaxAckPending: 10_000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -143,7 +150,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 
 // heartbeat tells the server that held triggers are being worked on.
 func (c *Coordinator) heartbeat(ctx context.Context) {
-	ticker := time.NewTicker(ackWait / 3)
+	ticker := time.NewTicker(c.opts.AckWait / 3)
 	defer ticker.Stop()
 	for {
 		select {
@@ -236,13 +243,8 @@ type batch struct {
 func newBatch(ts []trigger, started time.Time) batch {
 	b := batch{triggers: ts}
 	b.covered.StartedAt = started
-	b.covered.TriggerCount = len(ts)
-	b.covered.TriggerIDs = []string{}
 	for _, t := range ts {
-		if len(b.covered.TriggerIDs) < events.MaxCoveredIDs {
-			b.covered.TriggerIDs = append(b.covered.TriggerIDs, t.id)
-		}
-		b.covered.TriggerSeq = max(b.covered.TriggerSeq, t.seq)
+		b.covered.Cover(t.id, t.seq)
 		b.lastID = t.id
 		switch {
 		case t.kind == events.TriggerManual:
@@ -312,15 +314,12 @@ func (c *Coordinator) handle(ctx context.Context, name string, ts []trigger) {
 // sync decides and, if needed, performs the sync of one batch while the
 // lease is held, then records and publishes the outcome.
 func (c *Coordinator) sync(ctx context.Context, log *slog.Logger, src config.Source, b batch) {
-	name := src.Name
-	initial := func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }
-	st, _, err := c.status.Get(ctx, name)
+	st, _, err := c.status.Get(ctx, src.Name)
 	if err != nil {
 		log.Error("cannot read status, triggers will be redelivered", "err", err)
 		c.nakAll(b, 5*time.Second)
 		return
 	}
-
 	var reason syncer.Reason
 	var prefetched *sources.Fetched
 	switch {
@@ -332,93 +331,119 @@ func (c *Coordinator) sync(ctx context.Context, log *slog.Logger, src config.Sou
 		reason, prefetched = c.mgr.ShouldSync(ctx, src, st, false)
 	}
 	log = log.With("reason", reason.String())
-	now := time.Now().UTC()
-	interval := src.Interval()
-
-	if !reason.ShouldSync() {
-		written, err := c.status.Update(ctx, name, initial, func(s *state.Status) {
-			s.SyncSchedule = syncer.ScheduleOf(src)
-			s.LastReason = reason.String()
-			c.noteTriggers(s, b)
-			if !reason.IsError() && interval > 0 {
-				next := now.Add(interval)
-				if s.LastAttempt != nil {
-					next = s.LastAttempt.Add(interval)
-				}
-				s.NextSyncTime = &next
-			}
-		})
-		if err != nil {
-			log.Error("cannot record decision, triggers will be redelivered", "err", err)
-			c.nakAll(b, 5*time.Second)
-			return
-		}
-		if reason.IsError() {
-			c.answer(ctx, log, b, c.failedEvent(name, b, &syncer.Error{
-				Message:         fmt.Sprintf("cannot decide whether to sync: %s (sync schedule %q)", reason, written.SyncSchedule),
-				ConditionType:   syncer.ConditionSyncSuccessful,
-				ConditionReason: syncer.ConditionReasonConfigInvalid,
-			}, reason.String(), nil, written.AttemptCount, 0))
-			return
-		}
-		c.answer(ctx, log, b, c.skippedEvent(name, b, reason, written))
-		return
-	}
-
-	previousHash := ""
+	o := outcome{src: src, b: b, reason: reason, log: log, start: time.Now()}
 	if st != nil {
-		previousHash = st.LastSyncHash
+		o.previousHash = st.LastSyncHash
 	}
-	if _, err := c.status.Update(ctx, name, initial, func(s *state.Status) {
-		s.SyncSchedule = syncer.ScheduleOf(src)
-		syncer.RecordStart(s, reason, now)
-		c.noteTriggers(s, b)
-	}); err != nil {
-		log.Error("cannot record sync start, triggers will be redelivered", "err", err)
-		c.nakAll(b, 5*time.Second)
-		return
+	switch {
+	case reason.IsError():
+		c.fail(ctx, o, &syncer.Error{
+			Message:         fmt.Sprintf("cannot decide whether to sync %s: %s (sync schedule %q)", src.Name, reason, syncer.ScheduleOf(src)),
+			ConditionType:   syncer.ConditionSyncSuccessful,
+			ConditionReason: syncer.ConditionReasonConfigInvalid,
+		})
+	case !reason.ShouldSync():
+		c.skip(ctx, o)
+	default:
+		c.perform(ctx, o, prefetched)
 	}
+}
 
-	start := time.Now()
-	res, serr := c.mgr.PerformSync(ctx, src, prefetched)
-	took := time.Since(start)
-	end := time.Now().UTC()
-	c.opts.Metrics.observe(name, serr == nil, took)
+// outcome carries one batch's decision to the step that records it.
+type outcome struct {
+	src          config.Source
+	b            batch
+	reason       syncer.Reason
+	log          *slog.Logger
+	start        time.Time
+	previousHash string
+}
 
-	var recorded *state.Status
-	if serr != nil {
-		hasSnapshot := c.mgr.HasSnapshot(ctx, name)
-		recorded, err = c.status.Update(ctx, name, initial, func(s *state.Status) {
-			syncer.RecordFailure(s, serr, reason, end, hasSnapshot)
-			next := end.Add(syncer.RetryBackoff(s.AttemptCount))
-			if interval > 0 && interval < next.Sub(end) {
-				next = end.Add(interval)
+func (o outcome) initial() *state.Status { return state.Initial(syncer.ScheduleOf(o.src)) }
+
+// record writes the status; on failure the batch is handed back.
+func (c *Coordinator) record(ctx context.Context, o outcome, mutate func(*state.Status)) (*state.Status, bool) {
+	st, err := c.status.Update(ctx, o.src.Name, o.initial, func(s *state.Status) {
+		s.SyncSchedule = syncer.ScheduleOf(o.src)
+		c.noteTriggers(s, o.b)
+		mutate(s)
+	})
+	if err != nil {
+		o.log.Error("cannot record status, triggers will be redelivered", "err", err)
+		c.nakAll(o.b, 5*time.Second)
+		return nil, false
+	}
+	return st, true
+}
+
+// skip answers a batch that needs no sync.
+func (c *Coordinator) skip(ctx context.Context, o outcome) {
+	interval := o.src.Interval()
+	st, ok := c.record(ctx, o, func(s *state.Status) {
+		s.LastReason = o.reason.String()
+		if interval > 0 {
+			next := time.Now().UTC().Add(interval)
+			if s.LastAttempt != nil {
+				next = s.LastAttempt.Add(interval)
 			}
 			s.NextSyncTime = &next
-		})
-	} else {
-		recorded, err = c.status.Update(ctx, name, initial, func(s *state.Status) {
-			syncer.RecordSuccess(s, res, reason, end)
-			if interval > 0 {
-				next := now.Add(interval)
-				s.NextSyncTime = &next
-			}
-		})
+		}
+	})
+	if ok {
+		c.answer(ctx, o.log, o.b, c.skippedEvent(o.src.Name, o.b, o.reason, st))
 	}
-	if err != nil {
-		log.Error("cannot record sync outcome, triggers will be redelivered", "err", err)
-		c.nakAll(b, 5*time.Second)
+}
+
+// fail records a failed sync and answers the batch with it. The last good
+// snapshot and hash stay.
+func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) {
+	took := time.Since(o.start)
+	end := time.Now().UTC()
+	interval := o.src.Interval()
+	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
+	st, ok := c.record(ctx, o, func(s *state.Status) {
+		syncer.RecordFailure(s, serr, o.reason, end, hasSnapshot)
+		next := end.Add(syncer.RetryBackoff(s.AttemptCount))
+		if interval > 0 && end.Add(interval).Before(next) {
+			next = end.Add(interval)
+		}
+		s.NextSyncTime = &next
+	})
+	if !ok {
 		return
 	}
+	o.log.Warn("sync failed", "condition", serr.ConditionType, "condition_reason", serr.ConditionReason,
+		"attempt", st.AttemptCount, "err", serr.Message)
+	c.answer(ctx, o.log, o.b, c.failedEvent(o.src.Name, o.b, serr, o.reason.String(), st.NextSyncTime, st.AttemptCount, took))
+}
+
+// perform runs a sync and answers the batch with its outcome.
+func (c *Coordinator) perform(ctx context.Context, o outcome, prefetched *sources.Fetched) {
+	startedAt := time.Now().UTC()
+	if _, ok := c.record(ctx, o, func(s *state.Status) { syncer.RecordStart(s, o.reason, startedAt) }); !ok {
+		return
+	}
+	res, serr := c.mgr.PerformSync(ctx, o.src, prefetched)
+	took := time.Since(o.start)
+	c.opts.Metrics.observe(o.src.Name, serr == nil, took)
 	if serr != nil {
-		log.Warn("sync failed", "condition", serr.ConditionType, "condition_reason", serr.ConditionReason,
-			"attempt", recorded.AttemptCount, "err", serr.Message)
-		c.answer(ctx, log, b, c.failedEvent(name, b, serr, reason.String(), recorded.NextSyncTime, recorded.AttemptCount, took))
+		c.fail(ctx, o, serr)
 		return
 	}
-	log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
+	interval := o.src.Interval()
+	end := time.Now().UTC()
+	if _, ok := c.record(ctx, o, func(s *state.Status) {
+		syncer.RecordSuccess(s, res, o.reason, end)
+		if interval > 0 {
+			next := startedAt.Add(interval)
+			s.NextSyncTime = &next
+		}
+	}); !ok {
+		return
+	}
+	o.log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
 		"updated", len(res.Diff.Updated), "removed", len(res.Diff.Removed), "took", took)
-	c.answer(ctx, log, b, c.completedEvent(name, b, reason, previousHash, res, took))
+	c.answer(ctx, o.log, o.b, c.completedEvent(o.src.Name, o.b, o.reason, o.previousHash, res, took))
 }
 
 func (c *Coordinator) noteTriggers(s *state.Status, b batch) {

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,12 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/syncer/writer"
 )
 
 var (
@@ -472,3 +477,106 @@ func TestSyncRealRegistryWithFilters(t *testing.T) {
 	}
 }
 
+// blockingFetcher stands for a source that hangs: it never answers before
+// its context ends.
+type blockingFetcher struct{ started chan struct{} }
+
+func (f blockingFetcher) Fetch(ctx context.Context, _ config.Source) (*sources.Fetched, error) {
+	select {
+	case f.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestReplicaKilledMidSyncLosesNothing(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	srcs := []config.Source{fileSource("local", path, nil)}
+	const ackWait = 2 * time.Second
+
+	// Replica A has its own connection, takes the trigger and hangs in the fetch.
+	ncA, err := bus.Connect(bus.ConnectOptions{Embedded: h.emb, Name: "replica-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsA, _ := jetstream.New(ncA)
+	hA, err := bus.Ensure(context.Background(), jsA, bus.Resources{Replicas: 1, LeaseTTL: h.leaseTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 1)
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger, 0), state.NewStore(hA.Status), srcs,
+		Options{LeaseTTL: h.leaseTTL, AckWait: ackWait, SyncTimeout: 5 * time.Second, Holder: "replica-a", Logger: logger})
+	ctxA, cancelA := context.WithCancel(context.Background())
+	doneA := make(chan error, 1)
+	go func() { doneA <- a.Run(ctxA) }()
+	defer func() { cancelA(); <-doneA }()
+
+	res := h.results("local")
+	id := h.request("local")
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica A never started the sync")
+	}
+	// A dies: its connection drops with the trigger unanswered and the lease held.
+	ncA.Close()
+	killed := time.Now()
+
+	// Replica B takes over once the trigger is redelivered and the lease expired.
+	h.startWith(srcs, Options{AckWait: ackWait})
+	c := res.completed()
+	if !slices.Contains(c.TriggerIDs, id) {
+		t.Errorf("completed %+v does not answer %s", c.Covered, id)
+	}
+	t.Logf("answered %v after the replica died", time.Since(killed).Round(time.Millisecond))
+}
+
+// slowFetcher delays a real fetch.
+type slowFetcher struct {
+	sources.Fetcher
+	delay   time.Duration
+	started chan struct{}
+}
+
+func (f *slowFetcher) Fetch(ctx context.Context, src config.Source) (*sources.Fetched, error) {
+	select {
+	case f.started <- struct{}{}:
+	default:
+	}
+	time.Sleep(f.delay)
+	return f.Fetcher.Fetch(ctx, src)
+}
+
+func TestShutdownDrainsSyncInFlight(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	srcs := []config.Source{fileSource("local", path, nil)}
+	f := &slowFetcher{delay: 500 * time.Millisecond, started: make(chan struct{}, 1)}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	c := New(h.h, syncer.NewManager(f, h.snapshots, logger, 0), h.status, srcs,
+		Options{LeaseTTL: h.leaseTTL, Holder: "draining", Logger: logger})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+
+	res := h.results("local")
+	id := h.request("local")
+	<-f.started
+	cancel() // SIGTERM while the sync runs
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := res.completed()
+	if !slices.Contains(got.TriggerIDs, id) {
+		t.Errorf("completed %+v", got.Covered)
+	}
+	if _, err := h.h.Locks.Get(context.Background(), "local"); err == nil {
+		t.Error("lease still held after shutdown")
+	}
+}

@@ -68,10 +68,25 @@ func newHarness(t *testing.T) *harness {
 // start runs a coordinator (a replica) until the test ends.
 func (h *harness) start(srcs []config.Source, maxSize int64) *Coordinator {
 	h.t.Helper()
+	return h.run(srcs, &sources.Fetcher{MaxSize: maxSize}, Options{})
+}
+
+// startWith runs a coordinator with the given options.
+func (h *harness) startWith(srcs []config.Source, opts Options) *Coordinator {
+	h.t.Helper()
+	return h.run(srcs, &sources.Fetcher{}, opts)
+}
+
+func (h *harness) run(srcs []config.Source, f syncer.Fetcher, opts Options) *Coordinator {
+	h.t.Helper()
 	logger := slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mgr := syncer.NewManager(&sources.Fetcher{MaxSize: maxSize}, h.snapshots, logger, 0)
-	c := New(h.h, mgr, h.status, srcs, Options{Workers: 2, LeaseTTL: h.leaseTTL, SyncTimeout: 30 * time.Second,
-		Holder: fmt.Sprintf("%s-%p", h.t.Name(), mgr), Logger: logger})
+	mgr := syncer.NewManager(f, h.snapshots, logger, 0)
+	opts.Workers = 2
+	opts.LeaseTTL = h.leaseTTL
+	opts.SyncTimeout = 30 * time.Second
+	opts.Holder = fmt.Sprintf("%s-%p", h.t.Name(), mgr)
+	opts.Logger = logger
+	c := New(h.h, mgr, h.status, srcs, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()

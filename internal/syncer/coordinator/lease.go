@@ -99,9 +99,23 @@ func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 	}
 }
 
-// Release gives the lease up, if it is still ours.
+// Release gives the lease up, if it is still ours. A renewal cut off by
+// cancellation may have been stored without us learning its revision, so
+// on a revision mismatch the current holder is checked before deleting.
 func (l *Lease) Release(ctx context.Context) error {
-	if err := l.leases.kv.Delete(ctx, l.source, jetstream.LastRevision(l.rev)); err != nil {
+	err := l.leases.kv.Delete(ctx, l.source, jetstream.LastRevision(l.rev))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		entry, gerr := l.leases.kv.Get(ctx, l.source)
+		if gerr != nil {
+			return fmt.Errorf("release lease on %s: %w", l.source, gerr)
+		}
+		var rec leaseRecord
+		if json.Unmarshal(entry.Value(), &rec) != nil || rec.Holder != l.leases.holder {
+			return fmt.Errorf("release lease on %s: it was taken over by %q", l.source, rec.Holder)
+		}
+		err = l.leases.kv.Delete(ctx, l.source, jetstream.LastRevision(entry.Revision()))
+	}
+	if err != nil {
 		return fmt.Errorf("release lease on %s: %w", l.source, err)
 	}
 	return nil

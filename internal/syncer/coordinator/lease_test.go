@@ -1,0 +1,75 @@
+package coordinator
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestLeases(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	a := NewLeases(h.h.Locks, "a", h.leaseTTL)
+	b := NewLeases(h.h.Locks, "b", h.leaseTTL)
+
+	t.Run("a held lease blocks others until released", func(t *testing.T) {
+		la, err := a.Acquire(ctx, "src")
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if _, err := b.Acquire(short, "src"); err == nil {
+			t.Fatal("two holders at once")
+		}
+		if err := la.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		lb, err := b.Acquire(ctx, "src")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = lb.Release(ctx)
+	})
+
+	t.Run("a renewed lease outlives its TTL", func(t *testing.T) {
+		la, err := a.Acquire(ctx, "kept")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			la.KeepAlive(keep, func(err error) { t.Errorf("lease lost: %v", err) })
+		}()
+		short, cancel := context.WithTimeout(ctx, 2*h.leaseTTL)
+		defer cancel()
+		if _, err := b.Acquire(short, "kept"); err == nil {
+			t.Error("renewed lease was taken over")
+		}
+		stop()
+		<-done
+		if err := la.Release(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("an abandoned lease expires", func(t *testing.T) {
+		if _, err := a.Acquire(ctx, "dead"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		lb, err := b.Acquire(ctx, "dead")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("taken over after %v (TTL %v)", time.Since(start).Round(time.Millisecond), h.leaseTTL)
+		// The old holder can no longer renew or release it.
+		stale := &Lease{leases: a, source: "dead", rev: 1}
+		if err := stale.Renew(ctx); err == nil {
+			t.Error("stale holder renewed a lease it lost")
+		}
+		_ = lb.Release(ctx)
+	})
+}
