@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -38,7 +39,15 @@ func cli(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errOut.String(), err
 }
 
-func TestServeSyncStatus(t *testing.T) {
+// service is a running `regsync serve` on a temporary configuration.
+type service struct {
+	natsURL, httpAddr, regPath string
+}
+
+// startServe runs `regsync serve` until the test ends, and waits until
+// the startup trigger has synced the source "local".
+func startServe(t *testing.T) *service {
+	t.Helper()
 	dir := t.TempDir()
 	regPath := filepath.Join(dir, "registry.json")
 	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
@@ -64,20 +73,17 @@ registries:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	t.Run("validate", func(t *testing.T) {
-		out, errOut, err := cli(t, "validate", "--config", cfgPath, "--fetch")
-		if err != nil {
-			t.Fatalf("validate: %v\n%s", err, errOut)
-		}
-		if !strings.Contains(out, "local: ok, 1 servers") || !strings.Contains(errOut, `"registries"`) {
-			t.Errorf("validate output %q, stderr %q", out, errOut)
-		}
-	})
+	out, errOut, err := cli(t, "validate", "--config", cfgPath, "--fetch")
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "local: ok, 1 servers") || !strings.Contains(errOut, `"registries"`) {
+		t.Errorf("validate output %q, stderr %q", out, errOut)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	var serveErr bytes.Buffer
+	var serveErr syncBuffer
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", cfgPath, "--log-level", "debug"}, &bytes.Buffer{}, &serveErr)
 	}()
@@ -95,20 +101,43 @@ registries:
 			t.Logf("serve log:\n%s", serveErr.String())
 		}
 	})
-	url := "nats://" + natsAddr
+	s := &service{natsURL: "nats://" + natsAddr, httpAddr: httpAddr, regPath: regPath}
 
 	// The startup trigger syncs the source without anyone asking.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, _, err := cli(t, "status", "local", "-o", "json", "--nats-url", url)
+		out, _, err := cli(t, "status", "local", "-o", "json", "--nats-url", s.natsURL)
 		if err == nil && strings.Contains(out, `"phase": "Complete"`) {
-			break
+			return s
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("source never completed: %v %s", err, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServeSyncStatus(t *testing.T) {
+	svc := startServe(t)
+	url, regPath, httpAddr := svc.natsURL, svc.regPath, svc.httpAddr
 
 	t.Run("sync --wait prints the answering result", func(t *testing.T) {
 		out, errOut, err := cli(t, "sync", "local", "--wait", "--nats-url", url)

@@ -50,7 +50,7 @@ var (
 
 // Validate checks the configuration and reports every problem at once as a
 // *ValidationError. The warnings name the sources regsync loads but does
-// not sync. Validate leaves the sections' defaults to Default and Parse;
+// not sync and the filter patterns that cannot match. Validate leaves the sections' defaults to Default and Parse;
 // on success it fills in the sources' own, such as git.path.
 func (c *Config) Validate() (warnings []string, err error) {
 	if c == nil {
@@ -72,6 +72,11 @@ func (c *Config) Validate() (warnings []string, err error) {
 		}
 		if t := s.Type(); (t == TypeManaged || t == TypeKubernetes) && typeCount(s) == 1 {
 			warnings = append(warnings, fmt.Sprintf("source %q (%s) is not synced by regsync", s.Name, t))
+		}
+		// A malformed glob loads, as in the reference, but excludes every
+		// entry it is tested against: say so.
+		for _, ferr := range s.Filter.Validate() {
+			warnings = append(warnings, fmt.Sprintf("source %q: filter.%v: it matches nothing and excludes what it is tested against", s.Name, ferr))
 		}
 	}
 	if managed > 1 {

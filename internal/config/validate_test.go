@@ -552,3 +552,21 @@ func TestValidateNil(t *testing.T) {
 		t.Errorf("err = %v, want config cannot be nil", err)
 	}
 }
+
+func TestMalformedFilterPatternWarns(t *testing.T) {
+	cfg := `
+sources:
+  - name: local
+    file: {path: x.json}
+    syncPolicy: {interval: 30m}
+    filter:
+      names: {include: ["io.example/*", "["]}
+`
+	_, warnings, err := Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `source "local": filter.names.include[1]`) {
+		t.Errorf("warnings %q", warnings)
+	}
+}

@@ -59,19 +59,38 @@ func Apply(reg *thvregistry.UpstreamRegistry, f *Filter) *thvregistry.UpstreamRe
 	if f == nil || reg == nil {
 		return reg
 	}
-	names := compileNames(f.Names)
-	tags := compileTags(f.Tags)
-
+	sel := selectEntries(reg, f)
 	out := &thvregistry.UpstreamRegistry{
 		Schema:  reg.Schema,
 		Version: reg.Version,
 		Meta:    thvregistry.UpstreamMeta{LastUpdated: reg.Meta.LastUpdated},
 		Data: thvregistry.UpstreamData{
-			Servers: make([]upstreamv0.ServerJSON, 0, len(reg.Data.Servers)),
-			Skills:  make([]thvregistry.Skill, 0, len(reg.Data.Skills)),
-			Plugins: make([]thvregistry.Plugin, 0, len(reg.Data.Plugins)),
+			Servers: make([]upstreamv0.ServerJSON, 0, len(sel.servers)),
+			Skills:  make([]thvregistry.Skill, 0, len(sel.skills)),
+			Plugins: make([]thvregistry.Plugin, 0, len(sel.plugins)),
 		},
 	}
+	for _, i := range sel.servers {
+		out.Data.Servers = append(out.Data.Servers, reg.Data.Servers[i])
+	}
+	for _, i := range sel.skills {
+		out.Data.Skills = append(out.Data.Skills, reg.Data.Skills[i])
+	}
+	for _, i := range sel.plugins {
+		out.Data.Plugins = append(out.Data.Plugins, reg.Data.Plugins[i])
+	}
+	return out
+}
+
+// selection is the indexes of the entries a filter keeps, in input order.
+type selection struct {
+	servers, skills, plugins []int
+}
+
+func selectEntries(reg *thvregistry.UpstreamRegistry, f *Filter) selection {
+	names := compileNames(f.Names)
+	tags := compileTags(f.Tags)
+	var sel selection
 	for i := range reg.Data.Servers {
 		server := &reg.Data.Servers[i]
 		if !names.match(server.Name) {
@@ -80,19 +99,19 @@ func Apply(reg *thvregistry.UpstreamRegistry, f *Filter) *thvregistry.UpstreamRe
 		if tags.active() && !tags.match(ExtractTags(server)) {
 			continue
 		}
-		out.Data.Servers = append(out.Data.Servers, *server)
+		sel.servers = append(sel.servers, i)
 	}
-	for _, skill := range reg.Data.Skills {
+	for i, skill := range reg.Data.Skills {
 		if names.match(skill.Namespace + "/" + skill.Name) {
-			out.Data.Skills = append(out.Data.Skills, skill)
+			sel.skills = append(sel.skills, i)
 		}
 	}
-	for _, plugin := range reg.Data.Plugins {
+	for i, plugin := range reg.Data.Plugins {
 		if names.match(plugin.Namespace + "/" + plugin.Name) {
-			out.Data.Plugins = append(out.Data.Plugins, plugin)
+			sel.plugins = append(sel.plugins, i)
 		}
 	}
-	return out
+	return sel
 }
 
 // ExtractTags returns the tags of a server: the union, duplicates kept, of

@@ -21,12 +21,14 @@ import (
 // way round. Formats gojsonschema does not know pass, as they do there.
 
 var (
-	rxHostname     = regexp.MustCompile(`^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9]))*$`)
-	rxURITemplate  = regexp.MustCompile(`^([^{]*({[^}]*})?)*$`)
-	rxUUID         = regexp.MustCompile(`^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$`)
-	rxJSONPointer  = regexp.MustCompile(`^(?:/(?:[^~/]|~0|~1)*)*$`)
-	rxRelJSONPtr   = regexp.MustCompile(`^(?:0|[1-9][0-9]*)(?:#|(?:/(?:[^~/]|~0|~1)*)*)$`)
-	dateTimeLayout = []string{"15:04:05", "15:04:05Z07:00", "2006-01-02", time.RFC3339, time.RFC3339Nano}
+	rxHostname    = regexp.MustCompile(`^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9]))*$`)
+	rxURITemplate = regexp.MustCompile(`^([^{]*({[^}]*})?)*$`)
+	rxUUID        = regexp.MustCompile(`^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$`)
+	rxJSONPointer = regexp.MustCompile(`^(?:/(?:[^~/]|~0|~1)*)*$`)
+	rxRelJSONPtr  = regexp.MustCompile(`^(?:0|[1-9][0-9]*)(?:#|(?:/(?:[^~/]|~0|~1)*)*)$`)
+	// gojsonschema accepts a date-time that parses with any of these; the
+	// common layout comes first.
+	dateTimeLayout = []string{time.RFC3339, time.RFC3339Nano, "15:04:05", "15:04:05Z07:00", "2006-01-02"}
 )
 
 var errFormatNotString = errors.New("not a string")

@@ -174,8 +174,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
 			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
 	}
-	filtered := registry.Apply(reg, src.Filter)
-	data, err := registry.Encode(filtered)
+	filtered, data, err := registry.Snapshot(fetched.Raw, reg, src.Filter)
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Filtering failed: " + err.Error(),
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonFetchFailed}
