@@ -21,6 +21,7 @@ import (
 
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/coordinator"
@@ -48,7 +49,7 @@ func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Write
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	return serve(ctx, logger, g, cfg)
+	return serve(ctx, logger, g, *configPath, cfg)
 }
 
 func (g *globals) connectOptions(cfg *config.Config) bus.ConnectOptions {
@@ -82,7 +83,7 @@ func (g *globals) connectOptions(cfg *config.Config) bus.ConnectOptions {
 	return o
 }
 
-func serve(ctx context.Context, logger *slog.Logger, g *globals, cfg *config.Config) error {
+func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath string, cfg *config.Config) error {
 	copts := g.connectOptions(cfg)
 	copts.Logger = logger
 	replicas := cfg.NATS.Replicas
@@ -142,8 +143,21 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, cfg *config.Con
 		return fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
 	}
 
+	interval := coordinator.NewInterval(js, h.Status, cfg.SyncedSources(), logger)
+	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
+		coord.SetSources(next.SyncedSources())
+		interval.SetSources(next.SyncedSources())
+		changes := coordinator.Diff(old.Sources, next.Sources)
+		for _, s := range changes.Removed {
+			logger.Info("source removed: no longer synced, snapshot kept", "source", s.Name)
+		}
+		return coordinator.ApplyReload(ctx, js, status, changes)
+	}, logger)
+
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return coord.Run(gctx) })
+	grp.Go(func() error { return interval.Run(gctx) })
+	grp.Go(func() error { return reloader.Run(gctx) })
 	grp.Go(func() error {
 		logger.Info("http listening", "addr", ln.Addr().String())
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/syncer/coordinator"
+	"github.com/regsync/regsync/internal/syncer/state"
 )
 
 // cliProducer is the CloudEvents source attribute of manual requests.
@@ -45,7 +48,7 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	}
 	defer nc.Close()
 	if *all {
-		if names, err = statusKeys(ctx, js); err != nil {
+		if names, err = syncedSources(ctx, js); err != nil {
 			return err
 		}
 		if len(names) == 0 {
@@ -146,19 +149,25 @@ func coveredOf(ev event.Event) (events.Covered, bool) {
 	return events.Covered{}, false
 }
 
-func statusKeys(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+// syncedSources lists the sources in regsync_status, less those removed
+// from the configuration.
+func syncedSources(ctx context.Context, js jetstream.JetStream) ([]string, error) {
 	kv, err := js.KeyValue(ctx, events.BucketStatus)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", events.BucketStatus, err)
 	}
-	keys, err := kv.Keys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
+	all, err := state.NewStore(kv).List(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", events.BucketStatus, err)
+		return nil, err
 	}
-	return keys, nil
+	var names []string
+	for name, st := range all {
+		if !coordinator.Removed(st) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 func newRequestID() string {

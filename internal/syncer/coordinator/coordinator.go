@@ -258,6 +258,10 @@ func newBatch(ts []trigger, started time.Time) batch {
 			if t.revision != "" {
 				b.revision = t.revision
 			}
+		case t.kind == events.TriggerStartup:
+			// A start or a reload: the source may have changed while
+			// nobody watched, so look at its data.
+			b.changed = true
 		}
 	}
 	return b
@@ -378,20 +382,21 @@ func (c *Coordinator) record(ctx context.Context, o outcome, mutate func(*state.
 
 // skip answers a batch that needs no sync.
 func (c *Coordinator) skip(ctx context.Context, o outcome) {
-	interval := o.src.Interval()
 	st, ok := c.record(ctx, o, func(s *state.Status) {
 		s.LastReason = o.reason.String()
-		if interval > 0 {
-			next := time.Now().UTC().Add(interval)
-			if s.LastAttempt != nil {
-				next = s.LastAttempt.Add(interval)
-			}
-			s.NextSyncTime = &next
-		}
+		s.NextSyncTime = nextSlot(o.src, time.Now())
 	})
 	if ok {
 		c.answer(ctx, o.log, o.b, c.skippedEvent(o.src.Name, o.b, o.reason, st))
 	}
+}
+
+// nextSlot is when the interval fallback next looks at a source, or nil.
+func nextSlot(src config.Source, after time.Time) *time.Time {
+	if _, at := Slot(src.Name, src.Interval(), after); !at.IsZero() {
+		return &at
+	}
+	return nil
 }
 
 // fail records a failed sync and answers the batch with it. The last good
@@ -399,13 +404,13 @@ func (c *Coordinator) skip(ctx context.Context, o outcome) {
 func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) {
 	took := time.Since(o.start)
 	end := time.Now().UTC()
-	interval := o.src.Interval()
 	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
 	st, ok := c.record(ctx, o, func(s *state.Status) {
 		syncer.RecordFailure(s, serr, o.reason, end, hasSnapshot)
+		// The interval fallback retries at this time (see Interval).
 		next := end.Add(syncer.RetryBackoff(s.AttemptCount))
-		if interval > 0 && end.Add(interval).Before(next) {
-			next = end.Add(interval)
+		if slot := nextSlot(o.src, end); slot != nil && slot.Before(next) {
+			next = *slot
 		}
 		s.NextSyncTime = &next
 	})
@@ -430,14 +435,10 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, prefetched *source
 		c.fail(ctx, o, serr)
 		return
 	}
-	interval := o.src.Interval()
 	end := time.Now().UTC()
 	if _, ok := c.record(ctx, o, func(s *state.Status) {
 		syncer.RecordSuccess(s, res, o.reason, end)
-		if interval > 0 {
-			next := startedAt.Add(interval)
-			s.NextSyncTime = &next
-		}
+		s.NextSyncTime = nextSlot(o.src, end)
 	}); !ok {
 		return
 	}

@@ -322,3 +322,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// resultReason is the reason of any result data.
+func resultReason(d events.Data) string {
+	switch r := d.(type) {
+	case events.SyncCompleted:
+		return r.Reason
+	case events.SyncFailed:
+		return r.Reason
+	case events.SyncSkipped:
+		return r.Reason
+	}
+	return ""
+}

@@ -1,0 +1,144 @@
+// Package reload re-reads regsync's configuration while it runs: on SIGHUP
+// and whenever the configuration file changes (including a Kubernetes
+// ConfigMap update). A new configuration that does not load is rejected
+// with a clear log line and the running one stays; an accepted one is
+// handed to the pipeline, which adds, re-filters and removes sources.
+package reload
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/regsync/regsync/internal/config"
+)
+
+// Apply puts an accepted configuration into effect.
+type Apply func(ctx context.Context, old, new *config.Config) error
+
+// Reloader watches one configuration file.
+type Reloader struct {
+	path     string
+	apply    Apply
+	logger   *slog.Logger
+	debounce time.Duration
+
+	current *config.Config
+	raw     []byte
+}
+
+// New returns a Reloader for the file at path, currently loaded as cfg.
+func New(path string, cfg *config.Config, apply Apply, logger *slog.Logger) *Reloader {
+	raw, _ := os.ReadFile(path)
+	return &Reloader{path: path, apply: apply, logger: logger, debounce: 100 * time.Millisecond, current: cfg, raw: raw}
+}
+
+// Run reloads on SIGHUP and on changes of the file until ctx is done.
+func (r *Reloader) Run(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	abs, err := filepath.Abs(r.path)
+	if err != nil {
+		return fmt.Errorf("config path %s: %w", r.path, err)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch config: %w", err)
+	}
+	defer w.Close()
+	dir := filepath.Dir(abs)
+	if err := w.Add(dir); err != nil {
+		return fmt.Errorf("watch config directory %s: %w", dir, err)
+	}
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			r.logger.Info("SIGHUP: reloading configuration", "path", r.path)
+			r.reload(ctx, true)
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			// The file itself, or a ConfigMap's ..data symlink swap.
+			if base := filepath.Base(ev.Name); base == filepath.Base(abs) || strings.HasPrefix(base, "..data") {
+				timer.Reset(r.debounce)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			r.logger.Warn("config watch error, checking the file", "err", err)
+			timer.Reset(r.debounce)
+		case <-timer.C:
+			r.reload(ctx, false)
+		}
+	}
+}
+
+// reload loads the file and applies it if it changed (or if forced).
+func (r *Reloader) reload(ctx context.Context, force bool) {
+	raw, err := os.ReadFile(r.path)
+	if err != nil {
+		r.logger.Error("config reload rejected, keeping the running configuration", "path", r.path, "err", err)
+		return
+	}
+	if !force && bytes.Equal(raw, r.raw) {
+		return
+	}
+	next, warnings, err := config.Parse(raw)
+	if err != nil {
+		r.logger.Error("config reload rejected, keeping the running configuration", "path", r.path, "err", err)
+		return
+	}
+	for _, w := range warnings {
+		r.logger.Warn(w)
+	}
+	for _, section := range RestartSections(r.current, next) {
+		r.logger.Warn("configuration section changed; restart regsync to apply it", "section", section)
+	}
+	if err := r.apply(ctx, r.current, next); err != nil {
+		r.logger.Error("config reload applied with errors", "err", err)
+	}
+	r.current, r.raw = next, raw
+	r.logger.Info("configuration reloaded", "path", r.path, "sources", len(next.Sources))
+}
+
+// RestartSections names the sections whose change takes effect only after
+// a restart: everything but the sources.
+func RestartSections(old, new *config.Config) []string {
+	var out []string
+	for _, s := range []struct {
+		name string
+		a, b any
+	}{
+		{"dataDir", old.DataDir, new.DataDir},
+		{"nats", old.NATS, new.NATS},
+		{"http", old.HTTP, new.HTTP},
+		{"watch", old.Watch, new.Watch},
+		{"webhooks", old.Webhooks, new.Webhooks},
+		{"sync", old.Sync, new.Sync},
+	} {
+		if !reflect.DeepEqual(s.a, s.b) {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,162 @@
+package reload
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/regsync/regsync/internal/config"
+)
+
+const baseConfig = `
+sources:
+  - name: one
+    file: {path: one.json}
+    syncPolicy: {interval: 30m}
+`
+
+// applied records every accepted configuration.
+type applied struct {
+	mu   sync.Mutex
+	cfgs []*config.Config
+}
+
+func (a *applied) apply(_ context.Context, _, next *config.Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cfgs = append(a.cfgs, next)
+	return nil
+}
+
+func (a *applied) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.cfgs)
+}
+
+func (a *applied) last() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfgs[len(a.cfgs)-1]
+}
+
+// logBuffer collects log output safely.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, path string) (*applied, *logBuffer) {
+	t.Helper()
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &applied{}
+	logs := &logBuffer{}
+	r := New(path, cfg, a.apply, slog.New(slog.NewTextHandler(logs, nil)))
+	r.debounce = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	time.Sleep(50 * time.Millisecond) // let the watch be set up before writing
+	return a, logs
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReloadOnFileChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	write(t, path, baseConfig)
+	a, logs := start(t, path)
+
+	write(t, path, baseConfig+`  - name: two
+    file: {path: two.json}
+    syncPolicy: {interval: 1h}
+`)
+	eventually(t, "reload with two sources", func() bool { return a.count() == 1 && len(a.last().Sources) == 2 })
+
+	t.Run("an invalid config is rejected and the old one stays", func(t *testing.T) {
+		write(t, path, "sources:\n  - name: Bad_Name\n")
+		eventually(t, "a rejection in the log", func() bool { return strings.Contains(logs.String(), "config reload rejected") })
+		if a.count() != 1 {
+			t.Errorf("an invalid config was applied")
+		}
+		if !strings.Contains(logs.String(), "Bad_Name") {
+			t.Errorf("the rejection does not say why:\n%s", logs.String())
+		}
+	})
+	t.Run("an atomic rename is noticed", func(t *testing.T) {
+		tmp := path + ".tmp"
+		write(t, tmp, baseConfig+"http: {addr: 127.0.0.1:9999}\n")
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the renamed config", func() bool { return a.count() == 2 })
+		if !strings.Contains(logs.String(), "section=http") {
+			t.Errorf("no restart warning for http:\n%s", logs.String())
+		}
+	})
+}
+
+func TestReloadOnSIGHUP(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	write(t, path, baseConfig)
+	a, _ := start(t, path)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a forced reload", func() bool { return a.count() == 1 })
+}
+
+func TestRestartSections(t *testing.T) {
+	a := config.Default()
+	b := config.Default()
+	b.HTTP.Addr = "0.0.0.0:1"
+	b.Sync.Workers = 9
+	b.Sources = []config.Source{{Name: "x"}}
+	if got := RestartSections(a, b); !slices.Equal(got, []string{"http", "sync"}) {
+		t.Errorf("sections %v", got)
+	}
+}

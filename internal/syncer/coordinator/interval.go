@@ -1,0 +1,213 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// IntervalProducer is the CloudEvents source attribute of interval and
+// retry triggers.
+const IntervalProducer = "regsync/interval"
+
+// Slot returns the interval slot of a source that starts after t, and when
+// it starts. Slots are offset by a jitter derived from the source name, so
+// many sources do not fire together, and every replica computes the same
+// slots, so their triggers share the id iv-<source>-<slot> and collapse.
+func Slot(source string, interval time.Duration, t time.Time) (int64, time.Time) {
+	if interval <= 0 {
+		return 0, time.Time{}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(source))
+	offset := int64(h.Sum64() % uint64(interval))
+	k := (t.UnixNano()-offset)/int64(interval) + 1
+	return k, time.Unix(0, offset+k*int64(interval)).UTC()
+}
+
+// Interval is the safety net: it requests a sync of every source at each of
+// its interval slots, and retries failed sources at the time their status
+// names. ShouldSync still decides; an unchanged source is skipped.
+type Interval struct {
+	js     jetstream.JetStream
+	status jetstream.KeyValue
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	sources map[string]config.Source
+	retries map[string]retry
+	// slots holds the latest slot seen per source; a source's first slot
+	// is only noted (its startup trigger covers it).
+	slots map[string]int64
+	wake  chan struct{}
+}
+
+// retry is a failed source's next attempt.
+type retry struct {
+	attempt int
+	at      time.Time
+}
+
+// NewInterval returns an Interval for the given sources.
+func NewInterval(js jetstream.JetStream, status jetstream.KeyValue, srcs []config.Source, logger *slog.Logger) *Interval {
+	iv := &Interval{js: js, status: status, logger: logger, retries: map[string]retry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
+	iv.SetSources(srcs)
+	return iv
+}
+
+// SetSources replaces the sources on the schedule.
+func (iv *Interval) SetSources(srcs []config.Source) {
+	m := map[string]config.Source{}
+	for _, s := range srcs {
+		if s.Synced() && s.Interval() > 0 {
+			m[s.Name] = s
+		}
+	}
+	iv.mu.Lock()
+	iv.sources = m
+	iv.mu.Unlock()
+	iv.poke()
+}
+
+func (iv *Interval) poke() {
+	select {
+	case iv.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes triggers until ctx is done.
+func (iv *Interval) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watcher, err := iv.status.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
+	}
+	wg.Go(func() { iv.followStatus(ctx, watcher) })
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		for _, d := range iv.due(now) {
+			if err := iv.publish(ctx, d); err != nil && ctx.Err() == nil {
+				iv.logger.Warn("interval trigger not published, next slot will try again", "source", d.source, "err", err)
+			}
+		}
+		timer.Reset(max(time.Until(iv.next(time.Now())), 10*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-iv.wake:
+		}
+	}
+}
+
+// followStatus keeps the retry times of failed sources.
+func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case entry, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if entry == nil {
+				continue
+			}
+			iv.noteStatus(entry)
+		}
+	}
+}
+
+func (iv *Interval) noteStatus(entry jetstream.KeyValueEntry) {
+	var st state.Status
+	failed := entry.Operation() == jetstream.KeyValuePut && json.Unmarshal(entry.Value(), &st) == nil &&
+		st.Phase == state.PhaseFailed && st.AttemptCount > 0 && st.NextSyncTime != nil
+	iv.mu.Lock()
+	if failed {
+		iv.retries[entry.Key()] = retry{attempt: st.AttemptCount, at: *st.NextSyncTime}
+	} else {
+		delete(iv.retries, entry.Key())
+	}
+	iv.mu.Unlock()
+	iv.poke()
+}
+
+// dueTrigger is one trigger to publish now.
+type dueTrigger struct {
+	source string
+	id     string
+}
+
+func (iv *Interval) due(now time.Time) []dueTrigger {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	var out []dueTrigger
+	for name, src := range iv.sources {
+		next, _ := Slot(name, src.Interval(), now)
+		current := next - 1 // the slot that started most recently
+		last, seen := iv.slots[name]
+		iv.slots[name] = current
+		if seen && current > last {
+			out = append(out, dueTrigger{source: name, id: fmt.Sprintf("iv-%s-%d", name, current)})
+		}
+	}
+	for name := range iv.slots {
+		if _, ok := iv.sources[name]; !ok {
+			delete(iv.slots, name)
+		}
+	}
+	for name, r := range iv.retries {
+		if _, ok := iv.sources[name]; !ok || r.at.After(now) {
+			continue
+		}
+		out = append(out, dueTrigger{source: name, id: fmt.Sprintf("rt-%s-%d", name, r.attempt)})
+		delete(iv.retries, name)
+	}
+	return out
+}
+
+// next is when the next slot or retry starts.
+func (iv *Interval) next(now time.Time) time.Time {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	next := now.Add(time.Hour)
+	for name, src := range iv.sources {
+		if _, at := Slot(name, src.Interval(), now); at.Before(next) {
+			next = at
+		}
+	}
+	for name, r := range iv.retries {
+		if _, ok := iv.sources[name]; ok && r.at.Before(next) {
+			next = r.at
+		}
+	}
+	return next
+}
+
+func (iv *Interval) publish(ctx context.Context, d dueTrigger) error {
+	ev, err := events.New(d.id, IntervalProducer, &events.SyncRequested{Source: d.source, Trigger: events.TriggerInterval, RequestID: d.id})
+	if err != nil {
+		return err
+	}
+	_, err = bus.Publish(ctx, iv.js, events.TriggerSubject(d.source), ev)
+	return err
+}

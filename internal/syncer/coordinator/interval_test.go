@@ -1,0 +1,139 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+func TestSlot(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	k1, at1 := Slot("alpha", time.Hour, now)
+	k2, at2 := Slot("alpha", time.Hour, at1)
+	if !at1.After(now) || at1.Sub(now) > time.Hour || k2 != k1+1 || at2.Sub(at1) != time.Hour {
+		t.Errorf("slots %d@%v %d@%v after %v", k1, at1, k2, at2, now)
+	}
+	if k, at := Slot("alpha", time.Hour, now); k != k1 || !at.Equal(at1) {
+		t.Error("slots are not deterministic")
+	}
+	offsets := map[time.Duration]bool{}
+	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
+		_, at := Slot(name, time.Hour, now)
+		offsets[at.Sub(now)] = true
+	}
+	if len(offsets) < 5 {
+		t.Errorf("sources fire together: %d distinct offsets of 6", len(offsets))
+	}
+	if _, at := Slot("x", 0, now); !at.IsZero() {
+		t.Error("no interval must give no slot")
+	}
+}
+
+// streamIDs returns the message ids stored on a trigger subject.
+func streamIDs(t *testing.T, h *harness, source string) []string {
+	t.Helper()
+	ctx := context.Background()
+	stream, err := h.js.Stream(ctx, events.StreamTriggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := stream.CachedInfo().State
+	var ids []string
+	for seq := st.FirstSeq; st.Msgs > 0 && seq <= st.LastSeq; seq++ {
+		msg, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			continue // removed
+		}
+		if msg.Subject == events.TriggerSubject(source) {
+			ids = append(ids, msg.Header.Get("Nats-Msg-Id"))
+		}
+	}
+	return ids
+}
+
+func TestTwoReplicasPublishOneTriggerPerSlot(t *testing.T) {
+	h := newHarness(t)
+	src := config.Source{Name: "ticking", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "250ms"}}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	for range 2 {
+		iv := NewInterval(h.js, h.h.Status, []config.Source{src}, logger)
+		go func() { done <- iv.Run(ctx) }()
+	}
+	var ids []string
+	eventually(t, "three interval slots", func() bool {
+		ids = streamIDs(t, h, "ticking")
+		return len(ids) >= 3
+	})
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids = streamIDs(t, h, "ticking")
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !strings.HasPrefix(id, "iv-ticking-") || seen[id] {
+			t.Errorf("trigger id %q (all: %v)", id, ids)
+		}
+		seen[id] = true
+	}
+}
+
+func TestIntervalTriggerOnUnchangedDataIsSkipped(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	src := fileSource("local", path, nil)
+	src.SyncPolicy.Interval = "300ms"
+	h.start([]config.Source{src}, 0)
+	res := h.results("local")
+	h.request("local")
+	res.completed()
+
+	iv := NewInterval(h.js, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- iv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	s := res.skipped()
+	if s.Reason != "up-to-date-with-policy" || !strings.HasPrefix(s.TriggerIDs[0], "iv-local-") {
+		t.Errorf("skipped %+v", s)
+	}
+	st := h.getStatus("local")
+	if st.NextSyncTime == nil || !st.NextSyncTime.After(time.Now().Add(-time.Second)) {
+		t.Errorf("nextSyncTime %v", st.NextSyncTime)
+	}
+}
+
+func TestFailedSourceIsRetriedAtItsRetryTime(t *testing.T) {
+	h := newHarness(t)
+	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
+	iv := NewInterval(h.js, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- iv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	retryAt := time.Now().Add(300 * time.Millisecond)
+	st := state.Status{Phase: state.PhaseFailed, AttemptCount: 2, NextSyncTime: &retryAt}
+	data, _ := json.Marshal(st)
+	if _, err := h.h.Status.Put(context.Background(), "flaky", data); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a retry trigger", func() bool {
+		ids := streamIDs(t, h, "flaky")
+		return len(ids) == 1 && ids[0] == "rt-flaky-2"
+	})
+}
