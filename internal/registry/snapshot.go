@@ -1,7 +1,10 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"fmt"
 
 	thvregistry "github.com/stacklok/toolhive-core/registry/types"
@@ -9,24 +12,17 @@ import (
 
 // Snapshot returns the filtered registry and the bytes to store for it. The
 // bytes are the source's own: every top-level field and every kept entry
-// exactly as the source wrote it (compacted), only the entries the filter
-// drops are left out. So a snapshot carries fields the Go types do not
-// know, and with no filter it holds the same data as the source.
+// exactly as the source wrote it, only the entries the filter drops are
+// left out. So a snapshot carries fields the Go types do not know, and with
+// no filter it is the source document itself.
 //
 // raw must be the document reg was parsed from.
 func Snapshot(raw []byte, reg *thvregistry.UpstreamRegistry, f *Filter) (*thvregistry.UpstreamRegistry, []byte, error) {
+	if f == nil {
+		return reg, raw, nil
+	}
 	filtered := Apply(reg, f)
-	all := selection{
-		servers: indexes(len(reg.Data.Servers)),
-		skills:  indexes(len(reg.Data.Skills)),
-		plugins: indexes(len(reg.Data.Plugins)),
-	}
-	sel := all
-	if f != nil {
-		sel = selectEntries(reg, f)
-	}
-	data, ok := rawSnapshot(raw, reg, sel)
-	if ok {
+	if data, ok := rawSnapshot(raw, reg, selectEntries(reg, f)); ok {
 		return filtered, data, nil
 	}
 	// The document spells its keys in a way only the case-insensitive
@@ -38,16 +34,9 @@ func Snapshot(raw []byte, reg *thvregistry.UpstreamRegistry, f *Filter) (*thvreg
 	return filtered, data, nil
 }
 
-func indexes(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}
-
-// rawSnapshot cuts the selected entries out of the raw document. It
-// reports false when the raw lists do not line up with the parsed ones.
+// rawSnapshot cuts the selected entries out of the raw document, which is
+// valid JSON (Parse checked it), so the kept pieces are joined as they are.
+// It reports false when the raw lists do not line up with the parsed ones.
 func rawSnapshot(raw []byte, reg *thvregistry.UpstreamRegistry, sel selection) ([]byte, bool) {
 	var doc map[string]json.RawMessage
 	if json.Unmarshal(raw, &doc) != nil {
@@ -82,19 +71,39 @@ func rawSnapshot(raw []byte, reg *thvregistry.UpstreamRegistry, sel selection) (
 		for _, i := range l.keep {
 			kept = append(kept, entries[i])
 		}
-		out, err := json.Marshal(kept)
-		if err != nil {
-			return nil, false
+		data[l.key] = joinArray(kept)
+	}
+	doc["data"] = joinObject(data)
+	return joinObject(doc), true
+}
+
+// joinArray writes valid JSON values as an array.
+func joinArray(items []json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, item := range items {
+		if i > 0 {
+			b.WriteByte(',')
 		}
-		data[l.key] = out
+		b.Write(item)
 	}
-	var err error
-	if doc["data"], err = json.Marshal(data); err != nil {
-		return nil, false
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+// joinObject writes valid JSON values as an object, keys sorted.
+func joinObject(fields map[string]json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(fields)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(k)
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(fields[k])
 	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		return nil, false
-	}
-	return out, true
+	b.WriteByte('}')
+	return b.Bytes()
 }

@@ -28,7 +28,7 @@ import (
 
 // harness is one embedded nats-server with the regsync resources.
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	emb       *bus.Embedded
 	nc        *nats.Conn
 	js        jetstream.JetStream
@@ -39,7 +39,7 @@ type harness struct {
 	dir       string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(dir, "js")})
@@ -100,7 +100,7 @@ func (h *harness) run(srcs []config.Source, f syncer.Fetcher, opts Options) *Coo
 }
 
 // testWriter sends log lines to t.Log, which keeps them with the test.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -123,7 +123,7 @@ func (h *harness) results(source string) *resultSub {
 }
 
 type resultSub struct {
-	t   *testing.T
+	t   testing.TB
 	sub *nats.Subscription
 }
 
@@ -256,7 +256,7 @@ type server struct {
 
 // writeRegistry writes a registry in the upstream format with the given
 // servers.
-func writeRegistry(t *testing.T, path string, servers ...server) {
+func writeRegistry(t testing.TB, path string, servers ...server) {
 	t.Helper()
 	list := make([]map[string]any, 0, len(servers))
 	for _, s := range servers {
@@ -295,7 +295,7 @@ func writeRegistry(t *testing.T, path string, servers ...server) {
 	writeFile(t, path, raw)
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regsync/regsync/events"
+)
+
+func TestWatchPrintsEachResult(t *testing.T) {
+	svc := startServe(t)
+	for _, tc := range []struct {
+		format string
+		check  func(t *testing.T, line string)
+	}{
+		{"text", func(t *testing.T, line string) {
+			for _, want := range []string{"local", "skipped", "manual-sync-no-data-changes", "triggers=1"} {
+				if !strings.Contains(line, want) {
+					t.Errorf("line %q lacks %q", line, want)
+				}
+			}
+		}},
+		{"json", func(t *testing.T, line string) {
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(line), &ev); err != nil || ev["type"] != events.TypeSyncSkipped {
+				t.Errorf("line %q (%v)", line, err)
+			}
+		}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			out, errOut := &syncBuffer{}, &syncBuffer{}
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, []string{"watch", "local", "-o", tc.format, "--nats-url", svc.natsURL}, out, errOut) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(errOut.String(), "watching") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if _, _, err := cli(t, "sync", "local", "--nats-url", svc.natsURL); err != nil {
+				t.Fatal(err)
+			}
+			for !strings.Contains(out.String(), "\n") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("watch: %v", err)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 1 {
+				t.Fatalf("want one line, got %q", out.String())
+			}
+			tc.check(t, lines[0])
+		})
+	}
+}
+
+func TestResultLine(t *testing.T) {
+	covered := events.Covered{TriggerIDs: []string{"t1"}, TriggerCount: 1, TriggerSeq: 1, StartedAt: time.Now()}
+	ev, err := events.New("r-1", "/test", events.SyncCompleted{
+		Source: "local", Reason: "source-data-changed", Covered: covered, Hash: "h", Revision: "r",
+		ServerCount: 3, Diff: events.Diff{Added: []string{"a/one", "a/two"}, Updated: []string{"a/three"}, Removed: []string{"a/four", "a/five"}},
+		DurationMs: 12, SnapshotDigest: "SHA-256=x", FilterHash: "f",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := resultLine(ev)
+	for _, want := range []string{"local", "completed", "source-data-changed", "servers=3", "+2 ~1 -2", "+a/one +a/two ~a/three and 2 more", "12ms"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("line %q lacks %q", line, want)
+		}
+	}
+}
