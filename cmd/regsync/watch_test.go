@@ -34,7 +34,9 @@ func TestWatchPrintsEachResult(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			out, errOut := &syncBuffer{}, &syncBuffer{}
 			done := make(chan error, 1)
-			go func() { done <- run(ctx, []string{"watch", "local", "-o", tc.format, "--nats-url", svc.natsURL}, out, errOut) }()
+			go func() {
+				done <- run(ctx, []string{"watch", "local", "-o", tc.format, "--nats-url", svc.natsURL}, out, errOut)
+			}()
 			deadline := time.Now().Add(10 * time.Second)
 			for !strings.Contains(errOut.String(), "watching") && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)

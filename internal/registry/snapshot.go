@@ -3,9 +3,9 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
-	"fmt"
 
 	thvregistry "github.com/stacklok/toolhive-core/registry/types"
 )
