@@ -325,15 +325,7 @@ func TestTriggersDuringASyncCoalesce(t *testing.T) {
 	count, results := 0, 0
 	for count < n {
 		_, d := res.next()
-		var c events.Covered
-		switch r := d.(type) {
-		case events.SyncCompleted:
-			c = r.Covered
-		case events.SyncSkipped:
-			c = r.Covered
-		default:
-			t.Fatalf("unexpected %T %+v", d, d)
-		}
+		c := coveredOf(t, d)
 		covered = append(covered, c.TriggerIDs...)
 		count += c.TriggerCount
 		results++
@@ -405,15 +397,7 @@ func TestTwoReplicasAnswerEachTriggerOnce(t *testing.T) {
 	total := 0
 	for total < len(want) {
 		_, d := res.next()
-		var c events.Covered
-		switch r := d.(type) {
-		case events.SyncCompleted:
-			c = r.Covered
-		case events.SyncSkipped:
-			c = r.Covered
-		default:
-			t.Fatalf("unexpected %T %+v", d, d)
-		}
+		c := coveredOf(t, d)
 		for _, id := range c.TriggerIDs {
 			seen[id]++
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
@@ -41,28 +42,11 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	dir := t.TempDir()
-	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(dir, "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := bus.Connect(bus.ConnectOptions{Embedded: emb, Name: t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const leaseTTL = 2 * time.Second
-	h, err := bus.Ensure(context.Background(), js, bus.Resources{Replicas: 1, LeaseTTL: leaseTTL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &harness{t: t, emb: emb, nc: nc, js: js, h: h, status: state.NewStore(h.Status),
-		snapshots: writer.New(h.Data), leaseTTL: leaseTTL, dir: dir}
+	srv := bustest.Start(t, leaseTTL)
+	return &harness{t: t, emb: srv.Embedded, nc: srv.Conn, js: srv.JS, h: srv.Handles,
+		status: state.NewStore(srv.Handles.Status), snapshots: writer.New(srv.Handles.Data),
+		leaseTTL: leaseTTL, dir: t.TempDir()}
 }
 
 // start runs a coordinator (a replica) until the test ends.
@@ -334,4 +318,19 @@ func resultReason(d events.Data) string {
 		return r.Reason
 	}
 	return ""
+}
+
+// coveredOf returns which triggers a result answers.
+func coveredOf(t testing.TB, d events.Data) events.Covered {
+	t.Helper()
+	switch r := d.(type) {
+	case events.SyncCompleted:
+		return r.Covered
+	case events.SyncFailed:
+		return r.Covered
+	case events.SyncSkipped:
+		return r.Covered
+	}
+	t.Fatalf("not a result: %T %+v", d, d)
+	return events.Covered{}
 }

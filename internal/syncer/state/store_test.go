@@ -3,38 +3,18 @@ package state_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
 func newHandles(t *testing.T) *bus.Handles {
 	t.Helper()
-	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := bus.Connect(bus.ConnectOptions{Embedded: emb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := bus.Ensure(context.Background(), js, bus.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return bustest.Start(t, 0).Handles
 }
 
 func TestStore(t *testing.T) {

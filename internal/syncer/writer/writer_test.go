@@ -3,32 +3,15 @@ package writer_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/syncer/writer"
 )
 
 func TestSnapshots(t *testing.T) {
-	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := bus.Connect(bus.ConnectOptions{Embedded: emb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	h, err := bus.Ensure(context.Background(), js, bus.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := bustest.Start(t, 0).Handles
 	s := writer.New(h.Data)
 	ctx := context.Background()
 
