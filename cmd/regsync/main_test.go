@@ -19,7 +19,7 @@ const testRegistry = `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:0
  {"name":"io.example/alpha","description":"Alpha","version":"1.0.0"},
  {"name":"io.example/beta","description":"Beta","version":"1.0.0"}]}}`
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,7 +30,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // cli runs one regsync command and returns its output.
-func cli(t *testing.T, args ...string) (string, string, error) {
+func cli(t testing.TB, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -46,13 +46,20 @@ type service struct {
 
 // startServe runs `regsync serve` until the test ends, and waits until
 // the startup trigger has synced the source "local".
-func startServe(t *testing.T) *service {
+func startServe(t testing.TB) *service {
 	t.Helper()
-	dir := t.TempDir()
-	regPath := filepath.Join(dir, "registry.json")
+	regPath := filepath.Join(t.TempDir(), "registry.json")
 	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return serveFile(t, regPath)
+}
+
+// serveFile runs `regsync serve` with one source "local" on the file at
+// regPath, which must hold a valid registry.
+func serveFile(t testing.TB, regPath string) *service {
+	t.Helper()
+	dir := t.TempDir()
 	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf(`

@@ -27,6 +27,7 @@ import (
 	"github.com/regsync/regsync/internal/syncer/coordinator"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
+	"github.com/regsync/regsync/internal/watch"
 )
 
 func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Writer) error {
@@ -144,9 +145,12 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	}
 
 	interval := coordinator.NewInterval(js, h.Status, cfg.SyncedSources(), logger)
+	files := watch.NewFileWatcher(bus.Publisher{JS: js}, cfg.Watch.Debounce, logger)
+	files.SetSources(cfg.SyncedSources())
 	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
 		coord.SetSources(next.SyncedSources())
 		interval.SetSources(next.SyncedSources())
+		files.SetSources(next.SyncedSources())
 		changes := coordinator.Diff(old.Sources, next.Sources)
 		for _, s := range changes.Removed {
 			logger.Info("source removed: no longer synced, snapshot kept", "source", s.Name)
@@ -157,6 +161,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return coord.Run(gctx) })
 	grp.Go(func() error { return interval.Run(gctx) })
+	grp.Go(func() error { return files.Run(gctx) })
 	grp.Go(func() error { return reloader.Run(gctx) })
 	grp.Go(func() error {
 		logger.Info("http listening", "addr", ln.Addr().String())

@@ -24,3 +24,15 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, ev eve
 	}
 	return ack, nil
 }
+
+// Publisher publishes events on one JetStream handle; producers take it as
+// their way to store triggers.
+type Publisher struct {
+	JS jetstream.JetStream
+}
+
+// Publish stores ev on subject (see the function Publish).
+func (p Publisher) Publish(ctx context.Context, subject string, ev event.Event) error {
+	_, err := Publish(ctx, p.JS, subject, ev)
+	return err
+}

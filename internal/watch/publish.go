@@ -1,0 +1,75 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Publisher stores a trigger event: bus.Publish bound to a JetStream
+// handle, or a fake in tests. It returns once the event is stored, or with
+// the reason it was not.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, ev event.Event) error
+}
+
+// errStale reports a publish abandoned because a newer observation of the
+// same source replaced it.
+var errStale = errors.New("replaced by a newer observation")
+
+// retry is how a producer retries a trigger that could not be stored.
+// Every try sends the same event, so a try that was stored although its
+// answer was lost collapses with the next one in JetStream's duplicate
+// window.
+type retry struct {
+	attempts int           // tries in all
+	first    time.Duration // wait before the second try; doubles each time
+	max      time.Duration // longest wait between tries
+	timeout  time.Duration // deadline of one try
+}
+
+var defaultRetry = retry{
+	attempts: 5,
+	first:    100 * time.Millisecond,
+	max:      2 * time.Second,
+	timeout:  10 * time.Second,
+}
+
+// publish tries to store ev on subject until it is stored, the tries run
+// out, ctx is done, or stale reports that a newer observation replaced ev
+// (errStale). A failed try that will be retried is logged here; the final
+// error is returned for the caller to log.
+func (r retry) publish(ctx context.Context, pub Publisher, subject string, ev event.Event, stale func() bool, logger *slog.Logger) error {
+	wait := r.first
+	for attempt := 1; ; attempt++ {
+		tctx, cancel := context.WithTimeout(ctx, r.timeout)
+		err := pub.Publish(tctx, subject, ev)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt >= r.attempts {
+			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		logger.Warn("cannot publish trigger, retrying",
+			"event_id", ev.ID(), "attempt", attempt, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if stale() {
+			return errStale
+		}
+		wait = min(2*wait, r.max)
+	}
+}
