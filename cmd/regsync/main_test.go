@@ -41,7 +41,8 @@ func cli(t testing.TB, args ...string) (string, string, error) {
 
 // service is a running `regsync serve` on a temporary configuration.
 type service struct {
-	natsURL, httpAddr, regPath string
+	natsURL, httpAddr, regPath, cfgPath string
+	log                                 *syncBuffer
 }
 
 // startServe runs `regsync serve` until the test ends, and waits until
@@ -108,7 +109,7 @@ registries:
 			t.Logf("serve log:\n%s", serveErr.String())
 		}
 	})
-	s := &service{natsURL: "nats://" + natsAddr, httpAddr: httpAddr, regPath: regPath}
+	s := &service{natsURL: "nats://" + natsAddr, httpAddr: httpAddr, regPath: regPath, cfgPath: cfgPath, log: &serveErr}
 
 	// The startup trigger syncs the source without anyone asking.
 	deadline := time.Now().Add(20 * time.Second)
