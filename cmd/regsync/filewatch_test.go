@@ -213,6 +213,7 @@ func TestConfigMapSymlinkSwapSyncs(t *testing.T) {
 	if c := res.completed(); !slices.Equal(c.Diff.Updated, []string{"io.example/alpha"}) {
 		t.Errorf("completed %+v", c)
 	}
+	res.noCompleted(300 * time.Millisecond)
 }
 
 // BenchmarkEditToCompleted measures what a downstream consumer sees: the

@@ -74,3 +74,26 @@ func TestReloadAddsRefiltersAndRemoves(t *testing.T) {
 		t.Error("a removed source's snapshot was dropped")
 	}
 }
+
+func TestReloadWithAChangedPathSyncsTheNewFile(t *testing.T) {
+	h := newHarness(t)
+	first := filepath.Join(h.dir, "first.json")
+	second := filepath.Join(h.dir, "second.json")
+	writeRegistry(t, first, alpha)
+	writeRegistry(t, second, alpha, beta)
+	old := []config.Source{fileSource("moving", first, nil)}
+	c := h.start(old, 0)
+	res := h.results("moving")
+	h.request("moving")
+	res.completed()
+
+	next := []config.Source{fileSource("moving", second, nil)}
+	c.SetSources(next)
+	if err := ApplyReload(context.Background(), h.js, h.status, Diff(old, next)); err != nil {
+		t.Fatal(err)
+	}
+	got := res.completed()
+	if got.Reason != "source-data-changed" || !slices.Equal(got.Diff.Added, []string{beta.name}) {
+		t.Errorf("completed %+v", got)
+	}
+}
