@@ -167,18 +167,29 @@ func TestServeSyncStatus(t *testing.T) {
 		}
 	})
 
-	t.Run("sync --wait on a changed file completes", func(t *testing.T) {
-		changed := strings.Replace(testRegistry, `"Alpha"`, `"Alpha, improved"`, 1)
-		if err := os.WriteFile(regPath, []byte(changed), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	t.Run("sync --all --wait answers every source", func(t *testing.T) {
 		out, errOut, err := cli(t, "sync", "--all", "--wait", "--nats-url", url)
 		if err != nil {
 			t.Fatalf("sync: %v\n%s", err, errOut)
 		}
-		if !strings.Contains(out, "io.regsync.sync.completed.v1") || !strings.Contains(out, `"manual-sync-with-data-changes"`) ||
-			!strings.Contains(out, `"io.example/alpha"`) {
-			t.Errorf("result %s", out)
+		if !strings.Contains(out, `"subject": "local"`) || !strings.Contains(errOut, "requested sync of local") {
+			t.Errorf("result %s\n%s", out, errOut)
+		}
+	})
+
+	t.Run("sync --wait exits non-zero when the sync fails", func(t *testing.T) {
+		saved, err := os.ReadFile(regPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(regPath); err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(regPath, saved, 0o644)
+		out, _, err := cli(t, "sync", "local", "--wait", "--nats-url", url)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "io.regsync.sync.failed.v1") || !strings.Contains(out, "file not found") {
+			t.Errorf("err %v, out %s", err, out)
 		}
 	})
 
@@ -192,7 +203,7 @@ func TestServeSyncStatus(t *testing.T) {
 
 	t.Run("status table", func(t *testing.T) {
 		out, _, err := cli(t, "status", "--nats-url", url)
-		if err != nil || !strings.Contains(out, "local") || !strings.Contains(out, "Complete") {
+		if err != nil || !strings.Contains(out, "SOURCE") || !strings.Contains(out, "local ") {
 			t.Errorf("status %v:\n%s", err, out)
 		}
 	})
