@@ -40,10 +40,11 @@ type SourceChanged struct {
 	// Trigger is what noticed it: TriggerFile, TriggerGitPoll or
 	// TriggerWebhook.
 	Trigger string `json:"trigger"`
-	// Revision is the revision seen, when the producer knows it: a commit
-	// SHA for git, a content digest for files. A trigger whose revision
-	// equals the stored one is answered without fetching. Required for
-	// TriggerGitPoll.
+	// Revision is the revision seen: a commit SHA for git, a content digest
+	// for files. A trigger whose revision equals the stored one is answered
+	// without fetching. Empty when the producer saw the source unavailable
+	// (a missing file, a git remote that does not answer), so that a worker
+	// fetches and records why.
 	Revision string `json:"revision,omitempty"`
 	// Provider describes the webhook delivery. Set exactly when Trigger is
 	// TriggerWebhook.
@@ -257,9 +258,6 @@ func (d SourceChanged) Validate() error {
 	}
 	if err := oneOf("trigger", d.Trigger, TriggerFile, TriggerGitPoll, TriggerWebhook); err != nil {
 		return err
-	}
-	if d.Trigger == TriggerGitPoll && d.Revision == "" {
-		return errors.New("revision: required for trigger git-poll")
 	}
 	if d.Trigger != TriggerWebhook {
 		if d.Provider != nil {

@@ -134,7 +134,6 @@ func TestSchemaRejectsWhatValidateRejects(t *testing.T) {
 		with(changed, func(d *SourceChanged) { d.Provider = nil }),
 		with(changed, func(d *SourceChanged) { d.Trigger = TriggerFile }),
 		with(changed, func(d *SourceChanged) { d.Provider = &Provider{Name: "sourcehut"} }),
-		SourceChanged{Source: "a", Trigger: TriggerGitPoll},
 		SyncRequested{Source: "toolhive", Trigger: TriggerWebhook},
 		with(completed, func(d *SyncCompleted) { d.Reason = "up-to-date-no-policy" }),
 		with(completed, func(d *SyncCompleted) { d.ServerCount = -1 }),

@@ -44,6 +44,8 @@ type fakePublisher struct {
 	fail func(subject string) bool
 	// notify, when set, receives the revision of every stored trigger.
 	notify chan string
+	// trigger is the trigger kind expected; "" means file.
+	trigger string
 }
 
 func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) error {
@@ -63,7 +65,7 @@ func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Ev
 	switch {
 	case err != nil:
 		p.bad = append(p.bad, fmt.Sprintf("%s: %v", subject, err))
-	case subject != events.TriggerSubject(d.Source) || d.Trigger != events.TriggerFile:
+	case subject != events.TriggerSubject(d.Source) || d.Trigger != p.wantTrigger():
 		p.bad = append(p.bad, fmt.Sprintf("%s: data %+v", subject, d))
 	}
 	c.source, c.revision = d.Source, d.Revision
@@ -77,6 +79,13 @@ func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Ev
 		p.notify <- c.revision
 	}
 	return nil
+}
+
+func (p *fakePublisher) wantTrigger() string {
+	if p.trigger == "" {
+		return events.TriggerFile
+	}
+	return p.trigger
 }
 
 func (p *fakePublisher) setFail(f func(subject string) bool) {

@@ -1,0 +1,214 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+)
+
+// RevisionLister asks a git remote which commit a source's ref points at:
+// one ref listing, no fetch.
+type RevisionLister interface {
+	Revision(ctx context.Context, src config.Source) (string, error)
+}
+
+// ErrAuth marks a listing refused for its credentials; the poller backs
+// off to its longest wait instead of retrying soon.
+var ErrAuth = errors.New("authentication failed")
+
+// Bounds of the poller's backoff after failures.
+const (
+	maxPollBackoff = 10 * time.Minute
+	pollTimeout    = 30 * time.Second
+)
+
+// GitPoller polls the ref of every git source and publishes a
+// source.changed trigger (trigger git-poll) with the commit when it moves.
+// Sources pinned to a commit are never polled.
+type GitPoller struct {
+	pub      Publisher
+	lister   RevisionLister
+	interval time.Duration
+	logger   *slog.Logger
+	retry    retry
+
+	mu      sync.Mutex
+	sources map[string]config.Source
+	wake    chan struct{}
+}
+
+// NewGitPoller polls every interval (watch.gitPollInterval) unless a
+// source sets its own git.pollInterval.
+func NewGitPoller(pub Publisher, lister RevisionLister, interval time.Duration, logger *slog.Logger) *GitPoller {
+	if interval <= 0 {
+		interval = config.DefaultGitPollInterval
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &GitPoller{pub: pub, lister: lister, interval: interval, logger: logger, retry: defaultRetry,
+		sources: map[string]config.Source{}, wake: make(chan struct{}, 1)}
+}
+
+// SetSources sets the git sources to poll; it may be called while Run runs.
+func (p *GitPoller) SetSources(srcs []config.Source) {
+	m := map[string]config.Source{}
+	for _, s := range srcs {
+		if s.Git != nil && s.Git.Commit == "" && s.Synced() {
+			m[s.Name] = s
+		}
+	}
+	p.mu.Lock()
+	p.sources = m
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls until ctx is done, one loop per source, restarted when a
+// source's configuration changes.
+func (p *GitPoller) Run(ctx context.Context) error {
+	type loop struct {
+		src    config.Source
+		cancel context.CancelFunc
+	}
+	loops := map[string]loop{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, l := range loops {
+			l.cancel()
+		}
+		wg.Wait()
+	}()
+	for {
+		p.mu.Lock()
+		want := p.sources
+		p.mu.Unlock()
+		for name, l := range loops {
+			if s, ok := want[name]; !ok || !reflect.DeepEqual(s, l.src) {
+				l.cancel()
+				delete(loops, name)
+			}
+		}
+		for name, src := range want {
+			if _, ok := loops[name]; ok {
+				continue
+			}
+			lctx, cancel := context.WithCancel(ctx)
+			loops[name] = loop{src: src, cancel: cancel}
+			wg.Go(func() { p.poll(lctx, src) })
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		}
+	}
+}
+
+// poll lists one source's ref every interval until ctx is done.
+func (p *GitPoller) poll(ctx context.Context, src config.Source) {
+	log := p.logger.With("source", src.Name)
+	every := src.PollInterval()
+	if every <= 0 {
+		every = p.interval
+	}
+	var last string // the commit last published
+	failures := 0
+	wait := jitter(src.Name, every) / 4 // soon after start, spread out
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		lctx, cancel := context.WithTimeout(ctx, pollTimeout)
+		rev, err := p.lister.Revision(lctx, src)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			if failures == 1 {
+				// Let a worker fetch and record why the source is not
+				// available; after that, stay quiet until it recovers.
+				p.publish(ctx, log, src.Name, "")
+				last = ""
+			}
+			wait = backoff(every, failures, errors.Is(err, ErrAuth))
+			log.Warn("git ref listing failed", "failures", failures, "retry_in", wait, "err", err)
+			continue
+		}
+		if failures > 0 {
+			log.Info("git remote answers again", "after_failures", failures)
+		}
+		failures = 0
+		wait = every + jitter(src.Name, every/10)
+		if rev == last {
+			continue
+		}
+		if p.publish(ctx, log, src.Name, rev) {
+			last = rev
+		}
+	}
+}
+
+func (p *GitPoller) publish(ctx context.Context, log *slog.Logger, source, rev string) bool {
+	short := rev
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	if short == "" {
+		short = "unavailable"
+	}
+	id := fmt.Sprintf("gp-%s-%s-%d", source, short, time.Now().UnixNano())
+	ev, err := events.New(id, "regsync/gitpoll", &events.SourceChanged{Source: source, Trigger: events.TriggerGitPoll, Revision: rev})
+	if err == nil {
+		err = p.retry.publish(ctx, p.pub, events.TriggerSubject(source), ev, func() bool { return false }, log)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("git poll trigger not published; the next poll tries again", "revision", rev, "err", err)
+		}
+		return false
+	}
+	log.Debug("git ref moved", "revision", rev)
+	return true
+}
+
+// backoff doubles the wait after each failure, from the interval up to
+// maxPollBackoff; an authentication failure waits the longest at once.
+func backoff(every time.Duration, failures int, auth bool) time.Duration {
+	if auth {
+		return maxPollBackoff
+	}
+	d := every
+	for i := 1; i < failures && d < maxPollBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxPollBackoff)
+}
+
+// jitter is a stable share of d for a source, so many sources do not poll
+// together.
+func jitter(source string, d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(source))
+	return time.Duration(uint64(h.Sum32()) % uint64(d))
+}
