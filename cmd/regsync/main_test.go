@@ -60,6 +60,22 @@ func startServe(t testing.TB) *service {
 // regPath, which must hold a valid registry.
 func serveFile(t testing.TB, regPath string) *service {
 	t.Helper()
+	s := serveSources(t, "local", fmt.Sprintf(`
+  - name: local
+    file: {path: %s}
+    syncPolicy: {interval: 30m}
+    filter:
+      names: {exclude: ["*/beta"]}
+`, regPath))
+	s.regPath = regPath
+	return s
+}
+
+// serveSources runs `regsync serve` with the given sources: section (and
+// the reference's ignored registries: section), and waits until the
+// source named wait has completed a sync.
+func serveSources(t testing.TB, wait, sourcesYAML string) *service {
+	t.Helper()
 	dir := t.TempDir()
 	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(dir, "config.yaml")
@@ -69,15 +85,11 @@ nats:
   embedded: {listen: "%s"}
 http: {addr: "%s"}
 sources:
-  - name: local
-    file: {path: %s}
-    syncPolicy: {interval: 30m}
-    filter:
-      names: {exclude: ["*/beta"]}
+%s
 registries:
   - name: default
-    sources: [local]
-`, filepath.Join(dir, "data"), natsAddr, httpAddr, regPath)
+    sources: [%s]
+`, filepath.Join(dir, "data"), natsAddr, httpAddr, strings.TrimPrefix(sourcesYAML, "\n"), wait)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +97,7 @@ registries:
 	if err != nil {
 		t.Fatalf("validate: %v\n%s", err, errOut)
 	}
-	if !strings.Contains(out, "local: ok, 1 servers") || !strings.Contains(errOut, `"registries"`) {
+	if !strings.Contains(out, wait+": ok, ") || !strings.Contains(errOut, `"registries"`) {
 		t.Errorf("validate output %q, stderr %q", out, errOut)
 	}
 
@@ -109,12 +121,12 @@ registries:
 			t.Logf("serve log:\n%s", serveErr.String())
 		}
 	})
-	s := &service{natsURL: "nats://" + natsAddr, httpAddr: httpAddr, regPath: regPath, cfgPath: cfgPath, log: &serveErr}
+	s := &service{natsURL: "nats://" + natsAddr, httpAddr: httpAddr, cfgPath: cfgPath, log: &serveErr}
 
 	// The startup trigger syncs the source without anyone asking.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, _, err := cli(t, "status", "local", "-o", "json", "--nats-url", s.natsURL)
+		out, _, err := cli(t, "status", wait, "-o", "json", "--nats-url", s.natsURL)
 		if err == nil && strings.Contains(out, `"phase": "Complete"`) {
 			return s
 		}

@@ -117,7 +117,8 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	snapshots := writer.New(h.Data)
 	status := state.NewStore(h.Status)
-	mgr := syncer.NewManager(&sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64()}, snapshots, logger, 0)
+	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger}
+	mgr := syncer.NewManager(fetcher, snapshots, logger, 0)
 	hostname, _ := os.Hostname()
 	coord := coordinator.New(h, mgr, status, cfg.SyncedSources(), coordinator.Options{
 		Workers:     cfg.Sync.Workers,
@@ -147,10 +148,13 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	interval := coordinator.NewInterval(js, h.Status, cfg.SyncedSources(), logger)
 	files := watch.NewFileWatcher(bus.Publisher{JS: js}, cfg.Watch.Debounce, logger)
 	files.SetSources(cfg.SyncedSources())
+	refs := watch.NewGitPoller(bus.Publisher{JS: js}, fetcher, cfg.Watch.GitPollInterval, logger)
+	refs.SetSources(cfg.SyncedSources())
 	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
 		coord.SetSources(next.SyncedSources())
 		interval.SetSources(next.SyncedSources())
 		files.SetSources(next.SyncedSources())
+		refs.SetSources(next.SyncedSources())
 		changes := coordinator.Diff(old.Sources, next.Sources)
 		for _, s := range changes.Removed {
 			logger.Info("source removed: no longer synced, snapshot kept", "source", s.Name)
@@ -162,6 +166,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	grp.Go(func() error { return coord.Run(gctx) })
 	grp.Go(func() error { return interval.Run(gctx) })
 	grp.Go(func() error { return files.Run(gctx) })
+	grp.Go(func() error { return refs.Run(gctx) })
 	grp.Go(func() error { return reloader.Run(gctx) })
 	grp.Go(func() error {
 		logger.Info("http listening", "addr", ln.Addr().String())

@@ -89,7 +89,8 @@ type Git struct {
 	// Commit is a full commit SHA.
 	Commit string `yaml:"commit"`
 	// Path is the registry file inside the repository, DefaultGitPath when
-	// not set.
+	// not set. It is relative to the repository root and never leaves it
+	// (see CheckGitPath).
 	Path string   `yaml:"path"`
 	Auth *GitAuth `yaml:"auth"`
 	// PollInterval overrides watch.gitPollInterval for this source.
@@ -98,12 +99,22 @@ type Git struct {
 	WebhookSecretFile string `yaml:"webhookSecretFile"`
 }
 
-// GitAuth is HTTP basic authentication for a git source. Username and
-// PasswordFile are both set or both empty.
+// GitAuth holds a git source's credentials. Username and PasswordFile
+// are HTTP basic authentication (a password over ssh) and are both set or
+// both empty. SSHKeyFile and KnownHostsFile apply to ssh repository URLs
+// only (ssh://... or user@host:path).
 type GitAuth struct {
 	Username string `yaml:"username"`
 	// PasswordFile is an absolute path, read on every fetch.
 	PasswordFile string `yaml:"passwordFile"`
+	// SSHKeyFile is an absolute path to an unencrypted private key in
+	// OpenSSH or PEM form, read on every fetch. It excludes PasswordFile.
+	SSHKeyFile string `yaml:"sshKeyFile"`
+	// KnownHostsFile is an absolute path to a known_hosts file that the
+	// server's host key must be listed in. Without it the system's
+	// known_hosts files are used (SSH_KNOWN_HOSTS, ~/.ssh/known_hosts,
+	// /etc/ssh/ssh_known_hosts); host keys are always checked.
+	KnownHostsFile string `yaml:"knownHostsFile"`
 }
 
 // API is an MCP registry API (v0.1).

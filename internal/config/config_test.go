@@ -291,11 +291,22 @@ func TestGitPathDefault(t *testing.T) {
 		t.Errorf("set path = %q, want it kept", got)
 	}
 
-	t.Run("a failed validation leaves the path untouched", func(t *testing.T) {
+	t.Run("a valid git source gets the default path", func(t *testing.T) {
 		c := Default()
 		c.Sources = []Source{{Name: "g", Git: &Git{Repository: "https://example.com/r.git"}, SyncPolicy: &SyncPolicy{Interval: "1h"}}}
+		if _, err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Sources[0].Git.Path; got != DefaultGitPath {
+			t.Errorf("path = %q, want %q", got, DefaultGitPath)
+		}
+	})
+
+	t.Run("a failed validation leaves the path untouched", func(t *testing.T) {
+		c := Default()
+		c.Sources = []Source{{Name: "g", Git: &Git{Repository: "https://example.com/r.git"}}}
 		if _, err := c.Validate(); err == nil {
-			t.Fatal("Validate accepted a git source")
+			t.Fatal("Validate accepted a git source without a sync interval")
 		}
 		if got := c.Sources[0].Git.Path; got != "" {
 			t.Errorf("path = %q, want it untouched", got)

@@ -29,9 +29,10 @@ func toolhiveConfigFiles(t *testing.T) []string {
 
 // toolhiveExpectation derives, independently of Parse, what loading a
 // ToolHive Registry Server configuration must report: one warning per
-// ignored section and per non-synced source, and for each git, api and
-// file.url source the one error saying it is not available yet, plus the
-// reference's git.auth.passwordFile checks where a file names one.
+// ignored section and per non-synced source, and for each api and file.url
+// source the one error saying it is not available yet, plus the
+// reference's git.auth.passwordFile checks where a file names one. Git
+// sources load.
 func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []string) {
 	t.Helper()
 	var doc yaml.Node
@@ -76,7 +77,6 @@ func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []st
 					wantErrs = append(wantErrs, fmt.Sprintf("%s: git.auth.passwordFile is not accessible: %v", p, err))
 				}
 			}
-			wantErrs = append(wantErrs, notAvailable(p, "git"))
 		case s.API != nil:
 			wantErrs = append(wantErrs, notAvailable(p, "api"))
 		case s.File != nil && s.File.URL != "":
@@ -91,9 +91,9 @@ func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []st
 }
 
 // TestToolHiveConfigs loads every example configuration of the ToolHive
-// Registry Server unchanged: file, managed and kubernetes sources load, and
-// the only errors are the git, api and file.url sources that regsync cannot
-// sync yet.
+// Registry Server unchanged: file, git, managed and kubernetes sources
+// load, and the only errors are the api and file.url sources that regsync
+// cannot sync yet.
 func TestToolHiveConfigs(t *testing.T) {
 	for _, path := range toolhiveConfigFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -122,5 +122,53 @@ func TestToolHiveConfigs(t *testing.T) {
 			}
 			equalLists(t, "problems", problems(t, err), wantErrs)
 		})
+	}
+}
+
+// TestToolHiveGitConfigsLoad checks that the ToolHive Registry Server's
+// configurations whose synced sources are all git load cleanly, with their
+// git settings intact.
+func TestToolHiveGitConfigsLoad(t *testing.T) {
+	checked := 0
+	for _, path := range toolhiveConfigFiles(t) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			Sources []map[string]any `yaml:"sources"`
+		}
+		if err := yaml.Unmarshal(data, &file); err != nil {
+			t.Fatal(err)
+		}
+		gitOnly, hasGit := true, false
+		for _, s := range file.Sources {
+			_, isGit := s["git"]
+			_, isAPI := s["api"]
+			_, isFile := s["file"]
+			hasGit = hasGit || isGit
+			gitOnly = gitOnly && !isAPI && !isFile
+		}
+		if !hasGit || !gitOnly {
+			continue
+		}
+		checked++
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			cfg, _, err := Load(path)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			for _, s := range cfg.SyncedSources() {
+				if s.Git == nil || s.Git.Repository != "https://github.com/stacklok/toolhive-catalog.git" || s.Git.Path == "" {
+					t.Errorf("source %s: git = %+v", s.Name, s.Git)
+				}
+				if s.Git.Branch == "" && s.Git.Tag == "" && s.Git.Commit == "" {
+					t.Errorf("source %s: no ref", s.Name)
+				}
+			}
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no ToolHive configuration has only git sources")
 	}
 }

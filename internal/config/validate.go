@@ -6,12 +6,15 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // ValidationError lists every problem found in a configuration.
@@ -112,8 +115,6 @@ func checkSupportedTypes(sources []Source) []error {
 		}
 		var kind string
 		switch {
-		case s.Git != nil:
-			kind = "git"
 		case s.API != nil:
 			kind = "api"
 		case s.File != nil && s.File.URL != "":
@@ -201,8 +202,18 @@ func validateGit(p string, g *Git) []error {
 	add := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf(p+": "+format, args...))
 	}
+	protocol := ""
 	if g.Repository == "" {
 		add("git.repository is required")
+	} else if ep, err := transport.NewEndpoint(g.Repository); err != nil {
+		add("git.repository is not a valid repository URL")
+	} else if protocol = ep.Protocol; !slices.Contains(gitProtocols, protocol) {
+		add("git.repository must use one of the %s schemes, got %q", strings.Join(gitProtocols, ", "), protocol)
+	}
+	if g.Path != "" {
+		if err := CheckGitPath(g.Path); err != nil {
+			add("git.path: %v", err)
+		}
 	}
 	refs := 0
 	for _, r := range []string{g.Branch, g.Tag, g.Commit} {
@@ -228,8 +239,58 @@ func validateGit(p string, g *Git) []error {
 			}
 		}
 	}
+	if a := g.Auth; a != nil {
+		for _, f := range []struct{ key, path string }{
+			{"git.auth.sshKeyFile", a.SSHKeyFile},
+			{"git.auth.knownHostsFile", a.KnownHostsFile},
+		} {
+			switch {
+			case f.path == "":
+			case protocol != "" && protocol != "ssh":
+				add("%s needs an ssh repository URL (ssh://host/path or user@host:path), got %s", f.key, protocol)
+			case !filepath.IsAbs(f.path):
+				add("%s must be an absolute path", f.key)
+			default:
+				if _, err := os.Stat(f.path); err != nil {
+					add("%s is not accessible: %v", f.key, err)
+				}
+			}
+		}
+		if a.SSHKeyFile != "" && a.PasswordFile != "" {
+			add("git.auth.sshKeyFile and git.auth.passwordFile are mutually exclusive")
+		}
+	}
 	errs = append(errs, validatePollInterval(p, "git.pollInterval", g.PollInterval)...)
 	return errs
+}
+
+// gitProtocols are the transports a git source can use, as go-git names
+// them: a repository URL without a scheme is a local path ("file"), and
+// user@host:path is "ssh".
+var gitProtocols = []string{"https", "http", "ssh", "git", "file"}
+
+// CheckGitPath reports why p cannot name a file inside a repository: it
+// must be relative to the repository root and have no ".." segment, so it
+// never leaves the repository. A leading "./" and doubled slashes are
+// tolerated.
+func CheckGitPath(p string) error {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return errors.New("path is empty")
+	case strings.ContainsRune(p, 0):
+		return fmt.Errorf("path %q contains a NUL byte", p)
+	case strings.HasPrefix(p, "/") || filepath.IsAbs(p):
+		return fmt.Errorf("path %q must be relative to the repository root", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			return fmt.Errorf("path %q escapes the repository (.. segment)", p)
+		}
+	}
+	if c := path.Clean(p); c == "." {
+		return fmt.Errorf("path %q names the repository root, not a file", p)
+	}
+	return nil
 }
 
 func validateAPI(p string, a *API) []error {

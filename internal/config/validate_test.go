@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// notAvailable is the error a git, api or file.url source gets on top of
-// its validation errors while regsync syncs only local files.
+// notAvailable is the error an api or file.url source gets on top of its
+// validation errors while regsync syncs only local files and git.
 func notAvailable(prefix, kind string) string {
 	return prefix + ": " + kind + " sources are not available yet in this version of regsync"
 }
@@ -154,7 +154,7 @@ sources:
   - name: g
     git: {branch: main}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.repository is required", notAvailable("source[0] (g)", "git")},
+			want: []string{"source[0] (g): git.repository is required"},
 		},
 		{
 			name: "git branch and tag together",
@@ -163,7 +163,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, branch: main, tag: v1.0.0}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive", notAvailable("source[0] (g)", "git")},
+			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive"},
 		},
 		{
 			name: "git tag and commit together",
@@ -172,7 +172,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, tag: v1.0.0, commit: 0123456789abcdef0123456789abcdef01234567}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive", notAvailable("source[0] (g)", "git")},
+			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive"},
 		},
 		{
 			name: "git short commit",
@@ -181,7 +181,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, commit: abc123}
     syncPolicy: {interval: 30m}`,
-			want: []string{`source[0] (g): git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got "abc123"`, notAvailable("source[0] (g)", "git")},
+			want: []string{`source[0] (g): git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got "abc123"`},
 		},
 		{
 			name: "git auth username without passwordFile",
@@ -190,7 +190,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {username: bot}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified", notAvailable("source[0] (g)", "git")},
+			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified"},
 		},
 		{
 			name: "git auth passwordFile without username",
@@ -199,7 +199,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {passwordFile: ` + passwordFile + `}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified", notAvailable("source[0] (g)", "git")},
+			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified"},
 		},
 		{
 			name: "git auth relative passwordFile",
@@ -208,7 +208,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: secrets/pw}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.passwordFile must be an absolute path", notAvailable("source[0] (g)", "git")},
+			want: []string{"source[0] (g): git.auth.passwordFile must be an absolute path"},
 		},
 		{
 			name: "git auth missing passwordFile",
@@ -217,7 +217,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: ` + missingPasswordFile + `}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.passwordFile is not accessible: stat " + missingPasswordFile + ": no such file or directory", notAvailable("source[0] (g)", "git")},
+			want: []string{"source[0] (g): git.auth.passwordFile is not accessible: stat " + missingPasswordFile + ": no such file or directory"},
 		},
 		{
 			name: "git auth existing passwordFile and empty auth are fine",
@@ -229,7 +229,6 @@ sources:
   - name: h
     git: {repository: https://example.com/r.git, auth: {}}
     syncPolicy: {interval: 30m}`,
-			want: []string{notAvailable("source[0] (g)", "git"), notAvailable("source[1] (h)", "git")},
 		},
 		{
 			name: "git bad poll interval",
@@ -238,7 +237,87 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, pollInterval: often}
     syncPolicy: {interval: 30m}`,
-			want: []string{`source[0] (g): git.pollInterval must be a valid duration (e.g., '30s', '5m'): time: invalid duration "often"`, notAvailable("source[0] (g)", "git")},
+			want: []string{`source[0] (g): git.pollInterval must be a valid duration (e.g., '30s', '5m'): time: invalid duration "often"`},
+		},
+		{
+			name: "git loads with every ref form and URL form",
+			yaml: `
+sources:
+  - name: branch
+    git: {repository: https://example.com/r.git, branch: main, path: pkg/registry.json}
+    syncPolicy: {interval: 30m}
+  - name: tag
+    git: {repository: "git@example.com:owner/r.git", tag: v1.0.0, path: ./data//registry.json}
+    syncPolicy: {interval: 30m}
+  - name: commit
+    git: {repository: git://example.com/r.git, commit: 0123456789abcdef0123456789abcdef01234567}
+    syncPolicy: {interval: 30m}
+  - name: local
+    git: {repository: /srv/git/r.git}
+    syncPolicy: {interval: 30m}
+  - name: ssh
+    git: {repository: "ssh://git@example.com:2222/r.git", auth: {sshKeyFile: ` + passwordFile + `, knownHostsFile: ` + passwordFile + `}}
+    syncPolicy: {interval: 30m}`,
+		},
+		{
+			name: "git path escaping the repository",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, path: ../secrets.json}
+    syncPolicy: {interval: 30m}
+  - name: h
+    git: {repository: https://example.com/r.git, path: data/../../x.json}
+    syncPolicy: {interval: 30m}
+  - name: i
+    git: {repository: https://example.com/r.git, path: /etc/passwd}
+    syncPolicy: {interval: 30m}
+  - name: j
+    git: {repository: https://example.com/r.git, path: ./}
+    syncPolicy: {interval: 30m}`,
+			want: []string{
+				`source[0] (g): git.path: path "../secrets.json" escapes the repository (.. segment)`,
+				`source[1] (h): git.path: path "data/../../x.json" escapes the repository (.. segment)`,
+				`source[2] (i): git.path: path "/etc/passwd" must be relative to the repository root`,
+				`source[3] (j): git.path: path "./" names the repository root, not a file`,
+			},
+		},
+		{
+			name: "git repository with another scheme",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: "ftp://example.com/r.git"}
+    syncPolicy: {interval: 30m}`,
+			want: []string{`source[0] (g): git.repository must use one of the https, http, ssh, git, file schemes, got "ftp"`},
+		},
+		{
+			name: "git ssh files need an ssh URL",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: https://example.com/r.git, auth: {sshKeyFile: ` + passwordFile + `, knownHostsFile: ` + passwordFile + `}}
+    syncPolicy: {interval: 30m}`,
+			want: []string{
+				"source[0] (g): git.auth.sshKeyFile needs an ssh repository URL (ssh://host/path or user@host:path), got https",
+				"source[0] (g): git.auth.knownHostsFile needs an ssh repository URL (ssh://host/path or user@host:path), got https",
+			},
+		},
+		{
+			name: "git ssh files relative, missing, and with a password file",
+			yaml: `
+sources:
+  - name: g
+    git: {repository: "git@example.com:o/r.git", auth: {sshKeyFile: keys/id, knownHostsFile: ` + missingPasswordFile + `}}
+    syncPolicy: {interval: 30m}
+  - name: h
+    git: {repository: "git@example.com:o/r.git", auth: {username: bot, passwordFile: ` + passwordFile + `, sshKeyFile: ` + passwordFile + `}}
+    syncPolicy: {interval: 30m}`,
+			want: []string{
+				"source[0] (g): git.auth.sshKeyFile must be an absolute path",
+				"source[0] (g): git.auth.knownHostsFile is not accessible: stat " + missingPasswordFile + ": no such file or directory",
+				"source[1] (h): git.auth.sshKeyFile and git.auth.passwordFile are mutually exclusive",
+			},
 		},
 		{
 			name: "api without endpoint",

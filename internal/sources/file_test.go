@@ -50,7 +50,7 @@ func TestFetchFile(t *testing.T) {
 		{"directory", fileSrc(dir), 0, "is a directory"},
 		{"100 MB file over the default limit", fileSrc(big), 0, "over the size limit: 104857600 bytes > 33554432 bytes"},
 		{"file over a configured limit", fileSrc(good), 3, "over the size limit: 7 bytes > 3 bytes"},
-		{"git not available yet", config.Source{Name: "g", Git: &config.Git{Repository: "https://x"}}, 0, "git sources are not available yet"},
+		{"git without a repository", config.Source{Name: "g", Git: &config.Git{}}, 0, "git repository URL cannot be empty"},
 		{"no type", config.Source{Name: "n"}, 0, "unable to determine source type of n"},
 	}
 	for _, tc := range errs {

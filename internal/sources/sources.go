@@ -3,6 +3,9 @@ package sources
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/regsync/regsync/internal/config"
 )
@@ -21,10 +24,27 @@ type Fetched struct {
 // DefaultMaxSize bounds a fetched document when the configuration does not.
 const DefaultMaxSize = 32 << 20
 
-// Fetcher fetches any configured source.
+// Fetcher fetches any configured source. It is safe for concurrent use;
+// it must not be copied after first use.
 type Fetcher struct {
 	// MaxSize is the largest document accepted, in bytes.
 	MaxSize int64
+	// DataDir keeps one bare clone per git repository, under
+	// DataDir/git/. Empty means no cache: every git fetch clones into a
+	// temporary directory and removes it.
+	DataDir string
+	// GitTimeout bounds each git network operation (a reference listing,
+	// a fetch); DefaultGitTimeout when zero.
+	GitTimeout time.Duration
+	// MaxCloneSize bounds a git clone on disk, in bytes;
+	// DefaultMaxCloneSize when zero.
+	MaxCloneSize int64
+	// Logger receives what a fetch does on the side, such as rebuilding
+	// a damaged clone; nil discards it.
+	Logger *slog.Logger
+
+	mu    sync.Mutex
+	locks map[string]chan struct{} // per clone, see repoLock
 }
 
 // Fetch returns the source's current bytes.
@@ -39,6 +59,8 @@ func (f *Fetcher) Fetch(ctx context.Context, src config.Source) (*Fetched, error
 	switch {
 	case src.File != nil && src.File.Path != "":
 		return fetchFile(src.File.Path, limit)
+	case src.Git != nil:
+		return f.fetchGit(ctx, src.Git, limit)
 	case src.Type() == "":
 		return nil, fmt.Errorf("unable to determine source type of %s", src.Name)
 	default:

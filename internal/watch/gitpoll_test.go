@@ -184,4 +184,3 @@ func TestGitPollerRetriesPublishing(t *testing.T) {
 		t.Errorf("%d attempts, want 3", n)
 	}
 }
-
