@@ -491,17 +491,21 @@ func isRemoteError(err error) bool {
 	return strings.Contains(msg, "ssh: ") || strings.Contains(msg, "knownhosts: ")
 }
 
+// ErrAuth marks a remote that refused the credentials: retrying soon will
+// not help.
+var ErrAuth = errors.New("authentication failed")
+
 // describeRemoteError puts what a remote failure means in front of it.
 func describeRemoteError(err error, gs *gitSource, timeout time.Duration) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		if gs.auth == nil || gs.auth.Username == "" {
-			return fmt.Errorf("authentication failed: the repository needs credentials and git.auth sets none: %w", err)
+			return fmt.Errorf("%w: the repository needs credentials and git.auth sets none: %w", ErrAuth, err)
 		}
-		return fmt.Errorf("authentication failed for user %q: check git.auth.passwordFile: %w", gs.auth.Username, err)
+		return fmt.Errorf("%w for user %q: check git.auth.passwordFile: %w", ErrAuth, gs.auth.Username, err)
 	case strings.Contains(msg, "unable to authenticate"):
-		return fmt.Errorf("authentication failed: the ssh server refused the credentials: %w", err)
+		return fmt.Errorf("%w: the ssh server refused the credentials: %w", ErrAuth, err)
 	case strings.Contains(msg, "knownhosts: "):
 		return fmt.Errorf("host key verification failed (git.auth.knownHostsFile): %w", err)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):

@@ -385,6 +385,12 @@ func TestGitAuth(t *testing.T) {
 		if strings.Contains(err.Error(), "not-the-password") {
 			t.Errorf("the password is in the error: %v", err)
 		}
+		if !errors.Is(err, ErrAuth) {
+			t.Errorf("fetch error %v is not ErrAuth", err)
+		}
+		if _, err := f.Revision(bg(), gitSrc(url, withAuth(user, pwFile))); !errors.Is(err, ErrAuth) {
+			t.Errorf("ref listing error %v is not ErrAuth, so the poller would retry it soon", err)
+		}
 	})
 	t.Run("rotated password is read on the next fetch", func(t *testing.T) {
 		srv.password.Store(pw2)

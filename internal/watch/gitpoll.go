@@ -12,6 +12,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/sources"
 )
 
 // RevisionLister asks a git remote which commit a source's ref points at:
@@ -19,10 +20,6 @@ import (
 type RevisionLister interface {
 	Revision(ctx context.Context, src config.Source) (string, error)
 }
-
-// ErrAuth marks a listing refused for its credentials; the poller backs
-// off to its longest wait instead of retrying soon.
-var ErrAuth = errors.New("authentication failed")
 
 // Bounds of the poller's backoff after failures.
 const (
@@ -148,7 +145,7 @@ func (p *GitPoller) poll(ctx context.Context, src config.Source) {
 				p.publish(ctx, log, src.Name, "")
 				last = ""
 			}
-			wait = backoff(every, failures, errors.Is(err, ErrAuth))
+			wait = backoff(every, failures, errors.Is(err, sources.ErrAuth))
 			log.Warn("git ref listing failed", "failures", failures, "retry_in", wait, "err", err)
 			continue
 		}

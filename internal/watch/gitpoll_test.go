@@ -10,6 +10,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/sources"
 )
 
 // fakeRemote answers ref listings from a map and counts them.
@@ -129,7 +130,7 @@ func TestGitPollerBacksOff(t *testing.T) {
 
 func TestGitPollerAuthFailureIsNotRetriedSoon(t *testing.T) {
 	remote := newFakeRemote()
-	remote.set("locked", "", fmt.Errorf("list refs: %w", ErrAuth))
+	remote.set("locked", "", fmt.Errorf("list refs: %w", sources.ErrAuth))
 	pub, _ := startPoller(t, remote, gitSource("locked", "10ms"))
 	eventually(t, "an unavailable trigger", func() bool { return len(pub.revisions("locked")) == 1 })
 	// Sleeping here is the assertion's point: nothing may happen for a while.
