@@ -16,6 +16,7 @@ const (
 	ConditionReasonStorageFailed         = "StorageFailed"
 	ConditionReasonConfigInvalid         = "ConfigInvalid"
 	ConditionReasonUnknownSource         = "UnknownSource"
+	ConditionReasonRevisionNotServed     = "RevisionNotServed"
 )
 
 // Error is a failed sync: which condition it breaks, why, and a message for

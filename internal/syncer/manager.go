@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -49,6 +50,8 @@ type Manager struct {
 	snapshots Snapshots
 	logger    *slog.Logger
 	now       func() time.Time
+	// revisionWaits are the pauses AwaitRevision makes between fetches.
+	revisionWaits []time.Duration
 	// inProgressGrace is how long a Syncing status counts as a sync that is
 	// still running. The coordinator calls the Manager only while it holds
 	// the source's lease, so for it any Syncing status is left over from a
@@ -59,7 +62,8 @@ type Manager struct {
 // NewManager returns a Manager. inProgressGrace is how long a status in
 // phase Syncing keeps counting as running (see Manager).
 func NewManager(f Fetcher, s Snapshots, logger *slog.Logger, inProgressGrace time.Duration) *Manager {
-	return &Manager{fetcher: f, snapshots: s, logger: logger, now: time.Now, inProgressGrace: inProgressGrace}
+	return &Manager{fetcher: f, snapshots: s, logger: logger, now: time.Now, inProgressGrace: inProgressGrace,
+		revisionWaits: defaultRevisionWaits}
 }
 
 // trigger says what asked for the decision.
@@ -145,6 +149,53 @@ func (m *Manager) decide(ctx context.Context, src config.Source, st *state.Statu
 	default:
 		return upToDate, nil
 	}
+}
+
+// HasSnapshot reports whether a snapshot of the source is stored.
+// defaultRevisionWaits wait about 10 s in all for an announced commit.
+var defaultRevisionWaits = []time.Duration{
+	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second,
+}
+
+// ErrRevisionNotServed means a trigger announced a commit that the remote
+// does not serve yet.
+var ErrRevisionNotServed = errors.New("announced revision not served")
+
+// AwaitRevision handles a webhook's race with its remote: a forge may
+// announce a commit before its git remote serves it. When the remote still
+// serves the synced revision, it fetches again after growing pauses until
+// the remote has moved on. It returns nil once the remote serves another
+// revision (the announced one or a later one), and an *Error wrapping
+// ErrRevisionNotServed when it never did, so that the old commit is not
+// synced and called done.
+func (m *Manager) AwaitRevision(ctx context.Context, src config.Source, st *state.Status, revision string) *Error {
+	if src.Git == nil || revision == "" || st == nil || st.Revision == "" || revision == st.Revision {
+		return nil
+	}
+	served := st.Revision
+	for i := 0; ; i++ {
+		fetched, err := m.fetcher.Fetch(ctx, src)
+		if err != nil {
+			return nil // PerformSync fetches again and reports the failure
+		}
+		if served = fetched.Revision; served != st.Revision {
+			return nil
+		}
+		if i == len(m.revisionWaits) {
+			break
+		}
+		t := time.NewTimer(m.revisionWaits[i])
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+	err := fmt.Errorf("%w: the trigger announced commit %s but the remote still serves %s after %d tries",
+		ErrRevisionNotServed, revision, served, len(m.revisionWaits)+1)
+	return &Error{Err: err, Message: "Fetch failed: " + err.Error(),
+		ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonRevisionNotServed}
 }
 
 // HasSnapshot reports whether a snapshot of the source is stored.

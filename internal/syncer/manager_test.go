@@ -314,3 +314,59 @@ func TestReasonsMatchEvents(t *testing.T) {
 		}
 	}
 }
+
+// laggingRemote serves an old commit for a number of fetches, then a new one.
+type laggingRemote struct {
+	old, new string
+	lag      int
+	fetches  int
+}
+
+func (r *laggingRemote) Fetch(context.Context, config.Source) (*sources.Fetched, error) {
+	r.fetches++
+	rev := r.new
+	if r.fetches <= r.lag {
+		rev = r.old
+	}
+	return &sources.Fetched{Raw: []byte(validRegistry), Hash: "h-" + rev, Revision: rev}, nil
+}
+
+func TestAwaitRevision(t *testing.T) {
+	git := config.Source{Name: "g", Git: &config.Git{Repository: "https://x/r.git", Branch: "main"}}
+	synced := &state.Status{Phase: state.PhaseComplete, Revision: "old"}
+	cases := []struct {
+		name        string
+		src         config.Source
+		lag         int
+		revision    string
+		wantErr     bool
+		wantFetches int
+	}{
+		{"the remote serves the announced commit", git, 0, "new", false, 1},
+		{"the remote serves it after a while", git, 3, "new", false, 4},
+		{"the remote moved past it", git, 0, "older-than-new", false, 1},
+		{"the remote never serves it", git, 100, "new", true, 4},
+		{"the announced commit is the synced one", git, 100, "old", false, 0},
+		{"no revision announced", git, 100, "", false, 0},
+		{"not a git source", config.Source{Name: "f", File: &config.File{Path: "x"}}, 100, "new", false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			remote := &laggingRemote{old: "old", new: "new", lag: tc.lag}
+			m := newTestManager(nil, &memSnapshots{data: map[string][]byte{}})
+			m.fetcher = remote
+			m.revisionWaits = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
+			err := m.AwaitRevision(context.Background(), tc.src, synced, tc.revision)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil && (!errors.Is(err, ErrRevisionNotServed) || err.ConditionType != ConditionSourceAvailable ||
+				!strings.Contains(err.Message, "announced commit new but the remote still serves old")) {
+				t.Errorf("error %+v", err)
+			}
+			if remote.fetches != tc.wantFetches {
+				t.Errorf("%d fetches, want %d", remote.fetches, tc.wantFetches)
+			}
+		})
+	}
+}

@@ -324,6 +324,13 @@ func (c *Coordinator) sync(ctx context.Context, log *slog.Logger, src config.Sou
 		c.nakAll(b, 5*time.Second)
 		return
 	}
+	if b.changed {
+		if serr := c.mgr.AwaitRevision(ctx, src, st, b.revision); serr != nil {
+			o := outcome{src: src, b: b, reason: syncer.ReasonErrorCheckingChanges, log: log, start: time.Now()}
+			c.fail(ctx, o, serr)
+			return
+		}
+	}
 	var reason syncer.Reason
 	var prefetched *sources.Fetched
 	switch {
