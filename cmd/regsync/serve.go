@@ -28,6 +28,7 @@ import (
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
 	"github.com/regsync/regsync/internal/watch"
+	"github.com/regsync/regsync/internal/webhook"
 )
 
 func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Writer) error {
@@ -134,11 +135,19 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		}
 	}
 
+	hooks := webhook.New(bus.Publisher{JS: js}, cfg.Webhooks, cfg.SyncedSources(), webhook.Options{}, logger)
+	if enabled := hooks.Enabled(); len(enabled) > 0 {
+		logger.Info("webhooks enabled", "providers", enabled)
+	}
 	var ready atomic.Bool
 	srv := &http.Server{
-		Addr:              cfg.HTTP.Addr,
-		Handler:           httpHandler(nc, &ready, reg),
+		Addr:    cfg.HTTP.Addr,
+		Handler: httpHandler(nc, &ready, reg, hooks),
+		// Slow clients cannot hold connections open.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -155,6 +164,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		interval.SetSources(next.SyncedSources())
 		files.SetSources(next.SyncedSources())
 		refs.SetSources(next.SyncedSources())
+		hooks.SetSources(next.SyncedSources(), next.Webhooks)
 		changes := coordinator.Diff(old.Sources, next.Sources)
 		for _, s := range changes.Removed {
 			logger.Info("source removed: no longer synced, snapshot kept", "source", s.Name)
@@ -199,8 +209,9 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	return err
 }
 
-func httpHandler(nc *nats.Conn, ready *atomic.Bool, reg *prometheus.Registry) http.Handler {
+func httpHandler(nc *nats.Conn, ready *atomic.Bool, reg *prometheus.Registry, hooks http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(webhook.PathPrefix, hooks)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -122,7 +122,7 @@ func (p *GitPoller) poll(ctx context.Context, src config.Source) {
 	}
 	var last string // the commit last published
 	failures := 0
-	wait := jitter(src.Name, every) / 4 // soon after start, spread out
+	var wait time.Duration // list once at start: a push made while regsync was down is seen
 	for {
 		t := time.NewTimer(wait)
 		select {

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/sources/gittest"
+)
+
+const webhookSecret = "it-is-a-secret"
+
+// githubPush is GitHub's real push payload, rewritten to announce commit
+// on the main branch of the repository at repoURL.
+func githubPush(t testing.TB, repoURL, commit string) []byte {
+	t.Helper()
+	path := filepath.Join("..", "..", "..", "shared", "testdata", "webhooks", "github", "push-with-new-branch.payload.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("shared GitHub payloads not available (%v): run from a checkout with ../shared beside it", err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	p["ref"], p["after"] = "refs/heads/main", commit
+	p["head_commit"].(map[string]any)["id"] = commit
+	repo := p["repository"].(map[string]any)
+	for _, k := range []string{"clone_url", "html_url", "url", "git_url", "ssh_url", "svn_url"} {
+		repo[k] = repoURL
+	}
+	repo["default_branch"], repo["master_branch"] = "main", "main"
+	out, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func postGitHub(t testing.TB, addr, delivery string, body []byte, secret string) (int, string) {
+	t.Helper()
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/github", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// serveWebhooks runs serve with a git source on a loopback repository and
+// the GitHub receiver enabled. Polling is slow, so only webhooks are fast.
+func serveWebhooks(t testing.TB) (*service, *gittest.Repo) {
+	t.Helper()
+	server := gittest.NewServer(t)
+	repo := server.NewRepo(t, "catalog")
+	repo.Push(map[string]string{"registry.json": testRegistry})
+	secretFile := filepath.Join(t.TempDir(), "github-secret")
+	if err := os.WriteFile(secretFile, []byte(webhookSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svc := serveSources(t, "catalog", fmt.Sprintf(`
+  - name: catalog
+    git: {repository: %s, branch: main, pollInterval: 1h}
+    syncPolicy: {interval: 1h}
+webhooks:
+  github: {secretFile: %s}
+`, repo.URL, secretFile))
+	awaitAnswer(t, svc, "catalog", "gp-catalog-") // the poller's first look
+	return svc, repo
+}
+
+// awaitAnswer waits until REGSYNC_RESULTS holds a result for source that
+// covers a trigger whose id starts with prefix.
+func awaitAnswer(t testing.TB, svc *service, source, prefix string) {
+	t.Helper()
+	nc, err := bus.Connect(bus.ConnectOptions{URL: svc.natsURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, events.StreamResults, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.SourceResults(source)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+		if err != nil {
+			t.Fatalf("no result covering a %s trigger: %v", prefix, err)
+		}
+		ev, err := events.Decode(msg.Headers(), msg.Data())
+		if err != nil {
+			continue
+		}
+		if c, ok := coveredOf(ev); ok && slices.ContainsFunc(c.TriggerIDs, func(id string) bool { return strings.HasPrefix(id, prefix) }) {
+			return
+		}
+	}
+}
+
+func TestGitHubWebhookEndToEnd(t *testing.T) {
+	svc, repo := serveWebhooks(t)
+	res := followResults(t, svc)
+
+	commit := repo.Push(map[string]string{"registry.json": registryWith("Alpha, announced by GitHub")})
+	body := githubPush(t, repo.URL, commit)
+
+	t.Run("a wrong signature is refused and publishes nothing", func(t *testing.T) {
+		status, _ := postGitHub(t, svc.httpAddr, "d-wrong", body, "not-the-secret")
+		if status != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", status)
+		}
+		res.noCompleted(500 * time.Millisecond)
+	})
+
+	t.Run("a signed push syncs the pushed commit", func(t *testing.T) {
+		status, answer := postGitHub(t, svc.httpAddr, "d-1", body, webhookSecret)
+		if status != http.StatusAccepted || !strings.Contains(answer, "catalog") {
+			t.Fatalf("status %d: %s", status, answer)
+		}
+		c := res.completed()
+		if c.Revision != commit || !slices.Equal(c.Diff.Updated, []string{"io.example/alpha"}) {
+			t.Errorf("completed %+v, want revision %s", c, commit)
+		}
+	})
+
+	t.Run("a redelivery is absorbed", func(t *testing.T) {
+		status, _ := postGitHub(t, svc.httpAddr, "d-1", body, webhookSecret)
+		if status != http.StatusAccepted {
+			t.Errorf("status %d", status)
+		}
+		res.noCompleted(500 * time.Millisecond)
+	})
+}
+
+// BenchmarkWebhookToResult measures a push announced by a signed GitHub
+// webhook until its completed result: receiver, JetStream, ref listing,
+// fetch of the new commit, sync.
+func BenchmarkWebhookToResult(b *testing.B) {
+	svc, repo := serveWebhooks(b)
+	res := followResults(b, svc)
+	var took []time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		commit := repo.Push(map[string]string{"registry.json": registryWith(fmt.Sprintf("Alpha, push %d", i))})
+		body := githubPush(b, repo.URL, commit)
+		b.StartTimer()
+		start := time.Now()
+		if status, answer := postGitHub(b, svc.httpAddr, fmt.Sprintf("bench-%d", i), body, webhookSecret); status != http.StatusAccepted {
+			b.Fatalf("status %d: %s", status, answer)
+		}
+		if c := res.completed(); c.Revision != commit {
+			b.Fatalf("completed %s, want %s", c.Revision, commit)
+		}
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
