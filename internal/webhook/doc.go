@@ -1,0 +1,46 @@
+// Package webhook receives the webhooks of git forges (GitHub, GitLab,
+// Gitea with Forgejo and Gogs, Bitbucket Cloud and Data Center) and of any
+// other system (the generic receiver), and turns each verified push into
+// io.regsync.source.changed.v1 triggers for the sources it concerns. Like
+// every producer it never syncs: it notices, publishes and answers.
+//
+// # Verification
+//
+// Every request is verified before its body is read as an event: an
+// HMAC-SHA256 signature of the body (GitHub X-Hub-Signature-256, Gitea
+// X-Gitea-Signature, Forgejo X-Forgejo-Signature, Gogs X-Gogs-Signature,
+// Bitbucket X-Hub-Signature, generic X-Signature) or GitLab's shared token
+// (X-Gitlab-Token), compared in constant time. A request is accepted when it
+// proves knowledge of the provider's secret (webhooks.<provider>) or of a
+// source's own secret (git.webhookSecretFile); a request proven by a source
+// secret alone may trigger that source and no other. A provider with no
+// secret at all, or whose configured secret cannot be read, is disabled and
+// answers 404.
+//
+// # Matching
+//
+// A push triggers every git source whose repository is the pushed one and
+// whose ref was pushed. Repository URLs are compared after normalisation:
+// the scheme (https, http, ssh, git, scp-like user@host:path), user info,
+// the scheme's default port, a trailing ".git" and "/" are dropped and the
+// host is lower-cased. Paths are compared without regard to letter case:
+// every supported forge resolves owner and repository names
+// case-insensitively, so two paths that differ only in case name the same
+// repository there. The pushed ref must be the source's: refs/heads/<branch>
+// for a branch source, refs/tags/<tag> for a tag source, and for a source
+// with neither, the repository's default branch when the payload names it,
+// else any branch. Commit-pinned sources ignore pushes. Deleting the ref a
+// source follows triggers it with no revision, so that its sync reports the
+// missing ref.
+//
+// # Answers
+//
+// 202 once every trigger is stored (the Publisher returns after JetStream
+// acknowledged it), 200 for pings and for deliveries that concern no
+// source, 400 for a malformed body, 401 for a missing or wrong signature,
+// 404 for an unknown or disabled provider, 405 for a method other than POST,
+// 413 for a body over the limit, 429 when a client exceeds its rate and 503
+// with Retry-After when a trigger cannot be stored. Each trigger's id is
+// wh-<provider>-<delivery>-<source>, so a redelivery collapses in
+// JetStream's duplicate window and is still answered 202.
+package webhook

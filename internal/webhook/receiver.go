@@ -1,0 +1,419 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBody        = 3 << 20
+	DefaultRatePerSecond  = 20
+	DefaultBurst          = 100
+	DefaultPublishTimeout = 10 * time.Second
+)
+
+// PathPrefix is where the receivers are mounted: POST
+// /webhooks/<provider>.
+const PathPrefix = "/webhooks/"
+
+// retryAfter is the Retry-After of a 503: a forge that retries comes back
+// after it.
+const retryAfter = 5 * time.Second
+
+// maxDeliveryIDLen bounds the delivery id inside an event id.
+const maxDeliveryIDLen = 64
+
+// Publisher stores a trigger event: bus.Publisher, or a fake in tests. It
+// returns once the event is stored, or with the reason it was not.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, ev event.Event) error
+}
+
+// Options tune a Receiver. Zero values mean the defaults.
+type Options struct {
+	// MaxBody is the largest request body accepted, in bytes
+	// (DefaultMaxBody when not positive).
+	MaxBody int64
+	// RatePerSecond is how many requests one client (remote IP address;
+	// IPv6 /64 network) may make per second on average
+	// (DefaultRatePerSecond when zero; no limit when negative).
+	RatePerSecond float64
+	// Burst is how many requests one client may make at once
+	// (DefaultBurst when not positive).
+	Burst int
+	// PublishTimeout bounds storing the triggers of one delivery
+	// (DefaultPublishTimeout when not positive).
+	PublishTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.RatePerSecond == 0 {
+		o.RatePerSecond = DefaultRatePerSecond
+	}
+	if o.Burst <= 0 {
+		o.Burst = DefaultBurst
+	}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = DefaultPublishTimeout
+	}
+	return o
+}
+
+// Receiver is the http.Handler of every webhook receiver (see the package
+// documentation). Mount it at PathPrefix.
+type Receiver struct {
+	pub    Publisher
+	opts   Options
+	logger *slog.Logger
+	limit  *limiter // nil: no rate limit
+	state  atomic.Pointer[state]
+}
+
+// New returns a Receiver that publishes through pub, for the webhook
+// secrets in hooks and the sources srcs. It reads the secrets now; see
+// SetSources.
+func New(pub Publisher, hooks config.Webhooks, srcs []config.Source, opts Options, logger *slog.Logger) *Receiver {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts = opts.withDefaults()
+	r := &Receiver{pub: pub, opts: opts, logger: logger}
+	if opts.RatePerSecond > 0 {
+		r.limit = newLimiter(opts.RatePerSecond, opts.Burst)
+	}
+	r.SetSources(srcs, hooks)
+	return r
+}
+
+// SetSources replaces the sources and webhook secrets, for a configuration
+// reload: every secret is read again. A secret that cannot be read is
+// logged; its receiver stays disabled (a provider secret) or its source
+// accepts the provider secrets only (a source secret). Deliveries being
+// handled finish with the configuration they started with.
+func (r *Receiver) SetSources(srcs []config.Source, hooks config.Webhooks) {
+	r.state.Store(newState(srcs, hooks, r.logger))
+}
+
+// Enabled returns the providers that accept deliveries, those with a
+// secret, in a fixed order (github, gitlab, gitea, bitbucket, generic).
+func (r *Receiver) Enabled() []string {
+	st := r.state.Load()
+	var out []string
+	for _, name := range providerNames {
+		if st.enabled(name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// delivery is what happened to one request: its answer and its log line.
+type delivery struct {
+	provider   string
+	id         string // the delivery id sent, if any
+	event      string
+	repository string
+	refs       []string
+	matched    []string // sources the delivery asked to trigger
+	published  []string // sources whose trigger was stored
+	status     int
+	ignored    string
+	errMsg     string // for the answer
+	err        error  // for the log
+}
+
+func (d *delivery) fail(status int, msg string, err error) *delivery {
+	d.status, d.errMsg, d.err = status, msg, err
+	return d
+}
+
+func (d *delivery) ignore(why string) *delivery {
+	d.status, d.ignored = http.StatusOK, why
+	return d
+}
+
+// ServeHTTP handles POST /webhooks/<provider>.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	d := r.handle(w, req)
+	writeAnswer(w, d)
+	r.log(req, d, time.Since(start))
+}
+
+func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
+	d := &delivery{}
+	if r.limit != nil {
+		if ok, wait := r.limit.allow(clientKey(req.RemoteAddr)); !ok {
+			w.Header().Set("Retry-After", seconds(wait))
+			return d.fail(http.StatusTooManyRequests, "too many requests, slow down", nil)
+		}
+	}
+	name, _ := strings.CutPrefix(req.URL.Path, PathPrefix)
+	p := providers[name]
+	if p == nil || !strings.HasPrefix(req.URL.Path, PathPrefix) {
+		return d.fail(http.StatusNotFound, "unknown webhook provider; use one of "+strings.Join(providerNames, ", "), nil)
+	}
+	d.provider = p.name
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return d.fail(http.StatusMethodNotAllowed, "webhooks are delivered with POST", nil)
+	}
+	st := r.state.Load()
+	if !st.enabled(p.name) {
+		return d.fail(http.StatusNotFound, "webhook provider "+p.name+" is not configured", nil)
+	}
+
+	d.event, d.id = p.event(req.Header), p.delivery(req.Header)
+	if req.ContentLength > r.opts.MaxBody {
+		return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
+		}
+		return d.fail(http.StatusBadRequest, "cannot read the request body", err)
+	}
+
+	contentType := req.Header.Get("Content-Type")
+	pr, err := p.proof(req.Header, contentType, body)
+	if err != nil {
+		return d.fail(http.StatusUnauthorized, err.Error(), nil)
+	}
+	sc := st.verify(p.name, pr)
+	if !sc.verified() {
+		return d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
+	}
+
+	pl, err := p.parse(d.event, contentType, body)
+	if err != nil {
+		return d.fail(http.StatusBadRequest, err.Error(), nil)
+	}
+	d.repository, d.refs = clip(pl.repository), pl.refs()
+	switch pl.kind {
+	case kindPing:
+		return d.ignore("ping: the webhook is reachable")
+	case kindOther:
+		return d.ignore(fmt.Sprintf("event %q is not acted on", clip(d.event)))
+	}
+	if pl.source != "" && !sc.allows(pl.source) {
+		// Proven by another source's secret.
+		return d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
+	}
+	targets, why := st.match(pl, sc)
+	if len(targets) == 0 {
+		return d.ignore(why)
+	}
+	for _, t := range targets {
+		d.matched = append(d.matched, t.source)
+	}
+	published, err := r.publish(req.Context(), p.name, d, pl, targets)
+	d.published = published
+	switch {
+	case errors.Is(err, errBuild):
+		return d.fail(http.StatusInternalServerError, "cannot build the trigger", err)
+	case err != nil:
+		w.Header().Set("Retry-After", seconds(retryAfter))
+		return d.fail(http.StatusServiceUnavailable, "cannot store the trigger now, retry later", err)
+	}
+	d.status = http.StatusAccepted
+	return d
+}
+
+var errBuild = errors.New("build trigger")
+
+// publish stores one trigger per target, concurrently, and returns the
+// sources whose trigger was stored.
+func (r *Receiver) publish(ctx context.Context, provider string, d *delivery, pl payload, targets []target) ([]string, error) {
+	deliveryID := d.id
+	if deliveryID == "" {
+		// No id to collapse redeliveries by: make this delivery's
+		// triggers unique instead.
+		deliveryID = randomID()
+	}
+	evs := make([]event.Event, len(targets))
+	for i, t := range targets {
+		data := &events.SourceChanged{
+			Source:   t.source,
+			Trigger:  events.TriggerWebhook,
+			Revision: t.change.revision,
+			Provider: &events.Provider{
+				Name:       provider,
+				DeliveryID: clip(d.id),
+				Event:      clip(d.event),
+				Ref:        t.change.ref,
+				Pusher:     clip(pl.pusher),
+				Repository: clip(pl.repository),
+			},
+		}
+		ev, err := events.New(eventID(provider, deliveryID, t.source), "regsync/webhook/"+provider, data)
+		if err != nil {
+			return nil, fmt.Errorf("%w for %s: %w", errBuild, t.source, err)
+		}
+		evs[i] = ev
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
+	defer cancel()
+	errs := make([]error, len(targets))
+	if len(targets) == 1 {
+		errs[0] = r.pub.Publish(ctx, events.TriggerSubject(targets[0].source), evs[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, t := range targets {
+			wg.Go(func() { errs[i] = r.pub.Publish(ctx, events.TriggerSubject(t.source), evs[i]) })
+		}
+		wg.Wait()
+	}
+	var stored []string
+	for i, t := range targets {
+		if errs[i] == nil {
+			stored = append(stored, t.source)
+		} else {
+			errs[i] = fmt.Errorf("publish trigger %s: %w", evs[i].ID(), errs[i])
+		}
+	}
+	return stored, errors.Join(errs...)
+}
+
+// eventID is wh-<provider>-<delivery>-<source>, with the delivery id
+// reduced to characters that are safe in a NATS message id.
+func eventID(provider, deliveryID, source string) string {
+	return "wh-" + provider + "-" + safeID(deliveryID) + "-" + source
+}
+
+// safeID keeps [A-Za-z0-9_-] and replaces every other byte with '-'. An id
+// longer than maxDeliveryIDLen keeps its start and ends in a digest of the
+// whole, so that two long ids stay apart.
+func safeID(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) <= maxDeliveryIDLen {
+		return string(b)
+	}
+	sum := sha256.Sum256([]byte(id))
+	const digest = 15
+	return string(b[:maxDeliveryIDLen-digest-1]) + "-" + hex.EncodeToString(sum[:])[:digest]
+}
+
+func randomID() string {
+	return rand.Text()
+}
+
+// answer is the JSON body of every response.
+type answer struct {
+	Provider   string   `json:"provider,omitempty"`
+	Event      string   `json:"event,omitempty"`
+	Delivery   string   `json:"delivery,omitempty"`
+	Repository string   `json:"repository,omitempty"`
+	Refs       []string `json:"refs,omitempty"`
+	Published  []string `json:"published,omitempty"`
+	Ignored    string   `json:"ignored,omitempty"`
+	Error      string   `json:"error,omitempty"`
+}
+
+func writeAnswer(w http.ResponseWriter, d *delivery) {
+	a := answer{Error: d.errMsg}
+	// Say what was read only from requests that were verified.
+	if d.status < 300 || d.status == http.StatusServiceUnavailable || d.status == http.StatusInternalServerError {
+		a.Provider, a.Event, a.Delivery = d.provider, clip(d.event), clip(d.id)
+		a.Repository, a.Refs, a.Published, a.Ignored = d.repository, clipAll(d.refs), d.published, d.ignored
+	}
+	body, err := json.Marshal(a)
+	if err != nil {
+		body = []byte(`{"error":"cannot encode the answer"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(d.status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// log writes the one line of a delivery: at error level when a trigger
+// could not be stored, at debug level when the client was over its rate
+// (so a flood does not flood the log), else at info level. Secrets are
+// never part of it.
+func (r *Receiver) log(req *http.Request, d *delivery, took time.Duration) {
+	level := slog.LevelInfo
+	switch {
+	case d.status >= 500:
+		level = slog.LevelError
+	case d.status == http.StatusTooManyRequests:
+		level = slog.LevelDebug
+	}
+	if !r.logger.Enabled(req.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("provider", d.provider),
+		slog.String("delivery", clip(d.id)),
+		slog.String("event", clip(d.event)),
+		slog.String("repository", d.repository),
+		slog.String("ref", clip(strings.Join(d.refs, ","))),
+		slog.Any("sources", d.matched),
+		slog.Int("status", d.status),
+		slog.String("remote_addr", req.RemoteAddr),
+		slog.Duration("took", took),
+	}
+	if d.provider == "" {
+		attrs = append(attrs, slog.String("path", clip(req.URL.Path)))
+	}
+	if len(d.published) != len(d.matched) {
+		attrs = append(attrs, slog.Any("published", d.published))
+	}
+	if d.ignored != "" {
+		attrs = append(attrs, slog.String("ignored", d.ignored))
+	}
+	if d.errMsg != "" {
+		attrs = append(attrs, slog.String("reason", d.errMsg))
+	}
+	if d.err != nil {
+		attrs = append(attrs, slog.Any("err", d.err))
+	}
+	r.logger.LogAttrs(req.Context(), level, "webhook delivery", attrs...)
+}
+
+func tooLarge(limit int64) string {
+	return fmt.Sprintf("request body larger than %d bytes", limit)
+}
+
+func seconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
+
+func clipAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = clip(s)
+	}
+	return out
+}
