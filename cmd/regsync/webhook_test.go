@@ -52,10 +52,14 @@ func githubPush(t testing.TB, repoURL, commit string) []byte {
 	return out
 }
 
-func postGitHub(t testing.TB, addr, delivery string, body []byte, secret string) (int, string) {
-	t.Helper()
+func hmacHex(secret string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func postGitHub(t testing.TB, addr, delivery string, body []byte, secret string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/github", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +67,7 @@ func postGitHub(t testing.TB, addr, delivery string, body []byte, secret string)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")
 	req.Header.Set("X-GitHub-Delivery", delivery)
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hmacHex(secret, body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
