@@ -135,7 +135,11 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		}
 	}
 
-	hooks := webhook.New(bus.Publisher{JS: js}, cfg.Webhooks, cfg.SyncedSources(), webhook.Options{}, logger)
+	hooks := webhook.New(bus.Publisher{JS: js}, cfg.Webhooks, cfg.SyncedSources(), webhook.Options{
+		MaxBody:       cfg.Webhooks.MaxBodySize.Int64(),
+		RatePerSecond: cfg.Webhooks.RateLimit.PerSecond,
+		Burst:         cfg.Webhooks.RateLimit.Burst,
+	}, logger)
 	if enabled := hooks.Enabled(); len(enabled) > 0 {
 		logger.Info("webhooks enabled", "providers", enabled)
 	}

@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,4 +195,71 @@ func BenchmarkWebhookToResult(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkWebhookBurst202 posts bursts of 1,000 signed GitHub deliveries
+// from 64 concurrent clients to a running service and measures how long
+// each waits for its 202: verification, matching and the JetStream
+// acknowledgement of its trigger.
+func BenchmarkWebhookBurst202(b *testing.B) {
+	server := gittest.NewServer(b)
+	repo := server.NewRepo(b, "catalog")
+	commit := repo.Push(map[string]string{"registry.json": testRegistry})
+	secretFile := filepath.Join(b.TempDir(), "github-secret")
+	if err := os.WriteFile(secretFile, []byte(webhookSecret), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	svc := serveSources(b, "catalog", fmt.Sprintf(`
+  - name: catalog
+    git: {repository: %s, branch: main, pollInterval: 1h}
+    syncPolicy: {interval: 1h}
+webhooks:
+  github: {secretFile: %s}
+  rateLimit: {perSecond: -1}
+`, repo.URL, secretFile))
+	body := githubPush(b, repo.URL, commit)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	const deliveries, clients = 1000, 64
+	var took []time.Duration
+	var mu sync.Mutex
+	burst := 0
+	for b.Loop() {
+		burst++
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for i := range next {
+					req, _ := http.NewRequest(http.MethodPost, "http://"+svc.httpAddr+"/webhooks/github", bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("X-GitHub-Event", "push")
+					req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("burst-%d-%d", burst, i))
+					req.Header.Set("X-Hub-Signature-256", "sha256="+hmacHex(webhookSecret, body))
+					start := time.Now()
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						continue
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusAccepted {
+						b.Errorf("status %d", resp.StatusCode)
+					}
+					mu.Lock()
+					took = append(took, time.Since(start))
+					mu.Unlock()
+				}
+			})
+		}
+		for i := range deliveries {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-202-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-202-ms")
 }

@@ -23,6 +23,11 @@ const (
 	DefaultMaxDataSize      = 32 * MiB
 	DefaultLeaseTTL         = 15 * time.Second
 
+	// Webhook receiver limits.
+	DefaultWebhookMaxBody   = 3 * MiB
+	DefaultWebhookRate      = 20
+	DefaultWebhookRateBurst = 100
+
 	// DefaultGitPath is the file read from a git source's repository when
 	// git.path is not set.
 	DefaultGitPath = "registry.json"
@@ -213,7 +218,18 @@ type Webhooks struct {
 	GitLab    WebhookToken  `yaml:"gitlab"`
 	Gitea     WebhookSecret `yaml:"gitea"`
 	Bitbucket WebhookSecret `yaml:"bitbucket"`
+	// MaxBodySize bounds a delivery's body; larger ones get 413.
+	MaxBodySize ByteSize `yaml:"maxBodySize"`
+	// RateLimit bounds the deliveries one client address may send.
+	RateLimit RateLimit     `yaml:"rateLimit"`
 	Generic   WebhookSecret `yaml:"generic"`
+}
+
+// RateLimit is a token bucket per client: PerSecond deliveries a second on
+// average, bursts of up to Burst. A negative PerSecond turns it off.
+type RateLimit struct {
+	PerSecond float64 `yaml:"perSecond"`
+	Burst     int     `yaml:"burst"`
 }
 
 // WebhookSecret names where a receiver's signing secret is read from: a
@@ -259,6 +275,10 @@ func Default() *Config {
 			Embedded: EmbeddedNATS{Listen: DefaultEmbeddedListen},
 		},
 		HTTP: HTTP{Addr: DefaultHTTPAddr},
+		Webhooks: Webhooks{
+			MaxBodySize: DefaultWebhookMaxBody,
+			RateLimit:   RateLimit{PerSecond: DefaultWebhookRate, Burst: DefaultWebhookRateBurst},
+		},
 		Watch: Watch{
 			Debounce:         DefaultDebounce,
 			GitPollInterval:  DefaultGitPollInterval,

@@ -461,6 +461,12 @@ func (c *Config) validateOwnSections() []error {
 	}
 
 	w := c.Webhooks
+	if w.MaxBodySize <= 0 {
+		add("webhooks.maxBodySize must be greater than zero")
+	}
+	if w.RateLimit.PerSecond >= 0 && w.RateLimit.Burst < 1 {
+		add("webhooks.rateLimit.burst must be at least 1, got %d (a negative perSecond turns the limit off)", w.RateLimit.Burst)
+	}
 	for _, h := range []struct {
 		provider, fileKey, envKey, file, env string
 	}{

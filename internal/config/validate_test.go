@@ -649,3 +649,27 @@ sources:
 		t.Errorf("warnings %q", warnings)
 	}
 }
+
+func TestWebhookLimits(t *testing.T) {
+	base := "sources:\n  - name: a\n    file: {path: x.json}\n    syncPolicy: {interval: 1h}\n"
+	cfg, _, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Webhooks.MaxBodySize != DefaultWebhookMaxBody || cfg.Webhooks.RateLimit != (RateLimit{PerSecond: 20, Burst: 100}) {
+		t.Errorf("defaults %+v", cfg.Webhooks)
+	}
+	for _, tc := range []struct {
+		yaml, want string
+	}{
+		{"webhooks: {maxBodySize: 0}\n", "webhooks.maxBodySize must be greater than zero"},
+		{"webhooks: {rateLimit: {perSecond: 5, burst: 0}}\n", "webhooks.rateLimit.burst must be at least 1"},
+	} {
+		if _, _, err := Parse([]byte(base + tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, _, err := Parse([]byte(base + "webhooks: {rateLimit: {perSecond: -1, burst: 0}}\n")); err != nil {
+		t.Errorf("a disabled limit needs no burst: %v", err)
+	}
+}
