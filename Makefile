@@ -6,6 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 1s
+FUZZTIME  ?= 30s
 
 .DEFAULT_GOAL := help
 
@@ -37,10 +38,13 @@ bench: ## Run the benchmarks (BENCHTIME=1s).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz test for 30s.
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/registry/
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/config/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./events/
+fuzz: ## Run each fuzz test for 30s (FUZZTIME=30s).
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/registry/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./internal/registry/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./events/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./internal/webhook/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePush$$' -fuzztime $(FUZZTIME) ./internal/webhook/
 
 .PHONY: clean
 clean: ## Remove build output and the quick-start data directory.
