@@ -256,7 +256,7 @@ func (d SourceChanged) Validate() error {
 	if err := validateSource(d.Source); err != nil {
 		return err
 	}
-	if err := oneOf("trigger", d.Trigger, TriggerFile, TriggerGitPoll, TriggerWebhook); err != nil {
+	if err := oneOf("trigger", d.Trigger, TriggerFile, TriggerGitPoll, TriggerWebhook, TriggerHTTPPoll); err != nil {
 		return err
 	}
 	if d.Trigger != TriggerWebhook {

@@ -124,7 +124,7 @@ func TestValidateRejects(t *testing.T) {
 		{"source ending in a dash", with(skipped, func(d *SyncSkipped) { d.Source = "toolhive-" }), "source:"},
 		{"source of 64 characters", with(failed, func(d *SyncFailed) { d.Source = strings.Repeat("a", 64) }), "source:"},
 		{"changed without trigger", with(changed, func(d *SourceChanged) { d.Trigger = "" }), "trigger: required"},
-		{"changed with a request trigger", with(changed, func(d *SourceChanged) { d.Trigger = TriggerManual }), `trigger: "manual" is not one of file, git-poll, webhook`},
+		{"changed with a request trigger", with(changed, func(d *SourceChanged) { d.Trigger = TriggerManual }), `trigger: "manual" is not one of file, git-poll, webhook, http-poll`},
 		{"webhook without provider", with(changed, func(d *SourceChanged) { d.Provider = nil }), "provider: required for trigger webhook"},
 		{"provider on a file trigger", with(changed, func(d *SourceChanged) { d.Trigger = TriggerFile }), "provider: only allowed for trigger webhook"},
 		{"unknown provider", with(changed, func(d *SourceChanged) { d.Provider = &Provider{Name: "sourcehut"} }), `provider.name: "sourcehut" is not one of`},

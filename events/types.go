@@ -56,6 +56,9 @@ const (
 	TriggerGitPoll = "git-poll"
 	// TriggerWebhook: a forge announced a push through a webhook.
 	TriggerWebhook = "webhook"
+	// TriggerHTTPPoll: the HTTP poller saw an api or file.url source
+	// change.
+	TriggerHTTPPoll = "http-poll"
 )
 
 // Trigger kinds of a SyncRequested event.

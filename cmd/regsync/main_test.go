@@ -95,7 +95,7 @@ registries:
 	}
 	out, errOut, err := cli(t, "validate", "--config", cfgPath, "--fetch")
 	if err != nil {
-		t.Fatalf("validate: %v\n%s", err, errOut)
+		t.Fatalf("validate: %v\n%s%s", err, out, errOut)
 	}
 	if !strings.Contains(out, wait+": ok, ") || !strings.Contains(errOut, `"registries"`) {
 		t.Errorf("validate output %q, stderr %q", out, errOut)

@@ -118,7 +118,9 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	snapshots := writer.New(h.Data)
 	status := state.NewStore(h.Status)
-	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger}
+	// One fetcher for workers and pollers: it keeps the git clones and the
+	// last HTTP responses that make unchanged checks cheap.
+	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version}
 	mgr := syncer.NewManager(fetcher, snapshots, logger, 0)
 	hostname, _ := os.Hostname()
 	coord := coordinator.New(h, mgr, status, cfg.SyncedSources(), coordinator.Options{
@@ -163,11 +165,14 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	files.SetSources(cfg.SyncedSources())
 	refs := watch.NewGitPoller(bus.Publisher{JS: js}, fetcher, cfg.Watch.GitPollInterval, logger)
 	refs.SetSources(cfg.SyncedSources())
+	polls := watch.NewHTTPPoller(bus.Publisher{JS: js}, fetcher, cfg.Watch.HTTPPollInterval, logger)
+	polls.SetSources(cfg.SyncedSources())
 	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
 		coord.SetSources(next.SyncedSources())
 		interval.SetSources(next.SyncedSources())
 		files.SetSources(next.SyncedSources())
 		refs.SetSources(next.SyncedSources())
+		polls.SetSources(next.SyncedSources())
 		hooks.SetSources(next.SyncedSources(), next.Webhooks)
 		changes := coordinator.Diff(old.Sources, next.Sources)
 		for _, s := range changes.Removed {
@@ -181,6 +186,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	grp.Go(func() error { return interval.Run(gctx) })
 	grp.Go(func() error { return files.Run(gctx) })
 	grp.Go(func() error { return refs.Run(gctx) })
+	grp.Go(func() error { return polls.Run(gctx) })
 	grp.Go(func() error { return reloader.Run(gctx) })
 	grp.Go(func() error {
 		logger.Info("http listening", "addr", ln.Addr().String())

@@ -32,7 +32,8 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 	if !*fetch {
 		return nil
 	}
-	f := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64()}
+	log, _ := g.logger(stderr) // checked by parse
+	f := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), Logger: log, Version: version}
 	failed := 0
 	for _, src := range cfg.SyncedSources() {
 		fetched, err := f.Fetch(ctx, src)

@@ -130,6 +130,13 @@ type API struct {
 	Timeout string `yaml:"timeout"`
 	// PollInterval overrides watch.httpPollInterval for this source.
 	PollInterval string `yaml:"pollInterval"`
+	// BearerTokenFile is an absolute path to a file holding a bearer
+	// token, read and trimmed on every request and sent as
+	// "Authorization: Bearer <token>".
+	BearerTokenFile string `yaml:"bearerTokenFile"`
+	// InsecureSkipVerify turns TLS certificate verification off for this
+	// source. It needs an https endpoint and is logged as a warning.
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify"`
 }
 
 // File is a registry file on the local file system (Path) or served over
@@ -144,6 +151,13 @@ type File struct {
 	// PollInterval overrides watch.httpPollInterval for URL; it is not
 	// allowed with Path, which is watched for changes.
 	PollInterval string `yaml:"pollInterval"`
+	// BearerTokenFile is an absolute path to a file holding a bearer
+	// token for URL, read and trimmed on every request. Not allowed with
+	// Path.
+	BearerTokenFile string `yaml:"bearerTokenFile"`
+	// InsecureSkipVerify turns TLS certificate verification off for URL.
+	// It needs an https URL and is logged as a warning.
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify"`
 }
 
 // Managed is a source whose entries are published through the ToolHive

@@ -29,10 +29,9 @@ func toolhiveConfigFiles(t *testing.T) []string {
 
 // toolhiveExpectation derives, independently of Parse, what loading a
 // ToolHive Registry Server configuration must report: one warning per
-// ignored section and per non-synced source, and for each api and file.url
-// source the one error saying it is not available yet, plus the
-// reference's git.auth.passwordFile checks where a file names one. Git
-// sources load.
+// ignored section and per non-synced source, plus the reference's
+// git.auth.passwordFile checks where a file names one. Git, api, file.path
+// and file.url sources load.
 func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []string) {
 	t.Helper()
 	var doc yaml.Node
@@ -77,10 +76,6 @@ func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []st
 					wantErrs = append(wantErrs, fmt.Sprintf("%s: git.auth.passwordFile is not accessible: %v", p, err))
 				}
 			}
-		case s.API != nil:
-			wantErrs = append(wantErrs, notAvailable(p, "api"))
-		case s.File != nil && s.File.URL != "":
-			wantErrs = append(wantErrs, notAvailable(p, "file.url"))
 		case s.Managed != nil:
 			wantWarnings = append(wantWarnings, fmt.Sprintf("source %q (managed) is not synced by regsync", s.Name))
 		case s.Kubernetes != nil:
@@ -92,8 +87,7 @@ func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []st
 
 // TestToolHiveConfigs loads every example configuration of the ToolHive
 // Registry Server unchanged: file, git, managed and kubernetes sources
-// load, and the only errors are the api and file.url sources that regsync
-// cannot sync yet.
+// load, and so do api and file.url sources.
 func TestToolHiveConfigs(t *testing.T) {
 	for _, path := range toolhiveConfigFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -170,5 +164,22 @@ func TestToolHiveGitConfigsLoad(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no ToolHive configuration has only git sources")
+	}
+}
+
+// TestToolHiveConfigsAllLoad holds every example configuration of the
+// ToolHive Registry Server to loading without an error, api and file.url
+// sources included.
+func TestToolHiveConfigsAllLoad(t *testing.T) {
+	for _, path := range toolhiveConfigFiles(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			cfg, _, err := Load(path)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if len(cfg.Sources) == 0 {
+				t.Error("no sources loaded")
+			}
+		})
 	}
 }

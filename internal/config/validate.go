@@ -86,7 +86,6 @@ func (c *Config) Validate() (warnings []string, err error) {
 		add("at most one managed source is allowed, found %d", managed)
 	}
 	errs = append(errs, c.validateOwnSections()...)
-	errs = append(errs, checkSupportedTypes(c.Sources)...)
 
 	if len(errs) > 0 {
 		return warnings, &ValidationError{Errs: errs}
@@ -102,29 +101,6 @@ func setSourceDefaults(sources []Source) {
 			g.Path = DefaultGitPath
 		}
 	}
-}
-
-// checkSupportedTypes rejects the sources of a type regsync cannot sync yet.
-// It is the one place that knows which synced source types are implemented:
-// when a fetcher lands, remove its case here.
-func checkSupportedTypes(sources []Source) []error {
-	var errs []error
-	for i, s := range sources {
-		if typeCount(s) != 1 {
-			continue
-		}
-		var kind string
-		switch {
-		case s.API != nil:
-			kind = "api"
-		case s.File != nil && s.File.URL != "":
-			kind = "file.url"
-		default:
-			continue
-		}
-		errs = append(errs, fmt.Errorf("%s: %s sources are not available yet in this version of regsync", prefix(i, s.Name), kind))
-	}
-	return errs
 }
 
 func typeCount(s Source) int {
@@ -315,6 +291,7 @@ func validateAPI(p string, a *API) []error {
 		}
 	}
 	errs = append(errs, validatePollInterval(p, "api.pollInterval", a.PollInterval)...)
+	errs = append(errs, checkHTTPSecurity(p, "api", a.Endpoint, a.BearerTokenFile, a.InsecureSkipVerify)...)
 	return errs
 }
 
@@ -340,9 +317,42 @@ func validateFile(p string, f *File) []error {
 			}
 		}
 		errs = append(errs, validatePollInterval(p, "file.pollInterval", f.PollInterval)...)
+		errs = append(errs, checkHTTPSecurity(p, "file", f.URL, f.BearerTokenFile, f.InsecureSkipVerify)...)
 	default:
 		if f.PollInterval != "" {
 			add("file.pollInterval is only applicable when file.url is specified")
+		}
+		if f.BearerTokenFile != "" {
+			add("file.bearerTokenFile is only applicable when file.url is specified")
+		}
+		if f.InsecureSkipVerify {
+			add("file.insecureSkipVerify is only applicable when file.url is specified")
+		}
+	}
+	return errs
+}
+
+// checkHTTPSecurity checks an HTTP source's bearer token file and TLS
+// setting; kind is "api" or "file".
+func checkHTTPSecurity(p, kind, rawURL, tokenFile string, insecure bool) []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+	}
+	if tokenFile != "" {
+		if !filepath.IsAbs(tokenFile) {
+			add("%s.bearerTokenFile must be an absolute path", kind)
+		} else if _, err := os.Stat(tokenFile); err != nil {
+			add("%s.bearerTokenFile is not accessible: %v", kind, err)
+		}
+	}
+	if insecure {
+		if u, err := url.Parse(rawURL); err == nil && u.Scheme != "https" {
+			key := kind + ".endpoint"
+			if kind == "file" {
+				key = "file.url"
+			}
+			add("%s.insecureSkipVerify needs an https %s", kind, key)
 		}
 	}
 	return errs

@@ -7,12 +7,6 @@ import (
 	"testing"
 )
 
-// notAvailable is the error an api or file.url source gets on top of its
-// validation errors while regsync syncs only local files and git.
-func notAvailable(prefix, kind string) string {
-	return prefix + ": " + kind + " sources are not available yet in this version of regsync"
-}
-
 func TestSourceValidation(t *testing.T) {
 	passwordFile := filepath.Join(t.TempDir(), "git-password")
 	if err := os.WriteFile(passwordFile, []byte("secret\n"), 0o600); err != nil {
@@ -326,7 +320,7 @@ sources:
   - name: a
     api: {timeout: 10s}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.endpoint is required", notAvailable("source[0] (a)", "api")},
+			want: []string{"source[0] (a): api.endpoint is required"},
 		},
 		{
 			name: "api endpoint without scheme",
@@ -335,7 +329,7 @@ sources:
   - name: a
     api: {endpoint: registry.example.com}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.endpoint must be an absolute URL with host", notAvailable("source[0] (a)", "api")},
+			want: []string{"source[0] (a): api.endpoint must be an absolute URL with host"},
 		},
 		{
 			name: "api unparsable timeout",
@@ -344,7 +338,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: ten}
     syncPolicy: {interval: 1h}`,
-			want: []string{`source[0] (a): api.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "ten"`, notAvailable("source[0] (a)", "api")},
+			want: []string{`source[0] (a): api.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "ten"`},
 		},
 		{
 			name: "api zero timeout",
@@ -353,7 +347,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: 0s}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.timeout must be greater than zero", notAvailable("source[0] (a)", "api")},
+			want: []string{"source[0] (a): api.timeout must be greater than zero"},
 		},
 		{
 			name: "api timeout over five minutes",
@@ -362,7 +356,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: 6m}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.timeout must not exceed 5m0s", notAvailable("source[0] (a)", "api")},
+			want: []string{"source[0] (a): api.timeout must not exceed 5m0s"},
 		},
 		{
 			name: "file without path or url",
@@ -380,7 +374,7 @@ sources:
   - name: f
     file: {path: r.json, url: https://example.com/r.json}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.path and file.url are mutually exclusive", notAvailable("source[0] (f)", "file.url")},
+			want: []string{"source[0] (f): file.path and file.url are mutually exclusive"},
 		},
 		{
 			name: "file unparsable url",
@@ -389,7 +383,7 @@ sources:
   - name: f
     file: {url: "http://[::1"}
     syncPolicy: {interval: 5m}`,
-			want: []string{`source[0] (f): file.url is invalid: parse "http://[::1": missing ']' in host`, notAvailable("source[0] (f)", "file.url")},
+			want: []string{`source[0] (f): file.url is invalid: parse "http://[::1": missing ']' in host`},
 		},
 		{
 			name: "file relative url",
@@ -398,7 +392,7 @@ sources:
   - name: f
     file: {url: example.com/registry.json}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.url must be an absolute URL with host", notAvailable("source[0] (f)", "file.url")},
+			want: []string{"source[0] (f): file.url must be an absolute URL with host"},
 		},
 		{
 			name: "file url with another scheme",
@@ -407,7 +401,7 @@ sources:
   - name: f
     file: {url: ftp://example.com/registry.json}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.url must use http or https scheme", notAvailable("source[0] (f)", "file.url")},
+			want: []string{"source[0] (f): file.url must use http or https scheme"},
 		},
 		{
 			name: "file unparsable timeout",
@@ -416,7 +410,7 @@ sources:
   - name: f
     file: {url: https://example.com/registry.json, timeout: slow}
     syncPolicy: {interval: 5m}`,
-			want: []string{`source[0] (f): file.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "slow"`, notAvailable("source[0] (f)", "file.url")},
+			want: []string{`source[0] (f): file.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "slow"`},
 		},
 		{
 			name: "file valid url",
@@ -425,7 +419,7 @@ sources:
   - name: f
     file: {url: http://example.com/registry.json, timeout: 10s, pollInterval: 1m}
     syncPolicy: {interval: 5m}`,
-			want: []string{notAvailable("source[0] (f)", "file.url")},
+			want: nil,
 		},
 		{
 			name: "file path ignores timeout like the reference",
@@ -465,6 +459,39 @@ sources:
 			want: []string{
 				`source[0] (c): claim "teams": array element [1] must be a string, got int`,
 				`source[0] (c): claim "teams": array element [2] must be a string, got bool`,
+			},
+		},
+		{
+			name: "http sources with token files and insecureSkipVerify",
+			yaml: `
+sources:
+  - name: a
+    api: {endpoint: https://registry.example.com, bearerTokenFile: ` + passwordFile + `, insecureSkipVerify: true}
+    syncPolicy: {interval: 5m}
+  - name: f
+    file: {url: https://example.com/r.json, bearerTokenFile: ` + passwordFile + `, insecureSkipVerify: true}
+    syncPolicy: {interval: 5m}`,
+		},
+		{
+			name: "http source security mistakes",
+			yaml: `
+sources:
+  - name: a
+    api: {endpoint: http://registry.example.com, bearerTokenFile: secrets/token, insecureSkipVerify: true}
+    syncPolicy: {interval: 5m}
+  - name: f
+    file: {url: http://example.com/r.json, bearerTokenFile: /nonexistent/token, insecureSkipVerify: true}
+    syncPolicy: {interval: 5m}
+  - name: p
+    file: {path: r.json, bearerTokenFile: ` + passwordFile + `, insecureSkipVerify: true}
+    syncPolicy: {interval: 5m}`,
+			want: []string{
+				"source[0] (a): api.bearerTokenFile must be an absolute path",
+				"source[0] (a): api.insecureSkipVerify needs an https api.endpoint",
+				"source[1] (f): file.bearerTokenFile is not accessible: stat /nonexistent/token: no such file or directory",
+				"source[1] (f): file.insecureSkipVerify needs an https file.url",
+				"source[2] (p): file.bearerTokenFile is only applicable when file.url is specified",
+				"source[2] (p): file.insecureSkipVerify is only applicable when file.url is specified",
 			},
 		},
 		{
@@ -593,7 +620,6 @@ webhooks:
 		"nats.replicas must be between 1 and 5, got 9",
 		"sync.workers must be at least 1, got 0",
 		"webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive",
-		notAvailable("source[2] (ok)", "api"),
 	}
 	cfg, warnings, err := Parse([]byte(src))
 	if cfg != nil {
@@ -601,7 +627,7 @@ webhooks:
 	}
 	equalLists(t, "problems", problems(t, err), want)
 	if err != nil {
-		wantMsg := "11 problems:\n  " + strings.Join(want, "\n  ")
+		wantMsg := "10 problems:\n  " + strings.Join(want, "\n  ")
 		if err.Error() != wantMsg {
 			t.Errorf("message:\n%s\nwant:\n%s", err, wantMsg)
 		}

@@ -23,4 +23,20 @@
 // while they stay inside the repository ("symlink out of the repository"
 // otherwise). Credentials are read from their files on every operation,
 // and repository URLs in errors and logs go through RedactURL.
+//
+// A file.url source is fetched with a conditional GET: the Fetcher keeps
+// the last 200 answer per URL (ETag, Last-Modified, body, digest) in
+// memory, so an unchanged server answers 304 and the kept bytes are used
+// without downloading them. Changed makes the same request for a poller.
+//
+// An api source (MCP registry API v0.1) is probed once per fetch
+// (openapi.yaml), then listed 100 servers a page; its hash is the
+// ToolHive Registry Server's, over the servers alone. Its cheap check
+// asks for one server updated since the previous check.
+//
+// HTTP requests verify TLS unless a source sets insecureSkipVerify (then
+// every fetch and check logs a warning), follow at most five redirects,
+// never from https down to http, send a bearer token read from its file
+// on every request, and are bounded by the source's timeout and by
+// MaxSize. A 429 or 503 answer carries its Retry-After (see RetryAfter).
 package sources

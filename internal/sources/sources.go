@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,10 +15,13 @@ import (
 type Fetched struct {
 	// Raw is the registry document as fetched.
 	Raw []byte
-	// Hash is the lowercase hex SHA-256 of Raw.
+	// Hash is the lowercase hex SHA-256 of Raw for file, file.url and git
+	// sources; for api sources it is the SHA-256 of the data object alone
+	// (see fetchAPI). Raw may be shared with the Fetcher's cache: do not
+	// modify it.
 	Hash string
-	// Revision names what was fetched: the file digest for files (equal to
-	// Hash), the commit SHA for git.
+	// Revision names what was fetched: the file digest for files and
+	// file.url (equal to Hash), the commit SHA for git, Hash for api.
 	Revision string
 }
 
@@ -40,11 +44,21 @@ type Fetcher struct {
 	// DefaultMaxCloneSize when zero.
 	MaxCloneSize int64
 	// Logger receives what a fetch does on the side, such as rebuilding
-	// a damaged clone; nil discards it.
+	// a damaged clone or a warning that TLS is not verified; nil discards
+	// it.
 	Logger *slog.Logger
+	// Version is sent in the User-Agent header of HTTP requests as
+	// regsync/<Version>; "dev" when empty.
+	Version string
 
 	mu    sync.Mutex
 	locks map[string]chan struct{} // per clone, see repoLock
+
+	files             map[string]*cachedFile // file.url → last 200 answer
+	apiChecks         map[string]time.Time   // api source → time of its last check
+	httpTransport     *http.Transport
+	insecureTransport *http.Transport
+	maxAPIPages       int // 0: maxAPIPages; tests lower it
 }
 
 // Fetch returns the source's current bytes.
@@ -59,11 +73,49 @@ func (f *Fetcher) Fetch(ctx context.Context, src config.Source) (*Fetched, error
 	switch {
 	case src.File != nil && src.File.Path != "":
 		return fetchFile(src.File.Path, limit)
+	case src.File != nil && src.File.URL != "":
+		return f.fetchURL(ctx, src, limit)
+	case src.API != nil:
+		return f.fetchAPI(ctx, src, limit)
 	case src.Git != nil:
 		return f.fetchGit(ctx, src.Git, limit)
 	case src.Type() == "":
 		return nil, fmt.Errorf("unable to determine source type of %s", src.Name)
 	default:
-		return nil, fmt.Errorf("%s sources are not available yet in this version of regsync", src.Type())
+		return nil, fmt.Errorf("%s sources are not synced by regsync", src.Type())
+	}
+}
+
+// Changed is the cheap check of an api or file.url source, for a poller.
+//
+// For file.url it is a conditional GET (If-None-Match, If-Modified-Since):
+// 304 means unchanged and nothing is downloaded; a 200 answer is kept for
+// the next Fetch, and the change is reported when its digest differs from
+// the kept one. revision is then the body's digest, as Fetch reports it.
+//
+// For api it asks for at most one server updated since the previous
+// check; any server in the answer is a change. revision is always empty:
+// the api hash needs the whole listing, which the worker fetches. The
+// first check of a source reports a change.
+//
+// A 429 or 503 answer with Retry-After is an *HTTPError carrying the
+// wait; see RetryAfter.
+func (f *Fetcher) Changed(ctx context.Context, src config.Source) (changed bool, revision string, err error) {
+	switch {
+	case src.File != nil && src.File.URL != "":
+		limit := f.MaxSize
+		if limit <= 0 {
+			limit = DefaultMaxSize
+		}
+		c, changed, err := f.getURL(ctx, src, limit)
+		if err != nil {
+			return false, "", err
+		}
+		return changed, c.hash, nil
+	case src.API != nil:
+		changed, err := f.apiChanged(ctx, src)
+		return changed, "", err
+	default:
+		return false, "", fmt.Errorf("source %s is not an api or file.url source", src.Name)
 	}
 }

@@ -7,4 +7,6 @@
 // whenever it knows it.
 //
 // FileWatcher watches the local files of file.path sources with fsnotify.
+// GitPoller lists the watched ref of git sources. HTTPPoller checks api and
+// file.url sources with a conditional GET or one narrow API query.
 package watch

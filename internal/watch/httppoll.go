@@ -1,0 +1,204 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/sources"
+)
+
+// ChangeChecker asks an api or file.url source whether it changed, as
+// cheaply as it can: a conditional GET, or one narrow API query.
+// sources.Fetcher implements it.
+type ChangeChecker interface {
+	Changed(ctx context.Context, src config.Source) (changed bool, revision string, err error)
+}
+
+// httpCheckTimeout bounds one check; the fetcher's per-request timeout
+// (api.timeout, file.timeout) is usually shorter.
+const httpCheckTimeout = 5 * time.Minute
+
+// HTTPPoller checks every api and file.url source and publishes a
+// source.changed trigger (trigger http-poll) when one changed: with the
+// document's digest for file.url, without a revision for api.
+type HTTPPoller struct {
+	pub      Publisher
+	checker  ChangeChecker
+	interval time.Duration
+	logger   *slog.Logger
+	retry    retry
+
+	mu      sync.Mutex
+	sources map[string]config.Source
+	wake    chan struct{}
+}
+
+// NewHTTPPoller checks every interval (watch.httpPollInterval) unless a
+// source sets its own api.pollInterval or file.pollInterval.
+func NewHTTPPoller(pub Publisher, checker ChangeChecker, interval time.Duration, logger *slog.Logger) *HTTPPoller {
+	if interval <= 0 {
+		interval = config.DefaultHTTPPollInterval
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &HTTPPoller{pub: pub, checker: checker, interval: interval, logger: logger, retry: defaultRetry,
+		sources: map[string]config.Source{}, wake: make(chan struct{}, 1)}
+}
+
+// SetSources sets the sources to check, keeping the api and file.url
+// ones; it may be called while Run runs.
+func (p *HTTPPoller) SetSources(srcs []config.Source) {
+	m := map[string]config.Source{}
+	for _, s := range srcs {
+		if (s.API != nil || (s.File != nil && s.File.URL != "")) && s.Synced() {
+			m[s.Name] = s
+		}
+	}
+	p.mu.Lock()
+	p.sources = m
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run checks until ctx is done, one loop per source, restarted when a
+// source's configuration changes.
+func (p *HTTPPoller) Run(ctx context.Context) error {
+	type loop struct {
+		src    config.Source
+		cancel context.CancelFunc
+	}
+	loops := map[string]loop{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, l := range loops {
+			l.cancel()
+		}
+		wg.Wait()
+	}()
+	for {
+		p.mu.Lock()
+		want := p.sources
+		p.mu.Unlock()
+		for name, l := range loops {
+			if s, ok := want[name]; !ok || !reflect.DeepEqual(s, l.src) {
+				l.cancel()
+				delete(loops, name)
+			}
+		}
+		for name, src := range want {
+			if _, ok := loops[name]; ok {
+				continue
+			}
+			lctx, cancel := context.WithCancel(ctx)
+			loops[name] = loop{src: src, cancel: cancel}
+			wg.Go(func() { p.poll(lctx, src) })
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		}
+	}
+}
+
+// poll checks one source every interval until ctx is done.
+func (p *HTTPPoller) poll(ctx context.Context, src config.Source) {
+	log := p.logger.With("source", src.Name)
+	every := src.PollInterval()
+	if every <= 0 {
+		every = p.interval
+	}
+	var last string // the revision last published
+	// pending is a change seen but not published: an api check does not
+	// report the same change twice, so it is kept until it is stored.
+	pending := false
+	failures := 0
+	var wait time.Duration // check once at start: a change made while regsync was down is seen
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, httpCheckTimeout)
+		changed, rev, err := p.checker.Changed(cctx, src)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			if failures == 1 {
+				// Let a worker fetch and record why the source is not
+				// available; after that, stay quiet until it recovers.
+				p.publish(ctx, log, src.Name, "")
+				last = ""
+			}
+			wait = httpBackoff(every, failures, err)
+			log.Warn("http source check failed", "failures", failures, "retry_in", wait, "err", err)
+			continue
+		}
+		if failures > 0 {
+			log.Info("http source answers again", "after_failures", failures)
+		}
+		failures = 0
+		wait = every + jitter(src.Name, every/10)
+		if !changed && !pending && rev == last {
+			continue
+		}
+		pending = !p.publish(ctx, log, src.Name, rev)
+		if !pending {
+			last = rev
+		}
+	}
+}
+
+// httpBackoff is the wait after a failed check: the doubling backoff,
+// the longest at once when the server refused the credentials, and never
+// less than a Retry-After the server asked for.
+func httpBackoff(every time.Duration, failures int, err error) time.Duration {
+	var he *sources.HTTPError
+	auth := errors.As(err, &he) && (he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden)
+	d := backoff(every, failures, auth)
+	if ra, ok := sources.RetryAfter(err); ok && ra > d {
+		d = ra
+	}
+	return d
+}
+
+func (p *HTTPPoller) publish(ctx context.Context, log *slog.Logger, source, rev string) bool {
+	short := rev
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	if short == "" {
+		short = "changed"
+	}
+	id := fmt.Sprintf("hp-%s-%s-%d", source, short, time.Now().UnixNano())
+	ev, err := events.New(id, "regsync/httppoll", &events.SourceChanged{Source: source, Trigger: events.TriggerHTTPPoll, Revision: rev})
+	if err == nil {
+		err = p.retry.publish(ctx, p.pub, events.TriggerSubject(source), ev, func() bool { return false }, log)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("http poll trigger not published; the next check tries again", "revision", rev, "err", err)
+		}
+		return false
+	}
+	log.Debug("http source changed", "revision", rev)
+	return true
+}
