@@ -3,11 +3,8 @@ package watch
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"reflect"
-	"sync"
 	"time"
 
 	"github.com/regsync/regsync/events"
@@ -37,9 +34,7 @@ type GitPoller struct {
 	logger   *slog.Logger
 	retry    retry
 
-	mu      sync.Mutex
-	sources map[string]config.Source
-	wake    chan struct{}
+	loops *perSource
 }
 
 // NewGitPoller polls every interval (watch.gitPollInterval) unless a
@@ -52,7 +47,7 @@ func NewGitPoller(pub Publisher, lister RevisionLister, interval time.Duration, 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &GitPoller{pub: pub, lister: lister, interval: interval, logger: logger, retry: defaultRetry,
-		sources: map[string]config.Source{}, wake: make(chan struct{}, 1)}
+		loops: newPerSource()}
 }
 
 // SetSources sets the git sources to poll; it may be called while Run runs.
@@ -63,54 +58,13 @@ func (p *GitPoller) SetSources(srcs []config.Source) {
 			m[s.Name] = s
 		}
 	}
-	p.mu.Lock()
-	p.sources = m
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.loops.set(m)
 }
 
 // Run polls until ctx is done, one loop per source, restarted when a
 // source's configuration changes.
 func (p *GitPoller) Run(ctx context.Context) error {
-	type loop struct {
-		src    config.Source
-		cancel context.CancelFunc
-	}
-	loops := map[string]loop{}
-	var wg sync.WaitGroup
-	defer func() {
-		for _, l := range loops {
-			l.cancel()
-		}
-		wg.Wait()
-	}()
-	for {
-		p.mu.Lock()
-		want := p.sources
-		p.mu.Unlock()
-		for name, l := range loops {
-			if s, ok := want[name]; !ok || !reflect.DeepEqual(s, l.src) {
-				l.cancel()
-				delete(loops, name)
-			}
-		}
-		for name, src := range want {
-			if _, ok := loops[name]; ok {
-				continue
-			}
-			lctx, cancel := context.WithCancel(ctx)
-			loops[name] = loop{src: src, cancel: cancel}
-			wg.Go(func() { p.poll(lctx, src) })
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.wake:
-		}
-	}
+	return p.loops.run(ctx, p.poll)
 }
 
 // poll lists one source's ref every interval until ctx is done.
@@ -164,19 +118,8 @@ func (p *GitPoller) poll(ctx context.Context, src config.Source) {
 }
 
 func (p *GitPoller) publish(ctx context.Context, log *slog.Logger, source, rev string) bool {
-	short := rev
-	if len(short) > 12 {
-		short = short[:12]
-	}
-	if short == "" {
-		short = "unavailable"
-	}
-	id := fmt.Sprintf("gp-%s-%s-%d", source, short, time.Now().UnixNano())
-	ev, err := events.New(id, "regsync/gitpoll", &events.SourceChanged{Source: source, Trigger: events.TriggerGitPoll, Revision: rev})
-	if err == nil {
-		err = p.retry.publish(ctx, p.pub, events.TriggerSubject(source), ev, func() bool { return false }, log)
-	}
-	if err != nil {
+	c := pollChange{producer: "regsync/gitpoll", trigger: events.TriggerGitPoll, idPrefix: "gp", source: source, revision: rev}
+	if err := p.retry.publishChange(ctx, p.pub, c, log); err != nil {
 		if ctx.Err() == nil {
 			log.Error("git poll trigger not published; the next poll tries again", "revision", rev, "err", err)
 		}

@@ -3,11 +3,8 @@ package watch
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"reflect"
-	"sync"
 	"time"
 
 	"github.com/regsync/regsync/events"
@@ -36,9 +33,7 @@ type HTTPPoller struct {
 	logger   *slog.Logger
 	retry    retry
 
-	mu      sync.Mutex
-	sources map[string]config.Source
-	wake    chan struct{}
+	loops *perSource
 }
 
 // NewHTTPPoller checks every interval (watch.httpPollInterval) unless a
@@ -51,7 +46,7 @@ func NewHTTPPoller(pub Publisher, checker ChangeChecker, interval time.Duration,
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &HTTPPoller{pub: pub, checker: checker, interval: interval, logger: logger, retry: defaultRetry,
-		sources: map[string]config.Source{}, wake: make(chan struct{}, 1)}
+		loops: newPerSource()}
 }
 
 // SetSources sets the sources to check, keeping the api and file.url
@@ -63,54 +58,13 @@ func (p *HTTPPoller) SetSources(srcs []config.Source) {
 			m[s.Name] = s
 		}
 	}
-	p.mu.Lock()
-	p.sources = m
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.loops.set(m)
 }
 
 // Run checks until ctx is done, one loop per source, restarted when a
 // source's configuration changes.
 func (p *HTTPPoller) Run(ctx context.Context) error {
-	type loop struct {
-		src    config.Source
-		cancel context.CancelFunc
-	}
-	loops := map[string]loop{}
-	var wg sync.WaitGroup
-	defer func() {
-		for _, l := range loops {
-			l.cancel()
-		}
-		wg.Wait()
-	}()
-	for {
-		p.mu.Lock()
-		want := p.sources
-		p.mu.Unlock()
-		for name, l := range loops {
-			if s, ok := want[name]; !ok || !reflect.DeepEqual(s, l.src) {
-				l.cancel()
-				delete(loops, name)
-			}
-		}
-		for name, src := range want {
-			if _, ok := loops[name]; ok {
-				continue
-			}
-			lctx, cancel := context.WithCancel(ctx)
-			loops[name] = loop{src: src, cancel: cancel}
-			wg.Go(func() { p.poll(lctx, src) })
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.wake:
-		}
-	}
+	return p.loops.run(ctx, p.poll)
 }
 
 // poll checks one source every interval until ctx is done.
@@ -181,19 +135,8 @@ func httpBackoff(every time.Duration, failures int, err error) time.Duration {
 }
 
 func (p *HTTPPoller) publish(ctx context.Context, log *slog.Logger, source, rev string) bool {
-	short := rev
-	if len(short) > 12 {
-		short = short[:12]
-	}
-	if short == "" {
-		short = "changed"
-	}
-	id := fmt.Sprintf("hp-%s-%s-%d", source, short, time.Now().UnixNano())
-	ev, err := events.New(id, "regsync/httppoll", &events.SourceChanged{Source: source, Trigger: events.TriggerHTTPPoll, Revision: rev})
-	if err == nil {
-		err = p.retry.publish(ctx, p.pub, events.TriggerSubject(source), ev, func() bool { return false }, log)
-	}
-	if err != nil {
+	c := pollChange{producer: "regsync/httppoll", trigger: events.TriggerHTTPPoll, idPrefix: "hp", source: source, revision: rev}
+	if err := p.retry.publishChange(ctx, p.pub, c, log); err != nil {
 		if ctx.Err() == nil {
 			log.Error("http poll trigger not published; the next check tries again", "revision", rev, "err", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/regsync/regsync/events"
 )
 
 // Publisher stores a trigger event: bus.Publish bound to a JetStream
@@ -72,4 +74,33 @@ func (r retry) publish(ctx context.Context, pub Publisher, subject string, ev ev
 		}
 		wait = min(2*wait, r.max)
 	}
+}
+
+// pollChange is what a poller saw: a source's new revision, or "" when the
+// source could not be checked or its revision is not known.
+type pollChange struct {
+	producer string // CloudEvents source, such as regsync/gitpoll
+	trigger  string // events.TriggerGitPoll or events.TriggerHTTPPoll
+	idPrefix string // gp, hp
+	source   string
+	revision string
+}
+
+// publishChange stores a poller's observation as a source.changed trigger
+// whose id is unique to the observation, so a revision that comes back
+// (A → B → A) is never collapsed as a duplicate.
+func (r retry) publishChange(ctx context.Context, pub Publisher, c pollChange, logger *slog.Logger) error {
+	short := c.revision
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	if short == "" {
+		short = "unknown"
+	}
+	id := fmt.Sprintf("%s-%s-%s-%d", c.idPrefix, c.source, short, time.Now().UnixNano())
+	ev, err := events.New(id, c.producer, &events.SourceChanged{Source: c.source, Trigger: c.trigger, Revision: c.revision})
+	if err != nil {
+		return err
+	}
+	return r.publish(ctx, pub, events.TriggerSubject(c.source), ev, func() bool { return false }, logger)
 }
