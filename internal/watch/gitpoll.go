@@ -69,52 +69,22 @@ func (p *GitPoller) Run(ctx context.Context) error {
 
 // poll lists one source's ref every interval until ctx is done.
 func (p *GitPoller) poll(ctx context.Context, src config.Source) {
-	log := p.logger.With("source", src.Name)
 	every := src.PollInterval()
 	if every <= 0 {
 		every = p.interval
 	}
-	var last string // the commit last published
-	failures := 0
-	var wait time.Duration // list once at start: a push made while regsync was down is seen
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		lctx, cancel := context.WithTimeout(ctx, pollTimeout)
-		rev, err := p.lister.Revision(lctx, src)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			failures++
-			if failures == 1 {
-				// Let a worker fetch and record why the source is not
-				// available; after that, stay quiet until it recovers.
-				p.publish(ctx, log, src.Name, "")
-				last = ""
-			}
-			wait = backoff(every, failures, errors.Is(err, sources.ErrAuth))
-			log.Warn("git ref listing failed", "failures", failures, "retry_in", wait, "err", err)
-			continue
-		}
-		if failures > 0 {
-			log.Info("git remote answers again", "after_failures", failures)
-		}
-		failures = 0
-		wait = every + jitter(src.Name, every/10)
-		if rev == last {
-			continue
-		}
-		if p.publish(ctx, log, src.Name, rev) {
-			last = rev
-		}
-	}
+	pollLoop{
+		what:    "git ref listing",
+		timeout: pollTimeout,
+		check: func(ctx context.Context, src config.Source) (bool, string, error) {
+			rev, err := p.lister.Revision(ctx, src)
+			return false, rev, err
+		},
+		failureWait: func(every time.Duration, failures int, err error) time.Duration {
+			return backoff(every, failures, errors.Is(err, sources.ErrAuth))
+		},
+		publish: p.publish,
+	}.run(ctx, src, every, p.logger)
 }
 
 func (p *GitPoller) publish(ctx context.Context, log *slog.Logger, source, rev string) bool {

@@ -67,58 +67,21 @@ func (p *HTTPPoller) Run(ctx context.Context) error {
 	return p.loops.run(ctx, p.poll)
 }
 
-// poll checks one source every interval until ctx is done.
+// poll checks one source every interval until ctx is done. An api check
+// reports a change once, so a change whose trigger could not be stored
+// is kept until it is (see pollLoop).
 func (p *HTTPPoller) poll(ctx context.Context, src config.Source) {
-	log := p.logger.With("source", src.Name)
 	every := src.PollInterval()
 	if every <= 0 {
 		every = p.interval
 	}
-	var last string // the revision last published
-	// pending is a change seen but not published: an api check does not
-	// report the same change twice, so it is kept until it is stored.
-	pending := false
-	failures := 0
-	var wait time.Duration // check once at start: a change made while regsync was down is seen
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		cctx, cancel := context.WithTimeout(ctx, httpCheckTimeout)
-		changed, rev, err := p.checker.Changed(cctx, src)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			failures++
-			if failures == 1 {
-				// Let a worker fetch and record why the source is not
-				// available; after that, stay quiet until it recovers.
-				p.publish(ctx, log, src.Name, "")
-				last = ""
-			}
-			wait = httpBackoff(every, failures, err)
-			log.Warn("http source check failed", "failures", failures, "retry_in", wait, "err", err)
-			continue
-		}
-		if failures > 0 {
-			log.Info("http source answers again", "after_failures", failures)
-		}
-		failures = 0
-		wait = every + jitter(src.Name, every/10)
-		if !changed && !pending && rev == last {
-			continue
-		}
-		pending = !p.publish(ctx, log, src.Name, rev)
-		if !pending {
-			last = rev
-		}
-	}
+	pollLoop{
+		what:        "http source check",
+		timeout:     httpCheckTimeout,
+		check:       p.checker.Changed,
+		failureWait: httpBackoff,
+		publish:     p.publish,
+	}.run(ctx, src, every, p.logger)
 }
 
 // httpBackoff is the wait after a failed check: the doubling backoff,

@@ -2,8 +2,10 @@ package watch
 
 import (
 	"context"
+	"log/slog"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/regsync/regsync/internal/config"
 )
@@ -69,6 +71,69 @@ func (p *perSource) run(ctx context.Context, loop func(context.Context, config.S
 		case <-ctx.Done():
 			return nil
 		case <-p.wake:
+		}
+	}
+}
+
+// check is what a poller asks a source: whether it changed (when the
+// source can say so, as an api query does) and its current revision.
+type check func(ctx context.Context, src config.Source) (changed bool, revision string, err error)
+
+// pollLoop is one poller's loop for one source, the same for git and
+// HTTP: check once at start, then every interval (jittered); publish when
+// the check reports a change or a new revision, and keep a change whose
+// trigger could not be stored until it is; after a failure publish one
+// trigger without a revision, so a worker records why the source is
+// unavailable, then wait as failureWait says until the source answers.
+type pollLoop struct {
+	what        string // what a check is, for logs: "git ref listing"
+	timeout     time.Duration
+	check       check
+	failureWait func(every time.Duration, failures int, err error) time.Duration
+	publish     func(ctx context.Context, log *slog.Logger, source, revision string) bool
+}
+
+func (l pollLoop) run(ctx context.Context, src config.Source, every time.Duration, logger *slog.Logger) {
+	log := logger.With("source", src.Name)
+	var last string // the revision last published
+	pending := false
+	failures := 0
+	var wait time.Duration // check once at start: a change made while regsync was down is seen
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, l.timeout)
+		changed, rev, err := l.check(cctx, src)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			if failures == 1 {
+				l.publish(ctx, log, src.Name, "")
+				last = ""
+			}
+			wait = l.failureWait(every, failures, err)
+			log.Warn(l.what+" failed", "failures", failures, "retry_in", wait, "err", err)
+			continue
+		}
+		if failures > 0 {
+			log.Info(l.what+" succeeds again", "after_failures", failures)
+		}
+		failures = 0
+		wait = every + jitter(src.Name, every/10)
+		if !changed && !pending && rev == last {
+			continue
+		}
+		pending = !l.publish(ctx, log, src.Name, rev)
+		if !pending {
+			last = rev
 		}
 	}
 }
