@@ -122,12 +122,17 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version}
 	mgr := syncer.NewManager(fetcher, snapshots, logger, 0)
-	hostname, _ := os.Hostname()
+	holder, err := coordinator.ReplicaID(cfg.DataDir)
+	if err != nil {
+		hostname, _ := os.Hostname()
+		holder = fmt.Sprintf("%s/%d", hostname, os.Getpid())
+		logger.Warn("no stable replica identity, leases of a crashed run will have to expire", "err", err, "holder", holder)
+	}
 	coord := coordinator.New(h, mgr, status, cfg.SyncedSources(), coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    cfg.Sync.LeaseTTL,
 		SyncTimeout: cfg.Sync.Timeout,
-		Holder:      fmt.Sprintf("%s/%d", hostname, os.Getpid()),
+		Holder:      holder,
 		Logger:      logger,
 		Metrics:     coordinator.NewMetrics(reg),
 	})

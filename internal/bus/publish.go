@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -10,15 +11,23 @@ import (
 	"github.com/regsync/regsync/events"
 )
 
-// Publish writes an event in binary content mode to subject and waits for
-// JetStream to store it. The event id is the message id, so repeats of one
-// observation collapse in the stream's duplicate window.
+// errCodeDuplicateInProcess is JetStream's answer to a message whose id
+// another publisher is storing at this moment (JSStreamDuplicateMessageConflict).
+const errCodeDuplicateInProcess jetstream.ErrorCode = 10158
+
+// Publish writes an event to subject and waits for JetStream to store it.
+// The event id is the message id, so repeats of one observation collapse in
+// the stream's duplicate window. A repeat that another publisher is storing
+// at the same moment counts as stored: the stream holds it either way.
 func Publish(ctx context.Context, js jetstream.JetStream, subject string, ev event.Event) (*jetstream.PubAck, error) {
 	msg, err := events.Encode(subject, ev)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s event %s: %w", ev.Type(), ev.ID(), err)
 	}
 	ack, err := js.PublishMsg(ctx, msg)
+	if hasCode(err, errCodeDuplicateInProcess) {
+		return &jetstream.PubAck{Duplicate: true}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("publish %s event %s to %s: %w", ev.Type(), ev.ID(), subject, err)
 	}
@@ -35,4 +44,18 @@ type Publisher struct {
 func (p Publisher) Publish(ctx context.Context, subject string, ev event.Event) error {
 	_, err := Publish(ctx, p.JS, subject, ev)
 	return err
+}
+
+// IsConflict reports whether a key-value write lost a compare-and-swap race:
+// the key exists (Create) or moved on (Update, Delete). Replicated buckets
+// answer with a different error code than single-replica ones; both count.
+func IsConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
+		hasCode(err, jetstream.JSErrCodeStreamWrongLastSequence) ||
+		hasCode(err, jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+func hasCode(err error, code jetstream.ErrorCode) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == code
 }

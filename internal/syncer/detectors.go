@@ -1,25 +1,11 @@
 package syncer
 
 import (
-	"context"
 	"fmt"
 	"time"
 
-	"github.com/regsync/regsync/internal/config"
-	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
-
-// isDataChanged fetches the source and compares its hash with the last
-// synced one. The fetch result is returned so PerformSync need not fetch
-// again.
-func (m *Manager) isDataChanged(ctx context.Context, src config.Source, st *state.Status) (bool, *sources.Fetched, error) {
-	fetched, err := m.fetcher.Fetch(ctx, src)
-	if err != nil {
-		return true, nil, err
-	}
-	return st.LastSyncHash == "" || fetched.Hash != st.LastSyncHash, fetched, nil
-}
 
 // IsIntervalSyncNeeded reports whether the status's schedule is due, and
 // when the next sync is due. No schedule is never due; a schedule that

@@ -57,6 +57,26 @@ type Manager struct {
 	// the source's lease, so for it any Syncing status is left over from a
 	// holder that died, and the grace is zero.
 	inProgressGrace time.Duration
+	// CallTimeout bounds each request to the snapshot store (storing gets
+	// more time for more bytes), so that a store that does not answer
+	// fails the sync in seconds; zero means DefaultCallTimeout.
+	CallTimeout time.Duration
+}
+
+// DefaultCallTimeout bounds a snapshot store request when the Manager's
+// CallTimeout is not set.
+const DefaultCallTimeout = 5 * time.Second
+
+// storeRate is the slowest write rate a snapshot store is given time for.
+const storeRate = 8 << 20 // bytes per second
+
+// call bounds one snapshot store request that carries size bytes.
+func (m *Manager) call(ctx context.Context, size int) (context.Context, context.CancelFunc) {
+	d := m.CallTimeout
+	if d <= 0 {
+		d = DefaultCallTimeout
+	}
+	return context.WithTimeout(ctx, d+time.Duration(size)*time.Second/storeRate)
 }
 
 // NewManager returns a Manager. inProgressGrace is how long a status in
@@ -66,30 +86,39 @@ func NewManager(f Fetcher, s Snapshots, logger *slog.Logger, inProgressGrace tim
 		revisionWaits: defaultRevisionWaits}
 }
 
-// trigger says what asked for the decision.
-type trigger struct {
-	manual bool
-	// changed is true when a watcher or webhook saw the source change;
-	// revision is what it saw, if it knows.
-	changed  bool
-	revision string
+// Trigger is what a batch of coalesced triggers asks of ShouldSync.
+type Trigger struct {
+	// Manual is set when a manual request is among the triggers.
+	Manual bool
+	// Changed is set when a trigger reports a change or asks to look at
+	// the data (a watcher, poller or webhook; a start or a reload).
+	Changed bool
+	// Revision is the revision named by the newest trigger (by stream
+	// sequence) that names one: the latest observation of the source.
+	Revision string
+	// OnlyRevision is set when every trigger of the batch is a change that
+	// names this same revision. Only then can a revision equal to the
+	// synced one be answered without reading the source: with any other
+	// trigger in the batch, the data may be newer than the status.
+	OnlyRevision string
 }
 
-// ShouldSync decides for a manual request or a routine check (startup,
-// interval). It returns the reason and, when it had to fetch and the data
-// is to be synced, the fetched data for PerformSync.
-func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.Status, manual bool) (Reason, *sources.Fetched) {
-	return m.decide(ctx, src, st, trigger{manual: manual})
+// Decision is what ShouldSync decided.
+type Decision struct {
+	Reason Reason
+	// Fetched is the data read while deciding, handed to PerformSync so
+	// that the source is read once.
+	Fetched *sources.Fetched
+	// Err is set when no decision could be made (the source could not be
+	// read, the schedule does not parse): the sync fails with it, without
+	// reading the source again.
+	Err *Error
 }
 
-// ShouldSyncChange decides for a trigger that reports a change, with the
-// revision it saw ("" if unknown). A revision equal to the synced one is
-// answered without fetching.
-func (m *Manager) ShouldSyncChange(ctx context.Context, src config.Source, st *state.Status, revision string) (Reason, *sources.Fetched) {
-	return m.decide(ctx, src, st, trigger{changed: true, revision: revision})
-}
-
-func (m *Manager) decide(ctx context.Context, src config.Source, st *state.Status, t trigger) (Reason, *sources.Fetched) {
+// ShouldSync decides whether a source is synced for a batch of triggers,
+// given its status: the seed's decision table, with the triggers' own
+// knowledge first (cheap checks first).
+func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.Status, t Trigger) Decision {
 	if st == nil {
 		st = state.Initial(schedule(src))
 	}
@@ -98,15 +127,19 @@ func (m *Manager) decide(ctx context.Context, src config.Source, st *state.Statu
 
 	if st.Phase == state.PhaseSyncing {
 		if st.LastAttempt != nil && now.Sub(*st.LastAttempt) <= m.inProgressGrace {
-			return ReasonAlreadyInProgress, nil
+			return Decision{Reason: ReasonAlreadyInProgress}
 		}
 		log.Warn("detected stale Syncing status, treating as failed", "last_attempt", st.LastAttempt)
 	}
 
 	intervalDue, _, err := IsIntervalSyncNeeded(st, now)
 	if err != nil {
-		log.Error("cannot check sync interval", "err", err)
-		return ReasonErrorParsingInterval, nil
+		return Decision{Reason: ReasonErrorParsingInterval, Err: &Error{
+			Err:             err,
+			Message:         fmt.Sprintf("cannot decide whether to sync %s: %s", src.Name, err),
+			ConditionType:   ConditionSyncSuccessful,
+			ConditionReason: ConditionReasonConfigInvalid,
+		}}
 	}
 
 	stateNeeded := st.Phase != state.PhaseComplete || !m.HasSnapshot(ctx, src.Name)
@@ -116,42 +149,63 @@ func (m *Manager) decide(ctx context.Context, src config.Source, st *state.Statu
 		upToDate = ReasonUpToDateWithPolicy
 	}
 
-	if !stateNeeded && !t.manual && !filterChanged && !intervalDue && !t.changed {
-		return upToDate, nil
+	if !stateNeeded && !t.Manual && !filterChanged && !intervalDue && !t.Changed {
+		return Decision{Reason: upToDate}
 	}
-	// Cheap check first: the trigger already knows the revision.
-	if t.changed && t.revision != "" && t.revision == st.Revision && !stateNeeded && !filterChanged {
-		return upToDate, nil
+	// Cheap check first: every trigger already saw the synced revision.
+	if t.OnlyRevision != "" && t.OnlyRevision == st.Revision && !stateNeeded && !filterChanged && !t.Manual {
+		return Decision{Reason: upToDate}
 	}
 
-	changed, fetched, err := m.isDataChanged(ctx, src, st)
-	if err != nil {
-		log.Warn("cannot check source for changes", "err", err)
-		return ReasonErrorCheckingChanges, nil
+	fetched, serr := m.read(ctx, src, st, t.Revision)
+	if serr != nil {
+		return Decision{Reason: ReasonErrorCheckingChanges, Err: serr}
 	}
+	changed := st.LastSyncHash == "" || fetched.Hash != st.LastSyncHash
+	reason := upToDate
 	switch {
 	case changed && stateNeeded:
-		return ReasonRegistryNotReady, fetched
-	case changed && t.manual:
-		return ReasonManualWithChanges, fetched
+		reason = ReasonRegistryNotReady
+	case changed && t.Manual:
+		reason = ReasonManualWithChanges
 	case changed && filterChanged:
-		return ReasonFilterChanged, fetched
+		reason = ReasonFilterChanged
 	case changed:
-		return ReasonSourceDataChanged, fetched
+		reason = ReasonSourceDataChanged
 	case filterChanged:
-		return ReasonFilterChanged, fetched
+		reason = ReasonFilterChanged
 	case stateNeeded:
 		// The data is what was last synced but the status is not Complete
 		// or the snapshot is gone: sync again rather than stay not ready.
-		return ReasonRegistryNotReady, fetched
-	case t.manual:
-		return ReasonManualNoChanges, nil
-	default:
-		return upToDate, nil
+		reason = ReasonRegistryNotReady
+	case t.Manual:
+		reason = ReasonManualNoChanges
 	}
+	if !reason.ShouldSync() {
+		return Decision{Reason: reason}
+	}
+	return Decision{Reason: reason, Fetched: fetched}
 }
 
-// HasSnapshot reports whether a snapshot of the source is stored.
+// read fetches the source for a decision. When the triggers announced a
+// git commit, it first waits for the remote to serve it (AwaitRevision).
+func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status, announced string) (*sources.Fetched, *Error) {
+	if serr := m.AwaitRevision(ctx, src, st, announced); serr != nil {
+		return nil, serr
+	}
+	fetched, err := m.fetcher.Fetch(ctx, src)
+	if err != nil {
+		m.logger.Warn("cannot check source for changes", "source", src.Name, "err", err)
+		return nil, fetchError(err)
+	}
+	return fetched, nil
+}
+
+func fetchError(err error) *Error {
+	return &Error{Err: err, Message: "Fetch failed: " + err.Error(),
+		ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonFetchFailed}
+}
+
 // defaultRevisionWaits wait about 10 s in all for an announced commit.
 var defaultRevisionWaits = []time.Duration{
 	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second,
@@ -200,7 +254,9 @@ func (m *Manager) AwaitRevision(ctx context.Context, src config.Source, st *stat
 
 // HasSnapshot reports whether a snapshot of the source is stored.
 func (m *Manager) HasSnapshot(ctx context.Context, source string) bool {
-	_, err := m.snapshots.Digest(ctx, source)
+	call, cancel := m.call(ctx, 0)
+	defer cancel()
+	_, err := m.snapshots.Digest(call, source)
 	if err != nil && !errors.Is(err, writer.ErrNoSnapshot) {
 		m.logger.Warn("cannot check snapshot, treating it as missing", "source", source, "err", err)
 	}
@@ -216,8 +272,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		var err error
 		fetched, err = m.fetcher.Fetch(ctx, src)
 		if err != nil {
-			return nil, &Error{Err: err, Message: "Fetch failed: " + err.Error(),
-				ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonFetchFailed}
+			return nil, fetchError(err)
 		}
 	}
 	reg, err := registry.Parse(fetched.Raw)
@@ -231,7 +286,9 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonFetchFailed}
 	}
 	previous := m.previous(ctx, src.Name)
-	digest, err := m.snapshots.Store(ctx, src.Name, data)
+	call, cancel := m.call(ctx, len(data))
+	digest, err := m.snapshots.Store(call, src.Name, data)
+	cancel()
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Storage failed: " + err.Error(),
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
@@ -251,7 +308,9 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 
 // previous returns the stored snapshot to diff against, or nil.
 func (m *Manager) previous(ctx context.Context, source string) *thv.UpstreamRegistry {
-	data, err := m.snapshots.Load(ctx, source)
+	call, cancel := m.call(ctx, 0)
+	defer cancel()
+	data, err := m.snapshots.Load(call, source)
 	if err != nil {
 		if !errors.Is(err, writer.ErrNoSnapshot) {
 			m.logger.Warn("cannot load previous snapshot, diffing against nothing", "source", source, "err", err)

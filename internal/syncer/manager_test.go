@@ -103,6 +103,8 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 		manual    bool
 		changed   bool
 		revision  string
+		// mixed: the batch also holds triggers naming other revisions.
+		mixed     bool
 		fetchErr  error
 		noSnap    bool
 		want      Reason
@@ -131,6 +133,9 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 		{name: "change trigger naming the synced revision needs no fetch", status: complete(nil), changed: true, revision: hash, want: ReasonUpToDateWithPolicy},
 		{name: "change trigger naming another revision fetches", status: complete(func(s *state.Status) { s.LastSyncHash = "old"; s.Revision = "old" }), changed: true, revision: "new", want: ReasonSourceDataChanged, wantFetch: true, wantData: true},
 		{name: "missing snapshot is not ready", status: complete(nil), noSnap: true, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "newest trigger naming the synced revision beside others reads the data", status: complete(func(s *state.Status) { s.LastSyncHash = "old"; s.Revision = "old" }), changed: true, revision: "old", mixed: true, want: ReasonSourceDataChanged, wantFetch: true, wantData: true},
+		{name: "stale trigger beside a new one reads the data", status: complete(nil), changed: true, revision: hash, mixed: true, want: ReasonUpToDateWithPolicy, wantFetch: true},
+		{name: "manual beside a change naming the synced revision reads the data", status: complete(nil), manual: true, changed: true, revision: hash, want: ReasonManualNoChanges, wantFetch: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,12 +149,14 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 			if src.Name == "" {
 				src = config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
 			}
-			var got Reason
-			var pre *sources.Fetched
-			if tc.changed {
-				got, pre = m.ShouldSyncChange(context.Background(), src, tc.status, tc.revision)
-			} else {
-				got, pre = m.ShouldSync(context.Background(), src, tc.status, tc.manual)
+			trig := Trigger{Manual: tc.manual, Changed: tc.changed, Revision: tc.revision}
+			if tc.changed && !tc.manual && !tc.mixed {
+				trig.OnlyRevision = tc.revision
+			}
+			d := m.ShouldSync(context.Background(), src, tc.status, trig)
+			got, pre := d.Reason, d.Fetched
+			if (d.Err != nil) != (got.IsError() || got == ReasonErrorCheckingChanges) {
+				t.Errorf("reason %s with error %v: an error reason comes with its error", got, d.Err)
 			}
 			if got != tc.want {
 				t.Errorf("reason %s, want %s", got, tc.want)

@@ -59,6 +59,22 @@ func RecordFailure(st *state.Status, e *Error, reason Reason, now time.Time, has
 	}
 }
 
+// RecordSkip records a decision that needed no sync, and when the interval
+// fallback looks at the source next (nil: never).
+func RecordSkip(st *state.Status, reason Reason, next *time.Time) {
+	st.LastReason = reason.String()
+	st.NextSyncTime = next
+}
+
+// RecordTriggers records the newest trigger a decision answered, and the
+// newest manual request among them ("" if none: the last one stays).
+func RecordTriggers(st *state.Status, lastID, lastRequestID string) {
+	st.LastTriggerID = lastID
+	if lastRequestID != "" {
+		st.LastManualRequestID = lastRequestID
+	}
+}
+
 // RetryBackoff is how long to wait before retrying after the given number
 // of consecutive failures: 5s doubling up to 5m.
 func RetryBackoff(attempts int) time.Duration {

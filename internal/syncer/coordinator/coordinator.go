@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
-	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
@@ -27,9 +26,14 @@ const ConsumerName = "regsync-sync"
 const Producer = "regsync/coordinator"
 
 // DefaultAckWait is how long a delivered trigger may go unanswered before
-// the server redelivers it to another replica; triggers a replica holds are
-// kept alive well within it.
-const DefaultAckWait = 30 * time.Second
+// the server redelivers it to another replica. Triggers a replica holds are
+// kept alive three times within it, so it only has to cover a replica that
+// died: its triggers come back within seconds.
+const DefaultAckWait = 5 * time.Second
+
+// DefaultDrainTimeout is how long shutdown waits for syncs in flight before
+// it cuts them off and hands their triggers back.
+const DefaultDrainTimeout = 5 * time.Second
 
 // Options configure a Coordinator.
 type Options struct {
@@ -42,7 +46,11 @@ type Options struct {
 	// AckWait is how long a trigger held by a replica that stopped
 	// answering waits before it is redelivered (DefaultAckWait).
 	AckWait time.Duration
-	// Holder names this replica in leases.
+	// DrainTimeout bounds how long shutdown waits for syncs in flight
+	// (DefaultDrainTimeout).
+	DrainTimeout time.Duration
+	// Holder names this replica in leases; it should stay the same across
+	// restarts of the replica (see ReplicaID).
 	Holder  string
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -58,9 +66,15 @@ type Coordinator struct {
 	logger  *slog.Logger
 	sources atomic.Pointer[map[string]config.Source]
 	queues  *queues
+	// callTimeout bounds every JetStream request made while syncing.
+	callTimeout time.Duration
+	// publish stores an event on a subject; a test seam for a JetStream
+	// that does not take results.
+	publish func(ctx context.Context, subject string, ev event.Event) error
 }
 
-// New returns a Coordinator for the given sources.
+// New returns a Coordinator for the given sources. Every JetStream request
+// the Manager makes for it is bounded by the call timeout of its leases.
 func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config.Source, opts Options) *Coordinator {
 	if opts.Workers < 1 {
 		opts.Workers = 1
@@ -74,17 +88,28 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 	if opts.AckWait <= 0 {
 		opts.AckWait = DefaultAckWait
 	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	leases := NewLeases(h.Locks, opts.Holder, opts.LeaseTTL)
+	leases.logger = opts.Logger
 	c := &Coordinator{
-		h:      h,
-		mgr:    mgr,
-		status: status,
-		leases: NewLeases(h.Locks, opts.Holder, opts.LeaseTTL),
-		opts:   opts,
-		logger: opts.Logger,
-		queues: newQueues(),
+		h:           h,
+		mgr:         mgr,
+		status:      status,
+		leases:      leases,
+		opts:        opts,
+		logger:      opts.Logger,
+		queues:      newQueues(),
+		callTimeout: CallTimeout(opts.LeaseTTL),
+	}
+	mgr.CallTimeout = c.callTimeout
+	c.publish = func(ctx context.Context, subject string, ev event.Event) error {
+		_, err := bus.Publish(ctx, h.JS, subject, ev)
+		return err
 	}
 	c.SetSources(srcs)
 	return c
@@ -105,8 +130,16 @@ func (c *Coordinator) source(name string) (config.Source, bool) {
 	return s, ok
 }
 
+// call bounds one JetStream request. It is not cut short by shutdown: a
+// request that is under way is better finished than left in doubt.
+func (c *Coordinator) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), c.callTimeout)
+}
+
 // Run consumes triggers until ctx is done, then stops taking new ones,
-// finishes the syncs in flight and hands untaken triggers back.
+// hands untaken triggers back and gives the syncs in flight DrainTimeout
+// to finish; syncs still running then are cut off, their triggers handed
+// back and their leases released.
 func (c *Coordinator) Run(ctx context.Context) error {
 	cons, err := c.h.JS.CreateOrUpdateConsumer(ctx, events.StreamTriggers, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
@@ -128,9 +161,12 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		return fmt.Errorf("consume %s: %w", events.StreamTriggers, err)
 	}
 
+	// stopping ends the syncs that outlive the drain.
+	stopping, cutOff := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cutOff(nil)
 	var wg sync.WaitGroup
 	for range c.opts.Workers {
-		wg.Go(func() { c.work(ctx) })
+		wg.Go(func() { c.work(stopping) })
 	}
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
@@ -139,14 +175,29 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	<-ctx.Done()
 	cc.Stop()
 	<-cc.Closed()
-	for _, t := range c.queues.close() {
-		_ = t.msg.Nak()
+	for _, d := range c.queues.close() {
+		_ = d.msg.Nak()
 	}
-	wg.Wait()
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(c.opts.DrainTimeout):
+		c.logger.Warn("syncs still running after the drain timeout, cutting them off", "drain_timeout", c.opts.DrainTimeout)
+		cutOff(errShutdown)
+		<-drained
+	}
 	stopHeartbeat()
 	hb.Wait()
 	return nil
 }
+
+// errShutdown and errLeaseLost say why a sync was cut off; its triggers
+// are handed back unanswered.
+var (
+	errShutdown  = errors.New("shutting down")
+	errLeaseLost = errors.New("lease lost")
+)
 
 // heartbeat tells the server that held triggers are being worked on.
 func (c *Coordinator) heartbeat(ctx context.Context) {
@@ -157,8 +208,8 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			for _, t := range c.queues.held() {
-				_ = t.msg.InProgress()
+			for _, d := range c.queues.held() {
+				_ = d.msg.InProgress()
 			}
 		}
 	}
@@ -167,325 +218,174 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 // receive decodes a trigger and queues it for its source. Anything that
 // cannot be a trigger is terminated with the reason, never retried.
 func (c *Coordinator) receive(msg jetstream.Msg) {
-	t, source, err := decodeTrigger(msg)
+	d, source, err := decodeTrigger(msg)
 	if err != nil {
 		c.logger.Warn("rejecting malformed trigger", "subject", msg.Subject(), "err", err)
 		c.opts.Metrics.rejected()
 		_ = msg.TermWithReason(err.Error())
 		return
 	}
-	c.opts.Metrics.received(t.kind)
-	if !c.queues.add(source, t) {
+	c.opts.Metrics.received(d.kind)
+	if !c.queues.add(source, d) {
 		_ = msg.Nak()
 	}
 }
 
-func decodeTrigger(msg jetstream.Msg) (trigger, string, error) {
+func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 	source, ok := events.SourceFromSubject(msg.Subject())
 	if !ok {
-		return trigger{}, "", fmt.Errorf("subject %q is not regsync.trigger.<source>", msg.Subject())
+		return delivery{}, "", fmt.Errorf("subject %q is not regsync.trigger.<source>", msg.Subject())
 	}
 	meta, err := msg.Metadata()
 	if err != nil {
-		return trigger{}, "", fmt.Errorf("trigger metadata: %w", err)
+		return delivery{}, "", fmt.Errorf("trigger metadata: %w", err)
 	}
 	ev, err := events.Decode(msg.Headers(), msg.Data())
 	if err != nil {
-		return trigger{}, "", err
+		return delivery{}, "", err
 	}
-	t := trigger{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream}
+	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, published: meta.Timestamp}
 	var named string
 	switch ev.Type() {
 	case events.TypeSourceChanged:
-		d, err := events.DecodeData[events.SourceChanged](ev)
+		data, err := events.DecodeData[events.SourceChanged](ev)
 		if err != nil {
-			return trigger{}, "", err
+			return delivery{}, "", err
 		}
-		named, t.kind, t.changed, t.revision = d.Source, d.Trigger, true, d.Revision
+		named, d.kind, d.changed, d.revision = data.Source, data.Trigger, true, data.Revision
 	case events.TypeSyncRequested:
-		d, err := events.DecodeData[events.SyncRequested](ev)
+		data, err := events.DecodeData[events.SyncRequested](ev)
 		if err != nil {
-			return trigger{}, "", err
+			return delivery{}, "", err
 		}
-		named, t.kind, t.requestID = d.Source, d.Trigger, d.RequestID
+		named, d.kind, d.requestID = data.Source, data.Trigger, data.RequestID
 	default:
-		return trigger{}, "", fmt.Errorf("event type %q is not a trigger (want %s or %s)", ev.Type(), events.TypeSourceChanged, events.TypeSyncRequested)
+		return delivery{}, "", fmt.Errorf("event type %q is not a trigger (want %s or %s)", ev.Type(), events.TypeSourceChanged, events.TypeSyncRequested)
 	}
 	if named != source {
-		return trigger{}, "", fmt.Errorf("event names source %q but was published on the subject of %q", named, source)
+		return delivery{}, "", fmt.Errorf("event names source %q but was published on the subject of %q", named, source)
 	}
-	return t, source, nil
+	return d, source, nil
 }
 
-func (c *Coordinator) work(ctx context.Context) {
+func (c *Coordinator) work(stopping context.Context) {
 	for {
-		source, batch, ok := c.queues.next()
+		source, ds, ok := c.queues.next()
 		if !ok {
 			return
 		}
-		c.handle(ctx, source, batch)
+		c.handle(stopping, source, ds)
 		c.queues.done(source)
 	}
 }
 
-// batch is what a set of coalesced triggers asks for.
-type batch struct {
-	triggers []trigger
-	covered  events.Covered
-	manual   bool
-	changed  bool
-	revision string
-	// lastID is the newest trigger's id, lastRequestID the newest manual
-	// request's.
-	lastID, lastRequestID string
-}
-
-func newBatch(ts []trigger, started time.Time) batch {
-	b := batch{triggers: ts}
-	b.covered.StartedAt = started
-	for _, t := range ts {
-		b.covered.Cover(t.id, t.seq)
-		b.lastID = t.id
-		switch {
-		case t.kind == events.TriggerManual:
-			b.manual = true
-			b.lastRequestID = t.requestID
-			if b.lastRequestID == "" {
-				b.lastRequestID = t.id
-			}
-		case t.changed:
-			b.changed = true
-			if t.revision != "" {
-				b.revision = t.revision
-			}
-		case t.kind == events.TriggerStartup:
-			// A start or a reload: the source may have changed while
-			// nobody watched, so look at its data.
-			b.changed = true
-		}
-	}
-	return b
-}
-
-// handle answers one batch of a source's triggers with one result.
-func (c *Coordinator) handle(ctx context.Context, name string, ts []trigger) {
-	log := c.logger.With("source", name, "triggers", len(ts))
+// handle answers one batch of a source's deliveries with one result, or
+// puts the batch back for a later try when the source cannot be worked on
+// now: another replica holds its lease, or NATS does not answer. A worker
+// never waits for another holder; it moves on to other sources.
+func (c *Coordinator) handle(stopping context.Context, name string, ds []delivery) {
+	log := c.logger.With("source", name, "triggers", len(ds))
 	src, known := c.source(name)
 	if !known || !src.Synced() {
-		b := newBatch(ts, time.Now().UTC())
-		msg := fmt.Sprintf("unknown source %q: it is not in regsync's configuration", name)
-		if known {
-			msg = fmt.Sprintf("source %q (%s) is not synced by regsync", name, src.Type())
-		}
-		c.answer(ctx, log, b, c.failedEvent(name, b, &syncer.Error{
-			Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
-		}, "unknown-source", nil, 0, 0))
+		c.answerUnknown(stopping, log, name, src, known, ds)
 		return
 	}
 
-	lease, err := c.leases.Acquire(ctx, name)
+	lease, err := c.leases.TryAcquire(stopping, name)
 	if err != nil {
-		// Shutting down: hand the triggers back for another replica.
-		log.Info("handing triggers back", "err", err)
-		for _, t := range ts {
-			_ = t.msg.Nak()
+		delay := time.Second
+		var held *HeldError
+		if errors.As(err, &held) {
+			// Holders let go as soon as they are done, usually long
+			// before the lease would expire: look again soon.
+			delay = min(max(time.Until(held.Until), 50*time.Millisecond), c.leases.pollInterval())
+			log.Debug("lease held elsewhere, trying again later", "holder", held.Holder, "retry_in", delay)
+			c.opts.Metrics.leaseHeld()
+		} else {
+			log.Warn("cannot take lease, trying again later", "err", err, "retry_in", delay)
 		}
+		c.later(name, ds, delay)
 		return
 	}
-	// From here on the work finishes even when ctx is cancelled: shutdown
-	// drains what is in flight.
-	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.SyncTimeout)
-	defer cancel()
+
+	// The sync finishes even when shutdown starts (the drain), unless it
+	// outlives DrainTimeout or the lease is lost.
+	work, cancel := context.WithCancelCause(stopping)
+	defer cancel(nil)
+	work, cancelTimeout := context.WithTimeout(work, c.opts.SyncTimeout)
+	defer cancelTimeout()
 	keep, stopKeep := context.WithCancel(work)
 	var kwg sync.WaitGroup
 	kwg.Go(func() {
 		lease.KeepAlive(keep, func(err error) {
 			log.Error("lost lease during sync, abandoning it", "err", err)
-			cancel()
+			cancel(errLeaseLost)
 		})
 	})
-	defer func() {
-		stopKeep()
-		kwg.Wait()
-		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
-			log.Warn("lease not released, it will expire", "err", err)
-		}
-	}()
 
-	c.sync(work, log, src, newBatch(ts, time.Now().UTC()))
+	rest, err := c.syncLeased(work, log, src, ds)
+
+	stopKeep()
+	kwg.Wait()
+	if rerr := lease.Release(work); rerr != nil {
+		log.Warn("lease not released, it will expire", "err", rerr)
+	}
+	if err != nil {
+		log.Warn("batch not answered, trying again", "err", err)
+		c.later(name, rest, time.Second)
+	}
 }
 
-// sync decides and, if needed, performs the sync of one batch while the
-// lease is held, then records and publishes the outcome.
-func (c *Coordinator) sync(ctx context.Context, log *slog.Logger, src config.Source, b batch) {
-	st, _, err := c.status.Get(ctx, src.Name)
-	if err != nil {
-		log.Error("cannot read status, triggers will be redelivered", "err", err)
-		c.nakAll(b, 5*time.Second)
-		return
-	}
-	if b.changed {
-		if serr := c.mgr.AwaitRevision(ctx, src, st, b.revision); serr != nil {
-			o := outcome{src: src, b: b, reason: syncer.ReasonErrorCheckingChanges, log: log, start: time.Now()}
-			c.fail(ctx, o, serr)
-			return
+// later puts deliveries back for another try after delay, or hands them
+// back to the stream when the coordinator is shutting down.
+func (c *Coordinator) later(name string, ds []delivery, delay time.Duration) {
+	if !c.queues.retry(name, ds, delay) {
+		for _, d := range ds {
+			_ = d.msg.Nak()
 		}
 	}
-	var reason syncer.Reason
-	var prefetched *sources.Fetched
+}
+
+// syncLeased decides and, if needed, performs the sync of a batch while
+// the lease is held, then records and publishes the outcome. It returns
+// the deliveries still unanswered and why, if any are.
+func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src config.Source, ds []delivery) ([]delivery, error) {
+	st, err := c.readStatus(ctx, src)
+	if err != nil {
+		return ds, err
+	}
+	// An outcome recorded before but not yet announced goes first, with
+	// the id and content it was recorded with.
+	if st.PendingResult != nil {
+		if st, ds, err = c.flushPending(ctx, log, src, st, ds); err != nil || len(ds) == 0 {
+			return ds, err
+		}
+	}
+	b := newBatch(ds, time.Now().UTC())
+	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
+	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: time.Now(), previousHash: st.LastSyncHash}
 	switch {
-	case b.manual:
-		reason, prefetched = c.mgr.ShouldSync(ctx, src, st, true)
-	case b.changed:
-		reason, prefetched = c.mgr.ShouldSyncChange(ctx, src, st, b.revision)
+	case d.Err != nil:
+		err = c.fail(ctx, o, d.Err)
+	case !d.Reason.ShouldSync():
+		err = c.skip(ctx, o)
 	default:
-		reason, prefetched = c.mgr.ShouldSync(ctx, src, st, false)
-	}
-	log = log.With("reason", reason.String())
-	o := outcome{src: src, b: b, reason: reason, log: log, start: time.Now()}
-	if st != nil {
-		o.previousHash = st.LastSyncHash
-	}
-	switch {
-	case reason.IsError():
-		c.fail(ctx, o, &syncer.Error{
-			Message:         fmt.Sprintf("cannot decide whether to sync %s: %s (sync schedule %q)", src.Name, reason, syncer.ScheduleOf(src)),
-			ConditionType:   syncer.ConditionSyncSuccessful,
-			ConditionReason: syncer.ConditionReasonConfigInvalid,
-		})
-	case !reason.ShouldSync():
-		c.skip(ctx, o)
-	default:
-		c.perform(ctx, o, prefetched)
-	}
-}
-
-// outcome carries one batch's decision to the step that records it.
-type outcome struct {
-	src          config.Source
-	b            batch
-	reason       syncer.Reason
-	log          *slog.Logger
-	start        time.Time
-	previousHash string
-}
-
-func (o outcome) initial() *state.Status { return state.Initial(syncer.ScheduleOf(o.src)) }
-
-// record writes the status; on failure the batch is handed back.
-func (c *Coordinator) record(ctx context.Context, o outcome, mutate func(*state.Status)) (*state.Status, bool) {
-	st, err := c.status.Update(ctx, o.src.Name, o.initial, func(s *state.Status) {
-		s.SyncSchedule = syncer.ScheduleOf(o.src)
-		c.noteTriggers(s, o.b)
-		mutate(s)
-	})
-	if err != nil {
-		o.log.Error("cannot record status, triggers will be redelivered", "err", err)
-		c.nakAll(o.b, 5*time.Second)
-		return nil, false
-	}
-	return st, true
-}
-
-// skip answers a batch that needs no sync.
-func (c *Coordinator) skip(ctx context.Context, o outcome) {
-	st, ok := c.record(ctx, o, func(s *state.Status) {
-		s.LastReason = o.reason.String()
-		s.NextSyncTime = nextSlot(o.src, time.Now())
-	})
-	if ok {
-		c.answer(ctx, o.log, o.b, c.skippedEvent(o.src.Name, o.b, o.reason, st))
-	}
-}
-
-// nextSlot is when the interval fallback next looks at a source, or nil.
-func nextSlot(src config.Source, after time.Time) *time.Time {
-	if _, at := Slot(src.Name, src.Interval(), after); !at.IsZero() {
-		return &at
-	}
-	return nil
-}
-
-// fail records a failed sync and answers the batch with it. The last good
-// snapshot and hash stay.
-func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) {
-	took := time.Since(o.start)
-	end := time.Now().UTC()
-	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
-	st, ok := c.record(ctx, o, func(s *state.Status) {
-		syncer.RecordFailure(s, serr, o.reason, end, hasSnapshot)
-		// The interval fallback retries at this time (see Interval).
-		next := end.Add(syncer.RetryBackoff(s.AttemptCount))
-		if slot := nextSlot(o.src, end); slot != nil && slot.Before(next) {
-			next = *slot
-		}
-		s.NextSyncTime = &next
-	})
-	if !ok {
-		return
-	}
-	o.log.Warn("sync failed", "condition", serr.ConditionType, "condition_reason", serr.ConditionReason,
-		"attempt", st.AttemptCount, "err", serr.Message)
-	c.answer(ctx, o.log, o.b, c.failedEvent(o.src.Name, o.b, serr, o.reason.String(), st.NextSyncTime, st.AttemptCount, took))
-}
-
-// perform runs a sync and answers the batch with its outcome.
-func (c *Coordinator) perform(ctx context.Context, o outcome, prefetched *sources.Fetched) {
-	startedAt := time.Now().UTC()
-	if _, ok := c.record(ctx, o, func(s *state.Status) { syncer.RecordStart(s, o.reason, startedAt) }); !ok {
-		return
-	}
-	res, serr := c.mgr.PerformSync(ctx, o.src, prefetched)
-	took := time.Since(o.start)
-	c.opts.Metrics.observe(o.src.Name, serr == nil, took)
-	if serr != nil {
-		c.fail(ctx, o, serr)
-		return
-	}
-	end := time.Now().UTC()
-	if _, ok := c.record(ctx, o, func(s *state.Status) {
-		syncer.RecordSuccess(s, res, o.reason, end)
-		s.NextSyncTime = nextSlot(o.src, end)
-	}); !ok {
-		return
-	}
-	o.log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
-		"updated", len(res.Diff.Updated), "removed", len(res.Diff.Removed), "took", took)
-	c.answer(ctx, o.log, o.b, c.completedEvent(o.src.Name, o.b, o.reason, o.previousHash, res, took))
-}
-
-func (c *Coordinator) noteTriggers(s *state.Status, b batch) {
-	s.LastTriggerID = b.lastID
-	if b.lastRequestID != "" {
-		s.LastManualRequestID = b.lastRequestID
-	}
-}
-
-// nakAll hands a batch back to the stream for a later try.
-func (c *Coordinator) nakAll(b batch, delay time.Duration) {
-	for _, t := range b.triggers {
-		_ = t.msg.NakWithDelay(delay)
-	}
-}
-
-// answer publishes a batch's result and then acknowledges its triggers.
-// If the result cannot be published the triggers are handed back.
-func (c *Coordinator) answer(ctx context.Context, log *slog.Logger, b batch, data events.Data) {
-	ctx = context.WithoutCancel(ctx)
-	id := "r-" + data.SourceName() + "-" + strconv.FormatUint(b.covered.TriggerSeq, 10)
-	ev, err := events.New(id, Producer, data)
-	if err == nil {
-		_, err = bus.Publish(ctx, c.h.JS, events.ResultSubject(data.SourceName(), events.OutcomeOf(ev.Type())), ev)
+		err = c.perform(ctx, o, d)
 	}
 	if err != nil {
-		log.Error("cannot publish result, triggers will be redelivered", "err", err)
-		c.nakAll(b, 2*time.Second)
-		return
+		return ds, err
 	}
-	c.opts.Metrics.answered(data.SourceName(), events.OutcomeOf(ev.Type()))
-	for _, t := range b.triggers {
-		if err := t.msg.DoubleAck(ctx); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-			log.Warn("trigger ack not confirmed, it may be redelivered and answered again", "trigger", t.id, "err", err)
-		}
+	return nil, nil
+}
+
+// readStatus returns the source's status, creating its initial record if
+// it has none, so that every outcome is written over an existing revision.
+func (c *Coordinator) readStatus(ctx context.Context, src config.Source) (*state.Status, error) {
+	call, cancel := c.call(ctx)
+	defer cancel()
+	st, _, err := c.status.Get(call, src.Name)
+	if err == nil && st == nil {
+		st, err = c.status.Update(call, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status, uint64) {})
 	}
+	return st, err
 }

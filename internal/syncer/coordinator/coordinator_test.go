@@ -356,7 +356,7 @@ func TestDeadHolderDoesNotWedgeSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if _, err := h.status.Update(ctx, "local", func() *state.Status { return state.Initial("30m0s") }, func(s *state.Status) {
+	if _, err := h.status.Update(ctx, "local", func() *state.Status { return state.Initial("30m0s") }, func(s *state.Status, _ uint64) {
 		syncer.RecordStart(s, syncer.ReasonRegistryNotReady, now)
 	}); err != nil {
 		t.Fatal(err)
@@ -432,7 +432,8 @@ func TestStartupTriggers(t *testing.T) {
 	if c.TriggerCount != 1 || !strings.HasPrefix(c.TriggerIDs[0], "st-local-") {
 		t.Errorf("covered %+v, want one startup trigger", c.Covered)
 	}
-	// Complete and not due: no trigger at the next start.
+	// Complete, announced and not due: no trigger at the next start.
+	eventually(t, "the announced result cleared from the status", func() bool { return h.getStatus("local").PendingResult == nil })
 	if n, err := Startup(ctx, h.js, h.status, srcs); err != nil || n != 0 {
 		t.Errorf("startup published %d (err %v), want 0 for a complete source", n, err)
 	}

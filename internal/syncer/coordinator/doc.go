@@ -5,7 +5,17 @@
 // what to do, records the outcome in regsync_status and answers every
 // batch with exactly one result event on REGSYNC_RESULTS.
 //
-// A trigger is acknowledged only after its result is published, so a
-// replica that dies mid-sync loses nothing: its triggers are redelivered
-// and its lease expires within seconds.
+// What keeps it correct under faults:
+//   - A batch is read in stream order, so a redelivered old trigger never
+//     hides a newer observation (batch.go).
+//   - The outcome and its result event are written in one status update and
+//     the event is published until stored, with the same id and content,
+//     before a trigger is acknowledged (outcome.go).
+//   - Every JetStream request has its own timeout, well under the lease
+//     time; a lease that cannot be renewed stops the sync (lease.go).
+//   - A worker never waits for a lease held elsewhere: the batch waits, the
+//     worker moves on (queue.go). A replica restarted on the same data
+//     directory takes its former leases over at once (replica.go).
+//   - Triggers a dead replica held come back after DefaultAckWait; shutdown
+//     waits DefaultDrainTimeout for syncs in flight, then hands the rest back.
 package coordinator

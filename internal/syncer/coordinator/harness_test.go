@@ -42,7 +42,12 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	const leaseTTL = 2 * time.Second
+	return newHarnessTTL(t, 2*time.Second)
+}
+
+// newHarnessTTL starts a server whose leases live leaseTTL.
+func newHarnessTTL(t testing.TB, leaseTTL time.Duration) *harness {
+	t.Helper()
 	srv := bustest.Start(t, leaseTTL)
 	return &harness{t: t, emb: srv.Embedded, nc: srv.Conn, js: srv.JS, h: srv.Handles,
 		status: state.NewStore(srv.Handles.Status), snapshots: writer.New(srv.Handles.Data),
@@ -63,14 +68,30 @@ func (h *harness) startWith(srcs []config.Source, opts Options) *Coordinator {
 
 func (h *harness) run(srcs []config.Source, f syncer.Fetcher, opts Options) *Coordinator {
 	h.t.Helper()
+	return h.runPrepared(srcs, f, h.snapshots, opts, nil)
+}
+
+// runPrepared runs a coordinator on the given fetcher and snapshots;
+// prepare, if set, sees it before it runs.
+func (h *harness) runPrepared(srcs []config.Source, f syncer.Fetcher, snaps syncer.Snapshots, opts Options, prepare func(*Coordinator)) *Coordinator {
+	h.t.Helper()
 	logger := slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mgr := syncer.NewManager(f, h.snapshots, logger, 0)
-	opts.Workers = 2
+	mgr := syncer.NewManager(f, snaps, logger, 0)
+	if opts.Workers == 0 {
+		opts.Workers = 2
+	}
 	opts.LeaseTTL = h.leaseTTL
-	opts.SyncTimeout = 30 * time.Second
-	opts.Holder = fmt.Sprintf("%s-%p", h.t.Name(), mgr)
+	if opts.SyncTimeout == 0 {
+		opts.SyncTimeout = 30 * time.Second
+	}
+	if opts.Holder == "" {
+		opts.Holder = fmt.Sprintf("%s-%p", h.t.Name(), mgr)
+	}
 	opts.Logger = logger
 	c := New(h.h, mgr, h.status, srcs, opts)
+	if prepare != nil {
+		prepare(c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()

@@ -2,26 +2,47 @@ package coordinator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/bus"
 )
 
 // Leases hands out per-source leases stored in a key-value bucket whose
 // TTL is the lease time: a lease that is not renewed disappears on the
 // server, whoever held it.
+//
+// The holder is the replica's stable identity (see ReplicaID): a lease found
+// under this replica's own name was left by an earlier run of it (a kill -9)
+// or by a release that never reached the server, and is taken over at once
+// instead of waiting for it to expire.
 type Leases struct {
 	kv     jetstream.KeyValue
 	holder string
 	ttl    time.Duration
+	// call bounds each key-value request, so that a server that does not
+	// answer (a leader election) costs seconds, not the sync timeout.
+	call   time.Duration
+	logger *slog.Logger
 }
 
 // NewLeases returns Leases for holder on a bucket created with TTL ttl.
 func NewLeases(kv jetstream.KeyValue, holder string, ttl time.Duration) *Leases {
-	return &Leases{kv: kv, holder: holder, ttl: ttl}
+	return &Leases{kv: kv, holder: holder, ttl: ttl, call: CallTimeout(ttl), logger: slog.New(slog.DiscardHandler)}
+}
+
+// CallTimeout is how long one JetStream request may take when leases live
+// ttl: well under the lease time, so a request that gets no answer gives up
+// while the lease still protects the work.
+func CallTimeout(ttl time.Duration) time.Duration {
+	return min(max(ttl/3, 100*time.Millisecond), 5*time.Second)
 }
 
 // Lease is a held lease.
@@ -29,83 +50,181 @@ type Lease struct {
 	leases *Leases
 	source string
 	rev    uint64
+	// renewed is when the server last confirmed the lease.
+	renewed time.Time
 }
 
 type leaseRecord struct {
 	Holder   string    `json:"holder"`
 	Acquired time.Time `json:"acquired"`
+	// Token tells this acquisition from any other of the same holder, so an
+	// answer lost in flight can be recognised as ours.
+	Token string `json:"token,omitempty"`
 }
 
-// pollInterval is how often a waiting Acquire tries again.
+// HeldError says that another replica holds a source's lease.
+type HeldError struct {
+	Source, Holder string
+	// Until is when the lease expires unless its holder renews it.
+	Until time.Time
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("lease on %s is held by %q until %s", e.Source, e.Holder, e.Until.Format(time.RFC3339Nano))
+}
+
+// TryAcquire takes the source's lease if nobody else holds it; it never
+// waits for another holder. A lease held by another replica gives a
+// *HeldError; any other error means the bucket did not answer.
+//
+// The request is not cut short by ctx: a create cancelled in flight may
+// still be stored, and a lease stored without its holder knowing would
+// wedge the source for a whole TTL. Each request is bounded by the call
+// timeout instead, and a request whose outcome is unknown is resolved by
+// reading the key back.
+func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) {
+	call, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.call)
+	defer cancel()
+	rec := leaseRecord{Holder: l.holder, Acquired: time.Now().UTC(), Token: newToken()}
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := l.kv.Create(call, source, value)
+	if err == nil {
+		return l.held(source, rev), nil
+	}
+	entry, gerr := l.kv.Get(call, source)
+	if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
+		if bus.IsConflict(err) {
+			// Released or expired between the two requests: free now.
+			return nil, &HeldError{Source: source, Until: time.Now()}
+		}
+		return nil, fmt.Errorf("acquire lease on %s: %w", source, err)
+	}
+	if gerr != nil {
+		return nil, fmt.Errorf("acquire lease on %s: %w", source, errors.Join(err, gerr))
+	}
+	var found leaseRecord
+	_ = json.Unmarshal(entry.Value(), &found)
+	switch {
+	case found.Holder == l.holder && found.Token == rec.Token:
+		// Our create was stored; only its answer was lost.
+		return l.held(source, entry.Revision()), nil
+	case found.Holder == l.holder:
+		// Left by an earlier run of this replica: nobody works under it.
+		rev, err := l.kv.Update(call, source, value, entry.Revision())
+		if err != nil {
+			if bus.IsConflict(err) {
+				return nil, &HeldError{Source: source, Holder: found.Holder, Until: time.Now()}
+			}
+			return nil, fmt.Errorf("take over own lease on %s: %w", source, err)
+		}
+		l.logger.Info("took over a lease this replica left behind", "source", source, "acquired", found.Acquired)
+		return l.held(source, rev), nil
+	case bus.IsConflict(err):
+		return nil, &HeldError{Source: source, Holder: found.Holder, Until: entry.Created().Add(l.ttl)}
+	default:
+		return nil, fmt.Errorf("acquire lease on %s: %w", source, err)
+	}
+}
+
+// pollInterval is how often a lease held elsewhere is tried again.
 func (l *Leases) pollInterval() time.Duration {
 	return min(max(l.ttl/20, 50*time.Millisecond), time.Second)
 }
 
-// Acquire waits until it holds the source's lease or ctx is done.
+func (l *Leases) held(source string, rev uint64) *Lease {
+	return &Lease{leases: l, source: source, rev: rev, renewed: time.Now()}
+}
+
+func newToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Acquire waits until it holds the source's lease or ctx is done. Workers
+// use TryAcquire, which never waits; Acquire is for callers that have
+// nothing else to do.
 func (l *Leases) Acquire(ctx context.Context, source string) (*Lease, error) {
-	value, err := json.Marshal(leaseRecord{Holder: l.holder, Acquired: time.Now().UTC()})
-	if err != nil {
-		return nil, err
-	}
-	ticker := time.NewTicker(l.pollInterval())
-	defer ticker.Stop()
 	for {
-		rev, err := l.kv.Create(ctx, source, value)
-		if err == nil {
-			return &Lease{leases: l, source: source, rev: rev}, nil
+		lease, err := l.TryAcquire(ctx, source)
+		var held *HeldError
+		if !errors.As(err, &held) {
+			return lease, err
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("acquire lease on %s: %w", source, err)
-		}
+		wait := min(max(time.Until(held.Until), 50*time.Millisecond), l.pollInterval())
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("acquire lease on %s: %w", source, ctx.Err())
-		case <-ticker.C:
+		case <-time.After(wait):
 		}
 	}
 }
 
-// Renew extends the lease; an error means it was lost.
+// Renew extends the lease; an error means it was not renewed (lost, or
+// the bucket did not answer in time).
 func (l *Lease) Renew(ctx context.Context) error {
 	value, err := json.Marshal(leaseRecord{Holder: l.leases.holder, Acquired: time.Now().UTC()})
 	if err != nil {
 		return err
 	}
-	rev, err := l.leases.kv.Update(ctx, l.source, value, l.rev)
+	call, cancel := context.WithTimeout(ctx, l.leases.call)
+	defer cancel()
+	rev, err := l.leases.kv.Update(call, l.source, value, l.rev)
 	if err != nil {
 		return fmt.Errorf("renew lease on %s: %w", l.source, err)
 	}
 	l.rev = rev
+	l.renewed = time.Now()
 	return nil
 }
 
-// KeepAlive renews the lease every third of its TTL until ctx is done. If
-// a renewal fails it calls lost and returns.
+// KeepAlive renews the lease every third of its TTL until ctx is done. A
+// renewal that fails is retried until the lease would have expired on the
+// server; then, or at once when another holder took it, it calls lost and
+// returns. The work under the lease must stop when lost is called.
 func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
-	ticker := time.NewTicker(l.leases.ttl / 3)
-	defer ticker.Stop()
+	ttl := l.leases.ttl
+	wait := ttl / 3
 	for {
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-ticker.C:
-			if err := l.Renew(ctx); err != nil {
-				if ctx.Err() == nil {
-					lost(err)
-				}
-				return
-			}
+		case <-t.C:
+		}
+		err := l.Renew(ctx)
+		switch {
+		case err == nil:
+			wait = ttl / 3
+		case ctx.Err() != nil:
+			return
+		case bus.IsConflict(err), time.Since(l.renewed) > ttl-ttl/6:
+			lost(err)
+			return
+		default:
+			wait = ttl / 10
 		}
 	}
 }
 
-// Release gives the lease up, if it is still ours. A renewal cut off by
-// cancellation may have been stored without us learning its revision, so
-// on a revision mismatch the current holder is checked before deleting.
+// Release gives the lease up, if it is still ours. It is bounded by the
+// call timeout and not by ctx, so a replica shutting down still lets go.
+// A renewal cut off in flight may have been stored without us learning its
+// revision, so on a revision mismatch the current holder is checked before
+// deleting.
 func (l *Lease) Release(ctx context.Context) error {
-	err := l.leases.kv.Delete(ctx, l.source, jetstream.LastRevision(l.rev))
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		entry, gerr := l.leases.kv.Get(ctx, l.source)
+	call, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.leases.call)
+	defer cancel()
+	err := l.leases.kv.Delete(call, l.source, jetstream.LastRevision(l.rev))
+	if bus.IsConflict(err) {
+		entry, gerr := l.leases.kv.Get(call, l.source)
+		if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
+			return nil // expired meanwhile
+		}
 		if gerr != nil {
 			return fmt.Errorf("release lease on %s: %w", l.source, gerr)
 		}
@@ -113,7 +232,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		if json.Unmarshal(entry.Value(), &rec) != nil || rec.Holder != l.leases.holder {
 			return fmt.Errorf("release lease on %s: it was taken over by %q", l.source, rec.Holder)
 		}
-		err = l.leases.kv.Delete(ctx, l.source, jetstream.LastRevision(entry.Revision()))
+		err = l.leases.kv.Delete(call, l.source, jetstream.LastRevision(entry.Revision()))
 	}
 	if err != nil {
 		return fmt.Errorf("release lease on %s: %w", l.source, err)

@@ -73,3 +73,18 @@ func TestLeases(t *testing.T) {
 		_ = lb.Release(ctx)
 	})
 }
+
+func TestReplicaIDIsKeptAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	first, err := ReplicaID(dir)
+	if err != nil || first == "" {
+		t.Fatalf("ReplicaID = %q, %v", first, err)
+	}
+	again, err := ReplicaID(dir)
+	if err != nil || again != first {
+		t.Errorf("restart got %q (%v), want %q", again, err, first)
+	}
+	if other, _ := ReplicaID(t.TempDir()); other == first {
+		t.Errorf("two data directories share the identity %q", other)
+	}
+}

@@ -14,6 +14,7 @@ type Metrics struct {
 	rejects  prometheus.Counter
 	results  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	held     prometheus.Counter
 }
 
 // NewMetrics registers the coordinator's metrics with reg.
@@ -37,7 +38,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"source", "success"}),
 	}
-	reg.MustRegister(m.triggers, m.rejects, m.results, m.duration)
+	m.held = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "regsync_lease_held_elsewhere_total",
+		Help: "Batches put back because another replica held the source's lease.",
+	})
+	reg.MustRegister(m.triggers, m.rejects, m.results, m.duration, m.held)
 	return m
 }
 
@@ -62,5 +67,11 @@ func (m *Metrics) answered(source, outcome string) {
 func (m *Metrics) observe(source string, success bool, d time.Duration) {
 	if m != nil {
 		m.duration.WithLabelValues(source, strconv.FormatBool(success)).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) leaseHeld() {
+	if m != nil {
+		m.held.Inc()
 	}
 }

@@ -2,33 +2,40 @@ package coordinator
 
 import (
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// trigger is one received trigger message, decoded.
-type trigger struct {
+// delivery is one trigger message received from REGSYNC_TRIGGERS, decoded.
+type delivery struct {
 	msg      jetstream.Msg
 	id       string
 	seq      uint64
-	kind     string // events trigger kind: file, git-poll, webhook, manual, interval, startup
+	kind     string // events trigger kind: file, git-poll, http-poll, webhook, manual, interval, startup
 	changed  bool   // a source.changed event
 	revision string
 	// requestID of a manual request.
 	requestID string
+	// published is when the trigger was stored in the stream.
+	published time.Time
 }
 
-// queue holds the triggers of one source that wait for a worker, and
-// whether a worker is syncing that source now.
+// queue holds the deliveries of one source that wait for a worker, and
+// whether a worker has the source now or it waits for a retry time.
 type queue struct {
-	pending []trigger
-	running []trigger
+	pending []delivery
+	running []delivery
 	queued  bool
+	// waiting is set while the source sits out a retry delay (its lease is
+	// held elsewhere, or NATS did not answer); new deliveries join pending
+	// without readying it.
+	waiting bool
 }
 
-// queues coalesces triggers per source and hands sources to workers: a
-// source is given to at most one worker at a time, and triggers that arrive
-// while it syncs wait for the next batch.
+// queues coalesces deliveries per source and hands sources to workers: a
+// source is given to at most one worker at a time, and deliveries that
+// arrive while it syncs wait for the next batch.
 type queues struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -43,8 +50,8 @@ func newQueues() *queues {
 	return q
 }
 
-// add queues a trigger for a source; false means the queues are closed.
-func (q *queues) add(source string, t trigger) bool {
+// add queues a delivery for a source; false means the queues are closed.
+func (q *queues) add(source string, d delivery) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -55,13 +62,13 @@ func (q *queues) add(source string, t trigger) bool {
 		sq = &queue{}
 		q.bySrc[source] = sq
 	}
-	sq.pending = append(sq.pending, t)
+	sq.pending = append(sq.pending, d)
 	q.markReady(source, sq)
 	return true
 }
 
 func (q *queues) markReady(source string, sq *queue) {
-	if sq.queued || sq.running != nil || len(sq.pending) == 0 {
+	if q.closed || sq.queued || sq.waiting || sq.running != nil || len(sq.pending) == 0 {
 		return
 	}
 	sq.queued = true
@@ -71,7 +78,7 @@ func (q *queues) markReady(source string, sq *queue) {
 
 // next blocks until a source is ready and returns it with its batch; ok is
 // false once the queues are closed.
-func (q *queues) next() (source string, batch []trigger, ok bool) {
+func (q *queues) next() (source string, batch []delivery, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.ready) == 0 && !q.closed {
@@ -87,25 +94,52 @@ func (q *queues) next() (source string, batch []trigger, ok bool) {
 	return source, batch, true
 }
 
-// done marks a source's batch finished and readies it again if triggers
+// done marks a source's batch finished and readies it again if deliveries
 // arrived meanwhile.
 func (q *queues) done(source string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	sq := q.bySrc[source]
 	sq.running = nil
-	if len(sq.pending) == 0 {
+	if len(sq.pending) == 0 && !sq.waiting {
 		delete(q.bySrc, source)
 		return
 	}
 	q.markReady(source, sq)
 }
 
-// held returns every trigger not yet answered, pending or running.
-func (q *queues) held() []trigger {
+// retry puts the rest of a source's batch back, ahead of anything that
+// arrived meanwhile, and readies the source again after delay. The worker
+// is free for other sources in between; the deliveries stay held (and kept
+// alive by the heartbeat), so no other replica answers them out of order.
+// The caller still calls done. False means the queues are closed and the
+// caller must hand the deliveries back to the stream itself.
+func (q *queues) retry(source string, rest []delivery, delay time.Duration) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []trigger
+	if q.closed {
+		return false
+	}
+	sq := q.bySrc[source]
+	sq.pending = append(append([]delivery{}, rest...), sq.pending...)
+	if len(sq.pending) == 0 {
+		return true
+	}
+	sq.waiting = true
+	time.AfterFunc(delay, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		sq.waiting = false
+		q.markReady(source, sq)
+	})
+	return true
+}
+
+// held returns every delivery not yet answered: pending, waiting or running.
+func (q *queues) held() []delivery {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []delivery
 	for _, sq := range q.bySrc {
 		out = append(out, sq.pending...)
 		out = append(out, sq.running...)
@@ -113,14 +147,14 @@ func (q *queues) held() []trigger {
 	return out
 }
 
-// close wakes every waiting worker and returns the triggers that no worker
-// took, so they can be handed back to the stream.
-func (q *queues) close() []trigger {
+// close wakes every waiting worker and returns the deliveries that no
+// worker has, so they can be handed back to the stream.
+func (q *queues) close() []delivery {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
 	q.cond.Broadcast()
-	var out []trigger
+	var out []delivery
 	for _, sq := range q.bySrc {
 		out = append(out, sq.pending...)
 		sq.pending = nil

@@ -81,7 +81,7 @@ func ApplyReload(ctx context.Context, js jetstream.JetStream, store *state.Store
 		}
 	}
 	for _, src := range ch.Removed {
-		_, err := store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(s *state.Status) {
+		_, err := store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(s *state.Status, _ uint64) {
 			msg := "Source removed from the configuration; its last snapshot is kept"
 			s.Message = msg
 			s.NextSyncTime = nil

@@ -33,7 +33,7 @@ func Startup(ctx context.Context, js jetstream.JetStream, store *state.Store, sr
 		}
 		st, rev, err := store.Get(ctx, src.Name)
 		if err == nil && st == nil {
-			st, err = store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status) {})
+			st, err = store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status, uint64) {})
 			if err == nil {
 				_, rev, err = store.Get(ctx, src.Name)
 			}
@@ -43,7 +43,8 @@ func Startup(ctx context.Context, js jetstream.JetStream, store *state.Store, sr
 			continue
 		}
 		due, _, ierr := syncer.IsIntervalSyncNeeded(st, now)
-		if st.Phase == state.PhaseComplete && !due && ierr == nil {
+		// A recorded result not yet announced also needs a worker.
+		if st.Phase == state.PhaseComplete && !due && ierr == nil && st.PendingResult == nil {
 			continue
 		}
 		id := "st-" + src.Name + "-" + strconv.FormatUint(rev, 10)

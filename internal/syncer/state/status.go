@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -50,6 +51,11 @@ type Status struct {
 	LastManualRequestID   string      `json:"lastManualRequestId"`
 	NextSyncTime          *time.Time  `json:"nextSyncTime,omitempty"`
 	Conditions            []Condition `json:"conditions"`
+	// PendingResult is the result event (CloudEvents JSON format) of the
+	// outcome this record describes, kept until REGSYNC_RESULTS confirmed
+	// storing it. Whoever next holds the source's lease publishes it again,
+	// with the same id and content, before anything else.
+	PendingResult json.RawMessage `json:"pendingResult,omitempty"`
 }
 
 // Initial is the status of a source that has never been synced, as the

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/bus"
 )
 
 // Store reads and writes status records in a key-value bucket.
@@ -39,8 +41,11 @@ func (s *Store) Get(ctx context.Context, source string) (*Status, uint64, error)
 
 // Update applies mutate to the current status (or to init() when there is
 // none) and writes it back with compare-and-swap, re-reading and applying
-// again when another writer got there first. It returns the written status.
-func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(*Status)) (*Status, error) {
+// again when another writer got there first. mutate is told the revision it
+// writes over (0 for a new record): one write at most succeeds over each
+// revision, so the pair (source, base) names one write for good. It returns
+// the written status.
+func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64)) (*Status, error) {
 	for range maxCASRetries {
 		st, rev, err := s.Get(ctx, source)
 		if err != nil {
@@ -49,7 +54,7 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		if st == nil {
 			st = init()
 		}
-		mutate(st)
+		mutate(st, rev)
 		data, err := json.Marshal(st)
 		if err != nil {
 			return nil, fmt.Errorf("encode status of %s: %w", source, err)
@@ -59,7 +64,7 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		} else {
 			_, err = s.kv.Update(ctx, source, data, rev)
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if bus.IsConflict(err) {
 			continue
 		}
 		if err != nil {

@@ -30,7 +30,7 @@ func TestStore(t *testing.T) {
 		}
 	})
 	t.Run("first update starts from the initial status", func(t *testing.T) {
-		st, err := store.Update(ctx, "a", initial, func(s *state.Status) { s.LastReason = "x" })
+		st, err := store.Update(ctx, "a", initial, func(s *state.Status, _ uint64) { s.LastReason = "x" })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestStore(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				if _, err := store.Update(ctx, "counter", initial, func(s *state.Status) { s.AttemptCount++ }); err != nil {
+				if _, err := store.Update(ctx, "counter", initial, func(s *state.Status, _ uint64) { s.AttemptCount++ }); err != nil {
 					t.Error(err)
 				}
 			})

@@ -1,0 +1,306 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// How an outcome reaches downstream consumers, so that no recorded sync
+// goes unannounced and no result id is ever published with two contents:
+//
+//  1. The status record and the result event are written together, in one
+//     compare-and-swap of regsync_status: the event, with its id fixed,
+//     waits in the record's pendingResult.
+//  2. The event is published to REGSYNC_RESULTS, tried again a few times.
+//  3. The batch's triggers are acknowledged, and pendingResult is cleared.
+//
+// If step 2 or 3 does not happen (NATS elects a leader, the replica dies),
+// the triggers come back and whoever next holds the lease publishes the
+// pending event first, unchanged, before deciding anything. A result id is
+// "r-<source>-<n>" where n is the status revision the outcome was written
+// over: at most one write succeeds over each revision, so an id is never
+// given to two outcomes.
+
+// outcome carries one batch's decision to the step that records it.
+type outcome struct {
+	src          config.Source
+	b            batch
+	reason       syncer.Reason
+	log          *slog.Logger
+	start        time.Time
+	previousHash string
+}
+
+func (o outcome) initial() *state.Status { return state.Initial(syncer.ScheduleOf(o.src)) }
+
+// skip answers a batch that needs no sync.
+func (c *Coordinator) skip(ctx context.Context, o outcome) error {
+	return c.conclude(ctx, o, func(s *state.Status) events.Data {
+		syncer.RecordSkip(s, o.reason, nextSlot(o.src, time.Now()))
+		return c.skippedEvent(o.src.Name, o.b, o.reason, s)
+	})
+}
+
+// fail records a failed sync and answers the batch with it. The last good
+// snapshot and hash stay.
+func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) error {
+	if err := cutOff(ctx); err != nil {
+		return err
+	}
+	took := time.Since(o.start)
+	end := time.Now().UTC()
+	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
+	return c.conclude(ctx, o, func(s *state.Status) events.Data {
+		syncer.RecordFailure(s, serr, o.reason, end, hasSnapshot)
+		// The interval fallback retries at this time (see Interval).
+		next := end.Add(syncer.RetryBackoff(s.AttemptCount))
+		if slot := nextSlot(o.src, end); slot != nil && slot.Before(next) {
+			next = *slot
+		}
+		s.NextSyncTime = &next
+		o.log.Warn("sync failed", "condition", serr.ConditionType, "condition_reason", serr.ConditionReason,
+			"attempt", s.AttemptCount, "err", serr.Message)
+		return c.failedEvent(o.src.Name, o.b, serr, o.reason.String(), s.NextSyncTime, s.AttemptCount, took)
+	})
+}
+
+// perform runs a sync and answers the batch with its outcome.
+func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision) error {
+	startedAt := time.Now().UTC()
+	call, cancel := c.call(ctx)
+	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, _ uint64) {
+		syncer.RecordStart(s, o.reason, startedAt)
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched)
+	took := time.Since(o.start)
+	if serr != nil {
+		if err := cutOff(ctx); err != nil {
+			return err
+		}
+		c.opts.Metrics.observe(o.src.Name, false, took)
+		return c.fail(ctx, o, serr)
+	}
+	c.opts.Metrics.observe(o.src.Name, true, took)
+	end := time.Now().UTC()
+	return c.conclude(ctx, o, func(s *state.Status) events.Data {
+		syncer.RecordSuccess(s, res, o.reason, end)
+		s.NextSyncTime = nextSlot(o.src, end)
+		o.log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
+			"updated", len(res.Diff.Updated), "removed", len(res.Diff.Removed), "took", took)
+		return c.completedEvent(o.src.Name, o.b, o.reason, o.previousHash, res, took)
+	})
+}
+
+// cutOff returns why the work under ctx was cut off, if it was cut off
+// rather than timed out: then nothing is recorded and the triggers go back.
+func cutOff(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errShutdown) || errors.Is(cause, errLeaseLost) {
+		return cause
+	}
+	return nil
+}
+
+// nextSlot is when the interval fallback next looks at a source, or nil.
+func nextSlot(src config.Source, after time.Time) *time.Time {
+	if _, at := Slot(src.Name, src.Interval(), after); !at.IsZero() {
+		return &at
+	}
+	return nil
+}
+
+// conclude records an outcome and its result event in one status write
+// (see the top of this file), then announces it. mutate applies the
+// outcome to the status and returns the result's data.
+func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*state.Status) events.Data) error {
+	var ev event.Event
+	call, cancel := c.call(ctx)
+	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) {
+		s.SyncSchedule = syncer.ScheduleOf(o.src)
+		syncer.RecordTriggers(s, o.b.lastID, o.b.lastRequestID)
+		data := mutate(s)
+		var eerr error
+		if ev, eerr = events.New(resultID(o.src.Name, base), Producer, data); eerr != nil {
+			// A result that does not pass its own schema is a bug; record
+			// the outcome and say so rather than lose it.
+			o.log.Error("result event does not validate", "err", eerr)
+			s.PendingResult = nil
+			return
+		}
+		s.PendingResult, eerr = ev.MarshalJSON()
+		if eerr != nil {
+			o.log.Error("result event does not encode", "err", eerr)
+		}
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("record outcome: %w", err)
+	}
+	if ev.ID() == "" {
+		c.ack(o.log, o.b.deliveries)
+		return nil
+	}
+	return c.announce(ctx, o.log, o.src.Name, ev, o.b.deliveries)
+}
+
+// resultID names the outcome written over status revision base.
+func resultID(source string, base uint64) string {
+	return "r-" + source + "-" + strconv.FormatUint(base, 10)
+}
+
+// publishTries is how often announce tries to store a result before it
+// leaves it pending for the next holder of the lease.
+const publishTries = 3
+
+// announce publishes a recorded result, acknowledges the deliveries it
+// answers and clears it from the status record.
+func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source string, ev event.Event, ds []delivery) error {
+	subject := events.ResultSubject(source, events.OutcomeOf(ev.Type()))
+	var err error
+	for try := range publishTries {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		}
+		call, cancel := c.call(ctx)
+		err = c.publish(call, subject, ev)
+		cancel()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("publish result %s (kept pending in the status): %w", ev.ID(), err)
+	}
+	c.opts.Metrics.answered(source, events.OutcomeOf(ev.Type()))
+	c.ack(log, ds)
+	call, cancel := c.call(ctx)
+	defer cancel()
+	if _, err := c.status.Update(call, source, func() *state.Status { return nil }, func(s *state.Status, _ uint64) {
+		if s != nil && pendingID(s) == ev.ID() {
+			s.PendingResult = nil
+		}
+	}); err != nil {
+		log.Warn("published result not cleared from the status; it will be published again with the same id", "result", ev.ID(), "err", err)
+	}
+	return nil
+}
+
+// ack acknowledges answered deliveries.
+func (c *Coordinator) ack(log *slog.Logger, ds []delivery) {
+	for _, d := range ds {
+		call, cancel := context.WithTimeout(context.Background(), c.callTimeout)
+		err := d.msg.DoubleAck(call)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			log.Warn("trigger ack not confirmed, it may be redelivered and answered again", "trigger", d.id, "err", err)
+		}
+	}
+}
+
+// flushPending publishes the result a status record still holds and
+// acknowledges the deliveries it answers. It returns the status as it is
+// now and the deliveries that still need an answer.
+func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src config.Source, st *state.Status, ds []delivery) (*state.Status, []delivery, error) {
+	var ev event.Event
+	if err := ev.UnmarshalJSON(st.PendingResult); err != nil {
+		log.Error("pending result in the status does not decode, dropping it", "err", err)
+		st.PendingResult = nil
+		return st, ds, nil
+	}
+	covered, _ := coveredBy(ev)
+	var answered, rest []delivery
+	for _, d := range ds {
+		if covered.Covers(d.id, d.seq) {
+			answered = append(answered, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	log.Info("publishing a result recorded earlier", "result", ev.ID())
+	if err := c.announce(ctx, log, src.Name, ev, answered); err != nil {
+		return st, ds, err
+	}
+	st.PendingResult = nil
+	return st, rest, nil
+}
+
+// pendingID is the id of the result a status holds, or "".
+func pendingID(s *state.Status) string {
+	if s.PendingResult == nil {
+		return ""
+	}
+	var ev event.Event
+	if ev.UnmarshalJSON(s.PendingResult) != nil {
+		return ""
+	}
+	return ev.ID()
+}
+
+// coveredBy returns the triggers a result event answers.
+func coveredBy(ev event.Event) (events.Covered, error) {
+	d, err := events.DataOf(ev)
+	if err != nil {
+		return events.Covered{}, err
+	}
+	switch r := d.(type) {
+	case events.SyncCompleted:
+		return r.Covered, nil
+	case events.SyncFailed:
+		return r.Covered, nil
+	case events.SyncSkipped:
+		return r.Covered, nil
+	}
+	return events.Covered{}, fmt.Errorf("event %s is not a result", ev.ID())
+}
+
+// answerUnknown answers the triggers of a source that regsync does not
+// sync. Nothing is recorded, so the answer is made the same every time it
+// is given: its id and start time come from the triggers themselves.
+func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name string, src config.Source, known bool, ds []delivery) {
+	var newest time.Time
+	for _, d := range ds {
+		if d.published.After(newest) {
+			newest = d.published
+		}
+	}
+	b := newBatch(ds, newest.UTC())
+	msg := fmt.Sprintf("unknown source %q: it is not in regsync's configuration", name)
+	if known {
+		msg = fmt.Sprintf("source %q (%s) is not synced by regsync", name, src.Type())
+	}
+	data := c.failedEvent(name, b, &syncer.Error{
+		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
+	}, "unknown-source", nil, 0, 0)
+	ev, err := events.New("u-"+name+"-"+strconv.FormatUint(b.covered.TriggerSeq, 10), Producer, data)
+	if err != nil {
+		log.Error("unknown-source result does not validate", "err", err)
+		c.ack(log, ds)
+		return
+	}
+	ev.SetTime(newest.UTC())
+	call, cancel := c.call(ctx)
+	err = c.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
+	cancel()
+	if err != nil {
+		log.Warn("cannot publish result, trying again later", "err", err)
+		c.later(name, ds, time.Second)
+		return
+	}
+	c.opts.Metrics.answered(name, events.OutcomeFailed)
+	c.ack(log, ds)
+}
