@@ -97,12 +97,12 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 		return st
 	}
 	cases := []struct {
-		name      string
-		src       config.Source
-		status    *state.Status
-		manual    bool
-		changed   bool
-		revision  string
+		name     string
+		src      config.Source
+		status   *state.Status
+		manual   bool
+		changed  bool
+		revision string
 		// mixed: the batch also holds triggers naming other revisions.
 		mixed     bool
 		fetchErr  error
