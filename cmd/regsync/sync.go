@@ -17,7 +17,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
-	"github.com/regsync/regsync/internal/syncer/coordinator"
+	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -162,7 +162,7 @@ func syncedSources(ctx context.Context, js jetstream.JetStream) ([]string, error
 	}
 	var names []string
 	for name, st := range all {
-		if !coordinator.Removed(st) {
+		if !syncer.Removed(st) {
 			names = append(names, name)
 		}
 	}

@@ -75,6 +75,26 @@ func RecordTriggers(st *state.Status, lastID, lastRequestID string) {
 	}
 }
 
+// ConditionReasonSourceRemoved marks the status of a source that left the
+// configuration; its snapshot is kept.
+const ConditionReasonSourceRemoved = "SourceRemoved"
+
+// RecordRemoved marks a source that left the configuration. Its last
+// snapshot and the record of it stay; no sync is scheduled.
+func RecordRemoved(st *state.Status, now time.Time) {
+	msg := "Source removed from the configuration; its last snapshot is kept"
+	st.Message = msg
+	st.NextSyncTime = nil
+	st.SetCondition(ConditionSyncSuccessful, state.ConditionUnknown, ConditionReasonSourceRemoved, msg, now)
+}
+
+// Removed reports whether a status marks a source removed from the
+// configuration.
+func Removed(st *state.Status) bool {
+	c, ok := st.Condition(ConditionSyncSuccessful)
+	return ok && c.Reason == ConditionReasonSourceRemoved
+}
+
 // RetryBackoff is how long to wait before retrying after the given number
 // of consecutive failures: 5s doubling up to 5m.
 func RetryBackoff(attempts int) time.Duration {

@@ -46,22 +46,22 @@ type Interval struct {
 
 	mu      sync.Mutex
 	sources map[string]config.Source
-	retries map[string]retry
+	retries map[string]nextRetry
 	// slots holds the latest slot seen per source; a source's first slot
 	// is only noted (its startup trigger covers it).
 	slots map[string]int64
 	wake  chan struct{}
 }
 
-// retry is a failed source's next attempt.
-type retry struct {
+// nextRetry is a failed source's next attempt.
+type nextRetry struct {
 	attempt int
 	at      time.Time
 }
 
 // NewInterval returns an Interval for the given sources.
 func NewInterval(js jetstream.JetStream, status jetstream.KeyValue, srcs []config.Source, logger *slog.Logger) *Interval {
-	iv := &Interval{js: js, status: status, logger: logger, retries: map[string]retry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
+	iv := &Interval{js: js, status: status, logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
 	iv.SetSources(srcs)
 	return iv
 }
@@ -143,7 +143,7 @@ func (iv *Interval) noteStatus(entry jetstream.KeyValueEntry) {
 		st.Phase == state.PhaseFailed && st.AttemptCount > 0 && st.NextSyncTime != nil
 	iv.mu.Lock()
 	if failed {
-		iv.retries[entry.Key()] = retry{attempt: st.AttemptCount, at: *st.NextSyncTime}
+		iv.retries[entry.Key()] = nextRetry{attempt: st.AttemptCount, at: *st.NextSyncTime}
 	} else {
 		delete(iv.retries, entry.Key())
 	}

@@ -19,10 +19,6 @@ import (
 // ReloadProducer is the CloudEvents source attribute of reload triggers.
 const ReloadProducer = "regsync/reload"
 
-// ConditionReasonSourceRemoved marks the status of a source that left the
-// configuration; its snapshot is kept.
-const ConditionReasonSourceRemoved = "SourceRemoved"
-
 // Changes is what a new configuration changes among the synced sources.
 type Changes struct {
 	Added, Changed, Removed []config.Source
@@ -82,21 +78,11 @@ func ApplyReload(ctx context.Context, js jetstream.JetStream, store *state.Store
 	}
 	for _, src := range ch.Removed {
 		_, err := store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(s *state.Status, _ uint64) {
-			msg := "Source removed from the configuration; its last snapshot is kept"
-			s.Message = msg
-			s.NextSyncTime = nil
-			s.SetCondition(syncer.ConditionSyncSuccessful, state.ConditionUnknown, ConditionReasonSourceRemoved, msg, now)
+			syncer.RecordRemoved(s, now)
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("mark %s removed: %w", src.Name, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Removed reports whether a status marks a source removed from the
-// configuration.
-func Removed(st *state.Status) bool {
-	c, ok := st.Condition(syncer.ConditionSyncSuccessful)
-	return ok && c.Reason == ConditionReasonSourceRemoved
 }

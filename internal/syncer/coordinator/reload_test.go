@@ -9,6 +9,7 @@ import (
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/syncer"
 )
 
 func names(srcs []config.Source) []string {
@@ -67,7 +68,7 @@ func TestReloadAddsRefiltersAndRemoves(t *testing.T) {
 		t.Errorf("reasons %v", got)
 	}
 	st := h.getStatus("gone")
-	if !Removed(st) || !strings.Contains(st.Message, "removed") {
+	if !syncer.Removed(st) || !strings.Contains(st.Message, "removed") {
 		t.Errorf("removed source status %+v", st)
 	}
 	if len(h.snapshot("gone")) == 0 {
