@@ -182,9 +182,10 @@ func (l *Lease) Renew(ctx context.Context) error {
 }
 
 // KeepAlive renews the lease every third of its TTL until ctx is done. A
-// renewal that fails is retried until the lease would have expired on the
-// server; then, or at once when another holder took it, it calls lost and
-// returns. The work under the lease must stop when lost is called.
+// renewal that fails is retried while the lease is surely still ours on
+// the server (until a sixth of the TTL before it expires); then, or at
+// once when another holder took it, it calls lost and returns. The work
+// under the lease must stop when lost is called.
 func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 	ttl := l.leases.ttl
 	wait := ttl / 3
@@ -196,17 +197,20 @@ func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 			return
 		case <-t.C:
 		}
-		err := l.Renew(ctx)
+		safe := l.renewed.Add(ttl - ttl/6)
+		renew, cancel := context.WithDeadline(ctx, safe)
+		err := l.Renew(renew)
+		cancel()
 		switch {
 		case err == nil:
 			wait = ttl / 3
 		case ctx.Err() != nil:
 			return
-		case bus.IsConflict(err), time.Since(l.renewed) > ttl-ttl/6:
+		case bus.IsConflict(err), !time.Now().Before(safe):
 			lost(err)
 			return
 		default:
-			wait = ttl / 10
+			wait = min(ttl/10, time.Until(safe))
 		}
 	}
 }

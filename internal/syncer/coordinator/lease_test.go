@@ -2,8 +2,11 @@ package coordinator
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestLeases(t *testing.T) {
@@ -86,5 +89,50 @@ func TestReplicaIDIsKeptAcrossRestarts(t *testing.T) {
 	}
 	if other, _ := ReplicaID(t.TempDir()); other == first {
 		t.Errorf("two data directories share the identity %q", other)
+	}
+}
+
+// silentKV is a bucket whose updates get no answer, as during a leader
+// election; it notes the deadline of every update.
+type silentKV struct {
+	jetstream.KeyValue
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (kv *silentKV) Update(ctx context.Context, _ string, _ []byte, _ uint64) (uint64, error) {
+	d, _ := ctx.Deadline()
+	kv.mu.Lock()
+	kv.deadlines = append(kv.deadlines, d)
+	kv.mu.Unlock()
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+func TestKeepAliveGivesUpBeforeTheLeaseExpires(t *testing.T) {
+	h := newHarness(t)
+	kv := &silentKV{KeyValue: h.h.Locks}
+	leases := NewLeases(kv, "replica", h.leaseTTL)
+	lease, err := leases.TryAcquire(context.Background(), "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := lease.renewed.Add(h.leaseTTL)
+	lost := make(chan error, 1)
+	lease.KeepAlive(context.Background(), func(err error) { lost <- err })
+	select {
+	case <-lost:
+	default:
+		t.Fatal("KeepAlive returned without calling lost")
+	}
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	if len(kv.deadlines) == 0 {
+		t.Fatal("no renewal was tried")
+	}
+	for i, d := range kv.deadlines {
+		if d.IsZero() || !d.Before(expires) {
+			t.Errorf("renewal %d could wait until %v, past the lease's expiry %v: the sync would go on after another replica took over", i, d, expires)
+		}
 	}
 }
