@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -116,6 +117,9 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerServeMetrics(reg, nc)
+	statusMetrics := coordinator.NewStatusMetrics(h.Status, cfg.SyncedSources())
+	reg.MustRegister(statusMetrics)
 	snapshots := writer.New(h.Data)
 	status := state.NewStore(h.Status)
 	// One fetcher for workers and pollers: it keeps the git clones and the
@@ -174,6 +178,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	polls.SetSources(cfg.SyncedSources())
 	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
 		coord.SetSources(next.SyncedSources())
+		statusMetrics.SetSources(next.SyncedSources())
 		interval.SetSources(next.SyncedSources())
 		files.SetSources(next.SyncedSources())
 		refs.SetSources(next.SyncedSources())
@@ -185,10 +190,12 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		}
 		return coordinator.ApplyReload(ctx, js, status, changes)
 	}, logger)
+	reloader.Reloads = reload.NewMetrics(reg)
 
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return coord.Run(gctx) })
 	grp.Go(func() error { return interval.Run(gctx) })
+	grp.Go(func() error { return statusMetrics.Run(gctx) })
 	grp.Go(func() error { return files.Run(gctx) })
 	grp.Go(func() error { return refs.Run(gctx) })
 	grp.Go(func() error { return polls.Run(gctx) })
@@ -222,6 +229,26 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		logger.Warn("nats drain", "err", err)
 	}
 	return err
+}
+
+// registerServeMetrics registers what a running service says about itself:
+// which build it is and whether it is connected to NATS.
+func registerServeMetrics(reg prometheus.Registerer, nc *nats.Conn) {
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "regsync_build_info",
+		Help: "Always 1; the labels name the running build.",
+	}, []string{"version", "commit", "go_version"})
+	info.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "regsync_nats_connected",
+		Help: "1 while the connection to NATS is up, 0 while it is down or reconnecting.",
+	}, func() float64 {
+		if nc.IsConnected() {
+			return 1
+		}
+		return 0
+	})
+	reg.MustRegister(info, connected)
 }
 
 func httpHandler(nc *nats.Conn, ready *atomic.Bool, reg *prometheus.Registry, hooks http.Handler) http.Handler {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regsync/regsync/internal/config"
 )
@@ -28,6 +29,10 @@ type Apply func(ctx context.Context, old, new *config.Config) error
 
 // Reloader watches one configuration file.
 type Reloader struct {
+	// Reloads, if set, counts reloads by result: applied, rejected (the
+	// file does not load), partial (applied with errors).
+	Reloads *prometheus.CounterVec
+
 	path     string
 	apply    Apply
 	logger   *slog.Logger
@@ -75,7 +80,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 			r.reload(ctx, true)
 		case ev, ok := <-w.Events:
 			if !ok {
-				return nil
+				return fmt.Errorf("watch config %s: the file watcher stopped", r.path)
 			}
 			// The file itself, or a ConfigMap's ..data symlink swap.
 			if base := filepath.Base(ev.Name); base == filepath.Base(abs) || strings.HasPrefix(base, "..data") {
@@ -83,7 +88,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 			}
 		case err, ok := <-w.Errors:
 			if !ok {
-				return nil
+				return fmt.Errorf("watch config %s: the file watcher stopped", r.path)
 			}
 			r.logger.Warn("config watch error, checking the file", "err", err)
 			timer.Reset(r.debounce)
@@ -93,11 +98,28 @@ func (r *Reloader) Run(ctx context.Context) error {
 	}
 }
 
+// NewMetrics registers the counter of configuration reloads.
+func NewMetrics(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "regsync_config_reloads_total",
+		Help: "Configuration reloads, by result: applied, partial (applied with errors) or rejected.",
+	}, []string{"result"})
+	reg.MustRegister(c)
+	return c
+}
+
+func (r *Reloader) count(result string) {
+	if r.Reloads != nil {
+		r.Reloads.WithLabelValues(result).Inc()
+	}
+}
+
 // reload loads the file and applies it if it changed (or if forced).
 func (r *Reloader) reload(ctx context.Context, force bool) {
 	raw, err := os.ReadFile(r.path)
 	if err != nil {
 		r.logger.Error("config reload rejected, keeping the running configuration", "path", r.path, "err", err)
+		r.count("rejected")
 		return
 	}
 	if !force && bytes.Equal(raw, r.raw) {
@@ -106,6 +128,7 @@ func (r *Reloader) reload(ctx context.Context, force bool) {
 	next, warnings, err := config.Parse(raw)
 	if err != nil {
 		r.logger.Error("config reload rejected, keeping the running configuration", "path", r.path, "err", err)
+		r.count("rejected")
 		return
 	}
 	for _, w := range warnings {
@@ -116,13 +139,17 @@ func (r *Reloader) reload(ctx context.Context, force bool) {
 	}
 	if err := r.apply(ctx, r.current, next); err != nil {
 		r.logger.Error("config reload applied with errors", "err", err)
+		r.count("partial")
+	} else {
+		r.count("applied")
 	}
 	r.current, r.raw = next, raw
 	r.logger.Info("configuration reloaded", "path", r.path, "sources", len(next.Sources))
 }
 
 // RestartSections names the sections whose change takes effect only after
-// a restart: everything but the sources.
+// a restart: everything but the sources and the webhook secrets, which
+// the receiver re-reads live.
 func RestartSections(old, new *config.Config) []string {
 	var out []string
 	for _, s := range []struct {
@@ -133,7 +160,8 @@ func RestartSections(old, new *config.Config) []string {
 		{"nats", old.NATS, new.NATS},
 		{"http", old.HTTP, new.HTTP},
 		{"watch", old.Watch, new.Watch},
-		{"webhooks", old.Webhooks, new.Webhooks},
+		{"webhooks.maxBodySize", old.Webhooks.MaxBodySize, new.Webhooks.MaxBodySize},
+		{"webhooks.rateLimit", old.Webhooks.RateLimit, new.Webhooks.RateLimit},
 		{"sync", old.Sync, new.Sync},
 	} {
 		if !reflect.DeepEqual(s.a, s.b) {

@@ -156,7 +156,12 @@ func TestRestartSections(t *testing.T) {
 	b.HTTP.Addr = "0.0.0.0:1"
 	b.Sync.Workers = 9
 	b.Sources = []config.Source{{Name: "x"}}
+	b.Webhooks.GitHub.SecretFile = "/run/secrets/github" // re-read live
 	if got := RestartSections(a, b); !slices.Equal(got, []string{"http", "sync"}) {
+		t.Errorf("sections %v", got)
+	}
+	b.Webhooks.MaxBodySize = 1 << 10
+	if got := RestartSections(a, b); !slices.Equal(got, []string{"http", "webhooks.maxBodySize", "sync"}) {
 		t.Errorf("sections %v", got)
 	}
 }

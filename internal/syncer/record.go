@@ -23,6 +23,7 @@ func RecordSuccess(st *state.Status, r *Result, reason Reason, now time.Time) {
 	st.Phase = state.PhaseComplete
 	st.Message = "Sync completed successfully"
 	st.LastSyncTime = &now
+	st.LastSuccessTime = &now
 	st.AttemptCount = 0
 	st.LastSyncHash = r.Hash
 	st.LastAppliedFilterHash = r.FilterHash

@@ -122,7 +122,13 @@ func (c *Coordinator) SetSources(srcs []config.Source) {
 	for _, s := range srcs {
 		m[s.Name] = s
 	}
-	c.sources.Store(&m)
+	if old := c.sources.Swap(&m); old != nil {
+		for name := range *old {
+			if _, ok := m[name]; !ok {
+				c.opts.Metrics.forget(name)
+			}
+		}
+	}
 }
 
 func (c *Coordinator) source(name string) (config.Source, bool) {
@@ -170,7 +176,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
-	hb.Go(func() { c.heartbeat(hbCtx) })
+	hb.Go(func() { c.heartbeat(hbCtx, cons) })
 
 	<-ctx.Done()
 	cc.Stop()
@@ -199,8 +205,9 @@ var (
 	errLeaseLost = errors.New("lease lost")
 )
 
-// heartbeat tells the server that held triggers are being worked on.
-func (c *Coordinator) heartbeat(ctx context.Context) {
+// heartbeat tells the server that held triggers are being worked on, and
+// notes how many triggers wait for an answer.
+func (c *Coordinator) heartbeat(ctx context.Context, cons jetstream.Consumer) {
 	ticker := time.NewTicker(c.opts.AckWait / 3)
 	defer ticker.Stop()
 	for {
@@ -211,6 +218,11 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 			for _, d := range c.queues.held() {
 				_ = d.msg.InProgress()
 			}
+			call, cancel := c.call(ctx)
+			if info, err := cons.Info(call); err == nil {
+				c.opts.Metrics.setPending(info.NumPending + uint64(max(info.NumAckPending, 0)))
+			}
+			cancel()
 		}
 	}
 }

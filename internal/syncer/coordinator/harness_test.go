@@ -329,7 +329,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // resultReason is the reason of any result data.
-func resultReason(d events.Data) string {
+func dataReason(d events.Data) string {
 	switch r := d.(type) {
 	case events.SyncCompleted:
 		return r.Reason

@@ -1,28 +1,35 @@
 package coordinator
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Metrics are the coordinator's Prometheus metrics. A nil *Metrics records
-// nothing.
+// nothing. Per-source series are deleted when a source leaves the
+// configuration (see SetSources).
 type Metrics struct {
 	triggers *prometheus.CounterVec
 	rejects  prometheus.Counter
 	results  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 	held     prometheus.Counter
+	pending  prometheus.Gauge
 }
+
+// latencyBuckets span a file edit answered in milliseconds to a source
+// retried for minutes.
+var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
 // NewMetrics registers the coordinator's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_triggers_received_total",
-			Help: "Triggers received from REGSYNC_TRIGGERS, by trigger kind.",
+			Help: "Triggers received from REGSYNC_TRIGGERS, by trigger kind (file, git-poll, http-poll, webhook, manual, interval, startup).",
 		}, []string{"trigger"}),
 		rejects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "regsync_triggers_rejected_total",
@@ -30,19 +37,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_sync_results_total",
-			Help: "Result events published, by source and outcome.",
-		}, []string{"source", "outcome"}),
+			Help: "Result events published, by source, outcome (completed, failed, skipped) and reason.",
+		}, []string{"source", "outcome", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "regsync_sync_duration_seconds",
-			Help:    "Duration of performed syncs, by source and success.",
+			Help:    "Duration of performed syncs (fetch, validate, filter, store), by source and outcome (completed, failed).",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
-		}, []string{"source", "success"}),
+		}, []string{"source", "outcome"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_sync_errors_total",
+			Help: "Failed syncs, by condition type and condition reason.",
+		}, []string{"condition", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "regsync_trigger_to_result_seconds",
+			Help:    "Time from a trigger's storage in REGSYNC_TRIGGERS to the storage of the result that answers it, by trigger kind.",
+			Buckets: latencyBuckets,
+		}, []string{"trigger"}),
+		held: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "regsync_lease_waits_total",
+			Help: "Batches put back because another replica held the source's lease.",
+		}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "regsync_triggers_pending",
+			Help: "Triggers in REGSYNC_TRIGGERS not yet answered: waiting for delivery plus delivered and unacknowledged (the consumer lag).",
+		}),
 	}
-	m.held = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "regsync_lease_held_elsewhere_total",
-		Help: "Batches put back because another replica held the source's lease.",
-	})
-	reg.MustRegister(m.triggers, m.rejects, m.results, m.duration, m.held)
+	reg.MustRegister(m.triggers, m.rejects, m.results, m.duration, m.errors, m.latency, m.held, m.pending)
 	return m
 }
 
@@ -58,20 +78,49 @@ func (m *Metrics) rejected() {
 	}
 }
 
-func (m *Metrics) answered(source, outcome string) {
-	if m != nil {
-		m.results.WithLabelValues(source, outcome).Inc()
+// answered counts a published result and how long each trigger it
+// answers waited for it.
+func (m *Metrics) answered(source, outcome, reason string, ds []delivery, at time.Time) {
+	if m == nil {
+		return
+	}
+	m.results.WithLabelValues(source, outcome, reason).Inc()
+	for _, d := range ds {
+		if !d.published.IsZero() {
+			m.latency.WithLabelValues(d.kind).Observe(at.Sub(d.published).Seconds())
+		}
 	}
 }
 
-func (m *Metrics) observe(source string, success bool, d time.Duration) {
+func (m *Metrics) observe(source, outcome string, d time.Duration) {
 	if m != nil {
-		m.duration.WithLabelValues(source, strconv.FormatBool(success)).Observe(d.Seconds())
+		m.duration.WithLabelValues(source, outcome).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) failed(condition, reason string) {
+	if m != nil {
+		m.errors.WithLabelValues(condition, reason).Inc()
 	}
 }
 
 func (m *Metrics) leaseHeld() {
 	if m != nil {
 		m.held.Inc()
+	}
+}
+
+func (m *Metrics) setPending(n uint64) {
+	if m != nil {
+		m.pending.Set(float64(n))
+	}
+}
+
+// forget deletes the per-source series of a source that left the
+// configuration.
+func (m *Metrics) forget(source string) {
+	if m != nil {
+		m.results.DeletePartialMatch(prometheus.Labels{"source": source})
+		m.duration.DeletePartialMatch(prometheus.Labels{"source": source})
 	}
 }

@@ -61,6 +61,7 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 	}
 	took := time.Since(o.start)
 	end := time.Now().UTC()
+	c.opts.Metrics.failed(serr.ConditionType, serr.ConditionReason)
 	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
 	return c.conclude(ctx, o, func(s *state.Status) events.Data {
 		syncer.RecordFailure(s, serr, o.reason, end, hasSnapshot)
@@ -93,10 +94,10 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 		if err := cutOff(ctx); err != nil {
 			return err
 		}
-		c.opts.Metrics.observe(o.src.Name, false, took)
+		c.opts.Metrics.observe(o.src.Name, events.OutcomeFailed, took)
 		return c.fail(ctx, o, serr)
 	}
-	c.opts.Metrics.observe(o.src.Name, true, took)
+	c.opts.Metrics.observe(o.src.Name, events.OutcomeCompleted, took)
 	end := time.Now().UTC()
 	return c.conclude(ctx, o, func(s *state.Status) events.Data {
 		syncer.RecordSuccess(s, res, o.reason, end)
@@ -186,7 +187,7 @@ func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source str
 	if err != nil {
 		return fmt.Errorf("publish result %s (kept pending in the status): %w", ev.ID(), err)
 	}
-	c.opts.Metrics.answered(source, events.OutcomeOf(ev.Type()))
+	c.opts.Metrics.answered(source, events.OutcomeOf(ev.Type()), resultReason(ev), ds, time.Now())
 	c.ack(log, ds)
 	call, cancel := c.call(ctx)
 	defer cancel()
@@ -253,19 +254,30 @@ func pendingID(s *state.Status) string {
 
 // coveredBy returns the triggers a result event answers.
 func coveredBy(ev event.Event) (events.Covered, error) {
+	covered, _, err := resultOf(ev)
+	return covered, err
+}
+
+// resultReason is the reason a result event gives, or "".
+func resultReason(ev event.Event) string {
+	_, reason, _ := resultOf(ev)
+	return reason
+}
+
+func resultOf(ev event.Event) (events.Covered, string, error) {
 	d, err := events.DataOf(ev)
 	if err != nil {
-		return events.Covered{}, err
+		return events.Covered{}, "", err
 	}
 	switch r := d.(type) {
 	case events.SyncCompleted:
-		return r.Covered, nil
+		return r.Covered, r.Reason, nil
 	case events.SyncFailed:
-		return r.Covered, nil
+		return r.Covered, r.Reason, nil
 	case events.SyncSkipped:
-		return r.Covered, nil
+		return r.Covered, r.Reason, nil
 	}
-	return events.Covered{}, fmt.Errorf("event %s is not a result", ev.ID())
+	return events.Covered{}, "", fmt.Errorf("event %s is not a result", ev.ID())
 }
 
 // answerUnknown answers the triggers of a source that regsync does not
@@ -301,6 +313,6 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 		c.later(name, ds, time.Second)
 		return
 	}
-	c.opts.Metrics.answered(name, events.OutcomeFailed)
+	c.opts.Metrics.answered(name, events.OutcomeFailed, "unknown-source", ds, time.Now())
 	c.ack(log, ds)
 }

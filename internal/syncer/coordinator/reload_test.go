@@ -61,7 +61,7 @@ func TestReloadAddsRefiltersAndRemoves(t *testing.T) {
 	for range 2 {
 		_, d := res.next()
 		if r, ok := d.(interface{ SourceName() string }); ok {
-			got[r.SourceName()] = resultReason(d)
+			got[r.SourceName()] = dataReason(d)
 		}
 	}
 	if got["keep"] != "filter-changed" || got["new"] != "registry-not-ready" {

@@ -34,10 +34,13 @@ const (
 // Status is the record kept per source: the seed's SyncStatus fields with
 // the same names, plus what an event-driven sync adds.
 type Status struct {
-	Phase                 Phase       `json:"phase"`
-	Message               string      `json:"message"`
-	LastAttempt           *time.Time  `json:"lastAttempt,omitempty"`
-	LastSyncTime          *time.Time  `json:"lastSyncTime,omitempty"`
+	Phase        Phase      `json:"phase"`
+	Message      string     `json:"message"`
+	LastAttempt  *time.Time `json:"lastAttempt,omitempty"`
+	LastSyncTime *time.Time `json:"lastSyncTime,omitempty"`
+	// LastSuccessTime is when the last successful sync ended; LastSyncTime
+	// moves on failures too, as in the seed.
+	LastSuccessTime       *time.Time  `json:"lastSuccessTime,omitempty"`
 	AttemptCount          int         `json:"attemptCount"`
 	LastSyncHash          string      `json:"lastSyncHash"`
 	LastAppliedFilterHash string      `json:"lastAppliedFilterHash"`

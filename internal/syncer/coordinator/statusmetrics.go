@@ -1,0 +1,129 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// StatusMetrics exports each configured source's status record as gauges:
+// what is served (servers, skills, plugins), when it last synced, whether
+// it is failing. The values come from regsync_status as every replica
+// writes it, so they never go stale on a replica that did not sync, and a
+// source that leaves the configuration leaves the metrics with it.
+type StatusMetrics struct {
+	kv jetstream.KeyValue
+
+	mu       sync.Mutex
+	statuses map[string]*state.Status
+	sources  map[string]bool
+}
+
+var (
+	serversDesc = prometheus.NewDesc("regsync_source_servers",
+		"Servers in the source's last good snapshot.", []string{"source"}, nil)
+	skillsDesc = prometheus.NewDesc("regsync_source_skills",
+		"Skills in the source's last good snapshot.", []string{"source"}, nil)
+	pluginsDesc = prometheus.NewDesc("regsync_source_plugins",
+		"Plugins in the source's last good snapshot.", []string{"source"}, nil)
+	lastSuccessDesc = prometheus.NewDesc("regsync_source_last_success_timestamp_seconds",
+		"When the source's last successful sync ended (Unix time).", []string{"source"}, nil)
+	failuresDesc = prometheus.NewDesc("regsync_source_consecutive_failures",
+		"Failed syncs of the source since its last success (the status attemptCount).", []string{"source"}, nil)
+	phaseDesc = prometheus.NewDesc("regsync_source_phase",
+		"1 for the source's current phase (Syncing, Complete, Failed), 0 for the others.", []string{"source", "phase"}, nil)
+)
+
+// NewStatusMetrics returns StatusMetrics for the given sources.
+func NewStatusMetrics(kv jetstream.KeyValue, srcs []config.Source) *StatusMetrics {
+	m := &StatusMetrics{kv: kv, statuses: map[string]*state.Status{}}
+	m.SetSources(srcs)
+	return m
+}
+
+// SetSources replaces the sources exported.
+func (m *StatusMetrics) SetSources(srcs []config.Source) {
+	names := map[string]bool{}
+	for _, s := range srcs {
+		if s.Synced() {
+			names[s.Name] = true
+		}
+	}
+	m.mu.Lock()
+	m.sources = names
+	m.mu.Unlock()
+}
+
+// Run follows regsync_status until ctx is done.
+func (m *StatusMetrics) Run(ctx context.Context) error {
+	w, err := m.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case entry, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("watch %s: the watcher stopped", events.BucketStatus)
+			}
+			if entry != nil {
+				m.note(entry)
+			}
+		}
+	}
+}
+
+func (m *StatusMetrics) note(entry jetstream.KeyValueEntry) {
+	var st state.Status
+	keep := entry.Operation() == jetstream.KeyValuePut && json.Unmarshal(entry.Value(), &st) == nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if keep {
+		m.statuses[entry.Key()] = &st
+	} else {
+		delete(m.statuses, entry.Key())
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *StatusMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{serversDesc, skillsDesc, pluginsDesc, lastSuccessDesc, failuresDesc, phaseDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *StatusMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, st := range m.statuses {
+		if !m.sources[name] {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(serversDesc, prometheus.GaugeValue, float64(st.ServerCount), name)
+		ch <- prometheus.MustNewConstMetric(skillsDesc, prometheus.GaugeValue, float64(st.SkillCount), name)
+		ch <- prometheus.MustNewConstMetric(pluginsDesc, prometheus.GaugeValue, float64(st.PluginCount), name)
+		if st.LastSuccessTime != nil {
+			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(st.LastSuccessTime.UnixNano())/1e9, name)
+		}
+		ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.GaugeValue, float64(st.AttemptCount), name)
+		for _, p := range []state.Phase{state.PhaseSyncing, state.PhaseComplete, state.PhaseFailed} {
+			v := 0.0
+			if st.Phase == p {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(phaseDesc, prometheus.GaugeValue, v, name, string(p))
+		}
+	}
+}
