@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/regsync/regsync/internal/bus"
@@ -28,6 +29,7 @@ import (
 	"github.com/regsync/regsync/internal/syncer/coordinator"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
+	"github.com/regsync/regsync/internal/tracing"
 	"github.com/regsync/regsync/internal/watch"
 	"github.com/regsync/regsync/internal/webhook"
 )
@@ -87,6 +89,17 @@ func (g *globals) connectOptions(cfg *config.Config) bus.ConnectOptions {
 }
 
 func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath string, cfg *config.Config) error {
+	stopTracing, err := tracing.Setup(ctx, version, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			logger.Warn("tracing: spans not flushed", "err", err)
+		}
+	}()
 	copts := g.connectOptions(cfg)
 	copts.Logger = logger
 	replicas := cfg.NATS.Replicas
@@ -251,9 +264,20 @@ func registerServeMetrics(reg prometheus.Registerer, nc *nats.Conn) {
 	reg.MustRegister(info, connected)
 }
 
+// traced runs h in a server span that continues the caller's trace, if
+// the request carries one (a forge or a proxy that sends traceparent).
+func traced(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := tracing.Tracer().Start(tracing.ExtractHTTP(r.Context(), r.Header), r.Method+" "+r.URL.Path,
+			trace.WithSpanKind(trace.SpanKindServer))
+		defer span.End()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 func httpHandler(nc *nats.Conn, ready *atomic.Bool, reg *prometheus.Registry, hooks http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(webhook.PathPrefix, hooks)
+	mux.Handle(webhook.PathPrefix, traced(hooks))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/tracing"
 )
 
 // cliProducer is the CloudEvents source attribute of manual requests.
@@ -42,6 +44,13 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 			return fmt.Errorf("%w: %q is not a valid source name (a DNS label)", errUsage, n)
 		}
 	}
+	// With OTEL_* set, a manual request starts the trace that the sync and
+	// its result continue.
+	stopTracing, err := tracing.Setup(ctx, version, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
 	nc, js, err := g.connectClient()
 	if err != nil {
 		return err

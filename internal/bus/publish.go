@@ -7,8 +7,12 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/tracing"
 )
 
 // errCodeDuplicateInProcess is JetStream's answer to a message whose id
@@ -19,16 +23,30 @@ const errCodeDuplicateInProcess jetstream.ErrorCode = 10158
 // The event id is the message id, so repeats of one observation collapse in
 // the stream's duplicate window. A repeat that another publisher is storing
 // at the same moment counts as stored: the stream holds it either way.
+//
+// Publishing is a span of its own, a child of ctx's span or the start of a
+// trace; the event carries the trace in its distributed-tracing extension
+// (unless it already carries one) and in the message headers.
 func Publish(ctx context.Context, js jetstream.JetStream, subject string, ev event.Event) (*jetstream.PubAck, error) {
+	ctx, span := tracing.Tracer().Start(ctx, "publish "+ev.Type(), trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject),
+			attribute.String("messaging.message.id", ev.ID()), attribute.String("registry.name", ev.Subject())))
+	defer span.End()
+	ev = ev.Clone()
+	tracing.InjectEvent(ctx, &ev)
 	msg, err := events.Encode(subject, ev)
 	if err != nil {
+		span.SetStatus(codes.Error, "encode failed")
 		return nil, fmt.Errorf("encode %s event %s: %w", ev.Type(), ev.ID(), err)
 	}
+	tracing.InjectHeader(ev, msg.Header)
 	ack, err := js.PublishMsg(ctx, msg)
 	if hasCode(err, errCodeDuplicateInProcess) {
 		return &jetstream.PubAck{Duplicate: true}, nil
 	}
 	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
 		return nil, fmt.Errorf("publish %s event %s to %s: %w", ev.Type(), ev.ID(), subject, err)
 	}
 	return ack, nil

@@ -11,12 +11,14 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/tracing"
 )
 
 // ConsumerName is the durable consumer all replicas share.
@@ -256,7 +258,8 @@ func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 	if err != nil {
 		return delivery{}, "", err
 	}
-	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, published: meta.Timestamp}
+	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, published: meta.Timestamp,
+		trace: trace.SpanContextFromContext(tracing.Extract(context.Background(), msg.Headers(), ev))}
 	var named string
 	switch ev.Type() {
 	case events.TypeSourceChanged:
@@ -374,6 +377,8 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 		}
 	}
 	b := newBatch(ds, time.Now().UTC())
+	ctx, span := startSyncSpan(ctx, src, b)
+	defer span.End()
 	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
 	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: time.Now(), previousHash: st.LastSyncHash}
 	switch {

@@ -15,6 +15,7 @@ import (
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/tracing"
 )
 
 // How an outcome reaches downstream consumers, so that no recorded sync
@@ -136,6 +137,7 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 		syncer.RecordTriggers(s, o.b.lastID, o.b.lastRequestID)
 		data := mutate(s)
 		var eerr error
+		endSyncSpan(ctx, data, time.Since(o.start).Seconds())
 		if ev, eerr = events.New(resultID(o.src.Name, base), Producer, data); eerr != nil {
 			// A result that does not pass its own schema is a bug; record
 			// the outcome and say so rather than lose it.
@@ -143,6 +145,9 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 			s.PendingResult = nil
 			return
 		}
+		// The result carries the sync's trace from the start, so that
+		// publishing it again does not change it.
+		tracing.InjectEvent(ctx, &ev)
 		s.PendingResult, eerr = ev.MarshalJSON()
 		if eerr != nil {
 			o.log.Error("result event does not encode", "err", eerr)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // delivery is one trigger message received from REGSYNC_TRIGGERS, decoded.
@@ -19,6 +20,8 @@ type delivery struct {
 	requestID string
 	// published is when the trigger was stored in the stream.
 	published time.Time
+	// trace is the trace the trigger was published in, if any.
+	trace trace.SpanContext
 }
 
 // queue holds the deliveries of one source that wait for a worker, and
