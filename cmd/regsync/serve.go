@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -137,7 +140,8 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	status := state.NewStore(h.Status)
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
-	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version}
+	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
+		Checks: sources.NewCheckMetrics(reg)}
 	mgr := syncer.NewManager(fetcher, snapshots, logger, 0)
 	holder, err := coordinator.ReplicaID(cfg.DataDir)
 	if err != nil {
@@ -170,7 +174,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	var ready atomic.Bool
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
-		Handler: httpHandler(nc, &ready, reg, hooks),
+		Handler: httpHandler(nc, &ready, reg, instrumentWebhooks(reg, hooks)),
 		// Slow clients cannot hold connections open.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -262,6 +266,35 @@ func registerServeMetrics(reg prometheus.Registerer, nc *nats.Conn) {
 		return 0
 	})
 	reg.MustRegister(info, connected)
+}
+
+// instrumentWebhooks counts webhook requests by provider and answer code.
+func instrumentWebhooks(reg prometheus.Registerer, h http.Handler) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "regsync_webhook_requests_total",
+		Help: "Webhook requests, by provider (github, gitlab, gitea, bitbucket, generic, other) and HTTP answer code.",
+	}, []string{"provider", "code"})
+	reg.MustRegister(requests)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		provider := strings.TrimPrefix(r.URL.Path, webhook.PathPrefix)
+		if !slices.Contains(webhook.Providers(), provider) {
+			provider = "other"
+		}
+		requests.WithLabelValues(provider, strconv.Itoa(rec.code)).Inc()
+	})
+}
+
+// statusRecorder remembers the answer code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
 }
 
 // traced runs h in a server span that continues the caller's trace, if

@@ -269,6 +269,7 @@ func (f *Fetcher) syncClone(ctx context.Context, dir string, gs *gitSource, auth
 	}
 
 	commit, err := c.fetch(ctx, gs, auth, t, f.gitTimeout())
+	f.check(CheckGitFetch, err)
 	tooLarge := c.tooLarge()
 	switch {
 	case err == nil && !tooLarge:
@@ -368,6 +369,7 @@ func (f *Fetcher) listTarget(ctx context.Context, gs *gitSource, auth transport.
 	defer cancel()
 	remote := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{gs.url}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, PeelingOption: git.AppendPeeled})
+	f.check(CheckGitLsRemote, err)
 	if err != nil {
 		return gitTarget{}, fmt.Errorf("list references: %w", describeRemoteError(err, gs, f.gitTimeout()))
 	}

@@ -148,7 +148,14 @@ func (f *Fetcher) userAgent() string {
 // get sends one GET and reads the body of a 200 answer, at most limit
 // bytes. header adds request headers (validators). Any status other than
 // 200 and, when accept304, 304 is an *HTTPError.
-func (f *Fetcher) get(ctx context.Context, rawURL string, o httpOptions, header http.Header, limit int64, accept304 bool) (*httpReply, error) {
+func (f *Fetcher) get(ctx context.Context, rawURL string, o httpOptions, header http.Header, limit int64, accept304 bool) (reply *httpReply, err error) {
+	defer func() {
+		if err == nil && reply.status == http.StatusNotModified {
+			f.count(CheckHTTP, OutcomeNotModified)
+			return
+		}
+		f.check(CheckHTTP, err)
+	}()
 	shown := RedactURL(rawURL)
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
@@ -186,7 +193,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, o httpOptions, header 
 		return nil, fmt.Errorf("failed to execute request to %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
-	reply := &httpReply{status: resp.StatusCode, etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified")}
+	reply = &httpReply{status: resp.StatusCode, etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified")}
 	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		reply.date = d
 	}

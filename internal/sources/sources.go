@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/regsync/regsync/internal/config"
 )
 
@@ -50,6 +52,9 @@ type Fetcher struct {
 	// Version is sent in the User-Agent header of HTTP requests as
 	// regsync/<Version>; "dev" when empty.
 	Version string
+	// Checks, if set, counts every request made to a source by kind and
+	// outcome (see NewCheckMetrics).
+	Checks *prometheus.CounterVec
 
 	mu    sync.Mutex
 	locks map[string]chan struct{} // per clone, see repoLock
@@ -72,7 +77,9 @@ func (f *Fetcher) Fetch(ctx context.Context, src config.Source) (*Fetched, error
 	}
 	switch {
 	case src.File != nil && src.File.Path != "":
-		return fetchFile(src.File.Path, limit)
+		fetched, err := fetchFile(src.File.Path, limit)
+		f.check(CheckFile, err)
+		return fetched, err
 	case src.File != nil && src.File.URL != "":
 		return f.fetchURL(ctx, src, limit)
 	case src.API != nil:

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/regsync/regsync/events"
 )
@@ -18,6 +19,10 @@ type provider struct {
 	// parse reads a verified body; errors wrap errMalformed.
 	parse func(event, contentType string, body []byte) (payload, error)
 }
+
+// Providers names every receiver, as it appears in its path
+// (PathPrefix + name), in the order Enabled reports them.
+func Providers() []string { return slices.Clone(providerNames) }
 
 // providerNames lists the receivers in the order Enabled reports them.
 var providerNames = []string{
