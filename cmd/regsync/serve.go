@@ -9,17 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
-	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
@@ -132,16 +127,13 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	registerServeMetrics(reg, nc)
-	statusMetrics := coordinator.NewStatusMetrics(h.Status, cfg.SyncedSources())
-	reg.MustRegister(statusMetrics)
+	metrics := newServeMetrics(reg, nc, h.Status, cfg.SyncedSources())
 	snapshots := writer.New(h.Data)
 	status := state.NewStore(h.Status)
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
-		Checks: sources.NewCheckMetrics(reg)}
+		Checks: metrics.checks}
 	mgr := syncer.NewManager(fetcher, snapshots, logger, 0)
 	holder, err := coordinator.ReplicaID(cfg.DataDir)
 	if err != nil {
@@ -155,7 +147,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		SyncTimeout: cfg.Sync.Timeout,
 		Holder:      holder,
 		Logger:      logger,
-		Metrics:     coordinator.NewMetrics(reg),
+		Metrics:     metrics.coord,
 	})
 	for _, s := range cfg.Sources {
 		if !s.Synced() {
@@ -174,7 +166,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	var ready atomic.Bool
 	srv := &http.Server{
 		Addr:    cfg.HTTP.Addr,
-		Handler: httpHandler(nc, &ready, reg, instrumentWebhooks(reg, hooks)),
+		Handler: httpHandler(nc, &ready, reg, instrumentWebhooks(metrics.webhooks, hooks)),
 		// Slow clients cannot hold connections open.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -195,7 +187,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	polls.SetSources(cfg.SyncedSources())
 	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
 		coord.SetSources(next.SyncedSources())
-		statusMetrics.SetSources(next.SyncedSources())
+		metrics.status.SetSources(next.SyncedSources())
 		interval.SetSources(next.SyncedSources())
 		files.SetSources(next.SyncedSources())
 		refs.SetSources(next.SyncedSources())
@@ -207,12 +199,12 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		}
 		return coordinator.ApplyReload(ctx, js, status, changes)
 	}, logger)
-	reloader.Reloads = reload.NewMetrics(reg)
+	reloader.Reloads = metrics.reloads
 
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return coord.Run(gctx) })
 	grp.Go(func() error { return interval.Run(gctx) })
-	grp.Go(func() error { return statusMetrics.Run(gctx) })
+	grp.Go(func() error { return metrics.status.Run(gctx) })
 	grp.Go(func() error { return files.Run(gctx) })
 	grp.Go(func() error { return refs.Run(gctx) })
 	grp.Go(func() error { return polls.Run(gctx) })
@@ -246,55 +238,6 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		logger.Warn("nats drain", "err", err)
 	}
 	return err
-}
-
-// registerServeMetrics registers what a running service says about itself:
-// which build it is and whether it is connected to NATS.
-func registerServeMetrics(reg prometheus.Registerer, nc *nats.Conn) {
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "regsync_build_info",
-		Help: "Always 1; the labels name the running build.",
-	}, []string{"version", "commit", "go_version"})
-	info.WithLabelValues(version, commit, runtime.Version()).Set(1)
-	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "regsync_nats_connected",
-		Help: "1 while the connection to NATS is up, 0 while it is down or reconnecting.",
-	}, func() float64 {
-		if nc.IsConnected() {
-			return 1
-		}
-		return 0
-	})
-	reg.MustRegister(info, connected)
-}
-
-// instrumentWebhooks counts webhook requests by provider and answer code.
-func instrumentWebhooks(reg prometheus.Registerer, h http.Handler) http.Handler {
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "regsync_webhook_requests_total",
-		Help: "Webhook requests, by provider (github, gitlab, gitea, bitbucket, generic, other) and HTTP answer code.",
-	}, []string{"provider", "code"})
-	reg.MustRegister(requests)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(rec, r)
-		provider := strings.TrimPrefix(r.URL.Path, webhook.PathPrefix)
-		if !slices.Contains(webhook.Providers(), provider) {
-			provider = "other"
-		}
-		requests.WithLabelValues(provider, strconv.Itoa(rec.code)).Inc()
-	})
-}
-
-// statusRecorder remembers the answer code a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.code = code
-	r.ResponseWriter.WriteHeader(code)
 }
 
 // traced runs h in a server span that continues the caller's trace, if

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"net/http"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/reload"
+	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/syncer/coordinator"
+	"github.com/regsync/regsync/internal/webhook"
+)
+
+// serveMetrics are the metrics `regsync serve` exports, all registered
+// here (docs/metrics.md describes each; a test keeps the two in step).
+type serveMetrics struct {
+	coord    *coordinator.Metrics
+	status   *coordinator.StatusMetrics
+	checks   *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
+	webhooks *prometheus.CounterVec
+}
+
+func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, status jetstream.KeyValue, srcs []config.Source) *serveMetrics {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "regsync_build_info",
+		Help: "Always 1; the labels name the running build.",
+	}, []string{"version", "commit", "go_version"})
+	info.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "regsync_nats_connected",
+		Help: "1 while the connection to NATS is up, 0 while it is down or reconnecting.",
+	}, func() float64 {
+		if nc != nil && nc.IsConnected() {
+			return 1
+		}
+		return 0
+	})
+	webhooks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "regsync_webhook_requests_total",
+		Help: "Webhook requests, by provider (github, gitlab, gitea, bitbucket, generic, other) and HTTP answer code.",
+	}, []string{"provider", "code"})
+	m := &serveMetrics{
+		coord:    coordinator.NewMetrics(reg),
+		status:   coordinator.NewStatusMetrics(status, srcs),
+		checks:   sources.NewCheckMetrics(reg),
+		reloads:  reload.NewMetrics(reg),
+		webhooks: webhooks,
+	}
+	reg.MustRegister(info, connected, webhooks, m.status)
+	return m
+}
+
+// instrumentWebhooks counts webhook requests by provider and answer code.
+func instrumentWebhooks(requests *prometheus.CounterVec, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		provider := strings.TrimPrefix(r.URL.Path, webhook.PathPrefix)
+		if !slices.Contains(webhook.Providers(), provider) {
+			provider = "other"
+		}
+		requests.WithLabelValues(provider, strconv.Itoa(rec.code)).Inc()
+	})
+}
+
+// statusRecorder remembers the answer code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
