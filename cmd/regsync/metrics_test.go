@@ -2,10 +2,10 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
