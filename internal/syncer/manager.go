@@ -195,7 +195,7 @@ func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status,
 	}
 	fetched, err := m.fetcher.Fetch(ctx, src)
 	if err != nil {
-		m.logger.Warn("cannot check source for changes", "source", src.Name, "err", err)
+		// Carried with the decision; the sync's failure logs it, once.
 		return nil, fetchError(err)
 	}
 	return fetched, nil

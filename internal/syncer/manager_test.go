@@ -377,3 +377,19 @@ func TestAwaitRevision(t *testing.T) {
 		})
 	}
 }
+
+func TestUnreadableSourceIsFetchedOnceAndFailsWithTheFetchError(t *testing.T) {
+	f := &fakeFetcher{err: errors.New("connection refused")}
+	m := newTestManager(f, &memSnapshots{data: map[string][]byte{}})
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}}
+	d := m.ShouldSync(context.Background(), src, nil, Trigger{Manual: true})
+	if d.Reason != ReasonErrorCheckingChanges || d.Err == nil || d.Err.ConditionReason != ConditionReasonFetchFailed {
+		t.Fatalf("decision %+v, want error-checking-data-changes with the fetch error", d)
+	}
+	if !strings.Contains(d.Err.Message, "connection refused") {
+		t.Errorf("message %q does not say why", d.Err.Message)
+	}
+	if f.fetches != 1 {
+		t.Errorf("%d fetches, want 1: the failure is answered without fetching again", f.fetches)
+	}
+}
