@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"github.com/regsync/regsync/internal/registry"
 )
@@ -13,21 +14,32 @@ import (
 // fetchFile reads a local registry file, refusing one over limit bytes
 // without reading it whole. Relative paths resolve against the working
 // directory, as in the ToolHive Registry Server.
+//
+// Only regular files are read (symbolic links to them are followed, as a
+// Kubernetes ConfigMap volume needs): a FIFO, device or socket would block
+// the read, or never end it. The file is checked before it is opened and
+// opened without blocking, so one swapped in between is refused as well.
 func fetchFile(path string, limit int64) (*Fetched, error) {
-	f, err := os.Open(path)
+	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("file not found: %s", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
 	}
-	defer f.Close()
-	info, err := f.Stat()
+	if err := checkRegular(path, info); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
 	}
-	if info.IsDir() {
-		return nil, fmt.Errorf("failed to read file %s: is a directory", path)
+	defer f.Close()
+	if info, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
+	}
+	if err := checkRegular(path, info); err != nil {
+		return nil, err
 	}
 	if info.Size() > limit {
 		return nil, tooLarge(path, info.Size(), limit)
@@ -41,6 +53,24 @@ func fetchFile(path string, limit int64) (*Fetched, error) {
 	}
 	hash := registry.Hash(raw)
 	return &Fetched{Raw: raw, Hash: hash, Revision: hash}, nil
+}
+
+// checkRegular refuses anything but a regular file, naming what it is.
+func checkRegular(path string, info fs.FileInfo) error {
+	mode := info.Mode()
+	switch {
+	case mode.IsRegular():
+		return nil
+	case mode.IsDir():
+		return fmt.Errorf("failed to read file %s: is a directory", path)
+	case mode&fs.ModeNamedPipe != 0:
+		return fmt.Errorf("failed to read file %s: is a named pipe (FIFO), not a regular file", path)
+	case mode&fs.ModeSocket != 0:
+		return fmt.Errorf("failed to read file %s: is a socket, not a regular file", path)
+	case mode&fs.ModeDevice != 0:
+		return fmt.Errorf("failed to read file %s: is a device, not a regular file", path)
+	}
+	return fmt.Errorf("failed to read file %s: not a regular file (mode %s)", path, mode)
 }
 
 func tooLarge(path string, size, limit int64) error {
