@@ -158,6 +158,38 @@ func (f *Fetcher) Revision(ctx context.Context, src config.Source) (string, erro
 	return t.want.String(), nil
 }
 
+// Seen reports whether a git source's remote served the commit revision
+// before: the kept clone holds it, as a commit fetched for an earlier sync.
+// It makes no network call; without a kept clone (no DataDir) it reports
+// false. A commit a forge announces that was seen before is no longer news:
+// a push replayed after the source moved on.
+func (f *Fetcher) Seen(ctx context.Context, src config.Source, revision string) bool {
+	if src.Git == nil || f.DataDir == "" || !plumbing.IsHash(revision) {
+		return false
+	}
+	gs, err := parseGitSource(src.Git)
+	if err != nil {
+		return false
+	}
+	key := cloneKey(gs.ep)
+	dir := filepath.Join(f.DataDir, "git", key)
+	if _, err := os.Stat(dir); err != nil {
+		return false
+	}
+	unlock, err := f.repoLock(ctx, key)
+	if err != nil {
+		return false
+	}
+	defer unlock()
+	c, err := openClone(dir, f.maxCloneSize())
+	if err != nil {
+		return false
+	}
+	defer c.close()
+	h, err := peel(c.st, plumbing.NewHash(revision))
+	return err == nil && !h.IsZero()
+}
+
 // fetchGit returns the registry file of a git source at the commit its ref
 // points at now. Cheap first: one reference listing (none for a pinned
 // commit) tells the commit; when the kept clone already has it, the file is

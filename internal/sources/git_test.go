@@ -699,3 +699,40 @@ func TestGitGrownCloneStartsAfresh(t *testing.T) {
 		t.Errorf("the clone never started afresh; log:\n%s", logs.String())
 	}
 }
+
+// Seen tells the commits a remote served before (a replayed push) from a
+// commit not fetched yet (a push the remote does not serve yet).
+func TestGitSeen(t *testing.T) {
+	u := newUpstream(t)
+	srv := newGitHTTP(t, u.root, "", "")
+	src := gitSrc(srv.repoURL(u.name), func(g *config.Git) { g.Branch = "main" })
+	f := &Fetcher{DataDir: t.TempDir()}
+	if f.Seen(bg(), src, u.commit("main", registryFiles(testRegistry("a"))).String()) {
+		t.Error("seen before any fetch")
+	}
+	first := u.commit("main", registryFiles(testRegistry("b")))
+	mustFetch(t, f, src, testRegistry("b"), first)
+	second := u.commit("main", registryFiles(testRegistry("c")))
+	mustFetch(t, f, src, testRegistry("c"), second)
+	unfetched := u.commit("main", registryFiles(testRegistry("d")))
+
+	cases := []struct {
+		name     string
+		fetcher  *Fetcher
+		revision string
+		want     bool
+	}{
+		{"a commit fetched for an earlier sync", f, first.String(), true},
+		{"the commit fetched last", f, second.String(), true},
+		{"a commit pushed but not fetched yet", f, unfetched.String(), false},
+		{"not a commit id", f, "main", false},
+		{"without a kept clone", &Fetcher{}, first.String(), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.fetcher.Seen(bg(), src, tc.revision); got != tc.want {
+				t.Errorf("Seen(%s) = %v, want %v", tc.revision, got, tc.want)
+			}
+		})
+	}
+}

@@ -215,6 +215,12 @@ var defaultRevisionWaits = []time.Duration{
 // does not serve yet.
 var ErrRevisionNotServed = errors.New("announced revision not served")
 
+// seenRevisions is the optional side of a Fetcher that knows which
+// commits a git source's remote served before (sources.Fetcher does).
+type seenRevisions interface {
+	Seen(ctx context.Context, src config.Source, revision string) bool
+}
+
 // AwaitRevision handles a webhook's race with its remote: a forge may
 // announce a commit before its git remote serves it. When the remote still
 // serves the synced revision, it fetches again after growing pauses until
@@ -222,8 +228,15 @@ var ErrRevisionNotServed = errors.New("announced revision not served")
 // revision (the announced one or a later one), and an *Error wrapping
 // ErrRevisionNotServed when it never did, so that the old commit is not
 // synced and called done.
+//
+// Only a commit not seen before is waited for: one the remote served
+// earlier is a push replayed after the source moved on, and the source is
+// synced as it is (a replay must not knock a healthy source to Failed).
 func (m *Manager) AwaitRevision(ctx context.Context, src config.Source, st *state.Status, revision string) *Error {
 	if src.Git == nil || revision == "" || st == nil || st.Revision == "" || revision == st.Revision {
+		return nil
+	}
+	if seen, ok := m.fetcher.(seenRevisions); ok && seen.Seen(ctx, src, revision) {
 		return nil
 	}
 	served := st.Revision

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -338,6 +339,16 @@ func (r *laggingRemote) Fetch(context.Context, config.Source) (*sources.Fetched,
 	return &sources.Fetched{Raw: []byte(validRegistry), Hash: "h-" + rev, Revision: rev}, nil
 }
 
+// seenRemote is a laggingRemote whose clone holds the commits in seen.
+type seenRemote struct {
+	laggingRemote
+	seen []string
+}
+
+func (r *seenRemote) Seen(_ context.Context, _ config.Source, revision string) bool {
+	return slices.Contains(r.seen, revision)
+}
+
 func TestAwaitRevision(t *testing.T) {
 	git := config.Source{Name: "g", Git: &config.Git{Repository: "https://x/r.git", Branch: "main"}}
 	synced := &state.Status{Phase: state.PhaseComplete, Revision: "old"}
@@ -356,10 +367,11 @@ func TestAwaitRevision(t *testing.T) {
 		{"the announced commit is the synced one", git, 100, "old", false, 0},
 		{"no revision announced", git, 100, "", false, 0},
 		{"not a git source", config.Source{Name: "f", File: &config.File{Path: "x"}}, 100, "new", false, 0},
+		{"a replayed push of a commit served before", git, 100, "older", false, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			remote := &laggingRemote{old: "old", new: "new", lag: tc.lag}
+			remote := &seenRemote{laggingRemote: laggingRemote{old: "old", new: "new", lag: tc.lag}, seen: []string{"older", "old"}}
 			m := newTestManager(nil, &memSnapshots{data: map[string][]byte{}})
 			m.fetcher = remote
 			m.revisionWaits = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
