@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/redact"
 )
 
 // Bounds of one api listing, as in the ToolHive Registry Server.
@@ -257,11 +258,11 @@ func (f *Fetcher) apiChanged(ctx context.Context, src config.Source) (bool, erro
 	u := apiBase(a) + "/v0.1/servers?" + q.Encode()
 	reply, err := f.get(ctx, u, apiOptions(a), nil, maxProbeSize, false)
 	if err != nil {
-		return false, fmt.Errorf("check api %s: %w", RedactURL(a.Endpoint), err)
+		return false, fmt.Errorf("check api %s: %w", redact.URL(a.Endpoint), err)
 	}
 	var resp upstreamv0.ServerListResponse
 	if err := json.Unmarshal(reply.body, &resp); err != nil {
-		return false, fmt.Errorf("check api %s: failed to parse response: %w", RedactURL(a.Endpoint), err)
+		return false, fmt.Errorf("check api %s: failed to parse response: %w", redact.URL(a.Endpoint), err)
 	}
 	now := reply.date
 	if now.IsZero() {

@@ -22,7 +22,7 @@
 // ".." segments are refused, and symlinks in the tree are followed only
 // while they stay inside the repository ("symlink out of the repository"
 // otherwise). Credentials are read from their files on every operation,
-// and repository URLs in errors and logs go through RedactURL.
+// and repository URLs in errors and logs go through redact.URL.
 //
 // A file.url source is fetched with a conditional GET: the Fetcher keeps
 // the last 200 answer per URL (ETag, Last-Modified, body, digest) in

@@ -24,6 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/redact"
 	"github.com/regsync/regsync/internal/registry"
 )
 
@@ -50,7 +51,7 @@ func parseGitSource(g *config.Git) (*gitSource, error) {
 	if strings.TrimSpace(g.Repository) == "" {
 		return nil, errors.New("registry validation failed: git repository URL cannot be empty")
 	}
-	gs := &gitSource{url: g.Repository, redacted: RedactURL(g.Repository), branch: g.Branch, tag: g.Tag, auth: g.Auth}
+	gs := &gitSource{url: g.Repository, redacted: redact.URL(g.Repository), branch: g.Branch, tag: g.Tag, auth: g.Auth}
 	n := 0
 	for _, r := range []string{g.Branch, g.Tag, g.Commit} {
 		if r != "" {

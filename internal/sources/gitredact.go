@@ -1,44 +1,10 @@
 package sources
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/regsync/regsync/internal/redact"
 )
-
-// urlUserinfo matches the scheme and user information of a URL in a
-// message.
-var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s"'@]*@`)
-
-// RedactURL returns a repository URL fit for errors and logs: the user
-// information (user name, password or token) is removed, whatever the
-// form: "https://user:pass@host/x.git" becomes "https://host/x.git" and
-// "git@host:owner/repo" becomes "host:owner/repo". Strings that do not
-// parse as URLs are handled too, so a malformed URL cannot leak what it
-// carries.
-func RedactURL(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		start := i + len("://")
-		rest := raw[start:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-			return raw[:start] + rest[at+1:]
-		}
-		return raw
-	}
-	// scp-like syntax, [user[:password]@]host:path: the user information
-	// ends at the last "@" before the first slash, and a host:path follows.
-	head := raw
-	if slash := strings.Index(raw, "/"); slash >= 0 {
-		head = raw[:slash]
-	}
-	if at := strings.LastIndex(head, "@"); at >= 0 && strings.Contains(raw[at+1:], ":") {
-		return raw[at+1:]
-	}
-	return raw
-}
 
 // redactor scrubs one repository's secrets from error messages: its URL as
 // written (which may carry credentials) and the password read for it.
@@ -53,7 +19,7 @@ const minScrubbedSecret = 6
 
 func newRedactor(rawURL string, secrets ...string) redactor {
 	var pairs []string
-	if red := RedactURL(rawURL); red != rawURL {
+	if red := redact.URL(rawURL); red != rawURL {
 		pairs = append(pairs, rawURL, red)
 		// The user information on its own, as libraries quote it in
 		// their own URL forms ("user:***@host").
@@ -93,14 +59,18 @@ func (r redactor) err(err error) error {
 	if r.r != nil {
 		clean = r.r.Replace(clean)
 	}
-	// Whatever else a library quoted: user information in any URL, such
-	// as net/http's "user:***@host".
-	clean = urlUserinfo.ReplaceAllString(clean, "$1")
+	// Whatever else a library quoted: user information and query values
+	// in any URL, such as net/http's "user:***@host".
+	clean = redact.Message(clean)
 	if clean == msg {
 		return err
 	}
 	return &redactedError{msg: clean, err: err}
 }
+
+// scrub returns err with every URL it quotes redacted (see
+// redact.Message). errors.Is and errors.As still see the original chain.
+func scrub(err error) error { return redactor{}.err(err) }
 
 type redactedError struct {
 	msg string

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/regsync/regsync/internal/redact"
 )
 
 // maxRedirects is how many redirects one HTTP request follows.
@@ -106,17 +108,17 @@ func (f *Fetcher) transport(insecure bool) *http.Transport {
 // request, and a bearer token with it, in clear text.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		return fmt.Errorf("redirect to %s: only http and https are allowed", RedactURL(req.URL.String()))
+		return fmt.Errorf("redirect to %s: only http and https are allowed", redact.URL(req.URL.String()))
 	}
 	if prev := via[len(via)-1]; prev.URL.Scheme == "https" && req.URL.Scheme == "http" {
-		return fmt.Errorf("redirect from %s to %s: downgrade from https to http refused", RedactURL(prev.URL.String()), RedactURL(req.URL.String()))
+		return fmt.Errorf("redirect from %s to %s: downgrade from https to http refused", redact.URL(prev.URL.String()), redact.URL(req.URL.String()))
 	}
 	if len(via) > maxRedirects {
 		chain := make([]string, 0, len(via)+1)
 		for _, r := range via {
-			chain = append(chain, RedactURL(r.URL.String()))
+			chain = append(chain, redact.URL(r.URL.String()))
 		}
-		chain = append(chain, RedactURL(req.URL.String()))
+		chain = append(chain, redact.URL(req.URL.String()))
 		return fmt.Errorf("stopped after %d redirects: %s", maxRedirects, strings.Join(chain, " -> "))
 	}
 	return nil
@@ -156,7 +158,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, o httpOptions, header 
 		}
 		f.check(CheckHTTP, err)
 	}()
-	shown := RedactURL(rawURL)
+	shown := redact.URL(rawURL)
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
@@ -237,6 +239,6 @@ func tooLargeResponse(size, limit int64) error { return &sizeError{size: size, l
 func (f *Fetcher) warnInsecure(source, what string) {
 	if f.Logger != nil {
 		f.Logger.Warn("TLS certificate verification is OFF for this source (insecureSkipVerify: true); anyone on the path can read and change its data",
-			"source", source, "url", RedactURL(what))
+			"source", source, "url", redact.URL(what))
 	}
 }

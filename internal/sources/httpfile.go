@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/redact"
 	"github.com/regsync/regsync/internal/registry"
 )
 
@@ -52,11 +53,11 @@ func (f *Fetcher) getURL(ctx context.Context, src config.Source, limit int64) (*
 	o := httpOptions{timeout: fc.TimeoutDuration(), tokenFile: fc.BearerTokenFile, insecure: fc.InsecureSkipVerify}
 	reply, err := f.get(ctx, fc.URL, o, header, limit, prev != nil)
 	if err != nil {
-		return nil, false, fmt.Errorf("failed to fetch URL %s: %w", RedactURL(fc.URL), err)
+		return nil, false, fmt.Errorf("failed to fetch URL %s: %w", redact.URL(fc.URL), err)
 	}
 	if reply.status == http.StatusNotModified {
 		if int64(len(prev.body)) > limit {
-			return nil, false, fmt.Errorf("failed to fetch URL %s: %w", RedactURL(fc.URL), tooLargeResponse(int64(len(prev.body)), limit))
+			return nil, false, fmt.Errorf("failed to fetch URL %s: %w", redact.URL(fc.URL), tooLargeResponse(int64(len(prev.body)), limit))
 		}
 		return prev, false, nil
 	}

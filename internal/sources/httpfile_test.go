@@ -317,3 +317,39 @@ func TestHTTPSourcesTLS(t *testing.T) {
 		}
 	})
 }
+
+// Credentials in a source URL (user information, a signed query) never
+// reach an error, which ends up in logs, the status record and
+// sync.failed events.
+func TestURLCredentialsNeverInErrors(t *testing.T) {
+	const secret = "s3cr3t-sig-value"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "gone", http.StatusGone)
+	}))
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	cases := []struct {
+		name string
+		src  config.Source
+	}{
+		{"file.url answered with an error", urlSrc(srv.URL + "/r.json?sp=r&sig=" + secret)},
+		{"file.url unreachable", urlSrc(closed.URL + "/r.json?token=" + secret)},
+		{"file.url with user information", urlSrc("http://bot:" + secret + "@" + strings.TrimPrefix(closed.URL, "http://") + "/r.json")},
+		{"api endpoint with a token", config.Source{Name: "api", API: &config.API{Endpoint: closed.URL + "/?token=" + secret}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := (&Fetcher{}).Fetch(context.Background(), tc.src)
+			if err == nil || strings.Contains(err.Error(), secret) {
+				t.Fatalf("err = %v", err)
+			}
+			if tc.src.File != nil {
+				_, _, err = (&Fetcher{}).Changed(context.Background(), tc.src)
+				if err == nil || strings.Contains(err.Error(), secret) {
+					t.Fatalf("Changed: err = %v", err)
+				}
+			}
+		})
+	}
+}

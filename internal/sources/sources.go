@@ -66,8 +66,15 @@ type Fetcher struct {
 	maxAPIPages       int // 0: maxAPIPages; tests lower it
 }
 
-// Fetch returns the source's current bytes.
+// Fetch returns the source's current bytes. An error names no
+// credentials: every URL it quotes is redacted (see package redact), as
+// the message reaches logs, the status record and sync.failed events.
 func (f *Fetcher) Fetch(ctx context.Context, src config.Source) (*Fetched, error) {
+	fetched, err := f.fetch(ctx, src)
+	return fetched, scrub(err)
+}
+
+func (f *Fetcher) fetch(ctx context.Context, src config.Source) (*Fetched, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -108,6 +115,11 @@ func (f *Fetcher) Fetch(ctx context.Context, src config.Source) (*Fetched, error
 // A 429 or 503 answer with Retry-After is an *HTTPError carrying the
 // wait; see RetryAfter.
 func (f *Fetcher) Changed(ctx context.Context, src config.Source) (changed bool, revision string, err error) {
+	changed, revision, err = f.changed(ctx, src)
+	return changed, revision, scrub(err)
+}
+
+func (f *Fetcher) changed(ctx context.Context, src config.Source) (changed bool, revision string, err error) {
 	switch {
 	case src.File != nil && src.File.URL != "":
 		limit := f.MaxSize

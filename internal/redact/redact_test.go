@@ -1,0 +1,62 @@
+package redact
+
+import "testing"
+
+func TestURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://user:pass@host/x.git", "https://host/x.git"},
+		{"https://token@github.com/owner/repo.git", "https://github.com/owner/repo.git"},
+		{"https://user:p%40ss@host:8443/x.git?a=b", "https://host:8443/x.git?a=REDACTED"},
+		{"https://user:p@ss@host/x.git", "https://host/x.git"},
+		{"http://user:pass@host", "http://host"},
+		{"https://user:pass@host?q=1", "https://host?q=REDACTED"},
+		{"ssh://git@host:2222/owner/repo.git", "ssh://host:2222/owner/repo.git"},
+		{"git@host:owner/repo", "host:owner/repo"},
+		{"git@github.com:owner/repo.git", "github.com:owner/repo.git"},
+		{"deploy:secret@host:owner/repo", "host:owner/repo"},
+		{"https://host/x.git", "https://host/x.git"},
+		{"https://host/path/with@at/x.git", "https://host/path/with@at/x.git"},
+		{"git://host/x.git", "git://host/x.git"},
+		{"file:///srv/git/x.git", "file:///srv/git/x.git"},
+		{"/srv/git/x.git", "/srv/git/x.git"},
+		{"relative/dir@2/x", "relative/dir@2/x"},
+		{"https://user:pass%zz@host/x.git", "https://host/x.git"},
+		{"https://blob.example/r.json?sig=abc&se=2026&sp=r", "https://blob.example/r.json?sig=REDACTED&se=REDACTED&sp=REDACTED"},
+		{"https://host/r.json?token=t0k#frag", "https://host/r.json?token=REDACTED#frag"},
+		{"https://host/r.json?secretvalue&empty=", "https://host/r.json?REDACTED&empty="},
+		{"https://host/r.json?", "https://host/r.json?"},
+		{"nats://regsync:pw@127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := URL(tc.in); got != tc.want {
+				t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestURLs(t *testing.T) {
+	got := URLs("nats://a:pw@one:4222,nats://two:4222,tls://tok@three")
+	if want := "nats://one:4222,nats://two:4222,tls://three"; got != want {
+		t.Errorf("URLs = %q, want %q", got, want)
+	}
+}
+
+func TestMessage(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"quoted by net/http", `Get "https://host/r.json?sig=s3cr3t": dial tcp: refused`, `Get "https://host/r.json?sig=REDACTED": dial tcp: refused`},
+		{"user information", "connect to nats://u:hunter2@h:4222 failed", "connect to nats://h:4222 failed"},
+		{"several URLs", "redirect from https://a/x?t=1 to https://b/y?t=2", "redirect from https://a/x?t=REDACTED to https://b/y?t=REDACTED"},
+		{"followed by punctuation", "HTTP 429 for URL http://h/v0.1/servers?limit=100: Too Many Requests (see https://h/x?a=1).", "HTTP 429 for URL http://h/v0.1/servers?limit=REDACTED: Too Many Requests (see https://h/x?a=REDACTED)."},
+		{"no URL", "file not found: /srv/registry.json", "file not found: /srv/registry.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Message(tc.in); got != tc.want {
+				t.Errorf("Message(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
