@@ -2,30 +2,159 @@ package main
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
 )
 
 // defaultClientURL is the embedded server's loopback listener.
 const defaultClientURL = "nats://127.0.0.1:4222"
 
+// connectOptions says how to reach the NATS of cfg: its url and
+// credentials, with flags and environment winning over the file. A
+// password file is read now.
+func (g *globals) connectOptions(cfg *config.Config) (bus.ConnectOptions, error) {
+	n := cfg.NATS
+	o := bus.ConnectOptions{
+		URL:       n.URL,
+		Name:      "regsync",
+		CredsFile: n.CredsFile,
+		User:      n.User,
+		Password:  n.Password.Reveal(),
+		Token:     n.Token.Reveal(),
+		NKeyFile:  n.NKeyFile,
+		CAFile:    n.TLS.CAFile,
+		CertFile:  n.TLS.CertFile,
+		KeyFile:   n.TLS.KeyFile,
+	}
+	if n.PasswordFile != "" {
+		pw, err := bus.ReadPassword(n.PasswordFile)
+		if err != nil {
+			return o, fmt.Errorf("nats.passwordFile: %w", err)
+		}
+		o.Password = pw
+	}
+	g.override(&o)
+	return o, nil
+}
+
+// override puts the NATS flags and environment variables that are set
+// over o.
+func (g *globals) override(o *bus.ConnectOptions) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&o.URL, g.natsURL)
+	set(&o.CredsFile, g.creds)
+	set(&o.User, g.user)
+	set(&o.Password, g.password)
+	set(&o.Token, g.token)
+	set(&o.NKeyFile, g.nkey)
+	set(&o.CAFile, g.ca)
+	set(&o.CertFile, g.cert)
+	set(&o.KeyFile, g.key)
+}
+
+// embeddedAuth returns the user and password the embedded server of cfg
+// requires, both "" when nats.embedded.auth is off: nats.user with its
+// password, else EmbeddedUser with the password in cfg's password file.
+// With create (serve) that file is written on first start; clients only
+// read it.
+func embeddedAuth(cfg *config.Config, create bool) (user, password string, err error) {
+	n := cfg.NATS
+	switch {
+	case !n.Embedded.Auth:
+		return "", "", nil
+	case n.User != "" && n.PasswordFile != "":
+		password, err = bus.ReadPassword(n.PasswordFile)
+		if err != nil {
+			return "", "", fmt.Errorf("nats.passwordFile: %w", err)
+		}
+		return n.User, password, nil
+	case n.User != "":
+		return n.User, n.Password.Reveal(), nil
+	}
+	path := cfg.EmbeddedPasswordFile()
+	if create {
+		password, err = bus.EnsurePassword(path)
+	} else {
+		password, err = bus.ReadPassword(path)
+	}
+	if err != nil {
+		if !create {
+			err = fmt.Errorf("%w (the embedded server's password is written there on its first start: has `regsync serve` run with this configuration?)", err)
+		}
+		return "", "", err
+	}
+	return bus.EmbeddedUser, password, nil
+}
+
+// clientOptions says how a client command reaches the service's NATS.
+// With --config (or REGSYNC_CONFIG) it is the configured cluster, or the
+// embedded server's listener with the credentials it requires; without,
+// the default loopback listener with the credentials given as flags.
+func (g *globals) clientOptions() (bus.ConnectOptions, error) {
+	if g.config == "" {
+		o := bus.ConnectOptions{URL: defaultClientURL}
+		g.override(&o)
+		o.Name = "regsync-cli"
+		return o, nil
+	}
+	cfg, _, err := config.Load(g.config)
+	if err != nil {
+		return bus.ConnectOptions{}, err
+	}
+	o, err := g.connectOptions(cfg)
+	if err != nil {
+		return o, err
+	}
+	o.Name = "regsync-cli"
+	if cfg.NATS.URL != "" || g.natsURL != "" {
+		return o, nil
+	}
+	if cfg.NATS.Embedded.Listen == "" {
+		return o, fmt.Errorf("%s: the embedded server has no TCP listener (nats.embedded.listen is empty), so no client can reach it", g.config)
+	}
+	o.URL = "nats://" + loopback(cfg.NATS.Embedded.Listen)
+	user, password, err := embeddedAuth(cfg, false)
+	if err != nil {
+		return o, err
+	}
+	if g.user == "" && g.password == "" {
+		o.User, o.Password = user, password
+	}
+	return o, nil
+}
+
+// loopback turns a listen address into one to connect to: a listener on
+// every interface is reached on the loopback one.
+func loopback(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 // connectClient connects a client command (sync, status, watch) to the
 // NATS that the service uses.
 func (g *globals) connectClient() (*nats.Conn, jetstream.JetStream, error) {
-	url := g.natsURL
-	if url == "" {
-		url = defaultClientURL
-	}
-	nc, err := bus.Connect(bus.ConnectOptions{
-		URL: url, Name: "regsync-cli",
-		CredsFile: g.creds, User: g.user, Password: g.password, Token: g.token, NKeyFile: g.nkey,
-		CAFile: g.ca, CertFile: g.cert, KeyFile: g.key,
-	})
+	o, err := g.clientOptions()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w (is `regsync serve` running? set --nats-url or REGSYNC_NATS_URL)", err)
+		return nil, nil, err
+	}
+	nc, err := bus.Connect(o)
+	if err != nil {
+		return nil, nil, clientHint(err, g.config != "")
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -33,4 +162,17 @@ func (g *globals) connectClient() (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// clientHint adds what to do to a client's connection error.
+func clientHint(err error, withConfig bool) error {
+	switch {
+	case bus.IsAuthError(err) && !withConfig:
+		return fmt.Errorf("%w (pass --config FILE or set REGSYNC_CONFIG so the credentials are read from the configuration, or give --nats-user and --nats-password)", err)
+	case bus.IsAuthError(err):
+		return fmt.Errorf("%w (check the credentials in the configuration and the flags)", err)
+	case bus.IsUnreachable(err):
+		return fmt.Errorf("%w (is `regsync serve` running? pass --config FILE, or set --nats-url or REGSYNC_NATS_URL)", err)
+	}
+	return err
 }

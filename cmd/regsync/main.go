@@ -30,6 +30,8 @@ Usage:
   regsync version                          print version information
 
 Global flags (each also read from the environment):
+  --config FILE         REGSYNC_CONFIG (sync, status and watch take the NATS address and
+                        credentials from it, the embedded server's generated password included)
   --nats-url URL        REGSYNC_NATS_URL (empty: embedded server for serve, nats://127.0.0.1:4222 for clients)
   --nats-creds FILE     REGSYNC_NATS_CREDS
   --nats-user NAME      REGSYNC_NATS_USER
@@ -103,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // globals are the flags every command takes.
 type globals struct {
+	config                                      string
 	natsURL, creds, user, password, token, nkey string
 	ca, cert, key                               string
 	logLevel, logFormat                         string
@@ -110,6 +113,7 @@ type globals struct {
 
 func globalsFromEnv() *globals {
 	return &globals{
+		config:    os.Getenv("REGSYNC_CONFIG"),
 		natsURL:   os.Getenv("REGSYNC_NATS_URL"),
 		creds:     os.Getenv("REGSYNC_NATS_CREDS"),
 		user:      os.Getenv("REGSYNC_NATS_USER"),
@@ -135,6 +139,7 @@ func envOr(name, def string) string {
 func (g *globals) flagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("regsync "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&g.config, "config", g.config, "configuration file (REGSYNC_CONFIG); client commands take the NATS address and credentials from it")
 	fs.StringVar(&g.natsURL, "nats-url", g.natsURL, "NATS URL(s); empty: embedded server (serve) or nats://127.0.0.1:4222 (clients)")
 	fs.StringVar(&g.creds, "nats-creds", g.creds, "NATS credentials file")
 	fs.StringVar(&g.user, "nats-user", g.user, "NATS user")

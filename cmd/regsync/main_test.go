@@ -121,13 +121,22 @@ registries:
 			t.Logf("serve log:\n%s", serveErr.String())
 		}
 	})
-	s := &service{natsURL: "nats://" + natsAddr, httpAddr: httpAddr, cfgPath: cfgPath, log: &serveErr}
+	s := &service{httpAddr: httpAddr, cfgPath: cfgPath, log: &serveErr}
 
-	// The startup trigger syncs the source without anyone asking.
+	// The startup trigger syncs the source without anyone asking. The
+	// client takes the address and the generated password from the
+	// configuration.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, _, err := cli(t, "status", wait, "-o", "json", "--nats-url", s.natsURL)
+		out, _, err := cli(t, "status", wait, "-o", "json", "--config", cfgPath)
 		if err == nil && strings.Contains(out, `"phase": "Complete"`) {
+			// For tests that connect on their own: the URL with the
+			// embedded server's credentials.
+			password, err := os.ReadFile(filepath.Join(dir, "data", "nats-password"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.natsURL = "nats://regsync:" + strings.TrimSpace(string(password)) + "@" + natsAddr
 			return s
 		}
 		if time.Now().After(deadline) {
@@ -157,10 +166,10 @@ func (s *syncBuffer) String() string {
 
 func TestServeSyncStatus(t *testing.T) {
 	svc := startServe(t)
-	url, regPath, httpAddr := svc.natsURL, svc.regPath, svc.httpAddr
+	cfgPath, regPath, httpAddr := svc.cfgPath, svc.regPath, svc.httpAddr
 
 	t.Run("sync --wait prints the answering result", func(t *testing.T) {
-		out, errOut, err := cli(t, "sync", "local", "--wait", "--nats-url", url)
+		out, errOut, err := cli(t, "sync", "local", "--wait", "--config", cfgPath)
 		if err != nil {
 			t.Fatalf("sync: %v\n%s", err, errOut)
 		}
@@ -180,7 +189,7 @@ func TestServeSyncStatus(t *testing.T) {
 	})
 
 	t.Run("sync --all --wait answers every source", func(t *testing.T) {
-		out, errOut, err := cli(t, "sync", "--all", "--wait", "--nats-url", url)
+		out, errOut, err := cli(t, "sync", "--all", "--wait", "--config", cfgPath)
 		if err != nil {
 			t.Fatalf("sync: %v\n%s", err, errOut)
 		}
@@ -198,7 +207,7 @@ func TestServeSyncStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.WriteFile(regPath, saved, 0o644)
-		out, _, err := cli(t, "sync", "local", "--wait", "--nats-url", url)
+		out, _, err := cli(t, "sync", "local", "--wait", "--config", cfgPath)
 		var ee *exitError
 		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "io.regsync.sync.failed.v1") || !strings.Contains(out, "file not found") {
 			t.Errorf("err %v, out %s", err, out)
@@ -206,7 +215,7 @@ func TestServeSyncStatus(t *testing.T) {
 	})
 
 	t.Run("sync --wait fails for an unknown source", func(t *testing.T) {
-		out, _, err := cli(t, "sync", "nosuch", "--wait", "--nats-url", url)
+		out, _, err := cli(t, "sync", "nosuch", "--wait", "--config", cfgPath)
 		var ee *exitError
 		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "unknown source") {
 			t.Errorf("err %v, out %s", err, out)
@@ -214,7 +223,7 @@ func TestServeSyncStatus(t *testing.T) {
 	})
 
 	t.Run("status table", func(t *testing.T) {
-		out, _, err := cli(t, "status", "--nats-url", url)
+		out, _, err := cli(t, "status", "--config", cfgPath)
 		if err != nil || !strings.Contains(out, "SOURCE") || !strings.Contains(out, "local ") {
 			t.Errorf("status %v:\n%s", err, out)
 		}

@@ -34,7 +34,6 @@ import (
 
 func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Writer) error {
 	fs := g.flagSet("serve", stderr)
-	configPath := fs.String("config", os.Getenv("REGSYNC_CONFIG"), "configuration file (REGSYNC_CONFIG)")
 	if _, err := g.parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -42,48 +41,17 @@ func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if *configPath == "" {
+	if g.config == "" {
 		return fmt.Errorf("%w: serve needs --config FILE", errUsage)
 	}
-	cfg, warnings, err := config.Load(*configPath)
+	cfg, warnings, err := config.Load(g.config)
 	if err != nil {
 		return err
 	}
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	return serve(ctx, logger, g, *configPath, cfg)
-}
-
-func (g *globals) connectOptions(cfg *config.Config) bus.ConnectOptions {
-	o := bus.ConnectOptions{
-		URL:       cfg.NATS.URL,
-		Name:      "regsync",
-		CredsFile: cfg.NATS.CredsFile,
-		User:      cfg.NATS.User,
-		Password:  cfg.NATS.Password.Reveal(),
-		Token:     cfg.NATS.Token.Reveal(),
-		NKeyFile:  cfg.NATS.NKeyFile,
-		CAFile:    cfg.NATS.TLS.CAFile,
-		CertFile:  cfg.NATS.TLS.CertFile,
-		KeyFile:   cfg.NATS.TLS.KeyFile,
-	}
-	// Flags and environment win over the file.
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&o.URL, g.natsURL)
-	set(&o.CredsFile, g.creds)
-	set(&o.User, g.user)
-	set(&o.Password, g.password)
-	set(&o.Token, g.token)
-	set(&o.NKeyFile, g.nkey)
-	set(&o.CAFile, g.ca)
-	set(&o.CertFile, g.cert)
-	set(&o.KeyFile, g.key)
-	return o
+	return serve(ctx, logger, g, g.config, cfg)
 }
 
 func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath string, cfg *config.Config) error {
@@ -98,19 +66,35 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 			logger.Warn("tracing: spans not flushed", "err", err)
 		}
 	}()
-	copts := g.connectOptions(cfg)
+	copts, err := g.connectOptions(cfg)
+	if err != nil {
+		return err
+	}
 	copts.Logger = logger
 	replicas := cfg.NATS.Replicas
 	if copts.URL == "" {
 		storeDir := cfg.EmbeddedStoreDir()
-		emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: storeDir, Listen: cfg.NATS.Embedded.Listen})
+		user, password, err := embeddedAuth(cfg, true)
+		if err != nil {
+			return err
+		}
+		if password == "" {
+			logger.Warn("the embedded nats-server accepts any client that reaches its listener (nats.embedded.auth is false): anyone on this machine can forge results, status and snapshots",
+				"listen", cfg.NATS.Embedded.Listen)
+		}
+		emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: storeDir, Listen: cfg.NATS.Embedded.Listen, User: user, Password: password})
 		if err != nil {
 			return err
 		}
 		defer emb.Shutdown()
 		copts.Embedded = emb
+		copts.User, copts.Password = user, password
 		replicas = 1
-		logger.Info("embedded nats-server started", "store_dir", storeDir, "client_url", emb.ClientURL())
+		attrs := []any{"store_dir", storeDir, "client_url", emb.ClientURL(), "auth", password != ""}
+		if password != "" && cfg.NATS.User == "" {
+			attrs = append(attrs, "user", user, "password_file", cfg.EmbeddedPasswordFile())
+		}
+		logger.Info("embedded nats-server started", attrs...)
 	}
 	nc, err := bus.Connect(copts)
 	if err != nil {

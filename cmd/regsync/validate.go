@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
@@ -13,22 +12,21 @@ import (
 
 func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
 	fs := g.flagSet("validate", stderr)
-	configPath := fs.String("config", os.Getenv("REGSYNC_CONFIG"), "configuration file (REGSYNC_CONFIG)")
 	fetch := fs.Bool("fetch", false, "also fetch, validate and filter every source once")
 	if _, err := g.parse(fs, args, stderr); err != nil {
 		return err
 	}
-	if *configPath == "" {
+	if g.config == "" {
 		return fmt.Errorf("%w: validate needs --config FILE", errUsage)
 	}
-	cfg, warnings, err := config.Load(*configPath)
+	cfg, warnings, err := config.Load(g.config)
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: valid, %d sources (%d synced)\n", *configPath, len(cfg.Sources), len(cfg.SyncedSources()))
+	fmt.Fprintf(stdout, "%s: valid, %d sources (%d synced)\n", g.config, len(cfg.Sources), len(cfg.SyncedSources()))
 	if !*fetch {
 		return nil
 	}

@@ -35,13 +35,13 @@ func TestWatchPrintsEachResult(t *testing.T) {
 			out, errOut := &syncBuffer{}, &syncBuffer{}
 			done := make(chan error, 1)
 			go func() {
-				done <- run(ctx, []string{"watch", "local", "-o", tc.format, "--nats-url", svc.natsURL}, out, errOut)
+				done <- run(ctx, []string{"watch", "local", "-o", tc.format, "--config", svc.cfgPath}, out, errOut)
 			}()
 			deadline := time.Now().Add(10 * time.Second)
 			for !strings.Contains(errOut.String(), "watching") && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
-			if _, _, err := cli(t, "sync", "local", "--nats-url", svc.natsURL); err != nil {
+			if _, _, err := cli(t, "sync", "local", "--config", svc.cfgPath); err != nil {
 				t.Fatal(err)
 			}
 			// Other results (the file watcher's first look) may come first:

@@ -2,7 +2,15 @@ package bus
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,5 +116,134 @@ func TestConnectOptionsRedactSecrets(t *testing.T) {
 	o := ConnectOptions{URL: "nats://x", Password: "hunter2", Token: "tok"}
 	if s := o.LogValue().String(); strings.Contains(s, "hunter2") || strings.Contains(s, "tok]") {
 		t.Errorf("secrets in %s", s)
+	}
+}
+
+// The embedded server with a password refuses clients without it, on the
+// listener and in process, and says the failure is about authentication.
+func TestEmbeddedRequiresPassword(t *testing.T) {
+	emb, err := StartEmbedded(EmbeddedOptions{StoreDir: filepath.Join(t.TempDir(), "js"), Listen: "127.0.0.1:0", User: EmbeddedUser, Password: "right-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Shutdown()
+	cases := []struct {
+		name   string
+		opts   ConnectOptions
+		wantOK bool
+	}{
+		{"no credentials on the listener", ConnectOptions{URL: emb.ClientURL()}, false},
+		{"wrong password on the listener", ConnectOptions{URL: emb.ClientURL(), User: EmbeddedUser, Password: "wrong-password"}, false},
+		{"the password on the listener", ConnectOptions{URL: emb.ClientURL(), User: EmbeddedUser, Password: "right-password"}, true},
+		{"the password in process", ConnectOptions{Embedded: emb, User: EmbeddedUser, Password: "right-password"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, err := Connect(tc.opts)
+			if tc.wantOK {
+				if err != nil {
+					t.Fatal(err)
+				}
+				nc.Close()
+				return
+			}
+			if err == nil {
+				nc.Close()
+				t.Fatal("connected without the password")
+			}
+			if !IsAuthError(err) || !strings.Contains(err.Error(), "authentication failed") || strings.Contains(err.Error(), "wrong-password") {
+				t.Errorf("err %v, want an authentication error that does not quote the password", err)
+			}
+		})
+	}
+}
+
+// Connection errors say which kind they are, and never quote credentials
+// given in the URL.
+func TestConnectErrorKinds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	emb, err := StartEmbedded(EmbeddedOptions{StoreDir: filepath.Join(t.TempDir(), "js"), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Shutdown()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	writeTestCA(t, caFile)
+	cases := []struct {
+		name string
+		opts ConnectOptions
+		is   func(error) bool
+		want string
+	}{
+		{"nothing listening", ConnectOptions{URL: "nats://bob:hunter2-secret@" + closed}, IsUnreachable, "server unreachable"},
+		{"TLS wanted, server without TLS", ConnectOptions{URL: emb.ClientURL(), CAFile: caFile}, IsTLSError, "TLS failed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, err := Connect(tc.opts)
+			if err == nil {
+				nc.Close()
+				t.Fatal("connected")
+			}
+			if !tc.is(err) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2-secret") {
+				t.Errorf("err %v, want %q without credentials", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPasswordFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "nats-password")
+	pw, err := EnsurePassword(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", info.Mode().Perm())
+	}
+	if len(pw) < 20 {
+		t.Errorf("password %q is short", pw)
+	}
+	again, err := EnsurePassword(path)
+	if err != nil || again != pw {
+		t.Errorf("second start: %q %v, want the same password", again, err)
+	}
+	if got, err := ReadPassword(path); err != nil || got != pw {
+		t.Errorf("ReadPassword: %q %v", got, err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	if _, err := ReadPassword(empty); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty file: %v", err)
+	}
+}
+
+// writeTestCA writes a self-signed CA certificate in PEM form.
+func writeTestCA(t *testing.T, path string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,11 +1,18 @@
 package bus
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/regsync/regsync/internal/redact"
 )
 
 // ConnectOptions says how to reach NATS. With an empty URL and a non-nil
@@ -28,7 +35,7 @@ type ConnectOptions struct {
 // LogValue keeps secrets out of logs.
 func (o ConnectOptions) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", o.URL),
+		slog.String("url", redact.URLs(o.URL)),
 		slog.Bool("embedded", o.Embedded != nil),
 		slog.Bool("creds", o.CredsFile != ""),
 		slog.Bool("user", o.User != ""),
@@ -91,11 +98,75 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		where := url
+		where := redact.URLs(url)
 		if where == "" {
 			where = "embedded server"
 		}
-		return nil, fmt.Errorf("connect to nats %s: %w", where, err)
+		return nil, fmt.Errorf("connect to nats %s: %w: %w", where, classify(err), redacted(err))
 	}
 	return nc, nil
+}
+
+// Why a connection failed, so that an operator knows what to fix: the
+// credentials, the TLS setup, or the address (or the server is down).
+var (
+	ErrAuth        = errors.New("authentication failed")
+	ErrTLS         = errors.New("TLS failed")
+	ErrUnreachable = errors.New("server unreachable")
+	errConnect     = errors.New("connection failed")
+)
+
+// IsAuthError reports whether a Connect error is a rejected login.
+func IsAuthError(err error) bool { return errors.Is(err, ErrAuth) }
+
+// IsTLSError reports whether a Connect error is a failed TLS setup.
+func IsTLSError(err error) bool { return errors.Is(err, ErrTLS) }
+
+// IsUnreachable reports whether a Connect error is a server not reached.
+func IsUnreachable(err error) bool { return errors.Is(err, ErrUnreachable) }
+
+// redacted returns err with the URLs it quotes redacted; errors.Is and
+// errors.As still see err.
+func redacted(err error) error {
+	if msg := redact.Message(err.Error()); msg != err.Error() {
+		return &redactedError{msg: msg, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// classify names the kind of a nats.Connect error.
+func classify(err error) error {
+	msg := strings.ToLower(err.Error())
+	var (
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		record    tls.RecordHeaderError
+		alert     tls.AlertError
+		verify    *tls.CertificateVerificationError
+		netErr    net.Error
+	)
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
+		errors.Is(err, nats.ErrAccountAuthExpired), errors.Is(err, nats.ErrNkeysNotSupported),
+		strings.Contains(msg, "authorization violation"), strings.Contains(msg, "authentication"),
+		strings.Contains(msg, "user credentials"), strings.Contains(msg, "nkey"):
+		return ErrAuth
+	case errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted), errors.Is(err, nats.ErrClientCertOrRootCAsRequired),
+		errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &hostname), errors.As(err, &record),
+		errors.As(err, &alert), errors.As(err, &verify), strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"):
+		return ErrTLS
+	case errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrTimeout), errors.As(err, &netErr),
+		strings.Contains(msg, "connection refused"), strings.Contains(msg, "no such host"):
+		return ErrUnreachable
+	}
+	return errConnect
 }

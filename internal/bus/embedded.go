@@ -18,6 +18,10 @@ type EmbeddedOptions struct {
 	// `regsync status`. Empty means no TCP listener: only in-process
 	// connections are possible.
 	Listen string
+	// User and Password, when Password is set, are required of every
+	// client, in-process connections included. Without a password any
+	// client that reaches the listener may publish, read and delete.
+	User, Password string
 }
 
 // Embedded is a nats-server with JetStream running inside this process.
@@ -37,6 +41,9 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		// Trigger events are small; results carry diffs. 8 MiB leaves room
 		// for a large diff while keeping every message bounded.
 		MaxPayload: 8 << 20,
+	}
+	if opts.Password != "" {
+		sopts.Username, sopts.Password = opts.User, opts.Password
 	}
 	if opts.Listen == "" {
 		sopts.DontListen = true

@@ -183,11 +183,15 @@ type NATS struct {
 	// URLs; empty starts an embedded server.
 	URL       string `yaml:"url"`
 	CredsFile string `yaml:"credsFile"`
-	User      string `yaml:"user"`
-	Password  Secret `yaml:"password"`
-	Token     Secret `yaml:"token"`
-	NKeyFile  string `yaml:"nkeyFile"`
-	TLS       TLS    `yaml:"tls"`
+	// User and Password (or PasswordFile, a file holding the password)
+	// authenticate regsync; with the embedded server they are also what it
+	// requires, in place of the generated password.
+	User         string `yaml:"user"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"passwordFile"`
+	Token        Secret `yaml:"token"`
+	NKeyFile     string `yaml:"nkeyFile"`
+	TLS          TLS    `yaml:"tls"`
 	// Replicas of every stream and bucket on an external cluster, 1 to 5.
 	Replicas int          `yaml:"replicas"`
 	Embedded EmbeddedNATS `yaml:"embedded"`
@@ -208,6 +212,12 @@ type EmbeddedNATS struct {
 	// Listen is the client listener's host:port. Empty means no TCP
 	// listener at all; an unset key in the file means DefaultEmbeddedListen.
 	Listen string `yaml:"listen"`
+	// Auth makes the server require a user and password of every client
+	// (the default): nats.user with nats.password or nats.passwordFile,
+	// else user "regsync" with the password generated on first start in
+	// EmbeddedPasswordFile. False lets any local user in, which is
+	// warned about at every start.
+	Auth bool `yaml:"auth"`
 }
 
 // HTTP is the one HTTP listener: webhooks, health and metrics.
@@ -286,7 +296,7 @@ func Default() *Config {
 		DataDir: DefaultDataDir,
 		NATS: NATS{
 			Replicas: DefaultNATSReplicas,
-			Embedded: EmbeddedNATS{Listen: DefaultEmbeddedListen},
+			Embedded: EmbeddedNATS{Listen: DefaultEmbeddedListen, Auth: true},
 		},
 		HTTP: HTTP{Addr: DefaultHTTPAddr},
 		Webhooks: Webhooks{
@@ -314,6 +324,12 @@ func (c *Config) EmbeddedStoreDir() string {
 		return c.NATS.Embedded.StoreDir
 	}
 	return filepath.Join(c.DataDir, "jetstream")
+}
+
+// EmbeddedPasswordFile is where the embedded server's generated password
+// is kept: "nats-password" in the data directory.
+func (c *Config) EmbeddedPasswordFile() string {
+	return filepath.Join(c.DataDir, "nats-password")
 }
 
 // SyncedSources returns the sources regsync syncs (git, api and file), in
@@ -428,6 +444,7 @@ func (n NATS) LogValue() slog.Value {
 		slog.String("creds_file", n.CredsFile),
 		slog.String("user", n.User),
 		slog.String("password", n.Password.String()),
+		slog.String("password_file", n.PasswordFile),
 		slog.String("token", n.Token.String()),
 		slog.String("nkey_file", n.NKeyFile),
 		slog.String("tls_ca_file", n.TLS.CAFile),
@@ -436,5 +453,6 @@ func (n NATS) LogValue() slog.Value {
 		slog.Int("replicas", n.Replicas),
 		slog.String("embedded_store_dir", n.Embedded.StoreDir),
 		slog.String("embedded_listen", n.Embedded.Listen),
+		slog.Bool("embedded_auth", n.Embedded.Auth),
 	)
 }

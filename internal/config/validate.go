@@ -526,8 +526,23 @@ func checkNATSURL(raw string) string {
 // user and password, a token or an NKey seed file.
 func natsAuthConflicts(n NATS) []error {
 	var errs []error
-	if (n.User == "") != (n.Password == "") {
-		errs = append(errs, errors.New("nats.user and nats.password must both be set"))
+	hasPassword := n.Password != "" || n.PasswordFile != ""
+	if n.Password != "" && n.PasswordFile != "" {
+		errs = append(errs, errors.New("nats.password and nats.passwordFile are mutually exclusive"))
+	}
+	if (n.User == "") != !hasPassword {
+		errs = append(errs, errors.New("nats.user and nats.password (or nats.passwordFile) must both be set"))
+	}
+	if strings.TrimSpace(n.URL) == "" {
+		// The embedded server knows users and passwords only.
+		for _, m := range []struct {
+			key string
+			set bool
+		}{{"nats.credsFile", n.CredsFile != ""}, {"nats.token", n.Token != ""}, {"nats.nkeyFile", n.NKeyFile != ""}} {
+			if m.set {
+				errs = append(errs, fmt.Errorf("%s needs nats.url: the embedded server authenticates with nats.user and nats.password only", m.key))
+			}
+		}
 	}
 	type method struct {
 		keys string
@@ -535,7 +550,7 @@ func natsAuthConflicts(n NATS) []error {
 	}
 	methods := []method{
 		{"nats.credsFile", n.CredsFile != ""},
-		{"nats.user/nats.password", n.User != "" || n.Password != ""},
+		{"nats.user/nats.password", n.User != "" || hasPassword},
 		{"nats.token", n.Token != ""},
 		{"nats.nkeyFile", n.NKeyFile != ""},
 	}

@@ -543,8 +543,12 @@ func TestOwnSectionValidation(t *testing.T) {
 		{"nats url without host", `nats: {url: "nats://:4222"}`, []string{`nats.url: "nats://:4222" has no host`}},
 		{"nats url list with an empty entry", `nats: {url: "nats://a:4222,,nats://b:4222"}`, []string{"nats.url: empty entry in the comma-separated list"}},
 		{"nats url list of every scheme", `nats: {url: "nats://a:4222, tls://b:4222,ws://c:8080,wss://d"}`, nil},
-		{"nats user without password", `nats: {url: nats://a, user: regsync}`, []string{"nats.user and nats.password must both be set"}},
-		{"nats password without user", `nats: {url: nats://a, password: pw}`, []string{"nats.user and nats.password must both be set"}},
+		{"nats user without password", `nats: {url: nats://a, user: regsync}`, []string{"nats.user and nats.password (or nats.passwordFile) must both be set"}},
+		{"nats password without user", `nats: {url: nats://a, password: pw}`, []string{"nats.user and nats.password (or nats.passwordFile) must both be set"}},
+		{"nats password file without user", `nats: {url: nats://a, passwordFile: /pw}`, []string{"nats.user and nats.password (or nats.passwordFile) must both be set"}},
+		{"nats password and password file", `nats: {url: nats://a, user: u, password: p, passwordFile: /pw}`, []string{"nats.password and nats.passwordFile are mutually exclusive"}},
+		{"embedded server with a token", `nats: {token: t}`, []string{"nats.token needs nats.url: the embedded server authenticates with nats.user and nats.password only"}},
+		{"embedded server with a creds file", `nats: {credsFile: /c.creds}`, []string{"nats.credsFile needs nats.url: the embedded server authenticates with nats.user and nats.password only"}},
 		{"nats creds file and token", `nats: {url: nats://a, credsFile: /c.creds, token: t}`, []string{"nats.credsFile and nats.token are mutually exclusive: use one way to authenticate to NATS"}},
 		{"nats creds file and user", `nats: {url: nats://a, credsFile: /c.creds, user: u, password: p}`, []string{"nats.credsFile and nats.user/nats.password are mutually exclusive: use one way to authenticate to NATS"}},
 		{"nats token and nkey", `nats: {url: nats://a, token: t, nkeyFile: /n.nk}`, []string{"nats.token and nats.nkeyFile are mutually exclusive: use one way to authenticate to NATS"}},
@@ -602,6 +606,7 @@ sources:
   - name: m2
     managed: {}
 nats:
+  url: nats://a
   replicas: 9
   credsFile: /c.creds
   token: t

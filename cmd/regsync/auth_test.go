@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/regsync/regsync/internal/bus"
+)
+
+// The embedded server requires the password generated on first start;
+// client commands read it through --config or REGSYNC_CONFIG, and a client
+// without it is told what to do.
+func TestEmbeddedNATSAuth(t *testing.T) {
+	svc := startServe(t)
+	pwFile := filepath.Join(filepath.Dir(svc.cfgPath), "data", "nats-password")
+	info, err := os.Stat(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("password file mode %v, want 0600", info.Mode().Perm())
+	}
+	addr := svc.natsURL[strings.LastIndex(svc.natsURL, "@")+1:]
+
+	t.Run("a client without credentials is refused and told to pass --config", func(t *testing.T) {
+		_, _, err := cli(t, "status", "--nats-url", "nats://"+addr)
+		if err == nil || !strings.Contains(err.Error(), "authentication failed") || !strings.Contains(err.Error(), "--config") {
+			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("a wrong password is refused", func(t *testing.T) {
+		_, _, err := cli(t, "status", "--config", svc.cfgPath, "--nats-password", "not-it")
+		if err == nil || !strings.Contains(err.Error(), "authentication failed") {
+			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("REGSYNC_CONFIG gives the address and password", func(t *testing.T) {
+		t.Setenv("REGSYNC_CONFIG", svc.cfgPath)
+		out, _, err := cli(t, "status")
+		if err != nil || !strings.Contains(out, "local ") {
+			t.Errorf("status: %v\n%s", err, out)
+		}
+	})
+	t.Run("nobody else can publish a result", func(t *testing.T) {
+		if nc, err := bus.Connect(bus.ConnectOptions{URL: "nats://" + addr}); err == nil {
+			nc.Close()
+			t.Fatal("connected without the password")
+		}
+	})
+	t.Run("the password is never logged", func(t *testing.T) {
+		pw, _ := os.ReadFile(pwFile)
+		if strings.Contains(svc.log.String(), strings.TrimSpace(string(pw))) {
+			t.Error("the password is in the log")
+		}
+		if !strings.Contains(svc.log.String(), pwFile) {
+			t.Errorf("the log does not say where the password is:\n%s", svc.log.String())
+		}
+	})
+}
+
+// nats.embedded.auth: false lets any client in, and serve warns about it
+// at every start.
+func TestEmbeddedNATSAuthOff(t *testing.T) {
+	dir := t.TempDir()
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	natsAddr := freeAddr(t)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("dataDir: %s\nnats: {embedded: {listen: %q, auth: false}}\nhttp: {addr: %q}\nsources:\n  - name: open\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
+		filepath.Join(dir, "data"), natsAddr, freeAddr(t), regPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	var log syncBuffer
+	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath}, &bytes.Buffer{}, &log) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	eventually(t, "an unauthenticated client reads the status", func() bool {
+		out, _, err := cli(t, "status", "open", "--nats-url", "nats://"+natsAddr)
+		return err == nil && strings.Contains(out, "Complete")
+	})
+	if !strings.Contains(log.String(), "nats.embedded.auth is false") || !strings.Contains(log.String(), "level=WARN") {
+		t.Errorf("no warning in the log:\n%s", log.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "nats-password")); err == nil {
+		t.Error("a password file was written with auth off")
+	}
+}
