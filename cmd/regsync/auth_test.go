@@ -99,3 +99,33 @@ func TestEmbeddedNATSAuthOff(t *testing.T) {
 		t.Error("a password file was written with auth off")
 	}
 }
+
+// A connection error names the kind of failure and never prints the
+// credentials in --nats-url.
+func TestConnectErrorsAreRedacted(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("dataDir: %s\nhttp: {addr: %q}\nsources:\n  - name: x\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
+		filepath.Join(dir, "data"), freeAddr(t), filepath.Join(dir, "registry.json"))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://bob:hunter2-secret@" + freeAddr(t) + "?token=t0k3n-secret"
+	for _, args := range [][]string{
+		{"status"},
+		{"sync", "x"},
+		{"watch"},
+		{"serve", "--config", cfgPath},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			_, errOut, err := cli(t, append(args, "--nats-url", url)...)
+			if err == nil {
+				t.Fatal("connected to nothing")
+			}
+			msg := err.Error() + errOut
+			if strings.Contains(msg, "hunter2-secret") || strings.Contains(msg, "t0k3n-secret") || !strings.Contains(msg, "server unreachable") {
+				t.Errorf("error %q", msg)
+			}
+		})
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/regsync/regsync/internal/redact"
 )
 
 // ValidationError lists every problem found in a configuration.
@@ -364,7 +366,7 @@ func checkHTTPURL(key, raw string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("%s is invalid: %v", key, err)
+		return fmt.Sprintf("%s is invalid: %s", key, redact.Message(err.Error()))
 	case !u.IsAbs() || u.Host == "":
 		return key + " must be an absolute URL with host"
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -502,20 +504,22 @@ func checkNATSURL(raw string) string {
 		return "empty entry in the comma-separated list"
 	}
 	u, err := url.Parse(raw)
+	// Shown without the credentials it may carry.
+	shown := redact.URL(raw)
 	if err != nil {
-		return fmt.Sprintf("%q is not a valid URL: %v", raw, err)
+		return fmt.Sprintf("%q is not a valid URL: %s", shown, redact.Message(err.Error()))
 	}
 	switch u.Scheme {
 	case "nats", "tls", "ws", "wss":
 	default:
-		return fmt.Sprintf("%q must use the nats, tls, ws or wss scheme", raw)
+		return fmt.Sprintf("%q must use the nats, tls, ws or wss scheme", shown)
 	}
 	if u.Hostname() == "" {
-		return fmt.Sprintf("%q has no host", raw)
+		return fmt.Sprintf("%q has no host", shown)
 	}
 	if port := u.Port(); port != "" {
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return fmt.Sprintf("%q has an invalid port", raw)
+			return fmt.Sprintf("%q has an invalid port", shown)
 		}
 	}
 	return ""

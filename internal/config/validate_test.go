@@ -540,6 +540,8 @@ func TestOwnSectionValidation(t *testing.T) {
 		{"nats url with http scheme", `nats: {url: "http://a:4222"}`, []string{`nats.url: "http://a:4222" must use the nats, tls, ws or wss scheme`}},
 		{"nats url without scheme", `nats: {url: "a:4222"}`, []string{`nats.url: "a:4222" must use the nats, tls, ws or wss scheme`}},
 		{"nats url unparsable", `nats: {url: "nats://[::1"}`, []string{`nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
+		{"nats url with credentials is shown without them", `nats: {url: "http://bob:hunter2@a:4222?token=t0k"}`, []string{`nats.url: "http://a:4222?token=REDACTED" must use the nats, tls, ws or wss scheme`}},
+		{"unparsable nats url with credentials", `nats: {url: "nats://bob:hunter2@[::1"}`, []string{`nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
 		{"nats url without host", `nats: {url: "nats://:4222"}`, []string{`nats.url: "nats://:4222" has no host`}},
 		{"nats url list with an empty entry", `nats: {url: "nats://a:4222,,nats://b:4222"}`, []string{"nats.url: empty entry in the comma-separated list"}},
 		{"nats url list of every scheme", `nats: {url: "nats://a:4222, tls://b:4222,ws://c:8080,wss://d"}`, nil},
