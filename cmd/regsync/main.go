@@ -57,9 +57,18 @@ func (e *exitError) Error() string { return e.err.Error() }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	g := globalsFromEnv()
+	err := runWith(ctx, g, os.Args[1:], os.Stdout, os.Stderr)
+	if code := report(g, err, os.Stderr); code != 0 {
+		os.Exit(code)
+	}
+}
+
+// report writes the error that ends regsync, in the log format asked for
+// (so a JSON log stays JSON to its last line), and returns the exit code.
+func report(g *globals, err error, stderr io.Writer) int {
 	if err == nil {
-		return
+		return 0
 	}
 	code := 1
 	var ee *exitError
@@ -69,13 +78,26 @@ func main() {
 	if errors.Is(err, errUsage) {
 		code = 2
 	}
-	if !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "regsync:", err)
+	if errors.Is(err, flag.ErrHelp) {
+		return code
 	}
-	os.Exit(code)
+	if strings.EqualFold(g.logFormat, "json") {
+		logger, lerr := g.logger(stderr)
+		if lerr == nil {
+			logger.Error("regsync failed", "err", err.Error(), "exit_code", code)
+			return code
+		}
+	}
+	fmt.Fprintln(stderr, "regsync:", err)
+	return code
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWith(ctx, globalsFromEnv(), args, stdout, stderr)
+}
+
+// runWith runs one command; the global flags it parses land in g.
+func runWith(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
@@ -84,7 +106,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
-	g := globalsFromEnv()
 	switch cmd {
 	case "serve":
 		return serveCmd(ctx, g, rest, stdout, stderr)
@@ -198,8 +219,19 @@ func (g *globals) logger(stderr io.Writer) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(stderr, opts)), nil
 	case "json":
+		opts.ReplaceAttr = durationSeconds
 		return slog.New(slog.NewJSONHandler(stderr, opts)), nil
 	default:
 		return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, g.logFormat)
 	}
+}
+
+// durationSeconds writes durations in JSON logs as seconds (a number such
+// as 0.0123), the unit log pipelines and Prometheus expect, instead of
+// slog's integer nanoseconds.
+func durationSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+	}
+	return a
 }
