@@ -22,6 +22,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/ratelog"
 )
 
 // Defaults of Options.
@@ -88,9 +89,19 @@ type Receiver struct {
 	pub    Publisher
 	opts   Options
 	logger *slog.Logger
-	limit  *limiter // nil: no rate limit
-	state  atomic.Pointer[state]
+	// deliveries writes the line of each delivery, bounded so that a
+	// flood (or a load test) does not flood the log.
+	deliveries *slog.Logger
+	limit      *limiter // nil: no rate limit
+	state      atomic.Pointer[state]
 }
+
+// Bound of the delivery lines: deliveryLogBurst lines of each level per
+// deliveryLogPeriod, then a count of those left out.
+const (
+	deliveryLogBurst  = 60
+	deliveryLogPeriod = time.Minute
+)
 
 // New returns a Receiver that publishes through pub, for the webhook
 // secrets in hooks and the sources srcs. It reads the secrets now; see
@@ -100,7 +111,7 @@ func New(pub Publisher, hooks config.Webhooks, srcs []config.Source, opts Option
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	r := &Receiver{pub: pub, opts: opts, logger: logger}
+	r := &Receiver{pub: pub, opts: opts, logger: logger, deliveries: ratelog.New(logger, deliveryLogBurst, deliveryLogPeriod)}
 	if opts.RatePerSecond > 0 {
 		r.limit = newLimiter(opts.RatePerSecond, opts.Burst)
 	}
@@ -360,8 +371,9 @@ func writeAnswer(w http.ResponseWriter, d *delivery) {
 
 // log writes the one line of a delivery: at error level when a trigger
 // could not be stored, at debug level when the client was over its rate
-// (so a flood does not flood the log), else at info level. Secrets are
-// never part of it.
+// (so a flood does not flood the log), else at info level. The lines are
+// bounded per level (see deliveryLogBurst); regsync_webhook_requests_total
+// counts every delivery. Secrets are never part of it.
 func (r *Receiver) log(req *http.Request, d *delivery, took time.Duration) {
 	level := slog.LevelInfo
 	switch {
@@ -370,7 +382,7 @@ func (r *Receiver) log(req *http.Request, d *delivery, took time.Duration) {
 	case d.status == http.StatusTooManyRequests:
 		level = slog.LevelDebug
 	}
-	if !r.logger.Enabled(req.Context(), level) {
+	if !r.deliveries.Enabled(req.Context(), level) {
 		return
 	}
 	attrs := []slog.Attr{
@@ -399,7 +411,7 @@ func (r *Receiver) log(req *http.Request, d *delivery, took time.Duration) {
 	if d.err != nil {
 		attrs = append(attrs, slog.Any("err", d.err))
 	}
-	r.logger.LogAttrs(req.Context(), level, "webhook delivery", attrs...)
+	r.deliveries.LogAttrs(req.Context(), level, "webhook delivery", attrs...)
 }
 
 func tooLarge(limit int64) string {

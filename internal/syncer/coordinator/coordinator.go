@@ -16,6 +16,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/ratelog"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/tracing"
@@ -60,14 +61,16 @@ type Options struct {
 
 // Coordinator consumes triggers and runs syncs.
 type Coordinator struct {
-	h       *bus.Handles
-	mgr     *syncer.Manager
-	status  *state.Store
-	leases  *Leases
-	opts    Options
-	logger  *slog.Logger
-	sources atomic.Pointer[map[string]config.Source]
-	queues  *queues
+	h      *bus.Handles
+	mgr    *syncer.Manager
+	status *state.Store
+	leases *Leases
+	opts   Options
+	logger *slog.Logger
+	// rejectLog bounds the lines about malformed triggers.
+	rejectLog *slog.Logger
+	sources   atomic.Pointer[map[string]config.Source]
+	queues    *queues
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
 	// publish stores an event on a subject; a test seam for a JetStream
@@ -99,13 +102,16 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 	leases := NewLeases(h.Locks, opts.Holder, opts.LeaseTTL)
 	leases.logger = opts.Logger
 	c := &Coordinator{
-		h:           h,
-		mgr:         mgr,
-		status:      status,
-		leases:      leases,
-		opts:        opts,
-		logger:      opts.Logger,
-		queues:      newQueues(),
+		h:      h,
+		mgr:    mgr,
+		status: status,
+		leases: leases,
+		opts:   opts,
+		logger: opts.Logger,
+		queues: newQueues(),
+		// A flood of bad messages must not flood the log (metrics count
+		// every one).
+		rejectLog:   ratelog.New(opts.Logger, 0, 0),
 		callTimeout: CallTimeout(opts.LeaseTTL),
 	}
 	mgr.CallTimeout = c.callTimeout
@@ -234,7 +240,7 @@ func (c *Coordinator) heartbeat(ctx context.Context, cons jetstream.Consumer) {
 func (c *Coordinator) receive(msg jetstream.Msg) {
 	d, source, err := decodeTrigger(msg)
 	if err != nil {
-		c.logger.Warn("rejecting malformed trigger", "subject", msg.Subject(), "err", err)
+		c.rejectLog.Warn("rejecting malformed trigger", "subject", msg.Subject(), "err", err)
 		c.opts.Metrics.rejected()
 		_ = msg.TermWithReason(err.Error())
 		return

@@ -87,7 +87,9 @@ func (h *harness) runPrepared(srcs []config.Source, f syncer.Fetcher, snaps sync
 	if opts.Holder == "" {
 		opts.Holder = fmt.Sprintf("%s-%p", h.t.Name(), mgr)
 	}
-	opts.Logger = logger
+	if opts.Logger == nil {
+		opts.Logger = logger
+	}
 	c := New(h.h, mgr, h.status, srcs, opts)
 	if prepare != nil {
 		prepare(c)
