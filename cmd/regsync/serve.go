@@ -141,6 +141,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 
 	hooks := webhook.New(bus.Publisher{JS: js}, cfg.Webhooks, cfg.SyncedSources(), webhook.Options{
 		MaxBody:       cfg.Webhooks.MaxBodySize.Int64(),
+		MaxUnverified: cfg.Webhooks.MaxUnverifiedBytes.Int64(),
 		RatePerSecond: cfg.Webhooks.RateLimit.PerSecond,
 		Burst:         cfg.Webhooks.RateLimit.Burst,
 	}, logger)

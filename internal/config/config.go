@@ -24,9 +24,10 @@ const (
 	DefaultLeaseTTL         = 15 * time.Second
 
 	// Webhook receiver limits.
-	DefaultWebhookMaxBody   = 3 * MiB
-	DefaultWebhookRate      = 20
-	DefaultWebhookRateBurst = 100
+	DefaultWebhookMaxBody       = 3 * MiB
+	DefaultWebhookMaxUnverified = 32 * MiB
+	DefaultWebhookRate          = 20
+	DefaultWebhookRateBurst     = 100
 
 	// DefaultGitPath is the file read from a git source's repository when
 	// git.path is not set.
@@ -244,6 +245,10 @@ type Webhooks struct {
 	Bitbucket WebhookSecret `yaml:"bitbucket"`
 	// MaxBodySize bounds a delivery's body; larger ones get 413.
 	MaxBodySize ByteSize `yaml:"maxBodySize"`
+	// MaxUnverifiedBytes bounds the bodies held before their signature
+	// is checked, in all: past it requests get 503 (and past twice
+	// MaxBodySize from one client, 429).
+	MaxUnverifiedBytes ByteSize `yaml:"maxUnverifiedBytes"`
 	// RateLimit bounds the deliveries one client address may send.
 	RateLimit RateLimit     `yaml:"rateLimit"`
 	Generic   WebhookSecret `yaml:"generic"`
@@ -300,8 +305,9 @@ func Default() *Config {
 		},
 		HTTP: HTTP{Addr: DefaultHTTPAddr},
 		Webhooks: Webhooks{
-			MaxBodySize: DefaultWebhookMaxBody,
-			RateLimit:   RateLimit{PerSecond: DefaultWebhookRate, Burst: DefaultWebhookRateBurst},
+			MaxBodySize:        DefaultWebhookMaxBody,
+			MaxUnverifiedBytes: DefaultWebhookMaxUnverified,
+			RateLimit:          RateLimit{PerSecond: DefaultWebhookRate, Burst: DefaultWebhookRateBurst},
 		},
 		Watch: Watch{
 			Debounce:         DefaultDebounce,

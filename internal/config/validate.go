@@ -476,6 +476,9 @@ func (c *Config) validateOwnSections() []error {
 	if w.MaxBodySize <= 0 {
 		add("webhooks.maxBodySize must be greater than zero")
 	}
+	if w.MaxUnverifiedBytes < w.MaxBodySize {
+		add("webhooks.maxUnverifiedBytes (%d bytes) must be at least webhooks.maxBodySize (%d bytes)", w.MaxUnverifiedBytes.Int64(), w.MaxBodySize.Int64())
+	}
 	if w.RateLimit.PerSecond >= 0 && w.RateLimit.Burst < 1 {
 		add("webhooks.rateLimit.burst must be at least 1, got %d (a negative perSecond turns the limit off)", w.RateLimit.Burst)
 	}

@@ -689,7 +689,7 @@ func TestWebhookLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Webhooks.MaxBodySize != DefaultWebhookMaxBody || cfg.Webhooks.RateLimit != (RateLimit{PerSecond: 20, Burst: 100}) {
+	if cfg.Webhooks.MaxBodySize != DefaultWebhookMaxBody || cfg.Webhooks.MaxUnverifiedBytes != DefaultWebhookMaxUnverified || cfg.Webhooks.RateLimit != (RateLimit{PerSecond: 20, Burst: 100}) {
 		t.Errorf("defaults %+v", cfg.Webhooks)
 	}
 	for _, tc := range []struct {
@@ -697,6 +697,7 @@ func TestWebhookLimits(t *testing.T) {
 	}{
 		{"webhooks: {maxBodySize: 0}\n", "webhooks.maxBodySize must be greater than zero"},
 		{"webhooks: {rateLimit: {perSecond: 5, burst: 0}}\n", "webhooks.rateLimit.burst must be at least 1"},
+		{"webhooks: {maxUnverifiedBytes: 1MiB}\n", "webhooks.maxUnverifiedBytes (1048576 bytes) must be at least webhooks.maxBodySize (3145728 bytes)"},
 	} {
 		if _, _, err := Parse([]byte(base + tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err %v, want %q", tc.yaml, err, tc.want)

@@ -28,6 +28,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultMaxBody        = 3 << 20
+	DefaultMaxUnverified  = 32 << 20
 	DefaultRatePerSecond  = 20
 	DefaultBurst          = 100
 	DefaultPublishTimeout = 10 * time.Second
@@ -55,6 +56,11 @@ type Options struct {
 	// MaxBody is the largest request body accepted, in bytes
 	// (DefaultMaxBody when not positive).
 	MaxBody int64
+	// MaxUnverified bounds the bytes of bodies held before their
+	// signature is checked, in all (DefaultMaxUnverified when not
+	// positive, and never less than MaxBody). One client may hold twice
+	// MaxBody of it.
+	MaxUnverified int64
 	// RatePerSecond is how many requests one client (remote IP address;
 	// IPv6 /64 network) may make per second on average
 	// (DefaultRatePerSecond when zero; no limit when negative).
@@ -71,6 +77,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}
+	if o.MaxUnverified <= 0 {
+		o.MaxUnverified = DefaultMaxUnverified
+	}
+	o.MaxUnverified = max(o.MaxUnverified, o.MaxBody)
 	if o.RatePerSecond == 0 {
 		o.RatePerSecond = DefaultRatePerSecond
 	}
@@ -93,6 +103,7 @@ type Receiver struct {
 	// flood (or a load test) does not flood the log.
 	deliveries *slog.Logger
 	limit      *limiter // nil: no rate limit
+	pending    *pending
 	state      atomic.Pointer[state]
 }
 
@@ -111,7 +122,8 @@ func New(pub Publisher, hooks config.Webhooks, srcs []config.Source, opts Option
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	r := &Receiver{pub: pub, opts: opts, logger: logger, deliveries: ratelog.New(logger, deliveryLogBurst, deliveryLogPeriod)}
+	r := &Receiver{pub: pub, opts: opts, logger: logger, deliveries: ratelog.New(logger, deliveryLogBurst, deliveryLogPeriod),
+		pending: newPending(opts.MaxUnverified, 2*opts.MaxBody)}
 	if opts.RatePerSecond > 0 {
 		r.limit = newLimiter(opts.RatePerSecond, opts.Burst)
 	}
@@ -176,8 +188,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	d := &delivery{}
+	client := clientKey(req.RemoteAddr)
 	if r.limit != nil {
-		if ok, wait := r.limit.allow(clientKey(req.RemoteAddr)); !ok {
+		if ok, wait := r.limit.allow(client); !ok {
 			w.Header().Set("Retry-After", seconds(wait))
 			return d.fail(http.StatusTooManyRequests, "too many requests, slow down", nil)
 		}
@@ -201,7 +214,29 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	if req.ContentLength > r.opts.MaxBody {
 		return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBody))
+	// The body is held unverified while it is read and checked: it
+	// counts against the bound of such bytes until then.
+	size := req.ContentLength
+	if size < 0 {
+		size = r.opts.MaxBody
+	}
+	switch r.pending.reserve(client, size) {
+	case clientFull:
+		w.Header().Set("Retry-After", seconds(retryAfter))
+		return d.fail(http.StatusTooManyRequests, "too many request bodies in flight from this client, retry later", nil)
+	case totalFull:
+		w.Header().Set("Retry-After", seconds(retryAfter))
+		return d.fail(http.StatusServiceUnavailable, "too many unverified request bodies in flight, retry later", nil)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			r.pending.release(client, size)
+		}
+	}
+	defer release()
+	body, err := readBody(w, req, r.opts.MaxBody)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
@@ -218,6 +253,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	if !sc.verified() {
 		return d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
 	}
+	release()
 
 	pl, err := p.parse(d.event, contentType, body)
 	if err != nil {
@@ -255,6 +291,21 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 }
 
 var errBuild = errors.New("build trigger")
+
+// readBody reads a request's body of at most limit bytes. A body of known
+// length is read into a buffer of exactly that size, so that the bytes held
+// are the bytes counted.
+func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, req.Body, limit)
+	if req.ContentLength < 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, req.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
 
 // publish stores one trigger per target, concurrently, and returns the
 // sources whose trigger was stored.
