@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
 	"github.com/regsync/regsync/internal/registry"
 )
 
@@ -102,7 +104,40 @@ type Git struct {
 	// PollInterval overrides watch.gitPollInterval for this source.
 	PollInterval string `yaml:"pollInterval"`
 	// WebhookSecretFile holds a webhook secret for this source alone.
+	// It enables the receiver of WebhookProviderName and no other.
 	WebhookSecretFile string `yaml:"webhookSecretFile"`
+	// WebhookProvider is the receiver (github, gitlab, gitea, bitbucket
+	// or generic) that WebhookSecretFile is for. It may be left out for a
+	// repository on github.com, gitlab.com, bitbucket.org, codeberg.org
+	// or gitea.com.
+	WebhookProvider string `yaml:"webhookProvider"`
+}
+
+// WebhookProviders are the webhook receivers, as git.webhookProvider
+// names them.
+var WebhookProviders = []string{"github", "gitlab", "gitea", "bitbucket", "generic"}
+
+// forgeHosts are the hosts whose webhook receiver is known.
+var forgeHosts = map[string]string{
+	"github.com":    "github",
+	"gitlab.com":    "gitlab",
+	"bitbucket.org": "bitbucket",
+	"codeberg.org":  "gitea",
+	"gitea.com":     "gitea",
+}
+
+// WebhookProviderName is the receiver that the source's own webhook secret
+// is for: git.webhookProvider, else the forge of the repository's host, or
+// "" when neither says.
+func (g Git) WebhookProviderName() string {
+	if g.WebhookProvider != "" {
+		return g.WebhookProvider
+	}
+	ep, err := transport.NewEndpoint(g.Repository)
+	if err != nil {
+		return ""
+	}
+	return forgeHosts[strings.ToLower(ep.Host)]
 }
 
 // GitAuth holds a git source's credentials. Username and PasswordFile

@@ -238,6 +238,14 @@ func validateGit(p string, g *Git) []error {
 			add("git.auth.sshKeyFile and git.auth.passwordFile are mutually exclusive")
 		}
 	}
+	switch {
+	case g.WebhookProvider != "" && !slices.Contains(WebhookProviders, g.WebhookProvider):
+		add("git.webhookProvider must be one of %s, got %q", strings.Join(WebhookProviders, ", "), g.WebhookProvider)
+	case g.WebhookProvider != "" && g.WebhookSecretFile == "":
+		add("git.webhookProvider names the receiver of git.webhookSecretFile, which is not set")
+	case g.WebhookSecretFile != "" && g.WebhookProviderName() == "" && protocol != "":
+		add("git.webhookSecretFile needs git.webhookProvider (one of %s): the repository's host is not a forge regsync knows", strings.Join(WebhookProviders, ", "))
+	}
 	errs = append(errs, validatePollInterval(p, "git.pollInterval", g.PollInterval)...)
 	return errs
 }

@@ -254,6 +254,31 @@ sources:
     syncPolicy: {interval: 30m}`,
 		},
 		{
+			name: "webhook provider of a source secret",
+			yaml: `
+sources:
+  - name: known-host
+    git: {repository: "git@GitHub.com:acme/r.git", webhookSecretFile: /s}
+    syncPolicy: {interval: 30m}
+  - name: named
+    git: {repository: https://git.example.com/r.git, webhookSecretFile: /s, webhookProvider: gitea}
+    syncPolicy: {interval: 30m}
+  - name: unknown-host
+    git: {repository: https://git.example.com/r.git, webhookSecretFile: /s}
+    syncPolicy: {interval: 30m}
+  - name: bad-name
+    git: {repository: https://git.example.com/r.git, webhookSecretFile: /s, webhookProvider: forgejo}
+    syncPolicy: {interval: 30m}
+  - name: no-secret
+    git: {repository: https://github.com/acme/r.git, webhookProvider: github}
+    syncPolicy: {interval: 30m}`,
+			want: []string{
+				`source[2] (unknown-host): git.webhookSecretFile needs git.webhookProvider (one of github, gitlab, gitea, bitbucket, generic): the repository's host is not a forge regsync knows`,
+				`source[3] (bad-name): git.webhookProvider must be one of github, gitlab, gitea, bitbucket, generic, got "forgejo"`,
+				`source[4] (no-secret): git.webhookProvider names the receiver of git.webhookSecretFile, which is not set`,
+			},
+		},
+		{
 			name: "git path escaping the repository",
 			yaml: `
 sources:

@@ -12,10 +12,21 @@
 // Bitbucket X-Hub-Signature, generic X-Signature) or GitLab's shared token
 // (X-Gitlab-Token), compared in constant time. A request is accepted when it
 // proves knowledge of the provider's secret (webhooks.<provider>) or of a
-// source's own secret (git.webhookSecretFile); a request proven by a source
-// secret alone may trigger that source and no other. A provider with no
-// secret at all, or whose configured secret cannot be read, is disabled and
-// answers 404.
+// source's own secret for that provider (git.webhookSecretFile, for the
+// receiver git.webhookProvider names or the repository's host implies); a
+// request proven by a source secret alone may trigger that source and no
+// other, and one for a repository only other sources follow is answered
+// 401. A provider with no secret at all, or whose configured secret cannot
+// be read, is disabled and answers 404.
+//
+// # Bounds
+//
+// Bodies are read before they are verified, so the bytes they hold are
+// bounded: each reserves its length out of Options.MaxUnverified in all and
+// twice Options.MaxBody per client until it is verified (429 past the
+// client's share, 503 past the total, before reading). Each delivery is
+// logged in one line, bounded per minute (package ratelog), and counted in
+// Metrics.
 //
 // # Matching
 //

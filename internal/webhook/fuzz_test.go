@@ -160,7 +160,7 @@ func FuzzParsePush(f *testing.F) {
 				if provider == events.ProviderGeneric && !events.ValidSourceName(pl.source) {
 					t.Fatalf("generic source %q", pl.source)
 				}
-				targets, _ := st.match(pl, scope{all: true})
+				targets, _, _ := st.match(pl, scope{all: true})
 				for _, tg := range targets {
 					if _, err := events.New(eventID(provider, "d", tg.source), "regsync/webhook/"+provider, &events.SourceChanged{
 						Source: tg.source, Trigger: events.TriggerWebhook, Revision: tg.change.revision,

@@ -25,10 +25,13 @@ type target struct {
 }
 
 // match returns the triggers a push or generic delivery asks for, limited
-// to what sc allows, or why there are none.
-func (st *state) match(p payload, sc scope) ([]target, string) {
+// to what sc allows, or why there are none. denied is true when the
+// repository has sources that sc does not allow and none that it does: the
+// delivery was signed with the secret of other sources.
+func (st *state) match(p payload, sc scope) (targets []target, why string, denied bool) {
 	if p.source != "" {
-		return st.matchNamed(p)
+		targets, why = st.matchNamed(p)
+		return targets, why, false
 	}
 	keys := make(map[string]bool, len(p.urls))
 	for _, raw := range p.urls {
@@ -37,12 +40,16 @@ func (st *state) match(p payload, sc scope) ([]target, string) {
 		}
 	}
 	var (
-		targets []target
-		seen    []string // sources of the repository
-		pinned  []string
+		seen      []string // sources of the repository
+		pinned    []string
+		forbidden []string // sources of the repository the delivery may not trigger
 	)
 	for _, s := range st.sources {
-		if s.git == nil || !s.repoOK || !sc.allows(s.name) || !sameRepository(s.repo, keys, p.paths) {
+		if s.git == nil || !s.repoOK || !sameRepository(s.repo, keys, p.paths) {
+			continue
+		}
+		if !sc.allows(s.name) {
+			forbidden = append(forbidden, s.name)
 			continue
 		}
 		seen = append(seen, s.name)
@@ -55,20 +62,22 @@ func (st *state) match(p payload, sc scope) ([]target, string) {
 		}
 	}
 	if len(targets) > 0 {
-		return targets, ""
+		return targets, "", false
 	}
 	repo := first(p.repository, first(p.urls...))
 	refs := strings.Join(p.refs(), ", ")
 	switch {
+	case len(seen) == 0 && len(forbidden) > 0:
+		return nil, fmt.Sprintf("the delivery is not signed with a secret of the sources of repository %s", clip(repo)), true
 	case len(seen) == 0:
-		return nil, fmt.Sprintf("no git source follows repository %s", clip(repo))
+		return nil, fmt.Sprintf("no git source follows repository %s", clip(repo)), false
 	case len(pinned) == len(seen):
 		return nil, fmt.Sprintf("the sources of repository %s (%s) are pinned to a commit and ignore pushes",
-			clip(repo), strings.Join(pinned, ", "))
+			clip(repo), strings.Join(pinned, ", ")), false
 	case refs == "":
-		return nil, fmt.Sprintf("the push to repository %s moved no branch or tag", clip(repo))
+		return nil, fmt.Sprintf("the push to repository %s moved no branch or tag", clip(repo)), false
 	}
-	return nil, fmt.Sprintf("no source of repository %s follows %s", clip(repo), clip(refs))
+	return nil, fmt.Sprintf("no source of repository %s follows %s", clip(repo), clip(refs)), false
 }
 
 // matchNamed resolves a generic delivery, which names its source. The

@@ -270,7 +270,11 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 		// Proven by another source's secret.
 		return d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
 	}
-	targets, why := st.match(pl, sc)
+	targets, why, denied := st.match(pl, sc)
+	if denied {
+		// Proven by the secret of other sources than the repository's.
+		return d.fail(http.StatusUnauthorized, errBadSignature.Error()+": "+why, nil)
+	}
 	if len(targets) == 0 {
 		return d.ignore(why)
 	}

@@ -128,10 +128,13 @@ func TestSourceSecret(t *testing.T) {
 	const repo = "https://github.com/acme/catalog.git"
 	own := gitSource("own", repo, "branch:main")
 	own.Git.WebhookSecretFile = writeSecret(t, dir, "own", sourceSecretValue+"\n")
+	ci := gitSource("ci", "https://github.com/acme/ci.git", "branch:main")
+	ci.Git.WebhookSecretFile, ci.Git.WebhookProvider = own.Git.WebhookSecretFile, events.ProviderGeneric
 	srcs := []config.Source{
 		own,
 		gitSource("shared", repo, "branch:main"),
 		gitSource("elsewhere", "https://github.com/acme/other.git", "branch:main"),
+		ci,
 	}
 	otherRepo := func() []byte {
 		_, body := pushOf(t, events.ProviderGitHub)
@@ -145,13 +148,16 @@ func TestSourceSecret(t *testing.T) {
 		generic string // the generic body's source
 		status  int
 		want    []string
+		wantErr string
 	}{
 		{name: "provider secret triggers every match", hooks: testHooks(t), key: githubSecret, status: 202, want: []string{"own", "shared"}},
 		{name: "source secret triggers its source only", hooks: testHooks(t), key: sourceSecretValue, status: 202, want: []string{"own"}},
 		{name: "source secret without a provider secret", hooks: config.Webhooks{}, key: sourceSecretValue, status: 202, want: []string{"own"}},
-		{name: "source secret for another repository", hooks: testHooks(t), key: sourceSecretValue, body: otherRepo(), status: 200},
+		{name: "source secret for a repository other sources follow", hooks: testHooks(t), key: sourceSecretValue, body: otherRepo(), status: 401,
+			wantErr: "the delivery is not signed with a secret of the sources of repository acme/other"},
 		{name: "provider secret for another repository", hooks: testHooks(t), key: githubSecret, body: otherRepo(), status: 202, want: []string{"elsewhere"}},
-		{name: "generic naming its source", hooks: testHooks(t), key: sourceSecretValue, generic: "own", status: 202, want: []string{"own"}},
+		{name: "source secret is for its own receiver only", hooks: testHooks(t), key: sourceSecretValue, generic: "own", status: 401},
+		{name: "generic naming the source whose secret it is for", hooks: testHooks(t), key: sourceSecretValue, generic: "ci", status: 202, want: []string{"ci"}},
 		{name: "generic naming another source", hooks: testHooks(t), key: sourceSecretValue, generic: "shared", status: 401},
 	}
 	for _, tt := range tests {
@@ -167,6 +173,9 @@ func TestSourceSecret(t *testing.T) {
 			res := r.send(t, signed(provider, tt.key, ev, "d-1", body))
 			if res.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", res.status, tt.status, res.raw)
+			}
+			if !strings.Contains(res.answer.Error, tt.wantErr) {
+				t.Errorf("error %q, want %q", res.answer.Error, tt.wantErr)
 			}
 			got := r.pub.sources()
 			slices.Sort(tt.want)
@@ -378,5 +387,40 @@ func TestReloadDuringDeliveries(t *testing.T) {
 	<-done
 	if got := strings.Join(r.Enabled(), ","); got != "github,gitlab,gitea,bitbucket,generic" {
 		t.Errorf("Enabled() = %s", got)
+	}
+}
+
+// A source's own secret enables the receiver it is for and no other: the
+// others stay disabled (404) as without any secret.
+func TestSourceSecretEnablesItsReceiverOnly(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, repository, provider, want string
+	}{
+		{"github.com", "https://github.com/acme/catalog.git", "", "github"},
+		{"gitlab.com over ssh", "git@gitlab.com:acme/catalog.git", "", "gitlab"},
+		{"codeberg.org", "https://codeberg.org/acme/catalog", "", "gitea"},
+		{"a self-hosted forge named in the configuration", "https://git.example.com/acme/catalog.git", "bitbucket", "bitbucket"},
+		{"a self-hosted forge not named", "https://git.example.com/acme/catalog.git", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := gitSource("catalog", tc.repository, "branch:main")
+			src.Git.WebhookSecretFile = writeSecret(t, dir, "s", sourceSecretValue)
+			src.Git.WebhookProvider = tc.provider
+			r := newTestReceiver(t, config.Webhooks{}, []config.Source{src}, Options{})
+			if got := strings.Join(r.Enabled(), ","); got != tc.want {
+				t.Errorf("Enabled() = %q, want %q", got, tc.want)
+			}
+			for _, p := range providerNames {
+				if p == tc.want {
+					continue
+				}
+				ev, body := pushOf(t, p)
+				if res := r.send(t, signed(p, sourceSecretValue, ev, "d-1", body)); res.status != http.StatusNotFound {
+					t.Errorf("%s: status %d, want 404", p, res.status)
+				}
+			}
+		})
 	}
 }

@@ -109,6 +109,9 @@ func providerSecrets(h config.Webhooks) map[string]secretRef {
 // sourceSecret is a secret of one or more sources (git.webhookSecretFile):
 // a request proven by it may trigger those sources only.
 type sourceSecret struct {
-	key     secret
-	sources []string
+	key secret
+	// provider is the receiver the secret is for (see
+	// config.Git.WebhookProviderName); no other accepts it.
+	provider string
+	sources  []string
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"log/slog"
+	"slices"
 
 	"github.com/regsync/regsync/internal/config"
 )
@@ -23,14 +24,14 @@ type providerState struct {
 }
 
 // enabled reports whether a provider accepts requests: it has a secret of
-// its own, or (unless its own is configured but unreadable) there are
-// source secrets.
+// its own, or (unless its own is configured but unreadable) a source
+// secret is for it.
 func (st *state) enabled(provider string) bool {
 	ps := st.providers[provider]
 	if ps.broken {
 		return false
 	}
-	return ps.key != nil || len(st.sourceSecrets) > 0
+	return ps.key != nil || slices.ContainsFunc(st.sourceSecrets, func(s sourceSecret) bool { return s.provider == provider })
 }
 
 // newState reads every configured secret. A secret that cannot be read is
@@ -53,7 +54,8 @@ func newState(srcs []config.Source, hooks config.Webhooks, logger *slog.Logger) 
 		st.providers[name] = providerState{key: key}
 	}
 
-	byFile := make(map[string]int) // index into st.sourceSecrets
+	type secretFor struct{ file, provider string }
+	byFile := make(map[secretFor]int) // index into st.sourceSecrets
 	failed := make(map[string]bool)
 	for _, s := range srcs {
 		if !s.Synced() {
@@ -71,7 +73,14 @@ func newState(srcs []config.Source, hooks config.Webhooks, logger *slog.Logger) 
 			continue
 		}
 		file := s.Git.WebhookSecretFile
-		if i, ok := byFile[file]; ok {
+		provider := s.Git.WebhookProviderName()
+		if provider == "" {
+			// Validation asks for git.webhookProvider then.
+			logger.Error("source webhook secret is for no known receiver (set git.webhookProvider), the source accepts the provider secrets only",
+				"source", s.Name)
+			continue
+		}
+		if i, ok := byFile[secretFor{file, provider}]; ok {
 			st.sourceSecrets[i].sources = append(st.sourceSecrets[i].sources, s.Name)
 			continue
 		}
@@ -87,8 +96,8 @@ func newState(srcs []config.Source, hooks config.Webhooks, logger *slog.Logger) 
 				"source", s.Name, "err", err)
 			continue
 		}
-		byFile[file] = len(st.sourceSecrets)
-		st.sourceSecrets = append(st.sourceSecrets, sourceSecret{key: key, sources: []string{s.Name}})
+		byFile[secretFor{file, provider}] = len(st.sourceSecrets)
+		st.sourceSecrets = append(st.sourceSecrets, sourceSecret{key: key, provider: provider, sources: []string{s.Name}})
 	}
 	return st
 }

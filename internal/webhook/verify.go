@@ -83,15 +83,15 @@ func (s scope) verified() bool { return s.all || len(s.sources) > 0 }
 
 func (s scope) allows(source string) bool { return s.all || s.sources[source] }
 
-// verify checks pr against the provider's secret and every source secret.
-// All are tried, whatever matched first.
+// verify checks pr against the provider's secret and every source secret
+// for the provider. All are tried, whatever matched first.
 func (st *state) verify(provider string, pr proof) scope {
 	var sc scope
 	if key := st.providers[provider].key; key != nil && pr(key) {
 		sc.all = true
 	}
 	for _, s := range st.sourceSecrets {
-		if pr(s.key) {
+		if s.provider == provider && pr(s.key) {
 			if sc.sources == nil {
 				sc.sources = make(map[string]bool)
 			}
