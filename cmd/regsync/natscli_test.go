@@ -43,6 +43,31 @@ func TestDownstreamNeedsNothingButNATS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
+	t.Run("a saved context with the generated password, as in the README", func(t *testing.T) {
+		home := t.TempDir()
+		password, err := os.ReadFile(filepath.Join(filepath.Dir(svc.cfgPath), "data", "nats-password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := svc.natsURL[strings.LastIndex(svc.natsURL, "@")+1:]
+		ctxNats := func(args ...string) *exec.Cmd {
+			cmd := exec.CommandContext(ctx, natsBin, args...)
+			cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+			return cmd
+		}
+		if out, err := ctxNats("context", "save", "regsync", "--select", "--server", "nats://"+addr,
+			"--user", "regsync", "--password", strings.TrimSpace(string(password))).CombinedOutput(); err != nil {
+			t.Fatalf("context save: %v\n%s", err, out)
+		}
+		out, err := ctxNats("kv", "get", "regsync_status", "local", "--raw").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"phase":"Complete"`) {
+			t.Errorf("kv get with the context: %v\n%s", err, out)
+		}
+		if out, err := nats(ctx, "--server", "nats://"+addr, "kv", "get", "regsync_status", "local").CombinedOutput(); err == nil {
+			t.Errorf("read without the password:\n%s", out)
+		}
+	})
+
 	t.Run("kv get regsync_status", func(t *testing.T) {
 		out, err := nats(ctx, "kv", "get", "regsync_status", "local", "--raw").CombinedOutput()
 		if err != nil {

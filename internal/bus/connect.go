@@ -61,6 +61,15 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 				logger.Warn("nats disconnected", "err", err)
 			}
 		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			// Asynchronous errors, such as a permissions violation on an
+			// external cluster.
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Error("nats error", "subject", subject, "err", err)
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			logger.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
