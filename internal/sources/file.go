@@ -20,27 +20,14 @@ import (
 // the read, or never end it. The file is checked before it is opened and
 // opened without blocking, so one swapped in between is refused as well.
 func fetchFile(path string, limit int64) (*Fetched, error) {
-	info, err := os.Stat(path)
+	f, info, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("file not found: %s", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
-	}
-	if err := checkRegular(path, info); err != nil {
 		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
 	}
 	defer f.Close()
-	if info, err = f.Stat(); err != nil {
-		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
-	}
-	if err := checkRegular(path, info); err != nil {
-		return nil, err
-	}
 	if info.Size() > limit {
 		return nil, tooLarge(path, info.Size(), limit)
 	}
@@ -53,6 +40,53 @@ func fetchFile(path string, limit int64) (*Fetched, error) {
 	}
 	hash := registry.Hash(raw)
 	return &Fetched{Raw: raw, Hash: hash, Revision: hash}, nil
+}
+
+// openRegular opens path for reading if it is a regular file (see
+// fetchFile): it is checked before it is opened, opened without blocking,
+// and checked again. Errors other than fs.ErrNotExist name the path.
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to read file %s: %w", path, err)
+	}
+	if err := checkRegular(path, info); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to read file %s: %w", path, err)
+	}
+	if info, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("failed to read file %s: %w", path, err)
+	}
+	if err := checkRegular(path, info); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, info, nil
+}
+
+// readRegular reads a small file (a password, a token) of at most limit
+// bytes, refusing anything but a regular file.
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, _, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 // checkRegular refuses anything but a regular file, naming what it is.

@@ -57,3 +57,30 @@ func TestFetchFileRefusesNonRegularFiles(t *testing.T) {
 		})
 	}
 }
+
+// A FIFO named as a source's bearer token or git password file is refused
+// instead of blocking the fetch.
+func TestSecretFilesRefuseFIFOs(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "token")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("cannot make a FIFO here: %v", err)
+	}
+	reads := map[string]func() error{
+		"bearer token file": func() error { _, err := bearerToken(fifo); return err },
+		"git password file": func() error { _, err := readPassword(fifo); return err },
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- read() }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "named pipe") {
+					t.Errorf("err %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the read blocks on a FIFO")
+			}
+		})
+	}
+}

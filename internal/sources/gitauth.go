@@ -3,9 +3,7 @@ package sources
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -74,19 +72,7 @@ func readSecretFile(file string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(resolved)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxSecretFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", file, maxSecretFile)
-	}
-	return b, nil
+	return readRegular(resolved, maxSecretFile)
 }
 
 // sshAuth returns public key authentication with git.auth.sshKeyFile, else

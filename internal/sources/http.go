@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +126,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // bearerToken reads a token file, trimmed. Errors name the file, never
 // its content.
 func bearerToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path, maxSecretFile)
 	if err != nil {
 		return "", fmt.Errorf("failed to read bearer token file %s: %w", path, err)
 	}
