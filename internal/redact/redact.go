@@ -58,25 +58,38 @@ func redactUserinfo(raw string) string {
 }
 
 // redactQuery replaces the value of every query parameter; names stay.
+// Parameters in the fragment are treated alike (some flows put tokens
+// there), and so is anything after a second "?"; a plain fragment such as
+// "#readme" stays.
 func redactQuery(raw string) string {
-	q := strings.IndexByte(raw, '?')
-	if q < 0 {
+	start := strings.IndexAny(raw, "?#")
+	if start < 0 {
 		return raw
 	}
-	query, fragment := raw[q+1:], ""
-	if h := strings.IndexByte(query, '#'); h >= 0 {
-		query, fragment = query[:h], query[h:]
-	}
-	params := strings.Split(query, "&")
-	for i, p := range params {
-		if name, value, ok := strings.Cut(p, "="); ok && value != "" {
-			params[i] = name + "=" + Redacted
-		} else if !ok && p != "" {
+	var b strings.Builder
+	b.WriteString(raw[:start])
+	rest := raw[start:]
+	for rest != "" {
+		sep := rest[0]
+		b.WriteByte(sep)
+		rest = rest[1:]
+		end := strings.IndexAny(rest, "?#&")
+		if end < 0 {
+			end = len(rest)
+		}
+		param := rest[:end]
+		rest = rest[end:]
+		switch name, value, ok := strings.Cut(param, "="); {
+		case ok && value != "":
+			b.WriteString(name + "=" + Redacted)
+		case !ok && param != "" && sep != '#':
 			// A bare value (?secret) is a value all the same.
-			params[i] = Redacted
+			b.WriteString(Redacted)
+		default:
+			b.WriteString(param)
 		}
 	}
-	return raw[:q+1] + strings.Join(params, "&") + fragment
+	return b.String()
 }
 
 // inMessage finds URLs quoted in a message: a scheme, then everything up to

@@ -1,6 +1,9 @@
 package redact
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestURL(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -59,4 +62,37 @@ func TestMessage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Whatever the input, a user's password or a query value never survives
+// URL, and Message never grows what it is given beyond the markers.
+func FuzzURL(f *testing.F) {
+	for _, s := range []string{
+		"https://user:pass@host/x.git?sig=abc", "git@host:owner/repo", "nats://a:b@h:4222,nats://c",
+		"https://host/r.json?token=t#f", "", "://@?&=#",
+	} {
+		f.Add(s, "s3cretvalue")
+	}
+	f.Fuzz(func(t *testing.T, prefix, secret string) {
+		if len(secret) < 8 || strings.Contains(prefix, secret) || strings.ContainsAny(secret, "/?#@&=:,\" \t\r\n\f'<>.;)]%") {
+			return
+		}
+		for _, raw := range []string{
+			"https://u:" + secret + "@" + prefix,
+			"https://host/" + prefix + "?sig=" + secret,
+			"https://host/x?a=1&token=" + secret + "#" + prefix,
+		} {
+			if strings.Contains(URL(raw), secret) {
+				t.Errorf("URL(%q) = %q keeps the secret", raw, URL(raw))
+			}
+			if strings.ContainsAny(prefix, " \t\r\n\f\"'<>") {
+				// A message's URL ends at white space or a quote.
+				continue
+			}
+			msg := "failed: " + raw + ": refused"
+			if strings.Contains(Message(msg), secret) {
+				t.Errorf("Message(%q) = %q keeps the secret", msg, Message(msg))
+			}
+		}
+	})
 }
