@@ -1,0 +1,156 @@
+package schemas
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// configDoc is the configuration reference kept in step with
+// config.schema.json.
+const configDoc = "../docs/configuration.md"
+
+// schemaKey is one property of the configuration, by its path in the file
+// (sources[].git.branch), with its default when the schema gives one.
+type schemaKey struct {
+	path       string
+	def        any
+	hasDefault bool
+}
+
+// configKeys lists every property path of the configuration schema,
+// following $refs into $defs and arrays into their items.
+func configKeys(t *testing.T) []schemaKey {
+	t.Helper()
+	b, err := Lookup("config.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root map[string]any
+	if err := json.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	defs, _ := root["$defs"].(map[string]any)
+	resolve := func(n map[string]any) map[string]any {
+		for {
+			ref, ok := n["$ref"].(string)
+			if !ok {
+				return n
+			}
+			name, found := strings.CutPrefix(ref, "#/$defs/")
+			target, ok := defs[name].(map[string]any)
+			if !found || !ok {
+				t.Fatalf("unresolvable $ref %s", ref)
+			}
+			merged := map[string]any{}
+			for k, v := range target {
+				merged[k] = v
+			}
+			for k, v := range n {
+				if k != "$ref" {
+					merged[k] = v
+				}
+			}
+			n = merged
+		}
+	}
+	var keys []schemaKey
+	var walk func(n map[string]any, prefix string)
+	walk = func(n map[string]any, prefix string) {
+		n = resolve(n)
+		if items, ok := n["items"].(map[string]any); ok {
+			walk(items, prefix+"[]")
+			return
+		}
+		props, _ := n["properties"].(map[string]any)
+		names := make([]string, 0, len(props))
+		for name := range props {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			p := name
+			if prefix != "" {
+				p = prefix + "." + name
+			}
+			child, _ := props[name].(map[string]any)
+			child = resolve(child)
+			def, has := child["default"]
+			keys = append(keys, schemaKey{path: p, def: def, hasDefault: has})
+			walk(child, p)
+		}
+	}
+	walk(root, "")
+	if len(keys) == 0 {
+		t.Fatal("no keys in config.schema.json")
+	}
+	return keys
+}
+
+// docRow matches a reference table row: | `key` | type | default | ... |
+var docRow = regexp.MustCompile("^\\| `([A-Za-z][A-Za-z0-9.\\[\\]]*)` \\|([^|]*)\\|([^|]*)\\|")
+
+// docKeys reads the keys documented in a reference's tables, with their
+// default cells.
+func docKeys(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (docs/ is part of the repository)", err)
+	}
+	keys := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		m := docRow.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if _, dup := keys[m[1]]; dup {
+			t.Errorf("%s:%d: %s documented twice", path, i+1, m[1])
+		}
+		keys[m[1]] = strings.TrimSpace(m[3])
+	}
+	return keys
+}
+
+// formatDefault writes a schema default as the reference shows it.
+func formatDefault(v any) string {
+	switch v := v.(type) {
+	case string:
+		if v == "" {
+			return "`\"\"`"
+		}
+		return "`" + v + "`"
+	case float64:
+		return "`" + strconv.FormatFloat(v, 'f', -1, 64) + "`"
+	case bool:
+		return "`" + strconv.FormatBool(v) + "`"
+	}
+	b, _ := json.Marshal(v)
+	return "`" + string(b) + "`"
+}
+
+func TestConfigReferenceMatchesSchema(t *testing.T) {
+	keys := configKeys(t)
+	doc := docKeys(t, configDoc)
+	inSchema := map[string]bool{}
+	for _, k := range keys {
+		inSchema[k.path] = true
+		def, ok := doc[k.path]
+		if !ok {
+			t.Errorf("%s is in config.schema.json but not in %s", k.path, configDoc)
+			continue
+		}
+		if k.hasDefault && def != formatDefault(k.def) {
+			t.Errorf("%s: the reference says default %s, the schema %s", k.path, def, formatDefault(k.def))
+		}
+	}
+	for path := range doc {
+		if !inSchema[path] {
+			t.Errorf("%s documents %s, which config.schema.json does not have", configDoc, path)
+		}
+	}
+}
