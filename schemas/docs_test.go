@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -151,6 +152,76 @@ func TestConfigReferenceMatchesSchema(t *testing.T) {
 	for path := range doc {
 		if !inSchema[path] {
 			t.Errorf("%s documents %s, which config.schema.json does not have", configDoc, path)
+		}
+	}
+}
+
+var (
+	// mdLink matches a Markdown link's target: [text](target).
+	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	// mdCode matches code blocks and spans, whose brackets are no links.
+	mdCode = regexp.MustCompile("(?s)```.*?```|`[^`\n]*`")
+)
+
+// slug is GitHub's anchor for a heading: lower case, punctuation other
+// than hyphens dropped, spaces as hyphens.
+func slug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestDocLinks follows every relative link of the README and docs/ to a
+// file that exists and, with a #fragment, to a heading it has.
+func TestDocLinks(t *testing.T) {
+	pages, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, "../README.md", "../deploy/README.md")
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := mdCode.ReplaceAllString(string(b), "")
+		for _, m := range mdLink.FindAllStringSubmatch(text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, fragment, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.Join(filepath.Dir(page), file)
+			}
+			content, err := os.ReadFile(path)
+			if err != nil {
+				if _, statErr := os.Stat(path); statErr == nil {
+					continue // a directory
+				}
+				t.Errorf("%s links to %s, which does not exist", page, target)
+				continue
+			}
+			if fragment == "" {
+				continue
+			}
+			var found bool
+			for _, line := range strings.Split(string(content), "\n") {
+				if h, ok := strings.CutPrefix(line, "#"); ok && slug(strings.TrimLeft(h, "# ")) == fragment {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s links to %s: %s has no heading #%s", page, target, path, fragment)
+			}
 		}
 	}
 }
