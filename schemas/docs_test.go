@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/regsync/regsync/internal/config"
 )
 
 // configDoc is the configuration reference kept in step with
@@ -221,6 +223,48 @@ func TestDocLinks(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("%s links to %s: %s has no heading #%s", page, target, path, fragment)
+			}
+		}
+	}
+}
+
+// yamlBlock matches a YAML code block of a page.
+var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+
+// TestConfigReferenceExamplesLoad loads every example of the configuration
+// reference with regsync's own loader: a whole file as it is, a section
+// with a minimal source added, and an indented source type as the type of
+// a source. Files the examples name (git passwords, tokens) need not exist
+// here.
+func TestConfigReferenceExamplesLoad(t *testing.T) {
+	b, err := os.ReadFile(configDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := yamlBlock.FindAllStringSubmatch(string(b), -1)
+	if len(blocks) == 0 {
+		t.Fatal("no examples")
+	}
+	const minimalSource = "sources:\n  - name: example\n    file: {path: registry.json}\n    syncPolicy: {interval: 30m}\n"
+	for i, m := range blocks {
+		example := m[1]
+		var file string
+		switch {
+		case strings.HasPrefix(example, "    "):
+			file = "sources:\n  - name: example\n" + example + "    syncPolicy: {interval: 30m}\n"
+		case strings.Contains(example, "\nsources:") || strings.HasPrefix(example, "sources:"):
+			file = example
+		default:
+			file = example + minimalSource
+		}
+		_, _, err := config.Parse([]byte(file))
+		if err == nil {
+			continue
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if strings.TrimSpace(line) != "" && !strings.Contains(line, "is not accessible") {
+				t.Errorf("example %d does not load: %v\n%s", i+1, err, example)
+				break
 			}
 		}
 	}
