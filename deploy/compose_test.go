@@ -27,8 +27,16 @@ type composeService struct {
 	ReadOnly    bool              `yaml:"read_only"`
 	CapDrop     []string          `yaml:"cap_drop"`
 	SecurityOpt []string          `yaml:"security_opt"`
-	DependsOn   []string          `yaml:"depends_on"`
-	Restart     string            `yaml:"restart"`
+	DependsOn   map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+	Restart     string `yaml:"restart"`
+	Healthcheck *struct {
+		Test     []string `yaml:"test"`
+		Interval string   `yaml:"interval"`
+		Timeout  string   `yaml:"timeout"`
+		Retries  int      `yaml:"retries"`
+	} `yaml:"healthcheck"`
 }
 
 type composeFile struct {
@@ -88,10 +96,18 @@ func TestComposeCluster(t *testing.T) {
 			if mounts["/etc/nats/nats.conf"] != "./nats.conf" || mounts["/etc/nats/auth.conf"] != "../nats/auth.conf" {
 				t.Errorf("%s: mounts %v, want nats.conf with ../nats/auth.conf beside it", name, mounts)
 			}
+			if s.Healthcheck == nil || !slices.ContainsFunc(s.Healthcheck.Test, func(a string) bool { return strings.Contains(a, "127.0.0.1:8222/healthz") }) {
+				t.Errorf("%s: no health check on the loopback monitoring port", name)
+			}
 		case strings.HasPrefix(name, "regsync-"):
 			regsyncs = append(regsyncs, name)
 			if s.Build["dockerfile"] != "deploy/Containerfile" {
 				t.Errorf("%s: built from %v", name, s.Build)
+			}
+			for node := range f.Services {
+				if strings.HasPrefix(node, "nats-") && s.DependsOn[node].Condition != "service_healthy" {
+					t.Errorf("%s does not wait for %s to be healthy", name, node)
+				}
 			}
 			checkComposeRegsync(t, dir, name, s, mounts, f.Services)
 		default:
