@@ -102,9 +102,12 @@ func TestContainerfile(t *testing.T) {
 	if len(want) == 0 || !slices.Equal(got, want) {
 		t.Errorf("Containerfile stamps %v, the Makefile %v", got, want)
 	}
-	for _, arg := range []string{"ARG VERSION", "ARG COMMIT"} {
-		if !strings.Contains(file, arg) {
+	for _, arg := range []string{"VERSION", "COMMIT"} {
+		if !strings.Contains(file, "ARG "+arg) {
 			t.Errorf("no %s build argument", arg)
+		}
+		if !strings.Contains(string(mk), "--build-arg "+arg+"=$("+arg+")") {
+			t.Errorf("make image does not pass the Makefile's %s", arg)
 		}
 	}
 
