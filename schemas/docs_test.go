@@ -269,3 +269,20 @@ func TestConfigReferenceExamplesLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeLinksEveryDoc keeps the README the entry point to docs/.
+func TestReadmeLinksEveryDoc(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := filepath.Glob("../docs/*.md")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no pages in docs/ (%v)", err)
+	}
+	for _, page := range pages {
+		if !strings.Contains(string(readme), "](docs/"+filepath.Base(page)+")") {
+			t.Errorf("README.md does not link docs/%s", filepath.Base(page))
+		}
+	}
+}
