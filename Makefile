@@ -7,6 +7,8 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
+CONTAINER ?= docker
+IMAGE     ?= regsync:$(VERSION)
 
 .DEFAULT_GOAL := help
 
@@ -17,6 +19,10 @@ help: ## Show this help.
 .PHONY: build
 build: ## Build bin/regsync.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/regsync
+
+.PHONY: image
+image: ## Build the container image (IMAGE=regsync:<version>, CONTAINER=docker|podman).
+	$(CONTAINER) build -f deploy/Containerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 .PHONY: run
 run: ## Run the service on the embedded NATS with the quick-start config (CONFIG=...).

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+)
+
+// TestDeployedPermissions runs the service on a nats-server configured
+// with the accounts and permissions shipped in deploy/nats/auth.conf (also
+// in the Helm values and the compose cluster): the regsync user can do
+// everything the service and its CLI do, and the reader user can follow
+// results, read status and snapshots and request syncs, but not change
+// streams, buckets or data.
+func TestDeployedPermissions(t *testing.T) {
+	for k, v := range map[string]string{"REGSYNC_PASSWORD": "svc-pw", "READER_PASSWORD": "reader-pw", "SYS_PASSWORD": "sys-pw"} {
+		t.Setenv(k, v)
+	}
+	opts, err := server.ProcessConfigFile("../../deploy/nats/auth.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
+	opts.JetStream, opts.StoreDir = true, t.TempDir()
+	opts.NoSigs, opts.NoLog = true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	url := ns.ClientURL()
+
+	dir := t.TempDir()
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("dataDir: %s\nhttp: {addr: %q}\nsources:\n  - name: perm\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
+		filepath.Join(dir, "data"), freeAddr(t), regPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	var log syncBuffer
+	go func() {
+		served <- run(ctx, []string{"serve", "--config", cfgPath, "--nats-url", url, "--nats-user", "regsync", "--nats-password", "svc-pw"}, &bytes.Buffer{}, &log)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("serve log:\n%s", log.String())
+		}
+	})
+	as := func(user, password string, args ...string) (string, string, error) {
+		return cli(t, append(args, "--nats-url", url, "--nats-user", user, "--nats-password", password)...)
+	}
+
+	t.Run("the service user syncs and reads", func(t *testing.T) {
+		out, errOut, err := as("regsync", "svc-pw", "sync", "perm", "--wait")
+		if err != nil || !strings.Contains(out, "io.regsync.sync.") {
+			t.Fatalf("sync: %v\n%s%s", err, out, errOut)
+		}
+	})
+	t.Run("the reader requests a sync and reads its answer and the status", func(t *testing.T) {
+		out, errOut, err := as("reader", "reader-pw", "sync", "perm", "--wait")
+		if err != nil || !strings.Contains(out, "io.regsync.sync.") {
+			t.Fatalf("sync as reader: %v\n%s%s", err, out, errOut)
+		}
+		out, errOut, err = as("reader", "reader-pw", "status", "perm", "-o", "json")
+		if err != nil || !strings.Contains(out, `"phase": "Complete"`) {
+			t.Fatalf("status as reader: %v\n%s%s", err, out, errOut)
+		}
+	})
+
+	// Denied publishes are expected below: no need to print them.
+	nc, err := nats.Connect(url, nats.UserInfo("reader", "reader-pw"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+
+	t.Run("the reader gets the snapshot", func(t *testing.T) {
+		obs, err := js.ObjectStore(rctx, events.ObjectStoreData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := obs.GetBytes(rctx, "perm")
+		if err != nil || !bytes.Contains(b, []byte("io.example/alpha")) {
+			t.Fatalf("snapshot %q: %v", b, err)
+		}
+	})
+	t.Run("the reader cannot change streams or data", func(t *testing.T) {
+		denied := func(what string, err error) {
+			t.Helper()
+			if err == nil {
+				t.Errorf("%s succeeded", what)
+			}
+		}
+		short := func() context.Context {
+			c, cancel := context.WithTimeout(rctx, 300*time.Millisecond)
+			t.Cleanup(cancel)
+			return c
+		}
+		denied("delete REGSYNC_RESULTS", js.DeleteStream(short(), events.StreamResults))
+		_, err := js.Publish(short(), "$KV."+events.BucketStatus+".perm", []byte(`{}`))
+		denied("write the status", err)
+		_, err = js.Publish(short(), "regsync.result.perm.completed", []byte(`{}`))
+		denied("publish a result", err)
+		if _, err := js.Stream(rctx, events.StreamResults); err != nil {
+			t.Errorf("REGSYNC_RESULTS is gone: %v", err)
+		}
+	})
+}

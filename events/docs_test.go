@@ -1,0 +1,195 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/regsync/regsync/schemas"
+)
+
+// eventsDoc is the events reference kept in step with schemas/.
+const eventsDoc = "../docs/events.md"
+
+// eventSchema is the data schema of one event type, as stored in schemas/.
+type eventSchema struct {
+	file string
+	id   string
+	doc  map[string]any
+}
+
+// eventSchemas reads every event data schema in schemas/, by the event
+// type its title names ("io.regsync.sync.completed.v1 data").
+func eventSchemas(t *testing.T) map[string]eventSchema {
+	t.Helper()
+	names, err := fs.Glob(schemas.FS(), "*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]eventSchema{}
+	for _, name := range names {
+		b, err := schemas.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		typ, ok := strings.CutSuffix(doc["title"].(string), " data")
+		if !ok {
+			continue // not an event schema (the configuration's)
+		}
+		id, _ := doc["$id"].(string)
+		out[typ] = eventSchema{file: name, id: id, doc: doc}
+	}
+	if len(out) == 0 {
+		t.Fatal("no event schemas")
+	}
+	return out
+}
+
+// fieldPaths lists the property paths of a data schema: provider.name,
+// diff.added.
+func fieldPaths(schema map[string]any, prefix string) []string {
+	var out []string
+	props, _ := schema["properties"].(map[string]any)
+	for name, p := range props {
+		path := prefix + name
+		out = append(out, path)
+		if child, ok := p.(map[string]any); ok {
+			out = append(out, fieldPaths(child, path+".")...)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// docSections splits the reference into its "### `type`" sections.
+func docSections(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(eventsDoc)
+	if err != nil {
+		t.Fatalf("%v (docs/ is part of the repository)", err)
+	}
+	sections := map[string]string{}
+	heading := regexp.MustCompile("(?m)^### `([^`]+)`\\s*$")
+	locs := heading.FindAllStringSubmatchIndex(string(b), -1)
+	for i, loc := range locs {
+		end := len(b)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		body := string(b[loc[1]:end])
+		if next := strings.Index(body, "\n## "); next >= 0 {
+			body = body[:next]
+		}
+		sections[string(b[loc[2]:loc[3]])] = body
+	}
+	return sections
+}
+
+var (
+	fieldRow  = regexp.MustCompile("(?m)^\\| `([a-zA-Z.]+)` \\|")
+	jsonBlock = regexp.MustCompile("(?s)```json\n(.*?)```")
+)
+
+func TestEventsReferenceMatchesSchemas(t *testing.T) {
+	schemaOf := eventSchemas(t)
+	sections := docSections(t)
+	for typ := range sections {
+		if _, ok := schemaOf[typ]; !ok {
+			t.Errorf("%s documents %s, which has no schema in schemas/", eventsDoc, typ)
+		}
+	}
+	for typ, s := range schemaOf {
+		t.Run(typ, func(t *testing.T) {
+			section, ok := sections[typ]
+			if !ok {
+				t.Fatalf("%s has no section ### `%s`", eventsDoc, typ)
+			}
+
+			var documented []string
+			for _, m := range fieldRow.FindAllStringSubmatch(section, -1) {
+				documented = append(documented, m[1])
+			}
+			slices.Sort(documented)
+			if want := fieldPaths(s.doc, ""); !slices.Equal(documented, want) {
+				t.Errorf("fields documented %v, %s has %v", documented, s.file, want)
+			}
+
+			subject := "`" + TriggerSubject("SOURCE") + "`"
+			if outcome := OutcomeOf(typ); outcome != "" {
+				subject = "`" + ResultSubject("SOURCE", outcome) + "`"
+			}
+			subject = strings.Replace(subject, "SOURCE", "<source>", 1)
+			if !strings.Contains(strings.Join(strings.Fields(section), " "), "Subject: "+subject) {
+				t.Errorf("the section does not say Subject: %s", subject)
+			}
+
+			examples := jsonBlock.FindAllStringSubmatch(section, -1)
+			if len(examples) == 0 {
+				t.Fatal("no example")
+			}
+			compiled := compileSchema(t, s)
+			for _, ex := range examples {
+				checkExample(t, typ, s, compiled, []byte(ex[1]))
+			}
+		})
+	}
+}
+
+func compileSchema(t *testing.T, s eventSchema) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(s.id, s.doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(s.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// checkExample decodes an example as a structured message off NATS and
+// checks its type, subject, dataschema and data.
+func checkExample(t *testing.T, typ string, s eventSchema, sch *jsonschema.Schema, body []byte) {
+	t.Helper()
+	e, err := Decode(nats.Header{"Content-Type": []string{"application/cloudevents+json"}}, body)
+	if err != nil {
+		t.Fatalf("example does not decode: %v\n%s", err, body)
+	}
+	if e.Type() != typ {
+		t.Errorf("example of type %s in the section of %s", e.Type(), typ)
+	}
+	if e.DataSchema() != s.id {
+		t.Errorf("example dataschema %q, the schema's $id is %q", e.DataSchema(), s.id)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(e.Data()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("example data does not match %s: %v", s.file, err)
+	}
+	d, err := DataOf(e)
+	if err != nil {
+		t.Fatalf("example data: %v", err)
+	}
+	if err := d.Validate(); err != nil {
+		t.Errorf("example data: %v", err)
+	}
+	if e.Subject() != d.SourceName() {
+		t.Errorf("example subject %q, data source %q", e.Subject(), d.SourceName())
+	}
+}
