@@ -263,3 +263,40 @@ webhooks:
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-202-ms")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-202-ms")
 }
+
+// A push of an older commit replayed under a fresh delivery id leaves a
+// healthy source healthy: the commit was served before, so the worker does
+// not wait for it and answers with what the remote serves.
+func TestReplayedOlderPushKeepsSourceHealthy(t *testing.T) {
+	svc, repo := serveWebhooks(t)
+	res := followResults(t, svc)
+	older := repo.Push(map[string]string{"registry.json": registryWith("Alpha, first push")})
+	olderBody := githubPush(t, repo.URL, older)
+	if status, answer := postGitHub(t, svc.httpAddr, "d-older", olderBody, webhookSecret); status != http.StatusAccepted {
+		t.Fatalf("status %d: %s", status, answer)
+	}
+	if c := res.completed(); c.Revision != older {
+		t.Fatalf("completed %s, want %s", c.Revision, older)
+	}
+	newer := repo.Push(map[string]string{"registry.json": registryWith("Alpha, second push")})
+	if status, answer := postGitHub(t, svc.httpAddr, "d-newer", githubPush(t, repo.URL, newer), webhookSecret); status != http.StatusAccepted {
+		t.Fatalf("status %d: %s", status, answer)
+	}
+	if c := res.completed(); c.Revision != newer {
+		t.Fatalf("completed %s, want %s", c.Revision, newer)
+	}
+
+	if status, answer := postGitHub(t, svc.httpAddr, "d-replayed", olderBody, webhookSecret); status != http.StatusAccepted {
+		t.Fatalf("replay: status %d: %s", status, answer)
+	}
+	// Within the first of the pauses a wait for the commit would make.
+	switch d := res.next(5 * time.Second).(type) {
+	case events.SyncSkipped, events.SyncCompleted:
+	default:
+		t.Fatalf("replayed push answered %T %+v, want skipped or completed", d, d)
+	}
+	out, _, err := cli(t, "status", "catalog", "-o", "json", "--config", svc.cfgPath)
+	if err != nil || !strings.Contains(out, `"phase": "Complete"`) || !strings.Contains(out, newer) {
+		t.Errorf("status after the replay: %v\n%s", err, out)
+	}
+}

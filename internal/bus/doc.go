@@ -1,7 +1,10 @@
 // Package bus is regsync's connection to NATS: it starts the embedded
-// nats-server when no external URL is configured, connects clients (with
-// credentials and TLS for a secured cluster), and creates every stream,
-// key-value bucket and object store of the contract idempotently.
+// nats-server when no external URL is configured (requiring a user and
+// password of every client, the generated one kept in a 0600 file),
+// connects clients (with credentials and TLS for a secured cluster, and
+// errors that say whether authentication, TLS or reaching the server
+// failed), and creates every stream, key-value bucket and object store of
+// the contract idempotently.
 //
 // Everything else in the pipeline reaches JetStream through the handles
 // returned here: producers publish triggers, the sync coordinator consumes

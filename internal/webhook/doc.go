@@ -25,8 +25,8 @@
 // bounded: each reserves its length out of Options.MaxUnverified in all and
 // twice Options.MaxBody per client until it is verified (429 past the
 // client's share, 503 past the total, before reading). Each delivery is
-// logged in one line, bounded per minute (package ratelog), and counted in
-// Metrics.
+// logged in one line, bounded per minute (package ratelog); serve counts
+// every answer in regsync_webhook_requests_total.
 //
 // # Matching
 //

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/regsync/regsync/internal/config"
+)
+
+// The embedded server requires the configured user and password, else
+// the generated one; clients read what serve wrote, never create it.
+func TestEmbeddedAuth(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgWith := func(mod func(*config.Config)) *config.Config {
+		cfg := config.Default()
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+		mod(cfg)
+		return cfg
+	}
+	cases := []struct {
+		name               string
+		cfg                *config.Config
+		create             bool
+		wantUser, wantPass string // wantPass "*": generated
+		wantErr            string
+	}{
+		{"generated on first start", cfgWith(func(*config.Config) {}), true, "regsync", "*", ""},
+		{"a client before the first start", cfgWith(func(*config.Config) {}), false, "", "", "has `regsync serve` run with this configuration?"},
+		{"configured user and password", cfgWith(func(c *config.Config) { c.NATS.User, c.NATS.Password = "ops", "pw" }), true, "ops", "pw", ""},
+		{"configured password file", cfgWith(func(c *config.Config) { c.NATS.User, c.NATS.PasswordFile = "ops", pwFile }), false, "ops", "from-a-file", ""},
+		{"auth off", cfgWith(func(c *config.Config) { c.NATS.Embedded.Auth = false }), true, "", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			user, pass, err := embeddedAuth(tc.cfg, tc.create)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if user != tc.wantUser || (tc.wantPass == "*" && len(pass) < 20) || (tc.wantPass != "*" && pass != tc.wantPass) {
+				t.Errorf("got %q/%q, want %q/%q", user, pass, tc.wantUser, tc.wantPass)
+			}
+			if tc.wantPass == "*" {
+				again, _, _ := embeddedAuth(tc.cfg, false)
+				if _, pass2, _ := embeddedAuth(tc.cfg, false); again != user || pass2 != pass {
+					t.Error("a client reads another password than serve wrote")
+				}
+			}
+		})
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:4222": "127.0.0.1:4222",
+		"0.0.0.0:4222":   "127.0.0.1:4222",
+		":4222":          "127.0.0.1:4222",
+		"[::]:4222":      "127.0.0.1:4222",
+		"10.0.0.5:4222":  "10.0.0.5:4222",
+	} {
+		if got := loopback(in); got != want {
+			t.Errorf("loopback(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
