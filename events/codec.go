@@ -28,15 +28,38 @@ const ContentTypeStructured = "application/cloudevents+json"
 
 const headerPrefix = "ce-"
 
-// Encode returns a NATS message for subject that carries e in binary content
-// mode, as the CloudEvents NATS protocol binding defines it: every context
-// attribute and extension is a ce-<name> header, percent-encoded; the data
-// is the body; the Content-Type header (and ce-datacontenttype) carry the
-// data content type. The Nats-Msg-Id header is the event id (encoded like
-// ce-id, which leaves ordinary ids as they are), so JetStream drops a repeat
-// of the same event. e must be a valid CloudEvents 1.0 event with at most
-// MaxEventSize bytes of data.
-func Encode(subject string, e event.Event) (*nats.Msg, error) {
+// ContentMode is how an event travels on NATS, as the CloudEvents NATS
+// protocol binding defines the two modes.
+type ContentMode string
+
+const (
+	// Structured mode: the message body is the whole event in the JSON event
+	// format and the Content-Type header is application/cloudevents+json.
+	// Every CloudEvents SDK reads it. It is regsync's default.
+	Structured ContentMode = "structured"
+	// Binary mode: the attributes are ce-* headers and the body is the data.
+	Binary ContentMode = "binary"
+)
+
+// ParseContentMode returns the content mode named s: "structured" or
+// "binary"; "" is Structured.
+func ParseContentMode(s string) (ContentMode, error) {
+	switch ContentMode(s) {
+	case "", Structured:
+		return Structured, nil
+	case Binary:
+		return Binary, nil
+	}
+	return "", fmt.Errorf("content mode %q: want %s or %s", s, Structured, Binary)
+}
+
+// Encode returns a NATS message for subject that carries e in the content
+// mode m (Structured when m is empty). Either way the Nats-Msg-Id header is
+// the event id (percent-encoded like ce-id, which leaves ordinary ids as
+// they are), so JetStream drops a repeat of the same event. e must be a
+// valid CloudEvents 1.0 event whose message body is at most MaxEventSize
+// bytes.
+func (m ContentMode) Encode(subject string, e event.Event) (*nats.Msg, error) {
 	if subject == "" {
 		return nil, errors.New("encode event: empty subject")
 	}
@@ -46,6 +69,41 @@ func Encode(subject string, e event.Event) (*nats.Msg, error) {
 	if len(e.Data()) > MaxEventSize {
 		return nil, fmt.Errorf("encode event %q: data is %d bytes, more than the %d allowed", e.ID(), len(e.Data()), MaxEventSize)
 	}
+	attrs, err := attributes(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %q: %w", e.ID(), err)
+	}
+	var msg *nats.Msg
+	switch m {
+	case "", Structured:
+		msg, err = encodeStructured(subject, e, attrs)
+	case Binary:
+		msg = encodeBinary(subject, e, attrs)
+	default:
+		return nil, fmt.Errorf("encode event %q: unknown content mode %q", e.ID(), m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode event %q: %w", e.ID(), err)
+	}
+	if len(msg.Data) > MaxEventSize {
+		return nil, fmt.Errorf("encode event %q: message body is %d bytes, more than the %d allowed", e.ID(), len(msg.Data), MaxEventSize)
+	}
+	msg.Header.Set(nats.MsgIdHdr, percentEncode(e.ID()))
+	return msg, nil
+}
+
+// Encode returns a NATS message for subject that carries e in structured
+// content mode (see ContentMode.Encode): the body is the event in the JSON
+// event format, with JSON data inline in "data", and the Content-Type header
+// is application/cloudevents+json.
+func Encode(subject string, e event.Event) (*nats.Msg, error) {
+	return Structured.Encode(subject, e)
+}
+
+// attributes returns the string form of every context attribute and
+// extension of e that is set, by name, and checks that CloudEvents allows
+// each value.
+func attributes(e event.Event) (map[string]string, error) {
 	attrs := map[string]string{
 		"specversion": e.SpecVersion(),
 		"id":          e.ID(),
@@ -68,24 +126,76 @@ func Encode(subject string, e event.Event) (*nats.Msg, error) {
 	for name, v := range e.Extensions() {
 		s, err := types.Format(v)
 		if err != nil {
-			return nil, fmt.Errorf("encode event %q: extension %s: %w", e.ID(), name, err)
+			return nil, fmt.Errorf("extension %s: %w", name, err)
 		}
 		attrs[name] = s
 	}
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		if err := checkAttributeValue(attrs[name]); err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", name, err)
+		}
+	}
+	return attrs, nil
+}
 
+// encodeStructured writes e in the JSON event format: the attributes as
+// JSON strings, JSON data inline in "data" byte for byte, text data as a
+// JSON string in "data", and any other data (or data without a content
+// type, or data that came base64-encoded) in "data_base64".
+func encodeStructured(subject string, e event.Event, attrs map[string]string) (*nats.Msg, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, name := range slices.Sorted(maps.Keys(attrs)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, name)
+		b.WriteByte(':')
+		writeJSONString(&b, attrs[name])
+	}
+	if data := e.Data(); len(data) > 0 {
+		mt := e.DataMediaType()
+		switch {
+		case e.DataBase64 || mt == "" || !utf8.Valid(data):
+			b.WriteString(`,"data_base64":"`)
+			b.WriteString(base64.StdEncoding.EncodeToString(data))
+			b.WriteByte('"')
+		case isJSON(mt):
+			if !json.Valid(data) {
+				return nil, fmt.Errorf("data: %w", describeJSONError(data, json.Unmarshal(data, new(any))))
+			}
+			b.WriteString(`,"data":`)
+			b.Write(data)
+		default:
+			b.WriteString(`,"data":`)
+			writeJSONString(&b, string(data))
+		}
+	}
+	b.WriteByte('}')
+	msg := nats.NewMsg(subject)
+	msg.Header.Set("Content-Type", ContentTypeStructured)
+	msg.Data = b.Bytes()
+	return msg, nil
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s) // a string always encodes
+	b.Write(enc)
+}
+
+// encodeBinary writes every context attribute and extension as a
+// ce-<name> header, percent-encoded, and the data as the body; the
+// Content-Type header (and ce-datacontenttype) carry the data content type.
+func encodeBinary(subject string, e event.Event, attrs map[string]string) *nats.Msg {
 	msg := nats.NewMsg(subject)
 	for name, v := range attrs {
-		if err := checkAttributeValue(v); err != nil {
-			return nil, fmt.Errorf("encode event %q: attribute %s: %w", e.ID(), name, err)
-		}
 		msg.Header.Set(headerPrefix+name, percentEncode(v))
 	}
 	if ct := attrs["datacontenttype"]; ct != "" {
 		msg.Header.Set("Content-Type", ct)
 	}
-	msg.Header.Set(nats.MsgIdHdr, percentEncode(e.ID()))
 	msg.Data = e.Data()
-	return msg, nil
+	return msg
 }
 
 // Decode reads a CloudEvent from a NATS message's header and body, in either

@@ -13,6 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+// testSource is the source attribute of the events the tests build.
+var testSource = ProducerSource("k7c2m9q4x1z8v3b6n5w0t2r7y4", ProducerCLI)
+
 // subjectFor returns the NATS subject an event with data d is published on.
 func subjectFor(d Data) string {
 	if outcome := OutcomeOf(d.EventType()); outcome != "" {
@@ -22,32 +25,34 @@ func subjectFor(d Data) string {
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
-	for _, d := range fullData() {
-		t.Run(d.EventType(), func(t *testing.T) {
-			e, err := New("wh-github-72d3162e-toolhive", "/regsync/test", d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msg, err := Encode(subjectFor(d), e)
-			if err != nil {
-				t.Fatalf("Encode() = %v", err)
-			}
-			if msg.Subject != subjectFor(d) {
-				t.Errorf("subject = %q, want %q", msg.Subject, subjectFor(d))
-			}
-			got, err := Decode(msg.Header, msg.Data)
-			if err != nil {
-				t.Fatalf("Decode() = %v", err)
-			}
-			assertSameEvent(t, got, e)
-			data, err := DataOf(got)
-			if err != nil {
-				t.Fatalf("DataOf() = %v", err)
-			}
-			if !reflect.DeepEqual(data, d) {
-				t.Errorf("data = %#v, want %#v", data, d)
-			}
-		})
+	for _, mode := range []ContentMode{Structured, Binary} {
+		for _, d := range fullData() {
+			t.Run(string(mode)+"/"+d.EventType(), func(t *testing.T) {
+				e, err := New("wh-github-72d3162e-toolhive", testSource, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg, err := mode.Encode(subjectFor(d), e)
+				if err != nil {
+					t.Fatalf("Encode() = %v", err)
+				}
+				if msg.Subject != subjectFor(d) {
+					t.Errorf("subject = %q, want %q", msg.Subject, subjectFor(d))
+				}
+				got, err := Decode(msg.Header, msg.Data)
+				if err != nil {
+					t.Fatalf("Decode() = %v", err)
+				}
+				assertSameEvent(t, got, e)
+				data, err := DataOf(got)
+				if err != nil {
+					t.Fatalf("DataOf() = %v", err)
+				}
+				if !reflect.DeepEqual(data, d) {
+					t.Errorf("data = %#v, want %#v", data, d)
+				}
+			})
+		}
 	}
 }
 
@@ -75,25 +80,99 @@ func assertSameEvent(t *testing.T, got, want event.Event) {
 	}
 }
 
-func TestEncodeWritesBinaryMode(t *testing.T) {
+func TestEncodeWritesStructuredModeByDefault(t *testing.T) {
 	d := SyncRequested{Source: "toolhive", Trigger: TriggerManual}
-	e, err := New("req-1-toolhive", "/regsync/cli", d)
+	e, err := New("req-1-toolhive", testSource, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetTime(mustTime(t, "2026-03-14T09:31:45.77Z"))
+	e.SetExtension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	for _, encode := range []struct {
+		name string
+		fn   func(string, event.Event) (*nats.Msg, error)
+	}{{"Encode", Encode}, {"Structured.Encode", Structured.Encode}, {"empty mode", ContentMode("").Encode}} {
+		t.Run(encode.name, func(t *testing.T) {
+			msg, err := encode.fn(TriggerSubject("toolhive"), e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := nats.Header{
+				"Content-Type": {ContentTypeStructured},
+				"Nats-Msg-Id":  {"req-1-toolhive"},
+			}
+			if !reflect.DeepEqual(msg.Header, want) {
+				t.Errorf("header = %v\nwant %v", msg.Header, want)
+			}
+			wantBody := `{"datacontenttype":"application/json","dataschema":"urn:regsync:schema:sync-requested.v1",` +
+				`"id":"req-1-toolhive","source":"` + testSource + `","specversion":"1.0","subject":"toolhive",` +
+				`"time":"2026-03-14T09:31:45.77Z","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",` +
+				`"type":"io.regsync.sync.requested.v1","data":{"source":"toolhive","trigger":"manual"}}`
+			if string(msg.Data) != wantBody {
+				t.Errorf("body = %s\nwant %s", msg.Data, wantBody)
+			}
+		})
+	}
+}
+
+func TestEncodeStructuredData(t *testing.T) {
+	tests := []struct {
+		name, contentType, data string
+		base64                  bool
+		want                    string
+	}{
+		{"JSON inline, byte for byte", "application/json", "{ \"a\": [1, 2] }", false, `"data":{ "a": [1, 2] }`},
+		{"+json inline", "application/vnd.x+json; charset=utf-8", `[1]`, false, `"data":[1]`},
+		{"text as a JSON string", "text/plain", "café \"x\"\n", false, `"data":"café \"x\"\n"`},
+		{"binary as data_base64", "application/octet-stream", "\xff\x00", false, `"data_base64":"/wA="`},
+		{"no content type as data_base64", "", `{"a":1}`, false, `"data_base64":"eyJhIjoxfQ=="`},
+		{"base64 kept as base64", "application/json", `{"a":1}`, true, `"data_base64":"eyJhIjoxfQ=="`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := rawEvent(TypeSyncRequested, "toolhive", "")
+			if tt.contentType != "" {
+				e.SetDataContentType(tt.contentType)
+			}
+			e.DataEncoded, e.DataBase64 = []byte(tt.data), tt.base64
+			msg, err := Encode("s", e)
+			if err != nil {
+				t.Fatalf("Encode() = %v", err)
+			}
+			if !strings.HasSuffix(string(msg.Data), ","+tt.want+"}") {
+				t.Errorf("body = %s, want it to end with %s", msg.Data, tt.want)
+			}
+			got, err := Decode(msg.Header, msg.Data)
+			if err != nil {
+				t.Fatalf("Decode() = %v", err)
+			}
+			if string(got.Data()) != tt.data {
+				t.Errorf("decoded data = %q, want %q", got.Data(), tt.data)
+			}
+		})
+	}
+}
+
+func TestEncodeBinaryMode(t *testing.T) {
+	d := SyncRequested{Source: "toolhive", Trigger: TriggerManual}
+	e, err := New("req-1-toolhive", testSource, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.SetExtension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-	msg, err := Encode(TriggerSubject("toolhive"), e)
+	msg, err := Binary.Encode(TriggerSubject("toolhive"), e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := nats.Header{
 		"ce-specversion":     {"1.0"},
 		"ce-id":              {"req-1-toolhive"},
-		"ce-source":          {"/regsync/cli"},
+		"ce-source":          {testSource},
 		"ce-type":            {TypeSyncRequested},
 		"ce-subject":         {"toolhive"},
 		"ce-time":            {types.FormatTime(e.Time())},
 		"ce-datacontenttype": {"application/json"},
+		"ce-dataschema":      {"urn:regsync:schema:sync-requested.v1"},
 		"ce-traceparent":     {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
 		"Content-Type":       {"application/json"},
 		"Nats-Msg-Id":        {"req-1-toolhive"},
@@ -106,6 +185,22 @@ func TestEncodeWritesBinaryMode(t *testing.T) {
 	}
 	if !bytes.Equal(msg.Data, e.Data()) {
 		t.Errorf("body = %s, want the data %s", msg.Data, e.Data())
+	}
+}
+
+func TestParseContentMode(t *testing.T) {
+	for in, want := range map[string]ContentMode{"": Structured, "structured": Structured, "binary": Binary} {
+		if got, err := ParseContentMode(in); err != nil || got != want {
+			t.Errorf("ParseContentMode(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"Binary", "json", "batch"} {
+		if _, err := ParseContentMode(in); err == nil || !strings.Contains(err.Error(), in) {
+			t.Errorf("ParseContentMode(%q) = %v, want an error naming it", in, err)
+		}
+	}
+	if _, err := ContentMode("batch").Encode("s", rawEvent(TypeSyncRequested, "", `{}`)); err == nil || !strings.Contains(err.Error(), `unknown content mode "batch"`) {
+		t.Errorf("Encode in an unknown mode = %v", err)
 	}
 }
 
@@ -122,6 +217,8 @@ func TestEncodeRejects(t *testing.T) {
 	huge.DataEncoded = bytes.Repeat([]byte(" "), MaxEventSize+1)
 	old := valid.Clone()
 	old.SetSpecVersion(event.CloudEventsVersionV03)
+	badJSON := valid.Clone()
+	badJSON.DataEncoded = []byte("{,}")
 
 	tests := []struct {
 		name    string
@@ -134,6 +231,7 @@ func TestEncodeRejects(t *testing.T) {
 		{"event without id", "s", noID, "invalid event: id:"},
 		{"control character in an attribute", "s", multiline, "attribute subject: control character U+000A"},
 		{"data over the size limit", "s", huge, "data is 1048577 bytes, more than the 1048576 allowed"},
+		{"JSON data that is not JSON", "s", badJSON, "data: invalid JSON at line 1, column 2"},
 		{"specversion other than 1.0", "s", old, `specversion: unsupported "0.3"`},
 	}
 	for _, tt := range tests {
@@ -167,7 +265,7 @@ func TestPercentEncodingRoundTrip(t *testing.T) {
 		e := rawEvent(TypeSyncRequested, `café "x" 100%`, `{"source":"toolhive","trigger":"manual"}`)
 		e.SetID(`id with "quotes" and 50%`)
 		e.SetExtension("comment", "naïve ✓ 100% \"done\"")
-		msg, err := Encode("regsync.trigger.toolhive", e)
+		msg, err := Binary.Encode("regsync.trigger.toolhive", e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +390,7 @@ func TestDecodeStructuredReadsEveryAttribute(t *testing.T) {
 	assertSameEvent(t, e, want)
 
 	t.Run("and Encode carries it on in binary mode", func(t *testing.T) {
-		msg, err := Encode(TriggerSubject("toolhive"), e)
+		msg, err := Binary.Encode(TriggerSubject("toolhive"), e)
 		if err != nil {
 			t.Fatal(err)
 		}

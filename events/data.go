@@ -37,8 +37,8 @@ const MaxCoveredIDs = 100
 type SourceChanged struct {
 	// Source is the name of the source.
 	Source string `json:"source"`
-	// Trigger is what noticed it: TriggerFile, TriggerGitPoll or
-	// TriggerWebhook.
+	// Trigger is what noticed it: TriggerFile, TriggerGitPoll,
+	// TriggerHTTPPoll or TriggerWebhook.
 	Trigger string `json:"trigger"`
 	// Revision is the revision seen: a commit SHA for git, a content digest
 	// for files. A trigger whose revision equals the stored one is answered
@@ -94,6 +94,10 @@ type Covered struct {
 	TriggerSeq uint64 `json:"triggerSeq"`
 	// StartedAt is when the work that produced this result started.
 	StartedAt time.Time `json:"startedAt"`
+	// RequestIDs are the requestIds of the manual sync requests this result
+	// answers, at most MaxCoveredIDs of them, so that a requester finds its
+	// answer by its own id.
+	RequestIDs []string `json:"requestIds,omitempty"`
 }
 
 // Cover records that the result answers the trigger with event id id and
@@ -105,6 +109,21 @@ func (c *Covered) Cover(id string, seq uint64) {
 		c.TriggerIDs = append(c.TriggerIDs, id)
 	}
 	c.TriggerSeq = max(c.TriggerSeq, seq)
+}
+
+// CoverRequest records that the result answers the manual request with id
+// requestID: it is listed in RequestIDs once, while there is room. An empty
+// id is not listed.
+func (c *Covered) CoverRequest(requestID string) {
+	if requestID != "" && len(c.RequestIDs) < MaxCoveredIDs && !slices.Contains(c.RequestIDs, requestID) {
+		c.RequestIDs = append(c.RequestIDs, requestID)
+	}
+}
+
+// Answers reports whether the result answers the manual request with id
+// requestID.
+func (c Covered) Answers(requestID string) bool {
+	return requestID != "" && slices.Contains(c.RequestIDs, requestID)
 }
 
 // Covers reports whether the result answers the trigger with event id id
@@ -126,6 +145,12 @@ func (c Covered) validate() error {
 	}
 	if c.StartedAt.IsZero() {
 		return errors.New("startedAt: required")
+	}
+	if len(c.RequestIDs) > MaxCoveredIDs {
+		return fmt.Errorf("requestIds: %d ids, at most %d allowed", len(c.RequestIDs), MaxCoveredIDs)
+	}
+	if i := slices.Index(c.RequestIDs, ""); i >= 0 {
+		return fmt.Errorf("requestIds[%d]: empty id", i)
 	}
 	return nil
 }

@@ -226,3 +226,24 @@ func TestCovers(t *testing.T) {
 		})
 	}
 }
+
+func TestCoverRequest(t *testing.T) {
+	var c Covered
+	for _, id := range []string{"req-1", "", "req-2", "req-1"} {
+		c.CoverRequest(id)
+	}
+	if want := []string{"req-1", "req-2"}; !slices.Equal(c.RequestIDs, want) {
+		t.Errorf("RequestIDs = %q, want %q (each once, no empty id)", c.RequestIDs, want)
+	}
+	for id, want := range map[string]bool{"req-1": true, "req-2": true, "req-3": false, "": false} {
+		if got := c.Answers(id); got != want {
+			t.Errorf("Answers(%q) = %v, want %v", id, got, want)
+		}
+	}
+	for i := range MaxCoveredIDs + 5 {
+		c.CoverRequest("r-" + strconv.Itoa(i))
+	}
+	if len(c.RequestIDs) != MaxCoveredIDs {
+		t.Errorf("%d request ids listed, want at most %d", len(c.RequestIDs), MaxCoveredIDs)
+	}
+}

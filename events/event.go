@@ -13,24 +13,25 @@ import (
 )
 
 // New returns a CloudEvent carrying d: specversion 1.0, type d.EventType(),
-// source producer (a URI-reference naming the producer, such as
-// "/regsync/gitpoll"), subject d.SourceName(), the given id, time now in
-// UTC, and d as application/json data. d must pass Validate.
-func New(id, producer string, d Data) (event.Event, error) {
+// the given id and source (the producer's URI; regsync's producers use
+// ProducerSource), subject d.SourceName(), dataschema DataSchema(d's type),
+// time now in UTC, and d as application/json data. d must pass Validate.
+func New(id, source string, d Data) (event.Event, error) {
 	if d == nil {
 		return event.Event{}, errors.New("new event: no data")
 	}
 	if err := d.Validate(); err != nil {
 		return event.Event{}, fmt.Errorf("new %s event: %w", d.EventType(), err)
 	}
-	if _, err := url.Parse(producer); err != nil {
-		return event.Event{}, fmt.Errorf("new %s event: source: %q is not a URI-reference", d.EventType(), producer)
+	if _, err := url.Parse(source); err != nil {
+		return event.Event{}, fmt.Errorf("new %s event: source: %q is not a URI-reference", d.EventType(), source)
 	}
 	e := event.New(event.CloudEventsVersionV1)
 	e.SetID(id)
-	e.SetSource(producer)
+	e.SetSource(source)
 	e.SetType(d.EventType())
 	e.SetSubject(d.SourceName())
+	e.SetDataSchema(DataSchema(d.EventType()))
 	e.SetTime(time.Now().UTC())
 	if err := e.SetData(event.ApplicationJSON, d); err != nil {
 		return event.Event{}, fmt.Errorf("new %s event: encode data: %w", d.EventType(), err)
@@ -42,9 +43,10 @@ func New(id, producer string, d Data) (event.Event, error) {
 }
 
 // DecodeData returns the data of e as T. It fails when e is not of T's event
-// type, when its data is not a JSON object with exactly T's fields, when the
-// data fails T's Validate, or when e has a subject other than the data's
-// source.
+// type, when its data is not a JSON object, when the data fails T's
+// Validate, or when e has a subject other than the data's source. Fields T
+// does not know are ignored: a .v1 type only ever gains optional fields
+// (see the package documentation).
 func DecodeData[T DataType](e event.Event) (T, error) {
 	var d T
 	if e.Type() != d.EventType() {
@@ -57,7 +59,6 @@ func DecodeData[T DataType](e event.Event) (T, error) {
 		return d, fmt.Errorf("decode %s data: event %q has no data", e.Type(), e.ID())
 	}
 	dec := json.NewDecoder(bytes.NewReader(e.Data()))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
 		return d, fmt.Errorf("decode %s data: %w", e.Type(), describeJSONError(e.Data(), err))
 	}

@@ -26,6 +26,7 @@ func TestNewSetsTheAttributes(t *testing.T) {
 				{"type", e.Type(), d.EventType()},
 				{"subject", e.Subject(), d.SourceName()},
 				{"datacontenttype", e.DataContentType(), "application/json"},
+				{"dataschema", e.DataSchema(), "urn:regsync:schema:" + strings.TrimSuffix(schemaFiles[d.EventType()], ".json")},
 			} {
 				if c.got != c.want {
 					t.Errorf("%s = %q, want %q", c.attr, c.got, c.want)
@@ -113,7 +114,6 @@ func TestDecodeDataRejects(t *testing.T) {
 		{"data that is not JSON", textEvent, `content type "text/plain" is not JSON`},
 		{"invalid JSON", rawEvent(TypeSyncRequested, "", "{\n  \"source\": \"toolhive\",\n  \"trigger\" \"manual\"}"), "invalid JSON at line 3, column 13"},
 		{"field of the wrong JSON type", rawEvent(TypeSyncRequested, "", `{"source":"toolhive","trigger":7}`), `field "trigger": JSON number`},
-		{"unknown field", rawEvent(TypeSyncRequested, "", `{"source":"toolhive","trigger":"manual","force":true}`), `unknown field "force"`},
 		{"content after the object", rawEvent(TypeSyncRequested, "", `{"source":"toolhive","trigger":"manual"} {}`), "unexpected content after the JSON object"},
 		{"data failing validation", rawEvent(TypeSyncRequested, "", `{"source":"toolhive","trigger":"cron"}`), `trigger: "cron" is not one of`},
 		{"data that is null", rawEvent(TypeSyncRequested, "", `null`), "source: required"},
@@ -124,6 +124,34 @@ func TestDecodeDataRejects(t *testing.T) {
 			_, err := DecodeData[SyncRequested](tt.e)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("DecodeData() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecodeDataIgnoresUnknownFields: a .v1 type may gain optional fields,
+// so a reader built against an older events package still reads the event.
+func TestDecodeDataIgnoresUnknownFields(t *testing.T) {
+	tests := []struct {
+		name string
+		e    event.Event
+		want Data
+	}{
+		{"trigger with a new top-level field", rawEvent(TypeSyncRequested, "toolhive", `{"source":"toolhive","trigger":"manual","force":true,"note":{"by":"ops"}}`),
+			SyncRequested{Source: "toolhive", Trigger: TriggerManual}},
+		{"webhook trigger with a new provider field", rawEvent(TypeSourceChanged, "toolhive", `{"source":"toolhive","trigger":"webhook","provider":{"name":"github","installation":42}}`),
+			SourceChanged{Source: "toolhive", Trigger: TriggerWebhook, Provider: &Provider{Name: ProviderGitHub}}},
+		{"result with a new diff field", rawEvent(TypeSyncSkipped, "toolhive", `{"source":"toolhive","reason":"up-to-date-no-policy","triggerCount":0,"triggerSeq":1,"startedAt":"2026-03-14T09:27:02.201Z","diff":{"renamed":[]},"shard":3}`),
+			SyncSkipped{Source: "toolhive", Reason: "up-to-date-no-policy", Covered: Covered{TriggerSeq: 1, StartedAt: testStart}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DataOf(tt.e)
+			if err != nil {
+				t.Fatalf("DataOf() = %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("DataOf() = %#v, want %#v", got, tt.want)
 			}
 		})
 	}

@@ -7,7 +7,9 @@ import (
 )
 
 func Example() {
-	e, err := events.New("req-1-toolhive", "/regsync/cli", events.SyncRequested{
+	// regsync's own producers name the deployment and themselves.
+	source := events.ProducerSource("k7c2m9q4x1z8v3b6n5w0t2r7y4", events.ProducerCLI)
+	e, err := events.New("req-1-toolhive", source, events.SyncRequested{
 		Source:    "toolhive",
 		Trigger:   events.TriggerManual,
 		RequestID: "req-1",
@@ -21,7 +23,8 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(msg.Subject, msg.Header.Get("ce-type"), msg.Header.Get("Nats-Msg-Id"))
+	fmt.Println(msg.Subject, msg.Header.Get("Content-Type"), msg.Header.Get("Nats-Msg-Id"))
+	fmt.Println(e.Source(), e.DataSchema())
 
 	// On the receiving side.
 	got, err := events.Decode(msg.Header, msg.Data)
@@ -36,7 +39,8 @@ func Example() {
 	}
 	fmt.Println(req.Source, req.Trigger, req.RequestID)
 	// Output:
-	// regsync.trigger.toolhive io.regsync.sync.requested.v1 req-1-toolhive
+	// regsync.trigger.toolhive application/cloudevents+json req-1-toolhive
+	// urn:regsync:k7c2m9q4x1z8v3b6n5w0t2r7y4:cli urn:regsync:schema:sync-requested.v1
 	// toolhive manual req-1
 }
 

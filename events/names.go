@@ -3,6 +3,8 @@ package events
 import (
 	"regexp"
 	"strings"
+
+	"github.com/regsync/regsync/schemas"
 )
 
 // JetStream resources. Their names are part of the regsync contract.
@@ -86,4 +88,59 @@ var sourceNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$
 // token and a valid key-value key.
 func ValidSourceName(name string) bool {
 	return sourceNamePattern.MatchString(name)
+}
+
+// schemaNames names the schema of each event type's data.
+var schemaNames = map[string]string{
+	TypeSourceChanged: "source-changed.v1",
+	TypeSyncRequested: "sync-requested.v1",
+	TypeSyncCompleted: "sync-completed.v1",
+	TypeSyncFailed:    "sync-failed.v1",
+	TypeSyncSkipped:   "sync-skipped.v1",
+}
+
+// DataSchema returns the $id of the JSON Schema of an event type's data,
+// such as urn:regsync:schema:sync-completed.v1, which is also the
+// dataschema attribute of regsync's events of that type; "" for a type
+// regsync does not define. schemas.LookupID returns the schema by that $id.
+func DataSchema(eventType string) string {
+	name, ok := schemaNames[eventType]
+	if !ok {
+		return ""
+	}
+	return schemas.ID(name)
+}
+
+// Producer names: the last part of the source attribute of the events each
+// regsync producer publishes (see ProducerSource).
+const (
+	ProducerFileWatcher = "fswatch"
+	ProducerGitPoller   = "gitpoll"
+	ProducerHTTPPoller  = "httppoll"
+	ProducerCLI         = "cli"
+	ProducerInterval    = "interval"
+	ProducerStartup     = "startup"
+	ProducerReload      = "reload"
+	ProducerCoordinator = "coordinator"
+)
+
+// ProducerWebhook returns the producer name of a webhook receiver:
+// webhook/<provider>.
+func ProducerWebhook(provider string) string {
+	return "webhook/" + provider
+}
+
+// sourcePrefix begins the source attribute of every regsync event.
+const sourcePrefix = "urn:regsync:"
+
+// ProducerSource returns the CloudEvents source attribute of the events a
+// regsync producer publishes: urn:regsync:<deployment>:<producer>, where
+// deployment is the id the deployment created once and keeps in JetStream
+// (the regsync.deployment metadata of the REGSYNC_RESULTS stream) and
+// producer one of the Producer names, such as
+// urn:regsync:k7c2m9q4x1z8v3b6n5w0t2r7y4:coordinator. Event ids are unique
+// within a deployment, so (source, id) identifies an event across
+// deployments.
+func ProducerSource(deployment, producer string) string {
+	return sourcePrefix + deployment + ":" + producer
 }

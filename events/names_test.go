@@ -1,8 +1,11 @@
 package events
 
 import (
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/regsync/regsync/schemas"
 )
 
 func TestSubjects(t *testing.T) {
@@ -119,5 +122,39 @@ func TestOutcomeOf(t *testing.T) {
 				t.Errorf("OutcomeOf(%q) = %q, want %q", tt.eventType, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestProducerSource(t *testing.T) {
+	tests := []struct{ deployment, producer, want string }{
+		{"k7c2m9q4x1z8v3b6n5w0t2r7y4", ProducerCoordinator, "urn:regsync:k7c2m9q4x1z8v3b6n5w0t2r7y4:coordinator"},
+		{"d1", ProducerWebhook(ProviderGitHub), "urn:regsync:d1:webhook/github"},
+	}
+	for _, tt := range tests {
+		got := ProducerSource(tt.deployment, tt.producer)
+		if got != tt.want {
+			t.Errorf("ProducerSource(%q, %q) = %q, want %q", tt.deployment, tt.producer, got, tt.want)
+		}
+		u, err := url.Parse(got)
+		if err != nil || !u.IsAbs() {
+			t.Errorf("%q is not an absolute URI (%v)", got, err)
+		}
+	}
+}
+
+func TestDataSchema(t *testing.T) {
+	for _, typ := range []string{TypeSourceChanged, TypeSyncRequested, TypeSyncCompleted, TypeSyncFailed, TypeSyncSkipped} {
+		id := DataSchema(typ)
+		b, err := schemas.LookupID(id)
+		if err != nil {
+			t.Errorf("DataSchema(%s) = %q: %v", typ, id, err)
+			continue
+		}
+		if !strings.Contains(string(b), `"title": "`+typ+` data"`) {
+			t.Errorf("DataSchema(%s) = %q, the schema of another type", typ, id)
+		}
+	}
+	if got := DataSchema("com.example.other.v1"); got != "" {
+		t.Errorf("DataSchema of an unknown type = %q, want empty", got)
 	}
 }

@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,13 +41,13 @@ func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if err := c.AddResource(schemas.BaseURI+name, doc); err != nil {
+		if err := c.AddResource(schemas.ID(name), doc); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
 	compiled := make(map[string]*jsonschema.Schema)
 	for typ, name := range schemaFiles {
-		sch, err := c.Compile(schemas.BaseURI + name)
+		sch, err := c.Compile(schemas.ID(name))
 		if err != nil {
 			t.Fatalf("compile %s: %v", name, err)
 		}
@@ -91,6 +92,15 @@ func TestGoldenEvents(t *testing.T) {
 			}
 			if err := validateAgainst(t, sch, e.Data()); err != nil {
 				t.Errorf("data does not match %s: %v", schemaFiles[e.Type()], err)
+			}
+			if filepath.Base(file) != "sync-requested.manual-nats-pub.json" {
+				// Published by regsync: the deployment's producer URI and the schema's $id.
+				if u, err := url.Parse(e.Source()); err != nil || !u.IsAbs() || !strings.HasPrefix(e.Source(), "urn:regsync:") {
+					t.Errorf("source %q is not a regsync producer URI (ProducerSource)", e.Source())
+				}
+				if e.DataSchema() != DataSchema(e.Type()) {
+					t.Errorf("dataschema = %q, want %q", e.DataSchema(), DataSchema(e.Type()))
+				}
 			}
 			if prefix := strings.TrimSuffix(schemaFiles[e.Type()], ".v1.json"); !strings.HasPrefix(filepath.Base(file), prefix) {
 				t.Errorf("a %s event in a file not named %s*", e.Type(), prefix)

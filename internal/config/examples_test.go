@@ -16,7 +16,7 @@ import (
 const (
 	repoRoot   = "../.."
 	schemaFile = "../../schemas/config.schema.json"
-	schemaID   = "https://regsync.io/schemas/config.json"
+	schemaID   = "urn:regsync:schema:config.schema"
 )
 
 func exampleFiles(t *testing.T) []string {

@@ -92,11 +92,11 @@ func sourceChangedSchema() (*jsonschema.Schema, error) {
 			return
 		}
 		c := jsonschema.NewCompiler()
-		if err := c.AddResource(schemas.BaseURI+name, doc); err != nil {
+		if err := c.AddResource(schemas.ID(name), doc); err != nil {
 			schemaErr = err
 			return
 		}
-		schemaSC, schemaErr = c.Compile(schemas.BaseURI + name)
+		schemaSC, schemaErr = c.Compile(schemas.ID(name))
 	})
 	return schemaSC, schemaErr
 }
