@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 )
@@ -175,4 +180,67 @@ func clientHint(err error, withConfig bool) error {
 		return fmt.Errorf("%w (is `regsync serve` running? pass --config FILE, or set --nats-url or REGSYNC_NATS_URL)", err)
 	}
 	return err
+}
+
+// clientPublisher returns the publisher of a client command: it names the
+// deployment in the source attribute when it can read the deployment id
+// from REGSYNC_RESULTS, and says so when it cannot.
+func clientPublisher(ctx context.Context, js jetstream.JetStream, stderr io.Writer) bus.Publisher {
+	id, err := bus.Deployment(ctx, js)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %v; requests name the producer %s\n", err, unknownDeployment)
+		id = unknownDeployment
+	}
+	return bus.Publisher{JS: js, Deployment: id}
+}
+
+// unknownDeployment stands for the deployment id in the source of requests
+// from a client that cannot read it.
+const unknownDeployment = "unknown"
+
+// replay hands fn the messages on subject in REGSYNC_RESULTS, oldest first,
+// from those the policy selects (jetstream.DeliverAllPolicy, or
+// jetstream.DeliverByStartTimePolicy from since) to the last one stored
+// when replay started, skipping any it cannot decode, until fn returns
+// false.
+func replay(ctx context.Context, js jetstream.JetStream, subject string, policy jetstream.DeliverPolicy, since time.Time, fn func(event.Event) bool) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: policy}
+	if policy == jetstream.DeliverByStartTimePolicy {
+		cfg.OptStartTime = &since
+	}
+	cons, err := js.OrderedConsumer(ctx, events.StreamResults, cfg)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", events.StreamResults, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", events.StreamResults, err)
+	}
+	for pending := info.NumPending; pending > 0; {
+		batch, err := cons.Fetch(int(min(pending, 256)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", events.StreamResults, err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			if meta, err := msg.Metadata(); err == nil {
+				pending = meta.NumPending
+			}
+			ev, err := events.Decode(msg.Headers(), msg.Data())
+			if err != nil {
+				continue
+			}
+			if !fn(ev) {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return fmt.Errorf("read %s: %w", events.StreamResults, err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+	return nil
 }

@@ -188,6 +188,28 @@ func TestServeSyncStatus(t *testing.T) {
 		}
 	})
 
+	t.Run("retrying an answered request prints its answer", func(t *testing.T) {
+		var answers []map[string]any
+		for range 2 {
+			out, errOut, err := cli(t, "sync", "local", "--request-id", "retry-1", "--wait", "--timeout", "5s", "--config", cfgPath)
+			if err != nil {
+				t.Fatalf("sync: %v\n%s", err, errOut)
+			}
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(out), &ev); err != nil {
+				t.Fatalf("output is not one JSON event: %v\n%s", err, out)
+			}
+			answers = append(answers, ev)
+		}
+		if answers[0]["id"] != answers[1]["id"] || answers[0]["source"] != answers[1]["source"] {
+			t.Errorf("the retry printed %v %v, want the first answer %v %v", answers[1]["source"], answers[1]["id"], answers[0]["source"], answers[0]["id"])
+		}
+		data, _ := answers[1]["data"].(map[string]any)
+		if ids, _ := data["requestIds"].([]any); len(ids) != 1 || ids[0] != "retry-1" {
+			t.Errorf("requestIds %v, want [retry-1]", data["requestIds"])
+		}
+	})
+
 	t.Run("sync --all --wait answers every source", func(t *testing.T) {
 		out, errOut, err := cli(t, "sync", "--all", "--wait", "--config", cfgPath)
 		if err != nil {

@@ -119,7 +119,7 @@ func TestDownstreamNeedsNothingButNATS(t *testing.T) {
 		stopSub()
 		_ = sub.Wait()
 		got := subOut.String()
-		for _, want := range []string{"regsync.result.local.skipped", "Ce-Type: io.regsync.sync.skipped.v1", `"req-cli-1"`, "manual-sync-no-data-changes"} {
+		for _, want := range []string{"regsync.result.local.skipped", "Content-Type: application/cloudevents+json", `"type":"io.regsync.sync.skipped.v1"`, `"req-cli-1"`, "manual-sync-no-data-changes"} {
 			if !strings.Contains(strings.ToLower(got), strings.ToLower(want)) {
 				t.Errorf("sub output lacks %q:\n%s", want, got)
 			}

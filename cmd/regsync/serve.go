@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/reload"
@@ -105,10 +106,25 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	h, err := bus.Ensure(ctx, js, bus.Resources{Replicas: replicas, LeaseTTL: cfg.Sync.LeaseTTL})
+	mode, err := events.ParseContentMode(cfg.Events.ContentMode)
 	if err != nil {
 		return err
 	}
+	h, err := bus.Ensure(ctx, js, bus.Resources{
+		Replicas: replicas,
+		LeaseTTL: cfg.Sync.LeaseTTL,
+		Results: bus.Retention{
+			MaxAge:            cfg.NATS.Results.MaxAge,
+			MaxBytes:          cfg.NATS.Results.MaxBytes.Int64(),
+			MaxMsgsPerSubject: cfg.NATS.Results.MaxMsgsPerSubject,
+		},
+		ContentMode: mode,
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+	logger.Info("deployment", "id", h.Deployment, "content_mode", string(mode))
 
 	reg := prometheus.NewRegistry()
 	metrics := newServeMetrics(reg, nc, h.Status, cfg.SyncedSources())
@@ -130,6 +146,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		LeaseTTL:    cfg.Sync.LeaseTTL,
 		SyncTimeout: cfg.Sync.Timeout,
 		Holder:      holder,
+		Source:      h.Publisher.Source(events.ProducerCoordinator),
 		Logger:      logger,
 		Metrics:     metrics.coord,
 	})
@@ -139,7 +156,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		}
 	}
 
-	hooks := webhook.New(bus.Publisher{JS: js}, cfg.Webhooks, cfg.SyncedSources(), webhook.Options{
+	hooks := webhook.New(h.Publisher, cfg.Webhooks, cfg.SyncedSources(), webhook.Options{
 		MaxBody:       cfg.Webhooks.MaxBodySize.Int64(),
 		MaxUnverified: cfg.Webhooks.MaxUnverifiedBytes.Int64(),
 		RatePerSecond: cfg.Webhooks.RateLimit.PerSecond,
@@ -163,12 +180,12 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		return fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
 	}
 
-	interval := coordinator.NewInterval(js, h.Status, cfg.SyncedSources(), logger)
-	files := watch.NewFileWatcher(bus.Publisher{JS: js}, cfg.Watch.Debounce, logger)
+	interval := coordinator.NewInterval(h.Publisher, h.Status, cfg.SyncedSources(), logger)
+	files := watch.NewFileWatcher(h.Publisher, cfg.Watch.Debounce, logger)
 	files.SetSources(cfg.SyncedSources())
-	refs := watch.NewGitPoller(bus.Publisher{JS: js}, fetcher, cfg.Watch.GitPollInterval, logger)
+	refs := watch.NewGitPoller(h.Publisher, fetcher, cfg.Watch.GitPollInterval, logger)
 	refs.SetSources(cfg.SyncedSources())
-	polls := watch.NewHTTPPoller(bus.Publisher{JS: js}, fetcher, cfg.Watch.HTTPPollInterval, logger)
+	polls := watch.NewHTTPPoller(h.Publisher, fetcher, cfg.Watch.HTTPPollInterval, logger)
 	polls.SetSources(cfg.SyncedSources())
 	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
 		coord.SetSources(next.SyncedSources())
@@ -182,7 +199,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		for _, s := range changes.Removed {
 			logger.Info("source removed: no longer synced, snapshot kept", "source", s.Name)
 		}
-		return coordinator.ApplyReload(ctx, js, status, changes)
+		return coordinator.ApplyReload(ctx, h.Publisher, status, changes)
 	}, logger)
 	reloader.Reloads = metrics.reloads
 
@@ -209,7 +226,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		return srv.Shutdown(shutdownCtx)
 	})
 	grp.Go(func() error {
-		n, err := coordinator.Startup(gctx, js, status, cfg.SyncedSources())
+		n, err := coordinator.Startup(gctx, h.Publisher, status, cfg.SyncedSources())
 		if err != nil {
 			logger.Error("startup triggers", "err", err)
 		}

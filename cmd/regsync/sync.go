@@ -17,14 +17,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/tracing"
 )
-
-// cliProducer is the CloudEvents source attribute of manual requests.
-const cliProducer = "regsync/cli"
 
 func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
 	fs := g.flagSet("sync", stderr)
@@ -68,12 +64,16 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	if rid == "" {
 		rid = newRequestID()
 	}
+	pub := clientPublisher(ctx, js, stderr)
 
 	type pending struct {
 		source string
 		id     string
 		seq    uint64
 		sub    *nats.Subscription
+		// answered is the result already in REGSYNC_RESULTS that answers
+		// a retried request, if any.
+		answered *event.Event
 	}
 	var waits []pending
 	for _, name := range names {
@@ -85,16 +85,25 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 			}
 			defer p.sub.Unsubscribe()
 		}
-		ev, err := events.New(p.id, cliProducer, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid})
+		ev, err := events.New(p.id, pub.Source(events.ProducerCLI), &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid})
 		if err != nil {
 			return err
 		}
-		ack, err := bus.Publish(ctx, js, events.TriggerSubject(name), ev)
+		ack, err := pub.PublishAck(ctx, events.TriggerSubject(name), ev)
 		if err != nil {
 			return err
 		}
 		p.seq = ack.Sequence
 		fmt.Fprintf(stderr, "requested sync of %s (request %s, trigger %s)\n", name, rid, p.id)
+		if *wait && (*requestID != "" || ack.Duplicate) {
+			// A retried request may have been answered already: its
+			// trigger collapsed with the first one (ack.Duplicate), or
+			// the first one left JetStream's duplicate window.
+			matches := func(c events.Covered) bool { return c.Answers(rid) || (ack.Duplicate && c.Covers(p.id, p.seq)) }
+			if p.answered, err = findResult(ctx, js, name, matches); err != nil {
+				return err
+			}
+		}
 		waits = append(waits, p)
 	}
 	if !*wait {
@@ -105,9 +114,11 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	defer cancel()
 	failed := 0
 	for _, p := range waits {
-		ev, err := awaitResult(deadline, p.sub, p.id, p.seq)
-		if err != nil {
-			return &exitError{code: 1, err: fmt.Errorf("waiting for the result of %s: %w", p.source, err)}
+		ev := p.answered
+		if ev == nil {
+			if ev, err = awaitResult(deadline, p.sub, p.id, p.seq); err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("waiting for the result of %s: %w", p.source, err)}
+			}
 		}
 		out, _ := json.MarshalIndent(ev, "", "  ")
 		fmt.Fprintln(stdout, string(out))
@@ -139,6 +150,20 @@ func awaitResult(ctx context.Context, sub *nats.Subscription, id string, seq uin
 			return &ev, nil
 		}
 	}
+}
+
+// findResult returns the first result of source in REGSYNC_RESULTS whose
+// covered triggers match, or nil when there is none.
+func findResult(ctx context.Context, js jetstream.JetStream, source string, match func(events.Covered) bool) (*event.Event, error) {
+	var found *event.Event
+	err := replay(ctx, js, events.SourceResults(source), jetstream.DeliverAllPolicy, time.Time{}, func(ev event.Event) bool {
+		if c, ok := coveredOf(ev); ok && match(c) {
+			found = &ev
+			return false
+		}
+		return true
+	})
+	return found, err
 }
 
 // coveredOf returns which triggers a result event answers.

@@ -19,28 +19,54 @@ import (
 // another publisher is storing at this moment (JSStreamDuplicateMessageConflict).
 const errCodeDuplicateInProcess jetstream.ErrorCode = 10158
 
-// Publish writes an event to subject and waits for JetStream to store it.
-// The event id is the message id, so repeats of one observation collapse in
-// the stream's duplicate window. A repeat that another publisher is storing
-// at the same moment counts as stored: the stream holds it either way.
+// Publisher publishes the events of one deployment on one JetStream handle,
+// in one content mode; every producer publishes through it.
+type Publisher struct {
+	JS jetstream.JetStream
+	// Mode is the content mode events are written in (events.Structured
+	// when empty).
+	Mode events.ContentMode
+	// Deployment is the deployment id that Source puts in the source
+	// attribute of the events built with it.
+	Deployment string
+}
+
+// Source returns the CloudEvents source attribute of the events producer
+// publishes in this deployment (events.ProducerSource).
+func (p Publisher) Source(producer string) string {
+	return events.ProducerSource(p.Deployment, producer)
+}
+
+// Publish stores ev on subject (see PublishAck).
+func (p Publisher) Publish(ctx context.Context, subject string, ev event.Event) error {
+	_, err := p.PublishAck(ctx, subject, ev)
+	return err
+}
+
+// PublishAck writes ev to subject and waits for JetStream to store it. The
+// event id is the message id, so repeats of one observation collapse in the
+// stream's duplicate window; the acknowledgement says whether this was one
+// (Duplicate) and the stream sequence of the stored event. A repeat that
+// another publisher is storing at the same moment counts as stored: the
+// stream holds it either way.
 //
 // Publishing is a span of its own, a child of ctx's span or the start of a
 // trace; the event carries the trace in its distributed-tracing extension
 // (unless it already carries one) and in the message headers.
-func Publish(ctx context.Context, js jetstream.JetStream, subject string, ev event.Event) (*jetstream.PubAck, error) {
+func (p Publisher) PublishAck(ctx context.Context, subject string, ev event.Event) (*jetstream.PubAck, error) {
 	ctx, span := tracing.Tracer().Start(ctx, "publish "+ev.Type(), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject),
 			attribute.String("messaging.message.id", ev.ID()), attribute.String("registry.name", ev.Subject())))
 	defer span.End()
 	ev = ev.Clone()
 	tracing.InjectEvent(ctx, &ev)
-	msg, err := events.Encode(subject, ev)
+	msg, err := p.Mode.Encode(subject, ev)
 	if err != nil {
 		span.SetStatus(codes.Error, "encode failed")
 		return nil, fmt.Errorf("encode %s event %s: %w", ev.Type(), ev.ID(), err)
 	}
 	tracing.InjectHeader(ev, msg.Header)
-	ack, err := js.PublishMsg(ctx, msg)
+	ack, err := p.JS.PublishMsg(ctx, msg)
 	if hasCode(err, errCodeDuplicateInProcess) {
 		return &jetstream.PubAck{Duplicate: true}, nil
 	}
@@ -50,18 +76,6 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, ev eve
 		return nil, fmt.Errorf("publish %s event %s to %s: %w", ev.Type(), ev.ID(), subject, err)
 	}
 	return ack, nil
-}
-
-// Publisher publishes events on one JetStream handle; producers take it as
-// their way to store triggers.
-type Publisher struct {
-	JS jetstream.JetStream
-}
-
-// Publish stores ev on subject (see the function Publish).
-func (p Publisher) Publish(ctx context.Context, subject string, ev event.Event) error {
-	_, err := Publish(ctx, p.JS, subject, ev)
-	return err
 }
 
 // IsConflict reports whether a key-value write lost a compare-and-swap race:

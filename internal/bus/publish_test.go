@@ -33,12 +33,12 @@ func TestPublishCountsADuplicateInProcessAsStored(t *testing.T) {
 	// Two replicas publish the interval slot's trigger at the same moment;
 	// the one that loses is told the id is being stored by the other.
 	inProcess := &jetstream.APIError{Code: 409, ErrorCode: 10158, Description: "duplicate message id is in process"}
-	ack, err := Publish(context.Background(), answeringJS{err: inProcess}, events.TriggerSubject("src"), ev)
+	ack, err := Publisher{JS: answeringJS{err: inProcess}}.PublishAck(context.Background(), events.TriggerSubject("src"), ev)
 	if err != nil || !ack.Duplicate {
 		t.Errorf("publish = %+v, %v; want a duplicate ack", ack, err)
 	}
 	other := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "jetstream temporarily unavailable"}
-	if _, err := Publish(context.Background(), answeringJS{err: other}, events.TriggerSubject("src"), ev); !errors.Is(err, other) {
+	if err := (Publisher{JS: answeringJS{err: other}}).Publish(context.Background(), events.TriggerSubject("src"), ev); !errors.Is(err, other) {
 		t.Errorf("publish = %v, want the server's error", err)
 	}
 }

@@ -2,7 +2,12 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -12,12 +17,41 @@ import (
 
 // Resources configures the JetStream resources of the contract.
 type Resources struct {
-	// Replicas of every stream, bucket and object store (1 on the embedded
-	// server, 3 on a production cluster).
+	// Replicas of every stream, bucket and object store created (1 on the
+	// embedded server, 3 on a production cluster).
 	Replicas int
 	// LeaseTTL is how long a per-source lease lives without renewal.
 	LeaseTTL time.Duration
+	// Results is the configured retention of REGSYNC_RESULTS.
+	Results Retention
+	// ContentMode is how events are written (events.Structured when empty).
+	ContentMode events.ContentMode
+	// Logger receives what Ensure changed or found wrong; nil discards it.
+	Logger *slog.Logger
 }
+
+// Retention bounds the result history in REGSYNC_RESULTS. A zero field
+// is no limit.
+type Retention struct {
+	// MaxAge is how long a result is kept.
+	MaxAge time.Duration
+	// MaxBytes bounds the whole stream, results of unknown sources
+	// included; the oldest results go first.
+	MaxBytes int64
+	// MaxMsgsPerSubject bounds the results kept per source and outcome.
+	MaxMsgsPerSubject int64
+}
+
+// Metadata keys of REGSYNC_RESULTS.
+const (
+	// DeploymentKey holds the deployment id: created with the stream, kept
+	// for its lifetime.
+	DeploymentKey = "regsync.deployment"
+	// appliedKey holds the retention regsync last applied from its
+	// configuration, so that a start changes the stream only when the
+	// configuration changed, never undoing an operator's `nats stream edit`.
+	appliedKey = "regsync.results.applied"
+)
 
 // Handles are the JetStream resources the pipeline works with.
 type Handles struct {
@@ -25,20 +59,29 @@ type Handles struct {
 	Status jetstream.KeyValue
 	Locks  jetstream.KeyValue
 	Data   jetstream.ObjectStore
+	// Publisher publishes events in the configured content mode and names
+	// their producers in this deployment.
+	Publisher Publisher
+	// Deployment is the id of this deployment (see DeploymentKey).
+	Deployment string
 }
 
 // Limits of the trigger stream. A trigger is small; the stream is a work
 // queue, so it only holds triggers not yet answered.
 const (
-	maxEventBytes      = 1 << 20
+	maxEventBytes      = events.MaxEventSize
 	triggerDupWindow   = 5 * time.Minute
 	maxPendingTriggers = 1_000_000
-	resultsMaxAge      = 7 * 24 * time.Hour
-	resultsPerSubject  = 10_000
 )
 
-// Ensure creates or updates every stream, bucket and object store so that
-// any number of replicas can call it at start without stepping on each other.
+// Ensure creates every stream, bucket and object store that is missing, so
+// that any number of replicas can call it at start without stepping on each
+// other. What exists is left as the operator tuned it, with two exceptions
+// that are logged: a results retention the configuration names, and the
+// lease TTL of regsync_locks, which the sync leases depend on. Settings that
+// break regsync (a trigger stream that is not a work queue, a duplicate
+// window too short to collapse retried requests, missing subjects) are
+// logged as warnings and left to the operator.
 func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles, error) {
 	if r.Replicas < 1 {
 		r.Replicas = 1
@@ -46,37 +89,33 @@ func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles,
 	if r.LeaseTTL <= 0 {
 		r.LeaseTTL = 15 * time.Second
 	}
-	streams := []jetstream.StreamConfig{
-		{
-			Name:        events.StreamTriggers,
-			Description: "regsync: every reason to look at a source",
-			Subjects:    []string{events.AllTriggers},
-			Retention:   jetstream.WorkQueuePolicy,
-			Storage:     jetstream.FileStorage,
-			Replicas:    r.Replicas,
-			Duplicates:  triggerDupWindow,
-			MaxMsgSize:  maxEventBytes,
-			MaxMsgs:     maxPendingTriggers,
-			Discard:     jetstream.DiscardNew,
-		},
-		{
-			Name:              events.StreamResults,
-			Description:       "regsync: the outcome of every sync decision",
-			Subjects:          []string{events.AllResults},
-			Retention:         jetstream.LimitsPolicy,
-			Storage:           jetstream.FileStorage,
-			Replicas:          r.Replicas,
-			MaxAge:            resultsMaxAge,
-			MaxMsgsPerSubject: resultsPerSubject,
-			Duplicates:        triggerDupWindow,
-		},
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	for _, cfg := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
-		}
+	triggers, err := ensureStream(ctx, js, jetstream.StreamConfig{
+		Name:        events.StreamTriggers,
+		Description: "regsync: every reason to look at a source",
+		Subjects:    []string{events.AllTriggers},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    r.Replicas,
+		Duplicates:  triggerDupWindow,
+		MaxMsgSize:  maxEventBytes,
+		MaxMsgs:     maxPendingTriggers,
+		Discard:     jetstream.DiscardNew,
+	})
+	if err != nil {
+		return nil, err
 	}
-	status, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	for _, p := range triggerProblems(triggers) {
+		log.Warn("stream setting breaks regsync, fix it with `nats stream edit`", "stream", events.StreamTriggers, "problem", p)
+	}
+	deployment, err := ensureResults(ctx, js, r, log)
+	if err != nil {
+		return nil, err
+	}
+	status, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      events.BucketStatus,
 		Description: "regsync: sync status per source",
 		History:     5,
@@ -84,9 +123,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles,
 		Replicas:    r.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensure kv %s: %w", events.BucketStatus, err)
+		return nil, err
 	}
-	locks, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	locks, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      events.BucketLocks,
 		Description: "regsync: per-source sync leases",
 		History:     1,
@@ -95,16 +134,202 @@ func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles,
 		Replicas:    r.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ensure kv %s: %w", events.BucketLocks, err)
+		return nil, err
 	}
-	data, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      events.ObjectStoreData,
-		Description: "regsync: last good filtered registry per source",
-		Storage:     jetstream.FileStorage,
-		Replicas:    r.Replicas,
-	})
+	if err := keepLeaseTTL(ctx, js, locks, r.LeaseTTL, log); err != nil {
+		return nil, err
+	}
+	data, err := js.ObjectStore(ctx, events.ObjectStoreData)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		data, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      events.ObjectStoreData,
+			Description: "regsync: last good filtered registry per source",
+			Storage:     jetstream.FileStorage,
+			Replicas:    r.Replicas,
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrBucketExists) {
+			data, err = js.ObjectStore(ctx, events.ObjectStoreData)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ensure object store %s: %w", events.ObjectStoreData, err)
 	}
-	return &Handles{JS: js, Status: status, Locks: locks, Data: data}, nil
+	return &Handles{
+		JS: js, Status: status, Locks: locks, Data: data,
+		Publisher:  Publisher{JS: js, Mode: r.ContentMode, Deployment: deployment},
+		Deployment: deployment,
+	}, nil
+}
+
+// ensureStream returns the stream named by cfg, creating it with cfg when
+// it does not exist. A stream that exists is returned as it is.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (*jetstream.StreamInfo, error) {
+	s, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Another replica created it first.
+			s, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+	}
+	return s.CachedInfo(), nil
+}
+
+// triggerProblems names the settings of REGSYNC_TRIGGERS that break
+// regsync.
+func triggerProblems(info *jetstream.StreamInfo) []string {
+	c := info.Config
+	var problems []string
+	if !slices.Contains(c.Subjects, events.AllTriggers) {
+		problems = append(problems, fmt.Sprintf("subjects %v do not include %s: triggers are not stored", c.Subjects, events.AllTriggers))
+	}
+	if c.Retention != jetstream.WorkQueuePolicy {
+		problems = append(problems, fmt.Sprintf("retention is %s, not workqueue: answered triggers are not removed", c.Retention))
+	}
+	if c.Duplicates < triggerDupWindow {
+		problems = append(problems, fmt.Sprintf("duplicate window is %s, less than %s: retried requests and webhook redeliveries sync twice", c.Duplicates, triggerDupWindow))
+	}
+	if c.MaxMsgSize > 0 && c.MaxMsgSize < maxEventBytes {
+		problems = append(problems, fmt.Sprintf("max message size is %d bytes, less than %d: large triggers are refused", c.MaxMsgSize, maxEventBytes))
+	}
+	return problems
+}
+
+// ensureResults creates REGSYNC_RESULTS with a new deployment id and the
+// configured retention when it is missing. When it exists it keeps its
+// settings, except that it applies the configured retention if that is not
+// what regsync applied last (the configuration changed, or the stream
+// predates the record), and gives the stream a deployment id if it has none
+// (a stream from before ids existed). It returns the deployment id.
+func ensureResults(ctx context.Context, js jetstream.JetStream, r Resources, log *slog.Logger) (string, error) {
+	want := r.Results
+	applied := want.String()
+	info, err := ensureStream(ctx, js, jetstream.StreamConfig{
+		Name:              events.StreamResults,
+		Description:       "regsync: the outcome of every sync decision",
+		Subjects:          []string{events.AllResults},
+		Retention:         jetstream.LimitsPolicy,
+		Storage:           jetstream.FileStorage,
+		Replicas:          r.Replicas,
+		MaxAge:            want.MaxAge,
+		MaxBytes:          limit(want.MaxBytes),
+		MaxMsgsPerSubject: limit(want.MaxMsgsPerSubject),
+		MaxMsgSize:        maxEventBytes,
+		Duplicates:        triggerDupWindow,
+		Discard:           jetstream.DiscardOld,
+		Metadata:          map[string]string{DeploymentKey: newDeploymentID(), appliedKey: applied},
+	})
+	if err != nil {
+		return "", err
+	}
+	cfg := info.Config
+	if cfg.Metadata == nil {
+		cfg.Metadata = map[string]string{}
+	}
+	current := Retention{cfg.MaxAge, cfg.MaxBytes, cfg.MaxMsgsPerSubject}.String()
+	var changes []any
+	switch {
+	case cfg.Metadata[appliedKey] != applied:
+		changes = append(changes, "retention_from", current, "retention_to", applied)
+		cfg.MaxAge, cfg.MaxBytes, cfg.MaxMsgsPerSubject = want.MaxAge, limit(want.MaxBytes), limit(want.MaxMsgsPerSubject)
+		cfg.Metadata[appliedKey] = applied
+	case current != applied:
+		log.Info("keeping the retention set on the stream; change nats.results to override it",
+			"stream", events.StreamResults, "retention", current, "configured", applied)
+	}
+	if cfg.Metadata[DeploymentKey] == "" {
+		cfg.Metadata[DeploymentKey] = newDeploymentID()
+		changes = append(changes, "deployment", cfg.Metadata[DeploymentKey])
+	}
+	if len(changes) > 0 {
+		s, err := js.UpdateStream(ctx, cfg)
+		if err != nil {
+			return "", fmt.Errorf("update stream %s: %w", events.StreamResults, err)
+		}
+		info = s.CachedInfo()
+		log.Info("stream updated from the configuration", append([]any{"stream", events.StreamResults}, changes...)...)
+	}
+	if !slices.Contains(info.Config.Subjects, events.AllResults) {
+		log.Warn("stream setting breaks regsync, fix it with `nats stream edit`", "stream", events.StreamResults,
+			"problem", fmt.Sprintf("subjects %v do not include %s: results are not stored", info.Config.Subjects, events.AllResults))
+	}
+	return info.Config.Metadata[DeploymentKey], nil
+}
+
+// String is the retention as recorded in the stream metadata, with -1 for
+// no limit as JetStream reports it.
+func (r Retention) String() string {
+	return fmt.Sprintf("maxAge=%s maxBytes=%d maxMsgsPerSubject=%d", r.MaxAge, limit(r.MaxBytes), limit(r.MaxMsgsPerSubject))
+}
+
+// limit returns n, or -1 (no limit, as JetStream spells it) for zero.
+func limit(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// newDeploymentID returns a random id of 26 lower-case letters and digits
+// (128 bits).
+func newDeploymentID() string {
+	return strings.ToLower(rand.Text())
+}
+
+// ensureKV returns the key-value bucket named by cfg, creating it with cfg
+// when it does not exist.
+func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ensure kv %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// keepLeaseTTL sets the TTL of regsync_locks to the configured lease TTL:
+// a lease lives exactly as long as the bucket keeps its key.
+func keepLeaseTTL(ctx context.Context, js jetstream.JetStream, locks jetstream.KeyValue, ttl time.Duration, log *slog.Logger) error {
+	st, err := locks.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("ensure kv %s: %w", events.BucketLocks, err)
+	}
+	if st.TTL() == ttl {
+		return nil
+	}
+	s, err := js.Stream(ctx, "KV_"+events.BucketLocks)
+	if err != nil {
+		return fmt.Errorf("ensure kv %s: %w", events.BucketLocks, err)
+	}
+	cfg := s.CachedInfo().Config
+	// As jetstream.CreateKeyValue sets them: the duplicate window may not
+	// exceed the TTL.
+	cfg.MaxAge, cfg.Duplicates = ttl, min(2*time.Minute, ttl)
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("set lease TTL of kv %s: %w", events.BucketLocks, err)
+	}
+	log.Info("lease TTL changed to sync.leaseTTL", "bucket", events.BucketLocks, "from", st.TTL().String(), "to", ttl.String())
+	return nil
+}
+
+// Deployment reads the deployment id from REGSYNC_RESULTS, for a client
+// that did not create the resources (see DeploymentKey).
+func Deployment(ctx context.Context, js jetstream.JetStream) (string, error) {
+	s, err := js.Stream(ctx, events.StreamResults)
+	if err != nil {
+		return "", fmt.Errorf("read the deployment id from stream %s: %w", events.StreamResults, err)
+	}
+	id := s.CachedInfo().Config.Metadata[DeploymentKey]
+	if id == "" {
+		return "", fmt.Errorf("stream %s has no deployment id yet (has `regsync serve` started?)", events.StreamResults)
+	}
+	return id, nil
 }

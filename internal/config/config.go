@@ -24,6 +24,12 @@ const (
 	DefaultSyncTimeout      = 2 * time.Minute
 	DefaultMaxDataSize      = 32 * MiB
 	DefaultLeaseTTL         = 15 * time.Second
+	DefaultContentMode      = "structured"
+
+	// Retention of the REGSYNC_RESULTS stream.
+	DefaultResultsMaxAge            = 7 * 24 * time.Hour
+	DefaultResultsMaxBytes          = 1 * GiB
+	DefaultResultsMaxMsgsPerSubject = 10_000
 
 	// Webhook receiver limits.
 	DefaultWebhookMaxBody       = 3 * MiB
@@ -60,6 +66,7 @@ type Config struct {
 	// embedded JetStream store.
 	DataDir  string   `yaml:"dataDir"`
 	NATS     NATS     `yaml:"nats"`
+	Events   Events   `yaml:"events"`
 	HTTP     HTTP     `yaml:"http"`
 	Watch    Watch    `yaml:"watch"`
 	Webhooks Webhooks `yaml:"webhooks"`
@@ -231,6 +238,29 @@ type NATS struct {
 	// Replicas of every stream and bucket on an external cluster, 1 to 5.
 	Replicas int          `yaml:"replicas"`
 	Embedded EmbeddedNATS `yaml:"embedded"`
+	// Results is the retention of the REGSYNC_RESULTS stream.
+	Results Results `yaml:"results"`
+}
+
+// Results is the retention of REGSYNC_RESULTS. It is applied when the
+// stream is created and whenever it differs from what regsync applied
+// last; a value an operator changed with the nats CLI while the
+// configuration stayed the same is kept (see bus.Ensure).
+type Results struct {
+	// MaxAge is how long a result is kept.
+	MaxAge time.Duration `yaml:"maxAge"`
+	// MaxBytes bounds the whole stream, results of unknown sources
+	// included.
+	MaxBytes ByteSize `yaml:"maxBytes"`
+	// MaxMsgsPerSubject bounds the results kept per source and outcome.
+	MaxMsgsPerSubject int64 `yaml:"maxMsgsPerSubject"`
+}
+
+// Events says how events are written on NATS.
+type Events struct {
+	// ContentMode is "structured" (the JSON event format, the default) or
+	// "binary" (ce-* headers and the data as the body).
+	ContentMode string `yaml:"contentMode"`
 }
 
 // TLS is the client side of a TLS connection to NATS.
@@ -337,8 +367,14 @@ func Default() *Config {
 		NATS: NATS{
 			Replicas: DefaultNATSReplicas,
 			Embedded: EmbeddedNATS{Listen: DefaultEmbeddedListen, Auth: true},
+			Results: Results{
+				MaxAge:            DefaultResultsMaxAge,
+				MaxBytes:          DefaultResultsMaxBytes,
+				MaxMsgsPerSubject: DefaultResultsMaxMsgsPerSubject,
+			},
 		},
-		HTTP: HTTP{Addr: DefaultHTTPAddr},
+		Events: Events{ContentMode: DefaultContentMode},
+		HTTP:   HTTP{Addr: DefaultHTTPAddr},
 		Webhooks: Webhooks{
 			MaxBodySize:        DefaultWebhookMaxBody,
 			MaxUnverifiedBytes: DefaultWebhookMaxUnverified,

@@ -447,6 +447,18 @@ func (c *Config) validateOwnSections() []error {
 	if n.Replicas < 1 || n.Replicas > 5 {
 		add("nats.replicas must be between 1 and 5, got %d", n.Replicas)
 	}
+	if n.Results.MaxAge <= 0 {
+		add("nats.results.maxAge must be greater than zero, got %s", n.Results.MaxAge)
+	}
+	if n.Results.MaxBytes <= 0 {
+		add("nats.results.maxBytes must be greater than zero, got %d", n.Results.MaxBytes)
+	}
+	if n.Results.MaxMsgsPerSubject <= 0 {
+		add("nats.results.maxMsgsPerSubject must be greater than zero, got %d", n.Results.MaxMsgsPerSubject)
+	}
+	if m := c.Events.ContentMode; m != "structured" && m != "binary" {
+		add("events.contentMode %q: want structured or binary", m)
+	}
 	if n.Embedded.Listen != "" {
 		if msg := checkHostPort(n.Embedded.Listen); msg != "" {
 			add("nats.embedded.listen %s", msg)

@@ -25,10 +25,6 @@ import (
 	"github.com/regsync/regsync/internal/registry"
 )
 
-// fileProducer is the CloudEvents source attribute of the file watcher's
-// triggers.
-const fileProducer = "regsync/fswatch"
-
 // maxDigestSize is the largest file the watcher reads to compute its
 // digest. A larger file gets a digest of its size and modification time
 // instead, which never equals a content digest, so the worker fetches it
@@ -281,7 +277,7 @@ func (w *FileWatcher) newEvent(name, revision string) (event.Event, error) {
 	at := max(time.Now().UnixNano(), w.lastID+1)
 	w.lastID = at
 	id := fmt.Sprintf("file-%s-%s-%d", name, seen, at)
-	return events.New(id, fileProducer, &events.SourceChanged{
+	return events.New(id, w.pub.Source(events.ProducerFileWatcher), &events.SourceChanged{
 		Source:   name,
 		Trigger:  events.TriggerFile,
 		Revision: revision,

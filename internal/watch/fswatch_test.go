@@ -301,8 +301,8 @@ func TestFileWatcherPublishesOnlyChanges(t *testing.T) {
 			if want := "missing"; c.revision == "" && !strings.Contains(c.id, want) || c.revision != "" && !strings.Contains(c.id, c.revision[:12]) {
 				t.Errorf("event id %q does not name revision %q", c.id, c.revision)
 			}
-			if c.producer != fileProducer {
-				t.Errorf("event source %q, want %q", c.producer, fileProducer)
+			if want := testSource(events.ProducerFileWatcher); c.producer != want {
+				t.Errorf("event source %q, want %q", c.producer, want)
 			}
 			if seen[c.id] {
 				t.Errorf("event id %q published twice", c.id)
@@ -558,6 +558,8 @@ type publisherFunc func(ctx context.Context, subject string, ev event.Event) err
 func (f publisherFunc) Publish(ctx context.Context, subject string, ev event.Event) error {
 	return f(ctx, subject, ev)
 }
+
+func (publisherFunc) Source(producer string) string { return testSource(producer) }
 
 func TestFileRevision(t *testing.T) {
 	t.Parallel()

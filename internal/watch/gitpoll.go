@@ -88,7 +88,7 @@ func (p *GitPoller) poll(ctx context.Context, src config.Source) {
 }
 
 func (p *GitPoller) publish(ctx context.Context, log *slog.Logger, source, rev string) bool {
-	c := pollChange{producer: "regsync/gitpoll", trigger: events.TriggerGitPoll, idPrefix: "gp", source: source, revision: rev}
+	c := pollChange{producer: events.ProducerGitPoller, trigger: events.TriggerGitPoll, idPrefix: "gp", source: source, revision: rev}
 	if err := p.retry.publishChange(ctx, p.pub, c, log); err != nil {
 		if ctx.Err() == nil {
 			log.Error("git poll trigger not published; the next poll tries again", "revision", rev, "err", err)

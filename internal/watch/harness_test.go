@@ -48,6 +48,13 @@ type fakePublisher struct {
 	trigger string
 }
 
+// testDeployment is the deployment id of the fake publishers.
+const testDeployment = "watchtest"
+
+func testSource(producer string) string { return events.ProducerSource(testDeployment, producer) }
+
+func (p *fakePublisher) Source(producer string) string { return testSource(producer) }
+
 func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err

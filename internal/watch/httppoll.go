@@ -98,7 +98,7 @@ func httpBackoff(every time.Duration, failures int, err error) time.Duration {
 }
 
 func (p *HTTPPoller) publish(ctx context.Context, log *slog.Logger, source, rev string) bool {
-	c := pollChange{producer: "regsync/httppoll", trigger: events.TriggerHTTPPoll, idPrefix: "hp", source: source, revision: rev}
+	c := pollChange{producer: events.ProducerHTTPPoller, trigger: events.TriggerHTTPPoll, idPrefix: "hp", source: source, revision: rev}
 	if err := p.retry.publishChange(ctx, p.pub, c, log); err != nil {
 		if ctx.Err() == nil {
 			log.Error("http poll trigger not published; the next check tries again", "revision", rev, "err", err)

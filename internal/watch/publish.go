@@ -12,11 +12,12 @@ import (
 	"github.com/regsync/regsync/events"
 )
 
-// Publisher stores a trigger event: bus.Publish bound to a JetStream
-// handle, or a fake in tests. It returns once the event is stored, or with
-// the reason it was not.
+// Publisher stores a trigger event: bus.Publisher, or a fake in tests.
+// Publish returns once the event is stored, or with the reason it was not;
+// Source names a producer of this deployment (events.ProducerSource).
 type Publisher interface {
 	Publish(ctx context.Context, subject string, ev event.Event) error
+	Source(producer string) string
 }
 
 // errStale reports a publish abandoned because a newer observation of the
@@ -79,7 +80,7 @@ func (r retry) publish(ctx context.Context, pub Publisher, subject string, ev ev
 // pollChange is what a poller saw: a source's new revision, or "" when the
 // source could not be checked or its revision is not known.
 type pollChange struct {
-	producer string // CloudEvents source, such as regsync/gitpoll
+	producer string // events.ProducerGitPoller or events.ProducerHTTPPoller
 	trigger  string // events.TriggerGitPoll or events.TriggerHTTPPoll
 	idPrefix string // gp, hp
 	source   string
@@ -98,7 +99,7 @@ func (r retry) publishChange(ctx context.Context, pub Publisher, c pollChange, l
 		short = "unknown"
 	}
 	id := fmt.Sprintf("%s-%s-%s-%d", c.idPrefix, c.source, short, time.Now().UnixNano())
-	ev, err := events.New(id, c.producer, &events.SourceChanged{Source: c.source, Trigger: c.trigger, Revision: c.revision})
+	ev, err := events.New(id, pub.Source(c.producer), &events.SourceChanged{Source: c.source, Trigger: c.trigger, Revision: c.revision})
 	if err != nil {
 		return err
 	}

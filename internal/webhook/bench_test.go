@@ -19,9 +19,13 @@ import (
 	"github.com/regsync/regsync/internal/config"
 )
 
-// encodingPublisher does what bus.Publish does before the network: encode
-// the event as a NATS message. It stores nothing.
+// encodingPublisher does what bus.Publisher does before the network:
+// encode the event as a NATS message. It stores nothing.
 type encodingPublisher struct{ n atomic.Int64 }
+
+func (p *encodingPublisher) Source(producer string) string {
+	return events.ProducerSource(testDeployment, producer)
+}
 
 func (p *encodingPublisher) Publish(_ context.Context, subject string, ev event.Event) error {
 	if _, err := events.Encode(subject, ev); err != nil {

@@ -162,7 +162,7 @@ func FuzzParsePush(f *testing.F) {
 				}
 				targets, _, _ := st.match(pl, scope{all: true})
 				for _, tg := range targets {
-					if _, err := events.New(eventID(provider, "d", tg.source), "regsync/webhook/"+provider, &events.SourceChanged{
+					if _, err := events.New(eventID(provider, "d", tg.source), events.ProducerSource(testDeployment, events.ProducerWebhook(provider)), &events.SourceChanged{
 						Source: tg.source, Trigger: events.TriggerWebhook, Revision: tg.change.revision,
 						Provider: &events.Provider{Name: provider, Ref: tg.change.ref, Pusher: clip(pl.pusher), Repository: clip(pl.repository)},
 					}); err != nil {

@@ -150,7 +150,7 @@ func TestGitHubSamplesPublish(t *testing.T) {
 					if want := "wh-github-" + deliveryID + "-" + tr.data.Source; tr.id != want {
 						t.Errorf("event id %q, want %q", tr.id, want)
 					}
-					if tr.source != "regsync/webhook/github" {
+					if tr.source != events.ProducerSource(testDeployment, "webhook/github") {
 						t.Errorf("producer %q", tr.source)
 					}
 				}

@@ -105,6 +105,13 @@ func newFakePublisher(t *testing.T) *fakePublisher {
 	return &fakePublisher{t: t, seen: make(map[string]bool)}
 }
 
+// testDeployment is the deployment id of the fake publisher.
+const testDeployment = "webhooktest"
+
+func (p *fakePublisher) Source(producer string) string {
+	return events.ProducerSource(testDeployment, producer)
+}
+
 func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) error {
 	if p.entered != nil {
 		p.entered <- struct{}{}

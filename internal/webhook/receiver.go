@@ -45,10 +45,12 @@ const retryAfter = 5 * time.Second
 // maxDeliveryIDLen bounds the delivery id inside an event id.
 const maxDeliveryIDLen = 64
 
-// Publisher stores a trigger event: bus.Publisher, or a fake in tests. It
-// returns once the event is stored, or with the reason it was not.
+// Publisher stores a trigger event: bus.Publisher, or a fake in tests.
+// Publish returns once the event is stored, or with the reason it was not;
+// Source names a producer of this deployment (events.ProducerSource).
 type Publisher interface {
 	Publish(ctx context.Context, subject string, ev event.Event) error
+	Source(producer string) string
 }
 
 // Options tune a Receiver. Zero values mean the defaults.
@@ -335,7 +337,7 @@ func (r *Receiver) publish(ctx context.Context, provider string, d *delivery, pl
 				Repository: clip(pl.repository),
 			},
 		}
-		ev, err := events.New(eventID(provider, deliveryID, t.source), "regsync/webhook/"+provider, data)
+		ev, err := events.New(eventID(provider, deliveryID, t.source), r.pub.Source(events.ProducerWebhook(provider)), data)
 		if err != nil {
 			return nil, fmt.Errorf("%w for %s: %w", errBuild, t.source, err)
 		}

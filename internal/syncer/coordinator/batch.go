@@ -44,6 +44,7 @@ func newBatch(ds []delivery, started time.Time) batch {
 		switch {
 		case d.kind == events.TriggerManual:
 			b.manual = true
+			b.covered.CoverRequest(d.requestID)
 			b.lastRequestID = d.requestID
 			if b.lastRequestID == "" {
 				b.lastRequestID = d.id

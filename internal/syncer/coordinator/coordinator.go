@@ -25,9 +25,6 @@ import (
 // ConsumerName is the durable consumer all replicas share.
 const ConsumerName = "regsync-sync"
 
-// Producer is the CloudEvents source attribute of result events.
-const Producer = "regsync/coordinator"
-
 // DefaultAckWait is how long a delivered trigger may go unanswered before
 // the server redelivers it to another replica. Triggers a replica holds are
 // kept alive three times within it, so it only has to cover a replica that
@@ -54,7 +51,11 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Holder names this replica in leases; it should stay the same across
 	// restarts of the replica (see ReplicaID).
-	Holder  string
+	Holder string
+	// Source is the CloudEvents source attribute of result events; empty
+	// means the deployment's coordinator URI (h.Publisher.Source of
+	// events.ProducerCoordinator).
+	Source  string
 	Logger  *slog.Logger
 	Metrics *Metrics
 }
@@ -99,6 +100,9 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Source == "" {
+		opts.Source = h.Publisher.Source(events.ProducerCoordinator)
+	}
 	leases := NewLeases(h.Locks, opts.Holder, opts.LeaseTTL)
 	leases.logger = opts.Logger
 	c := &Coordinator{
@@ -115,10 +119,7 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		callTimeout: CallTimeout(opts.LeaseTTL),
 	}
 	mgr.CallTimeout = c.callTimeout
-	c.publish = func(ctx context.Context, subject string, ev event.Event) error {
-		_, err := bus.Publish(ctx, h.JS, subject, ev)
-		return err
-	}
+	c.publish = h.Publisher.Publish
 	c.SetSources(srcs)
 	return c
 }

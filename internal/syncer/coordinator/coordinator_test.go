@@ -418,12 +418,12 @@ func TestStartupTriggers(t *testing.T) {
 	srcs := []config.Source{fileSource("local", path, nil), {Name: "managed", Managed: &config.Managed{}}}
 	ctx := context.Background()
 
-	n, err := Startup(ctx, h.js, h.status, srcs)
+	n, err := Startup(ctx, h.h.Publisher, h.status, srcs)
 	if err != nil || n != 1 {
 		t.Fatalf("startup published %d (err %v), want 1", n, err)
 	}
 	// A second replica starting at the same time publishes the same id.
-	if _, err := Startup(ctx, h.js, h.status, srcs); err != nil {
+	if _, err := Startup(ctx, h.h.Publisher, h.status, srcs); err != nil {
 		t.Fatal(err)
 	}
 	res := h.results("local")
@@ -434,7 +434,7 @@ func TestStartupTriggers(t *testing.T) {
 	}
 	// Complete, announced and not due: no trigger at the next start.
 	eventually(t, "the announced result cleared from the status", func() bool { return h.getStatus("local").PendingResult == nil })
-	if n, err := Startup(ctx, h.js, h.status, srcs); err != nil || n != 0 {
+	if n, err := Startup(ctx, h.h.Publisher, h.status, srcs); err != nil || n != 0 {
 		t.Errorf("startup published %d (err %v), want 0 for a complete source", n, err)
 	}
 }
@@ -564,4 +564,40 @@ func TestShutdownDrainsSyncInFlight(t *testing.T) {
 	if _, err := h.h.Locks.Get(context.Background(), "local"); err == nil {
 		t.Error("lease still held after shutdown")
 	}
+}
+
+func TestResultsNameTheDeploymentAndTheRequests(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	h.start([]config.Source{fileSource("local", path, nil)}, 0)
+	res := h.results("local")
+
+	h.publish("rq-7-local", &events.SyncRequested{Source: "local", Trigger: events.TriggerManual, RequestID: "rq-7"})
+	ev, d := res.next()
+	c, ok := d.(events.SyncCompleted)
+	if !ok {
+		t.Fatalf("result %T, want completed", d)
+	}
+	if want := events.ProducerSource(h.h.Deployment, events.ProducerCoordinator); ev.Source() != want {
+		t.Errorf("source %q, want %q", ev.Source(), want)
+	}
+	if ev.DataSchema() != events.DataSchema(events.TypeSyncCompleted) {
+		t.Errorf("dataschema %q", ev.DataSchema())
+	}
+	if !slices.Equal(c.RequestIDs, []string{"rq-7"}) {
+		t.Errorf("requestIds %q, want [rq-7]", c.RequestIDs)
+	}
+
+	t.Run("a trigger with a field this version does not know is answered", func(t *testing.T) {
+		body := `{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"urn:example:bot","id":"rq-8-local",` +
+			`"data":{"source":"local","trigger":"manual","requestId":"rq-8","priority":"high"}}`
+		if _, err := h.js.Publish(context.Background(), events.TriggerSubject("local"), []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		s := res.skipped()
+		if !slices.Equal(s.RequestIDs, []string{"rq-8"}) || !slices.Equal(s.TriggerIDs, []string{"rq-8-local"}) {
+			t.Errorf("skipped %+v, want the answer to rq-8", s)
+		}
+	})
 }

@@ -227,7 +227,7 @@ func (h *harness) publish(id string, d events.Data) *jetstream.PubAck {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ack, err := bus.Publish(context.Background(), h.js, events.TriggerSubject(d.SourceName()), ev)
+	ack, err := h.h.Publisher.PublishAck(context.Background(), events.TriggerSubject(d.SourceName()), ev)
 	if err != nil {
 		h.t.Fatal(err)
 	}

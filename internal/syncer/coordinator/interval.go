@@ -17,10 +17,6 @@ import (
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
-// IntervalProducer is the CloudEvents source attribute of interval and
-// retry triggers.
-const IntervalProducer = "regsync/interval"
-
 // Slot returns the interval slot of a source that starts after t, and when
 // it starts. Slots are offset by a jitter derived from the source name, so
 // many sources do not fire together, and every replica computes the same
@@ -40,7 +36,7 @@ func Slot(source string, interval time.Duration, t time.Time) (int64, time.Time)
 // its interval slots, and retries failed sources at the time their status
 // names. ShouldSync still decides; an unchanged source is skipped.
 type Interval struct {
-	js     jetstream.JetStream
+	pub    bus.Publisher
 	status jetstream.KeyValue
 	logger *slog.Logger
 
@@ -60,8 +56,8 @@ type nextRetry struct {
 }
 
 // NewInterval returns an Interval for the given sources.
-func NewInterval(js jetstream.JetStream, status jetstream.KeyValue, srcs []config.Source, logger *slog.Logger) *Interval {
-	iv := &Interval{js: js, status: status, logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
+func NewInterval(pub bus.Publisher, status jetstream.KeyValue, srcs []config.Source, logger *slog.Logger) *Interval {
+	iv := &Interval{pub: pub, status: status, logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
 	iv.SetSources(srcs)
 	return iv
 }
@@ -204,10 +200,9 @@ func (iv *Interval) next(now time.Time) time.Time {
 }
 
 func (iv *Interval) publish(ctx context.Context, d dueTrigger) error {
-	ev, err := events.New(d.id, IntervalProducer, &events.SyncRequested{Source: d.source, Trigger: events.TriggerInterval, RequestID: d.id})
+	ev, err := events.New(d.id, iv.pub.Source(events.ProducerInterval), &events.SyncRequested{Source: d.source, Trigger: events.TriggerInterval, RequestID: d.id})
 	if err != nil {
 		return err
 	}
-	_, err = bus.Publish(ctx, iv.js, events.TriggerSubject(d.source), ev)
-	return err
+	return iv.pub.Publish(ctx, events.TriggerSubject(d.source), ev)
 }

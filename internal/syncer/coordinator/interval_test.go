@@ -66,7 +66,7 @@ func TestTwoReplicasPublishOneTriggerPerSlot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	for range 2 {
-		iv := NewInterval(h.js, h.h.Status, []config.Source{src}, logger)
+		iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, logger)
 		go func() { done <- iv.Run(ctx) }()
 	}
 	var ids []string
@@ -101,7 +101,7 @@ func TestIntervalTriggerOnUnchangedDataIsSkipped(t *testing.T) {
 	h.request("local")
 	res.completed()
 
-	iv := NewInterval(h.js, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- iv.Run(ctx) }()
@@ -120,7 +120,7 @@ func TestIntervalTriggerOnUnchangedDataIsSkipped(t *testing.T) {
 func TestFailedSourceIsRetriedAtItsRetryTime(t *testing.T) {
 	h := newHarness(t)
 	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
-	iv := NewInterval(h.js, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- iv.Run(ctx) }()

@@ -138,7 +138,7 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 		data := mutate(s)
 		var eerr error
 		endSyncSpan(ctx, data, time.Since(o.start).Seconds())
-		if ev, eerr = events.New(resultID(o.src.Name, base), Producer, data); eerr != nil {
+		if ev, eerr = events.New(resultID(o.src.Name, base), c.opts.Source, data); eerr != nil {
 			// A result that does not pass its own schema is a bug; record
 			// the outcome and say so rather than lose it.
 			o.log.Error("result event does not validate", "err", eerr)
@@ -303,7 +303,7 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	data := c.failedEvent(name, b, &syncer.Error{
 		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
 	}, "unknown-source", nil, 0, 0)
-	ev, err := events.New("u-"+name+"-"+strconv.FormatUint(b.covered.TriggerSeq, 10), Producer, data)
+	ev, err := events.New("u-"+name+"-"+strconv.FormatUint(b.covered.TriggerSeq, 10), c.opts.Source, data)
 	if err != nil {
 		log.Error("unknown-source result does not validate", "err", err)
 		c.ack(log, ds)

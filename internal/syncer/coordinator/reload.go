@@ -7,17 +7,12 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
-
-// ReloadProducer is the CloudEvents source attribute of reload triggers.
-const ReloadProducer = "regsync/reload"
 
 // Changes is what a new configuration changes among the synced sources.
 type Changes struct {
@@ -63,14 +58,14 @@ func Diff(old, new []config.Source) Changes {
 // sources get a startup trigger, so a new filter or path is synced with
 // the reason it calls for, and removed sources have their status marked.
 // Their snapshots stay.
-func ApplyReload(ctx context.Context, js jetstream.JetStream, store *state.Store, ch Changes) error {
+func ApplyReload(ctx context.Context, pub bus.Publisher, store *state.Store, ch Changes) error {
 	var errs []error
 	now := time.Now().UTC()
 	for _, src := range append(append([]config.Source{}, ch.Added...), ch.Changed...) {
 		id := fmt.Sprintf("rl-%s-%d", src.Name, now.UnixNano())
-		ev, err := events.New(id, ReloadProducer, &events.SyncRequested{Source: src.Name, Trigger: events.TriggerStartup, RequestID: id})
+		ev, err := events.New(id, pub.Source(events.ProducerReload), &events.SyncRequested{Source: src.Name, Trigger: events.TriggerStartup, RequestID: id})
 		if err == nil {
-			_, err = bus.Publish(ctx, js, events.TriggerSubject(src.Name), ev)
+			err = pub.Publish(ctx, events.TriggerSubject(src.Name), ev)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reload trigger for %s: %w", src.Name, err))

@@ -54,7 +54,7 @@ func TestReloadAddsRefiltersAndRemoves(t *testing.T) {
 	}
 	ch := Diff(old, next)
 	c.SetSources(next)
-	if err := ApplyReload(context.Background(), h.js, h.status, ch); err != nil {
+	if err := ApplyReload(context.Background(), h.h.Publisher, h.status, ch); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
@@ -90,7 +90,7 @@ func TestReloadWithAChangedPathSyncsTheNewFile(t *testing.T) {
 
 	next := []config.Source{fileSource("moving", second, nil)}
 	c.SetSources(next)
-	if err := ApplyReload(context.Background(), h.js, h.status, Diff(old, next)); err != nil {
+	if err := ApplyReload(context.Background(), h.h.Publisher, h.status, Diff(old, next)); err != nil {
 		t.Fatal(err)
 	}
 	got := res.completed()

@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/tracing"
 )
@@ -34,7 +33,7 @@ func TestOneTraceFromTriggerToResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.Publish(ctx, h.js, events.TriggerSubject("local"), ev); err != nil {
+	if err := h.h.Publisher.Publish(ctx, events.TriggerSubject("local"), ev); err != nil {
 		t.Fatal(err)
 	}
 	cause.End()

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
@@ -16,14 +14,11 @@ import (
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
-// StartupProducer is the CloudEvents source attribute of startup triggers.
-const StartupProducer = "regsync/startup"
-
 // Startup gives every synced source a status record if it has none, then
 // publishes a startup trigger for each source that is not Complete or whose
 // interval is due. The trigger id names the status revision it was decided
 // on, so replicas starting together publish one trigger per source.
-func Startup(ctx context.Context, js jetstream.JetStream, store *state.Store, srcs []config.Source) (int, error) {
+func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []config.Source) (int, error) {
 	var errs []error
 	published := 0
 	now := time.Now()
@@ -48,11 +43,11 @@ func Startup(ctx context.Context, js jetstream.JetStream, store *state.Store, sr
 			continue
 		}
 		id := "st-" + src.Name + "-" + strconv.FormatUint(rev, 10)
-		ev, err := events.New(id, StartupProducer, &events.SyncRequested{
+		ev, err := events.New(id, pub.Source(events.ProducerStartup), &events.SyncRequested{
 			Source: src.Name, Trigger: events.TriggerStartup, RequestID: id,
 		})
 		if err == nil {
-			_, err = bus.Publish(ctx, js, events.TriggerSubject(src.Name), ev)
+			err = pub.Publish(ctx, events.TriggerSubject(src.Name), ev)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("startup trigger for %s: %w", src.Name, err))

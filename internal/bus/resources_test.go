@@ -1,0 +1,204 @@
+package bus
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+)
+
+// startJS starts an embedded server on dir and returns a JetStream handle.
+func startJS(t *testing.T, dir string) jetstream.JetStream {
+	t.Helper()
+	emb, err := StartEmbedded(EmbeddedOptions{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	nc, err := Connect(ConnectOptions{Embedded: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+var week = Retention{MaxAge: 7 * 24 * time.Hour, MaxBytes: 1 << 30, MaxMsgsPerSubject: 10_000}
+
+func ensure(t *testing.T, js jetstream.JetStream, r Resources) (*Handles, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	r.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	if r.Results == (Retention{}) {
+		r.Results = week
+	}
+	h, err := Ensure(context.Background(), js, r)
+	if err != nil {
+		t.Fatalf("Ensure() = %v", err)
+	}
+	return h, logs.String()
+}
+
+func streamConfig(t *testing.T, js jetstream.JetStream, name string) jetstream.StreamConfig {
+	t.Helper()
+	s, err := js.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.CachedInfo().Config
+}
+
+func editStream(t *testing.T, js jetstream.JetStream, name string, edit func(*jetstream.StreamConfig)) {
+	t.Helper()
+	cfg := streamConfig(t, js, name)
+	edit(&cfg)
+	if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeploymentID(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "js")
+	js := startJS(t, dir)
+	h, _ := ensure(t, js, Resources{})
+	if len(h.Deployment) != 26 || strings.ToLower(h.Deployment) != h.Deployment {
+		t.Fatalf("deployment id %q, want 26 lower-case characters", h.Deployment)
+	}
+	if got := streamConfig(t, js, events.StreamResults).Metadata[DeploymentKey]; got != h.Deployment {
+		t.Errorf("%s metadata %s = %q, want %q", events.StreamResults, DeploymentKey, got, h.Deployment)
+	}
+	if h.Publisher.Deployment != h.Deployment {
+		t.Errorf("publisher deployment %q, want %q", h.Publisher.Deployment, h.Deployment)
+	}
+
+	t.Run("kept by every later start", func(t *testing.T) {
+		for range 2 {
+			again, _ := ensure(t, js, Resources{Results: Retention{MaxAge: time.Hour}})
+			if again.Deployment != h.Deployment {
+				t.Fatalf("deployment id %q after a restart, want %q", again.Deployment, h.Deployment)
+			}
+		}
+	})
+	t.Run("another deployment has another id", func(t *testing.T) {
+		other, _ := ensure(t, startJS(t, filepath.Join(t.TempDir(), "js")), Resources{})
+		if other.Deployment == h.Deployment {
+			t.Errorf("two deployments share the id %q", h.Deployment)
+		}
+	})
+	t.Run("a stream from before ids gets one", func(t *testing.T) {
+		js := startJS(t, filepath.Join(t.TempDir(), "js"))
+		if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+			Name: events.StreamResults, Subjects: []string{events.AllResults}, MaxAge: 7 * 24 * time.Hour,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := ensure(t, js, Resources{})
+		if h.Deployment == "" || streamConfig(t, js, events.StreamResults).Metadata[DeploymentKey] != h.Deployment {
+			t.Errorf("deployment %q not stored", h.Deployment)
+		}
+	})
+}
+
+func TestEnsureKeepsWhatOperatorsTuned(t *testing.T) {
+	js := startJS(t, filepath.Join(t.TempDir(), "js"))
+	ensure(t, js, Resources{})
+	month := 30 * 24 * time.Hour
+	editStream(t, js, events.StreamResults, func(c *jetstream.StreamConfig) { c.MaxAge = month })
+	editStream(t, js, events.StreamTriggers, func(c *jetstream.StreamConfig) { c.MaxMsgs = 5000 })
+
+	_, logs := ensure(t, js, Resources{})
+	if got := streamConfig(t, js, events.StreamResults).MaxAge; got != month {
+		t.Errorf("results max age %s after a restart, want the operator's %s", got, month)
+	}
+	if !strings.Contains(logs, "keeping the retention set on the stream") {
+		t.Errorf("logs do not say the operator's retention is kept:\n%s", logs)
+	}
+	if got := streamConfig(t, js, events.StreamTriggers).MaxMsgs; got != 5000 {
+		t.Errorf("triggers max msgs %d after a restart, want the operator's 5000", got)
+	}
+
+	t.Run("a changed configuration is applied", func(t *testing.T) {
+		r := Retention{MaxAge: 90 * 24 * time.Hour, MaxBytes: 2 << 30, MaxMsgsPerSubject: 500}
+		_, logs := ensure(t, js, Resources{Results: r})
+		c := streamConfig(t, js, events.StreamResults)
+		if c.MaxAge != r.MaxAge || c.MaxBytes != r.MaxBytes || c.MaxMsgsPerSubject != r.MaxMsgsPerSubject {
+			t.Errorf("results retention %s %d %d, want %+v", c.MaxAge, c.MaxBytes, c.MaxMsgsPerSubject, r)
+		}
+		if !strings.Contains(logs, "stream updated from the configuration") {
+			t.Errorf("the change is not logged:\n%s", logs)
+		}
+	})
+	t.Run("a setting that breaks regsync is reported, not changed", func(t *testing.T) {
+		editStream(t, js, events.StreamTriggers, func(c *jetstream.StreamConfig) { c.Duplicates = time.Second })
+		_, logs := ensure(t, js, Resources{})
+		if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "duplicate window is 1s") {
+			t.Errorf("no warning about the duplicate window:\n%s", logs)
+		}
+		if got := streamConfig(t, js, events.StreamTriggers).Duplicates; got != time.Second {
+			t.Errorf("duplicate window %s, want it left at 1s", got)
+		}
+	})
+	t.Run("the lease TTL follows the configuration", func(t *testing.T) {
+		h, logs := ensure(t, js, Resources{LeaseTTL: 7 * time.Second})
+		st, err := h.Locks.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.TTL() != 7*time.Second || !strings.Contains(logs, "lease TTL changed") {
+			t.Errorf("lease TTL %s, want 7s, logged:\n%s", st.TTL(), logs)
+		}
+	})
+}
+
+func TestPublisherContentMode(t *testing.T) {
+	js := startJS(t, filepath.Join(t.TempDir(), "js"))
+	tests := []struct {
+		mode       events.ContentMode
+		header     string
+		wantHeader string
+	}{
+		{"", "Content-Type", events.ContentTypeStructured},
+		{events.Structured, "Content-Type", events.ContentTypeStructured},
+		{events.Binary, "ce-type", events.TypeSyncRequested},
+	}
+	for i, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			h, _ := ensure(t, js, Resources{ContentMode: tt.mode})
+			ev, err := events.New("req-"+string(rune('a'+i))+"-toolhive", h.Publisher.Source(events.ProducerCLI),
+				events.SyncRequested{Source: "toolhive", Trigger: events.TriggerManual})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack, err := h.Publisher.PublishAck(context.Background(), events.TriggerSubject("toolhive"), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := js.Stream(context.Background(), events.StreamTriggers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := s.GetMsg(context.Background(), ack.Sequence)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := msg.Header.Get(tt.header); got != tt.wantHeader {
+				t.Errorf("%s = %q, want %q", tt.header, got, tt.wantHeader)
+			}
+			got, err := events.Decode(msg.Header, msg.Data)
+			if err != nil || got.Source() != events.ProducerSource(h.Deployment, events.ProducerCLI) {
+				t.Errorf("Decode() = %v, %v", got, err)
+			}
+		})
+	}
+}
