@@ -18,18 +18,95 @@ import (
 	"syscall"
 )
 
-const usage = `regsync keeps MCP server registries in sync and tells everyone what changed.
+// command is one subcommand of regsync: how it is called, what it does,
+// an example, and the function that does it.
+type command struct {
+	name    string
+	args    string // the synopsis after the name
+	summary string // one line for the command list
+	about   string // what it does, for --help
+	example string
+	run     func(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error
+}
 
-Usage:
-  regsync serve --config FILE              run the service
-  regsync sync SOURCE... | --all [--wait] [--timeout 60s]
-                                           request a manual sync
-  regsync status [SOURCE] [-o table|json]  print status records
-  regsync watch [SOURCE] [-o text|json]    stream result events
-  regsync validate --config FILE [--fetch] check a configuration
-  regsync version                          print version information
+var commands = []command{
+	{
+		name: "serve", args: "--config FILE", summary: "run the service",
+		about: `Runs the service: the embedded NATS server unless --nats-url or nats.url
+names a cluster, the watchers and pollers, the webhook receivers, the sync
+workers and the HTTP endpoints (/healthz, /readyz, /metrics). It stops on
+SIGINT or SIGTERM after finishing the syncs in flight. It refuses to start
+when the configuration is invalid or a webhook secret cannot be read.`,
+		example: "regsync serve --config examples/quickstart.yaml",
+		run:     serveCmd,
+	},
+	{
+		name: "sync", args: "SOURCE... | --all [--wait] [--timeout 60s] [--request-id ID]", summary: "request a manual sync",
+		about: `Publishes a manual sync request (io.regsync.sync.requested.v1) for each
+SOURCE, or for every source with a status record with --all. With --wait it
+prints the result event that answers each request and exits 1 if a sync
+failed. A request retried with the same --request-id is not synced twice:
+its answer, even one published before the retry, is printed.
 
-Global flags (each also read from the environment):
+Arguments:
+  SOURCE   the name of a configured source`,
+		example: "regsync sync toolhive --wait --timeout 2m",
+		run:     syncCmd,
+	},
+	{
+		name: "status", args: "[SOURCE] [-o table|json]", summary: "print status records",
+		about: `Prints the status records from the regsync_status bucket: of one SOURCE, or
+of every source.
+
+Arguments:
+  SOURCE   the name of a configured source (default: all)`,
+		example: "regsync status toolhive -o json",
+		run:     statusCmd,
+	},
+	{
+		name: "watch", args: "[SOURCE] [-o text|json] [--since DURATION | --all]", summary: "stream result events",
+		about: `Prints result events (completed, failed, skipped) as they are published, of
+one SOURCE or of every source, until interrupted. --since replays the
+results of the last DURATION from the REGSYNC_RESULTS stream first, --all
+every result the stream still holds.
+
+Arguments:
+  SOURCE   the name of a configured source (default: all)`,
+		example: "regsync watch toolhive --since 1h -o json",
+		run:     watchCmd,
+	},
+	{
+		name: "validate", args: "--config FILE [--fetch]", summary: "check a configuration",
+		about: `Checks a configuration file without starting anything: every problem is
+reported at once, with its line. Webhook secret files and environment
+variables are read. With --fetch every source is also fetched, validated
+and filtered once.`,
+		example: "regsync validate --config /etc/regsync/config.yaml --fetch",
+		run:     validateCmd,
+	},
+	{
+		name: "version", summary: "print version information",
+		about:   `Prints the version, the commit and the Go version regsync was built with.`,
+		example: "regsync version",
+		run:     versionCmd,
+	},
+}
+
+// usage is the text of regsync --help.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("regsync keeps MCP server registries in sync and tells everyone what changed.\n\nUsage:\n")
+	for _, c := range commands {
+		line := "regsync " + c.name
+		if c.args != "" {
+			line += " " + c.args
+		}
+		fmt.Fprintf(&b, "  %s\n      %s\n", line, c.summary)
+	}
+	b.WriteString(`
+Run regsync COMMAND --help for a command's arguments, flags and an example.
+
+Global flags, accepted before or after the command (each also read from the environment):
   --config FILE         REGSYNC_CONFIG (sync, status and watch take the NATS address and
                         credentials from it, the embedded server's generated password included)
   --nats-url URL        REGSYNC_NATS_URL (empty: embedded server for serve, nats://127.0.0.1:4222 for clients)
@@ -41,7 +118,9 @@ Global flags (each also read from the environment):
   --nats-ca FILE, --nats-cert FILE, --nats-key FILE   TLS (REGSYNC_NATS_CA, _CERT, _KEY)
   --log-level LEVEL     REGSYNC_LOG_LEVEL (debug, info, warn, error; default info)
   --log-format FORMAT   REGSYNC_LOG_FORMAT (text or json; default text)
-`
+`)
+	return b.String()
+}
 
 // errUsage marks a mistake in how regsync was called.
 var errUsage = errors.New("usage")
@@ -98,38 +177,76 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // runWith runs one command; the global flags it parses land in g.
 func runWith(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
+	g.stdout = stdout
+	name, rest, err := g.splitCommand(args)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "", "-h", "-help", "--help", "help":
+		if name == "help" && len(rest) > 0 {
+			return runWith(ctx, g, []string{rest[0], "--help"}, stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage())
+		if name == "" {
 			return fmt.Errorf("%w: no command given", errUsage)
 		}
 		return nil
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return serveCmd(ctx, g, rest, stdout, stderr)
-	case "sync":
-		return syncCmd(ctx, g, rest, stdout, stderr)
-	case "status":
-		return statusCmd(ctx, g, rest, stdout, stderr)
-	case "watch":
-		return watchCmd(ctx, g, rest, stdout, stderr)
-	case "validate":
-		return validateCmd(ctx, g, rest, stdout, stderr)
-	case "version":
-		return versionCmd(stdout)
-	default:
-		return fmt.Errorf("%w: unknown command %q (run regsync --help)", errUsage, cmd)
+	for i := range commands {
+		if c := &commands[i]; c.name == name {
+			g.cmd = c
+			err := c.run(ctx, g, rest, stdout, stderr)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
 	}
+	return fmt.Errorf("%w: unknown command %q (run regsync --help)", errUsage, name)
 }
 
-// globals are the flags every command takes.
+// splitCommand returns the command named in args and the rest of args,
+// with the global flags given before the command moved after it, so that
+// `regsync --nats-url X status` is `regsync status --nats-url X`. A flag
+// before the command that is not global is an error naming it.
+func (g *globals) splitCommand(args []string) (string, []string, error) {
+	globalFlags := g.flagSet("")
+	var leading []string
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
+		arg := args[0]
+		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if name == "h" || name == "help" {
+			return arg, nil, nil
+		}
+		f := globalFlags.Lookup(name)
+		if f == nil {
+			return "", nil, fmt.Errorf("%w: %s before the command is not a global flag (run regsync --help)", errUsage, arg)
+		}
+		leading, args = append(leading, arg), args[1:]
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); hasValue || (ok && bf.IsBoolFlag()) {
+			continue
+		}
+		if len(args) == 0 {
+			return "", nil, fmt.Errorf("%w: flag %s needs a value", errUsage, arg)
+		}
+		leading, args = append(leading, args[0]), args[1:]
+	}
+	if len(args) == 0 {
+		return "", nil, nil
+	}
+	return args[0], append(leading, args[1:]...), nil
+}
+
+// globals are the flags every command takes, and the command being run.
 type globals struct {
 	config                                      string
 	natsURL, creds, user, password, token, nkey string
 	ca, cert, key                               string
 	logLevel, logFormat                         string
+
+	cmd    *command  // for --help
+	stdout io.Writer // where --help goes
 }
 
 func globalsFromEnv() *globals {
@@ -156,10 +273,11 @@ func envOr(name, def string) string {
 	return def
 }
 
-// flagSet returns a FlagSet for a command with the global flags on it.
-func (g *globals) flagSet(name string, stderr io.Writer) *flag.FlagSet {
+// flagSet returns a FlagSet for a command with the global flags on it. It
+// prints nothing: parse reports errors and prints --help.
+func (g *globals) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("regsync "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&g.config, "config", g.config, "configuration file (REGSYNC_CONFIG); client commands take the NATS address and credentials from it")
 	fs.StringVar(&g.natsURL, "nats-url", g.natsURL, "NATS URL(s); empty: embedded server (serve) or nats://127.0.0.1:4222 (clients)")
 	fs.StringVar(&g.creds, "nats-creds", g.creds, "NATS credentials file")
@@ -175,16 +293,36 @@ func (g *globals) flagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses a command's arguments and checks the global flags.
+// parse parses a command's arguments and checks the global flags. For
+// --help it prints the command's help and returns flag.ErrHelp.
 func (g *globals) parse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
 	positional, err := parseArgs(fs, args)
-	if err != nil {
+	if errors.Is(err, flag.ErrHelp) {
+		g.printHelp(fs)
 		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w (run %s --help)", err, fs.Name())
 	}
 	if _, err := g.logger(stderr); err != nil {
 		return nil, err
 	}
 	return positional, nil
+}
+
+// printHelp prints the help of the command being run: synopsis, what it
+// does, its flags (the global ones included) and an example.
+func (g *globals) printHelp(fs *flag.FlagSet) {
+	c := g.cmd
+	if c == nil || g.stdout == nil {
+		return
+	}
+	w := g.stdout
+	fmt.Fprintf(w, "Usage: regsync %s %s\n\n%s\n\nFlags (global flags may also come before the command):\n", c.name, strings.TrimSpace(c.args+" [flags]"), c.about)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintf(w, "\nExample:\n  %s\n", c.example)
 }
 
 // parseArgs parses flags and positional arguments in any order.

@@ -34,7 +34,7 @@ import (
 )
 
 func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Writer) error {
-	fs := g.flagSet("serve", stderr)
+	fs := g.flagSet("serve")
 	if _, err := g.parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -51,6 +51,11 @@ func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Write
 	}
 	for _, w := range warnings {
 		logger.Warn(w)
+	}
+	// A receiver without its secret would stay off while /readyz says
+	// ready: refuse to start instead.
+	if err := webhook.CheckSecrets(cfg.Webhooks, cfg.Sources); err != nil {
+		return fmt.Errorf("load config %s: %w", g.config, err)
 	}
 	return serve(ctx, logger, g, g.config, cfg)
 }

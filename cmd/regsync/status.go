@@ -15,7 +15,7 @@ import (
 )
 
 func statusCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
-	fs := g.flagSet("status", stderr)
+	fs := g.flagSet("status")
 	output := fs.String("o", "table", "output format: table or json")
 	names, err := g.parse(fs, args, stderr)
 	if err != nil {

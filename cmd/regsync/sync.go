@@ -23,7 +23,7 @@ import (
 )
 
 func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
-	fs := g.flagSet("sync", stderr)
+	fs := g.flagSet("sync")
 	all := fs.Bool("all", false, "request a sync of every source that has a status record")
 	wait := fs.Bool("wait", false, "wait for each result, print it, and exit non-zero on failure")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")

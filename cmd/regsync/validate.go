@@ -8,10 +8,11 @@ import (
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/webhook"
 )
 
 func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
-	fs := g.flagSet("validate", stderr)
+	fs := g.flagSet("validate")
 	fetch := fs.Bool("fetch", false, "also fetch, validate and filter every source once")
 	if _, err := g.parse(fs, args, stderr); err != nil {
 		return err
@@ -25,6 +26,9 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 	}
 	if err != nil {
 		return err
+	}
+	if err := webhook.CheckSecrets(cfg.Webhooks, cfg.Sources); err != nil {
+		return fmt.Errorf("%s: %w", g.config, err)
 	}
 	fmt.Fprintf(stdout, "%s: valid, %d sources (%d synced)\n", g.config, len(cfg.Sources), len(cfg.SyncedSources()))
 	if !*fetch {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"runtime"
@@ -13,7 +14,10 @@ var (
 	commit  = ""
 )
 
-func versionCmd(stdout io.Writer) error {
+func versionCmd(_ context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
+	if _, err := g.parse(g.flagSet("version"), args, stderr); err != nil {
+		return err
+	}
 	c := commit
 	if c == "" {
 		c = "unknown"

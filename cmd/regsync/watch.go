@@ -9,13 +9,16 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 )
 
 func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
-	fs := g.flagSet("watch", stderr)
+	fs := g.flagSet("watch")
 	output := fs.String("o", "text", "output format: text or json")
+	since := fs.Duration("since", 0, "first replay the results of the last `DURATION` (such as 30m or 24h)")
+	all := fs.Bool("all", false, "first replay every result REGSYNC_RESULTS still holds")
 	names, err := g.parse(fs, args, stderr)
 	if err != nil {
 		return err
@@ -26,6 +29,12 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	if *output != "text" && *output != "json" {
 		return fmt.Errorf("%w: -o %q: want text or json", errUsage, *output)
 	}
+	if *since < 0 {
+		return fmt.Errorf("%w: --since %s: want a positive duration", errUsage, *since)
+	}
+	if *since > 0 && *all {
+		return fmt.Errorf("%w: give --since or --all, not both", errUsage)
+	}
 	subject := events.AllResults
 	if len(names) == 1 {
 		if !events.ValidSourceName(names[0]) {
@@ -33,28 +42,43 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 		}
 		subject = events.SourceResults(names[0])
 	}
-	nc, _, err := g.connectClient()
+	nc, js, err := g.connectClient()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	sub, err := nc.SubscribeSync(subject)
-	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", subject, err)
+
+	// One ordered consumer replays what was asked for and then follows
+	// new results, with nothing lost or repeated in between.
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverNewPolicy}
+	switch {
+	case *all:
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	case *since > 0:
+		start := time.Now().Add(-*since)
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
-	defer sub.Unsubscribe()
+	cons, err := js.OrderedConsumer(ctx, events.StreamResults, cfg)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", subject, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", subject, err)
+	}
+	defer it.Stop()
 	fmt.Fprintf(stderr, "watching %s (Ctrl-C to stop)\n", subject)
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("watch %s: %w", subject, err)
 		}
-		ev, err := events.Decode(msg.Header, msg.Data)
+		ev, err := events.Decode(msg.Headers(), msg.Data())
 		if err != nil {
-			fmt.Fprintf(stderr, "skipping undecodable message on %s: %v\n", msg.Subject, err)
+			fmt.Fprintf(stderr, "skipping undecodable message on %s: %v\n", msg.Subject(), err)
 			continue
 		}
 		if *output == "json" {

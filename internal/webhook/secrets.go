@@ -115,3 +115,28 @@ type sourceSecret struct {
 	provider string
 	sources  []string
 }
+
+// CheckSecrets reads every webhook secret the configuration names, as the
+// receivers will, and returns one error per secret that is missing,
+// unreadable or empty: a receiver whose secret cannot be read stays off.
+func CheckSecrets(hooks config.Webhooks, srcs []config.Source) error {
+	var errs []error
+	refs := providerSecrets(hooks)
+	for _, name := range providerNames {
+		if ref := refs[name]; ref.configured() {
+			if _, err := ref.read(); err != nil {
+				errs = append(errs, fmt.Errorf("webhook receiver %s: %w", name, err))
+			}
+		}
+	}
+	for i, s := range srcs {
+		if s.Git == nil || s.Git.WebhookSecretFile == "" {
+			continue
+		}
+		key := fmt.Sprintf("sources[%d].git.webhookSecretFile", i)
+		if _, err := (secretRef{file: s.Git.WebhookSecretFile, key: key}).read(); err != nil {
+			errs = append(errs, fmt.Errorf("source %s: %w", s.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands {
+		for _, args := range [][]string{{c.name, "--help"}, {c.name, "-h"}, {"help", c.name}, {"--log-level", "debug", c.name, "--help"}} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				out, errOut, err := cli(t, args...)
+				if err != nil {
+					t.Fatalf("err %v, want exit 0 (stderr %q)", err, errOut)
+				}
+				for _, want := range []string{"Usage: regsync " + c.name, c.about[:20], "Example:\n  " + c.example, "-nats-url", "-log-format"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("help lacks %q:\n%s", want, out)
+					}
+				}
+				if strings.Contains(c.args, "SOURCE") && !strings.Contains(out, "Arguments:\n  SOURCE") {
+					t.Errorf("help does not explain SOURCE:\n%s", out)
+				}
+			})
+		}
+	}
+	t.Run("regsync --help lists every command", func(t *testing.T) {
+		out, _, err := cli(t, "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range commands {
+			if !strings.Contains(out, "regsync "+c.name) {
+				t.Errorf("usage lacks %s:\n%s", c.name, out)
+			}
+		}
+	})
+}
+
+func TestGlobalFlagsBeforeOrAfterTheCommand(t *testing.T) {
+	svc := startServe(t)
+	for _, args := range [][]string{
+		{"status", "local", "--nats-url", svc.natsURL},
+		{"--nats-url", svc.natsURL, "status", "local"},
+		{"--nats-url=" + svc.natsURL, "--log-level", "warn", "status", "local", "-o", "json"},
+		{"--log-format", "json", "status", "--nats-url", svc.natsURL, "local"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, errOut, err := cli(t, args...)
+			if err != nil || !strings.Contains(out, "local") {
+				t.Errorf("err %v, out %q, stderr %q", err, out, errOut)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--wait", "sync", "local"}, "--wait before the command is not a global flag"},
+		{[]string{"--nats-url"}, "flag --nats-url needs a value"},
+		{[]string{"status", "--bogus"}, "flag provided but not defined: -bogus (run regsync status --help)"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, _, err := cli(t, tc.args...)
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want a usage error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateReadsWebhookSecrets(t *testing.T) {
+	dir := t.TempDir()
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(webhooks string) string {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		cfg := "sources:\n  - name: local\n    file: {path: " + regPath + "}\n    syncPolicy: {interval: 30m}\nwebhooks:\n" + webhooks
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Setenv("REGSYNC_TEST_WEBHOOK_SECRET", "s3cret")
+	t.Run("readable secrets pass", func(t *testing.T) {
+		cfg := write("  github: {secretFile: " + secret + "}\n  gitlab: {tokenEnv: REGSYNC_TEST_WEBHOOK_SECRET}\n")
+		if _, _, err := cli(t, "validate", "--config", cfg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, tc := range []struct{ name, webhooks, want string }{
+		{"missing file", "  github: {secretFile: " + filepath.Join(dir, "nope") + "}\n", "webhooks.github.secretFile " + filepath.Join(dir, "nope")},
+		{"unset variable", "  generic: {secretEnv: REGSYNC_TEST_UNSET_SECRET}\n", "environment variable REGSYNC_TEST_UNSET_SECRET is not set"},
+	} {
+		t.Run(tc.name+" fails validate and serve", func(t *testing.T) {
+			cfg := write(tc.webhooks)
+			for _, cmd := range []string{"validate", "serve"} {
+				_, _, err := cli(t, cmd, "--config", cfg)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: err %v, want one with %q", cmd, err, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestWatchReplaysHistory(t *testing.T) {
+	svc := startServe(t)
+	for range 2 {
+		if _, errOut, err := cli(t, "sync", "local", "--wait", "--nats-url", svc.natsURL); err != nil {
+			t.Fatalf("sync: %v\n%s", err, errOut)
+		}
+	}
+	// The startup sync and the two requests are in REGSYNC_RESULTS.
+	watch := func(t *testing.T, args ...string) []map[string]any {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		out, errOut := &syncBuffer{}, &syncBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, append([]string{"watch", "local", "-o", "json", "--nats-url", svc.natsURL}, args...), out, errOut)
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(out.String(), "manual-sync-no-data-changes") < 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("watch: %v\n%s", err, errOut)
+		}
+		var evs []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			evs = append(evs, ev)
+		}
+		return evs
+	}
+	for _, args := range [][]string{{"--all"}, {"--since", "1h"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			evs := watch(t, args...)
+			if len(evs) < 3 {
+				t.Fatalf("%d results replayed, want the startup sync and both requests", len(evs))
+			}
+			if evs[0]["type"] != "io.regsync.sync.completed.v1" {
+				t.Errorf("first result %v, want the startup sync's completed", evs[0]["type"])
+			}
+		})
+	}
+	t.Run("--since leaves older results out", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		out, errOut := &syncBuffer{}, &syncBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"watch", "local", "--since", "1ms", "-o", "json", "--nats-url", svc.natsURL}, out, errOut)
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(errOut.String(), "watching") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, _, err := cli(t, "sync", "local", "--wait", "--nats-url", svc.natsURL); err != nil {
+			t.Fatal(err)
+		}
+		for !strings.Contains(out.String(), "manual-sync-no-data-changes") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != 1 || strings.Contains(out.String(), "completed.v1") {
+			t.Errorf("watch --since 1ms printed %d results:\n%s", n, out)
+		}
+	})
+	t.Run("--since and --all together", func(t *testing.T) {
+		if _, _, err := cli(t, "watch", "--since", "1h", "--all"); !errors.Is(err, errUsage) {
+			t.Errorf("err %v, want a usage error", err)
+		}
+	})
+}
