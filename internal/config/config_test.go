@@ -371,7 +371,7 @@ func TestLoad(t *testing.T) {
 		if err == nil {
 			t.Fatal("no error")
 		}
-		wantPrefix := "load config " + p + ": 2 problems:\n  at least one source must be configured\n  http.addr must be host:port"
+		wantPrefix := "load config " + p + ": 2 problems:\n  at least one source must be configured\n  line 2: http.addr must be host:port"
 		if !strings.HasPrefix(err.Error(), wantPrefix) {
 			t.Errorf("err = %q, want prefix %q", err, wantPrefix)
 		}

@@ -252,13 +252,13 @@ func TestWrongTypes(t *testing.T) {
 		yaml string
 		want []string
 	}{
-		{"top level is a list", "- a\n- b\n", []string{"line 1: cannot unmarshal !!seq into config.Config"}},
-		{"sources is a mapping", "sources: {name: s}\n", []string{"line 1: cannot unmarshal !!map into []config.Source"}},
-		{"interval is a list", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: [5m]}\n", []string{"line 4: cannot unmarshal !!seq into string"}},
+		{"top level is a list", "- a\n- b\n", []string{"line 1: want a mapping, got a list"}},
+		{"sources is a mapping", "sources: {name: s}\n", []string{"line 1: sources: want a list, got a mapping"}},
+		{"interval is a list", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: [5m]}\n", []string{"line 4: sources[0].syncPolicy.interval: want a string, got a list"}},
 		{"wrong types everywhere, reported together", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: 5m}\nnats: {replicas: three}\nsync: {timeout: 5}\nbogus: 1\n", []string{
 			`line 7: unknown key "bogus" at top level`,
-			"line 5: cannot unmarshal !!str `three` into int",
-			"line 6: cannot unmarshal !!int `5` into time.Duration",
+			`line 5: nats.replicas: want a whole number, got a string "three"`,
+			`line 6: sync.timeout: want a duration such as "30s" or "5m", got a number "5"`,
 		}},
 	}
 	for _, tt := range tests {
@@ -267,6 +267,13 @@ func TestWrongTypes(t *testing.T) {
 			equalLists(t, "problems", problems(t, err), tt.want)
 		})
 	}
+	t.Run("a string where a list of strings belongs", func(t *testing.T) {
+		_, _, err := Parse([]byte("sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: 5m}\n    filter:\n      names:\n        include: io.github.stacklok/*\n"))
+		equalLists(t, "problems", problems(t, err), []string{`line 7: sources[0].filter.names.include: want a list of strings, got a string "io.github.stacklok/*"`})
+		if err != nil && (strings.Contains(err.Error(), "[]string") || strings.Contains(err.Error(), "!!")) {
+			t.Errorf("error %q shows Go or YAML type names", err)
+		}
+	})
 }
 
 func TestAnchorsAndMergeKeys(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -63,10 +64,11 @@ func Parse(data []byte) (*Config, []string, error) {
 
 	var warnings []string
 	var problems []error
+	var w walker
 	cfg := Default()
 	if root != nil {
 		warnings = dropIgnoredSections(root)
-		w := walker{visited: make(map[visit]bool)}
+		w = walker{visited: make(map[visit]bool), lines: make(map[string]int), scalars: make(map[string]string)}
 		w.walk(root, reflect.TypeOf(cfg).Elem(), "")
 		problems = w.problems
 		if err := root.Decode(cfg); err != nil {
@@ -75,7 +77,7 @@ func Parse(data []byte) (*Config, []string, error) {
 				return nil, warnings, yamlError(err)
 			}
 			for _, msg := range te.Errors {
-				problems = append(problems, errors.New(msg))
+				problems = append(problems, w.typeProblem(msg))
 			}
 			// The values that failed to decode are left at their zero
 			// value or default; validating them would only add noise.
@@ -88,9 +90,11 @@ func Parse(data []byte) (*Config, []string, error) {
 	if err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
-			problems = append(problems, ve.Errs...)
+			for _, e := range ve.Errs {
+				problems = append(problems, w.locate(e))
+			}
 		} else {
-			problems = append(problems, err)
+			problems = append(problems, w.locate(err))
 		}
 	}
 	if len(problems) > 0 {
@@ -220,6 +224,11 @@ func ignoredSection(key *yaml.Node) (string, bool) {
 type walker struct {
 	problems []error
 	visited  map[visit]bool
+	// lines holds the line of every key and list item, by path (such as
+	// "sources[0].git.repository"), for the line numbers of later problems.
+	lines map[string]int
+	// scalars holds the value of every scalar, by path, for messages.
+	scalars map[string]string
 }
 
 // visit is a node checked against a type, remembered so that a node reached
@@ -244,6 +253,12 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	w.visited[v] = true
+	if _, ok := w.lines[path]; !ok && path != "" {
+		w.lines[path] = n.Line
+	}
+	if n.Kind == yaml.ScalarNode && path != "" {
+		w.scalars[path] = n.Value
+	}
 
 	switch t.Kind() {
 	case reflect.Struct:
@@ -285,6 +300,9 @@ func (w *walker) walkMapping(n *yaml.Node, t reflect.Type, path string) {
 		}
 		first[f.name] = key
 		key.Value = f.name
+		if _, ok := w.lines[join(path, f.name)]; !ok {
+			w.lines[join(path, f.name)] = key.Line
+		}
 		w.walk(value, f.typ, join(path, f.name))
 		kept = append(kept, key, value)
 	}
@@ -359,4 +377,105 @@ var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
 func implementsUnmarshaler(t reflect.Type) bool {
 	return t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
+}
+
+// locate puts the line of the key a validation problem is about in front of
+// it, when the file has that key (or, for a missing key, the section it
+// belongs in). Problems name keys as paths: "nats.replicas ...",
+// "source[0] (name): git.repository ...".
+func (w *walker) locate(err error) error {
+	msg := err.Error()
+	var path string
+	if rest, ok := strings.CutPrefix(msg, "source["); ok {
+		i, after, ok := strings.Cut(rest, "]")
+		if !ok {
+			return err
+		}
+		path = "sources[" + i + "]"
+		if _, key, ok := strings.Cut(after, ": "); ok {
+			if field, _, _ := strings.Cut(key, " "); strings.Contains(field, ".") {
+				path += "." + strings.TrimSuffix(field, ":")
+			}
+		}
+	} else {
+		path, _, _ = strings.Cut(msg, " ")
+		path = strings.TrimSuffix(path, ":")
+	}
+	for path != "" {
+		if line, ok := w.lines[path]; ok {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		cut := strings.LastIndexAny(path, ".[")
+		if cut < 0 {
+			break
+		}
+		path = path[:cut]
+	}
+	return err
+}
+
+var (
+	typeErrorWithValue = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+	typeError          = regexp.MustCompile(`^line (\d+): cannot unmarshal !!(\w+) into (.+)$`)
+)
+
+// typeProblem rewrites one of yaml.v3's type errors ("line 5: cannot
+// unmarshal !!str `three` into int") for people: the key, what it wants
+// and what it got, without Go type names.
+func (w *walker) typeProblem(msg string) error {
+	var line, tag, value, goType string
+	if m := typeErrorWithValue.FindStringSubmatch(msg); m != nil {
+		line, tag, value, goType = m[1], m[2], m[3], m[4]
+	} else if m := typeError.FindStringSubmatch(msg); m != nil {
+		line, tag, goType = m[1], m[2], m[3]
+	} else {
+		return errors.New(msg)
+	}
+	got := map[string]string{"str": "a string", "int": "a number", "float": "a number", "bool": "true or false",
+		"seq": "a list", "map": "a mapping", "null": "nothing", "binary": "binary data", "timestamp": "a timestamp"}[tag]
+	if got == "" {
+		got = "a " + tag
+	}
+	key := ""
+	if n, err := strconv.Atoi(line); err == nil {
+		// The deepest key on that line is the one whose value is wrong.
+		for path, l := range w.lines {
+			if l == n && len(path) > len(key) {
+				key = path
+			}
+		}
+	}
+	if full, ok := w.scalars[key]; ok && value != "" {
+		value = full // yaml.v3 shortens long values
+	}
+	if value != "" {
+		got += " " + strconv.Quote(value)
+	}
+	if key != "" {
+		key += ": "
+	}
+	return fmt.Errorf("line %s: %swant %s, got %s", line, key, describeType(goType), got)
+}
+
+// describeType names what a Go type holds in YAML terms.
+func describeType(goType string) string {
+	switch {
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "true or false"
+	case goType == "time.Duration":
+		return `a duration such as "30s" or "5m"`
+	case goType == "config.ByteSize":
+		return `a size such as 1048576 or "32MiB"`
+	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "[]string":
+		return "a list of strings"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	}
+	return "a mapping"
 }

@@ -412,12 +412,12 @@ func validateClaims(p string, claims map[string]any) []error {
 		case []any:
 			for j, item := range v {
 				if _, ok := item.(string); !ok {
-					errs = append(errs, fmt.Errorf("%s: claim %q: array element [%d] must be a string, got %T", p, k, j, item))
+					errs = append(errs, fmt.Errorf("%s: claim %q: array element [%d] must be a string, got %s", p, k, j, yamlKind(item)))
 				}
 			}
 		case []string:
 		default:
-			errs = append(errs, fmt.Errorf("%s: claim %q: value must be a string or array of strings, got %T", p, k, v))
+			errs = append(errs, fmt.Errorf("%s: claim %q: value must be a string or array of strings, got %s", p, k, yamlKind(v)))
 		}
 	}
 	return errs
@@ -602,4 +602,23 @@ func checkHostPort(addr string) string {
 		return fmt.Sprintf("has an invalid port %q", port)
 	}
 	return ""
+}
+
+// yamlKind names the kind of a value decoded from YAML, for messages.
+func yamlKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return "a string"
+	case bool:
+		return "true or false"
+	case int, int64, uint64, float64:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any, map[any]any:
+		return "a mapping"
+	}
+	return "a value of another kind"
 }

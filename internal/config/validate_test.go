@@ -30,7 +30,7 @@ func TestSourceValidation(t *testing.T) {
 sources:
   - file: {path: r.json}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0]: name is required"},
+			want: []string{"line 3: source[0]: name is required"},
 		},
 		{
 			name: "uppercase name is not a DNS label",
@@ -39,7 +39,7 @@ sources:
   - name: MySource
     file: {path: r.json}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0]: name 'MySource' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
+			want: []string{"line 3: source[0]: name 'MySource' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
 		},
 		{
 			name: "underscore name is not a DNS label",
@@ -48,7 +48,7 @@ sources:
   - name: my_source
     file: {path: r.json}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0]: name 'my_source' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
+			want: []string{"line 3: source[0]: name 'my_source' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
 		},
 		{
 			name: "64-character name is too long",
@@ -57,7 +57,7 @@ sources:
   - name: ` + strings.Repeat("a", 64) + `
     file: {path: r.json}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0]: name '" + strings.Repeat("a", 64) + "' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
+			want: []string{"line 3: source[0]: name '" + strings.Repeat("a", 64) + "' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)"},
 		},
 		{
 			name: "63-character name is fine",
@@ -77,7 +77,7 @@ sources:
   - name: dup
     file: {path: b.json}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[1]: duplicate source name 'dup'"},
+			want: []string{"line 6: source[1]: duplicate source name 'dup'"},
 		},
 		{
 			name: "no source type",
@@ -85,7 +85,7 @@ sources:
 sources:
   - name: empty
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (empty): one of git, api, file, managed, or kubernetes configuration must be specified"},
+			want: []string{"line 3: source[0] (empty): one of git, api, file, managed, or kubernetes configuration must be specified"},
 		},
 		{
 			name: "two source types",
@@ -95,7 +95,7 @@ sources:
     file: {path: r.json}
     managed: {}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (both): only one of git, api, file, managed, or kubernetes configuration may be specified"},
+			want: []string{"line 3: source[0] (both): only one of git, api, file, managed, or kubernetes configuration may be specified"},
 		},
 		{
 			name: "missing syncPolicy",
@@ -103,7 +103,7 @@ sources:
 sources:
   - name: s
     file: {path: r.json}`,
-			want: []string{"source[0] (s): syncPolicy.interval is required"},
+			want: []string{"line 3: source[0] (s): syncPolicy.interval is required"},
 		},
 		{
 			name: "empty interval",
@@ -112,7 +112,7 @@ sources:
   - name: s
     file: {path: r.json}
     syncPolicy: {interval: ""}`,
-			want: []string{"source[0] (s): syncPolicy.interval is required"},
+			want: []string{"line 5: source[0] (s): syncPolicy.interval is required"},
 		},
 		{
 			name: "unparsable interval",
@@ -121,7 +121,7 @@ sources:
   - name: s
     file: {path: r.json}
     syncPolicy: {interval: soon}`,
-			want: []string{`source[0] (s): syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): time: invalid duration "soon"`},
+			want: []string{`line 5: source[0] (s): syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): time: invalid duration "soon"`},
 		},
 		{
 			name: "zero interval",
@@ -130,7 +130,7 @@ sources:
   - name: s
     file: {path: r.json}
     syncPolicy: {interval: 0s}`,
-			want: []string{"source[0] (s): syncPolicy.interval must be greater than zero"},
+			want: []string{"line 5: source[0] (s): syncPolicy.interval must be greater than zero"},
 		},
 		{
 			name: "negative interval",
@@ -139,7 +139,7 @@ sources:
   - name: s
     file: {path: r.json}
     syncPolicy: {interval: -5m}`,
-			want: []string{"source[0] (s): syncPolicy.interval must be greater than zero"},
+			want: []string{"line 5: source[0] (s): syncPolicy.interval must be greater than zero"},
 		},
 		{
 			name: "git without repository",
@@ -148,7 +148,7 @@ sources:
   - name: g
     git: {branch: main}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.repository is required"},
+			want: []string{"line 4: source[0] (g): git.repository is required"},
 		},
 		{
 			name: "git branch and tag together",
@@ -157,7 +157,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, branch: main, tag: v1.0.0}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive"},
+			want: []string{"line 4: source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive"},
 		},
 		{
 			name: "git tag and commit together",
@@ -166,7 +166,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, tag: v1.0.0, commit: 0123456789abcdef0123456789abcdef01234567}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive"},
+			want: []string{"line 4: source[0] (g): git.branch, git.tag, and git.commit are mutually exclusive"},
 		},
 		{
 			name: "git short commit",
@@ -175,7 +175,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, commit: abc123}
     syncPolicy: {interval: 30m}`,
-			want: []string{`source[0] (g): git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got "abc123"`},
+			want: []string{`line 4: source[0] (g): git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got "abc123"`},
 		},
 		{
 			name: "git auth username without passwordFile",
@@ -184,7 +184,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {username: bot}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified"},
+			want: []string{"line 4: source[0] (g): git.auth.username and git.auth.passwordFile must both be specified"},
 		},
 		{
 			name: "git auth passwordFile without username",
@@ -193,7 +193,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {passwordFile: ` + passwordFile + `}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.username and git.auth.passwordFile must both be specified"},
+			want: []string{"line 4: source[0] (g): git.auth.username and git.auth.passwordFile must both be specified"},
 		},
 		{
 			name: "git auth relative passwordFile",
@@ -202,7 +202,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: secrets/pw}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.passwordFile must be an absolute path"},
+			want: []string{"line 4: source[0] (g): git.auth.passwordFile must be an absolute path"},
 		},
 		{
 			name: "git auth missing passwordFile",
@@ -211,7 +211,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: ` + missingPasswordFile + `}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"source[0] (g): git.auth.passwordFile is not accessible: stat " + missingPasswordFile + ": no such file or directory"},
+			want: []string{"line 4: source[0] (g): git.auth.passwordFile is not accessible: stat " + missingPasswordFile + ": no such file or directory"},
 		},
 		{
 			name: "git auth existing passwordFile and empty auth are fine",
@@ -231,7 +231,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, pollInterval: often}
     syncPolicy: {interval: 30m}`,
-			want: []string{`source[0] (g): git.pollInterval must be a valid duration (e.g., '30s', '5m'): time: invalid duration "often"`},
+			want: []string{`line 4: source[0] (g): git.pollInterval must be a valid duration (e.g., '30s', '5m'): time: invalid duration "often"`},
 		},
 		{
 			name: "git loads with every ref form and URL form",
@@ -273,9 +273,9 @@ sources:
     git: {repository: https://github.com/acme/r.git, webhookProvider: github}
     syncPolicy: {interval: 30m}`,
 			want: []string{
-				`source[2] (unknown-host): git.webhookSecretFile needs git.webhookProvider (one of github, gitlab, gitea, bitbucket, generic): the repository's host is not a forge regsync knows`,
-				`source[3] (bad-name): git.webhookProvider must be one of github, gitlab, gitea, bitbucket, generic, got "forgejo"`,
-				`source[4] (no-secret): git.webhookProvider names the receiver of git.webhookSecretFile, which is not set`,
+				`line 10: source[2] (unknown-host): git.webhookSecretFile needs git.webhookProvider (one of github, gitlab, gitea, bitbucket, generic): the repository's host is not a forge regsync knows`,
+				`line 13: source[3] (bad-name): git.webhookProvider must be one of github, gitlab, gitea, bitbucket, generic, got "forgejo"`,
+				`line 16: source[4] (no-secret): git.webhookProvider names the receiver of git.webhookSecretFile, which is not set`,
 			},
 		},
 		{
@@ -295,10 +295,10 @@ sources:
     git: {repository: https://example.com/r.git, path: ./}
     syncPolicy: {interval: 30m}`,
 			want: []string{
-				`source[0] (g): git.path: path "../secrets.json" escapes the repository (.. segment)`,
-				`source[1] (h): git.path: path "data/../../x.json" escapes the repository (.. segment)`,
-				`source[2] (i): git.path: path "/etc/passwd" must be relative to the repository root`,
-				`source[3] (j): git.path: path "./" names the repository root, not a file`,
+				`line 4: source[0] (g): git.path: path "../secrets.json" escapes the repository (.. segment)`,
+				`line 7: source[1] (h): git.path: path "data/../../x.json" escapes the repository (.. segment)`,
+				`line 10: source[2] (i): git.path: path "/etc/passwd" must be relative to the repository root`,
+				`line 13: source[3] (j): git.path: path "./" names the repository root, not a file`,
 			},
 		},
 		{
@@ -308,7 +308,7 @@ sources:
   - name: g
     git: {repository: "ftp://example.com/r.git"}
     syncPolicy: {interval: 30m}`,
-			want: []string{`source[0] (g): git.repository must use one of the https, http, ssh, git, file schemes, got "ftp"`},
+			want: []string{`line 4: source[0] (g): git.repository must use one of the https, http, ssh, git, file schemes, got "ftp"`},
 		},
 		{
 			name: "git ssh files need an ssh URL",
@@ -318,8 +318,8 @@ sources:
     git: {repository: https://example.com/r.git, auth: {sshKeyFile: ` + passwordFile + `, knownHostsFile: ` + passwordFile + `}}
     syncPolicy: {interval: 30m}`,
 			want: []string{
-				"source[0] (g): git.auth.sshKeyFile needs an ssh repository URL (ssh://host/path or user@host:path), got https",
-				"source[0] (g): git.auth.knownHostsFile needs an ssh repository URL (ssh://host/path or user@host:path), got https",
+				"line 4: source[0] (g): git.auth.sshKeyFile needs an ssh repository URL (ssh://host/path or user@host:path), got https",
+				"line 4: source[0] (g): git.auth.knownHostsFile needs an ssh repository URL (ssh://host/path or user@host:path), got https",
 			},
 		},
 		{
@@ -333,9 +333,9 @@ sources:
     git: {repository: "git@example.com:o/r.git", auth: {username: bot, passwordFile: ` + passwordFile + `, sshKeyFile: ` + passwordFile + `}}
     syncPolicy: {interval: 30m}`,
 			want: []string{
-				"source[0] (g): git.auth.sshKeyFile must be an absolute path",
-				"source[0] (g): git.auth.knownHostsFile is not accessible: stat " + missingPasswordFile + ": no such file or directory",
-				"source[1] (h): git.auth.sshKeyFile and git.auth.passwordFile are mutually exclusive",
+				"line 4: source[0] (g): git.auth.sshKeyFile must be an absolute path",
+				"line 4: source[0] (g): git.auth.knownHostsFile is not accessible: stat " + missingPasswordFile + ": no such file or directory",
+				"line 7: source[1] (h): git.auth.sshKeyFile and git.auth.passwordFile are mutually exclusive",
 			},
 		},
 		{
@@ -345,7 +345,7 @@ sources:
   - name: a
     api: {timeout: 10s}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.endpoint is required"},
+			want: []string{"line 4: source[0] (a): api.endpoint is required"},
 		},
 		{
 			name: "api endpoint without scheme",
@@ -354,7 +354,7 @@ sources:
   - name: a
     api: {endpoint: registry.example.com}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.endpoint must be an absolute URL with host"},
+			want: []string{"line 4: source[0] (a): api.endpoint must be an absolute URL with host"},
 		},
 		{
 			name: "api unparsable timeout",
@@ -363,7 +363,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: ten}
     syncPolicy: {interval: 1h}`,
-			want: []string{`source[0] (a): api.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "ten"`},
+			want: []string{`line 4: source[0] (a): api.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "ten"`},
 		},
 		{
 			name: "api zero timeout",
@@ -372,7 +372,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: 0s}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.timeout must be greater than zero"},
+			want: []string{"line 4: source[0] (a): api.timeout must be greater than zero"},
 		},
 		{
 			name: "api timeout over five minutes",
@@ -381,7 +381,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: 6m}
     syncPolicy: {interval: 1h}`,
-			want: []string{"source[0] (a): api.timeout must not exceed 5m0s"},
+			want: []string{"line 4: source[0] (a): api.timeout must not exceed 5m0s"},
 		},
 		{
 			name: "file without path or url",
@@ -390,7 +390,7 @@ sources:
   - name: f
     file: {}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.path or file.url is required"},
+			want: []string{"line 4: source[0] (f): file.path or file.url is required"},
 		},
 		{
 			name: "file with path and url",
@@ -399,7 +399,7 @@ sources:
   - name: f
     file: {path: r.json, url: https://example.com/r.json}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.path and file.url are mutually exclusive"},
+			want: []string{"line 4: source[0] (f): file.path and file.url are mutually exclusive"},
 		},
 		{
 			name: "file unparsable url",
@@ -408,7 +408,7 @@ sources:
   - name: f
     file: {url: "http://[::1"}
     syncPolicy: {interval: 5m}`,
-			want: []string{`source[0] (f): file.url is invalid: parse "http://[::1": missing ']' in host`},
+			want: []string{`line 4: source[0] (f): file.url is invalid: parse "http://[::1": missing ']' in host`},
 		},
 		{
 			name: "file relative url",
@@ -417,7 +417,7 @@ sources:
   - name: f
     file: {url: example.com/registry.json}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.url must be an absolute URL with host"},
+			want: []string{"line 4: source[0] (f): file.url must be an absolute URL with host"},
 		},
 		{
 			name: "file url with another scheme",
@@ -426,7 +426,7 @@ sources:
   - name: f
     file: {url: ftp://example.com/registry.json}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.url must use http or https scheme"},
+			want: []string{"line 4: source[0] (f): file.url must use http or https scheme"},
 		},
 		{
 			name: "file unparsable timeout",
@@ -435,7 +435,7 @@ sources:
   - name: f
     file: {url: https://example.com/registry.json, timeout: slow}
     syncPolicy: {interval: 5m}`,
-			want: []string{`source[0] (f): file.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "slow"`},
+			want: []string{`line 4: source[0] (f): file.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "slow"`},
 		},
 		{
 			name: "file valid url",
@@ -461,7 +461,7 @@ sources:
   - name: f
     file: {path: r.json, pollInterval: 1m}
     syncPolicy: {interval: 5m}`,
-			want: []string{"source[0] (f): file.pollInterval is only applicable when file.url is specified"},
+			want: []string{"line 4: source[0] (f): file.pollInterval is only applicable when file.url is specified"},
 		},
 		{
 			name: "claim of another type",
@@ -471,7 +471,7 @@ sources:
     file: {path: r.json}
     syncPolicy: {interval: 5m}
     claims: {tier: 3, org: acme}`,
-			want: []string{`source[0] (c): claim "tier": value must be a string or array of strings, got int`},
+			want: []string{`line 3: source[0] (c): claim "tier": value must be a string or array of strings, got a number`},
 		},
 		{
 			name: "claim array with another type",
@@ -482,8 +482,8 @@ sources:
     syncPolicy: {interval: 5m}
     claims: {teams: [core, 7, true]}`,
 			want: []string{
-				`source[0] (c): claim "teams": array element [1] must be a string, got int`,
-				`source[0] (c): claim "teams": array element [2] must be a string, got bool`,
+				`line 3: source[0] (c): claim "teams": array element [1] must be a string, got a number`,
+				`line 3: source[0] (c): claim "teams": array element [2] must be a string, got true or false`,
 			},
 		},
 		{
@@ -511,12 +511,12 @@ sources:
     file: {path: r.json, bearerTokenFile: ` + passwordFile + `, insecureSkipVerify: true}
     syncPolicy: {interval: 5m}`,
 			want: []string{
-				"source[0] (a): api.bearerTokenFile must be an absolute path",
-				"source[0] (a): api.insecureSkipVerify needs an https api.endpoint",
-				"source[1] (f): file.bearerTokenFile is not accessible: stat /nonexistent/token: no such file or directory",
-				"source[1] (f): file.insecureSkipVerify needs an https file.url",
-				"source[2] (p): file.bearerTokenFile is only applicable when file.url is specified",
-				"source[2] (p): file.insecureSkipVerify is only applicable when file.url is specified",
+				"line 4: source[0] (a): api.bearerTokenFile must be an absolute path",
+				"line 4: source[0] (a): api.insecureSkipVerify needs an https api.endpoint",
+				"line 7: source[1] (f): file.bearerTokenFile is not accessible: stat /nonexistent/token: no such file or directory",
+				"line 7: source[1] (f): file.insecureSkipVerify needs an https file.url",
+				"line 10: source[2] (p): file.bearerTokenFile is only applicable when file.url is specified",
+				"line 10: source[2] (p): file.insecureSkipVerify is only applicable when file.url is specified",
 			},
 		},
 		{
@@ -561,52 +561,52 @@ func TestOwnSectionValidation(t *testing.T) {
 		yaml string
 		want []string
 	}{
-		{"empty dataDir", `dataDir: ""`, []string{"dataDir must not be empty"}},
-		{"nats url with http scheme", `nats: {url: "http://a:4222"}`, []string{`nats.url: "http://a:4222" must use the nats, tls, ws or wss scheme`}},
-		{"nats url without scheme", `nats: {url: "a:4222"}`, []string{`nats.url: "a:4222" must use the nats, tls, ws or wss scheme`}},
-		{"nats url unparsable", `nats: {url: "nats://[::1"}`, []string{`nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
-		{"nats url with credentials is shown without them", `nats: {url: "http://bob:hunter2@a:4222?token=t0k"}`, []string{`nats.url: "http://a:4222?token=REDACTED" must use the nats, tls, ws or wss scheme`}},
-		{"unparsable nats url with credentials", `nats: {url: "nats://bob:hunter2@[::1"}`, []string{`nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
-		{"nats url without host", `nats: {url: "nats://:4222"}`, []string{`nats.url: "nats://:4222" has no host`}},
-		{"nats url list with an empty entry", `nats: {url: "nats://a:4222,,nats://b:4222"}`, []string{"nats.url: empty entry in the comma-separated list"}},
+		{"empty dataDir", `dataDir: ""`, []string{"line 6: dataDir must not be empty"}},
+		{"nats url with http scheme", `nats: {url: "http://a:4222"}`, []string{`line 6: nats.url: "http://a:4222" must use the nats, tls, ws or wss scheme`}},
+		{"nats url without scheme", `nats: {url: "a:4222"}`, []string{`line 6: nats.url: "a:4222" must use the nats, tls, ws or wss scheme`}},
+		{"nats url unparsable", `nats: {url: "nats://[::1"}`, []string{`line 6: nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
+		{"nats url with credentials is shown without them", `nats: {url: "http://bob:hunter2@a:4222?token=t0k"}`, []string{`line 6: nats.url: "http://a:4222?token=REDACTED" must use the nats, tls, ws or wss scheme`}},
+		{"unparsable nats url with credentials", `nats: {url: "nats://bob:hunter2@[::1"}`, []string{`line 6: nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
+		{"nats url without host", `nats: {url: "nats://:4222"}`, []string{`line 6: nats.url: "nats://:4222" has no host`}},
+		{"nats url list with an empty entry", `nats: {url: "nats://a:4222,,nats://b:4222"}`, []string{"line 6: nats.url: empty entry in the comma-separated list"}},
 		{"nats url list of every scheme", `nats: {url: "nats://a:4222, tls://b:4222,ws://c:8080,wss://d"}`, nil},
-		{"nats user without password", `nats: {url: nats://a, user: regsync}`, []string{"nats.user and nats.password (or nats.passwordFile) must both be set"}},
-		{"nats password without user", `nats: {url: nats://a, password: pw}`, []string{"nats.user and nats.password (or nats.passwordFile) must both be set"}},
-		{"nats password file without user", `nats: {url: nats://a, passwordFile: /pw}`, []string{"nats.user and nats.password (or nats.passwordFile) must both be set"}},
-		{"nats password and password file", `nats: {url: nats://a, user: u, password: p, passwordFile: /pw}`, []string{"nats.password and nats.passwordFile are mutually exclusive"}},
-		{"embedded server with a token", `nats: {token: t}`, []string{"nats.token needs nats.url: the embedded server authenticates with nats.user and nats.password only"}},
-		{"embedded server with a creds file", `nats: {credsFile: /c.creds}`, []string{"nats.credsFile needs nats.url: the embedded server authenticates with nats.user and nats.password only"}},
-		{"nats creds file and token", `nats: {url: nats://a, credsFile: /c.creds, token: t}`, []string{"nats.credsFile and nats.token are mutually exclusive: use one way to authenticate to NATS"}},
-		{"nats creds file and user", `nats: {url: nats://a, credsFile: /c.creds, user: u, password: p}`, []string{"nats.credsFile and nats.user/nats.password are mutually exclusive: use one way to authenticate to NATS"}},
-		{"nats token and nkey", `nats: {url: nats://a, token: t, nkeyFile: /n.nk}`, []string{"nats.token and nats.nkeyFile are mutually exclusive: use one way to authenticate to NATS"}},
-		{"nats user and token", `nats: {url: nats://a, user: u, password: p, token: t}`, []string{"nats.user/nats.password and nats.token are mutually exclusive: use one way to authenticate to NATS"}},
-		{"nats creds file and nkey", `nats: {url: nats://a, credsFile: /c.creds, nkeyFile: /n.nk}`, []string{"nats.credsFile and nats.nkeyFile are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats user without password", `nats: {url: nats://a, user: regsync}`, []string{"line 6: nats.user and nats.password (or nats.passwordFile) must both be set"}},
+		{"nats password without user", `nats: {url: nats://a, password: pw}`, []string{"line 6: nats.user and nats.password (or nats.passwordFile) must both be set"}},
+		{"nats password file without user", `nats: {url: nats://a, passwordFile: /pw}`, []string{"line 6: nats.user and nats.password (or nats.passwordFile) must both be set"}},
+		{"nats password and password file", `nats: {url: nats://a, user: u, password: p, passwordFile: /pw}`, []string{"line 6: nats.password and nats.passwordFile are mutually exclusive"}},
+		{"embedded server with a token", `nats: {token: t}`, []string{"line 6: nats.token needs nats.url: the embedded server authenticates with nats.user and nats.password only"}},
+		{"embedded server with a creds file", `nats: {credsFile: /c.creds}`, []string{"line 6: nats.credsFile needs nats.url: the embedded server authenticates with nats.user and nats.password only"}},
+		{"nats creds file and token", `nats: {url: nats://a, credsFile: /c.creds, token: t}`, []string{"line 6: nats.credsFile and nats.token are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats creds file and user", `nats: {url: nats://a, credsFile: /c.creds, user: u, password: p}`, []string{"line 6: nats.credsFile and nats.user/nats.password are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats token and nkey", `nats: {url: nats://a, token: t, nkeyFile: /n.nk}`, []string{"line 6: nats.token and nats.nkeyFile are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats user and token", `nats: {url: nats://a, user: u, password: p, token: t}`, []string{"line 6: nats.user/nats.password and nats.token are mutually exclusive: use one way to authenticate to NATS"}},
+		{"nats creds file and nkey", `nats: {url: nats://a, credsFile: /c.creds, nkeyFile: /n.nk}`, []string{"line 6: nats.credsFile and nats.nkeyFile are mutually exclusive: use one way to authenticate to NATS"}},
 		{"nats creds file with tls", `nats: {url: tls://a, credsFile: /c.creds, tls: {caFile: /ca.pem, certFile: /c.pem, keyFile: /k.pem}}`, nil},
-		{"nats tls cert without key", `nats: {tls: {certFile: /c.pem}}`, []string{"nats.tls.certFile and nats.tls.keyFile must both be set"}},
-		{"nats zero replicas", `nats: {replicas: 0}`, []string{"nats.replicas must be between 1 and 5, got 0"}},
-		{"nats six replicas", `nats: {replicas: 6}`, []string{"nats.replicas must be between 1 and 5, got 6"}},
+		{"nats tls cert without key", `nats: {tls: {certFile: /c.pem}}`, []string{"line 6: nats.tls.certFile and nats.tls.keyFile must both be set"}},
+		{"nats zero replicas", `nats: {replicas: 0}`, []string{"line 6: nats.replicas must be between 1 and 5, got 0"}},
+		{"nats six replicas", `nats: {replicas: 6}`, []string{"line 6: nats.replicas must be between 1 and 5, got 6"}},
 		{"nats five replicas", `nats: {replicas: 5}`, nil},
-		{"embedded listen without port", `nats: {embedded: {listen: localhost}}`, []string{"nats.embedded.listen must be host:port: address localhost: missing port in address"}},
-		{"embedded listen with a bad port", `nats: {embedded: {listen: "localhost:99999"}}`, []string{`nats.embedded.listen has an invalid port "99999"`}},
-		{"empty http addr", `http: {addr: ""}`, []string{"http.addr is required"}},
-		{"http addr without port", `http: {addr: localhost}`, []string{"http.addr must be host:port: address localhost: missing port in address"}},
-		{"zero debounce", `watch: {debounce: 0s}`, []string{"watch.debounce must be greater than zero"}},
-		{"negative git poll interval", `watch: {gitPollInterval: -1s}`, []string{"watch.gitPollInterval must be greater than zero"}},
-		{"zero http poll interval", `watch: {httpPollInterval: 0s}`, []string{"watch.httpPollInterval must be greater than zero"}},
-		{"unparsable duration", `watch: {debounce: fast}`, []string{"line 6: cannot unmarshal !!str `fast` into time.Duration"}},
-		{"duration without unit", `watch: {debounce: 50}`, []string{"line 6: cannot unmarshal !!int `50` into time.Duration"}},
-		{"zero workers", `sync: {workers: 0}`, []string{"sync.workers must be at least 1, got 0"}},
-		{"workers not a number", `sync: {workers: many}`, []string{"line 6: cannot unmarshal !!str `many` into int"}},
-		{"zero sync timeout", `sync: {timeout: 0s}`, []string{"sync.timeout must be greater than zero"}},
-		{"zero lease ttl", `sync: {leaseTTL: 0s}`, []string{"sync.leaseTTL must be greater than zero"}},
-		{"zero max data size", `sync: {maxDataSize: 0}`, []string{"sync.maxDataSize must be greater than zero"}},
+		{"embedded listen without port", `nats: {embedded: {listen: localhost}}`, []string{"line 6: nats.embedded.listen must be host:port: address localhost: missing port in address"}},
+		{"embedded listen with a bad port", `nats: {embedded: {listen: "localhost:99999"}}`, []string{`line 6: nats.embedded.listen has an invalid port "99999"`}},
+		{"empty http addr", `http: {addr: ""}`, []string{"line 6: http.addr is required"}},
+		{"http addr without port", `http: {addr: localhost}`, []string{"line 6: http.addr must be host:port: address localhost: missing port in address"}},
+		{"zero debounce", `watch: {debounce: 0s}`, []string{"line 6: watch.debounce must be greater than zero"}},
+		{"negative git poll interval", `watch: {gitPollInterval: -1s}`, []string{"line 6: watch.gitPollInterval must be greater than zero"}},
+		{"zero http poll interval", `watch: {httpPollInterval: 0s}`, []string{"line 6: watch.httpPollInterval must be greater than zero"}},
+		{"unparsable duration", `watch: {debounce: fast}`, []string{`line 6: watch.debounce: want a duration such as "30s" or "5m", got a string "fast"`}},
+		{"duration without unit", `watch: {debounce: 50}`, []string{`line 6: watch.debounce: want a duration such as "30s" or "5m", got a number "50"`}},
+		{"zero workers", `sync: {workers: 0}`, []string{"line 6: sync.workers must be at least 1, got 0"}},
+		{"workers not a number", `sync: {workers: many}`, []string{`line 6: sync.workers: want a whole number, got a string "many"`}},
+		{"zero sync timeout", `sync: {timeout: 0s}`, []string{"line 6: sync.timeout must be greater than zero"}},
+		{"zero lease ttl", `sync: {leaseTTL: 0s}`, []string{"line 6: sync.leaseTTL must be greater than zero"}},
+		{"zero max data size", `sync: {maxDataSize: 0}`, []string{"line 6: sync.maxDataSize must be greater than zero"}},
 		{"unknown size unit", `sync: {maxDataSize: 32XB}`, []string{`line 6: invalid size "32XB": unknown unit "XB" (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)`}},
-		{"github secret file and env", `webhooks: {github: {secretFile: /s, secretEnv: GH}}`, []string{"webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive"}},
-		{"gitlab token file and env", `webhooks: {gitlab: {tokenFile: /s, tokenEnv: GL}}`, []string{"webhooks.gitlab.tokenFile and webhooks.gitlab.tokenEnv are mutually exclusive"}},
-		{"gitea secret file and env", `webhooks: {gitea: {secretFile: /s, secretEnv: GT}}`, []string{"webhooks.gitea.secretFile and webhooks.gitea.secretEnv are mutually exclusive"}},
-		{"bitbucket secret file and env", `webhooks: {bitbucket: {secretFile: /s, secretEnv: BB}}`, []string{"webhooks.bitbucket.secretFile and webhooks.bitbucket.secretEnv are mutually exclusive"}},
-		{"generic secret file and env", `webhooks: {generic: {secretFile: /s, secretEnv: WH}}`, []string{"webhooks.generic.secretFile and webhooks.generic.secretEnv are mutually exclusive"}},
-		{"bad secret env name", `webhooks: {github: {secretEnv: "MY-SECRET"}}`, []string{`webhooks.github.secretEnv "MY-SECRET" is not a valid environment variable name`}},
+		{"github secret file and env", `webhooks: {github: {secretFile: /s, secretEnv: GH}}`, []string{"line 6: webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive"}},
+		{"gitlab token file and env", `webhooks: {gitlab: {tokenFile: /s, tokenEnv: GL}}`, []string{"line 6: webhooks.gitlab.tokenFile and webhooks.gitlab.tokenEnv are mutually exclusive"}},
+		{"gitea secret file and env", `webhooks: {gitea: {secretFile: /s, secretEnv: GT}}`, []string{"line 6: webhooks.gitea.secretFile and webhooks.gitea.secretEnv are mutually exclusive"}},
+		{"bitbucket secret file and env", `webhooks: {bitbucket: {secretFile: /s, secretEnv: BB}}`, []string{"line 6: webhooks.bitbucket.secretFile and webhooks.bitbucket.secretEnv are mutually exclusive"}},
+		{"generic secret file and env", `webhooks: {generic: {secretFile: /s, secretEnv: WH}}`, []string{"line 6: webhooks.generic.secretFile and webhooks.generic.secretEnv are mutually exclusive"}},
+		{"bad secret env name", `webhooks: {github: {secretEnv: "MY-SECRET"}}`, []string{`line 6: webhooks.github.secretEnv "MY-SECRET" is not a valid environment variable name`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -642,16 +642,16 @@ webhooks:
   github: {secretFile: /s, secretEnv: GH}
 `
 	want := []string{
-		"source[0]: name 'Bad_Name' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)",
-		"source[1] (ok): syncPolicy.interval is required",
-		"source[2]: duplicate source name 'ok'",
-		"source[2] (ok): api.timeout must not exceed 5m0s",
-		"source[3] (none): one of git, api, file, managed, or kubernetes configuration must be specified",
+		"line 3: source[0]: name 'Bad_Name' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)",
+		"line 6: source[1] (ok): syncPolicy.interval is required",
+		"line 8: source[2]: duplicate source name 'ok'",
+		"line 9: source[2] (ok): api.timeout must not exceed 5m0s",
+		"line 11: source[3] (none): one of git, api, file, managed, or kubernetes configuration must be specified",
 		"at most one managed source is allowed, found 2",
-		"nats.credsFile and nats.token are mutually exclusive: use one way to authenticate to NATS",
-		"nats.replicas must be between 1 and 5, got 9",
-		"sync.workers must be at least 1, got 0",
-		"webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive",
+		"line 19: nats.credsFile and nats.token are mutually exclusive: use one way to authenticate to NATS",
+		"line 18: nats.replicas must be between 1 and 5, got 9",
+		"line 21: sync.workers must be at least 1, got 0",
+		"line 23: webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive",
 	}
 	cfg, warnings, err := Parse([]byte(src))
 	if cfg != nil {
@@ -679,7 +679,7 @@ sources:
 `))
 	equalLists(t, "problems", problems(t, err), []string{
 		`line 5: unknown key "intervall" in sources[0].syncPolicy`,
-		"source[0] (s): syncPolicy.interval is required",
+		"line 5: source[0] (s): syncPolicy.interval is required",
 	})
 }
 
