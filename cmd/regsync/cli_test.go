@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 )
 
 func TestEveryCommandHasHelp(t *testing.T) {
@@ -191,4 +196,45 @@ func TestWatchReplaysHistory(t *testing.T) {
 			t.Errorf("err %v, want a usage error", err)
 		}
 	})
+}
+
+func TestSyncNamesTheDeployment(t *testing.T) {
+	svc := startServe(t)
+	nc, err := bus.Connect(bus.ConnectOptions{URL: svc.natsURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync(events.TriggerSubject("local"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := cli(t, "sync", "local", "--nats-url", svc.natsURL); err != nil {
+		t.Fatalf("sync: %v\n%s", err, errOut)
+	}
+	msg, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := events.Decode(msg.Header, msg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployment, err := bus.Deployment(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := events.ProducerSource(deployment, events.ProducerCLI); ev.Source() != want {
+		t.Errorf("request source %q, want %q", ev.Source(), want)
+	}
+	if msg.Header.Get("Content-Type") != events.ContentTypeStructured {
+		t.Errorf("request Content-Type %q, want structured mode", msg.Header.Get("Content-Type"))
+	}
 }

@@ -82,6 +82,12 @@ func TestDeploymentID(t *testing.T) {
 		t.Errorf("publisher deployment %q, want %q", h.Publisher.Deployment, h.Deployment)
 	}
 
+	t.Run("clients read it", func(t *testing.T) {
+		got, err := Deployment(context.Background(), js)
+		if err != nil || got != h.Deployment {
+			t.Errorf("Deployment() = %q, %v; want %q", got, err, h.Deployment)
+		}
+	})
 	t.Run("kept by every later start", func(t *testing.T) {
 		for range 2 {
 			again, _ := ensure(t, js, Resources{Results: Retention{MaxAge: time.Hour}})
@@ -108,6 +114,24 @@ func TestDeploymentID(t *testing.T) {
 			t.Errorf("deployment %q not stored", h.Deployment)
 		}
 	})
+}
+
+func TestDeploymentBeforeServeStarted(t *testing.T) {
+	_, err := Deployment(context.Background(), startJS(t, filepath.Join(t.TempDir(), "js")))
+	if err == nil || !strings.Contains(err.Error(), events.StreamResults) {
+		t.Errorf("Deployment() = %v, want an error naming %s", err, events.StreamResults)
+	}
+}
+
+func TestResultsAreBounded(t *testing.T) {
+	js := startJS(t, filepath.Join(t.TempDir(), "js"))
+	ensure(t, js, Resources{Results: week})
+	c := streamConfig(t, js, events.StreamResults)
+	// Failures for unknown sources each get their own subject: only the
+	// byte and age limits bound how many there are.
+	if c.MaxAge != week.MaxAge || c.MaxBytes != week.MaxBytes || c.MaxMsgsPerSubject != week.MaxMsgsPerSubject || c.Discard != jetstream.DiscardOld {
+		t.Errorf("results stream limits: age %s, bytes %d, per subject %d, discard %s; want %+v, discarding old", c.MaxAge, c.MaxBytes, c.MaxMsgsPerSubject, c.Discard, week)
+	}
 }
 
 func TestEnsureKeepsWhatOperatorsTuned(t *testing.T) {
