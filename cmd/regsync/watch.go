@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -59,6 +60,9 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
 	cons, err := js.OrderedConsumer(ctx, events.StreamResults, cfg)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("watch %s: stream %s does not exist (has `regsync serve` started?)", subject, events.StreamResults)
+	}
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", subject, err)
 	}

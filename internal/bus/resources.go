@@ -3,6 +3,8 @@ package bus
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -217,7 +219,6 @@ func ensureResults(ctx context.Context, js jetstream.JetStream, r Resources, log
 		MaxAge:            want.MaxAge,
 		MaxBytes:          limit(want.MaxBytes),
 		MaxMsgsPerSubject: limit(want.MaxMsgsPerSubject),
-		MaxMsgSize:        maxEventBytes,
 		Duplicates:        triggerDupWindow,
 		Discard:           jetstream.DiscardOld,
 		Metadata:          map[string]string{DeploymentKey: newDeploymentID(), appliedKey: applied},
@@ -241,7 +242,7 @@ func ensureResults(ctx context.Context, js jetstream.JetStream, r Resources, log
 			"stream", events.StreamResults, "retention", current, "configured", applied)
 	}
 	if cfg.Metadata[DeploymentKey] == "" {
-		cfg.Metadata[DeploymentKey] = newDeploymentID()
+		cfg.Metadata[DeploymentKey] = legacyDeploymentID(info)
 		changes = append(changes, "deployment", cfg.Metadata[DeploymentKey])
 	}
 	if len(changes) > 0 {
@@ -277,6 +278,15 @@ func limit(n int64) int64 {
 // (128 bits).
 func newDeploymentID() string {
 	return strings.ToLower(rand.Text())
+}
+
+// legacyDeploymentID returns the id of a deployment whose REGSYNC_RESULTS
+// was created before ids existed. It is derived from the stream's creation
+// time, so that replicas upgrading at once all store the same id, and
+// streams of different deployments (created at different times) differ.
+func legacyDeploymentID(info *jetstream.StreamInfo) string {
+	sum := sha256.Sum256([]byte(events.StreamResults + "@" + info.Created.UTC().Format(time.RFC3339Nano)))
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
 }
 
 // ensureKV returns the key-value bucket named by cfg, creating it with cfg

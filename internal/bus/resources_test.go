@@ -110,8 +110,17 @@ func TestDeploymentID(t *testing.T) {
 			t.Fatal(err)
 		}
 		h, _ := ensure(t, js, Resources{})
-		if h.Deployment == "" || streamConfig(t, js, events.StreamResults).Metadata[DeploymentKey] != h.Deployment {
+		if len(h.Deployment) != 26 || streamConfig(t, js, events.StreamResults).Metadata[DeploymentKey] != h.Deployment {
 			t.Errorf("deployment %q not stored", h.Deployment)
+		}
+		// Replicas upgrading at once derive the same id: it depends on
+		// the stream alone.
+		info, err := js.Stream(context.Background(), events.StreamResults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again := legacyDeploymentID(info.CachedInfo()); again != h.Deployment {
+			t.Errorf("legacy id %q, then %q", h.Deployment, again)
 		}
 	})
 }
