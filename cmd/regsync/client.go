@@ -198,16 +198,11 @@ func clientPublisher(ctx context.Context, js jetstream.JetStream, stderr io.Writ
 // from a client that cannot read it.
 const unknownDeployment = "unknown"
 
-// replay hands fn the messages on subject in REGSYNC_RESULTS, oldest first,
-// from those the policy selects (jetstream.DeliverAllPolicy, or
-// jetstream.DeliverByStartTimePolicy from since) to the last one stored
-// when replay started, skipping any it cannot decode, until fn returns
-// false.
-func replay(ctx context.Context, js jetstream.JetStream, subject string, policy jetstream.DeliverPolicy, since time.Time, fn func(event.Event) bool) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: policy}
-	if policy == jetstream.DeliverByStartTimePolicy {
-		cfg.OptStartTime = &since
-	}
+// replay hands fn the events on subject in REGSYNC_RESULTS, oldest first,
+// up to the last one stored when replay started, skipping any it cannot
+// decode, until fn returns false.
+func replay(ctx context.Context, js jetstream.JetStream, subject string, fn func(event.Event) bool) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	cons, err := js.OrderedConsumer(ctx, events.StreamResults, cfg)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", events.StreamResults, err)

@@ -156,7 +156,7 @@ func awaitResult(ctx context.Context, sub *nats.Subscription, id string, seq uin
 // covered triggers match, or nil when there is none.
 func findResult(ctx context.Context, js jetstream.JetStream, source string, match func(events.Covered) bool) (*event.Event, error) {
 	var found *event.Event
-	err := replay(ctx, js, events.SourceResults(source), jetstream.DeliverAllPolicy, time.Time{}, func(ev event.Event) bool {
+	err := replay(ctx, js, events.SourceResults(source), func(ev event.Event) bool {
 		if c, ok := coveredOf(ev); ok && match(c) {
 			found = &ev
 			return false
