@@ -71,3 +71,19 @@ regsync_source_consecutive_failures{source="local"} 0
 		t.Errorf("lint: %v %+v", err, problems)
 	}
 }
+
+// TestStatusMetricsStopQuietly: the watcher closes its updates when ctx is
+// done, and Run may see that before ctx.Done; a stop is not an error.
+func TestStatusMetricsStopQuietly(t *testing.T) {
+	h := newHarness(t)
+	for range 50 {
+		m := NewStatusMetrics(h.h.Status, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- m.Run(ctx) }()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run() after cancel = %v", err)
+		}
+	}
+}

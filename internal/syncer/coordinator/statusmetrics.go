@@ -65,6 +65,9 @@ func (m *StatusMetrics) SetSources(srcs []config.Source) {
 // Run follows regsync_status until ctx is done.
 func (m *StatusMetrics) Run(ctx context.Context) error {
 	w, err := m.kv.WatchAll(ctx)
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped before it started
+	}
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
 	}
@@ -75,6 +78,9 @@ func (m *StatusMetrics) Run(ctx context.Context) error {
 			return nil
 		case entry, ok := <-w.Updates():
 			if !ok {
+				if ctx.Err() != nil {
+					return nil // the watcher closes when ctx is done
+				}
 				return fmt.Errorf("watch %s: the watcher stopped", events.BucketStatus)
 			}
 			if entry != nil {
