@@ -3,6 +3,8 @@ package syncer
 import (
 	"time"
 
+	"github.com/regsync/regsync/internal/backoff"
+
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -100,9 +102,5 @@ func Removed(st *state.Status) bool {
 // RetryBackoff is how long to wait before retrying after the given number
 // of consecutive failures: 5s doubling up to 5m.
 func RetryBackoff(attempts int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < attempts && d < 5*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 5*time.Minute)
+	return backoff.Doubling(5*time.Second, 5*time.Minute, attempts)
 }
