@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"runtime"
 	"strings"
@@ -31,7 +32,28 @@ type Built struct {
 // in another case, duplicate lists, numbers beyond float64) goes through
 // Parse and Snapshot, so errors keep their wording.
 func Build(raw []byte, f *Filter) (*Built, error) {
-	if b, ok := buildEntrywise(raw, f); ok {
+	return new(Builder).Build(raw, f)
+}
+
+// Builder is Build with a memory: it keeps what it learned of each server
+// entry of the last registry it built, by the digest of the entry's
+// bytes, so that the next build of a registry in which a few entries
+// changed checks and decodes only those. Checking an entry depends on
+// nothing but its bytes, so an entry met again needs only hashing. It
+// keeps the entries of the last build only: its memory follows the
+// registry. Safe for concurrent use; the zero Builder is ready.
+type Builder struct {
+	mu      sync.Mutex
+	checked map[digest]entry
+}
+
+// Build is the package's Build, reusing the entries of the last build.
+func (bl *Builder) Build(raw []byte, f *Filter) (*Built, error) {
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	b, checked, ok := buildEntrywise(raw, f, bl.checked)
+	if ok {
+		bl.checked = checked
 		return b, nil
 	}
 	reg, err := Parse(raw)
@@ -42,7 +64,7 @@ func Build(raw []byte, f *Filter) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Built{Data: data, Index: IndexOf(filtered)}
+	b = &Built{Data: data, Index: IndexOf(filtered)}
 	b.Servers, b.Skills, b.Plugins = Counts(filtered)
 	return b, nil
 }
@@ -55,24 +77,27 @@ type member struct {
 	val span
 }
 
-// entry is what Build keeps of one server entry.
+// entry is what Build learns of one server entry: it passed every check
+// (ok), its name and tags, and its digest for the index.
 type entry struct {
 	name   string
-	keep   bool
+	tags   []string
 	digest digest
 	ok     bool
 }
 
-// buildEntrywise is Build's fast path. It reports false for any input it
-// does not accept, which Build then hands to Parse.
-func buildEntrywise(raw []byte, f *Filter) (*Built, bool) {
+// buildEntrywise is Build's fast path, reusing the entries checked before
+// (by the digest of their bytes) and returning those it checked now. It
+// reports false for any input it does not accept, which Build then hands
+// to Parse.
+func buildEntrywise(raw []byte, f *Filter, before map[digest]entry) (*Built, map[digest]entry, bool) {
 	s, err := compiledSchemas()
 	if err != nil || len(raw) == 0 || !json.Valid(raw) {
-		return nil, false
+		return nil, nil, false
 	}
 	top, ok := objectMembers(raw, span{0, len(raw)})
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	// The document without its server entries: validated against the
 	// registry schema, whose only rule on servers is the schema of each.
@@ -81,11 +106,11 @@ func buildEntrywise(raw []byte, f *Filter) (*Built, bool) {
 	var dataMembers []member
 	for _, m := range top {
 		if !exactKey(m.key, "$schema", "version", "meta", "data") {
-			return nil, false
+			return nil, nil, false
 		}
 		if m.key == "data" {
 			if dataMembers, ok = objectMembers(raw, m.val); !ok {
-				return nil, false
+				return nil, nil, false
 			}
 			data = make(map[string]any, len(dataMembers))
 			doc["data"] = data
@@ -93,21 +118,24 @@ func buildEntrywise(raw []byte, f *Filter) (*Built, bool) {
 		}
 		v, ok := tree(raw, m.val)
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		doc[m.key] = v
 	}
 	lists := map[string]span{}
 	for _, m := range dataMembers {
 		if !exactKey(m.key, "servers", "skills", "plugins") {
-			return nil, false
+			return nil, nil, false
 		}
-		v, ok := tree(raw, m.val)
+		var v any
 		if m.key == "servers" {
+			// Its entries are checked one by one below.
 			v, ok = []any{}, raw[m.val.start] == '['
+		} else {
+			v, ok = tree(raw, m.val)
 		}
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		data[m.key] = v
 		if m.key != "servers" || raw[m.val.start] == '[' {
@@ -115,7 +143,7 @@ func buildEntrywise(raw []byte, f *Filter) (*Built, bool) {
 		}
 	}
 	if s.registry.Validate(doc) != nil {
-		return nil, false
+		return nil, nil, false
 	}
 	var reg thvregistry.UpstreamRegistry
 	for _, m := range top {
@@ -129,26 +157,31 @@ func buildEntrywise(raw []byte, f *Filter) (*Built, bool) {
 			err = json.Unmarshal(raw[m.val.start:m.val.end], &reg.Meta)
 		}
 		if err != nil {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	for key, dst := range map[string]any{"skills": &reg.Data.Skills, "plugins": &reg.Data.Plugins} {
 		if sp, ok := lists[key]; ok && json.Unmarshal(raw[sp.start:sp.end], dst) != nil {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	servers, ok := arrayElements(raw, lists["servers"])
 	if !ok || len(servers) == 0 {
-		return nil, false
+		return nil, nil, false
 	}
-	entries := checkServers(raw, servers, s, f)
+	entries, checked := checkServers(raw, servers, s, before)
+	var names nameMatcher
+	var tags tagMatcher
+	if f != nil {
+		names, tags = compileNames(f.Names), compileTags(f.Tags)
+	}
 	index := make(map[string][]digest)
 	var kept []span
 	for i, e := range entries {
 		if !e.ok {
-			return nil, false
+			return nil, nil, false
 		}
-		if e.keep {
+		if f == nil || names.match(e.name) && (!tags.active() || tags.match(e.tags)) {
 			kept = append(kept, servers[i])
 			index[e.name] = append(index[e.name], e.digest)
 		}
@@ -156,7 +189,7 @@ func buildEntrywise(raw []byte, f *Filter) (*Built, bool) {
 	b := &Built{Data: raw, Servers: len(kept), Index: indexOf(index)}
 	b.Skills, b.Plugins = len(reg.Data.Skills), len(reg.Data.Plugins)
 	if f == nil {
-		return b, true
+		return b, checked, true
 	}
 	sel := selectEntries(&reg, f) // skills and plugins only: reg holds no servers
 	b.Skills, b.Plugins = len(sel.skills), len(sel.plugins)
@@ -165,35 +198,45 @@ func buildEntrywise(raw []byte, f *Filter) (*Built, bool) {
 		"skills":  pick(raw, lists["skills"], sel.skills),
 		"plugins": pick(raw, lists["plugins"], sel.plugins),
 	})
-	return b, ok
+	return b, checked, ok
 }
 
-// checkServers checks, decodes and fingerprints every server entry, on as
-// many goroutines as there are cores.
-func checkServers(raw []byte, servers []span, s *schemas, f *Filter) []entry {
-	var names nameMatcher
-	var tags tagMatcher
-	if f != nil {
-		names, tags = compileNames(f.Names), compileTags(f.Tags)
-	}
+// checkServers checks, decodes and fingerprints every server entry that
+// is not among those checked before, on as many goroutines as there are
+// cores, and returns the entries in order and by the digest of their
+// bytes.
+func checkServers(raw []byte, servers []span, s *schemas, before map[digest]entry) ([]entry, map[digest]entry) {
 	entries := make([]entry, len(servers))
+	keys := make([]digest, len(servers))
 	workers := min(runtime.GOMAXPROCS(0), len(servers))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(servers); i += workers {
-				entries[i] = checkServer(raw, servers[i], s, f != nil, names, tags)
+				sp := servers[i]
+				keys[i] = sha256.Sum256(raw[sp.start:sp.end])
+				if e, ok := before[keys[i]]; ok {
+					entries[i] = e
+					continue
+				}
+				entries[i] = checkServer(raw, sp, s)
 			}
 		})
 	}
 	wg.Wait()
-	return entries
+	checked := make(map[digest]entry, len(servers))
+	for i, e := range entries {
+		if e.ok {
+			checked[keys[i]] = e
+		}
+	}
+	return entries, checked
 }
 
 // checkServer does for one server entry what Parse does for each: the
 // server schema, the publisher-provided extensions, the typed decoding,
 // and the name and description rules. ok is false when any fails.
-func checkServer(raw []byte, sp span, s *schemas, filtered bool, names nameMatcher, tags tagMatcher) entry {
+func checkServer(raw []byte, sp span, s *schemas) entry {
 	v, ok := tree(raw, sp)
 	if !ok || s.server.Validate(v) != nil {
 		return entry{}
@@ -205,14 +248,7 @@ func checkServer(raw []byte, sp span, s *schemas, filtered bool, names nameMatch
 	if json.Unmarshal(raw[sp.start:sp.end], &server) != nil || server.Name == "" || server.Description == "" {
 		return entry{}
 	}
-	e := entry{name: server.Name, keep: true, ok: true}
-	if filtered {
-		e.keep = names.match(server.Name) && (!tags.active() || tags.match(ExtractTags(&server)))
-	}
-	if e.keep {
-		e.digest = serverDigest(&server)
-	}
-	return e
+	return entry{name: server.Name, tags: ExtractTags(&server), digest: serverDigest(&server), ok: true}
 }
 
 // cutSnapshot writes the snapshot of a filtered registry as rawSnapshot

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/regsync/regsync/internal/registry/registrytest"
@@ -97,7 +99,7 @@ func TestBuildTakesTheEntrywisePathForValidRegistries(t *testing.T) {
 	for _, name := range []string{"snapshot document", "generated", "tagged", "two versions"} {
 		raw := buildInputs(t)[name]
 		for fname, f := range buildFilters {
-			if _, ok := buildEntrywise(raw, f); !ok {
+			if _, _, ok := buildEntrywise(raw, f, nil); !ok {
 				t.Errorf("%s/%s: entry-wise path refused a valid registry", name, fname)
 			}
 		}
@@ -157,5 +159,72 @@ func BenchmarkParse10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		Compare(old, reg)
+	}
+}
+
+// A Builder's builds equal fresh ones, whatever came before: valid
+// registries, edited ones, broken ones.
+func TestBuilderAgreesWithBuild(t *testing.T) {
+	var bl Builder
+	inputs := [][]byte{
+		registrytest.Large(40, 0),
+		registrytest.Large(40, 1),
+		[]byte(withServers(minimalServer, `{"name":"io.test/two","version":"1.0.0"}`)),
+		registrytest.Large(40, 1),
+		registrytest.Large(40, 2),
+		[]byte(snapshotDoc),
+	}
+	for i, raw := range inputs {
+		for fname, f := range buildFilters {
+			got, gotErr := bl.Build(raw, f)
+			want, wantErr := Build(raw, f)
+			if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+				t.Fatalf("input %d/%s: error %v, want %v", i, fname, gotErr, wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("input %d/%s: builder's build differs from a fresh one", i, fname)
+			}
+		}
+	}
+}
+
+// An entry met before is taken from the last build, not checked again:
+// here the remembered entry of one server is given another name, which the
+// index then shows.
+func TestBuilderReusesCheckedEntries(t *testing.T) {
+	raw := registrytest.Large(3, 0)
+	_, checked, ok := buildEntrywise(raw, nil, nil)
+	if !ok || len(checked) != 3 {
+		t.Fatalf("first build: ok %v, %d entries", ok, len(checked))
+	}
+	for key, e := range checked {
+		if e.name == "io.github.example/server-000001" {
+			e.name = "io.test/remembered"
+			checked[key] = e
+		}
+	}
+	b, _, ok := buildEntrywise(raw, nil, checked)
+	if _, found := b.Index["io.test/remembered"]; !ok || !found {
+		t.Errorf("the remembered entry was not used: %v", slices.Sorted(maps.Keys(b.Index)))
+	}
+}
+
+// BenchmarkBuilder10kEdit is a sync of an edit of the 10,000-server
+// registry that changes one server in a hundred, as a Builder that built
+// the previous version does it.
+func BenchmarkBuilder10kEdit(b *testing.B) {
+	versions := [][]byte{registrytest.Large(10_000, 0), registrytest.Large(10_000, 1)}
+	var bl Builder
+	if _, err := bl.Build(versions[1], nil); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(versions[0])))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := bl.Build(versions[i%2], nil); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

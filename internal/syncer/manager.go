@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	thv "github.com/stacklok/toolhive-core/registry/types"
@@ -63,6 +64,11 @@ type Manager struct {
 	// more time for more bytes), so that a store that does not answer
 	// fails the sync in seconds; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+
+	mu sync.Mutex
+	// builders remember, per source, the entries of the last registry
+	// built, so a sync of an edit checks only the entries that changed.
+	builders map[string]*registry.Builder
 }
 
 // DefaultCallTimeout bounds a snapshot store request when the Manager's
@@ -320,7 +326,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 			return nil, fetchError(err)
 		}
 	}
-	built, err := registry.Build(fetched.Raw, src.Filter)
+	built, err := m.builder(src.Name).Build(fetched.Raw, src.Filter)
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
 			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
@@ -351,6 +357,20 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
 	}
 	return r, nil
+}
+
+func (m *Manager) builder(source string) *registry.Builder {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.builders == nil {
+		m.builders = make(map[string]*registry.Builder)
+	}
+	b := m.builders[source]
+	if b == nil {
+		b = new(registry.Builder)
+		m.builders[source] = b
+	}
+	return b
 }
 
 // previous returns the digest index of the stored snapshot to diff
