@@ -52,6 +52,7 @@ fuzz: ## Run each fuzz test for 30s (FUZZTIME=30s).
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./internal/webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePush$$' -fuzztime $(FUZZTIME) ./internal/webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzURL$$' -fuzztime $(FUZZTIME) ./internal/redact/
+	$(GO) test -run '^$$' -fuzz '^FuzzDocShape$$' -fuzztime $(FUZZTIME) ./internal/watch/
 
 .PHONY: clean
 clean: ## Remove build output and the quick-start data directory.

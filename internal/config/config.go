@@ -22,7 +22,7 @@ const (
 	DefaultHTTPPollInterval = 5 * time.Minute
 	DefaultSyncWorkers      = 4
 	DefaultSyncTimeout      = 2 * time.Minute
-	DefaultMaxDataSize      = 32 * MiB
+	DefaultMaxDataSize      = 512 * MiB
 	DefaultLeaseTTL         = 15 * time.Second
 	DefaultContentMode      = "structured"
 
@@ -293,7 +293,9 @@ type HTTP struct {
 
 // Watch tunes the producers that notice changes.
 type Watch struct {
-	// Debounce collapses bursts of file events into one trigger.
+	// Debounce is how long a watched file whose content is cut short (a
+	// write in progress) or missing waits before it is read again;
+	// complete writes are published at once.
 	Debounce time.Duration `yaml:"debounce"`
 	// GitPollInterval is how often a git source's ref is checked.
 	GitPollInterval time.Duration `yaml:"gitPollInterval"`

@@ -80,7 +80,7 @@ func TestDefaultsApplied(t *testing.T) {
 		{"watch.httpPollInterval", cfg.Watch.HTTPPollInterval, 5 * time.Minute},
 		{"sync.workers", cfg.Sync.Workers, 4},
 		{"sync.timeout", cfg.Sync.Timeout, 2 * time.Minute},
-		{"sync.maxDataSize", cfg.Sync.MaxDataSize, ByteSize(32 << 20)},
+		{"sync.maxDataSize", cfg.Sync.MaxDataSize, ByteSize(512 << 20)},
 		{"sync.leaseTTL", cfg.Sync.LeaseTTL, 15 * time.Second},
 		{"webhooks.github enabled", cfg.Webhooks.GitHub.Enabled(), false},
 		{"webhooks.gitlab enabled", cfg.Webhooks.GitLab.Enabled(), false},

@@ -20,19 +20,22 @@ var schemaFS embed.FS
 const (
 	upstreamRegistrySchemaID = "https://raw.githubusercontent.com/stacklok/toolhive-core/main/registry/types/data/upstream-registry.schema.json"
 	publisherSchemaID        = "https://raw.githubusercontent.com/stacklok/toolhive-core/main/registry/types/data/publisher-provided.schema.json"
+	serverSchemaID           = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 )
 
 // schemas are the compiled validators, built once on first use.
 type schemas struct {
 	registry  *jsonschema.Schema
 	publisher *jsonschema.Schema
+	server    *jsonschema.Schema // one entry of data.servers, for Build
 }
 
 var compiledSchemas = sync.OnceValues(compileSchemas)
 
 // compileSchemas registers every embedded schema under its "$id", so
-// references between them resolve without any fetch, and compiles the two
-// entry points: the upstream registry and the publisher-provided extensions.
+// references between them resolve without any fetch, and compiles the entry
+// points: the upstream registry, the publisher-provided extensions and one
+// server entry.
 func compileSchemas() (*schemas, error) {
 	c := jsonschema.NewCompiler()
 	c.UseLoader(refuseLoader{})
@@ -73,7 +76,11 @@ func compileSchemas() (*schemas, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile publisher-provided schema: %w", err)
 	}
-	return &schemas{registry: reg, publisher: pub}, nil
+	server, err := c.Compile(serverSchemaID)
+	if err != nil {
+		return nil, fmt.Errorf("compile server schema: %w", err)
+	}
+	return &schemas{registry: reg, publisher: pub, server: server}, nil
 }
 
 // refuseLoader is the compiler's loader: every schema is embedded, so a

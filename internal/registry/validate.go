@@ -69,24 +69,32 @@ func validateExtensions(publisher *jsonschema.Schema, doc any) error {
 	}
 	var msgs []string
 	for i, entry := range servers {
-		server, ok := entry.(map[string]any)
-		if !ok {
-			continue
-		}
-		meta, ok := server["_meta"].(map[string]any)
-		if !ok {
-			continue
-		}
-		extensions, ok := meta[thvregistry.PublisherProvidedKey].(map[string]any)
-		if !ok {
-			continue
-		}
-		roundToFloat64(extensions)
-		if err := publisher.Validate(extensions); err != nil {
-			msgs = append(msgs, fmt.Sprintf("server %s: %v", serverLabel(server, i), schemaError(extensionSchemaErrPrefix, err)))
+		if server, ok := entry.(map[string]any); ok {
+			if msg := validateServerExtensions(publisher, server, i); msg != "" {
+				msgs = append(msgs, msg)
+			}
 		}
 	}
 	return numberedError(extensionsErrPrefix, msgs)
+}
+
+// validateServerExtensions checks the publisher-provided extensions of
+// the server at index i, if it has any, and returns the message for what
+// fails, or "".
+func validateServerExtensions(publisher *jsonschema.Schema, server map[string]any, i int) string {
+	meta, ok := server["_meta"].(map[string]any)
+	if !ok {
+		return ""
+	}
+	extensions, ok := meta[thvregistry.PublisherProvidedKey].(map[string]any)
+	if !ok {
+		return ""
+	}
+	roundToFloat64(extensions)
+	if err := publisher.Validate(extensions); err != nil {
+		return fmt.Sprintf("server %s: %v", serverLabel(server, i), schemaError(extensionSchemaErrPrefix, err))
+	}
+	return ""
 }
 
 // roundToFloat64 replaces, in place, every json.Number in v by its float64

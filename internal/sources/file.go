@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,11 @@ func fetchFile(path string, limit int64) (*Fetched, error) {
 	if info.Size() > limit {
 		return nil, tooLarge(path, info.Size(), limit)
 	}
-	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	// Read into a buffer of the file's size: growing one by doubling
+	// would copy a big registry several times over.
+	buf := bytes.NewBuffer(make([]byte, 0, info.Size()+bytes.MinRead))
+	_, err = buf.ReadFrom(io.LimitReader(f, limit+1))
+	raw := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
 	}

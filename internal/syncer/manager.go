@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	thv "github.com/stacklok/toolhive-core/registry/types"
@@ -22,11 +23,13 @@ type Fetcher interface {
 	Fetch(ctx context.Context, src config.Source) (*sources.Fetched, error)
 }
 
-// Snapshots stores the last good filtered registry per source.
+// Snapshots stores the last good filtered registry per source, with its
+// digest index and metadata (writer.Snapshots).
 type Snapshots interface {
-	Store(ctx context.Context, source string, data []byte) (string, error)
+	Store(ctx context.Context, source string, s writer.Snapshot) (string, error)
 	Load(ctx context.Context, source string) ([]byte, error)
-	Digest(ctx context.Context, source string) (string, error)
+	Index(ctx context.Context, source string) ([]byte, error)
+	Info(ctx context.Context, source string) (writer.Info, error)
 }
 
 // Result is a completed sync.
@@ -61,6 +64,11 @@ type Manager struct {
 	// more time for more bytes), so that a store that does not answer
 	// fails the sync in seconds; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+
+	mu sync.Mutex
+	// builders remember, per source, the entries of the last registry
+	// built, so a sync of an edit checks only the entries that changed.
+	builders map[string]*registry.Builder
 }
 
 // DefaultCallTimeout bounds a snapshot store request when the Manager's
@@ -142,7 +150,7 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 		}}
 	}
 
-	stateNeeded := st.Phase != state.PhaseComplete || !m.HasSnapshot(ctx, src.Name)
+	stateNeeded := st.Phase != state.PhaseComplete || !m.SnapshotIntact(ctx, src.Name, st)
 	filterChanged := st.LastAppliedFilterHash != "" && registry.FilterHash(src.Filter) != st.LastAppliedFilterHash
 	upToDate := ReasonUpToDateNoPolicy
 	if st.SyncSchedule != "" {
@@ -269,11 +277,41 @@ func (m *Manager) AwaitRevision(ctx context.Context, src config.Source, st *stat
 func (m *Manager) HasSnapshot(ctx context.Context, source string) bool {
 	call, cancel := m.call(ctx, 0)
 	defer cancel()
-	_, err := m.snapshots.Digest(call, source)
+	_, err := m.snapshots.Info(call, source)
 	if err != nil && !errors.Is(err, writer.ErrNoSnapshot) {
 		m.logger.Warn("cannot check snapshot, treating it as missing", "source", source, "err", err)
 	}
 	return err == nil
+}
+
+// SnapshotIntact reports whether the stored snapshot of a source is the one
+// its status describes: stored, with the digest the status recorded (when
+// it recorded one) and the lastSyncHash of what was synced in its
+// metadata. Anything else (no snapshot, one replaced behind regsync's
+// back, one written before snapshots carried metadata) counts as missing,
+// so the next sync of any kind stores it again. It reads the object's
+// description only: the digest is the object store's own.
+func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.Status) bool {
+	call, cancel := m.call(ctx, 0)
+	defer cancel()
+	info, err := m.snapshots.Info(call, source)
+	if err != nil {
+		if !errors.Is(err, writer.ErrNoSnapshot) {
+			m.logger.Warn("cannot check snapshot, treating it as missing", "source", source, "err", err)
+		}
+		return false
+	}
+	switch {
+	case st.SnapshotDigest != "" && info.Digest != st.SnapshotDigest:
+		m.logger.Warn("stored snapshot is not the one synced, treating it as missing", "source", source,
+			"digest", info.Digest, "synced_digest", st.SnapshotDigest)
+		return false
+	case info.Meta.LastSyncHash != st.LastSyncHash:
+		m.logger.Warn("stored snapshot does not describe the synced data, treating it as missing", "source", source,
+			"snapshot_hash", info.Meta.LastSyncHash, "synced_hash", st.LastSyncHash)
+		return false
+	}
+	return true
 }
 
 // PerformSync fetches (unless prefetched), validates, filters and stores a
@@ -288,54 +326,83 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 			return nil, fetchError(err)
 		}
 	}
-	reg, err := registry.Parse(fetched.Raw)
+	built, err := m.builder(src.Name).Build(fetched.Raw, src.Filter)
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
 			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
 	}
-	filtered, data, err := registry.Snapshot(fetched.Raw, reg, src.Filter)
+	index, err := json.Marshal(built.Index)
 	if err != nil {
-		return nil, &Error{Err: err, Message: "Filtering failed: " + err.Error(),
-			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonFetchFailed}
+		return nil, &Error{Err: err, Message: "Indexing failed: " + err.Error(),
+			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
 	}
 	previous := m.previous(ctx, src.Name)
-	call, cancel := m.call(ctx, len(data))
-	digest, err := m.snapshots.Store(call, src.Name, data)
+	r := &Result{
+		Hash:        fetched.Hash,
+		Revision:    fetched.Revision,
+		ServerCount: built.Servers,
+		SkillCount:  built.Skills,
+		PluginCount: built.Plugins,
+		FilterHash:  registry.FilterHash(src.Filter),
+		Diff:        registry.CompareIndex(previous, built.Index),
+	}
+	call, cancel := m.call(ctx, len(built.Data)+len(index))
+	r.SnapshotDigest, err = m.snapshots.Store(call, src.Name, writer.Snapshot{Data: built.Data, Index: index, Meta: writer.Meta{
+		Revision: r.Revision, LastSyncHash: r.Hash, FilterHash: r.FilterHash,
+		ServerCount: r.ServerCount, SkillCount: r.SkillCount, PluginCount: r.PluginCount,
+	}})
 	cancel()
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Storage failed: " + err.Error(),
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
 	}
-	servers, skills, plugins := registry.Counts(filtered)
-	return &Result{
-		Hash:           fetched.Hash,
-		Revision:       fetched.Revision,
-		ServerCount:    servers,
-		SkillCount:     skills,
-		PluginCount:    plugins,
-		FilterHash:     registry.FilterHash(src.Filter),
-		SnapshotDigest: digest,
-		Diff:           registry.Compare(previous, filtered),
-	}, nil
+	return r, nil
 }
 
-// previous returns the stored snapshot to diff against, or nil.
-func (m *Manager) previous(ctx context.Context, source string) *thv.UpstreamRegistry {
+func (m *Manager) builder(source string) *registry.Builder {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.builders == nil {
+		m.builders = make(map[string]*registry.Builder)
+	}
+	b := m.builders[source]
+	if b == nil {
+		b = new(registry.Builder)
+		m.builders[source] = b
+	}
+	return b
+}
+
+// previous returns the digest index of the stored snapshot to diff
+// against: the one kept with it or, for a snapshot stored without one,
+// the index of the snapshot decoded. Without a snapshot it is empty.
+func (m *Manager) previous(ctx context.Context, source string) registry.Index {
 	call, cancel := m.call(ctx, 0)
 	defer cancel()
+	raw, err := m.snapshots.Index(call, source)
+	if errors.Is(err, writer.ErrNoSnapshot) {
+		return registry.Index{}
+	}
+	if err == nil {
+		var ix registry.Index
+		if err = json.Unmarshal(raw, &ix); err == nil {
+			return ix
+		}
+	}
+	m.logger.Info("no digest index for the previous snapshot, decoding it", "source", source, "err", err)
 	data, err := m.snapshots.Load(call, source)
 	if err != nil {
 		if !errors.Is(err, writer.ErrNoSnapshot) {
 			m.logger.Warn("cannot load previous snapshot, diffing against nothing", "source", source, "err", err)
 		}
-		return nil
+		return registry.Index{}
 	}
 	var reg thv.UpstreamRegistry
 	if err := json.Unmarshal(data, &reg); err != nil {
 		m.logger.Warn("previous snapshot does not decode, diffing against nothing", "source", source, "err", err)
-		return nil
+		return registry.Index{}
 	}
-	return &reg
+	return registry.IndexOf(&reg)
 }
 
 func schedule(src config.Source) string {

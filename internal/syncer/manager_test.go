@@ -38,23 +38,52 @@ func (f *fakeFetcher) Fetch(context.Context, config.Source) (*sources.Fetched, e
 	return &sources.Fetched{Raw: []byte(f.raw), Hash: h, Revision: h}, nil
 }
 
-// memSnapshots keeps snapshots in memory.
+// memSnapshots keeps snapshots in memory. A snapshot put in data by hand
+// has the metadata put in meta, if any.
 type memSnapshots struct {
 	data   map[string][]byte
+	meta   map[string]writer.Meta
+	index  map[string][]byte
 	stores int
+	loads  int
 	err    error
 }
 
-func (m *memSnapshots) Store(_ context.Context, s string, d []byte) (string, error) {
+func (m *memSnapshots) Store(_ context.Context, s string, snap writer.Snapshot) (string, error) {
 	if m.err != nil {
 		return "", m.err
 	}
 	m.stores++
-	m.data[s] = d
-	return "SHA-256=" + registry.Hash(d), nil
+	m.data[s] = snap.Data
+	m.setMeta(s, snap.Meta)
+	if m.index == nil {
+		m.index = map[string][]byte{}
+	}
+	m.index[s] = snap.Index
+	return memDigest(snap.Data), nil
+}
+
+func (m *memSnapshots) setMeta(s string, meta writer.Meta) {
+	if m.meta == nil {
+		m.meta = map[string]writer.Meta{}
+	}
+	m.meta[s] = meta
+}
+
+func memDigest(d []byte) string { return "SHA-256=" + registry.Hash(d) }
+
+func (m *memSnapshots) Index(_ context.Context, s string) ([]byte, error) {
+	if _, ok := m.data[s]; !ok {
+		return nil, writer.ErrNoSnapshot
+	}
+	if ix, ok := m.index[s]; ok {
+		return ix, nil
+	}
+	return nil, writer.ErrNoIndex
 }
 
 func (m *memSnapshots) Load(_ context.Context, s string) ([]byte, error) {
+	m.loads++
 	d, ok := m.data[s]
 	if !ok {
 		return nil, writer.ErrNoSnapshot
@@ -62,12 +91,12 @@ func (m *memSnapshots) Load(_ context.Context, s string) ([]byte, error) {
 	return d, nil
 }
 
-func (m *memSnapshots) Digest(_ context.Context, s string) (string, error) {
+func (m *memSnapshots) Info(_ context.Context, s string) (writer.Info, error) {
 	d, ok := m.data[s]
 	if !ok {
-		return "", fmt.Errorf("snapshot of %s: %w", s, writer.ErrNoSnapshot)
+		return writer.Info{}, fmt.Errorf("snapshot of %s: %w", s, writer.ErrNoSnapshot)
 	}
-	return registry.Hash(d), nil
+	return writer.Info{Digest: memDigest(d), Meta: m.meta[s]}, nil
 }
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -105,9 +134,12 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 		changed  bool
 		revision string
 		// mixed: the batch also holds triggers naming other revisions.
-		mixed     bool
-		fetchErr  error
-		noSnap    bool
+		mixed    bool
+		fetchErr error
+		noSnap   bool
+		// replaced stores another snapshot than the one the status
+		// describes: other content, or no metadata.
+		replaced  string
 		want      Reason
 		wantFetch bool
 		wantData  bool
@@ -137,6 +169,11 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 		{name: "newest trigger naming the synced revision beside others reads the data", status: complete(func(s *state.Status) { s.LastSyncHash = "old"; s.Revision = "old" }), changed: true, revision: "old", mixed: true, want: ReasonSourceDataChanged, wantFetch: true, wantData: true},
 		{name: "stale trigger beside a new one reads the data", status: complete(nil), changed: true, revision: hash, mixed: true, want: ReasonUpToDateWithPolicy, wantFetch: true},
 		{name: "manual beside a change naming the synced revision reads the data", status: complete(nil), manual: true, changed: true, revision: hash, want: ReasonManualNoChanges, wantFetch: true},
+		{name: "snapshot with another digest is not ready", status: complete(func(s *state.Status) { s.SnapshotDigest = memDigest([]byte("{}")) }), replaced: "content", want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "snapshot without the synced hash is not ready", status: complete(nil), replaced: "metadata", want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "manual sync restores a replaced snapshot", status: complete(func(s *state.Status) { s.SnapshotDigest = memDigest([]byte("{}")) }), replaced: "content", manual: true, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "change trigger naming the synced revision restores a replaced snapshot", status: complete(nil), replaced: "metadata", changed: true, revision: hash, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "snapshot with the recorded digest is up to date", status: complete(func(s *state.Status) { s.SnapshotDigest = memDigest([]byte("{}")) }), want: ReasonUpToDateWithPolicy},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,6 +181,15 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 			snaps := &memSnapshots{data: map[string][]byte{}}
 			if !tc.noSnap {
 				snaps.data["src"] = []byte("{}")
+				if tc.status != nil {
+					snaps.setMeta("src", writer.Meta{LastSyncHash: tc.status.LastSyncHash})
+				}
+			}
+			switch tc.replaced {
+			case "content":
+				snaps.data["src"] = []byte(`{"backdoor":true}`)
+			case "metadata":
+				snaps.setMeta("src", writer.Meta{})
 			}
 			m := newTestManager(f, snaps)
 			src := tc.src
@@ -223,6 +269,47 @@ func TestPerformSync(t *testing.T) {
 		res, err := m.PerformSync(context.Background(), src, &sources.Fetched{Raw: []byte(validRegistry), Hash: h, Revision: h})
 		if err != nil || f.fetches != 0 || res.Hash != h {
 			t.Errorf("res %+v err %v fetches %d", res, err, f.fetches)
+		}
+	})
+	t.Run("the diff reads the index kept with the snapshot, never the snapshot", func(t *testing.T) {
+		snaps := &memSnapshots{data: map[string][]byte{}}
+		f := &fakeFetcher{raw: validRegistry}
+		m := newTestManager(f, snaps)
+		if _, err := m.PerformSync(context.Background(), src, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.raw = strings.Replace(validRegistry, `"second"`, `"second, edited"`, 1)
+		res, err := m.PerformSync(context.Background(), src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snaps.loads != 0 {
+			t.Errorf("the previous snapshot was loaded %d times", snaps.loads)
+		}
+		if want := []string{"io.test/two"}; !slices.Equal(res.Diff.Updated, want) || len(res.Diff.Added)+len(res.Diff.Removed) != 0 {
+			t.Errorf("diff %+v, want updated %v", res.Diff, want)
+		}
+	})
+	t.Run("a snapshot stored without an index is decoded for the diff", func(t *testing.T) {
+		snaps := &memSnapshots{data: map[string][]byte{"src": []byte(validRegistry)}}
+		f := &fakeFetcher{raw: strings.Replace(validRegistry, `"first"`, `"first, edited"`, 1)}
+		res, err := newTestManager(f, snaps).PerformSync(context.Background(), src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"io.test/one"}; !slices.Equal(res.Diff.Updated, want) || snaps.loads != 1 {
+			t.Errorf("diff %+v after %d loads, want updated %v", res.Diff, snaps.loads, want)
+		}
+	})
+	t.Run("the snapshot carries what was synced in its metadata", func(t *testing.T) {
+		snaps := &memSnapshots{data: map[string][]byte{}}
+		res, err := newTestManager(&fakeFetcher{raw: validRegistry}, snaps).PerformSync(context.Background(), src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := writer.Meta{Revision: res.Revision, LastSyncHash: res.Hash, FilterHash: res.FilterHash, ServerCount: 2}
+		if got := snaps.meta["src"]; got != want {
+			t.Errorf("metadata %+v, want %+v", got, want)
 		}
 	})
 	failures := []struct {

@@ -3,6 +3,8 @@ package syncer
 import (
 	"time"
 
+	"github.com/regsync/regsync/internal/backoff"
+
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -29,6 +31,7 @@ func RecordSuccess(st *state.Status, r *Result, reason Reason, now time.Time) {
 	st.LastAppliedFilterHash = r.FilterHash
 	st.ServerCount, st.SkillCount, st.PluginCount = r.ServerCount, r.SkillCount, r.PluginCount
 	st.Revision = r.Revision
+	st.SnapshotDigest = r.SnapshotDigest
 	st.LastReason = reason.String()
 	st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, "FetchSucceeded", "source fetched", now)
 	st.SetCondition(ConditionDataValid, state.ConditionTrue, "ValidationSucceeded", "data is a valid upstream registry", now)
@@ -99,9 +102,5 @@ func Removed(st *state.Status) bool {
 // RetryBackoff is how long to wait before retrying after the given number
 // of consecutive failures: 5s doubling up to 5m.
 func RetryBackoff(attempts int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < attempts && d < 5*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 5*time.Minute)
+	return backoff.Doubling(5*time.Second, 5*time.Minute, attempts)
 }

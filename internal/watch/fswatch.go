@@ -1,8 +1,11 @@
 package watch
 
 import (
+	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/regsync/regsync/events"
@@ -25,18 +28,21 @@ import (
 	"github.com/regsync/regsync/internal/registry"
 )
 
+// fileProducer is the CloudEvents source attribute of the file watcher's
+// triggers.
+const fileProducer = events.ProducerFileWatcher
+
 // maxDigestSize is the largest file the watcher reads to compute its
-// digest. A larger file gets a digest of its size and modification time
-// instead, which never equals a content digest, so the worker fetches it
-// and reports the size error.
-const maxDigestSize = 256 << 20
+// digest: sync.maxDataSize's default. A larger file gets a digest of its
+// size and modification time instead, which never equals a content
+// digest, so the worker fetches it and reports the size error.
+const maxDigestSize = int64(config.DefaultMaxDataSize)
 
 const (
-	// settleWait bounds how long content that is not valid JSON is taken
-	// for a write still in progress before it is published anyway.
+	// settleWait bounds how long content that is not a complete JSON
+	// document is taken for a write still in progress before it is
+	// published anyway.
 	settleWait = time.Second
-	// maxCheckDelay bounds how long a stream of events postpones a check.
-	maxCheckDelay = time.Second
 	// maxWatchPasses bounds the rounds of placing directory watches while
 	// directories appear and vanish underneath.
 	maxWatchPasses = 8
@@ -47,33 +53,39 @@ const (
 // in-place writes, write-to-temp-then-rename, delete and re-create, and the
 // symlink swap of Kubernetes ConfigMap and Secret volumes are all seen; a
 // file whose directory does not exist yet is found by watching the nearest
-// existing ancestor. After the last event for a file it waits for the
-// debounce period, reads the file and publishes its digest (the revision
-// the file fetcher reports) if it differs from the last one published.
+// existing ancestor. Only events for the names that lead to a watched
+// file count (the file, the directories and symlinks on its way, such as a
+// ConfigMap's ..data): a log file written next to a registry costs
+// nothing.
+//
+// The file is read as soon as an event says it may have changed, with no
+// fixed wait: a write that is done leaves a complete JSON document, which
+// is published at once; a write in progress leaves one cut short (an
+// unclosed bracket or string), which waits for the writer's next event, or
+// is read again after the debounce period, and is published anyway after
+// the settle bound, so that the worker reports it. Bursts coalesce by
+// themselves: events that arrive while a file is read are taken together,
+// and a file is read again no sooner than the last read took, so a big
+// file being copied in is not read over and over. What is published is the
+// file's digest (the revision the file fetcher reports), when it differs
+// from the last one published, streamed through the hash with no copy of
+// the file in memory.
 //
 // Every file is read and published once when Run starts and when
 // SetSources adds its source, so a change made while regsync was down is
 // noticed; a missing file publishes an empty revision.
 type FileWatcher struct {
-	pub      Publisher
 	debounce time.Duration
+	settle   time.Duration // longest wait for content to become complete
 	logger   *slog.Logger
-	retry    retry
-	settle   time.Duration // longest wait for content to become valid JSON
-	maxDelay time.Duration // longest a stream of events postpones a check
+	triggers *triggers
 
 	running atomic.Bool
 	reload  chan struct{} // SetSources was called
-	wake    chan struct{} // a trigger is pending
 
-	mu       sync.Mutex
-	want     []fileSource            // the last SetSources
-	dirty    bool                    // want is not applied yet
-	busy     bool                    // the event loop is handling something
-	dueFiles int                     // files with a check scheduled
-	sources  map[string]*sourceState // by source name
-	order    []*sourceState          // sources with a pending trigger, oldest first
-	lastID   int64                   // time part of the last event id
+	mu    sync.Mutex
+	want  []fileSource // the last SetSources
+	dirty bool         // want is not applied yet
 }
 
 type fileSource struct {
@@ -81,38 +93,10 @@ type fileSource struct {
 	path string // absolute
 }
 
-// sourceState is what the watcher told the workers about one source.
-// Guarded by FileWatcher.mu.
-type sourceState struct {
-	name      string
-	path      string
-	known     bool     // published holds a revision that was stored
-	published string   // the last revision stored ("" = missing)
-	pending   *trigger // the newest observation, not yet taken
-	inflight  *trigger // the observation being published
-}
-
-type trigger struct {
-	revision string
-	ev       event.Event
-}
-
-// latest returns the revision the workers will have heard of once every
-// trigger in hand is stored, and whether there is one.
-func (s *sourceState) latest() (string, bool) {
-	switch {
-	case s.pending != nil:
-		return s.pending.revision, true
-	case s.inflight != nil:
-		return s.inflight.revision, true
-	}
-	return s.published, s.known
-}
-
-// NewFileWatcher returns a FileWatcher that publishes through pub and
-// waits debounce after the last event for a file before reading it
-// (config.DefaultDebounce when not positive). It watches nothing until
-// SetSources is called.
+// NewFileWatcher returns a FileWatcher that publishes through pub. A
+// file whose content is not yet a complete JSON document is read again
+// after debounce (config.DefaultDebounce when not positive). It watches
+// nothing until SetSources is called.
 func NewFileWatcher(pub Publisher, debounce time.Duration, logger *slog.Logger) *FileWatcher {
 	if debounce <= 0 {
 		debounce = config.DefaultDebounce
@@ -121,15 +105,11 @@ func NewFileWatcher(pub Publisher, debounce time.Duration, logger *slog.Logger) 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &FileWatcher{
-		pub:      pub,
 		debounce: debounce,
-		logger:   logger,
-		retry:    defaultRetry,
 		settle:   max(settleWait, 2*debounce),
-		maxDelay: max(maxCheckDelay, 2*debounce),
+		logger:   logger,
+		triggers: newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", logger),
 		reload:   make(chan struct{}, 1),
-		wake:     make(chan struct{}, 1),
-		sources:  make(map[string]*sourceState),
 	}
 }
 
@@ -175,18 +155,19 @@ func (w *FileWatcher) Run(ctx context.Context) error {
 	}
 
 	// A new Run publishes every file again.
+	w.triggers.reset()
 	w.mu.Lock()
-	w.sources, w.order, w.dirty = make(map[string]*sourceState), nil, true
+	w.dirty = true
 	w.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { w.publishLoop(ctx) })
+	wg.Go(func() { w.triggers.run(ctx) })
 	l := &fileLoop{
 		w:      w,
 		fsw:    fsw,
 		files:  make(map[string]*watchedFile),
-		byDir:  make(map[string][]*watchedFile),
+		byName: make(map[string][]*watchedFile),
 		addErr: make(map[string]string),
 	}
 	err = l.run(ctx)
@@ -199,161 +180,19 @@ func (w *FileWatcher) Run(ctx context.Context) error {
 	return err
 }
 
-// quiet reports whether the watcher has nothing left to do for the events
-// it has received: no sources to apply, no check scheduled and no trigger
-// waiting to be stored.
-func (w *FileWatcher) quiet() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.dirty || w.busy || w.dueFiles > 0 {
-		return false
-	}
-	for _, s := range w.sources {
-		if s.pending != nil || s.inflight != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// offer hands the revision seen for a source to the publisher, unless it
-// is the one the workers already have (or will have).
-func (w *FileWatcher) offer(name, revision string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := w.sources[name]
-	if s == nil {
-		return
-	}
-	if s.pending != nil && s.inflight != nil && s.inflight.revision == revision {
-		// Back to what is being published: the newer observation is moot.
-		s.pending = nil
-		return
-	}
-	if rev, known := s.latest(); known && rev == revision {
-		return
-	}
-	ev, err := w.newEvent(name, revision)
-	if err != nil {
-		w.logger.Error("cannot build trigger", "source", name, "err", err)
-		return
-	}
-	if s.pending == nil {
-		w.order = append(w.order, s)
-	}
-	s.pending = &trigger{revision: revision, ev: ev}
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-// wouldPublish reports whether revision is news to any of the sources.
-func (w *FileWatcher) wouldPublish(names []string, revision string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, name := range names {
-		s := w.sources[name]
-		if s == nil {
-			continue
-		}
-		if rev, known := s.latest(); !known || rev != revision {
-			return true
-		}
-	}
-	return false
-}
-
-// newEvent builds the trigger for one observation. Its id is unique per
-// observation, so a revision that comes back (A, B, A) is never taken for a
-// duplicate: file-<source>-<first 12 hex of the digest, or "missing">-<unix
-// nanoseconds>. Called with w.mu held.
-func (w *FileWatcher) newEvent(name, revision string) (event.Event, error) {
-	seen := "missing"
-	if revision != "" {
-		seen = revision[:min(12, len(revision))]
-	}
-	// Strictly increasing, so two observations never share an id.
-	at := max(time.Now().UnixNano(), w.lastID+1)
-	w.lastID = at
-	id := fmt.Sprintf("file-%s-%s-%d", name, seen, at)
-	return events.New(id, w.pub.Source(events.ProducerFileWatcher), &events.SourceChanged{
-		Source:   name,
-		Trigger:  events.TriggerFile,
-		Revision: revision,
-	})
-}
-
-// publishLoop stores pending triggers, oldest first, until ctx is done.
-func (w *FileWatcher) publishLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.wake:
-		}
-		for ctx.Err() == nil {
-			s, t := w.nextTrigger()
-			if t == nil {
-				break
-			}
-			w.deliver(ctx, s, t)
-		}
-	}
-}
-
-func (w *FileWatcher) nextTrigger() (*sourceState, *trigger) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for len(w.order) > 0 {
-		s := w.order[0]
-		w.order[0] = nil
-		w.order = w.order[1:]
-		if w.sources[s.name] != s || s.pending == nil {
-			continue
-		}
-		t := s.pending
-		s.pending, s.inflight = nil, t
-		return s, t
-	}
-	return nil, nil
-}
-
-// deliver publishes one trigger with retries. Only a stored revision counts
-// as published; after a failure the next check of the file offers it again.
-func (w *FileWatcher) deliver(ctx context.Context, s *sourceState, t *trigger) {
-	log := w.logger.With("source", s.name, "path", s.path, "revision", t.revision)
-	stale := func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.sources[s.name] != s || s.pending != nil
-	}
-	err := w.retry.publish(ctx, w.pub, events.TriggerSubject(s.name), t.ev, stale, log)
-
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if s.inflight == t {
-		s.inflight = nil
-	}
-	switch {
-	case err == nil:
-		s.published, s.known = t.revision, true
-		log.Info("published file trigger", "event_id", t.ev.ID())
-	case errors.Is(err, errStale) || ctx.Err() != nil:
-	default:
-		log.Error("cannot publish file trigger", "event_id", t.ev.ID(), "err", err)
-	}
-}
-
 // watchedFile is one watched path and the sources reading it. Owned by the
 // event loop.
 type watchedFile struct {
-	path       string
-	sources    []string  // names, sorted
-	dirs       []string  // the directories watched for it
-	due        time.Time // when to check it; zero: no check scheduled
-	firstEvent time.Time // first event since the last check
-	invalid    time.Time // when its content was first seen not to be valid JSON
+	path    string
+	sources []string        // names, sorted
+	dirs    []string        // the directories watched for it
+	names   map[string]bool // the names whose events concern it
+	due     time.Time       // when to read it; zero: no read scheduled
+	seq     uint64          // order of the event that scheduled the read
+	read    time.Time       // when the last read ended
+	cost    time.Duration   // how long the last read took
+	// unsettled is when the file was first seen cut short or missing.
+	unsettled time.Time
 }
 
 // fileLoop is the event loop of one Run: it owns the fsnotify watcher and
@@ -362,8 +201,9 @@ type fileLoop struct {
 	w      *FileWatcher
 	fsw    *fsnotify.Watcher
 	files  map[string]*watchedFile   // by absolute path
-	byDir  map[string][]*watchedFile // by watched directory
+	byName map[string][]*watchedFile // by the names whose events concern them
 	addErr map[string]string         // last error adding a watch, logged once
+	seq    uint64                    // events handled
 }
 
 func (l *fileLoop) run(ctx context.Context) error {
@@ -373,33 +213,46 @@ func (l *fileLoop) run(ctx context.Context) error {
 		if want, ok := l.w.takeSources(); ok {
 			l.apply(want)
 		}
-		next, due := l.nextDue()
-		if due > 0 {
+		if next, ok := l.nextDue(); ok {
 			timer.Reset(time.Until(next))
 		} else {
 			timer.Stop()
 		}
-		l.w.setIdle(due)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-l.w.reload:
-			l.w.setBusy()
 		case ev, ok := <-l.fsw.Events:
-			l.w.setBusy()
 			if !ok {
 				return errors.New("file watcher: event channel closed")
 			}
 			l.handleEvent(ev)
+			if err := l.drain(); err != nil {
+				return err
+			}
+			l.checkDue(time.Now())
 		case err, ok := <-l.fsw.Errors:
-			l.w.setBusy()
 			if !ok {
 				return errors.New("file watcher: error channel closed")
 			}
 			l.handleError(err)
 		case <-timer.C:
-			l.w.setBusy()
 			l.checkDue(time.Now())
+		}
+	}
+}
+
+// drain handles the events already waiting, so that a burst is read once.
+func (l *fileLoop) drain() error {
+	for {
+		select {
+		case ev, ok := <-l.fsw.Events:
+			if !ok {
+				return errors.New("file watcher: event channel closed")
+			}
+			l.handleEvent(ev)
+		default:
+			return nil
 		}
 	}
 }
@@ -414,42 +267,37 @@ func (w *FileWatcher) takeSources() ([]fileSource, bool) {
 	return w.want, true
 }
 
-func (w *FileWatcher) setIdle(due int) {
-	w.mu.Lock()
-	w.busy, w.dueFiles = false, due
-	w.mu.Unlock()
-}
-
-func (w *FileWatcher) setBusy() {
-	w.mu.Lock()
-	w.busy = true
-	w.mu.Unlock()
-}
-
 // apply makes the watched files match want. A source that is new, or whose
-// path changed, starts over: its file is checked at once and published.
+// path changed, starts over: its file is read at once and published.
 func (l *fileLoop) apply(want []fileSource) {
 	now := time.Now()
 	paths := make(map[string]string, len(want))
+	names := make(map[string]bool, len(want))
 	for _, s := range want {
 		paths[s.name] = s.path
+		names[s.name] = true
 	}
-
 	var added []string
-	l.w.mu.Lock()
-	for name, s := range l.w.sources {
-		if paths[name] != s.path {
-			delete(l.w.sources, name)
-			l.w.logger.Info("stopped watching file", "source", name, "path", s.path)
-		}
-	}
 	for name, path := range paths {
-		if l.w.sources[name] == nil {
-			l.w.sources[name] = &sourceState{name: name, path: path}
+		f := l.files[path]
+		if f == nil || !slices.Contains(f.sources, name) {
 			added = append(added, name)
 		}
 	}
-	l.w.mu.Unlock()
+	// A source that moved to another path starts over too.
+	for _, f := range l.files {
+		for _, name := range f.sources {
+			if p, ok := paths[name]; ok && p != f.path {
+				names[name] = false
+			}
+		}
+	}
+	for name, ok := range names {
+		if !ok {
+			delete(names, name)
+		}
+	}
+	l.w.triggers.keep(names)
 
 	files := make(map[string]*watchedFile, len(paths))
 	for _, name := range slices.Sorted(maps.Keys(paths)) {
@@ -465,6 +313,11 @@ func (l *fileLoop) apply(want []fileSource) {
 		}
 		f.sources = append(f.sources, name)
 	}
+	for path, f := range l.files {
+		if files[path] == nil {
+			l.w.logger.Info("stopped watching file", "sources", f.sources, "path", path)
+		}
+	}
 	l.files = files
 	l.placeWatches(now)
 	for _, name := range added {
@@ -474,16 +327,16 @@ func (l *fileLoop) apply(want []fileSource) {
 	}
 }
 
-// handleEvent schedules a check of every file watched through the event's
-// directory. Which name the event carries does not matter: a ConfigMap
-// update, for one, only touches ..data and timestamped directories.
+// handleEvent schedules a read of every file the event's name concerns;
+// other events are ignored. A name that appears, vanishes or moves may
+// change the way to a file, so the watches are placed again.
 func (l *fileLoop) handleEvent(ev fsnotify.Event) {
-	now := time.Now()
-	for _, f := range l.byDir[filepath.Dir(ev.Name)] {
-		l.touch(f, now)
+	files := l.byName[ev.Name]
+	if len(files) == 0 {
+		return
 	}
-	// The watched directory itself was removed or renamed.
-	for _, f := range l.byDir[ev.Name] {
+	now := time.Now()
+	for _, f := range files {
 		l.touch(f, now)
 	}
 	if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
@@ -491,7 +344,7 @@ func (l *fileLoop) handleEvent(ev fsnotify.Event) {
 	}
 }
 
-// handleError re-checks everything: after an error, and after an overflow
+// handleError re-reads everything: after an error, and after an overflow
 // in particular, events may have been lost.
 func (l *fileLoop) handleError(err error) {
 	if errors.Is(err, fsnotify.ErrEventOverflow) {
@@ -506,64 +359,89 @@ func (l *fileLoop) handleError(err error) {
 	}
 }
 
-// touch (re)starts the quiet period of a file, but postpones its check by
-// no more than maxDelay after the first event since the last check.
+// touch schedules a read of a file: now, unless it was read so recently
+// that reading it again would take more than half the watcher's time
+// (then once the last read's duration has passed since it ended), or a
+// read is already scheduled sooner.
 func (l *fileLoop) touch(f *watchedFile, now time.Time) {
-	if f.firstEvent.IsZero() {
-		f.firstEvent = now
+	at := now
+	if next := f.read.Add(f.cost); next.After(now) {
+		at = next
 	}
-	f.due = now.Add(l.w.debounce)
-	if limit := f.firstEvent.Add(l.w.maxDelay); f.due.After(limit) {
-		f.due = limit
+	if f.due.IsZero() || at.Before(f.due) {
+		f.due = at
 	}
+	l.seq++
+	f.seq = l.seq
 }
 
-func (l *fileLoop) nextDue() (time.Time, int) {
+func (l *fileLoop) nextDue() (time.Time, bool) {
 	var next time.Time
-	n := 0
+	found := false
 	for _, f := range l.files {
-		if f.due.IsZero() {
-			continue
+		if !f.due.IsZero() && (!found || f.due.Before(next)) {
+			next, found = f.due, true
 		}
-		if n == 0 || f.due.Before(next) {
-			next = f.due
-		}
-		n++
 	}
-	return next, n
+	return next, found
 }
 
+// checkDue reads the files whose read is due, in the order of the events
+// that asked for them.
 func (l *fileLoop) checkDue(now time.Time) {
+	var due []*watchedFile
 	for _, f := range l.files {
 		if !f.due.IsZero() && !f.due.After(now) {
-			l.check(f, now)
+			due = append(due, f)
 		}
+	}
+	slices.SortFunc(due, func(a, b *watchedFile) int { return cmp.Compare(a.seq, b.seq) })
+	for _, f := range due {
+		l.check(f, now)
 	}
 }
 
-// check reads a file and offers its revision to its sources. Content that
-// is not valid JSON is taken for a write in progress and checked again
-// after another debounce period, until the settle bound: then it is
-// published anyway, so that the worker reports it.
+// check reads a file and offers its revision to its sources. Content cut
+// short is taken for a write in progress and read again after the
+// debounce period, unless an event comes sooner, until the settle bound:
+// then it is published anyway, so that the worker reports it. A file that
+// vanished is given the debounce period to come back, as an editor that
+// moves the old file away before writing the new one makes it.
 func (l *fileLoop) check(f *watchedFile, now time.Time) {
-	f.due, f.firstEvent = time.Time{}, time.Time{}
+	f.due = time.Time{}
+	start := time.Now()
 	revision, partial, err := fileRevision(f.path)
+	f.read = time.Now()
+	f.cost = f.read.Sub(start)
 	if err != nil {
 		l.w.logger.Debug("cannot read watched file", "path", f.path, "err", err)
 	}
-	if partial {
-		if f.invalid.IsZero() {
-			f.invalid = now
+	if partial || revision == "" {
+		if f.unsettled.IsZero() {
+			f.unsettled = now
 		}
-		if now.Sub(f.invalid) < l.w.settle && l.w.wouldPublish(f.sources, revision) {
-			f.due = now.Add(l.w.debounce)
+		bound := l.w.settle
+		if revision == "" {
+			bound = l.w.debounce
+		}
+		if now.Sub(f.unsettled) < bound && l.wouldPublish(f, revision) {
+			f.due = now.Add(min(l.w.debounce, bound-now.Sub(f.unsettled)))
 			return
 		}
 	}
-	f.invalid = time.Time{}
+	f.unsettled = time.Time{}
 	for _, name := range f.sources {
-		l.w.offer(name, revision)
+		l.w.triggers.offer(name, revision, false)
 	}
+}
+
+func (l *fileLoop) wouldPublish(f *watchedFile, revision string) bool {
+	for _, name := range f.sources {
+		if l.w.triggers.wouldPublish(name, revision) {
+			return true
+		}
+	}
+	return false
 }
 
 // placeWatches makes the fsnotify watches match the files: for each file,
@@ -596,7 +474,7 @@ func (l *fileLoop) placeWatches(now time.Time) {
 	}
 
 	wanted := make(map[string]bool)
-	clear(l.byDir)
+	clear(l.byName)
 	for f, ds := range dirs {
 		if !slices.Equal(f.dirs, ds) {
 			if f.dirs != nil {
@@ -607,7 +485,10 @@ func (l *fileLoop) placeWatches(now time.Time) {
 		}
 		for _, d := range ds {
 			wanted[d] = true
-			l.byDir[d] = append(l.byDir[d], f)
+		}
+		f.names = lookupNames(f.path)
+		for name := range f.names {
+			l.byName[name] = append(l.byName[name], f)
 		}
 	}
 	for _, dir := range l.fsw.WatchList() {
@@ -683,11 +564,48 @@ func sameDirs(a, b map[*watchedFile][]string) bool {
 	return maps.EqualFunc(a, b, slices.Equal)
 }
 
+// lookupNames returns every name the kernel looks up to reach path: each
+// directory on the way, each symlink and what it points to, and the file
+// itself, named as fsnotify reports events for them (below real
+// directory paths). An event for any of them may change what path holds;
+// an event for any other name cannot. Past a missing name, the rest of the
+// way is named as written.
+func lookupNames(path string) map[string]bool {
+	names := make(map[string]bool)
+	resolved := string(filepath.Separator)
+	rest := strings.Split(path, string(filepath.Separator))
+	for links := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			resolved = filepath.Dir(resolved)
+			continue
+		}
+		next := filepath.Join(resolved, c)
+		names[next] = true
+		target, err := os.Readlink(next)
+		if err != nil || links >= 40 { // not a symlink, missing, or a loop
+			resolved = next
+			continue
+		}
+		links++
+		if filepath.IsAbs(target) {
+			resolved = string(filepath.Separator)
+		}
+		rest = append(strings.Split(target, string(filepath.Separator)), rest...)
+	}
+	return names
+}
+
 // fileRevision returns the revision of the file at path: the digest the
 // file fetcher reports for it (registry.Hash of its bytes), "" when it does
 // not exist or cannot be read, and for a file over maxDigestSize a digest
-// of its size and modification time. partial reports content that is not
-// valid JSON, as a write in progress leaves it.
+// of its size and modification time. The file streams through the hash,
+// never held in memory. partial reports content cut short, as a write in
+// progress leaves it (see docShape).
 func fileRevision(path string) (revision string, partial bool, err error) {
 	info, err := os.Stat(path)
 	if missing(err) {
@@ -711,17 +629,89 @@ func fileRevision(path string) (revision string, partial bool, err error) {
 		return "", false, err
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxDigestSize+1))
+	h := sha256.New()
+	var shape docShape
+	n, err := io.Copy(io.MultiWriter(h, &shape), io.LimitReader(f, maxDigestSize+1))
 	if err != nil {
 		return "", false, fmt.Errorf("read %s: %w", path, err)
 	}
-	if len(raw) > maxDigestSize {
+	if n > maxDigestSize {
 		if info, err = f.Stat(); err != nil {
 			return "", false, fmt.Errorf("read %s: %w", path, err)
 		}
 		return oversize(info), false, nil
 	}
-	return registry.Hash(raw), !json.Valid(raw), nil
+	return hex.EncodeToString(h.Sum(nil)), !shape.complete(), nil
+}
+
+// docShape follows the brackets and strings of a JSON document as it
+// streams by, to tell one whose writer is done from one cut short: a
+// write in progress leaves nothing (an empty file), an open bracket or an
+// open string. It checks no other syntax; the worker validates. Content
+// that does not start with a bracket is taken as complete, and the worker
+// reports it.
+type docShape struct {
+	started  bool // a byte other than white space was seen
+	scalar   bool // ... and it was not a bracket
+	depth    int
+	inString bool
+	escaped  bool // inside a string, after a backslash
+}
+
+func (d *docShape) Write(p []byte) (int, error) {
+	for i := 0; i < len(p) && !d.scalar; i++ {
+		if d.inString {
+			i = d.skipString(p, i)
+			continue
+		}
+		switch c := p[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			d.inString = true
+			d.started = true
+		case '{', '[':
+			d.depth++
+			d.started = true
+		case '}', ']':
+			d.depth--
+		default:
+			if !d.started {
+				d.scalar = true
+			}
+			d.started = true
+		}
+	}
+	return len(p), nil
+}
+
+// skipString moves through string content from p[i] and returns the
+// index of the closing quote, or the last index of p when the string goes
+// on.
+func (d *docShape) skipString(p []byte, i int) int {
+	for i < len(p) {
+		if d.escaped {
+			d.escaped = false
+			i++
+			continue
+		}
+		j := bytes.IndexAny(p[i:], `"\`)
+		if j < 0 {
+			return len(p) - 1
+		}
+		i += j
+		if p[i] == '\\' {
+			d.escaped = true
+			i++
+			continue
+		}
+		d.inString = false
+		return i
+	}
+	return len(p) - 1
+}
+
+func (d *docShape) complete() bool {
+	return d.scalar || d.started && d.depth <= 0 && !d.inString
 }
 
 // missing reports an error saying that a path does not exist, including

@@ -136,8 +136,11 @@ func (p *fakePublisher) revisions(source string) []string {
 
 // harness runs a FileWatcher over files in a temporary directory. Next to
 // the sources under test it watches a probe file, which settle uses as a
-// barrier: inotify delivers the events of one watcher in order, so once
-// the probe's change is published every earlier event has been handled.
+// barrier: inotify delivers the events of one watcher in order, the
+// watcher reads files in the order of their events, and with one publish
+// at a time triggers are stored in the order they were offered; so once
+// the probe's change is stored, every earlier event has been handled and
+// what it caused stored (but for content still cut short, which waits).
 type harness struct {
 	t      *testing.T
 	dir    string
@@ -154,6 +157,7 @@ func newHarness(t *testing.T) *harness {
 	mustMkdir(t, filepath.Dir(h.probe))
 	mustWrite(t, h.probe, `{"probe":0}`)
 	h.w = NewFileWatcher(h.pub, testDebounce, testLogger(t))
+	h.w.triggers.workers = 1
 	return h
 }
 
@@ -208,7 +212,6 @@ func (h *harness) settle() {
 		revs := h.pub.revisions("probe")
 		return len(revs) > 0 && revs[len(revs)-1] == digest(content)
 	})
-	eventually(h.t, "watcher quiet", h.w.quiet)
 }
 
 // expect waits until source has at least len(want) stored triggers, lets

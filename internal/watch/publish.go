@@ -5,103 +5,250 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 )
 
 // Publisher stores a trigger event: bus.Publisher, or a fake in tests.
-// Publish returns once the event is stored, or with the reason it was not;
 // Source names a producer of this deployment (events.ProducerSource).
 type Publisher interface {
-	Publish(ctx context.Context, subject string, ev event.Event) error
+	bus.Sender
 	Source(producer string) string
 }
 
-// errStale reports a publish abandoned because a newer observation of the
-// same source replaced it.
-var errStale = errors.New("replaced by a newer observation")
+// defaultWorkers is how many triggers a producer stores at once: enough
+// that a thousand sources changed together are all stored within the
+// time of a few dozen round trips, few enough to stay far below
+// JetStream's limits of pending acknowledgements.
+const defaultWorkers = 64
 
-// retry is how a producer retries a trigger that could not be stored.
-// Every try sends the same event, so a try that was stored although its
-// answer was lost collapses with the next one in JetStream's duplicate
-// window.
-type retry struct {
-	attempts int           // tries in all
-	first    time.Duration // wait before the second try; doubles each time
-	max      time.Duration // longest wait between tries
-	timeout  time.Duration // deadline of one try
+// triggers publishes one producer's source.changed triggers, the same way
+// for every producer: the newest observation of a source wins over one not
+// yet stored, an observation the workers already have (or will have) is
+// not published again, one source's triggers are stored one at a time and
+// in order, and up to workers sources are published at once. Only a stored
+// observation counts as published: after a failure the next observation
+// of the source is published even if it is the same.
+type triggers struct {
+	producer bus.Producer
+	trigger  string // events.TriggerFile, TriggerGitPoll, TriggerHTTPPoll
+	idPrefix string // file, gp, hp
+	unknown  string // what an id says for an empty revision
+	// quietStart makes a source's empty revision old news until a first
+	// trigger was stored: a poller's api source has no revision to tell,
+	// whereas a watched file that is missing at start is news.
+	quietStart bool
+	workers    int
+	logger     *slog.Logger
+
+	wake chan struct{}
+
+	mu      sync.Mutex
+	sources map[string]*slot // by source name
+	queue   []*slot          // sources with a pending observation, oldest first
+	lastID  int64            // time part of the last event id
 }
 
-var defaultRetry = retry{
-	attempts: 5,
-	first:    100 * time.Millisecond,
-	max:      2 * time.Second,
-	timeout:  10 * time.Second,
+// slot is what the triggers know of one source. Guarded by triggers.mu.
+type slot struct {
+	name      string
+	known     bool         // published holds a stored revision
+	published string       // the last revision stored ("" = unavailable)
+	pending   *observation // the newest observation, not yet taken
+	inflight  *observation // the observation being published
 }
 
-// publish tries to store ev on subject until it is stored, the tries run
-// out, ctx is done, or stale reports that a newer observation replaced ev
-// (errStale). A failed try that will be retried is logged here; the final
-// error is returned for the caller to log.
-func (r retry) publish(ctx context.Context, pub Publisher, subject string, ev event.Event, stale func() bool, logger *slog.Logger) error {
-	wait := r.first
-	for attempt := 1; ; attempt++ {
-		tctx, cancel := context.WithTimeout(ctx, r.timeout)
-		err := pub.Publish(tctx, subject, ev)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if attempt >= r.attempts {
-			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-		}
-		logger.Warn("cannot publish trigger, retrying",
-			"event_id", ev.ID(), "attempt", attempt, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if stale() {
-			return errStale
-		}
-		wait = min(2*wait, r.max)
-	}
-}
-
-// pollChange is what a poller saw: a source's new revision, or "" when the
-// source could not be checked or its revision is not known.
-type pollChange struct {
-	producer string // events.ProducerGitPoller or events.ProducerHTTPPoller
-	trigger  string // events.TriggerGitPoll or events.TriggerHTTPPoll
-	idPrefix string // gp, hp
-	source   string
+type observation struct {
 	revision string
+	id       string
 }
 
-// publishChange stores a poller's observation as a source.changed trigger
-// whose id is unique to the observation, so a revision that comes back
-// (A → B → A) is never collapsed as a duplicate.
-func (r retry) publishChange(ctx context.Context, pub Publisher, c pollChange, logger *slog.Logger) error {
-	short := c.revision
-	if len(short) > 12 {
-		short = short[:12]
+func newTriggers(pub Publisher, producer, trigger, idPrefix, unknown string, logger *slog.Logger) *triggers {
+	return &triggers{
+		producer: bus.Producer{Name: pub.Source(producer), Sender: pub, Retry: bus.DefaultRetry, Logger: logger},
+		trigger:  trigger,
+		idPrefix: idPrefix,
+		unknown:  unknown,
+		workers:  defaultWorkers,
+		logger:   logger,
+		wake:     make(chan struct{}, 1),
+		sources:  make(map[string]*slot),
 	}
-	if short == "" {
-		short = "unknown"
+}
+
+// latest returns the revision the workers will have heard of once every
+// trigger in hand is stored, and whether there is one.
+func (s *slot) latest() (string, bool) {
+	switch {
+	case s.pending != nil:
+		return s.pending.revision, true
+	case s.inflight != nil:
+		return s.inflight.revision, true
 	}
-	id := fmt.Sprintf("%s-%s-%s-%d", c.idPrefix, c.source, short, time.Now().UnixNano())
-	ev, err := events.New(id, pub.Source(c.producer), &events.SourceChanged{Source: c.source, Trigger: c.trigger, Revision: c.revision})
-	if err != nil {
-		return err
+	return s.published, s.known
+}
+
+// offer hands an observation of a source to the publisher. It is dropped
+// when it is what the workers already have or will have, unless changed
+// says the source changed whatever its revision (an api source reports a
+// change without one).
+func (t *triggers) offer(source, revision string, changed bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sources[source]
+	if s == nil {
+		s = &slot{name: source, known: t.quietStart}
+		t.sources[source] = s
 	}
-	return r.publish(ctx, pub, events.TriggerSubject(c.source), ev, func() bool { return false }, logger)
+	if !changed {
+		if s.pending != nil && s.inflight != nil && s.inflight.revision == revision {
+			// Back to what is being published: the newer observation is moot.
+			s.pending = nil
+			return
+		}
+		if rev, known := s.latest(); known && rev == revision {
+			return
+		}
+	}
+	if s.pending == nil && s.inflight == nil {
+		t.queue = append(t.queue, s)
+	}
+	s.pending = &observation{revision: revision, id: t.newID(source, revision)}
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wouldPublish reports whether revision is news for a source.
+func (t *triggers) wouldPublish(source, revision string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sources[source]
+	if s == nil {
+		return true
+	}
+	rev, known := s.latest()
+	return !known || rev != revision
+}
+
+// keep forgets every source not in names: nothing more is published for
+// them, and a source that comes back starts over.
+func (t *triggers) keep(names map[string]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name := range t.sources {
+		if !names[name] {
+			delete(t.sources, name)
+		}
+	}
+}
+
+// reset forgets every source.
+func (t *triggers) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sources, t.queue = make(map[string]*slot), nil
+}
+
+// newID returns an id unique to one observation, so a revision that comes
+// back (A → B → A) is never taken for a duplicate:
+// <prefix>-<source>-<first 12 characters of the revision>-<unix nanoseconds>.
+// Called with t.mu held.
+func (t *triggers) newID(source, revision string) string {
+	seen := t.unknown
+	if revision != "" {
+		seen = revision[:min(12, len(revision))]
+	}
+	// Strictly increasing, so two observations never share an id.
+	at := max(time.Now().UnixNano(), t.lastID+1)
+	t.lastID = at
+	return fmt.Sprintf("%s-%s-%s-%d", t.idPrefix, source, seen, at)
+}
+
+// run stores offered triggers on t.workers goroutines until ctx is done,
+// then waits for them. Triggers not yet stored are dropped.
+func (t *triggers) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range max(1, t.workers) {
+		wg.Go(func() {
+			for {
+				for ctx.Err() == nil {
+					s, o := t.next()
+					if o == nil {
+						break
+					}
+					t.deliver(ctx, s, o)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.wake:
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// next takes the oldest pending observation of a source that has none in
+// flight.
+func (t *triggers) next() (*slot, *observation) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(t.queue) > 0 {
+		s := t.queue[0]
+		t.queue[0] = nil
+		t.queue = t.queue[1:]
+		if t.sources[s.name] != s || s.pending == nil || s.inflight != nil {
+			continue
+		}
+		o := s.pending
+		s.pending, s.inflight = nil, o
+		if len(t.queue) > 0 {
+			// More work: wake another worker.
+			select {
+			case t.wake <- struct{}{}:
+			default:
+			}
+		}
+		return s, o
+	}
+	return nil, nil
+}
+
+// deliver stores one observation with retries, given up when a newer one
+// of the same source replaces it.
+func (t *triggers) deliver(ctx context.Context, s *slot, o *observation) {
+	log := t.logger.With("source", s.name, "revision", o.revision, "event_id", o.id)
+	stale := func() bool {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.sources[s.name] != s || s.pending != nil
+	}
+	_, err := t.producer.PublishUnlessStale(ctx, o.id,
+		&events.SourceChanged{Source: s.name, Trigger: t.trigger, Revision: o.revision}, stale)
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.inflight = nil
+	if s.pending != nil {
+		t.queue = append(t.queue, s)
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+	switch {
+	case err == nil:
+		s.published, s.known = o.revision, true
+		log.Info("published trigger", "trigger", t.trigger)
+	case errors.Is(err, bus.ErrStale) || ctx.Err() != nil:
+	default:
+		s.known = false
+		log.Error("trigger not published; the next observation tries again", "trigger", t.trigger, "err", err)
+	}
 }

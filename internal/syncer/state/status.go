@@ -40,20 +40,24 @@ type Status struct {
 	LastSyncTime *time.Time `json:"lastSyncTime,omitempty"`
 	// LastSuccessTime is when the last successful sync ended; LastSyncTime
 	// moves on failures too, as in the seed.
-	LastSuccessTime       *time.Time  `json:"lastSuccessTime,omitempty"`
-	AttemptCount          int         `json:"attemptCount"`
-	LastSyncHash          string      `json:"lastSyncHash"`
-	LastAppliedFilterHash string      `json:"lastAppliedFilterHash"`
-	ServerCount           int         `json:"serverCount"`
-	SkillCount            int         `json:"skillCount"`
-	PluginCount           int         `json:"pluginCount"`
-	SyncSchedule          string      `json:"syncSchedule"`
-	Revision              string      `json:"revision"`
-	LastReason            string      `json:"lastReason"`
-	LastTriggerID         string      `json:"lastTriggerId"`
-	LastManualRequestID   string      `json:"lastManualRequestId"`
-	NextSyncTime          *time.Time  `json:"nextSyncTime,omitempty"`
-	Conditions            []Condition `json:"conditions"`
+	LastSuccessTime       *time.Time `json:"lastSuccessTime,omitempty"`
+	AttemptCount          int        `json:"attemptCount"`
+	LastSyncHash          string     `json:"lastSyncHash"`
+	LastAppliedFilterHash string     `json:"lastAppliedFilterHash"`
+	ServerCount           int        `json:"serverCount"`
+	SkillCount            int        `json:"skillCount"`
+	PluginCount           int        `json:"pluginCount"`
+	SyncSchedule          string     `json:"syncSchedule"`
+	Revision              string     `json:"revision"`
+	// SnapshotDigest is the object store's digest of the snapshot the
+	// last good sync stored; a stored snapshot with another digest was
+	// replaced behind regsync's back.
+	SnapshotDigest      string      `json:"snapshotDigest,omitempty"`
+	LastReason          string      `json:"lastReason"`
+	LastTriggerID       string      `json:"lastTriggerId"`
+	LastManualRequestID string      `json:"lastManualRequestId"`
+	NextSyncTime        *time.Time  `json:"nextSyncTime,omitempty"`
+	Conditions          []Condition `json:"conditions"`
 	// PendingResult is the result event (CloudEvents JSON format) of the
 	// outcome this record describes, kept until REGSYNC_RESULTS confirmed
 	// storing it. Whoever next holds the source's lease publishes it again,

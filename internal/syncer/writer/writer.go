@@ -1,15 +1,21 @@
 package writer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrNoSnapshot means a source has no stored snapshot yet.
 var ErrNoSnapshot = errors.New("no snapshot stored")
+
+// ErrNoIndex means the digest index kept with a source's snapshot is
+// missing, or belongs to another snapshot than the one stored.
+var ErrNoIndex = errors.New("no digest index for the stored snapshot")
 
 // Snapshots stores one snapshot per source.
 type Snapshots struct {
@@ -19,12 +25,97 @@ type Snapshots struct {
 // New returns Snapshots on the given object store.
 func New(obs jetstream.ObjectStore) *Snapshots { return &Snapshots{obs: obs} }
 
-// Store replaces a source's snapshot and returns its digest
-// ("SHA-256=<base64url>", as the object store reports it).
-func (s *Snapshots) Store(ctx context.Context, source string, data []byte) (string, error) {
-	info, err := s.obs.PutBytes(ctx, source, data)
+// Snapshot is what a sync stores for a source.
+type Snapshot struct {
+	// Data is the filtered registry JSON, the object <source>.
+	Data []byte
+	// Index is the digest index of Data's servers, the object
+	// <source>.index: the next sync diffs against it instead of decoding
+	// Data. Source names never hold a dot, so the names cannot clash.
+	Index []byte
+	Meta  Meta
+}
+
+// Meta is what a snapshot says about itself, in its object's metadata,
+// so a consumer can check what it downloaded without reading the status:
+// `nats object info regsync_data <source>`. The keys are the status
+// record's field names.
+type Meta struct {
+	Revision     string
+	LastSyncHash string
+	FilterHash   string
+	ServerCount  int
+	SkillCount   int
+	PluginCount  int
+}
+
+// Info is a stored snapshot's digest ("SHA-256=<base64url>", as the object
+// store computes it over the content) and metadata.
+type Info struct {
+	Digest string
+	Meta   Meta
+}
+
+// Metadata keys of the snapshot object.
+const (
+	metaRevision    = "revision"
+	metaHash        = "lastSyncHash"
+	metaFilterHash  = "lastAppliedFilterHash"
+	metaServerCount = "serverCount"
+	metaSkillCount  = "skillCount"
+	metaPluginCount = "pluginCount"
+	// metaSnapshotDigest, on the index object, names the snapshot indexed.
+	metaSnapshotDigest = "snapshotDigest"
+)
+
+func (m Meta) metadata() map[string]string {
+	return map[string]string{
+		metaRevision:    m.Revision,
+		metaHash:        m.LastSyncHash,
+		metaFilterHash:  m.FilterHash,
+		metaServerCount: strconv.Itoa(m.ServerCount),
+		metaSkillCount:  strconv.Itoa(m.SkillCount),
+		metaPluginCount: strconv.Itoa(m.PluginCount),
+	}
+}
+
+func metaOf(md map[string]string) Meta {
+	count := func(key string) int {
+		n, _ := strconv.Atoi(md[key])
+		return n
+	}
+	return Meta{
+		Revision:     md[metaRevision],
+		LastSyncHash: md[metaHash],
+		FilterHash:   md[metaFilterHash],
+		ServerCount:  count(metaServerCount),
+		SkillCount:   count(metaSkillCount),
+		PluginCount:  count(metaPluginCount),
+	}
+}
+
+func indexName(source string) string { return source + ".index" }
+
+// Store replaces a source's snapshot and its index and returns the
+// snapshot's digest. The snapshot is written first: an index that could
+// not be written names the previous snapshot and is then ignored (see
+// Index), so the two never disagree unnoticed.
+func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (string, error) {
+	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{
+		Name:        source,
+		Description: "regsync snapshot of source " + source,
+		Metadata:    snap.Meta.metadata(),
+	}, bytes.NewReader(snap.Data))
 	if err != nil {
-		return "", fmt.Errorf("store snapshot of %s (%d bytes): %w", source, len(data), err)
+		return "", fmt.Errorf("store snapshot of %s (%d bytes): %w", source, len(snap.Data), err)
+	}
+	_, err = s.obs.Put(ctx, jetstream.ObjectMeta{
+		Name:        indexName(source),
+		Description: "regsync digest index of the snapshot of source " + source,
+		Metadata:    map[string]string{metaSnapshotDigest: info.Digest},
+	}, bytes.NewReader(snap.Index))
+	if err != nil {
+		return "", fmt.Errorf("store digest index of %s (%d bytes): %w", source, len(snap.Index), err)
 	}
 	return info.Digest, nil
 }
@@ -41,17 +132,50 @@ func (s *Snapshots) Load(ctx context.Context, source string) ([]byte, error) {
 	return data, nil
 }
 
-// Digest returns the digest of a source's snapshot, or ErrNoSnapshot.
-func (s *Snapshots) Digest(ctx context.Context, source string) (string, error) {
-	info, err := s.obs.GetInfo(ctx, source)
+// Index returns the digest index kept with a source's snapshot:
+// ErrNoSnapshot without a snapshot, ErrNoIndex when the index is missing
+// or was written for another snapshot.
+func (s *Snapshots) Index(ctx context.Context, source string) ([]byte, error) {
+	snap, err := s.Info(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.obs.Get(ctx, indexName(source))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return "", fmt.Errorf("snapshot of %s: %w", source, ErrNoSnapshot)
+		return nil, fmt.Errorf("load digest index of %s: %w", source, ErrNoIndex)
 	}
 	if err != nil {
-		return "", fmt.Errorf("snapshot info of %s: %w", source, err)
+		return nil, fmt.Errorf("load digest index of %s: %w", source, err)
+	}
+	defer res.Close()
+	info, err := res.Info()
+	if err != nil {
+		return nil, fmt.Errorf("load digest index of %s: %w", source, err)
+	}
+	if info.Metadata[metaSnapshotDigest] != snap.Digest {
+		return nil, fmt.Errorf("load digest index of %s: it indexes snapshot %q, not %q: %w",
+			source, info.Metadata[metaSnapshotDigest], snap.Digest, ErrNoIndex)
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(res); err != nil {
+		return nil, fmt.Errorf("load digest index of %s: %w", source, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Info returns the digest and metadata of a source's snapshot, or
+// ErrNoSnapshot. It reads the object's description only, never its
+// content.
+func (s *Snapshots) Info(ctx context.Context, source string) (Info, error) {
+	info, err := s.obs.GetInfo(ctx, source)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return Info{}, fmt.Errorf("snapshot of %s: %w", source, ErrNoSnapshot)
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("snapshot info of %s: %w", source, err)
 	}
 	if info.Deleted {
-		return "", fmt.Errorf("snapshot of %s: %w", source, ErrNoSnapshot)
+		return Info{}, fmt.Errorf("snapshot of %s: %w", source, ErrNoSnapshot)
 	}
-	return info.Digest, nil
+	return Info{Digest: info.Digest, Meta: metaOf(info.Metadata)}, nil
 }

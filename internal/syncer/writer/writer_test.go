@@ -18,14 +18,18 @@ func TestSnapshots(t *testing.T) {
 	if _, err := s.Load(ctx, "src"); !errors.Is(err, writer.ErrNoSnapshot) {
 		t.Errorf("load before store: %v, want ErrNoSnapshot", err)
 	}
-	if _, err := s.Digest(ctx, "src"); !errors.Is(err, writer.ErrNoSnapshot) {
-		t.Errorf("digest before store: %v, want ErrNoSnapshot", err)
+	if _, err := s.Info(ctx, "src"); !errors.Is(err, writer.ErrNoSnapshot) {
+		t.Errorf("info before store: %v, want ErrNoSnapshot", err)
 	}
-	d1, err := s.Store(ctx, "src", []byte(`{"v":1}`))
+	if _, err := s.Index(ctx, "src"); !errors.Is(err, writer.ErrNoSnapshot) {
+		t.Errorf("index before store: %v, want ErrNoSnapshot", err)
+	}
+	meta := writer.Meta{Revision: "abc", LastSyncHash: "h2", FilterHash: "f", ServerCount: 2, SkillCount: 1}
+	d1, err := s.Store(ctx, "src", writer.Snapshot{Data: []byte(`{"v":1}`), Index: []byte(`{"a":"1"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2, err := s.Store(ctx, "src", []byte(`{"v":2}`))
+	d2, err := s.Store(ctx, "src", writer.Snapshot{Data: []byte(`{"v":2}`), Index: []byte(`{"a":"2"}`), Meta: meta})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +40,37 @@ func TestSnapshots(t *testing.T) {
 	if err != nil || string(got) != `{"v":2}` {
 		t.Errorf("load %q %v", got, err)
 	}
-	if d, err := s.Digest(ctx, "src"); err != nil || d != d2 {
-		t.Errorf("digest %q %v, want %q", d, err, d2)
+	if info, err := s.Info(ctx, "src"); err != nil || info.Digest != d2 || info.Meta != meta {
+		t.Errorf("info %+v %v, want digest %q and %+v", info, err, d2, meta)
 	}
+	if ix, err := s.Index(ctx, "src"); err != nil || string(ix) != `{"a":"2"}` {
+		t.Errorf("index %q %v", ix, err)
+	}
+
+	t.Run("metadata is readable with nothing but NATS", func(t *testing.T) {
+		info, err := h.Data.GetInfo(ctx, "src")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"revision": "abc", "lastSyncHash": "h2", "lastAppliedFilterHash": "f",
+			"serverCount": "2", "skillCount": "1", "pluginCount": "0"}
+		for k, v := range want {
+			if info.Metadata[k] != v {
+				t.Errorf("metadata %s = %q, want %q", k, info.Metadata[k], v)
+			}
+		}
+	})
+	t.Run("an index of another snapshot is no index", func(t *testing.T) {
+		// The snapshot replaced behind the writer's back, as a failed
+		// index write after a stored snapshot leaves it.
+		if _, err := h.Data.PutBytes(ctx, "src", []byte(`{"v":3}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Index(ctx, "src"); !errors.Is(err, writer.ErrNoIndex) {
+			t.Errorf("index of a replaced snapshot: %v, want ErrNoIndex", err)
+		}
+		if info, err := s.Info(ctx, "src"); err != nil || info.Meta != (writer.Meta{}) {
+			t.Errorf("a snapshot put without metadata reports %+v %v", info, err)
+		}
+	})
 }

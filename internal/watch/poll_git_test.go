@@ -52,11 +52,11 @@ func gitSource(name, poll string) config.Source {
 		SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
 }
 
-func startPoller(t *testing.T, remote *fakeRemote, srcs ...config.Source) (*fakePublisher, *GitPoller) {
+func startPoller(t *testing.T, remote *fakeRemote, srcs ...config.Source) (*fakePublisher, *Poller) {
 	t.Helper()
 	pub := &fakePublisher{trigger: events.TriggerGitPoll}
 	p := NewGitPoller(pub, remote, time.Hour, testLogger(t))
-	p.retry.first = time.Millisecond
+	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources(srcs)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -114,16 +114,16 @@ func TestGitPollerFailingRemote(t *testing.T) {
 }
 
 func TestGitPollerBacksOff(t *testing.T) {
-	if got := backoff(time.Second, 1, false); got != time.Second {
+	if got := pollBackoff(time.Second, 1, false); got != time.Second {
 		t.Errorf("first failure waits %v", got)
 	}
-	if got := backoff(time.Second, 4, false); got != 8*time.Second {
+	if got := pollBackoff(time.Second, 4, false); got != 8*time.Second {
 		t.Errorf("fourth failure waits %v", got)
 	}
-	if got := backoff(time.Minute, 50, false); got != maxPollBackoff {
+	if got := pollBackoff(time.Minute, 50, false); got != maxPollBackoff {
 		t.Errorf("many failures wait %v", got)
 	}
-	if got := backoff(time.Second, 1, true); got != maxPollBackoff {
+	if got := pollBackoff(time.Second, 1, true); got != maxPollBackoff {
 		t.Errorf("an auth failure waits %v, want the longest wait at once", got)
 	}
 }
@@ -174,7 +174,7 @@ func TestGitPollerRetriesPublishing(t *testing.T) {
 		return left >= 0
 	})
 	p := NewGitPoller(pub, remote, time.Hour, testLogger(t))
-	p.retry.first = time.Millisecond
+	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources([]config.Source{gitSource("flaky", "20ms")})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

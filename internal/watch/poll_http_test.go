@@ -63,11 +63,11 @@ func apiSource(name, poll string) config.Source {
 	return config.Source{Name: name, API: &config.API{Endpoint: "https://registry.example", PollInterval: poll}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
 }
 
-func startHTTPPoller(t *testing.T, checker ChangeChecker, srcs ...config.Source) (*fakePublisher, *HTTPPoller) {
+func startHTTPPoller(t *testing.T, checker ChangeChecker, srcs ...config.Source) (*fakePublisher, *Poller) {
 	t.Helper()
 	pub := &fakePublisher{trigger: events.TriggerHTTPPoll}
 	p := NewHTTPPoller(pub, checker, time.Hour, testLogger(t))
-	p.retry.first = time.Millisecond
+	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources(srcs)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -192,7 +192,7 @@ func TestHTTPPollerRetriesPublishing(t *testing.T) {
 		return left >= 0
 	})
 	p := NewHTTPPoller(pub, c, time.Hour, testLogger(t))
-	p.retry.first = time.Millisecond
+	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources([]config.Source{apiSource("flaky", "20ms")})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

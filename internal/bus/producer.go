@@ -1,0 +1,117 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/backoff"
+)
+
+// Sender stores an event on a subject and returns once it is stored, or
+// with the reason it was not: Publisher, or a fake in tests.
+type Sender interface {
+	Publish(ctx context.Context, subject string, ev event.Event) error
+}
+
+// Producer publishes the events of one part of regsync, the one way every
+// producer does: it builds each event with events.New under its name (the
+// CloudEvents source), puts it on the subject its data belongs to (the
+// source's trigger subject, or its result subject for the outcome) and
+// stores it, trying again as Retry says. Every try sends the same event, so
+// a try that was stored although its answer was lost collapses with the
+// next one in JetStream's duplicate window.
+type Producer struct {
+	Name   string
+	Sender Sender
+	Retry  Retry
+	Logger *slog.Logger // for the tries that will be retried; nil logs nothing
+}
+
+// Retry is how a producer retries an event that could not be stored.
+// The zero Retry tries once, with no deadline of its own.
+type Retry struct {
+	Attempts int           // tries in all
+	First    time.Duration // wait before the second try; doubles each time
+	Max      time.Duration // longest wait between tries
+	Timeout  time.Duration // deadline of one try; 0: ctx's only
+}
+
+// DefaultRetry is the retry of the producers that run in the service.
+var DefaultRetry = Retry{Attempts: 5, First: 100 * time.Millisecond, Max: 2 * time.Second, Timeout: 10 * time.Second}
+
+// ErrStale reports a publish abandoned because a newer observation of the
+// same source replaced it (see PublishUnlessStale).
+var ErrStale = errors.New("replaced by a newer observation")
+
+// Publish builds and stores one event and returns it; the error is the
+// last try's, once the tries run out or ctx is done.
+func (p Producer) Publish(ctx context.Context, id string, d events.Data) (event.Event, error) {
+	return p.PublishUnlessStale(ctx, id, d, nil)
+}
+
+// PublishUnlessStale is Publish that gives up between tries, with
+// ErrStale, once stale (when not nil) reports that a newer observation
+// replaced this one.
+func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Data, stale func() bool) (event.Event, error) {
+	ev, err := events.New(id, p.Name, d)
+	if err != nil {
+		return ev, err
+	}
+	subject := SubjectOf(d)
+	for attempt := 1; ; attempt++ {
+		err = p.try(ctx, subject, ev)
+		if err == nil {
+			return ev, nil
+		}
+		if ctx.Err() != nil {
+			return ev, ctx.Err()
+		}
+		if attempt >= max(1, p.Retry.Attempts) {
+			if attempt > 1 {
+				err = fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+			}
+			return ev, err
+		}
+		wait := backoff.Doubling(p.Retry.First, p.Retry.Max, attempt)
+		if p.Logger != nil {
+			p.Logger.Warn("cannot publish event, retrying",
+				"event_id", id, "attempt", attempt, "retry_in", wait, "err", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ev, ctx.Err()
+		case <-t.C:
+		}
+		if stale != nil && stale() {
+			return ev, ErrStale
+		}
+	}
+}
+
+func (p Producer) try(ctx context.Context, subject string, ev event.Event) error {
+	if p.Retry.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Retry.Timeout)
+		defer cancel()
+	}
+	return p.Sender.Publish(ctx, subject, ev)
+}
+
+// SubjectOf is the subject an event with data d goes to: the source's
+// trigger subject for source.changed and sync.requested, its result
+// subject for a result.
+func SubjectOf(d events.Data) string {
+	switch d.EventType() {
+	case events.TypeSourceChanged, events.TypeSyncRequested:
+		return events.TriggerSubject(d.SourceName())
+	}
+	return events.ResultSubject(d.SourceName(), events.OutcomeOf(d.EventType()))
+}

@@ -1,0 +1,80 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/regsync/regsync/events"
+)
+
+type senderFunc func(ctx context.Context, subject string, ev event.Event) error
+
+func (f senderFunc) Publish(ctx context.Context, subject string, ev event.Event) error {
+	return f(ctx, subject, ev)
+}
+
+func TestProducerRetries(t *testing.T) {
+	fail := errors.New("down")
+	tests := []struct {
+		name      string
+		failures  int
+		stale     bool
+		wantCalls int
+		wantErr   error
+	}{
+		{"stored at once", 0, false, 1, nil},
+		{"stored on the third try", 2, false, 3, nil},
+		{"gives up after the last try", 10, false, 5, fail},
+		{"abandoned for a newer observation", 10, true, 1, ErrStale},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			var ids, subjects []string
+			p := Producer{Name: "regsync/test", Retry: Retry{Attempts: 5, First: time.Millisecond, Max: 4 * time.Millisecond, Timeout: time.Second},
+				Sender: senderFunc(func(_ context.Context, subject string, ev event.Event) error {
+					calls++
+					ids, subjects = append(ids, ev.ID()), append(subjects, subject)
+					if calls <= tc.failures {
+						return fail
+					}
+					return nil
+				})}
+			ev, err := p.PublishUnlessStale(context.Background(), "id-1",
+				&events.SourceChanged{Source: "src", Trigger: events.TriggerFile}, func() bool { return tc.stale })
+			if calls != tc.wantCalls || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("%d calls, err %v; want %d calls, err %v", calls, err, tc.wantCalls, tc.wantErr)
+			}
+			for i := range ids {
+				if ids[i] != "id-1" || subjects[i] != events.TriggerSubject("src") {
+					t.Errorf("try %d sent %s on %s, want the same event on the trigger subject", i+1, ids[i], subjects[i])
+				}
+			}
+			if ev.Source() != "regsync/test" || ev.ID() != "id-1" {
+				t.Errorf("event source %q id %q", ev.Source(), ev.ID())
+			}
+		})
+	}
+}
+
+func TestSubjectOf(t *testing.T) {
+	tests := []struct {
+		data events.Data
+		want string
+	}{
+		{&events.SourceChanged{Source: "a"}, events.TriggerSubject("a")},
+		{&events.SyncRequested{Source: "a"}, events.TriggerSubject("a")},
+		{&events.SyncCompleted{Source: "a"}, events.ResultSubject("a", "completed")},
+		{&events.SyncFailed{Source: "a"}, events.ResultSubject("a", "failed")},
+		{&events.SyncSkipped{Source: "a"}, events.ResultSubject("a", "skipped")},
+	}
+	for _, tc := range tests {
+		if got := SubjectOf(tc.data); got != tc.want {
+			t.Errorf("%T: %s, want %s", tc.data, got, tc.want)
+		}
+	}
+}
