@@ -2,14 +2,16 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/registry"
 )
 
 // write is one rewrite of a registry file.
@@ -72,7 +74,7 @@ func (f *registries) write(source string, valid bool) (write, error) {
 	if err := os.Rename(tmp, f.path(source)); err != nil {
 		return write{}, fmt.Errorf("rename %s: %w", tmp, err)
 	}
-	w := write{at: time.Now(), hash: sourceHash(data), digest: objectDigest(data), valid: valid}
+	w := write{at: time.Now(), hash: registry.Hash(data), digest: objectDigest(data), valid: valid}
 	f.writes[source] = append(f.writes[source], w)
 	if valid {
 		f.last[source] = data
@@ -105,15 +107,11 @@ func (f *registries) all() map[string][]write {
 	return out
 }
 
-func sourceHash(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}
-
 // objectDigest is the digest the JetStream object store reports for data.
 func objectDigest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:])
+	h := sha256.New()
+	h.Write(data)
+	return jetstream.GetObjectDigestValue(h)
 }
 
 // serverBytes is about the size of one server entry.

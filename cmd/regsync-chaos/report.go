@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/syncer"
 )
 
@@ -145,7 +146,7 @@ func checkLost(r *report, ev evidence) {
 	for _, s := range ev.sources {
 		f := ev.finals[s]
 		ws := ev.writes[s]
-		lastHash := sourceHash(ev.last[s])
+		lastHash := registry.Hash(ev.last[s])
 		switch {
 		case f.err != nil:
 			bad = append(bad, fmt.Sprintf("%s: %v", s, f.err))
