@@ -101,8 +101,13 @@ func lastLine(path string) string {
 	return lines[len(lines)-1]
 }
 
-// holder is how the replica names itself in the leases it takes.
+// holder is how the replica names itself in the leases it takes: the
+// stable identity regsync keeps in its data directory, or, without one,
+// host/pid.
 func (r *replica) holder(host string) string {
+	if id, err := os.ReadFile(filepath.Join(r.dataDir, "replica-id")); err == nil && strings.TrimSpace(string(id)) != "" {
+		return strings.TrimSpace(string(id))
+	}
 	return fmt.Sprintf("%s/%d", host, r.p.Pid())
 }
 
