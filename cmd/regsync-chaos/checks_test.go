@@ -57,7 +57,7 @@ func cleanRun(t *testing.T) evidence {
 		},
 		statusHashes: map[string]map[string]bool{"s1": {ws[0].hash: true, ws[2].hash: true}},
 		digests:      map[string]map[string]bool{"s1": {ws[0].digest: true, ws[2].digest: true}},
-		finals:       map[string]final{"s1": {hash: ws[2].hash, snapshot: last}},
+		finals:       map[string]final{"s1": {status: statusRecord{LastSyncHash: ws[2].hash}, snapshot: last}},
 		requests:     []*request{{source: "s1", id: "q1-s1", accepted: true, outcome: events.TypeSyncCompleted}},
 		end:          t0.Add(10 * time.Second),
 		maxWait:      20 * time.Second,
@@ -83,7 +83,7 @@ func TestChecks(t *testing.T) {
 		{"a clean run passes every check", func(*evidence) {}, ""},
 		{"a status left on an older write is a lost change", func(ev *evidence) {
 			f := ev.finals["s1"]
-			f.hash = ev.writes["s1"][0].hash
+			f.status.LastSyncHash = ev.writes["s1"][0].hash
 			ev.finals["s1"] = f
 		}, "lost changes"},
 		{"a snapshot other than the last write is a lost change", func(ev *evidence) {

@@ -81,11 +81,13 @@ func (e *env) startClustered(ctx context.Context, r *report, name string, o *opt
 
 // stop ends the replicas (SIGTERM), the observer and the NATS servers.
 func (d *deployment) stop() {
+	var wg sync.WaitGroup
 	for _, rep := range d.reps {
 		if rep.p != nil && !rep.p.exited() {
-			rep.p.term(15 * time.Second)
+			wg.Go(func() { rep.p.term(15 * time.Second) })
 		}
 	}
+	wg.Wait()
 	if d.obs != nil {
 		d.obs.close()
 	}
@@ -236,7 +238,7 @@ func (d *deployment) analyze(ctx context.Context, maxWait time.Duration) {
 func (d *deployment) terminate(ctx context.Context, rep *replica) {
 	holder := rep.holder(d.e.host)
 	took, exited := rep.p.term(termLimit + 5*time.Second)
-	how := fmt.Sprintf("exited after %.1fs", took.Seconds())
+	how := fmt.Sprintf("exited after %.1fs (%s)", took.Seconds(), rep.p.state)
 	if !exited {
 		how = fmt.Sprintf("still running after %.0fs, killed", took.Seconds())
 	}

@@ -331,7 +331,6 @@ func decodeResult(msg jetstream.Msg, meta *jetstream.MsgMetadata) (result, bool)
 // final is a source's state at the end of a scenario.
 type final struct {
 	status   statusRecord
-	hash     string
 	snapshot []byte
 	err      error
 }
@@ -364,9 +363,9 @@ func (o *observer) finalState(ctx context.Context, source string) final {
 	}
 	data, err := obs.GetBytes(ctx, source)
 	if err != nil {
-		return final{status: st, hash: st.LastSyncHash, err: fmt.Errorf("snapshot of %s: %w", source, err)}
+		return final{status: st, err: fmt.Errorf("snapshot of %s: %w", source, err)}
 	}
-	return final{status: st, hash: st.LastSyncHash, snapshot: data}
+	return final{status: st, snapshot: data}
 }
 
 // syncedHash returns a source's current lastSyncHash, "" if unknown.

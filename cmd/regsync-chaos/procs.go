@@ -18,6 +18,9 @@ type proc struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
 	started time.Time
+	// state is how the process ended ("exit status 0", "signal:
+	// killed"), once done is closed.
+	state string
 }
 
 // Pid is the process id.
@@ -84,6 +87,7 @@ func (ps *procs) start(name string, stdout, stderr io.Writer, env []string, bin 
 	ps.mu.Unlock()
 	go func() {
 		_ = cmd.Wait()
+		p.state = cmd.ProcessState.String()
 		ps.mu.Lock()
 		delete(ps.live, p)
 		ps.mu.Unlock()

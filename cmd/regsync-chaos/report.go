@@ -150,9 +150,10 @@ func checkLost(r *report, ev evidence) {
 		switch {
 		case f.err != nil:
 			bad = append(bad, fmt.Sprintf("%s: %v", s, f.err))
-		case f.hash != lastHash:
+		case f.status.LastSyncHash != lastHash:
 			bad = append(bad, fmt.Sprintf("%s: status (phase %s, lastReason %s) holds lastSyncHash %s, %s; the last valid write is %s",
-				s, f.status.Phase, f.status.LastReason, short(f.hash), writeOf(ws, func(w write) bool { return w.hash == f.hash }), short(lastHash)))
+				s, f.status.Phase, f.status.LastReason, short(f.status.LastSyncHash),
+				writeOf(ws, func(w write) bool { return w.hash == f.status.LastSyncHash }), short(lastHash)))
 		case string(f.snapshot) != string(ev.last[s]):
 			d := objectDigest(f.snapshot)
 			bad = append(bad, fmt.Sprintf("%s: snapshot %s is %s, not the last valid write", s, short(d),
