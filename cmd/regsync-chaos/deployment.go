@@ -213,7 +213,7 @@ func (d *deployment) finish(ctx context.Context, o *options, maxWait time.Durati
 }
 
 func (d *deployment) analyze(ctx context.Context, maxWait time.Duration) {
-	results, err := d.obs.results(ctx)
+	results, err := settled(ctx, func() ([]result, error) { return d.obs.results(ctx) })
 	if err != nil {
 		d.r.errorf("%v", err)
 		return
@@ -222,7 +222,10 @@ func (d *deployment) analyze(ctx context.Context, maxWait time.Duration) {
 		finals: map[string]final{}, end: time.Now(), maxWait: maxWait}
 	for _, s := range d.sources {
 		ev.last[s], _ = d.files.lastValid(s)
-		ev.finals[s] = d.obs.finalState(ctx, s)
+		ev.finals[s], _ = settled(ctx, func() (final, error) {
+			f := d.obs.finalState(ctx, s)
+			return f, f.err
+		})
 	}
 	ev.conflicts, ev.undecoded = d.obs.wireState()
 	ev.statusHashes = d.obs.seenStatusHashes()
@@ -232,6 +235,22 @@ func (d *deployment) analyze(ctx context.Context, maxWait time.Duration) {
 	d.mu.Unlock()
 	analyze(d.r, ev)
 }
+
+// settled retries a read of the end state for up to settleLimit, while
+// JetStream may still be electing leaders after the last fault (no
+// responders, timeouts). It returns the last try's value and error.
+func settled[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	deadline := time.Now().Add(settleLimit)
+	for {
+		v, err := read()
+		if err == nil || time.Now().After(deadline) || sleep(ctx, time.Second) != nil {
+			return v, err
+		}
+	}
+}
+
+// settleLimit bounds how long reads of the end state are retried.
+const settleLimit = 30 * time.Second
 
 // terminate sends SIGTERM to a replica and checks it exits within 10 s
 // and leaves none of its leases behind.
