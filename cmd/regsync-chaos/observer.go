@@ -45,6 +45,9 @@ func connect(urls, user, password string, reconnected func()) (*nats.Conn, error
 	opts := []nats.Option{
 		nats.Name("regsync-chaos"),
 		nats.ReconnectHandler(func(*nats.Conn) { reconnected() }),
+		// Connection errors while nodes are killed are the point of the
+		// exercise; the connection reconnects on its own.
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(5 * time.Second),

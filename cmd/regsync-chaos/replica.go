@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -81,12 +82,15 @@ func (e *env) startReplica(ctx context.Context, r *replica) error {
 		case ctx.Err() != nil:
 			return errInterrupted
 		case p.exited():
-			return fmt.Errorf("replica %s exited while starting: %s", r.name, lastLine(r.log))
+			return fmt.Errorf("replica %s %w: %s", r.name, errExited, lastLine(r.log))
 		case time.Now().After(deadline):
 			return fmt.Errorf("replica %s not ready %s after its start; its last log line: %s", r.name, readyLimit, lastLine(r.log))
 		}
 	}
 }
+
+// errExited marks a replica that ended before it became ready.
+var errExited = errors.New("exited while starting")
 
 // readyLimit is how long a replica may take to become ready.
 const readyLimit = 60 * time.Second

@@ -64,15 +64,27 @@ func (d *deployment) killReplica(rep *replica) func(context.Context) error {
 	}
 }
 
-// restart starts a replica again. One that does not become ready is a
-// finding, not the end of the scenario: the churn goes on without it.
+// restart starts a replica again. One that exits while starting is
+// started again after 2 s, as its supervisor would (deploy/systemd:
+// Restart=on-failure, RestartSec=2s), at most three times. One that does
+// not become ready is a finding, not the end of the scenario: the churn
+// goes on without it.
 func (d *deployment) restart(ctx context.Context, rep *replica) error {
-	err := d.e.startReplica(ctx, rep)
-	if err != nil && !errors.Is(err, errInterrupted) {
-		d.r.check(false, nil, "restart: %v", err)
-		return nil
+	for try := 1; ; try++ {
+		err := d.e.startReplica(ctx, rep)
+		switch {
+		case err == nil || errors.Is(err, errInterrupted):
+			return err
+		case errors.Is(err, errExited) && try < 3:
+			d.r.logf("note: %v; starting it again in 2s, as its supervisor would", err)
+			if err := sleep(ctx, 2*time.Second); err != nil {
+				return err
+			}
+		default:
+			d.r.check(false, nil, "restart: %v", err)
+			return nil
+		}
 	}
-	return err
 }
 
 // termReplica SIGTERMs a replica, checks how it ended, and starts it again.
