@@ -57,7 +57,10 @@ func (e *env) startClustered(ctx context.Context, r *report, name string, o *opt
 		return nil, err
 	}
 	d.urls, d.user, d.password = d.cl.urls(), d.cl.user, d.cl.password
-	leader, _ := d.cl.metaLeader(ctx)
+	leader, err := d.cl.metaLeader(ctx)
+	if err != nil {
+		return nil, err
+	}
 	r.logf("nats-server cluster of 3 up (meta leader %s)", leader.name)
 	nats := natsSection{url: d.urls, user: d.user, password: d.password, replicas: 3}
 	for i := range replicas {
