@@ -60,6 +60,11 @@ type env struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A reader of the output that goes away (| head) must not kill the
+	// suite before it cleans up: with SIGPIPE caught, a write to a closed
+	// pipe only fails. Caught, not ignored, so that children do not
+	// inherit it.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
