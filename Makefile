@@ -54,6 +54,17 @@ fuzz: ## Run each fuzz test for 30s (FUZZTIME=30s).
 	$(GO) test -run '^$$' -fuzz '^FuzzURL$$' -fuzztime $(FUZZTIME) ./internal/redact/
 	$(GO) test -run '^$$' -fuzz '^FuzzDocShape$$' -fuzztime $(FUZZTIME) ./internal/watch/
 
+CHAOS_FLAGS ?=
+
+.PHONY: chaos
+chaos: ## Run the fault suite on loopback: nats-server cluster, regsync replicas, faults (CHAOS_FLAGS=...).
+	@dir=$$(mktemp -d -t regsync-chaos-bin.XXXXXX) && trap 'rm -rf "$$dir"' EXIT && \
+	echo "building nats-server v2.15.2, regsync and regsync-chaos in $$dir" && \
+	GOBIN=$$dir $(GO) install github.com/nats-io/nats-server/v2@v2.15.2 && \
+	$(GO) build -ldflags "$(LDFLAGS)" -o $$dir/regsync ./cmd/regsync && \
+	$(GO) build -o $$dir/regsync-chaos ./cmd/regsync-chaos && \
+	$$dir/regsync-chaos -nats-server $$dir/nats-server -regsync $$dir/regsync $(CHAOS_FLAGS)
+
 .PHONY: clean
 clean: ## Remove build output and the quick-start data directory.
 	rm -rf bin data
