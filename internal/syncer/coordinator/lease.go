@@ -144,25 +144,6 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-// Acquire waits until it holds the source's lease or ctx is done. Workers
-// use TryAcquire, which never waits; Acquire is for callers that have
-// nothing else to do.
-func (l *Leases) Acquire(ctx context.Context, source string) (*Lease, error) {
-	for {
-		lease, err := l.TryAcquire(ctx, source)
-		var held *HeldError
-		if !errors.As(err, &held) {
-			return lease, err
-		}
-		wait := min(max(time.Until(held.Until), 50*time.Millisecond), l.pollInterval())
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("acquire lease on %s: %w", source, ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-}
-
 // Renew extends the lease; an error means it was not renewed (lost, or
 // the bucket did not answer in time).
 func (l *Lease) Renew(ctx context.Context) error {

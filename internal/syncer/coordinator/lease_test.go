@@ -2,6 +2,8 @@ package coordinator
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -133,6 +135,25 @@ func TestKeepAliveGivesUpBeforeTheLeaseExpires(t *testing.T) {
 	for i, d := range kv.deadlines {
 		if d.IsZero() || !d.Before(expires) {
 			t.Errorf("renewal %d could wait until %v, past the lease's expiry %v: the sync would go on after another replica took over", i, d, expires)
+		}
+	}
+}
+
+// Acquire waits until it holds the source's lease or ctx is done: a test's
+// stand-in for another replica that holds a source. Workers use
+// TryAcquire, which never waits.
+func (l *Leases) Acquire(ctx context.Context, source string) (*Lease, error) {
+	for {
+		lease, err := l.TryAcquire(ctx, source)
+		var held *HeldError
+		if !errors.As(err, &held) {
+			return lease, err
+		}
+		wait := min(max(time.Until(held.Until), 50*time.Millisecond), l.pollInterval())
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("acquire lease on %s: %w", source, ctx.Err())
+		case <-time.After(wait):
 		}
 	}
 }
