@@ -1,0 +1,86 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestTemporary(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"a call's deadline", fmt.Errorf("ensure stream: %w", context.DeadlineExceeded), true},
+		{"a request timeout", nats.ErrTimeout, true},
+		{"no responders during an election", fmt.Errorf("read: %w", nats.ErrNoResponders), true},
+		{"a reconnecting connection", nats.ErrConnectionReconnecting, true},
+		{"no heartbeat from a restarting server", jetstream.ErrNoHeartbeat, true},
+		{"JetStream temporarily unavailable", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
+		{"JetStream not enabled", jetstream.ErrJetStreamNotEnabled, false},
+		{"JetStream not enabled for the account", &jetstream.APIError{Code: 503, ErrorCode: jetstream.JSErrCodeJetStreamNotEnabledForAccount}, false},
+		{"a stream that does not exist", jetstream.ErrStreamNotFound, false},
+		{"a permissions violation", nats.ErrPermissionViolation, false},
+		{"the caller gave up", context.Canceled, false},
+		{"a closed connection", nats.ErrConnectionClosed, false},
+		{"any other error", errors.New("bad request"), false},
+		{"no error", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Temporary(tc.err); got != tc.want {
+				t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetrying(t *testing.T) {
+	temporary := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
+	permanent := errors.New("permissions violation")
+	tests := []struct {
+		name      string
+		errs      []error // what the tries return, then nil
+		wantCalls int
+		wantErr   error
+	}{
+		{"succeeds at once", nil, 1, nil},
+		{"outlasts an election", []error{temporary, nats.ErrNoResponders, context.DeadlineExceeded}, 4, nil},
+		{"stops at a permanent error", []error{temporary, permanent}, 2, permanent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls, retries := 0, 0
+			err := Retrying(context.Background(), time.Microsecond, time.Millisecond, func(error, time.Duration) { retries++ }, func(context.Context) error {
+				calls++
+				if calls <= len(tc.errs) {
+					return tc.errs[calls-1]
+				}
+				return nil
+			})
+			if calls != tc.wantCalls || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("%d calls, err %v; want %d calls, err %v", calls, err, tc.wantCalls, tc.wantErr)
+			}
+			if wantRetries := min(len(tc.errs), tc.wantCalls-1); tc.wantErr == nil && retries != wantRetries {
+				t.Errorf("%d retries told, want %d", retries, wantRetries)
+			}
+		})
+	}
+	t.Run("gives up when the caller does", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := Retrying(ctx, time.Hour, time.Hour, func(error, time.Duration) { cancel() }, func(context.Context) error {
+			calls++
+			return temporary
+		})
+		if calls != 1 || !errors.Is(err, context.Canceled) || !errors.Is(err, temporary) {
+			t.Errorf("%d calls, err %v; want 1 call and the cancellation with the last error", calls, err)
+		}
+	})
+}
