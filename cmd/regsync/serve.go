@@ -139,7 +139,7 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
 		Checks: metrics.checks}
-	mgr := syncer.NewManager(fetcher, snapshots, logger, 0)
+	mgr := syncer.NewManager(fetcher, snapshots, logger)
 	holder, err := coordinator.ReplicaID(cfg.DataDir)
 	if err != nil {
 		hostname, _ := os.Hostname()

@@ -55,11 +55,6 @@ type Manager struct {
 	now       func() time.Time
 	// revisionWaits are the pauses AwaitRevision makes between fetches.
 	revisionWaits []time.Duration
-	// inProgressGrace is how long a Syncing status counts as a sync that is
-	// still running. The coordinator calls the Manager only while it holds
-	// the source's lease, so for it any Syncing status is left over from a
-	// holder that died, and the grace is zero.
-	inProgressGrace time.Duration
 	// CallTimeout bounds each request to the snapshot store (storing gets
 	// more time for more bytes), so that a store that does not answer
 	// fails the sync in seconds; zero means DefaultCallTimeout.
@@ -87,11 +82,9 @@ func (m *Manager) call(ctx context.Context, size int) (context.Context, context.
 	return context.WithTimeout(ctx, d+time.Duration(size)*time.Second/storeRate)
 }
 
-// NewManager returns a Manager. inProgressGrace is how long a status in
-// phase Syncing keeps counting as running (see Manager).
-func NewManager(f Fetcher, s Snapshots, logger *slog.Logger, inProgressGrace time.Duration) *Manager {
-	return &Manager{fetcher: f, snapshots: s, logger: logger, now: time.Now, inProgressGrace: inProgressGrace,
-		revisionWaits: defaultRevisionWaits}
+// NewManager returns a Manager.
+func NewManager(f Fetcher, s Snapshots, logger *slog.Logger) *Manager {
+	return &Manager{fetcher: f, snapshots: s, logger: logger, now: time.Now, revisionWaits: defaultRevisionWaits}
 }
 
 // Trigger is what a batch of coalesced triggers asks of ShouldSync.
@@ -133,10 +126,11 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 	log := m.logger.With("source", src.Name)
 	now := m.now()
 
+	// ShouldSync runs only under the source's lease, so no other sync of
+	// it is running: a Syncing status was left by a holder that died.
+	// The reference waits out a grace period and answers
+	// sync-already-in-progress meanwhile; the lease makes that needless.
 	if st.Phase == state.PhaseSyncing {
-		if st.LastAttempt != nil && now.Sub(*st.LastAttempt) <= m.inProgressGrace {
-			return Decision{Reason: ReasonAlreadyInProgress}
-		}
 		log.Warn("detected stale Syncing status, treating as failed", "last_attempt", st.LastAttempt)
 	}
 

@@ -104,7 +104,7 @@ var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 func ago(d time.Duration) *time.Time { t := now.Add(-d); return &t }
 
 func newTestManager(f *fakeFetcher, snaps *memSnapshots) *Manager {
-	m := NewManager(f, snaps, slog.New(slog.DiscardHandler), time.Hour)
+	m := NewManager(f, snaps, slog.New(slog.DiscardHandler))
 	m.now = func() time.Time { return now }
 	return m
 }
@@ -146,8 +146,7 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 	}{
 		{name: "failed phase is not ready", status: &state.Status{Phase: state.PhaseFailed}, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
 		{name: "nil status is not ready", status: nil, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
-		{name: "fresh Syncing is in progress", status: &state.Status{Phase: state.PhaseSyncing, LastAttempt: ago(5 * time.Minute)}, want: ReasonAlreadyInProgress},
-		{name: "Syncing past the grace is orphaned", status: &state.Status{Phase: state.PhaseSyncing, LastAttempt: ago(2 * time.Hour)}, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
+		{name: "fresh Syncing under the lease is orphaned", status: &state.Status{Phase: state.PhaseSyncing, LastAttempt: ago(5 * time.Second)}, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
 		{name: "Syncing without attempt time is orphaned", status: &state.Status{Phase: state.PhaseSyncing}, want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
 		{name: "orphaned Syncing with unchanged data still syncs", status: complete(func(s *state.Status) { s.Phase = state.PhaseSyncing; s.LastAttempt = ago(2 * time.Hour) }), want: ReasonRegistryNotReady, wantFetch: true, wantData: true},
 		{name: "unparseable schedule", status: complete(func(s *state.Status) { s.SyncSchedule = "soon" }), want: ReasonErrorParsingInterval},

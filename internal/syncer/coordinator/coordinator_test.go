@@ -494,7 +494,7 @@ func TestReplicaKilledMidSyncLosesNothing(t *testing.T) {
 	}
 	started := make(chan struct{}, 1)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger, 0), state.NewStore(hA.Status), srcs,
+	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger), state.NewStore(hA.Status), srcs,
 		Options{LeaseTTL: h.leaseTTL, AckWait: ackWait, SyncTimeout: 5 * time.Second, Holder: "replica-a", Logger: logger})
 	ctxA, cancelA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)
@@ -544,7 +544,7 @@ func TestShutdownDrainsSyncInFlight(t *testing.T) {
 	srcs := []config.Source{fileSource("local", path, nil)}
 	f := &slowFetcher{delay: 500 * time.Millisecond, started: make(chan struct{}, 1)}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	c := New(h.h, syncer.NewManager(f, h.snapshots, logger, 0), h.status, srcs,
+	c := New(h.h, syncer.NewManager(f, h.snapshots, logger), h.status, srcs,
 		Options{LeaseTTL: h.leaseTTL, Holder: "draining", Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

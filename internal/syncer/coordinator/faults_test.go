@@ -261,7 +261,7 @@ func TestShutdownCutsOffAStuckSyncAndLetsGo(t *testing.T) {
 	srcs := []config.Source{fileSource("local", path, nil)}
 	f := stuckFetcher{started: make(chan struct{}, 1)}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	mgr := syncer.NewManager(f, h.snapshots, logger, 0)
+	mgr := syncer.NewManager(f, h.snapshots, logger)
 	c := New(h.h, mgr, h.status, srcs, Options{LeaseTTL: h.leaseTTL, SyncTimeout: time.Hour,
 		DrainTimeout: 100 * time.Millisecond, Holder: "stuck", Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())

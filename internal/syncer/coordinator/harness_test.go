@@ -76,7 +76,7 @@ func (h *harness) run(srcs []config.Source, f syncer.Fetcher, opts Options) *Coo
 func (h *harness) runPrepared(srcs []config.Source, f syncer.Fetcher, snaps syncer.Snapshots, opts Options, prepare func(*Coordinator)) *Coordinator {
 	h.t.Helper()
 	logger := slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mgr := syncer.NewManager(f, snaps, logger, 0)
+	mgr := syncer.NewManager(f, snaps, logger)
 	if opts.Workers == 0 {
 		opts.Workers = 2
 	}
