@@ -60,6 +60,8 @@ func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Write
 	return serve(ctx, logger, g, g.config, cfg)
 }
 
+// serve runs regsync until ctx is done: it connects to NATS (connect),
+// builds every part of the service (build) and runs them (run).
 func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath string, cfg *config.Config) error {
 	stopTracing, err := tracing.Setup(ctx, version, logger)
 	if err != nil {
@@ -72,50 +74,108 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 			logger.Warn("tracing: spans not flushed", "err", err)
 		}
 	}()
-	copts, err := g.connectOptions(cfg)
+	conn, err := connect(ctx, logger, g, cfg)
 	if err != nil {
 		return err
+	}
+	defer conn.close()
+	p, err := build(logger, configPath, cfg, conn)
+	if err != nil {
+		return err
+	}
+	err = p.run(ctx)
+	logger.Info("regsync stopped")
+	if err := conn.nc.Drain(); err != nil {
+		logger.Warn("nats drain", "err", err)
+	}
+	return err
+}
+
+// connection is the service's way to NATS: the embedded server when the
+// configuration names no cluster, the connection, and the streams,
+// buckets and object store that regsync works with.
+type connection struct {
+	emb *bus.Embedded // nil with an external cluster
+	nc  *nats.Conn
+	h   *bus.Handles
+}
+
+func (c *connection) close() {
+	if c.nc != nil {
+		c.nc.Close()
+	}
+	if c.emb != nil {
+		c.emb.Shutdown()
+	}
+}
+
+// connect starts the embedded server unless the configuration names a
+// cluster, connects, and makes sure what regsync needs in JetStream
+// exists, waiting out a cluster that cannot answer yet (a restart or a
+// leader election) until ctx is done.
+func connect(ctx context.Context, logger *slog.Logger, g *globals, cfg *config.Config) (*connection, error) {
+	copts, err := g.connectOptions(cfg)
+	if err != nil {
+		return nil, err
 	}
 	copts.Logger = logger
 	replicas := cfg.NATS.Replicas
+	c := &connection{}
 	if copts.URL == "" {
-		storeDir := cfg.EmbeddedStoreDir()
 		user, password, err := embeddedAuth(cfg, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if password == "" {
-			logger.Warn("the embedded nats-server accepts any client that reaches its listener (nats.embedded.auth is false): anyone on this machine can forge results, status and snapshots",
-				"listen", cfg.NATS.Embedded.Listen)
+		if c.emb, err = startEmbedded(logger, cfg, user, password); err != nil {
+			return nil, err
 		}
-		emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: storeDir, Listen: cfg.NATS.Embedded.Listen, User: user, Password: password})
-		if err != nil {
-			return err
-		}
-		defer emb.Shutdown()
-		copts.Embedded = emb
+		copts.Embedded = c.emb
 		copts.User, copts.Password = user, password
 		replicas = 1
-		attrs := []any{"store_dir", storeDir, "client_url", emb.ClientURL(), "auth", password != ""}
-		if password != "" && cfg.NATS.User == "" {
-			attrs = append(attrs, "user", user, "password_file", cfg.EmbeddedPasswordFile())
-		}
-		logger.Info("embedded nats-server started", attrs...)
 	}
-	nc, err := bus.Connect(copts)
+	if c.nc, err = bus.Connect(copts); err != nil {
+		c.close()
+		return nil, err
+	}
+	if c.h, err = ensure(ctx, logger, c.nc, cfg, replicas); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// startEmbedded starts the embedded nats-server of cfg, requiring user and
+// password of every client unless password is empty.
+func startEmbedded(logger *slog.Logger, cfg *config.Config, user, password string) (*bus.Embedded, error) {
+	if password == "" {
+		logger.Warn("the embedded nats-server accepts any client that reaches its listener (nats.embedded.auth is false): anyone on this machine can forge results, status and snapshots",
+			"listen", cfg.NATS.Embedded.Listen)
+	}
+	storeDir := cfg.EmbeddedStoreDir()
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: storeDir, Listen: cfg.NATS.Embedded.Listen, User: user, Password: password})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer nc.Close()
+	attrs := []any{"store_dir", storeDir, "client_url", emb.ClientURL(), "auth", password != ""}
+	if password != "" && cfg.NATS.User == "" {
+		attrs = append(attrs, "user", user, "password_file", cfg.EmbeddedPasswordFile())
+	}
+	logger.Info("embedded nats-server started", attrs...)
+	return emb, nil
+}
+
+// ensure makes sure the streams, buckets and object store exist, trying
+// again while the cluster cannot answer, until ctx is done.
+func ensure(ctx context.Context, logger *slog.Logger, nc *nats.Conn, cfg *config.Config, replicas int) (*bus.Handles, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	mode, err := events.ParseContentMode(cfg.Events.ContentMode)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	h, err := bus.Ensure(ctx, js, bus.Resources{
+	res := bus.Resources{
 		Replicas: replicas,
 		LeaseTTL: cfg.Sync.LeaseTTL,
 		Results: bus.Retention{
@@ -125,43 +185,72 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 		},
 		ContentMode: mode,
 		Logger:      logger,
+	}
+	var h *bus.Handles
+	err = bus.Retrying(ctx, time.Second, 30*time.Second, func(err error, wait time.Duration) {
+		logger.Warn("NATS cannot set up regsync's streams and buckets yet, retrying", "retry_in", wait, "err", err)
+	}, func(ctx context.Context) (err error) {
+		h, err = bus.Ensure(ctx, js, res)
+		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logger.Info("deployment", "id", h.Deployment, "content_mode", string(mode))
+	return h, nil
+}
 
+// pipeline is every part of a running regsync, built from one
+// configuration on one connection.
+type pipeline struct {
+	logger   *slog.Logger
+	cfg      *config.Config
+	conn     *connection
+	ready    atomic.Bool
+	status   *state.Store
+	metrics  *serveMetrics
+	coord    *coordinator.Coordinator
+	interval *coordinator.Interval
+	files    *watch.FileWatcher
+	refs     *watch.Poller
+	polls    *watch.Poller
+	reloader *reload.Reloader
+	srv      *http.Server
+	ln       net.Listener
+}
+
+// build makes every part of the pipeline; nothing runs yet.
+func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *connection) (*pipeline, error) {
+	h := conn.h
+	srcs := cfg.SyncedSources()
+	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status)}
 	reg := prometheus.NewRegistry()
-	metrics := newServeMetrics(reg, nc, h.Status, cfg.SyncedSources())
-	snapshots := writer.New(h.Data)
-	status := state.NewStore(h.Status)
+	s.metrics = newServeMetrics(reg, conn.nc, h.Status, srcs)
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
-		Checks: metrics.checks}
-	mgr := syncer.NewManager(fetcher, snapshots, logger)
+		Checks: s.metrics.checks}
 	holder, err := coordinator.ReplicaID(cfg.DataDir)
 	if err != nil {
 		hostname, _ := os.Hostname()
 		holder = fmt.Sprintf("%s/%d", hostname, os.Getpid())
 		logger.Warn("no stable replica identity, leases of a crashed run will have to expire", "err", err, "holder", holder)
 	}
-	coord := coordinator.New(h, mgr, status, cfg.SyncedSources(), coordinator.Options{
+	s.coord = coordinator.New(h, syncer.NewManager(fetcher, writer.New(h.Data), logger), s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    cfg.Sync.LeaseTTL,
 		SyncTimeout: cfg.Sync.Timeout,
 		Holder:      holder,
 		Source:      h.Publisher.Source(events.ProducerCoordinator),
 		Logger:      logger,
-		Metrics:     metrics.coord,
+		Metrics:     s.metrics.coord,
 	})
-	for _, s := range cfg.Sources {
-		if !s.Synced() {
-			logger.Warn("source is not synced by regsync", "source", s.Name, "type", s.Type())
+	for _, src := range cfg.Sources {
+		if !src.Synced() {
+			logger.Warn("source is not synced by regsync", "source", src.Name, "type", src.Type())
 		}
 	}
-
-	hooks := webhook.New(h.Publisher, cfg.Webhooks, cfg.SyncedSources(), webhook.Options{
+	hooks := webhook.New(h.Publisher, cfg.Webhooks, srcs, webhook.Options{
 		MaxBody:       cfg.Webhooks.MaxBodySize.Int64(),
 		MaxUnverified: cfg.Webhooks.MaxUnverifiedBytes.Int64(),
 		RatePerSecond: cfg.Webhooks.RateLimit.PerSecond,
@@ -170,81 +259,75 @@ func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath stri
 	if enabled := hooks.Enabled(); len(enabled) > 0 {
 		logger.Info("webhooks enabled", "providers", enabled)
 	}
-	var ready atomic.Bool
-	srv := &http.Server{
+	s.srv = &http.Server{
 		Addr:    cfg.HTTP.Addr,
-		Handler: httpHandler(nc, &ready, reg, instrumentWebhooks(metrics.webhooks, hooks)),
+		Handler: httpHandler(conn.nc, &s.ready, reg, instrumentWebhooks(s.metrics.webhooks, hooks)),
 		// Slow clients cannot hold connections open.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
+	if s.ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
 	}
 
-	interval := coordinator.NewInterval(h.Publisher, h.Status, cfg.SyncedSources(), logger)
-	files := watch.NewFileWatcher(h.Publisher, cfg.Watch.Debounce, logger)
-	files.SetSources(cfg.SyncedSources())
-	refs := watch.NewGitPoller(h.Publisher, fetcher, cfg.Watch.GitPollInterval, logger)
-	refs.SetSources(cfg.SyncedSources())
-	polls := watch.NewHTTPPoller(h.Publisher, fetcher, cfg.Watch.HTTPPollInterval, logger)
-	polls.SetSources(cfg.SyncedSources())
-	reloader := reload.New(configPath, cfg, func(ctx context.Context, old, next *config.Config) error {
-		coord.SetSources(next.SyncedSources())
-		metrics.status.SetSources(next.SyncedSources())
-		interval.SetSources(next.SyncedSources())
-		files.SetSources(next.SyncedSources())
-		refs.SetSources(next.SyncedSources())
-		polls.SetSources(next.SyncedSources())
-		hooks.SetSources(next.SyncedSources(), next.Webhooks)
-		changes := coordinator.Diff(old.Sources, next.Sources)
-		for _, s := range changes.Removed {
-			logger.Info("source removed: no longer synced, snapshot kept", "source", s.Name)
-		}
-		return coordinator.ApplyReload(ctx, h.Publisher, status, changes)
-	}, logger)
-	reloader.Reloads = metrics.reloads
+	s.interval = coordinator.NewInterval(h.Publisher, h.Status, srcs, logger)
+	s.files = watch.NewFileWatcher(h.Publisher, cfg.Watch.Debounce, logger)
+	s.files.SetSources(srcs)
+	s.refs = watch.NewGitPoller(h.Publisher, fetcher, cfg.Watch.GitPollInterval, logger)
+	s.refs.SetSources(srcs)
+	s.polls = watch.NewHTTPPoller(h.Publisher, fetcher, cfg.Watch.HTTPPollInterval, logger)
+	s.polls.SetSources(srcs)
+	applier := &reload.Applier{
+		Followers: []reload.Follower{s.coord, s.metrics.status, s.interval, s.files, s.refs, s.polls},
+		Webhooks:  hooks,
+		Publisher: h.Publisher,
+		Status:    s.status,
+		Logger:    logger,
+	}
+	s.reloader = reload.New(configPath, cfg, applier.Apply, logger)
+	s.reloader.Reloads = s.metrics.reloads
+	return s, nil
+}
 
+// run runs every part of the pipeline until ctx is done or one of them
+// fails, then shuts the HTTP server down. The service is ready once the
+// startup triggers are published.
+func (s *pipeline) run(ctx context.Context) error {
 	grp, gctx := errgroup.WithContext(ctx)
-	grp.Go(func() error { return coord.Run(gctx) })
-	grp.Go(func() error { return interval.Run(gctx) })
-	grp.Go(func() error { return metrics.status.Run(gctx) })
-	grp.Go(func() error { return files.Run(gctx) })
-	grp.Go(func() error { return refs.Run(gctx) })
-	grp.Go(func() error { return polls.Run(gctx) })
-	grp.Go(func() error { return reloader.Run(gctx) })
+	grp.Go(func() error { return s.coord.Run(gctx) })
+	grp.Go(func() error { return s.interval.Run(gctx) })
+	grp.Go(func() error { return s.metrics.status.Run(gctx) })
+	grp.Go(func() error { return s.files.Run(gctx) })
+	grp.Go(func() error { return s.refs.Run(gctx) })
+	grp.Go(func() error { return s.polls.Run(gctx) })
+	grp.Go(func() error { return s.reloader.Run(gctx) })
 	grp.Go(func() error {
-		logger.Info("http listening", "addr", ln.Addr().String())
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.logger.Info("http listening", "addr", s.ln.Addr().String())
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
 		return nil
 	})
 	grp.Go(func() error {
 		<-gctx.Done()
-		ready.Store(false)
+		s.ready.Store(false)
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
 		defer cancel()
-		return srv.Shutdown(shutdownCtx)
+		return s.srv.Shutdown(shutdownCtx)
 	})
 	grp.Go(func() error {
-		n, err := coordinator.Startup(gctx, h.Publisher, status, cfg.SyncedSources())
+		srcs := s.cfg.SyncedSources()
+		n, err := coordinator.Startup(gctx, s.conn.h.Publisher, s.status, srcs, s.logger)
 		if err != nil {
-			logger.Error("startup triggers", "err", err)
+			s.logger.Error("startup triggers", "err", err)
 		}
-		logger.Info("regsync ready", "sources", len(cfg.SyncedSources()), "startup_triggers", n)
-		ready.Store(true)
+		s.logger.Info("regsync ready", "sources", len(srcs), "startup_triggers", n)
+		s.ready.Store(true)
 		return nil
 	})
-	err = grp.Wait()
-	logger.Info("regsync stopped")
-	if err := nc.Drain(); err != nil {
-		logger.Warn("nats drain", "err", err)
-	}
-	return err
+	return grp.Wait()
 }
 
 // traced runs h in a server span that continues the caller's trace, if

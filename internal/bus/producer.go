@@ -42,8 +42,21 @@ type Retry struct {
 	Timeout  time.Duration // deadline of one try; 0: ctx's only
 }
 
-// DefaultRetry is the retry of the producers that run in the service.
+// DefaultRetry is the retry of the producers that run in the service and
+// of the CLI's requests: five tries over about four seconds, enough to
+// outlast a JetStream leader election.
 var DefaultRetry = Retry{Attempts: 5, First: 100 * time.Millisecond, Max: 2 * time.Second, Timeout: 10 * time.Second}
+
+// Producer returns the producer named name (one of the events.Producer
+// names) of p's deployment, publishing through p with DefaultRetry and
+// logging its retries to logger.
+func (p Publisher) Producer(name string, logger *slog.Logger) Producer {
+	return Producer{Name: p.Source(name), Sender: p, Retry: DefaultRetry, Logger: logger}
+}
+
+// ErrBuild reports an event that could not be built from its data: no try
+// would store it.
+var ErrBuild = errors.New("cannot build event")
 
 // ErrStale reports a publish abandoned because a newer observation of the
 // same source replaced it (see PublishUnlessStale).
@@ -61,7 +74,7 @@ func (p Producer) Publish(ctx context.Context, id string, d events.Data) (event.
 func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Data, stale func() bool) (event.Event, error) {
 	ev, err := events.New(id, p.Name, d)
 	if err != nil {
-		return ev, err
+		return ev, fmt.Errorf("%w %s: %w", ErrBuild, id, err)
 	}
 	subject := SubjectOf(d)
 	for attempt := 1; ; attempt++ {

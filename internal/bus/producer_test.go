@@ -78,3 +78,15 @@ func TestSubjectOf(t *testing.T) {
 		}
 	}
 }
+
+func TestProducerDoesNotSendAnEventItCannotBuild(t *testing.T) {
+	calls := 0
+	p := Producer{Name: "regsync/test", Retry: DefaultRetry, Sender: senderFunc(func(context.Context, string, event.Event) error {
+		calls++
+		return nil
+	})}
+	_, err := p.Publish(context.Background(), "id-1", &events.SourceChanged{Source: "src"})
+	if !errors.Is(err, ErrBuild) || calls != 0 {
+		t.Errorf("err %v after %d sends; want ErrBuild and no send", err, calls)
+	}
+}

@@ -148,25 +148,46 @@ func (r *Reloader) reload(ctx context.Context, force bool) {
 }
 
 // RestartSections names the sections whose change takes effect only after
-// a restart: everything but the sources and the webhook secrets, which
-// the receiver re-reads live.
+// a restart: every section but the sources and the webhook secrets, which
+// the Applier puts into effect live. The webhooks section is named field
+// by field, so the limits beside the secrets are named alone.
 func RestartSections(old, new *config.Config) []string {
 	var out []string
-	for _, s := range []struct {
-		name string
-		a, b any
-	}{
-		{"dataDir", old.DataDir, new.DataDir},
-		{"nats", old.NATS, new.NATS},
-		{"http", old.HTTP, new.HTTP},
-		{"watch", old.Watch, new.Watch},
-		{"webhooks.maxBodySize", old.Webhooks.MaxBodySize, new.Webhooks.MaxBodySize},
-		{"webhooks.rateLimit", old.Webhooks.RateLimit, new.Webhooks.RateLimit},
-		{"sync", old.Sync, new.Sync},
-	} {
-		if !reflect.DeepEqual(s.a, s.b) {
-			out = append(out, s.name)
+	a, b := reflect.ValueOf(old).Elem(), reflect.ValueOf(new).Elem()
+	for i := range a.NumField() {
+		name := yamlName(a.Type().Field(i))
+		switch name {
+		case "sources":
+			continue
+		case "webhooks":
+			out = append(out, restartWebhookFields(a.Field(i), b.Field(i))...)
+			continue
+		}
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// restartWebhookFields names the fields of two webhooks sections that
+// differ, less the secrets.
+func restartWebhookFields(a, b reflect.Value) []string {
+	var out []string
+	for i := range a.NumField() {
+		switch a.Field(i).Interface().(type) {
+		case config.WebhookSecret, config.WebhookToken:
+			continue
+		}
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			out = append(out, "webhooks."+yamlName(a.Type().Field(i)))
+		}
+	}
+	return out
+}
+
+// yamlName is the key of a configuration field.
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return name
 }

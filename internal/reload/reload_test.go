@@ -164,4 +164,12 @@ func TestRestartSections(t *testing.T) {
 	if got := RestartSections(a, b); !slices.Equal(got, []string{"http", "webhooks.maxBodySize", "sync"}) {
 		t.Errorf("sections %v", got)
 	}
+	// Every section read only at start counts, down to the webhook
+	// limits beside the live secrets.
+	c := config.Default()
+	c.Events.ContentMode = "binary"
+	c.Webhooks.MaxUnverifiedBytes = 1 << 20
+	if got := RestartSections(a, c); !slices.Equal(got, []string{"events", "webhooks.maxUnverifiedBytes"}) {
+		t.Errorf("sections %v", got)
+	}
 }

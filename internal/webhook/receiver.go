@@ -21,6 +21,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/ratelog"
 )
@@ -286,7 +287,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	published, err := r.publish(req.Context(), p.name, d, pl, targets)
 	d.published = published
 	switch {
-	case errors.Is(err, errBuild):
+	case errors.Is(err, bus.ErrBuild):
 		return d.fail(http.StatusInternalServerError, "cannot build the trigger", err)
 	case err != nil:
 		w.Header().Set("Retry-After", seconds(retryAfter))
@@ -295,8 +296,6 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	d.status = http.StatusAccepted
 	return d
 }
-
-var errBuild = errors.New("build trigger")
 
 // readBody reads a request's body of at most limit bytes. A body of known
 // length is read into a buffer of exactly that size, so that the bytes held
@@ -322,9 +321,10 @@ func (r *Receiver) publish(ctx context.Context, provider string, d *delivery, pl
 		// triggers unique instead.
 		deliveryID = randomID()
 	}
-	evs := make([]event.Event, len(targets))
-	for i, t := range targets {
-		data := &events.SourceChanged{
+	// One try: the sender retries the delivery when it is answered 503.
+	prod := bus.Producer{Name: r.pub.Source(events.ProducerWebhook(provider)), Sender: r.pub}
+	publish := func(t target) error {
+		_, err := prod.Publish(ctx, eventID(provider, deliveryID, t.source), &events.SourceChanged{
 			Source:   t.source,
 			Trigger:  events.TriggerWebhook,
 			Revision: t.change.revision,
@@ -336,23 +336,18 @@ func (r *Receiver) publish(ctx context.Context, provider string, d *delivery, pl
 				Pusher:     clip(pl.pusher),
 				Repository: clip(pl.repository),
 			},
-		}
-		ev, err := events.New(eventID(provider, deliveryID, t.source), r.pub.Source(events.ProducerWebhook(provider)), data)
-		if err != nil {
-			return nil, fmt.Errorf("%w for %s: %w", errBuild, t.source, err)
-		}
-		evs[i] = ev
+		})
+		return err
 	}
-
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
 	defer cancel()
 	errs := make([]error, len(targets))
 	if len(targets) == 1 {
-		errs[0] = r.pub.Publish(ctx, events.TriggerSubject(targets[0].source), evs[0])
+		errs[0] = publish(targets[0])
 	} else {
 		var wg sync.WaitGroup
 		for i, t := range targets {
-			wg.Go(func() { errs[i] = r.pub.Publish(ctx, events.TriggerSubject(t.source), evs[i]) })
+			wg.Go(func() { errs[i] = publish(t) })
 		}
 		wg.Wait()
 	}
@@ -361,7 +356,7 @@ func (r *Receiver) publish(ctx context.Context, provider string, d *delivery, pl
 		if errs[i] == nil {
 			stored = append(stored, t.source)
 		} else {
-			errs[i] = fmt.Errorf("publish trigger %s: %w", evs[i].ID(), errs[i])
+			errs[i] = fmt.Errorf("trigger for %s: %w", t.source, errs[i])
 		}
 	}
 	return stored, errors.Join(errs...)

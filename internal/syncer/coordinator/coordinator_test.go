@@ -418,12 +418,12 @@ func TestStartupTriggers(t *testing.T) {
 	srcs := []config.Source{fileSource("local", path, nil), {Name: "managed", Managed: &config.Managed{}}}
 	ctx := context.Background()
 
-	n, err := Startup(ctx, h.h.Publisher, h.status, srcs)
+	n, err := Startup(ctx, h.h.Publisher, h.status, srcs, slog.New(slog.DiscardHandler))
 	if err != nil || n != 1 {
 		t.Fatalf("startup published %d (err %v), want 1", n, err)
 	}
 	// A second replica starting at the same time publishes the same id.
-	if _, err := Startup(ctx, h.h.Publisher, h.status, srcs); err != nil {
+	if _, err := Startup(ctx, h.h.Publisher, h.status, srcs, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	res := h.results("local")
@@ -434,7 +434,7 @@ func TestStartupTriggers(t *testing.T) {
 	}
 	// Complete, announced and not due: no trigger at the next start.
 	eventually(t, "the announced result cleared from the status", func() bool { return h.getStatus("local").PendingResult == nil })
-	if n, err := Startup(ctx, h.h.Publisher, h.status, srcs); err != nil || n != 0 {
+	if n, err := Startup(ctx, h.h.Publisher, h.status, srcs, slog.New(slog.DiscardHandler)); err != nil || n != 0 {
 		t.Errorf("startup published %d (err %v), want 0 for a complete source", n, err)
 	}
 }

@@ -36,9 +36,9 @@ func Slot(source string, interval time.Duration, t time.Time) (int64, time.Time)
 // its interval slots, and retries failed sources at the time their status
 // names. ShouldSync still decides; an unchanged source is skipped.
 type Interval struct {
-	pub    bus.Publisher
-	status jetstream.KeyValue
-	logger *slog.Logger
+	producer bus.Producer
+	status   jetstream.KeyValue
+	logger   *slog.Logger
 
 	mu      sync.Mutex
 	sources map[string]config.Source
@@ -57,7 +57,7 @@ type nextRetry struct {
 
 // NewInterval returns an Interval for the given sources.
 func NewInterval(pub bus.Publisher, status jetstream.KeyValue, srcs []config.Source, logger *slog.Logger) *Interval {
-	iv := &Interval{pub: pub, status: status, logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
+	iv := &Interval{producer: pub.Producer(events.ProducerInterval, logger), status: status, logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
 	iv.SetSources(srcs)
 	return iv
 }
@@ -200,9 +200,6 @@ func (iv *Interval) next(now time.Time) time.Time {
 }
 
 func (iv *Interval) publish(ctx context.Context, d dueTrigger) error {
-	ev, err := events.New(d.id, iv.pub.Source(events.ProducerInterval), &events.SyncRequested{Source: d.source, Trigger: events.TriggerInterval, RequestID: d.id})
-	if err != nil {
-		return err
-	}
-	return iv.pub.Publish(ctx, events.TriggerSubject(d.source), ev)
+	_, err := iv.producer.Publish(ctx, d.id, &events.SyncRequested{Source: d.source, Trigger: events.TriggerInterval, RequestID: d.id})
+	return err
 }

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,31 +10,14 @@ import (
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/syncer"
 )
 
-func names(srcs []config.Source) []string {
-	var out []string
-	for _, s := range srcs {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
-func TestDiff(t *testing.T) {
-	a := fileSource("a", "a.json", nil)
-	b := fileSource("b", "b.json", nil)
-	c := fileSource("c", "c.json", nil)
-	b2 := fileSource("b", "b.json", &registry.Filter{Names: &registry.PatternSet{Include: []string{"x/*"}}})
-	managed := config.Source{Name: "m", Managed: &config.Managed{}}
-	ch := Diff([]config.Source{a, b, managed}, []config.Source{b2, c, managed})
-	if !slices.Equal(names(ch.Added), []string{"c"}) || !slices.Equal(names(ch.Changed), []string{"b"}) ||
-		!slices.Equal(names(ch.Removed), []string{"a"}) {
-		t.Errorf("changes %+v", ch)
-	}
-	if !Diff([]config.Source{a}, []config.Source{fileSource("a", "a.json", nil)}).Empty() {
-		t.Error("equal configurations differ")
-	}
+// reload applies a reload from the sources old to next, as serve does.
+func (h *harness) reload(c *Coordinator, old, next []config.Source) error {
+	a := &reload.Applier{Followers: []reload.Follower{c}, Publisher: h.h.Publisher, Status: h.status, Logger: slog.New(slog.DiscardHandler)}
+	return a.Apply(context.Background(), &config.Config{Sources: old}, &config.Config{Sources: next})
 }
 
 func TestReloadAddsRefiltersAndRemoves(t *testing.T) {
@@ -52,9 +36,7 @@ func TestReloadAddsRefiltersAndRemoves(t *testing.T) {
 		fileSource("keep", path, &registry.Filter{Tags: &registry.PatternSet{Include: []string{"web"}}}),
 		fileSource("new", path, nil),
 	}
-	ch := Diff(old, next)
-	c.SetSources(next)
-	if err := ApplyReload(context.Background(), h.h.Publisher, h.status, ch); err != nil {
+	if err := h.reload(c, old, next); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
@@ -89,8 +71,7 @@ func TestReloadWithAChangedPathSyncsTheNewFile(t *testing.T) {
 	res.completed()
 
 	next := []config.Source{fileSource("moving", second, nil)}
-	c.SetSources(next)
-	if err := ApplyReload(context.Background(), h.h.Publisher, h.status, Diff(old, next)); err != nil {
+	if err := h.reload(c, old, next); err != nil {
 		t.Fatal(err)
 	}
 	got := res.completed()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 // publishes a startup trigger for each source that is not Complete or whose
 // interval is due. The trigger id names the status revision it was decided
 // on, so replicas starting together publish one trigger per source.
-func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []config.Source) (int, error) {
+func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []config.Source, logger *slog.Logger) (int, error) {
+	prod := pub.Producer(events.ProducerStartup, logger)
 	var errs []error
 	published := 0
 	now := time.Now()
@@ -43,13 +45,7 @@ func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []
 			continue
 		}
 		id := "st-" + src.Name + "-" + strconv.FormatUint(rev, 10)
-		ev, err := events.New(id, pub.Source(events.ProducerStartup), &events.SyncRequested{
-			Source: src.Name, Trigger: events.TriggerStartup, RequestID: id,
-		})
-		if err == nil {
-			err = pub.Publish(ctx, events.TriggerSubject(src.Name), ev)
-		}
-		if err != nil {
+		if _, err := prod.Publish(ctx, id, &events.SyncRequested{Source: src.Name, Trigger: events.TriggerStartup, RequestID: id}); err != nil {
 			errs = append(errs, fmt.Errorf("startup trigger for %s: %w", src.Name, err))
 			continue
 		}
