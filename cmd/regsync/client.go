@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -198,44 +198,86 @@ func clientPublisher(ctx context.Context, js jetstream.JetStream, stderr io.Writ
 // from a client that cannot read it.
 const unknownDeployment = "unknown"
 
-// replay hands fn the events on subject in REGSYNC_RESULTS, oldest first,
-// up to the last one stored when replay started, skipping any it cannot
-// decode, until fn returns false.
-func replay(ctx context.Context, js jetstream.JetStream, subject string, fn func(event.Event) bool) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	cons, err := js.OrderedConsumer(ctx, events.StreamResults, cfg)
-	if err != nil {
+// clientBackoff is how the client commands wait out a cluster that is
+// changing while they follow results. A results stream that does not
+// exist (yet) counts: serve makes it at start, and a command follows only
+// once it knows that a service runs.
+var clientBackoff = bus.Backoff{First: 100 * time.Millisecond, Limit: 2 * time.Second, Retryable: func(err error) bool {
+	return bus.Temporary(err) || errors.Is(err, jetstream.ErrStreamNotFound)
+}}
+
+// follow hands fn the messages of REGSYNC_RESULTS that an ordered consumer
+// with cfg delivers, until fn returns false or ctx is done. It outlasts a
+// cluster that changes: when the consumer cannot be made, or stops with an
+// error that a later try can get past, it is made again after a pause,
+// starting after the last message handed over, so nothing is missed or
+// handed over twice.
+func follow(ctx context.Context, js jetstream.JetStream, cfg jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) bool) error {
+	err := clientBackoff.Do(ctx, func(ctx context.Context) error {
+		return followOnce(ctx, js, &cfg, fn)
+	})
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("stream %s does not exist (has `regsync serve` started?)", events.StreamResults)
+	case err != nil:
 		return fmt.Errorf("read %s: %w", events.StreamResults, err)
 	}
-	info, err := cons.Info(ctx)
+	return nil
+}
+
+// followOnce is one ordered consumer of follow. After each message handed
+// over, cfg starts after it.
+func followOnce(ctx context.Context, js jetstream.JetStream, cfg *jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) bool) error {
+	cons, err := js.OrderedConsumer(ctx, events.StreamResults, *cfg)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", events.StreamResults, err)
+		return err
 	}
-	for pending := info.NumPending; pending > 0; {
-		batch, err := cons.Fetch(int(min(pending, 256)), jetstream.FetchMaxWait(5*time.Second))
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			return fmt.Errorf("read %s: %w", events.StreamResults, err)
-		}
-		n := 0
-		for msg := range batch.Messages() {
-			n++
-			if meta, err := msg.Metadata(); err == nil {
-				pending = meta.NumPending
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			ev, err := events.Decode(msg.Headers(), msg.Data())
-			if err != nil {
-				continue
-			}
-			if !fn(ev) {
-				return nil
-			}
+			return err
 		}
-		if err := batch.Error(); err != nil {
-			return fmt.Errorf("read %s: %w", events.StreamResults, err)
+		if meta, err := msg.Metadata(); err == nil {
+			*cfg = fromSequence(cfg.FilterSubjects, meta.Sequence.Stream+1)
 		}
-		if n == 0 {
+		if !fn(msg) {
 			return nil
 		}
 	}
-	return nil
+}
+
+// fromSequence is the consumer of the messages on subjects from stream
+// sequence seq on.
+func fromSequence(subjects []string, seq uint64) jetstream.OrderedConsumerConfig {
+	return jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq}
+}
+
+// resultsEnd is the sequence the next message stored in REGSYNC_RESULTS
+// will have, read once the cluster can answer. The error wraps
+// jetstream.ErrStreamNotFound when there is no such stream yet.
+func resultsEnd(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	var end uint64
+	err := bus.Backoff{First: 100 * time.Millisecond, Limit: 2 * time.Second}.Do(ctx, func(ctx context.Context) error {
+		s, err := js.Stream(ctx, events.StreamResults)
+		if err != nil {
+			return err
+		}
+		end = s.CachedInfo().State.LastSeq + 1
+		return nil
+	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, fmt.Errorf("stream %s does not exist (has `regsync serve` started?): %w", events.StreamResults, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", events.StreamResults, err)
+	}
+	return end, nil
 }

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
 )
 
@@ -72,5 +79,48 @@ func TestLoopback(t *testing.T) {
 		if got := loopback(in); got != want {
 			t.Errorf("loopback(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// electingJS is a JetStream whose first ordered consumers cannot be made,
+// as while the results stream elects a leader.
+type electingJS struct {
+	jetstream.JetStream
+	fails int
+}
+
+func (e *electingJS) OrderedConsumer(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	if e.fails > 0 {
+		e.fails--
+		return nil, &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
+	}
+	return e.JetStream.OrderedConsumer(ctx, stream, cfg)
+}
+
+func TestAwaitResultOutlastsAnElection(t *testing.T) {
+	srv := bustest.Start(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	skipped := func(id, trigger string, seq uint64) {
+		t.Helper()
+		d := &events.SyncSkipped{Source: "a", Reason: "up-to-date-no-policy",
+			Covered: events.Covered{TriggerIDs: []string{trigger}, TriggerCount: 1, TriggerSeq: seq, StartedAt: time.Now()}}
+		ev, err := events.New(id, "urn:regsync:test:coordinator", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Handles.Publisher.Publish(ctx, bus.SubjectOf(d), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	skipped("r-a-1", "other", 3)
+	skipped("r-a-2", "mine", 7)
+	js := &electingJS{JetStream: srv.JS, fails: 3}
+	ev, err := awaitResult(ctx, js, "a", 1, func(c events.Covered) bool { return c.Covers("mine", 5) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID() != "r-a-2" || js.fails != 0 {
+		t.Errorf("got %s with %d failures left; want r-a-2 after every failure", ev.ID(), js.fails)
 	}
 }

@@ -187,9 +187,10 @@ func ensure(ctx context.Context, logger *slog.Logger, nc *nats.Conn, cfg *config
 		Logger:      logger,
 	}
 	var h *bus.Handles
-	err = bus.Retrying(ctx, time.Second, 30*time.Second, func(err error, wait time.Duration) {
+	b := bus.Backoff{First: time.Second, Limit: 30 * time.Second, OnRetry: func(err error, wait time.Duration) {
 		logger.Warn("NATS cannot set up regsync's streams and buckets yet, retrying", "retry_in", wait, "err", err)
-	}, func(ctx context.Context) (err error) {
+	}}
+	err = b.Do(ctx, func(ctx context.Context) (err error) {
 		h, err = bus.Ensure(ctx, js, res)
 		return err
 	})

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/tracing"
@@ -26,7 +26,7 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	fs := g.flagSet("sync")
 	all := fs.Bool("all", false, "request a sync of every source that has a status record")
 	wait := fs.Bool("wait", false, "wait for each result, print it, and exit non-zero on failure")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits for the request to be stored and answered")
 	requestID := fs.String("request-id", "", "request id (default: random); reuse one to retry a request without a second sync")
 	names, err := g.parse(fs, args, stderr)
 	if err != nil {
@@ -64,61 +64,55 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	if rid == "" {
 		rid = newRequestID()
 	}
+	// A result for a new request is stored after it: reading from the
+	// current end of REGSYNC_RESULTS cannot miss it. A retried request
+	// (--request-id) may have been answered long ago: read all of it.
+	// A serve that is starting may not have made REGSYNC_RESULTS yet:
+	// its first result will have sequence 1.
+	var from uint64 = 1
+	if *wait {
+		// --timeout bounds the request too: a cluster that cannot store
+		// it is waited out as long as its answer would be.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	if *wait && *requestID == "" {
+		if from, err = resultsEnd(ctx, js); errors.Is(err, jetstream.ErrStreamNotFound) {
+			from = 1
+		} else if err != nil {
+			return err
+		}
+	}
 	pub := clientPublisher(ctx, js, stderr)
-
 	type pending struct {
 		source string
 		id     string
 		seq    uint64
-		sub    *nats.Subscription
-		// answered is the result already in REGSYNC_RESULTS that answers
-		// a retried request, if any.
-		answered *event.Event
 	}
 	var waits []pending
 	for _, name := range names {
 		p := pending{source: name, id: rid + "-" + name}
-		if *wait {
-			// Subscribe before publishing so the answer cannot slip by.
-			if p.sub, err = nc.SubscribeSync(events.SourceResults(name)); err != nil {
-				return fmt.Errorf("subscribe to results of %s: %w", name, err)
-			}
-			defer p.sub.Unsubscribe()
-		}
-		ev, err := events.New(p.id, pub.Source(events.ProducerCLI), &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid})
-		if err != nil {
+		sent := &ackRecorder{Publisher: pub}
+		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: bus.DefaultRetry}
+		if _, err := prod.Publish(ctx, p.id, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid}); err != nil {
 			return err
 		}
-		ack, err := pub.PublishAck(ctx, events.TriggerSubject(name), ev)
-		if err != nil {
-			return err
-		}
-		p.seq = ack.Sequence
+		// A duplicate collapsed with an earlier try or an earlier run of
+		// this request: its sequence is the stored trigger's.
+		p.seq = sent.ack.Sequence
 		fmt.Fprintf(stderr, "requested sync of %s (request %s, trigger %s)\n", name, rid, p.id)
-		if *wait && (*requestID != "" || ack.Duplicate) {
-			// A retried request may have been answered already: its
-			// trigger collapsed with the first one (ack.Duplicate), or
-			// the first one left JetStream's duplicate window.
-			matches := func(c events.Covered) bool { return c.Answers(rid) || (ack.Duplicate && c.Covers(p.id, p.seq)) }
-			if p.answered, err = findResult(ctx, js, name, matches); err != nil {
-				return err
-			}
-		}
 		waits = append(waits, p)
 	}
 	if !*wait {
 		return nil
 	}
 
-	deadline, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
 	failed := 0
 	for _, p := range waits {
-		ev := p.answered
-		if ev == nil {
-			if ev, err = awaitResult(deadline, p.sub, p.id, p.seq); err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("waiting for the result of %s: %w", p.source, err)}
-			}
+		ev, err := awaitResult(ctx, js, p.source, from, func(c events.Covered) bool { return c.Answers(rid) || c.Covers(p.id, p.seq) })
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("waiting for the result of %s: %w", p.source, err)}
 		}
 		out, _ := json.MarshalIndent(ev, "", "  ")
 		fmt.Fprintln(stdout, string(out))
@@ -132,38 +126,43 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	return nil
 }
 
-// awaitResult returns the first result that covers the trigger.
-func awaitResult(ctx context.Context, sub *nats.Subscription, id string, seq uint64) (*event.Event, error) {
-	for {
-		msg, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return nil, errors.New("timed out (raise --timeout, or check `regsync status`)")
-			}
-			return nil, err
-		}
-		ev, err := events.Decode(msg.Header, msg.Data)
-		if err != nil {
-			continue
-		}
-		if c, ok := coveredOf(ev); ok && c.Covers(id, seq) {
-			return &ev, nil
-		}
-	}
+// ackRecorder is the Sender of a request: it keeps the acknowledgement of
+// the try that stored it.
+type ackRecorder struct {
+	bus.Publisher
+	ack *jetstream.PubAck
 }
 
-// findResult returns the first result of source in REGSYNC_RESULTS whose
-// covered triggers match, or nil when there is none.
-func findResult(ctx context.Context, js jetstream.JetStream, source string, match func(events.Covered) bool) (*event.Event, error) {
+func (a *ackRecorder) Publish(ctx context.Context, subject string, ev event.Event) error {
+	ack, err := a.PublishAck(ctx, subject, ev)
+	if err == nil {
+		a.ack = ack
+	}
+	return err
+}
+
+// awaitResult returns the first result of source, from stream sequence
+// from on, whose covered triggers match.
+func awaitResult(ctx context.Context, js jetstream.JetStream, source string, from uint64, match func(events.Covered) bool) (*event.Event, error) {
 	var found *event.Event
-	err := replay(ctx, js, events.SourceResults(source), func(ev event.Event) bool {
+	err := follow(ctx, js, fromSequence([]string{events.SourceResults(source)}, from), func(msg jetstream.Msg) bool {
+		ev, err := events.Decode(msg.Headers(), msg.Data())
+		if err != nil {
+			return true
+		}
 		if c, ok := coveredOf(ev); ok && match(c) {
 			found = &ev
 			return false
 		}
 		return true
 	})
-	return found, err
+	if found != nil {
+		return found, nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, errors.New("timed out (raise --timeout, or check `regsync status`)")
+	}
+	return nil, err
 }
 
 // coveredOf returns which triggers a result event answers.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -50,48 +49,41 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	defer nc.Close()
 
 	// One ordered consumer replays what was asked for and then follows
-	// new results, with nothing lost or repeated in between.
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverNewPolicy}
+	// new results, with nothing lost or repeated in between, even when
+	// it has to be made again.
+	end, err := resultsEnd(ctx, js)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", subject, err)
+	}
+	cfg := fromSequence([]string{subject}, end)
 	switch {
 	case *all:
-		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+		cfg = fromSequence([]string{subject}, 1)
 	case *since > 0:
 		start := time.Now().Add(-*since)
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+		cfg = jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start}
 	}
-	cons, err := js.OrderedConsumer(ctx, events.StreamResults, cfg)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("watch %s: stream %s does not exist (has `regsync serve` started?)", subject, events.StreamResults)
-	}
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", subject, err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", subject, err)
-	}
-	defer it.Stop()
 	fmt.Fprintf(stderr, "watching %s (Ctrl-C to stop)\n", subject)
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("watch %s: %w", subject, err)
-		}
+	err = follow(ctx, js, cfg, func(msg jetstream.Msg) bool {
 		ev, err := events.Decode(msg.Headers(), msg.Data())
-		if err != nil {
+		switch {
+		case err != nil:
 			fmt.Fprintf(stderr, "skipping undecodable message on %s: %v\n", msg.Subject(), err)
-			continue
-		}
-		if *output == "json" {
+		case *output == "json":
 			out, _ := json.Marshal(ev)
 			fmt.Fprintln(stdout, string(out))
-			continue
+		default:
+			fmt.Fprintln(stdout, resultLine(ev))
 		}
-		fmt.Fprintln(stdout, resultLine(ev))
+		return true
+	})
+	if ctx.Err() != nil {
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", subject, err)
+	}
+	return nil
 }
 
 // resultLine is one result as a line for people: time, source, outcome,

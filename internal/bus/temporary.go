@@ -33,19 +33,33 @@ func Temporary(err error) bool {
 		apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount
 }
 
-// Retrying calls fn until it succeeds, fails for good (an error that is
-// not Temporary), or ctx is done. Between tries it waits as
-// backoff.Doubling(first, limit) says, after telling onRetry (when not nil)
-// the error and the wait, for a log line.
-func Retrying(ctx context.Context, first, limit time.Duration, onRetry func(err error, wait time.Duration), fn func(ctx context.Context) error) error {
+// Backoff calls a function again while it fails with an error worth
+// another try, pausing as backoff.Doubling(First, Limit) says.
+type Backoff struct {
+	First, Limit time.Duration
+	// Retryable says which errors are worth another try; nil: Temporary.
+	Retryable func(error) bool
+	// OnRetry, when set, is told each error that will be retried and the
+	// pause before the next try, for a log line.
+	OnRetry func(err error, wait time.Duration)
+}
+
+// Do calls fn until it succeeds, fails with an error that is not
+// retryable, or ctx is done; then it returns fn's last error, with ctx's
+// error first when ctx ended the tries.
+func (b Backoff) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	retryable := b.Retryable
+	if retryable == nil {
+		retryable = Temporary
+	}
 	for failures := 1; ; failures++ {
 		err := fn(ctx)
-		if err == nil || !Temporary(err) || ctx.Err() != nil {
+		if err == nil || !retryable(err) || ctx.Err() != nil {
 			return err
 		}
-		wait := backoff.Doubling(first, limit, failures)
-		if onRetry != nil {
-			onRetry(err, wait)
+		wait := backoff.Doubling(b.First, b.Limit, failures)
+		if b.OnRetry != nil {
+			b.OnRetry(err, wait)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -41,7 +41,7 @@ func TestTemporary(t *testing.T) {
 	}
 }
 
-func TestRetrying(t *testing.T) {
+func TestBackoff(t *testing.T) {
 	temporary := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
 	permanent := errors.New("permissions violation")
 	tests := []struct {
@@ -57,7 +57,8 @@ func TestRetrying(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls, retries := 0, 0
-			err := Retrying(context.Background(), time.Microsecond, time.Millisecond, func(error, time.Duration) { retries++ }, func(context.Context) error {
+			b := Backoff{First: time.Microsecond, Limit: time.Millisecond, OnRetry: func(error, time.Duration) { retries++ }}
+			err := b.Do(context.Background(), func(context.Context) error {
 				calls++
 				if calls <= len(tc.errs) {
 					return tc.errs[calls-1]
@@ -72,10 +73,24 @@ func TestRetrying(t *testing.T) {
 			}
 		})
 	}
+	t.Run("retries what Retryable names", func(t *testing.T) {
+		calls := 0
+		b := Backoff{First: time.Microsecond, Limit: time.Microsecond, Retryable: func(err error) bool { return errors.Is(err, permanent) }}
+		err := b.Do(context.Background(), func(context.Context) error {
+			if calls++; calls < 3 {
+				return permanent
+			}
+			return temporary
+		})
+		if calls != 3 || !errors.Is(err, temporary) {
+			t.Errorf("%d calls, err %v; want 3 calls ending with the error Retryable refuses", calls, err)
+		}
+	})
 	t.Run("gives up when the caller does", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
-		err := Retrying(ctx, time.Hour, time.Hour, func(error, time.Duration) { cancel() }, func(context.Context) error {
+		b := Backoff{First: time.Hour, Limit: time.Hour, OnRetry: func(error, time.Duration) { cancel() }}
+		err := b.Do(ctx, func(context.Context) error {
 			calls++
 			return temporary
 		})
