@@ -53,7 +53,8 @@ type Manager struct {
 	snapshots Snapshots
 	logger    *slog.Logger
 	now       func() time.Time
-	// revisionWaits are the pauses AwaitRevision makes between fetches.
+	// revisionWaits are the pauses a read makes between fetches while it
+	// waits for an announced commit.
 	revisionWaits []time.Duration
 	// CallTimeout bounds each request to the snapshot store (storing gets
 	// more time for more bytes), so that a store that does not answer
@@ -190,17 +191,36 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 }
 
 // read fetches the source for a decision. When the triggers announced a
-// git commit, it first waits for the remote to serve it (AwaitRevision).
+// git commit that the remote may not serve yet (awaitsRevision), it
+// fetches again after growing pauses while the remote still serves the
+// synced revision, and fails with ErrRevisionNotServed when it never moves
+// on, so that the old commit is not synced and called done. A fetch that
+// fails ends the read with its error.
 func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status, announced string) (*sources.Fetched, *Error) {
-	if serr := m.AwaitRevision(ctx, src, st, announced); serr != nil {
-		return nil, serr
+	await := m.awaitsRevision(ctx, src, st, announced)
+	for i := 0; ; i++ {
+		fetched, err := m.fetcher.Fetch(ctx, src)
+		if err != nil {
+			// Carried with the decision; the sync's failure logs it, once.
+			return nil, fetchError(err)
+		}
+		if !await || fetched.Revision != st.Revision {
+			return fetched, nil
+		}
+		if i == len(m.revisionWaits) {
+			err := fmt.Errorf("%w: the trigger announced commit %s but the remote still serves %s after %d tries",
+				ErrRevisionNotServed, announced, fetched.Revision, i+1)
+			return nil, &Error{Err: err, Message: "Fetch failed: " + err.Error(),
+				ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonRevisionNotServed}
+		}
+		t := time.NewTimer(m.revisionWaits[i])
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fetchError(ctx.Err())
+		case <-t.C:
+		}
 	}
-	fetched, err := m.fetcher.Fetch(ctx, src)
-	if err != nil {
-		// Carried with the decision; the sync's failure logs it, once.
-		return nil, fetchError(err)
-	}
-	return fetched, nil
 }
 
 func fetchError(err error) *Error {
@@ -223,48 +243,18 @@ type seenRevisions interface {
 	Seen(ctx context.Context, src config.Source, revision string) bool
 }
 
-// AwaitRevision handles a webhook's race with its remote: a forge may
-// announce a commit before its git remote serves it. When the remote still
-// serves the synced revision, it fetches again after growing pauses until
-// the remote has moved on. It returns nil once the remote serves another
-// revision (the announced one or a later one), and an *Error wrapping
-// ErrRevisionNotServed when it never did, so that the old commit is not
-// synced and called done.
-//
-// Only a commit not seen before is waited for: one the remote served
-// earlier is a push replayed after the source moved on, and the source is
-// synced as it is (a replay must not knock a healthy source to Failed).
-func (m *Manager) AwaitRevision(ctx context.Context, src config.Source, st *state.Status, revision string) *Error {
+// awaitsRevision reports whether a read must wait for an announced
+// commit. A forge may announce a commit before its git remote serves it,
+// so a commit other than the synced one is waited for, unless the remote
+// served it before: that is a push replayed after the source moved on, and
+// the source is synced as it is (a replay must not knock a healthy source
+// to Failed).
+func (m *Manager) awaitsRevision(ctx context.Context, src config.Source, st *state.Status, revision string) bool {
 	if src.Git == nil || revision == "" || st == nil || st.Revision == "" || revision == st.Revision {
-		return nil
+		return false
 	}
-	if seen, ok := m.fetcher.(seenRevisions); ok && seen.Seen(ctx, src, revision) {
-		return nil
-	}
-	served := st.Revision
-	for i := 0; ; i++ {
-		fetched, err := m.fetcher.Fetch(ctx, src)
-		if err != nil {
-			return nil // PerformSync fetches again and reports the failure
-		}
-		if served = fetched.Revision; served != st.Revision {
-			return nil
-		}
-		if i == len(m.revisionWaits) {
-			break
-		}
-		t := time.NewTimer(m.revisionWaits[i])
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
-	err := fmt.Errorf("%w: the trigger announced commit %s but the remote still serves %s after %d tries",
-		ErrRevisionNotServed, revision, served, len(m.revisionWaits)+1)
-	return &Error{Err: err, Message: "Fetch failed: " + err.Error(),
-		ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonRevisionNotServed}
+	seen, ok := m.fetcher.(seenRevisions)
+	return !ok || !seen.Seen(ctx, src, revision)
 }
 
 // HasSnapshot reports whether a snapshot of the source is stored.

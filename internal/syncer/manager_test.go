@@ -435,7 +435,17 @@ func (r *seenRemote) Seen(_ context.Context, _ config.Source, revision string) b
 	return slices.Contains(r.seen, revision)
 }
 
-func TestAwaitRevision(t *testing.T) {
+// failingRemote is a remote that cannot be read.
+type failingRemote struct{ fetches int }
+
+func (r *failingRemote) Fetch(context.Context, config.Source) (*sources.Fetched, error) {
+	r.fetches++
+	return nil, errors.New("connection refused")
+}
+
+// A decision reads the source once; only a commit announced but not yet
+// served costs more fetches, one per pause.
+func TestReadAwaitsAnAnnouncedRevision(t *testing.T) {
 	git := config.Source{Name: "g", Git: &config.Git{Repository: "https://x/r.git", Branch: "main"}}
 	synced := &state.Status{Phase: state.PhaseComplete, Revision: "old"}
 	cases := []struct {
@@ -450,10 +460,10 @@ func TestAwaitRevision(t *testing.T) {
 		{"the remote serves it after a while", git, 3, "new", false, 4},
 		{"the remote moved past it", git, 0, "older-than-new", false, 1},
 		{"the remote never serves it", git, 100, "new", true, 4},
-		{"the announced commit is the synced one", git, 100, "old", false, 0},
-		{"no revision announced", git, 100, "", false, 0},
-		{"not a git source", config.Source{Name: "f", File: &config.File{Path: "x"}}, 100, "new", false, 0},
-		{"a replayed push of a commit served before", git, 100, "older", false, 0},
+		{"the announced commit is the synced one", git, 100, "old", false, 1},
+		{"no revision announced", git, 100, "", false, 1},
+		{"not a git source", config.Source{Name: "f", File: &config.File{Path: "x"}}, 100, "new", false, 1},
+		{"a replayed push of a commit served before", git, 100, "older", false, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -461,7 +471,7 @@ func TestAwaitRevision(t *testing.T) {
 			m := newTestManager(nil, &memSnapshots{data: map[string][]byte{}})
 			m.fetcher = remote
 			m.revisionWaits = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
-			err := m.AwaitRevision(context.Background(), tc.src, synced, tc.revision)
+			fetched, err := m.read(context.Background(), tc.src, synced, tc.revision)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err %v, want error %v", err, tc.wantErr)
 			}
@@ -469,11 +479,23 @@ func TestAwaitRevision(t *testing.T) {
 				!strings.Contains(err.Message, "announced commit new but the remote still serves old")) {
 				t.Errorf("error %+v", err)
 			}
+			if err == nil && (fetched == nil || fetched.Revision != remote.new && fetched.Revision != "old") {
+				t.Errorf("fetched %+v", fetched)
+			}
 			if remote.fetches != tc.wantFetches {
 				t.Errorf("%d fetches, want %d", remote.fetches, tc.wantFetches)
 			}
 		})
 	}
+	t.Run("a remote that cannot be read fails at once", func(t *testing.T) {
+		remote := &failingRemote{}
+		m := newTestManager(nil, &memSnapshots{data: map[string][]byte{}})
+		m.fetcher = remote
+		_, err := m.read(context.Background(), git, synced, "new")
+		if err == nil || err.ConditionReason != ConditionReasonFetchFailed || remote.fetches != 1 {
+			t.Errorf("err %+v after %d fetches; want the fetch error after 1", err, remote.fetches)
+		}
+	})
 }
 
 func TestUnreadableSourceIsFetchedOnceAndFailsWithTheFetchError(t *testing.T) {
