@@ -3,6 +3,9 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"regexp"
@@ -191,5 +194,50 @@ func checkExample(t *testing.T, typ string, s eventSchema, sch *jsonschema.Schem
 	}
 	if e.Subject() != d.SourceName() {
 		t.Errorf("example subject %q, data source %q", e.Subject(), d.SourceName())
+	}
+}
+
+// TestDocsNameEveryProducer keeps the producer names that the events
+// reference lists in step with the Producer constants.
+func TestDocsNameEveryProducer(t *testing.T) {
+	file, err := parser.ParseFile(token.NewFileSet(), "names.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ProducerWebhook("<provider>")}
+	for _, decl := range file.Decls {
+		gen, ok := decl.(*ast.GenDecl)
+		if !ok || gen.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gen.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if strings.HasPrefix(name.Name, "Producer") && i < len(vs.Values) {
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok {
+						want = append(want, strings.Trim(lit.Value, `"`))
+					}
+				}
+			}
+		}
+	}
+	doc, err := os.ReadFile(eventsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile("(?m)^\\| `source` \\|.*$").Find(doc)
+	_, list, ok := strings.Cut(string(line), "producer ")
+	list, _, _ = strings.Cut(list, ". ")
+	if !ok {
+		t.Fatalf("%s: the source row does not list the producers", eventsDoc)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(list, -1) {
+		got = append(got, m[1])
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s lists the producers %v; the code names %v", eventsDoc, got, want)
 	}
 }
