@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -26,7 +27,7 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	fs := g.flagSet("sync")
 	all := fs.Bool("all", false, "request a sync of every source that has a status record")
 	wait := fs.Bool("wait", false, "wait for each result, print it, and exit non-zero on failure")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits for the request to be stored and answered")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long to keep trying to store the requests and, with --wait, to wait for their results")
 	requestID := fs.String("request-id", "", "request id (default: random); reuse one to retry a request without a second sync")
 	names, err := g.parse(fs, args, stderr)
 	if err != nil {
@@ -70,13 +71,10 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	// A serve that is starting may not have made REGSYNC_RESULTS yet:
 	// its first result will have sequence 1.
 	var from uint64 = 1
-	if *wait {
-		// --timeout bounds the request too: a cluster that cannot store
-		// it is waited out as long as its answer would be.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
+	// A cluster that cannot store a request (a leader election) is waited
+	// out for as long as --timeout allows.
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	if *wait && *requestID == "" {
 		if from, err = resultsEnd(ctx, js); errors.Is(err, jetstream.ErrStreamNotFound) {
 			from = 1
@@ -94,7 +92,7 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	for _, name := range names {
 		p := pending{source: name, id: rid + "-" + name}
 		sent := &ackRecorder{Publisher: pub}
-		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: bus.DefaultRetry}
+		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: requestRetry}
 		if _, err := prod.Publish(ctx, p.id, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid}); err != nil {
 			return err
 		}
@@ -125,6 +123,9 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	}
 	return nil
 }
+
+// requestRetry tries to store a request until --timeout ends the tries.
+var requestRetry = bus.Retry{Attempts: math.MaxInt, First: bus.DefaultRetry.First, Max: bus.DefaultRetry.Max, Timeout: 5 * time.Second}
 
 // ackRecorder is the Sender of a request: it keeps the acknowledgement of
 // the try that stored it.

@@ -83,7 +83,7 @@ func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Da
 			return ev, nil
 		}
 		if ctx.Err() != nil {
-			return ev, ctx.Err()
+			return ev, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		}
 		if attempt >= max(1, p.Retry.Attempts) {
 			if attempt > 1 {
@@ -100,7 +100,7 @@ func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Da
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ev, ctx.Err()
+			return ev, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-t.C:
 		}
 		if stale != nil && stale() {
