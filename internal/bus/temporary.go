@@ -12,11 +12,17 @@ import (
 	"github.com/regsync/regsync/internal/backoff"
 )
 
+// errCodeNoPeers is JetStream's answer to a stream or bucket that cannot be
+// placed on enough servers (JSClusterNoPeersErrF): a cluster still forming
+// gives it until its servers have met.
+const errCodeNoPeers jetstream.ErrorCode = 10005
+
 // Temporary reports whether err is what NATS answers while a cluster
-// changes (a leader election, a restarting server, a reconnect), so that
-// the same call can succeed a little later: a timeout, no responders, a
-// lost connection, or a JetStream API error with code 503, except that
-// JetStream is not enabled at all.
+// changes (a leader election, a restarting server, a reconnect, servers
+// still meeting), so that the same call can succeed a little later: a
+// timeout, no responders, a lost connection, no peers to place a stream
+// on, or a JetStream API error with code 503, except that JetStream is not
+// enabled at all.
 func Temporary(err error) bool {
 	switch {
 	case err == nil:
@@ -25,6 +31,9 @@ func Temporary(err error) bool {
 		errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrDisconnected),
 		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, jetstream.ErrNoStreamResponse),
 		errors.Is(err, jetstream.ErrNoHeartbeat), errors.Is(err, jetstream.ErrServerShutdown):
+		return true
+	}
+	if hasCode(err, errCodeNoPeers) {
 		return true
 	}
 	var apiErr *jetstream.APIError

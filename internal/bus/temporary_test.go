@@ -23,6 +23,7 @@ func TestTemporary(t *testing.T) {
 		{"a reconnecting connection", nats.ErrConnectionReconnecting, true},
 		{"no heartbeat from a restarting server", jetstream.ErrNoHeartbeat, true},
 		{"JetStream temporarily unavailable", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
+		{"a cluster still forming", fmt.Errorf("ensure stream REGSYNC_TRIGGERS: %w", &jetstream.APIError{Code: 400, ErrorCode: 10005, Description: "no suitable peers for placement"}), true},
 		{"JetStream not enabled", jetstream.ErrJetStreamNotEnabled, false},
 		{"JetStream not enabled for the account", &jetstream.APIError{Code: 503, ErrorCode: jetstream.JSErrCodeJetStreamNotEnabledForAccount}, false},
 		{"a stream that does not exist", jetstream.ErrStreamNotFound, false},
