@@ -227,7 +227,11 @@ func TestSyncNamesTheDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deployment, err := bus.Deployment(context.Background(), js)
+	results, err := js.Stream(context.Background(), events.StreamResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployment, err := bus.DeploymentOf(results.CachedInfo())
 	if err != nil {
 		t.Fatal(err)
 	}

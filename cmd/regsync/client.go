@@ -183,13 +183,17 @@ func clientHint(err error, withConfig bool) error {
 }
 
 // clientPublisher returns the publisher of a client command: it names the
-// deployment in the source attribute when it can read the deployment id
-// from REGSYNC_RESULTS, and says so when it cannot.
-func clientPublisher(ctx context.Context, js jetstream.JetStream, stderr io.Writer) bus.Publisher {
-	id, err := bus.Deployment(ctx, js)
-	if err != nil {
+// deployment in the source attribute when the REGSYNC_RESULTS stream read
+// as results (nil when it could not be read) holds the deployment id, and
+// says so when it does not.
+func clientPublisher(js jetstream.JetStream, results *jetstream.StreamInfo, stderr io.Writer) bus.Publisher {
+	id := unknownDeployment
+	if results == nil {
+		fmt.Fprintf(stderr, "warning: stream %s cannot be read; requests name the producer %s\n", events.StreamResults, unknownDeployment)
+	} else if d, err := bus.DeploymentOf(results); err != nil {
 		fmt.Fprintf(stderr, "warning: %v; requests name the producer %s\n", err, unknownDeployment)
-		id = unknownDeployment
+	} else {
+		id = d
 	}
 	return bus.Publisher{JS: js, Deployment: id}
 }
@@ -228,7 +232,9 @@ func follow(ctx context.Context, js jetstream.JetStream, cfg jetstream.OrderedCo
 // followOnce is one ordered consumer of follow. After each message handed
 // over, cfg starts after it.
 func followOnce(ctx context.Context, js jetstream.JetStream, cfg *jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) bool) error {
-	cons, err := js.OrderedConsumer(ctx, events.StreamResults, *cfg)
+	create, cancel := context.WithTimeout(ctx, clientCallTimeout)
+	cons, err := js.OrderedConsumer(create, events.StreamResults, *cfg)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -260,24 +266,30 @@ func fromSequence(subjects []string, seq uint64) jetstream.OrderedConsumerConfig
 	return jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq}
 }
 
-// resultsEnd is the sequence the next message stored in REGSYNC_RESULTS
-// will have, read once the cluster can answer. The error wraps
-// jetstream.ErrStreamNotFound when there is no such stream yet.
-func resultsEnd(ctx context.Context, js jetstream.JetStream) (uint64, error) {
-	var end uint64
-	err := bus.Backoff{First: 100 * time.Millisecond, Limit: 2 * time.Second}.Do(ctx, func(ctx context.Context) error {
+// clientCallTimeout bounds each JetStream request of a client command, so
+// that a request the cluster lost (a server that died while answering)
+// costs seconds and is tried again, instead of the command's whole
+// --timeout.
+const clientCallTimeout = 5 * time.Second
+
+// readResults reads the REGSYNC_RESULTS stream's settings and state, trying
+// again while the cluster cannot answer, until ctx is done. The error
+// wraps jetstream.ErrStreamNotFound when there is no such stream yet.
+func readResults(ctx context.Context, js jetstream.JetStream) (*jetstream.StreamInfo, error) {
+	var info *jetstream.StreamInfo
+	b := bus.Backoff{First: clientBackoff.First, Limit: clientBackoff.Limit, Timeout: clientCallTimeout}
+	err := b.Do(ctx, func(ctx context.Context) error {
 		s, err := js.Stream(ctx, events.StreamResults)
-		if err != nil {
-			return err
+		if err == nil {
+			info = s.CachedInfo()
 		}
-		end = s.CachedInfo().State.LastSeq + 1
-		return nil
+		return err
 	})
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, fmt.Errorf("stream %s does not exist (has `regsync serve` started?): %w", events.StreamResults, err)
+		return nil, fmt.Errorf("stream %s does not exist (has `regsync serve` started?): %w", events.StreamResults, err)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", events.StreamResults, err)
+		return nil, fmt.Errorf("read %s: %w", events.StreamResults, err)
 	}
-	return end, nil
+	return info, nil
 }

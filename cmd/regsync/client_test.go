@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,26 @@ func TestAwaitResultOutlastsAnElection(t *testing.T) {
 	}
 	if ev.ID() != "r-a-2" || js.fails != 0 {
 		t.Errorf("got %s with %d failures left; want r-a-2 after every failure", ev.ID(), js.fails)
+	}
+}
+
+func TestReadResultsBeforeServeStarted(t *testing.T) {
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(t.TempDir(), "js")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	nc, err := bus.Connect(bus.ConnectOptions{Embedded: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = readResults(context.Background(), js)
+	if !errors.Is(err, jetstream.ErrStreamNotFound) || !strings.Contains(err.Error(), "has `regsync serve` started?") {
+		t.Errorf("readResults() = %v, want stream not found with a hint", err)
 	}
 }

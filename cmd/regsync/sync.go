@@ -65,24 +65,24 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	if rid == "" {
 		rid = newRequestID()
 	}
+	// A cluster that cannot store a request (a leader election) is waited
+	// out for as long as --timeout allows.
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	// A result for a new request is stored after it: reading from the
 	// current end of REGSYNC_RESULTS cannot miss it. A retried request
 	// (--request-id) may have been answered long ago: read all of it.
 	// A serve that is starting may not have made REGSYNC_RESULTS yet:
 	// its first result will have sequence 1.
-	var from uint64 = 1
-	// A cluster that cannot store a request (a leader election) is waited
-	// out for as long as --timeout allows.
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	if *wait && *requestID == "" {
-		if from, err = resultsEnd(ctx, js); errors.Is(err, jetstream.ErrStreamNotFound) {
-			from = 1
-		} else if err != nil {
-			return err
-		}
+	results, err := readResults(ctx, js)
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
 	}
-	pub := clientPublisher(ctx, js, stderr)
+	var from uint64 = 1
+	if results != nil && *requestID == "" {
+		from = results.State.LastSeq + 1
+	}
+	pub := clientPublisher(js, results, stderr)
 	type pending struct {
 		source string
 		id     string
@@ -125,7 +125,7 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 }
 
 // requestRetry tries to store a request until --timeout ends the tries.
-var requestRetry = bus.Retry{Attempts: math.MaxInt, First: bus.DefaultRetry.First, Max: bus.DefaultRetry.Max, Timeout: 5 * time.Second}
+var requestRetry = bus.Retry{Attempts: math.MaxInt, First: bus.DefaultRetry.First, Max: bus.DefaultRetry.Max, Timeout: clientCallTimeout}
 
 // ackRecorder is the Sender of a request: it keeps the acknowledgement of
 // the try that stored it.

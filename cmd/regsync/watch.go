@@ -51,11 +51,11 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	// One ordered consumer replays what was asked for and then follows
 	// new results, with nothing lost or repeated in between, even when
 	// it has to be made again.
-	end, err := resultsEnd(ctx, js)
+	results, err := readResults(ctx, js)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", subject, err)
 	}
-	cfg := fromSequence([]string{subject}, end)
+	cfg := fromSequence([]string{subject}, results.State.LastSeq+1)
 	switch {
 	case *all:
 		cfg = fromSequence([]string{subject}, 1)

@@ -330,14 +330,10 @@ func keepLeaseTTL(ctx context.Context, js jetstream.JetStream, locks jetstream.K
 	return nil
 }
 
-// Deployment reads the deployment id from REGSYNC_RESULTS, for a client
-// that did not create the resources (see DeploymentKey).
-func Deployment(ctx context.Context, js jetstream.JetStream) (string, error) {
-	s, err := js.Stream(ctx, events.StreamResults)
-	if err != nil {
-		return "", fmt.Errorf("read the deployment id from stream %s: %w", events.StreamResults, err)
-	}
-	id := s.CachedInfo().Config.Metadata[DeploymentKey]
+// DeploymentOf returns the deployment id that the REGSYNC_RESULTS stream
+// described by info holds (see DeploymentKey).
+func DeploymentOf(info *jetstream.StreamInfo) (string, error) {
+	id := info.Config.Metadata[DeploymentKey]
 	if id == "" {
 		return "", fmt.Errorf("stream %s has no deployment id yet (has `regsync serve` started?)", events.StreamResults)
 	}

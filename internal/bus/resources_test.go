@@ -83,9 +83,17 @@ func TestDeploymentID(t *testing.T) {
 	}
 
 	t.Run("clients read it", func(t *testing.T) {
-		got, err := Deployment(context.Background(), js)
+		s, err := js.Stream(context.Background(), events.StreamResults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DeploymentOf(s.CachedInfo())
 		if err != nil || got != h.Deployment {
-			t.Errorf("Deployment() = %q, %v; want %q", got, err, h.Deployment)
+			t.Errorf("DeploymentOf() = %q, %v; want %q", got, err, h.Deployment)
+		}
+		s.CachedInfo().Config.Metadata = nil
+		if _, err := DeploymentOf(s.CachedInfo()); err == nil || !strings.Contains(err.Error(), "no deployment id") {
+			t.Errorf("a stream without the id: %v", err)
 		}
 	})
 	t.Run("kept by every later start", func(t *testing.T) {
@@ -123,13 +131,6 @@ func TestDeploymentID(t *testing.T) {
 			t.Errorf("legacy id %q, then %q", h.Deployment, again)
 		}
 	})
-}
-
-func TestDeploymentBeforeServeStarted(t *testing.T) {
-	_, err := Deployment(context.Background(), startJS(t, filepath.Join(t.TempDir(), "js")))
-	if err == nil || !strings.Contains(err.Error(), events.StreamResults) {
-		t.Errorf("Deployment() = %v, want an error naming %s", err, events.StreamResults)
-	}
 }
 
 func TestResultsAreBounded(t *testing.T) {

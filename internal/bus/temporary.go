@@ -46,6 +46,9 @@ func Temporary(err error) bool {
 // another try, pausing as backoff.Doubling(First, Limit) says.
 type Backoff struct {
 	First, Limit time.Duration
+	// Timeout, when set, bounds each try, so that a request the cluster
+	// lost costs one try and not the caller's whole deadline.
+	Timeout time.Duration
 	// Retryable says which errors are worth another try; nil: Temporary.
 	Retryable func(error) bool
 	// OnRetry, when set, is told each error that will be retried and the
@@ -62,7 +65,7 @@ func (b Backoff) Do(ctx context.Context, fn func(ctx context.Context) error) err
 		retryable = Temporary
 	}
 	for failures := 1; ; failures++ {
-		err := fn(ctx)
+		err := b.try(ctx, fn)
 		if err == nil || !retryable(err) || ctx.Err() != nil {
 			return err
 		}
@@ -78,4 +81,13 @@ func (b Backoff) Do(ctx context.Context, fn func(ctx context.Context) error) err
 		case <-t.C:
 		}
 	}
+}
+
+func (b Backoff) try(ctx context.Context, fn func(ctx context.Context) error) error {
+	if b.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.Timeout)
+		defer cancel()
+	}
+	return fn(ctx)
 }

@@ -87,6 +87,20 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("%d calls, err %v; want 3 calls ending with the error Retryable refuses", calls, err)
 		}
 	})
+	t.Run("a try that is not answered costs its timeout", func(t *testing.T) {
+		calls := 0
+		b := Backoff{First: time.Microsecond, Limit: time.Microsecond, Timeout: time.Millisecond}
+		err := b.Do(context.Background(), func(ctx context.Context) error {
+			if calls++; calls < 3 {
+				<-ctx.Done() // a request the cluster lost
+				return ctx.Err()
+			}
+			return nil
+		})
+		if calls != 3 || err != nil {
+			t.Errorf("%d calls, err %v; want the third try to succeed", calls, err)
+		}
+	})
 	t.Run("gives up when the caller does", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
