@@ -82,32 +82,12 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	if results != nil && *requestID == "" {
 		from = results.State.LastSeq + 1
 	}
-	pub := clientPublisher(js, results, stderr)
-	type pending struct {
-		source string
-		id     string
-		seq    uint64
+	pending, err := request(ctx, clientPublisher(js, results, stderr), names, rid, stderr)
+	if err != nil || !*wait {
+		return err
 	}
-	var waits []pending
-	for _, name := range names {
-		p := pending{source: name, id: rid + "-" + name}
-		sent := &ackRecorder{Publisher: pub}
-		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: requestRetry}
-		if _, err := prod.Publish(ctx, p.id, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid}); err != nil {
-			return err
-		}
-		// A duplicate collapsed with an earlier try or an earlier run of
-		// this request: its sequence is the stored trigger's.
-		p.seq = sent.ack.Sequence
-		fmt.Fprintf(stderr, "requested sync of %s (request %s, trigger %s)\n", name, rid, p.id)
-		waits = append(waits, p)
-	}
-	if !*wait {
-		return nil
-	}
-
 	failed := 0
-	for _, p := range waits {
+	for _, p := range pending {
 		ev, err := awaitResult(ctx, js, p.source, from, func(c events.Covered) bool { return c.Answers(rid) || c.Covers(p.id, p.seq) })
 		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("waiting for the result of %s: %w", p.source, err)}
@@ -119,9 +99,36 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 		}
 	}
 	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d syncs failed", failed, len(waits))}
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d syncs failed", failed, len(pending))}
 	}
 	return nil
+}
+
+// requested is a stored request for one source: its trigger's event id
+// and stream sequence.
+type requested struct {
+	source string
+	id     string
+	seq    uint64
+}
+
+// request stores request rid for each source.
+func request(ctx context.Context, pub bus.Publisher, names []string, rid string, stderr io.Writer) ([]requested, error) {
+	var out []requested
+	for _, name := range names {
+		r := requested{source: name, id: rid + "-" + name}
+		sent := &ackRecorder{Publisher: pub}
+		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: requestRetry}
+		if _, err := prod.Publish(ctx, r.id, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid}); err != nil {
+			return nil, err
+		}
+		// A duplicate collapsed with an earlier try or an earlier run of
+		// this request: its sequence is the stored trigger's.
+		r.seq = sent.ack.Sequence
+		fmt.Fprintf(stderr, "requested sync of %s (request %s, trigger %s)\n", name, rid, r.id)
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // requestRetry tries to store a request until --timeout ends the tries.
