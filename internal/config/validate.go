@@ -115,6 +115,14 @@ func typeCount(s Source) int {
 	return n
 }
 
+// sourceError is a problem of the source that p names (see prefix). p
+// holds the source's name, which may hold a '%': it is never part of the
+// format.
+func sourceError(p, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", p, fmt.Sprintf(format, args...))
+}
+
+// prefix names the source at index i in problems: "source[i] (name)".
 func prefix(i int, name string) string {
 	if name == "" {
 		return fmt.Sprintf("source[%d]", i)
@@ -129,7 +137,7 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 	var errs []error
 	p := prefix(i, s.Name)
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 
 	switch {
@@ -178,7 +186,7 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 func validateGit(p string, g *Git) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 	protocol := ""
 	if g.Repository == "" {
@@ -282,7 +290,7 @@ func CheckGitPath(p string) error {
 func validateAPI(p string, a *API) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 	if a.Endpoint == "" {
 		add("api.endpoint is required")
@@ -308,7 +316,7 @@ func validateAPI(p string, a *API) []error {
 func validateFile(p string, f *File) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 	switch {
 	case f.Path == "" && f.URL == "":
@@ -347,7 +355,7 @@ func validateFile(p string, f *File) []error {
 func checkHTTPSecurity(p, kind, rawURL, tokenFile string, insecure bool) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 	if tokenFile != "" {
 		if !filepath.IsAbs(tokenFile) {

@@ -732,3 +732,21 @@ func TestWebhookLimits(t *testing.T) {
 		t.Errorf("a disabled limit needs no burst: %v", err)
 	}
 }
+
+func TestSourceNameIsNotAFormat(t *testing.T) {
+	_, _, err := Parse([]byte(`
+sources:
+  - name: bad%s
+    file: {}
+    syncPolicy: {interval: 5m}
+  - name: "100%"
+    api: {endpoint: ftp://x}
+    syncPolicy: {interval: 5m}
+`))
+	equalLists(t, "problems", problems(t, err), []string{
+		"line 3: source[0]: name 'bad%s' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)",
+		"line 4: source[0] (bad%s): file.path or file.url is required",
+		"line 6: source[1]: name '100%' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)",
+		"line 7: source[1] (100%): api.endpoint must use http or https scheme",
+	})
+}
