@@ -257,15 +257,9 @@ func TestConfigReferenceExamplesLoad(t *testing.T) {
 		default:
 			file = example + minimalSource
 		}
-		_, _, err := config.Parse([]byte(file))
-		if err == nil {
-			continue
-		}
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if strings.TrimSpace(line) != "" && !strings.Contains(line, "is not accessible") {
-				t.Errorf("example %d does not load: %v\n%s", i+1, err, example)
-				break
-			}
+		// Parse reads none of the files an example names.
+		if _, _, err := config.Parse([]byte(file)); err != nil {
+			t.Errorf("example %d does not load: %v\n%s", i+1, err, example)
 		}
 	}
 }

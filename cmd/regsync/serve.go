@@ -52,8 +52,12 @@ func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Write
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	// A receiver without its secret would stay off while /readyz says
-	// ready: refuse to start instead.
+	// A source without its credentials would fail every sync, a receiver
+	// without its secret would stay off while /readyz says ready: refuse
+	// to start instead.
+	if err := cfg.CheckFiles(); err != nil {
+		return fmt.Errorf("load config %s: %w", g.config, err)
+	}
 	if err := webhook.CheckSecrets(cfg.Webhooks, cfg.Sources); err != nil {
 		return fmt.Errorf("load config %s: %w", g.config, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -278,39 +279,52 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestGitPathDefault(t *testing.T) {
-	sources := []Source{
-		{Name: "default", Git: &Git{Repository: "https://example.com/r.git"}},
-		{Name: "custom", Git: &Git{Repository: "https://example.com/r.git", Path: "data/registry.json"}},
-		{Name: "file", File: &File{Path: "r.json"}},
-	}
-	setSourceDefaults(sources)
-	if got := sources[0].Git.Path; got != DefaultGitPath {
+	cfg, _ := mustParse(t, `
+sources:
+  - name: default
+    git: {repository: https://example.com/r.git}
+    syncPolicy: {interval: 1h}
+  - name: custom
+    git: {repository: https://example.com/r.git, path: data/registry.json}
+    syncPolicy: {interval: 1h}
+`)
+	if got := cfg.Sources[0].Git.Path; got != DefaultGitPath {
 		t.Errorf("unset path = %q, want %q", got, DefaultGitPath)
 	}
-	if got := sources[1].Git.Path; got != "data/registry.json" {
+	if got := cfg.Sources[1].Git.Path; got != "data/registry.json" {
 		t.Errorf("set path = %q, want it kept", got)
 	}
+}
 
-	t.Run("a valid git source gets the default path", func(t *testing.T) {
+// TestValidateIsPure checks that Validate judges the configuration alone:
+// it fills in nothing and reads no file, which CheckFiles does.
+func TestValidateIsPure(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "absent")
+	build := func() *Config {
 		c := Default()
-		c.Sources = []Source{{Name: "g", Git: &Git{Repository: "https://example.com/r.git"}, SyncPolicy: &SyncPolicy{Interval: "1h"}}}
-		if _, err := c.Validate(); err != nil {
-			t.Fatal(err)
+		c.Sources = []Source{
+			{Name: "g", Git: &Git{Repository: "ssh://git@example.com/r.git", Auth: &GitAuth{SSHKeyFile: missing, KnownHostsFile: missing}}, SyncPolicy: &SyncPolicy{Interval: "1h"}},
+			{Name: "p", Git: &Git{Repository: "https://example.com/r.git", Auth: &GitAuth{Username: "u", PasswordFile: missing}}, SyncPolicy: &SyncPolicy{Interval: "1h"}},
+			{Name: "a", API: &API{Endpoint: "https://example.com", BearerTokenFile: missing}, SyncPolicy: &SyncPolicy{Interval: "1h"}},
+			{Name: "f", File: &File{URL: "https://example.com/r.json", BearerTokenFile: missing}, SyncPolicy: &SyncPolicy{Interval: "1h"}},
 		}
-		if got := c.Sources[0].Git.Path; got != DefaultGitPath {
-			t.Errorf("path = %q, want %q", got, DefaultGitPath)
-		}
-	})
+		return c
+	}
+	c := build()
+	if _, err := c.Validate(); err != nil {
+		t.Fatalf("Validate read the disk: %v", err)
+	}
+	if !reflect.DeepEqual(c, build()) {
+		t.Errorf("Validate changed its argument:\n%+v", c.Sources[0].Git)
+	}
 
-	t.Run("a failed validation leaves the path untouched", func(t *testing.T) {
-		c := Default()
-		c.Sources = []Source{{Name: "g", Git: &Git{Repository: "https://example.com/r.git"}}}
-		if _, err := c.Validate(); err == nil {
-			t.Fatal("Validate accepted a git source without a sync interval")
-		}
-		if got := c.Sources[0].Git.Path; got != "" {
-			t.Errorf("path = %q, want it untouched", got)
-		}
+	stat := "stat " + missing + ": no such file or directory"
+	equalLists(t, "CheckFiles", problems(t, c.CheckFiles()), []string{
+		"source[0] (g): git.auth.sshKeyFile is not accessible: " + stat,
+		"source[0] (g): git.auth.knownHostsFile is not accessible: " + stat,
+		"source[1] (p): git.auth.passwordFile is not accessible: " + stat,
+		"source[2] (a): api.bearerTokenFile is not accessible: " + stat,
+		"source[3] (f): file.bearerTokenFile is not accessible: " + stat,
 	})
 }
 

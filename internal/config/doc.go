@@ -12,8 +12,10 @@
 // regsync's own sections (dataDir, nats, http, watch, webhooks, sync) carry
 // defaults, so an empty section, or none at all, is valid.
 //
-// Use Load for a file and Parse for bytes. Both return the warnings worth
-// showing to the user next to the configuration or the error. A returned
-// error that describes problems in the file is a *ValidationError listing
-// each of them.
+// Use Load for a file and Parse for bytes. Both fill in the defaults and
+// validate (see Config.Validate, which judges the configuration alone), and
+// return the warnings worth showing to the user next to the configuration
+// or the error. A returned error that describes problems in the file is a
+// *ValidationError listing each of them. Config.CheckFiles is the separate
+// check that the files the sources name can be read now.
 package config

@@ -85,6 +85,7 @@ func Parse(data []byte) (*Config, []string, error) {
 		}
 	}
 
+	setSourceDefaults(cfg.Sources)
 	vw, err := cfg.Validate()
 	warnings = append(warnings, vw...)
 	if err != nil {
@@ -101,6 +102,16 @@ func Parse(data []byte) (*Config, []string, error) {
 		return nil, warnings, &ValidationError{Errs: problems}
 	}
 	return cfg, warnings, nil
+}
+
+// setSourceDefaults fills in the defaults of the sources' own settings,
+// as Default does for regsync's sections.
+func setSourceDefaults(sources []Source) {
+	for i := range sources {
+		if g := sources[i].Git; g != nil && g.Path == "" {
+			g.Path = DefaultGitPath
+		}
+	}
 }
 
 // parseYAML parses the one YAML document in data into its root node, nil

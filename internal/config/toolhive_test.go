@@ -98,6 +98,11 @@ func TestToolHiveConfigs(t *testing.T) {
 			wantErrs, wantWarnings := toolhiveExpectation(t, data)
 
 			cfg, warnings, err := Load(path)
+			if err == nil {
+				if ferr := cfg.CheckFiles(); ferr != nil {
+					cfg, err = nil, fmt.Errorf("load config %s: %w", path, ferr)
+				}
+			}
 			equalLists(t, "warnings", warnings, wantWarnings)
 			if len(wantErrs) == 0 {
 				if err != nil {

@@ -55,8 +55,9 @@ var (
 
 // Validate checks the configuration and reports every problem at once as a
 // *ValidationError. The warnings name the sources regsync loads but does
-// not sync and the filter patterns that cannot match. Validate leaves the sections' defaults to Default and Parse;
-// on success it fills in the sources' own, such as git.path.
+// not sync and the filter patterns that cannot match. Validate judges the
+// configuration alone: it neither changes it nor reads the files it names
+// (see CheckFiles). Defaults are Default's and Parse's to fill in.
 func (c *Config) Validate() (warnings []string, err error) {
 	if c == nil {
 		return nil, errors.New("config cannot be nil")
@@ -92,17 +93,51 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if len(errs) > 0 {
 		return warnings, &ValidationError{Errs: errs}
 	}
-	setSourceDefaults(c.Sources)
 	return warnings, nil
 }
 
-// setSourceDefaults fills in the defaults of the sources' own settings.
-func setSourceDefaults(sources []Source) {
-	for i := range sources {
-		if g := sources[i].Git; g != nil && g.Path == "" {
-			g.Path = DefaultGitPath
+// CheckFiles reports every file named by a source that cannot be read now
+// (git credentials and known_hosts, bearer tokens) as a *ValidationError.
+// Validate leaves the disk alone; validate and serve call CheckFiles after
+// it, so a missing file stops them at once rather than at the first fetch.
+// Relative paths are Validate's to refuse and are skipped here.
+func (c *Config) CheckFiles() error {
+	var errs []error
+	for i, s := range c.Sources {
+		for _, f := range s.files() {
+			if f.path == "" || !filepath.IsAbs(f.path) {
+				continue
+			}
+			if _, err := os.Stat(f.path); err != nil {
+				errs = append(errs, sourceError(prefix(i, s.Name), "%s is not accessible: %v", f.key, err))
+			}
 		}
 	}
+	if len(errs) > 0 {
+		return &ValidationError{Errs: errs}
+	}
+	return nil
+}
+
+// sourceFile is a file a source reads, with the key that names it.
+type sourceFile struct{ key, path string }
+
+// files lists the files the source reads on every fetch, in key order.
+func (s Source) files() []sourceFile {
+	switch {
+	case s.Git != nil && s.Git.Auth != nil:
+		a := s.Git.Auth
+		return []sourceFile{
+			{"git.auth.passwordFile", a.PasswordFile},
+			{"git.auth.sshKeyFile", a.SSHKeyFile},
+			{"git.auth.knownHostsFile", a.KnownHostsFile},
+		}
+	case s.API != nil:
+		return []sourceFile{{"api.bearerTokenFile", s.API.BearerTokenFile}}
+	case s.File != nil && s.File.URL != "":
+		return []sourceFile{{"file.bearerTokenFile", s.File.BearerTokenFile}}
+	}
+	return nil
 }
 
 func typeCount(s Source) int {
@@ -219,10 +254,6 @@ func validateGit(p string, g *Git) []error {
 			add("git.auth.username and git.auth.passwordFile must both be specified")
 		case !filepath.IsAbs(a.PasswordFile):
 			add("git.auth.passwordFile must be an absolute path")
-		default:
-			if _, err := os.Stat(a.PasswordFile); err != nil {
-				add("git.auth.passwordFile is not accessible: %v", err)
-			}
 		}
 	}
 	if a := g.Auth; a != nil {
@@ -236,10 +267,6 @@ func validateGit(p string, g *Git) []error {
 				add("%s needs an ssh repository URL (ssh://host/path or user@host:path), got %s", f.key, protocol)
 			case !filepath.IsAbs(f.path):
 				add("%s must be an absolute path", f.key)
-			default:
-				if _, err := os.Stat(f.path); err != nil {
-					add("%s is not accessible: %v", f.key, err)
-				}
 			}
 		}
 		if a.SSHKeyFile != "" && a.PasswordFile != "" {
@@ -357,12 +384,8 @@ func checkHTTPSecurity(p, kind, rawURL, tokenFile string, insecure bool) []error
 	add := func(format string, args ...any) {
 		errs = append(errs, sourceError(p, format, args...))
 	}
-	if tokenFile != "" {
-		if !filepath.IsAbs(tokenFile) {
-			add("%s.bearerTokenFile must be an absolute path", kind)
-		} else if _, err := os.Stat(tokenFile); err != nil {
-			add("%s.bearerTokenFile is not accessible: %v", kind, err)
-		}
+	if tokenFile != "" && !filepath.IsAbs(tokenFile) {
+		add("%s.bearerTokenFile must be an absolute path", kind)
 	}
 	if insecure {
 		if u, err := url.Parse(rawURL); err == nil && u.Scheme != "https" {

@@ -126,6 +126,9 @@ func (r *Reloader) reload(ctx context.Context, force bool) {
 		return
 	}
 	next, warnings, err := config.Parse(raw)
+	if err == nil {
+		err = next.CheckFiles()
+	}
 	if err != nil {
 		r.logger.Error("config reload rejected, keeping the running configuration", "path", r.path, "err", err)
 		r.count("rejected")
