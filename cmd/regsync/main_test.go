@@ -304,7 +304,7 @@ bogus: true
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"Bad_Name", "syncPolicy.interval is required", "must be a valid duration", "duplicate source name 'twice'", "bogus"} {
+	for _, want := range []string{"Bad_Name", "syncPolicy.interval is required", "must be a duration such as", "duplicate source name 'twice'", "bogus"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}

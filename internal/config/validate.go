@@ -194,15 +194,10 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 	case n > 1:
 		add("only one of git, api, file, managed, or kubernetes configuration may be specified")
 	case s.Synced():
-		switch {
-		case s.SyncPolicy == nil || s.SyncPolicy.Interval == "":
+		if s.SyncPolicy == nil || s.SyncPolicy.Interval == 0 {
 			add("syncPolicy.interval is required")
-		default:
-			if d, err := time.ParseDuration(s.SyncPolicy.Interval); err != nil {
-				add("syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): %v", err)
-			} else if d <= 0 {
-				add("syncPolicy.interval must be greater than zero")
-			}
+		} else {
+			errs = append(errs, checkPositive(p, "syncPolicy.interval", s.SyncPolicy.Interval)...)
 		}
 		switch {
 		case s.Git != nil:
@@ -281,7 +276,7 @@ func validateGit(p string, g *Git) []error {
 	case g.WebhookSecretFile != "" && g.WebhookProviderName() == "" && protocol != "":
 		add("git.webhookSecretFile needs git.webhookProvider (one of %s): the repository's host is not a forge regsync knows", strings.Join(WebhookProviders, ", "))
 	}
-	errs = append(errs, validatePollInterval(p, "git.pollInterval", g.PollInterval)...)
+	errs = append(errs, checkPositive(p, "git.pollInterval", g.PollInterval)...)
 	return errs
 }
 
@@ -324,18 +319,11 @@ func validateAPI(p string, a *API) []error {
 	} else if msg := checkHTTPURL("api.endpoint", a.Endpoint); msg != "" {
 		add("%s", msg)
 	}
-	if a.Timeout != "" {
-		d, err := time.ParseDuration(a.Timeout)
-		switch {
-		case err != nil:
-			add("api.timeout must be a valid duration (e.g., '30s', '1m'): %v", err)
-		case d <= 0:
-			add("api.timeout must be greater than zero")
-		case d > maxAPITimeout:
-			add("api.timeout must not exceed %s", maxAPITimeout)
-		}
+	errs = append(errs, checkPositive(p, "api.timeout", a.Timeout)...)
+	if time.Duration(a.Timeout) > maxAPITimeout {
+		add("api.timeout must not exceed %s", maxAPITimeout)
 	}
-	errs = append(errs, validatePollInterval(p, "api.pollInterval", a.PollInterval)...)
+	errs = append(errs, checkPositive(p, "api.pollInterval", a.PollInterval)...)
 	errs = append(errs, checkHTTPSecurity(p, "api", a.Endpoint, a.BearerTokenFile, a.InsecureSkipVerify)...)
 	return errs
 }
@@ -354,17 +342,11 @@ func validateFile(p string, f *File) []error {
 		if msg := checkHTTPURL("file.url", f.URL); msg != "" {
 			add("%s", msg)
 		}
-		if f.Timeout != "" {
-			if d, err := time.ParseDuration(f.Timeout); err != nil {
-				add("file.timeout must be a valid duration (e.g., '30s', '1m'): %v", err)
-			} else if d <= 0 {
-				add("file.timeout must be greater than zero")
-			}
-		}
-		errs = append(errs, validatePollInterval(p, "file.pollInterval", f.PollInterval)...)
+		errs = append(errs, checkPositive(p, "file.timeout", f.Timeout)...)
+		errs = append(errs, checkPositive(p, "file.pollInterval", f.PollInterval)...)
 		errs = append(errs, checkHTTPSecurity(p, "file", f.URL, f.BearerTokenFile, f.InsecureSkipVerify)...)
 	default:
-		if f.PollInterval != "" {
+		if f.PollInterval != 0 {
 			add("file.pollInterval is only applicable when file.url is specified")
 		}
 		if f.BearerTokenFile != "" {
@@ -414,16 +396,12 @@ func checkHTTPURL(key, raw string) string {
 	return ""
 }
 
-func validatePollInterval(p, key, value string) []error {
-	if value == "" {
-		return nil
-	}
-	d, err := time.ParseDuration(value)
-	if err != nil {
-		return []error{fmt.Errorf("%s: %s must be a valid duration (e.g., '30s', '5m'): %v", p, key, err)}
-	}
-	if d <= 0 {
-		return []error{fmt.Errorf("%s: %s must be greater than zero", p, key)}
+// checkPositive refuses a duration below zero, which only a
+// configuration built in Go can hold: Duration refuses one in a file. Zero
+// means the key is not set.
+func checkPositive(p, key string, d Duration) []error {
+	if d < 0 {
+		return []error{sourceError(p, "%s must be greater than zero", key)}
 	}
 	return nil
 }
@@ -478,9 +456,6 @@ func (c *Config) validateOwnSections() []error {
 	if n.Replicas < 1 || n.Replicas > 5 {
 		add("nats.replicas must be between 1 and 5, got %d", n.Replicas)
 	}
-	if n.Results.MaxAge <= 0 {
-		add("nats.results.maxAge must be greater than zero, got %s", n.Results.MaxAge)
-	}
 	if n.Results.MaxBytes <= 0 {
 		add("nats.results.maxBytes must be greater than zero, got %d", n.Results.MaxBytes)
 	}
@@ -504,8 +479,9 @@ func (c *Config) validateOwnSections() []error {
 
 	for _, d := range []struct {
 		key   string
-		value time.Duration
+		value Duration
 	}{
+		{"nats.results.maxAge", c.NATS.Results.MaxAge},
 		{"watch.debounce", c.Watch.Debounce},
 		{"watch.gitPollInterval", c.Watch.GitPollInterval},
 		{"watch.httpPollInterval", c.Watch.HTTPPollInterval},

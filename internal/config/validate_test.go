@@ -121,7 +121,7 @@ sources:
   - name: s
     file: {path: r.json}
     syncPolicy: {interval: soon}`,
-			want: []string{`line 5: source[0] (s): syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): time: invalid duration "soon"`},
+			want: []string{`line 5: source[0] (s): syncPolicy.interval must be a duration such as "30s" or "5m", got a string "soon"`},
 		},
 		{
 			name: "zero interval",
@@ -232,7 +232,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, pollInterval: often}
     syncPolicy: {interval: 30m}`,
-			want: []string{`line 4: source[0] (g): git.pollInterval must be a valid duration (e.g., '30s', '5m'): time: invalid duration "often"`},
+			want: []string{`line 4: source[0] (g): git.pollInterval must be a duration such as "30s" or "5m", got a string "often"`},
 		},
 		{
 			name: "git loads with every ref form and URL form",
@@ -363,7 +363,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: ten}
     syncPolicy: {interval: 1h}`,
-			want: []string{`line 4: source[0] (a): api.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "ten"`},
+			want: []string{`line 4: source[0] (a): api.timeout must be a duration such as "30s" or "5m", got a string "ten"`},
 		},
 		{
 			name: "api zero timeout",
@@ -435,7 +435,7 @@ sources:
   - name: f
     file: {url: https://example.com/registry.json, timeout: slow}
     syncPolicy: {interval: 5m}`,
-			want: []string{`line 4: source[0] (f): file.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "slow"`},
+			want: []string{`line 4: source[0] (f): file.timeout must be a duration such as "30s" or "5m", got a string "slow"`},
 		},
 		{
 			name: "file valid url",
@@ -595,8 +595,8 @@ func TestOwnSectionValidation(t *testing.T) {
 		{"zero debounce", `watch: {debounce: 0s}`, []string{"line 6: watch.debounce must be greater than zero"}},
 		{"negative git poll interval", `watch: {gitPollInterval: -1s}`, []string{"line 6: watch.gitPollInterval must be greater than zero"}},
 		{"zero http poll interval", `watch: {httpPollInterval: 0s}`, []string{"line 6: watch.httpPollInterval must be greater than zero"}},
-		{"unparsable duration", `watch: {debounce: fast}`, []string{`line 6: watch.debounce: want a duration such as "30s" or "5m", got a string "fast"`}},
-		{"duration without unit", `watch: {debounce: 50}`, []string{`line 6: watch.debounce: want a duration such as "30s" or "5m", got a number "50"`}},
+		{"unparsable duration", `watch: {debounce: fast}`, []string{`line 6: watch.debounce must be a duration such as "30s" or "5m", got a string "fast"`}},
+		{"duration without unit", `watch: {debounce: 50}`, []string{`line 6: watch.debounce must be a duration such as "30s" or "5m", got a number "50"`}},
 		{"zero workers", `sync: {workers: 0}`, []string{"line 6: sync.workers must be at least 1, got 0"}},
 		{"workers not a number", `sync: {workers: many}`, []string{`line 6: sync.workers: want a whole number, got a string "many"`}},
 		{"zero sync timeout", `sync: {timeout: 0s}`, []string{"line 6: sync.timeout must be greater than zero"}},
@@ -716,7 +716,7 @@ func TestWebhookLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Webhooks.MaxBodySize != DefaultWebhookMaxBody || cfg.Webhooks.MaxUnverifiedBytes != DefaultWebhookMaxUnverified || cfg.Webhooks.RateLimit != (RateLimit{PerSecond: 20, Burst: 100}) {
+	if cfg.Webhooks.MaxBodySize != 3*MiB || cfg.Webhooks.MaxUnverifiedBytes != 32*MiB || cfg.Webhooks.RateLimit != (RateLimit{PerSecond: 20, Burst: 100}) {
 		t.Errorf("defaults %+v", cfg.Webhooks)
 	}
 	for _, tc := range []struct {

@@ -247,7 +247,7 @@ func TestAPIHangingServer(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	src := apiSrc(srv.URL)
-	src.API.Timeout = "100ms"
+	src.API.Timeout = config.Duration(100 * time.Millisecond)
 	start := time.Now()
 	_, err := (&Fetcher{}).Fetch(context.Background(), src)
 	if err == nil || !strings.Contains(err.Error(), "context deadline exceeded") {
