@@ -230,7 +230,7 @@ func TestAPITooManyServers(t *testing.T) {
 	defer srv.Close()
 	f := &Fetcher{}
 	caps := apiLimits{pages: 10, servers: 8}
-	_, _, err := f.listServersWith(context.Background(), srv.URL, httpOptions{timeout: time.Second}, DefaultMaxSize, caps)
+	_, _, err := f.listServersWith(context.Background(), srv.URL, httpOptions{timeout: time.Second}, f.maxSize(), caps)
 	if want := "total servers (10) would exceed maximum (8), could cause out of service"; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
