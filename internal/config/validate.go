@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,8 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing/transport"
-
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/redact"
 )
 
@@ -46,12 +44,7 @@ func (e *ValidationError) Unwrap() []error { return e.Errs }
 
 const maxAPITimeout = 5 * time.Minute
 
-var (
-	// sourceName is a DNS label, as the ToolHive Registry Server requires.
-	sourceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	commitSHA  = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$`)
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks the configuration and reports every problem at once as a
 // *ValidationError. The warnings name the sources regsync loads but does
@@ -178,7 +171,7 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 	switch {
 	case s.Name == "":
 		errs = append(errs, fmt.Errorf("source[%d]: name is required", i))
-	case !sourceName.MatchString(s.Name):
+	case !events.ValidSourceName(s.Name):
 		errs = append(errs, fmt.Errorf("source[%d]: name '%s' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)", i, s.Name))
 	}
 	if s.Name != "" {
@@ -219,29 +212,23 @@ func validateGit(p string, g *Git) []error {
 		errs = append(errs, sourceError(p, format, args...))
 	}
 	protocol := ""
-	if g.Repository == "" {
-		add("git.repository is required")
-	} else if ep, err := transport.NewEndpoint(g.Repository); err != nil {
-		add("git.repository is not a valid repository URL")
-	} else if protocol = ep.Protocol; !slices.Contains(gitProtocols, protocol) {
-		add("git.repository must use one of the %s schemes, got %q", strings.Join(gitProtocols, ", "), protocol)
+	if ep, err := CheckGitRepository(g.Repository); err != nil {
+		add("%v", err)
+	} else {
+		protocol = ep.Protocol
 	}
 	if g.Path != "" {
 		if err := CheckGitPath(g.Path); err != nil {
 			add("git.path: %v", err)
 		}
 	}
-	refs := 0
-	for _, r := range []string{g.Branch, g.Tag, g.Commit} {
-		if r != "" {
-			refs++
+	if err := CheckGitRefs(g.Branch, g.Tag, g.Commit); err != nil {
+		add("%v", err)
+	}
+	if g.Commit != "" {
+		if err := CheckGitCommit(g.Commit); err != nil {
+			add("%v", err)
 		}
-	}
-	if refs > 1 {
-		add("git.branch, git.tag, and git.commit are mutually exclusive")
-	}
-	if g.Commit != "" && !commitSHA.MatchString(g.Commit) {
-		add("git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got %q", g.Commit)
 	}
 	if a := g.Auth; a != nil && (a.Username != "" || a.PasswordFile != "") {
 		switch {
@@ -278,35 +265,6 @@ func validateGit(p string, g *Git) []error {
 	}
 	errs = append(errs, checkPositive(p, "git.pollInterval", g.PollInterval)...)
 	return errs
-}
-
-// gitProtocols are the transports a git source can use, as go-git names
-// them: a repository URL without a scheme is a local path ("file"), and
-// user@host:path is "ssh".
-var gitProtocols = []string{"https", "http", "ssh", "git", "file"}
-
-// CheckGitPath reports why p cannot name a file inside a repository: it
-// must be relative to the repository root and have no ".." segment, so it
-// never leaves the repository. A leading "./" and doubled slashes are
-// tolerated.
-func CheckGitPath(p string) error {
-	switch {
-	case strings.TrimSpace(p) == "":
-		return errors.New("path is empty")
-	case strings.ContainsRune(p, 0):
-		return fmt.Errorf("path %q contains a NUL byte", p)
-	case strings.HasPrefix(p, "/") || filepath.IsAbs(p):
-		return fmt.Errorf("path %q must be relative to the repository root", p)
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			return fmt.Errorf("path %q escapes the repository (.. segment)", p)
-		}
-	}
-	if c := path.Clean(p); c == "." {
-		return fmt.Errorf("path %q names the repository root, not a file", p)
-	}
-	return nil
 }
 
 func validateAPI(p string, a *API) []error {

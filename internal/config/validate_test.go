@@ -175,7 +175,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, commit: abc123}
     syncPolicy: {interval: 30m}`,
-			want: []string{`line 4: source[0] (g): git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got "abc123"`},
+			want: []string{`line 4: source[0] (g): git.commit must be a full commit SHA (40 hexadecimal characters), got "abc123"`},
 		},
 		{
 			name: "git auth username without passwordFile",

@@ -51,7 +51,7 @@ func TestFetchFile(t *testing.T) {
 		{"directory", fileSrc(dir), 0, "is a directory"},
 		{"600 MB file over the default limit", fileSrc(big), 0, "over the size limit: 629145600 bytes > 536870912 bytes"},
 		{"file over a configured limit", fileSrc(good), 3, "over the size limit: 7 bytes > 3 bytes"},
-		{"git without a repository", config.Source{Name: "g", Git: &config.Git{}}, 0, "git repository URL cannot be empty"},
+		{"git without a repository", config.Source{Name: "g", Git: &config.Git{}}, 0, "git.repository is required"},
 		{"no type", config.Source{Name: "n"}, 0, "unable to determine source type of n"},
 	}
 	for _, tc := range errs {
