@@ -5,16 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/regsync/regsync/internal/bounded"
 )
 
-// maxFileSize bounds the configuration file read by Load.
+// maxFileSize bounds the configuration file read by ReadFile.
 const maxFileSize = 4 << 20
 
 // ignoredSections are the top-level sections of the ToolHive Registry
@@ -24,7 +25,7 @@ var ignoredSections = []string{"registries", "database", "auth", "audit", "telem
 // Load reads, parses and validates the configuration file at path. See
 // Parse; errors are wrapped as "load config <path>: ...".
 func Load(path string) (*Config, []string, error) {
-	data, err := readFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config %s: %w", path, err)
 	}
@@ -35,20 +36,10 @@ func Load(path string) (*Config, []string, error) {
 	return cfg, warnings, nil
 }
 
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("file is larger than %d bytes", maxFileSize)
-	}
-	return data, nil
+// ReadFile reads the configuration file at path, refusing one larger
+// than a configuration file can be, for Parse.
+func ReadFile(path string) ([]byte, error) {
+	return bounded.ReadFile(path, maxFileSize)
 }
 
 // Parse parses and validates a configuration file's content and fills in
