@@ -568,8 +568,6 @@ func describeType(goType string) string {
 		return "a string"
 	case goType == "bool":
 		return "true or false"
-	case goType == "config.ByteSize":
-		return `a size such as 1048576 or "32MiB"`
 	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
 		return "a whole number"
 	case strings.HasPrefix(goType, "float"):
