@@ -57,8 +57,10 @@ func Parse(data []byte) (*Config, []string, error) {
 	var problems []error
 	var w walker
 	cfg := Default()
-	// failed holds the paths of the values that did not decode: left at
-	// their default or zero, they are not validated again.
+	// failed holds the paths of the values that did not decode. Left at
+	// their default or zero, they are not validated again; nor, once a
+	// value failed, is what names no key or sits under a key that could
+	// not be told ("").
 	var failed []string
 	if root != nil {
 		warnings = dropIgnoredSections(root)
