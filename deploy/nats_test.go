@@ -21,7 +21,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // natsEnv is the environment the NATS configurations read their secrets

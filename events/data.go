@@ -41,10 +41,11 @@ type SourceChanged struct {
 	// TriggerHTTPPoll or TriggerWebhook.
 	Trigger string `json:"trigger"`
 	// Revision is the revision seen: a commit SHA for git, a content digest
-	// for files. A trigger whose revision equals the stored one is answered
-	// without fetching. Empty when the producer saw the source unavailable
-	// (a missing file, a git remote that does not answer), so that a worker
-	// fetches and records why.
+	// for files (local or file.url). A trigger whose revision equals the
+	// stored one is answered without fetching. Empty for an api source, and
+	// when the producer saw the source unavailable (a missing file, a git
+	// remote that does not answer), so that a worker fetches and records
+	// why.
 	Revision string `json:"revision,omitempty"`
 	// Provider describes the webhook delivery. Set exactly when Trigger is
 	// TriggerWebhook.

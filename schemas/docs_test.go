@@ -1,4 +1,4 @@
-package schemas
+package schemas_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/schemas"
 )
 
 // configDoc is the configuration reference kept in step with
@@ -29,7 +30,7 @@ type schemaKey struct {
 // following $refs into $defs and arrays into their items.
 func configKeys(t *testing.T) []schemaKey {
 	t.Helper()
-	b, err := Lookup("config.schema.json")
+	b, err := schemas.Lookup("config.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,15 +258,9 @@ func TestConfigReferenceExamplesLoad(t *testing.T) {
 		default:
 			file = example + minimalSource
 		}
-		_, _, err := config.Parse([]byte(file))
-		if err == nil {
-			continue
-		}
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if strings.TrimSpace(line) != "" && !strings.Contains(line, "is not accessible") {
-				t.Errorf("example %d does not load: %v\n%s", i+1, err, example)
-				break
-			}
+		// Parse reads none of the files an example names.
+		if _, _, err := config.Parse([]byte(file)); err != nil {
+			t.Errorf("example %d does not load: %v\n%s", i+1, err, example)
 		}
 	}
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/regsync/regsync/internal/config"
 )
 
-// defaultClientURL is the embedded server's loopback listener.
-const defaultClientURL = "nats://127.0.0.1:4222"
+// defaultClientURL is the embedded server's default listener.
+var defaultClientURL = "nats://" + config.Default().NATS.Embedded.Listen
 
 // connectOptions says how to reach the NATS of cfg: its url and
 // credentials, with flags and environment winning over the file. A

@@ -304,10 +304,30 @@ bogus: true
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"Bad_Name", "syncPolicy.interval is required", "must be a valid duration", "duplicate source name 'twice'", "bogus"} {
+	for _, want := range []string{"Bad_Name", "syncPolicy.interval is required", "must be a duration such as", "duplicate source name 'twice'", "bogus"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
+	}
+}
+
+func TestValidateChecksFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "regsync.yaml")
+	missing := filepath.Join(dir, "token")
+	src := "sources:\n  - name: a\n    api: {endpoint: https://registry.example.com, bearerTokenFile: " + missing + "}\n    syncPolicy: {interval: 1h}\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := cli(t, "validate", "--config", path)
+	if err == nil || !strings.Contains(err.Error(), "source[0] (a): api.bearerTokenFile is not accessible") {
+		t.Fatalf("err = %v, want the missing token file named", err)
+	}
+	if err := os.WriteFile(missing, []byte("t0k\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cli(t, "validate", "--config", path); err != nil {
+		t.Errorf("with the file in place: %v", err)
 	}
 }
 

@@ -52,8 +52,12 @@ func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Write
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	// A receiver without its secret would stay off while /readyz says
-	// ready: refuse to start instead.
+	// A source without its credentials would fail every sync, a receiver
+	// without its secret would stay off while /readyz says ready: refuse
+	// to start instead.
+	if err := cfg.CheckFiles(); err != nil {
+		return fmt.Errorf("load config %s: %w", g.config, err)
+	}
 	if err := webhook.CheckSecrets(cfg.Webhooks, cfg.Sources); err != nil {
 		return fmt.Errorf("load config %s: %w", g.config, err)
 	}
@@ -177,9 +181,9 @@ func ensure(ctx context.Context, logger *slog.Logger, nc *nats.Conn, cfg *config
 	}
 	res := bus.Resources{
 		Replicas: replicas,
-		LeaseTTL: cfg.Sync.LeaseTTL,
+		LeaseTTL: time.Duration(cfg.Sync.LeaseTTL),
 		Results: bus.Retention{
-			MaxAge:            cfg.NATS.Results.MaxAge,
+			MaxAge:            time.Duration(cfg.NATS.Results.MaxAge),
 			MaxBytes:          cfg.NATS.Results.MaxBytes.Int64(),
 			MaxMsgsPerSubject: cfg.NATS.Results.MaxMsgsPerSubject,
 		},
@@ -239,8 +243,8 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	}
 	s.coord = coordinator.New(h, syncer.NewManager(fetcher, writer.New(h.Data), logger), s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
-		LeaseTTL:    cfg.Sync.LeaseTTL,
-		SyncTimeout: cfg.Sync.Timeout,
+		LeaseTTL:    time.Duration(cfg.Sync.LeaseTTL),
+		SyncTimeout: time.Duration(cfg.Sync.Timeout),
 		Holder:      holder,
 		Source:      h.Publisher.Source(events.ProducerCoordinator),
 		Logger:      logger,
@@ -274,11 +278,11 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	}
 
 	s.interval = coordinator.NewInterval(h.Publisher, h.Status, srcs, logger)
-	s.files = watch.NewFileWatcher(h.Publisher, cfg.Watch.Debounce, logger)
+	s.files = watch.NewFileWatcher(h.Publisher, time.Duration(cfg.Watch.Debounce), logger)
 	s.files.SetSources(srcs)
-	s.refs = watch.NewGitPoller(h.Publisher, fetcher, cfg.Watch.GitPollInterval, logger)
+	s.refs = watch.NewGitPoller(h.Publisher, fetcher, time.Duration(cfg.Watch.GitPollInterval), logger)
 	s.refs.SetSources(srcs)
-	s.polls = watch.NewHTTPPoller(h.Publisher, fetcher, cfg.Watch.HTTPPollInterval, logger)
+	s.polls = watch.NewHTTPPoller(h.Publisher, fetcher, time.Duration(cfg.Watch.HTTPPollInterval), logger)
 	s.polls.SetSources(srcs)
 	applier := &reload.Applier{
 		Followers: []reload.Follower{s.coord, s.metrics.status, s.interval, s.files, s.refs, s.polls},

@@ -27,6 +27,9 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	if err := cfg.CheckFiles(); err != nil {
+		return fmt.Errorf("load config %s: %w", g.config, err)
+	}
 	if err := webhook.CheckSecrets(cfg.Webhooks, cfg.Sources); err != nil {
 		return fmt.Errorf("%s: %w", g.config, err)
 	}

@@ -4,11 +4,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/regsync/regsync/internal/bounded"
 )
 
 // EmbeddedUser is the user the embedded server requires when the
@@ -33,12 +34,12 @@ func ReadPassword(path string) (string, error) {
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("read nats password file %s: not a regular file", path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxPasswordSize+1))
+	b, err := bounded.ReadAll(f, maxPasswordSize)
+	if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
+		return "", fmt.Errorf("read nats password file %s: %w, not a password", path, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("read nats password file %s: %w", path, err)
-	}
-	if len(b) > maxPasswordSize {
-		return "", fmt.Errorf("read nats password file %s: larger than %d bytes, not a password", path, maxPasswordSize)
 	}
 	pw := strings.TrimRight(string(b), "\r\n")
 	if pw == "" {

@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -84,13 +83,6 @@ func (e *Embedded) ClientURL() string {
 		return ""
 	}
 	return e.srv.ClientURL()
-}
-
-// Run blocks until ctx is done, then shuts the server down and waits for it.
-func (e *Embedded) Run(ctx context.Context) error {
-	<-ctx.Done()
-	e.Shutdown()
-	return nil
 }
 
 // Shutdown stops the server and waits until it has stopped.

@@ -22,7 +22,8 @@ type Resources struct {
 	// Replicas of every stream, bucket and object store created (1 on the
 	// embedded server, 3 on a production cluster).
 	Replicas int
-	// LeaseTTL is how long a per-source lease lives without renewal.
+	// LeaseTTL is how long a per-source lease lives without renewal
+	// (sync.leaseTTL); it must be greater than zero.
 	LeaseTTL time.Duration
 	// Results is the configured retention of REGSYNC_RESULTS.
 	Results Retention
@@ -71,7 +72,6 @@ type Handles struct {
 // Limits of the trigger stream. A trigger is small; the stream is a work
 // queue, so it only holds triggers not yet answered.
 const (
-	maxEventBytes      = events.MaxEventSize
 	triggerDupWindow   = 5 * time.Minute
 	maxPendingTriggers = 1_000_000
 )
@@ -89,7 +89,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles,
 		r.Replicas = 1
 	}
 	if r.LeaseTTL <= 0 {
-		r.LeaseTTL = 15 * time.Second
+		return nil, fmt.Errorf("ensure resources: the lease TTL must be greater than zero, got %s", r.LeaseTTL)
 	}
 	log := r.Logger
 	if log == nil {
@@ -103,7 +103,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles,
 		Storage:     jetstream.FileStorage,
 		Replicas:    r.Replicas,
 		Duplicates:  triggerDupWindow,
-		MaxMsgSize:  maxEventBytes,
+		MaxMsgSize:  events.MaxEventSize,
 		MaxMsgs:     maxPendingTriggers,
 		Discard:     jetstream.DiscardNew,
 	})
@@ -194,8 +194,8 @@ func triggerProblems(info *jetstream.StreamInfo) []string {
 	if c.Duplicates < triggerDupWindow {
 		problems = append(problems, fmt.Sprintf("duplicate window is %s, less than %s: retried requests and webhook redeliveries sync twice", c.Duplicates, triggerDupWindow))
 	}
-	if c.MaxMsgSize > 0 && c.MaxMsgSize < maxEventBytes {
-		problems = append(problems, fmt.Sprintf("max message size is %d bytes, less than %d: large triggers are refused", c.MaxMsgSize, maxEventBytes))
+	if c.MaxMsgSize > 0 && c.MaxMsgSize < events.MaxEventSize {
+		problems = append(problems, fmt.Sprintf("max message size is %d bytes, less than %d: large triggers are refused", c.MaxMsgSize, events.MaxEventSize))
 	}
 	return problems
 }

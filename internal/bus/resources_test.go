@@ -43,6 +43,9 @@ func ensure(t *testing.T, js jetstream.JetStream, r Resources) (*Handles, string
 	if r.Results == (Retention{}) {
 		r.Results = week
 	}
+	if r.LeaseTTL == 0 {
+		r.LeaseTTL = 5 * time.Second
+	}
 	h, err := Ensure(context.Background(), js, r)
 	if err != nil {
 		t.Fatalf("Ensure() = %v", err)
@@ -65,6 +68,14 @@ func editStream(t *testing.T, js jetstream.JetStream, name string, edit func(*je
 	edit(&cfg)
 	if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestEnsureNeedsALeaseTTL(t *testing.T) {
+	js := startJS(t, t.TempDir())
+	_, err := Ensure(context.Background(), js, Resources{Replicas: 1, Results: week})
+	if err == nil || !strings.Contains(err.Error(), "the lease TTL must be greater than zero") {
+		t.Errorf("Ensure() = %v, want the missing lease TTL named", err)
 	}
 }
 

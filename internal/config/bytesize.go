@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // ByteSize is a number of bytes. In YAML it is a plain count (33554432) or
@@ -36,37 +36,57 @@ var byteUnits = map[string]ByteSize{
 // ParseByteSize parses a size such as "32MiB", "100MB" or "1024".
 func ParseByteSize(s string) (ByteSize, error) {
 	s = strings.TrimSpace(s)
+	v, ok, why := parseByteSize(s)
+	switch {
+	case !ok && why == "":
+		return 0, fmt.Errorf("invalid size %q: want a byte count or a count with a unit such as 32MiB or 100MB", s)
+	case !ok:
+		return 0, fmt.Errorf("invalid size %q: %s", s, why)
+	}
+	return v, nil
+}
+
+// parseByteSize parses a trimmed size, saying why when it can: not when s
+// does not start with a count.
+func parseByteSize(s string) (v ByteSize, ok bool, why string) {
 	i := 0
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 		i++
 	}
 	if i == 0 {
-		return 0, fmt.Errorf("invalid size %q: want a byte count or a count with a unit such as 32MiB or 100MB", s)
+		return 0, false, ""
 	}
 	n, err := strconv.ParseInt(s[:i], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("invalid size %q: %w", s, err)
+		return 0, false, "too large"
 	}
 	unit := strings.ToLower(strings.TrimSpace(s[i:]))
 	unit = strings.TrimSuffix(unit, "b")
-	mult, ok := byteUnits[unit]
-	if !ok {
-		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)", s, strings.TrimSpace(s[i:]))
+	mult, known := byteUnits[unit]
+	if !known {
+		return 0, false, fmt.Sprintf("unknown unit %q (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)", strings.TrimSpace(s[i:]))
 	}
 	if n > math.MaxInt64/int64(mult) {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
+		return 0, false, "too large"
 	}
-	return ByteSize(n) * mult, nil
+	return ByteSize(n) * mult, true, ""
 }
 
-// UnmarshalYAML reads a byte count or a size string.
+// sizeWant is what a size value must look like, for messages.
+const sizeWant = `must be a size such as 1048576 or "32MiB"`
+
+// UnmarshalYAML reads a byte count or a size string. A refused value names
+// its line and, through Parse, its key.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a size must be a byte count or a string such as 32MiB", n.Line)}}
+		return valueError(n, "%s, got %s", sizeWant, describeNode(n))
 	}
-	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	v, ok, why := parseByteSize(strings.TrimSpace(n.Value))
+	switch {
+	case !ok && why == "":
+		return valueError(n, "%s, got %s", sizeWant, describeNode(n))
+	case !ok:
+		return valueError(n, "%s, got %s: %s", sizeWant, describeNode(n), why)
 	}
 	*b = v
 	return nil

@@ -11,32 +11,9 @@ import (
 	"github.com/regsync/regsync/internal/registry"
 )
 
-// Defaults of regsync's own sections. Default returns a Config holding them.
+// Defaults of the sources' own settings. The defaults of regsync's
+// sections are Default's alone.
 const (
-	DefaultDataDir          = "./data"
-	DefaultNATSReplicas     = 1
-	DefaultEmbeddedListen   = "127.0.0.1:4222"
-	DefaultHTTPAddr         = "127.0.0.1:8080"
-	DefaultDebounce         = 50 * time.Millisecond
-	DefaultGitPollInterval  = 30 * time.Second
-	DefaultHTTPPollInterval = 5 * time.Minute
-	DefaultSyncWorkers      = 4
-	DefaultSyncTimeout      = 2 * time.Minute
-	DefaultMaxDataSize      = 512 * MiB
-	DefaultLeaseTTL         = 15 * time.Second
-	DefaultContentMode      = "structured"
-
-	// Retention of the REGSYNC_RESULTS stream.
-	DefaultResultsMaxAge            = 7 * 24 * time.Hour
-	DefaultResultsMaxBytes          = 1 * GiB
-	DefaultResultsMaxMsgsPerSubject = 10_000
-
-	// Webhook receiver limits.
-	DefaultWebhookMaxBody       = 3 * MiB
-	DefaultWebhookMaxUnverified = 32 * MiB
-	DefaultWebhookRate          = 20
-	DefaultWebhookRateBurst     = 100
-
 	// DefaultGitPath is the file read from a git source's repository when
 	// git.path is not set.
 	DefaultGitPath = "registry.json"
@@ -109,7 +86,7 @@ type Git struct {
 	Path string   `yaml:"path"`
 	Auth *GitAuth `yaml:"auth"`
 	// PollInterval overrides watch.gitPollInterval for this source.
-	PollInterval string `yaml:"pollInterval"`
+	PollInterval Duration `yaml:"pollInterval"`
 	// WebhookSecretFile holds a webhook secret for this source alone.
 	// It enables the receiver of WebhookProviderName and no other.
 	WebhookSecretFile string `yaml:"webhookSecretFile"`
@@ -170,9 +147,9 @@ type API struct {
 	// Endpoint is the base URL of the API, without a path.
 	Endpoint string `yaml:"endpoint"`
 	// Timeout is the per-request timeout, DefaultAPITimeout when not set.
-	Timeout string `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout"`
 	// PollInterval overrides watch.httpPollInterval for this source.
-	PollInterval string `yaml:"pollInterval"`
+	PollInterval Duration `yaml:"pollInterval"`
 	// BearerTokenFile is an absolute path to a file holding a bearer
 	// token, read and trimmed on every request and sent as
 	// "Authorization: Bearer <token>".
@@ -189,11 +166,12 @@ type File struct {
 	Path string `yaml:"path"`
 	URL  string `yaml:"url"`
 	// Timeout is the per-request timeout for URL, DefaultFileTimeout when
-	// not set. It is ignored for Path.
-	Timeout string `yaml:"timeout"`
+	// not set. It is ignored for Path, and not even read, as the ToolHive
+	// Registry Server does.
+	Timeout Duration `yaml:"timeout"`
 	// PollInterval overrides watch.httpPollInterval for URL; it is not
 	// allowed with Path, which is watched for changes.
-	PollInterval string `yaml:"pollInterval"`
+	PollInterval Duration `yaml:"pollInterval"`
 	// BearerTokenFile is an absolute path to a file holding a bearer
 	// token for URL, read and trimmed on every request. Not allowed with
 	// Path.
@@ -215,8 +193,8 @@ type Kubernetes struct {
 
 // SyncPolicy holds the fallback interval of a synced source.
 type SyncPolicy struct {
-	// Interval is a Go duration such as "30m".
-	Interval string `yaml:"interval"`
+	// Interval is how long a source may go without a sync, such as "30m".
+	Interval Duration `yaml:"interval"`
 }
 
 // NATS is how regsync reaches NATS: an embedded server when URL is empty,
@@ -248,7 +226,7 @@ type NATS struct {
 // configuration stayed the same is kept (see bus.Ensure).
 type Results struct {
 	// MaxAge is how long a result is kept.
-	MaxAge time.Duration `yaml:"maxAge"`
+	MaxAge Duration `yaml:"maxAge"`
 	// MaxBytes bounds the whole stream, results of unknown sources
 	// included.
 	MaxBytes ByteSize `yaml:"maxBytes"`
@@ -276,7 +254,7 @@ type EmbeddedNATS struct {
 	// data directory (see Config.EmbeddedStoreDir).
 	StoreDir string `yaml:"storeDir"`
 	// Listen is the client listener's host:port. Empty means no TCP
-	// listener at all; an unset key in the file means DefaultEmbeddedListen.
+	// listener at all; an unset key in the file means Default's.
 	Listen string `yaml:"listen"`
 	// Auth makes the server require a user and password of every client
 	// (the default): nats.user with nats.password or nats.passwordFile,
@@ -296,11 +274,11 @@ type Watch struct {
 	// Debounce is how long a watched file whose content is cut short (a
 	// write in progress) or missing waits before it is read again;
 	// complete writes are published at once.
-	Debounce time.Duration `yaml:"debounce"`
+	Debounce Duration `yaml:"debounce"`
 	// GitPollInterval is how often a git source's ref is checked.
-	GitPollInterval time.Duration `yaml:"gitPollInterval"`
+	GitPollInterval Duration `yaml:"gitPollInterval"`
 	// HTTPPollInterval is how often an api or file.url source is checked.
-	HTTPPollInterval time.Duration `yaml:"httpPollInterval"`
+	HTTPPollInterval Duration `yaml:"httpPollInterval"`
 }
 
 // Webhooks holds one receiver per forge. A receiver without a secret is
@@ -353,45 +331,46 @@ type Sync struct {
 	// Workers is the number of concurrent syncs per replica.
 	Workers int `yaml:"workers"`
 	// Timeout bounds one sync, fetch included.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout"`
 	// MaxDataSize bounds the registry data read from a source. In YAML it
 	// is a byte count or a size such as "32MiB" or "100MB".
 	MaxDataSize ByteSize `yaml:"maxDataSize"`
 	// LeaseTTL is how long a sync's per-source lease lives without renewal.
-	LeaseTTL time.Duration `yaml:"leaseTTL"`
+	LeaseTTL Duration `yaml:"leaseTTL"`
 }
 
-// Default returns a configuration with every default filled in and no
-// sources.
+// Default returns a configuration with no sources and every default of
+// regsync's sections filled in. It is the one place those defaults are
+// written: other packages take their values from the loaded configuration.
 func Default() *Config {
 	return &Config{
-		DataDir: DefaultDataDir,
+		DataDir: "./data",
 		NATS: NATS{
-			Replicas: DefaultNATSReplicas,
-			Embedded: EmbeddedNATS{Listen: DefaultEmbeddedListen, Auth: true},
+			Replicas: 1,
+			Embedded: EmbeddedNATS{Listen: "127.0.0.1:4222", Auth: true},
 			Results: Results{
-				MaxAge:            DefaultResultsMaxAge,
-				MaxBytes:          DefaultResultsMaxBytes,
-				MaxMsgsPerSubject: DefaultResultsMaxMsgsPerSubject,
+				MaxAge:            Duration(7 * 24 * time.Hour),
+				MaxBytes:          1 * GiB,
+				MaxMsgsPerSubject: 10_000,
 			},
 		},
-		Events: Events{ContentMode: DefaultContentMode},
-		HTTP:   HTTP{Addr: DefaultHTTPAddr},
+		Events: Events{ContentMode: "structured"},
+		HTTP:   HTTP{Addr: "127.0.0.1:8080"},
 		Webhooks: Webhooks{
-			MaxBodySize:        DefaultWebhookMaxBody,
-			MaxUnverifiedBytes: DefaultWebhookMaxUnverified,
-			RateLimit:          RateLimit{PerSecond: DefaultWebhookRate, Burst: DefaultWebhookRateBurst},
+			MaxBodySize:        3 * MiB,
+			MaxUnverifiedBytes: 32 * MiB,
+			RateLimit:          RateLimit{PerSecond: 20, Burst: 100},
 		},
 		Watch: Watch{
-			Debounce:         DefaultDebounce,
-			GitPollInterval:  DefaultGitPollInterval,
-			HTTPPollInterval: DefaultHTTPPollInterval,
+			Debounce:         Duration(50 * time.Millisecond),
+			GitPollInterval:  Duration(30 * time.Second),
+			HTTPPollInterval: Duration(5 * time.Minute),
 		},
 		Sync: Sync{
-			Workers:     DefaultSyncWorkers,
-			Timeout:     DefaultSyncTimeout,
-			MaxDataSize: DefaultMaxDataSize,
-			LeaseTTL:    DefaultLeaseTTL,
+			Workers:     4,
+			Timeout:     Duration(2 * time.Minute),
+			MaxDataSize: 512 * MiB,
+			LeaseTTL:    Duration(15 * time.Second),
 		},
 	}
 }
@@ -452,14 +431,14 @@ func (s Source) Synced() bool {
 	return false
 }
 
-// Interval is the parsed syncPolicy.interval, the fallback interval between
-// syncs. It is zero when the policy is missing or invalid, which validation
-// rejects for synced sources.
+// Interval is syncPolicy.interval, the fallback interval between syncs,
+// or zero when the policy is missing (which validation rejects for synced
+// sources).
 func (s Source) Interval() time.Duration {
 	if s.SyncPolicy == nil {
 		return 0
 	}
-	return parsedDuration(s.SyncPolicy.Interval)
+	return time.Duration(s.SyncPolicy.Interval)
 }
 
 // PollInterval is the source's own poll interval (git.pollInterval,
@@ -468,40 +447,29 @@ func (s Source) Interval() time.Duration {
 func (s Source) PollInterval() time.Duration {
 	switch {
 	case s.Git != nil:
-		return parsedDuration(s.Git.PollInterval)
+		return time.Duration(s.Git.PollInterval)
 	case s.API != nil:
-		return parsedDuration(s.API.PollInterval)
+		return time.Duration(s.API.PollInterval)
 	case s.File != nil:
-		return parsedDuration(s.File.PollInterval)
+		return time.Duration(s.File.PollInterval)
 	}
 	return 0
 }
 
-// TimeoutDuration is the parsed api.timeout, or DefaultAPITimeout.
+// TimeoutDuration is api.timeout, or DefaultAPITimeout when not set.
 func (a API) TimeoutDuration() time.Duration {
-	if d := parsedDuration(a.Timeout); d > 0 {
-		return d
+	if a.Timeout > 0 {
+		return time.Duration(a.Timeout)
 	}
 	return DefaultAPITimeout
 }
 
-// TimeoutDuration is the parsed file.timeout, or DefaultFileTimeout.
+// TimeoutDuration is file.timeout, or DefaultFileTimeout when not set.
 func (f File) TimeoutDuration() time.Duration {
-	if d := parsedDuration(f.Timeout); d > 0 {
-		return d
+	if f.Timeout > 0 {
+		return time.Duration(f.Timeout)
 	}
 	return DefaultFileTimeout
-}
-
-func parsedDuration(s string) time.Duration {
-	if s == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0
-	}
-	return d
 }
 
 // URLs splits nats.url into its URLs; nil means the embedded server.

@@ -8,12 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // fileSource is a valid source, for configurations whose point is elsewhere.
@@ -75,13 +76,13 @@ func TestDefaultsApplied(t *testing.T) {
 		{"nats.embedded.storeDir", cfg.NATS.Embedded.StoreDir, ""},
 		{"nats.embedded.listen", cfg.NATS.Embedded.Listen, "127.0.0.1:4222"},
 		{"http.addr", cfg.HTTP.Addr, "127.0.0.1:8080"},
-		{"watch.debounce", cfg.Watch.Debounce, 50 * time.Millisecond},
-		{"watch.gitPollInterval", cfg.Watch.GitPollInterval, 30 * time.Second},
-		{"watch.httpPollInterval", cfg.Watch.HTTPPollInterval, 5 * time.Minute},
+		{"watch.debounce", cfg.Watch.Debounce, Duration(50 * time.Millisecond)},
+		{"watch.gitPollInterval", cfg.Watch.GitPollInterval, Duration(30 * time.Second)},
+		{"watch.httpPollInterval", cfg.Watch.HTTPPollInterval, Duration(5 * time.Minute)},
 		{"sync.workers", cfg.Sync.Workers, 4},
-		{"sync.timeout", cfg.Sync.Timeout, 2 * time.Minute},
+		{"sync.timeout", cfg.Sync.Timeout, Duration(2 * time.Minute)},
 		{"sync.maxDataSize", cfg.Sync.MaxDataSize, ByteSize(512 << 20)},
-		{"sync.leaseTTL", cfg.Sync.LeaseTTL, 15 * time.Second},
+		{"sync.leaseTTL", cfg.Sync.LeaseTTL, Duration(15 * time.Second)},
 		{"webhooks.github enabled", cfg.Webhooks.GitHub.Enabled(), false},
 		{"webhooks.gitlab enabled", cfg.Webhooks.GitLab.Enabled(), false},
 		{"embedded store dir", cfg.EmbeddedStoreDir(), filepath.Join("data", "jetstream")},
@@ -116,18 +117,18 @@ sync: {workers: 8, timeout: 30s, maxDataSize: 100MB, leaseTTL: 5s}
 		{"nats urls", strings.Join(cfg.NATS.URLs(), "|"), "nats://a:4222|tls://b:4222"},
 		{"nats.replicas", cfg.NATS.Replicas, 3},
 		{"embedded store dir", cfg.EmbeddedStoreDir(), "/srv/js"},
-		{"nats.embedded.listen keeps its default", cfg.NATS.Embedded.Listen, DefaultEmbeddedListen},
+		{"nats.embedded.listen keeps its default", cfg.NATS.Embedded.Listen, Default().NATS.Embedded.Listen},
 		{"http.addr", cfg.HTTP.Addr, ":9090"},
-		{"watch.debounce", cfg.Watch.Debounce, 200 * time.Millisecond},
-		{"watch.gitPollInterval", cfg.Watch.GitPollInterval, time.Minute},
-		{"watch.httpPollInterval", cfg.Watch.HTTPPollInterval, 10 * time.Minute},
+		{"watch.debounce", cfg.Watch.Debounce, Duration(200 * time.Millisecond)},
+		{"watch.gitPollInterval", cfg.Watch.GitPollInterval, Duration(time.Minute)},
+		{"watch.httpPollInterval", cfg.Watch.HTTPPollInterval, Duration(10 * time.Minute)},
 		{"webhooks.github enabled", cfg.Webhooks.GitHub.Enabled(), true},
 		{"webhooks.gitlab enabled", cfg.Webhooks.GitLab.Enabled(), true},
 		{"webhooks.gitea enabled", cfg.Webhooks.Gitea.Enabled(), false},
 		{"sync.workers", cfg.Sync.Workers, 8},
-		{"sync.timeout", cfg.Sync.Timeout, 30 * time.Second},
+		{"sync.timeout", cfg.Sync.Timeout, Duration(30 * time.Second)},
 		{"sync.maxDataSize", cfg.Sync.MaxDataSize, ByteSize(100_000_000)},
-		{"sync.leaseTTL", cfg.Sync.LeaseTTL, 5 * time.Second},
+		{"sync.leaseTTL", cfg.Sync.LeaseTTL, Duration(5 * time.Second)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -142,9 +143,9 @@ func TestEmbeddedListen(t *testing.T) {
 		nats string
 		want string
 	}{
-		{"unset means the default listener", "", DefaultEmbeddedListen},
-		{"section without listen means the default listener", "nats: {embedded: {storeDir: /tmp/js}}", DefaultEmbeddedListen},
-		{"null means the default listener", "nats: {embedded: {listen: null}}", DefaultEmbeddedListen},
+		{"unset means the default listener", "", Default().NATS.Embedded.Listen},
+		{"section without listen means the default listener", "nats: {embedded: {storeDir: /tmp/js}}", Default().NATS.Embedded.Listen},
+		{"null means the default listener", "nats: {embedded: {listen: null}}", Default().NATS.Embedded.Listen},
 		{"empty string means no listener", `nats: {embedded: {listen: ""}}`, ""},
 		{"an address is kept", "nats: {embedded: {listen: 0.0.0.0:4333}}", "0.0.0.0:4333"},
 	}
@@ -232,14 +233,13 @@ func TestSourceMethods(t *testing.T) {
 		wantInterval time.Duration
 		wantPoll     time.Duration
 	}{
-		{"git", Source{Git: &Git{PollInterval: "1m"}, SyncPolicy: &SyncPolicy{Interval: "30m"}}, "git", true, 30 * time.Minute, time.Minute},
-		{"api", Source{API: &API{}, SyncPolicy: &SyncPolicy{Interval: "1h"}}, "api", true, time.Hour, 0},
-		{"file", Source{File: &File{Path: "r.json"}, SyncPolicy: &SyncPolicy{Interval: "5m"}}, "file", true, 5 * time.Minute, 0},
-		{"file url", Source{File: &File{URL: "https://x", PollInterval: "2m"}, SyncPolicy: &SyncPolicy{Interval: "5m"}}, "file", true, 5 * time.Minute, 2 * time.Minute},
+		{"git", Source{Git: &Git{PollInterval: Duration(time.Minute)}, SyncPolicy: &SyncPolicy{Interval: Duration(30 * time.Minute)}}, "git", true, 30 * time.Minute, time.Minute},
+		{"api", Source{API: &API{}, SyncPolicy: &SyncPolicy{Interval: Duration(time.Hour)}}, "api", true, time.Hour, 0},
+		{"file", Source{File: &File{Path: "r.json"}, SyncPolicy: &SyncPolicy{Interval: Duration(5 * time.Minute)}}, "file", true, 5 * time.Minute, 0},
+		{"file url", Source{File: &File{URL: "https://x", PollInterval: Duration(2 * time.Minute)}, SyncPolicy: &SyncPolicy{Interval: Duration(5 * time.Minute)}}, "file", true, 5 * time.Minute, 2 * time.Minute},
 		{"managed", Source{Managed: &Managed{}}, "managed", false, 0, 0},
 		{"kubernetes", Source{Kubernetes: &Kubernetes{}}, "kubernetes", false, 0, 0},
 		{"none", Source{}, "", false, 0, 0},
-		{"invalid interval", Source{File: &File{Path: "r"}, SyncPolicy: &SyncPolicy{Interval: "soon"}}, "file", true, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,9 +266,9 @@ func TestTimeouts(t *testing.T) {
 		want time.Duration
 	}{
 		{"api default", API{}.TimeoutDuration(), 10 * time.Second},
-		{"api set", API{Timeout: "1m"}.TimeoutDuration(), time.Minute},
+		{"api set", API{Timeout: Duration(time.Minute)}.TimeoutDuration(), time.Minute},
 		{"file default", File{}.TimeoutDuration(), 30 * time.Second},
-		{"file set", File{Timeout: "5s"}.TimeoutDuration(), 5 * time.Second},
+		{"file set", File{Timeout: Duration(5 * time.Second)}.TimeoutDuration(), 5 * time.Second},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -278,39 +278,52 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestGitPathDefault(t *testing.T) {
-	sources := []Source{
-		{Name: "default", Git: &Git{Repository: "https://example.com/r.git"}},
-		{Name: "custom", Git: &Git{Repository: "https://example.com/r.git", Path: "data/registry.json"}},
-		{Name: "file", File: &File{Path: "r.json"}},
-	}
-	setSourceDefaults(sources)
-	if got := sources[0].Git.Path; got != DefaultGitPath {
+	cfg, _ := mustParse(t, `
+sources:
+  - name: default
+    git: {repository: https://example.com/r.git}
+    syncPolicy: {interval: 1h}
+  - name: custom
+    git: {repository: https://example.com/r.git, path: data/registry.json}
+    syncPolicy: {interval: 1h}
+`)
+	if got := cfg.Sources[0].Git.Path; got != DefaultGitPath {
 		t.Errorf("unset path = %q, want %q", got, DefaultGitPath)
 	}
-	if got := sources[1].Git.Path; got != "data/registry.json" {
+	if got := cfg.Sources[1].Git.Path; got != "data/registry.json" {
 		t.Errorf("set path = %q, want it kept", got)
 	}
+}
 
-	t.Run("a valid git source gets the default path", func(t *testing.T) {
+// TestValidateIsPure checks that Validate judges the configuration alone:
+// it fills in nothing and reads no file, which CheckFiles does.
+func TestValidateIsPure(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "absent")
+	build := func() *Config {
 		c := Default()
-		c.Sources = []Source{{Name: "g", Git: &Git{Repository: "https://example.com/r.git"}, SyncPolicy: &SyncPolicy{Interval: "1h"}}}
-		if _, err := c.Validate(); err != nil {
-			t.Fatal(err)
+		c.Sources = []Source{
+			{Name: "g", Git: &Git{Repository: "ssh://git@example.com/r.git", Auth: &GitAuth{SSHKeyFile: missing, KnownHostsFile: missing}}, SyncPolicy: &SyncPolicy{Interval: Duration(time.Hour)}},
+			{Name: "p", Git: &Git{Repository: "https://example.com/r.git", Auth: &GitAuth{Username: "u", PasswordFile: missing}}, SyncPolicy: &SyncPolicy{Interval: Duration(time.Hour)}},
+			{Name: "a", API: &API{Endpoint: "https://example.com", BearerTokenFile: missing}, SyncPolicy: &SyncPolicy{Interval: Duration(time.Hour)}},
+			{Name: "f", File: &File{URL: "https://example.com/r.json", BearerTokenFile: missing}, SyncPolicy: &SyncPolicy{Interval: Duration(time.Hour)}},
 		}
-		if got := c.Sources[0].Git.Path; got != DefaultGitPath {
-			t.Errorf("path = %q, want %q", got, DefaultGitPath)
-		}
-	})
+		return c
+	}
+	c := build()
+	if _, err := c.Validate(); err != nil {
+		t.Fatalf("Validate read the disk: %v", err)
+	}
+	if !reflect.DeepEqual(c, build()) {
+		t.Errorf("Validate changed its argument:\n%+v", c.Sources[0].Git)
+	}
 
-	t.Run("a failed validation leaves the path untouched", func(t *testing.T) {
-		c := Default()
-		c.Sources = []Source{{Name: "g", Git: &Git{Repository: "https://example.com/r.git"}}}
-		if _, err := c.Validate(); err == nil {
-			t.Fatal("Validate accepted a git source without a sync interval")
-		}
-		if got := c.Sources[0].Git.Path; got != "" {
-			t.Errorf("path = %q, want it untouched", got)
-		}
+	stat := "stat " + missing + ": no such file or directory"
+	equalLists(t, "CheckFiles", problems(t, c.CheckFiles()), []string{
+		"source[0] (g): git.auth.sshKeyFile is not accessible: " + stat,
+		"source[0] (g): git.auth.knownHostsFile is not accessible: " + stat,
+		"source[1] (p): git.auth.passwordFile is not accessible: " + stat,
+		"source[2] (a): api.bearerTokenFile is not accessible: " + stat,
+		"source[3] (f): file.bearerTokenFile is not accessible: " + stat,
 	})
 }
 

@@ -175,10 +175,10 @@ Sync: {MaxDataSize: 1MiB, LeaseTtl: 20s}
 		{"dataDir", cfg.DataDir, "/srv/regsync"},
 		{"listen", cfg.NATS.Embedded.Listen, ""},
 		{"replicas", cfg.NATS.Replicas, 3},
-		{"git poll", cfg.Watch.GitPollInterval, time.Minute},
+		{"git poll", cfg.Watch.GitPollInterval, Duration(time.Minute)},
 		{"github secret env", cfg.Webhooks.GitHub.SecretEnv, "GH_SECRET"},
 		{"max data size", cfg.Sync.MaxDataSize, MiB},
-		{"lease ttl", cfg.Sync.LeaseTTL, 20 * time.Second},
+		{"lease ttl", cfg.Sync.LeaseTTL, Duration(20 * time.Second)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -254,11 +254,11 @@ func TestWrongTypes(t *testing.T) {
 	}{
 		{"top level is a list", "- a\n- b\n", []string{"line 1: want a mapping, got a list"}},
 		{"sources is a mapping", "sources: {name: s}\n", []string{"line 1: sources: want a list, got a mapping"}},
-		{"interval is a list", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: [5m]}\n", []string{"line 4: sources[0].syncPolicy.interval: want a string, got a list"}},
+		{"interval is a list", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: [5m]}\n", []string{`line 4: source[0] (s): syncPolicy.interval must be a duration such as "30s" or "5m", got a list`}},
 		{"wrong types everywhere, reported together", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: 5m}\nnats: {replicas: three}\nsync: {timeout: 5}\nbogus: 1\n", []string{
 			`line 7: unknown key "bogus" at top level`,
 			`line 5: nats.replicas: want a whole number, got a string "three"`,
-			`line 6: sync.timeout: want a duration such as "30s" or "5m", got a number "5"`,
+			`line 6: sync.timeout must be a duration such as "30s" or "5m", got a number "5"`,
 		}},
 	}
 	for _, tt := range tests {

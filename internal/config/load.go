@@ -5,16 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/regsync/regsync/internal/bounded"
 )
 
-// maxFileSize bounds the configuration file read by Load.
+// maxFileSize bounds the configuration file read by ReadFile.
 const maxFileSize = 4 << 20
 
 // ignoredSections are the top-level sections of the ToolHive Registry
@@ -24,7 +25,7 @@ var ignoredSections = []string{"registries", "database", "auth", "audit", "telem
 // Load reads, parses and validates the configuration file at path. See
 // Parse; errors are wrapped as "load config <path>: ...".
 func Load(path string) (*Config, []string, error) {
-	data, err := readFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config %s: %w", path, err)
 	}
@@ -35,20 +36,10 @@ func Load(path string) (*Config, []string, error) {
 	return cfg, warnings, nil
 }
 
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("file is larger than %d bytes", maxFileSize)
-	}
-	return data, nil
+// ReadFile reads the configuration file at path, refusing one larger
+// than a configuration file can be, for Parse.
+func ReadFile(path string) ([]byte, error) {
+	return bounded.ReadFile(path, maxFileSize)
 }
 
 // Parse parses and validates a configuration file's content and fills in
@@ -66,9 +57,14 @@ func Parse(data []byte) (*Config, []string, error) {
 	var problems []error
 	var w walker
 	cfg := Default()
+	// failed holds the paths of the values that did not decode. Left at
+	// their default or zero, they are not validated again; nor, once a
+	// value failed, is what names no key or sits under a key that could
+	// not be told ("").
+	var failed []string
 	if root != nil {
 		warnings = dropIgnoredSections(root)
-		w = walker{visited: make(map[visit]bool), lines: make(map[string]int), scalars: make(map[string]string)}
+		w = walker{visited: make(map[visit]bool), lines: make(map[string]int), scalars: make(map[string]string), values: make(map[position]string)}
 		w.walk(root, reflect.TypeOf(cfg).Elem(), "")
 		problems = w.problems
 		if err := root.Decode(cfg); err != nil {
@@ -77,30 +73,80 @@ func Parse(data []byte) (*Config, []string, error) {
 				return nil, warnings, yamlError(err)
 			}
 			for _, msg := range te.Errors {
-				problems = append(problems, w.typeProblem(msg))
+				path, problem := w.typeProblem(msg)
+				if cfg.unread(path) {
+					continue
+				}
+				problems = append(problems, problem)
+				failed = append(failed, path)
 			}
-			// The values that failed to decode are left at their zero
-			// value or default; validating them would only add noise.
-			return nil, warnings, &ValidationError{Errs: problems}
 		}
 	}
 
+	setSourceDefaults(cfg.Sources)
 	vw, err := cfg.Validate()
 	warnings = append(warnings, vw...)
-	if err != nil {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			for _, e := range ve.Errs {
-				problems = append(problems, w.locate(e))
+	var ve *ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		ve = &ValidationError{Errs: []error{err}}
+	}
+	if ve != nil {
+		for _, e := range ve.Errs {
+			path, located := w.locate(e)
+			if len(failed) > 0 && (path == "" || under(path, failed)) {
+				continue
 			}
-		} else {
-			problems = append(problems, w.locate(err))
+			problems = append(problems, located)
 		}
 	}
 	if len(problems) > 0 {
 		return nil, warnings, &ValidationError{Errs: problems}
 	}
 	return cfg, warnings, nil
+}
+
+// under reports whether path is one of paths or inside one of them.
+func under(path string, paths []string) bool {
+	for _, p := range paths {
+		if p == "" || path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// unread reports whether the value at path is one the ToolHive Registry
+// Server ignores without reading it, so that a value it could not parse
+// is no problem either: the syncPolicy of a source regsync does not sync
+// and file.timeout next to file.path.
+func (c *Config) unread(path string) bool {
+	rest, ok := strings.CutPrefix(path, "sources[")
+	if !ok {
+		return false
+	}
+	index, key, ok := strings.Cut(rest, "].")
+	i, err := strconv.Atoi(index)
+	if !ok || err != nil || i >= len(c.Sources) {
+		return false
+	}
+	s := c.Sources[i]
+	switch {
+	case key == "syncPolicy" || strings.HasPrefix(key, "syncPolicy."):
+		return typeCount(s) == 1 && !s.Synced()
+	case key == "file.timeout":
+		return s.File != nil && s.File.Path != "" && s.File.URL == ""
+	}
+	return false
+}
+
+// setSourceDefaults fills in the defaults of the sources' own settings,
+// as Default does for regsync's sections.
+func setSourceDefaults(sources []Source) {
+	for i := range sources {
+		if g := sources[i].Git; g != nil && g.Path == "" {
+			g.Path = DefaultGitPath
+		}
+	}
 }
 
 // parseYAML parses the one YAML document in data into its root node, nil
@@ -229,7 +275,13 @@ type walker struct {
 	lines map[string]int
 	// scalars holds the value of every scalar, by path, for messages.
 	scalars map[string]string
+	// values holds the path of every value, by where it starts, for the
+	// problems of the values that refuse themselves (see valueError).
+	values map[position]string
 }
+
+// position is where a node starts in the file.
+type position struct{ line, column int }
 
 // visit is a node checked against a type, remembered so that a node reached
 // again through an alias is checked and reported only once.
@@ -258,6 +310,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	if n.Kind == yaml.ScalarNode && path != "" {
 		w.scalars[path] = n.Value
+	}
+	if pos := (position{n.Line, n.Column}); path != "" && w.values[pos] == "" {
+		w.values[pos] = path
 	}
 
 	switch t.Kind() {
@@ -381,15 +436,15 @@ func implementsUnmarshaler(t reflect.Type) bool {
 
 // locate puts the line of the key a validation problem is about in front of
 // it, when the file has that key (or, for a missing key, the section it
-// belongs in). Problems name keys as paths: "nats.replicas ...",
+// belongs in), and returns that key's path, "" when the file has none.
+// Problems name keys as paths: "nats.replicas ...",
 // "source[0] (name): git.repository ...".
-func (w *walker) locate(err error) error {
+func (w *walker) locate(err error) (path string, located error) {
 	msg := err.Error()
-	var path string
 	if rest, ok := strings.CutPrefix(msg, "source["); ok {
 		i, after, ok := strings.Cut(rest, "]")
 		if !ok {
-			return err
+			return "", err
 		}
 		path = "sources[" + i + "]"
 		if _, key, ok := strings.Cut(after, ": "); ok {
@@ -403,7 +458,7 @@ func (w *walker) locate(err error) error {
 	}
 	for path != "" {
 		if line, ok := w.lines[path]; ok {
-			return fmt.Errorf("line %d: %w", line, err)
+			return path, fmt.Errorf("line %d: %w", line, err)
 		}
 		cut := strings.LastIndexAny(path, ".[")
 		if cut < 0 {
@@ -411,7 +466,31 @@ func (w *walker) locate(err error) error {
 		}
 		path = path[:cut]
 	}
-	return err
+	return "", err
+}
+
+// valueError is the error of an UnmarshalYAML refusing the value n. Parse
+// puts the value's key in front of the message, which reads on from it:
+// "must be greater than zero".
+func valueError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d column %d: %s", n.Line, n.Column, fmt.Sprintf(format, args...))}}
+}
+
+var valueProblem = regexp.MustCompile(`^line (\d+) column (\d+): (.*)$`)
+
+// key names the key at path in a problem as validation does: sources by
+// index and name ("source[0] (name): git.pollInterval"), others by path.
+func (w *walker) key(path string) string {
+	rest, ok := strings.CutPrefix(path, "sources[")
+	if !ok {
+		return path
+	}
+	index, key, ok := strings.Cut(rest, "].")
+	i, err := strconv.Atoi(index)
+	if !ok || err != nil {
+		return path
+	}
+	return prefix(i, w.scalars["sources["+index+"].name"]) + ": " + key
 }
 
 var (
@@ -419,29 +498,35 @@ var (
 	typeError          = regexp.MustCompile(`^line (\d+): cannot unmarshal !!(\w+) into (.+)$`)
 )
 
-// typeProblem rewrites one of yaml.v3's type errors ("line 5: cannot
-// unmarshal !!str `three` into int") for people: the key, what it wants
-// and what it got, without Go type names.
-func (w *walker) typeProblem(msg string) error {
+// typeProblem rewrites a value's decoding error for people and returns
+// the path of its key. One of yaml.v3's type errors ("line 5: cannot
+// unmarshal !!str `three` into int") becomes the key, what it wants and
+// what it got, without Go type names; a valueError gets its key.
+func (w *walker) typeProblem(msg string) (path string, problem error) {
+	if m := valueProblem.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		column, _ := strconv.Atoi(m[2])
+		path = w.values[position{line, column}]
+		if path == "" {
+			return "", fmt.Errorf("line %d: %s", line, m[3])
+		}
+		return path, fmt.Errorf("line %d: %s %s", line, w.key(path), m[3])
+	}
 	var line, tag, value, goType string
 	if m := typeErrorWithValue.FindStringSubmatch(msg); m != nil {
 		line, tag, value, goType = m[1], m[2], m[3], m[4]
 	} else if m := typeError.FindStringSubmatch(msg); m != nil {
 		line, tag, goType = m[1], m[2], m[3]
 	} else {
-		return errors.New(msg)
+		return "", errors.New(msg)
 	}
-	got := map[string]string{"str": "a string", "int": "a number", "float": "a number", "bool": "true or false",
-		"seq": "a list", "map": "a mapping", "null": "nothing", "binary": "binary data", "timestamp": "a timestamp"}[tag]
-	if got == "" {
-		got = "a " + tag
-	}
+	got := describeTag(tag)
 	key := ""
 	if n, err := strconv.Atoi(line); err == nil {
 		// The deepest key on that line is the one whose value is wrong.
-		for path, l := range w.lines {
-			if l == n && len(path) > len(key) {
-				key = path
+		for p, l := range w.lines {
+			if l == n && len(p) > len(key) {
+				key = p
 			}
 		}
 	}
@@ -451,10 +536,31 @@ func (w *walker) typeProblem(msg string) error {
 	if value != "" {
 		got += " " + strconv.Quote(value)
 	}
+	path = key
 	if key != "" {
 		key += ": "
 	}
-	return fmt.Errorf("line %s: %swant %s, got %s", line, key, describeType(goType), got)
+	return path, fmt.Errorf("line %s: %swant %s, got %s", line, key, describeType(goType), got)
+}
+
+// describeTag names what a YAML tag (without "!!") holds, for messages.
+func describeTag(tag string) string {
+	got := map[string]string{"str": "a string", "int": "a number", "float": "a number", "bool": "true or false",
+		"seq": "a list", "map": "a mapping", "null": "nothing", "binary": "binary data", "timestamp": "a timestamp"}[tag]
+	if got == "" {
+		got = "a " + tag
+	}
+	return got
+}
+
+// describeNode names what a node holds, with a scalar's value: `a string
+// "soon"`, "a list".
+func describeNode(n *yaml.Node) string {
+	got := describeTag(strings.TrimPrefix(n.ShortTag(), "!!"))
+	if n.Kind == yaml.ScalarNode && n.Value != "" {
+		got += " " + strconv.Quote(n.Value)
+	}
+	return got
 }
 
 // describeType names what a Go type holds in YAML terms.
@@ -464,10 +570,6 @@ func describeType(goType string) string {
 		return "a string"
 	case goType == "bool":
 		return "true or false"
-	case goType == "time.Duration":
-		return `a duration such as "30s" or "5m"`
-	case goType == "config.ByteSize":
-		return `a size such as 1048576 or "32MiB"`
 	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
 		return "a whole number"
 	case strings.HasPrefix(goType, "float"):

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // toolhiveConfigs holds the ToolHive Registry Server's own example
@@ -98,6 +98,11 @@ func TestToolHiveConfigs(t *testing.T) {
 			wantErrs, wantWarnings := toolhiveExpectation(t, data)
 
 			cfg, warnings, err := Load(path)
+			if err == nil {
+				if ferr := cfg.CheckFiles(); ferr != nil {
+					cfg, err = nil, fmt.Errorf("load config %s: %w", path, ferr)
+				}
+			}
 			equalLists(t, "warnings", warnings, wantWarnings)
 			if len(wantErrs) == 0 {
 				if err != nil {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,8 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing/transport"
-
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/redact"
 )
 
@@ -46,17 +44,13 @@ func (e *ValidationError) Unwrap() []error { return e.Errs }
 
 const maxAPITimeout = 5 * time.Minute
 
-var (
-	// sourceName is a DNS label, as the ToolHive Registry Server requires.
-	sourceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	commitSHA  = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$`)
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks the configuration and reports every problem at once as a
 // *ValidationError. The warnings name the sources regsync loads but does
-// not sync and the filter patterns that cannot match. Validate leaves the sections' defaults to Default and Parse;
-// on success it fills in the sources' own, such as git.path.
+// not sync and the filter patterns that cannot match. Validate judges the
+// configuration alone: it neither changes it nor reads the files it names
+// (see CheckFiles). Defaults are Default's and Parse's to fill in.
 func (c *Config) Validate() (warnings []string, err error) {
 	if c == nil {
 		return nil, errors.New("config cannot be nil")
@@ -92,17 +86,51 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if len(errs) > 0 {
 		return warnings, &ValidationError{Errs: errs}
 	}
-	setSourceDefaults(c.Sources)
 	return warnings, nil
 }
 
-// setSourceDefaults fills in the defaults of the sources' own settings.
-func setSourceDefaults(sources []Source) {
-	for i := range sources {
-		if g := sources[i].Git; g != nil && g.Path == "" {
-			g.Path = DefaultGitPath
+// CheckFiles reports every file named by a source that cannot be read now
+// (git credentials and known_hosts, bearer tokens) as a *ValidationError.
+// Validate leaves the disk alone; validate and serve call CheckFiles after
+// it, so a missing file stops them at once rather than at the first fetch.
+// Relative paths are Validate's to refuse and are skipped here.
+func (c *Config) CheckFiles() error {
+	var errs []error
+	for i, s := range c.Sources {
+		for _, f := range s.files() {
+			if f.path == "" || !filepath.IsAbs(f.path) {
+				continue
+			}
+			if _, err := os.Stat(f.path); err != nil {
+				errs = append(errs, sourceError(prefix(i, s.Name), "%s is not accessible: %v", f.key, err))
+			}
 		}
 	}
+	if len(errs) > 0 {
+		return &ValidationError{Errs: errs}
+	}
+	return nil
+}
+
+// sourceFile is a file a source reads, with the key that names it.
+type sourceFile struct{ key, path string }
+
+// files lists the files the source reads on every fetch, in key order.
+func (s Source) files() []sourceFile {
+	switch {
+	case s.Git != nil && s.Git.Auth != nil:
+		a := s.Git.Auth
+		return []sourceFile{
+			{"git.auth.passwordFile", a.PasswordFile},
+			{"git.auth.sshKeyFile", a.SSHKeyFile},
+			{"git.auth.knownHostsFile", a.KnownHostsFile},
+		}
+	case s.API != nil:
+		return []sourceFile{{"api.bearerTokenFile", s.API.BearerTokenFile}}
+	case s.File != nil && s.File.URL != "":
+		return []sourceFile{{"file.bearerTokenFile", s.File.BearerTokenFile}}
+	}
+	return nil
 }
 
 func typeCount(s Source) int {
@@ -115,6 +143,14 @@ func typeCount(s Source) int {
 	return n
 }
 
+// sourceError is a problem of the source that p names (see prefix). p
+// holds the source's name, which may hold a '%': it is never part of the
+// format.
+func sourceError(p, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", p, fmt.Sprintf(format, args...))
+}
+
+// prefix names the source at index i in problems: "source[i] (name)".
 func prefix(i int, name string) string {
 	if name == "" {
 		return fmt.Sprintf("source[%d]", i)
@@ -129,13 +165,13 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 	var errs []error
 	p := prefix(i, s.Name)
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 
 	switch {
 	case s.Name == "":
 		errs = append(errs, fmt.Errorf("source[%d]: name is required", i))
-	case !sourceName.MatchString(s.Name):
+	case !events.ValidSourceName(s.Name):
 		errs = append(errs, fmt.Errorf("source[%d]: name '%s' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)", i, s.Name))
 	}
 	if s.Name != "" {
@@ -151,15 +187,10 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 	case n > 1:
 		add("only one of git, api, file, managed, or kubernetes configuration may be specified")
 	case s.Synced():
-		switch {
-		case s.SyncPolicy == nil || s.SyncPolicy.Interval == "":
+		if s.SyncPolicy == nil || s.SyncPolicy.Interval == 0 {
 			add("syncPolicy.interval is required")
-		default:
-			if d, err := time.ParseDuration(s.SyncPolicy.Interval); err != nil {
-				add("syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): %v", err)
-			} else if d <= 0 {
-				add("syncPolicy.interval must be greater than zero")
-			}
+		} else {
+			errs = append(errs, checkPositive(p, "syncPolicy.interval", s.SyncPolicy.Interval)...)
 		}
 		switch {
 		case s.Git != nil:
@@ -178,32 +209,26 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 func validateGit(p string, g *Git) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 	protocol := ""
-	if g.Repository == "" {
-		add("git.repository is required")
-	} else if ep, err := transport.NewEndpoint(g.Repository); err != nil {
-		add("git.repository is not a valid repository URL")
-	} else if protocol = ep.Protocol; !slices.Contains(gitProtocols, protocol) {
-		add("git.repository must use one of the %s schemes, got %q", strings.Join(gitProtocols, ", "), protocol)
+	if ep, err := CheckGitRepository(g.Repository); err != nil {
+		add("%v", err)
+	} else {
+		protocol = ep.Protocol
 	}
 	if g.Path != "" {
 		if err := CheckGitPath(g.Path); err != nil {
 			add("git.path: %v", err)
 		}
 	}
-	refs := 0
-	for _, r := range []string{g.Branch, g.Tag, g.Commit} {
-		if r != "" {
-			refs++
+	if err := CheckGitRefs(g.Branch, g.Tag, g.Commit); err != nil {
+		add("%v", err)
+	}
+	if g.Commit != "" {
+		if err := CheckGitCommit(g.Commit); err != nil {
+			add("%v", err)
 		}
-	}
-	if refs > 1 {
-		add("git.branch, git.tag, and git.commit are mutually exclusive")
-	}
-	if g.Commit != "" && !commitSHA.MatchString(g.Commit) {
-		add("git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got %q", g.Commit)
 	}
 	if a := g.Auth; a != nil && (a.Username != "" || a.PasswordFile != "") {
 		switch {
@@ -211,10 +236,6 @@ func validateGit(p string, g *Git) []error {
 			add("git.auth.username and git.auth.passwordFile must both be specified")
 		case !filepath.IsAbs(a.PasswordFile):
 			add("git.auth.passwordFile must be an absolute path")
-		default:
-			if _, err := os.Stat(a.PasswordFile); err != nil {
-				add("git.auth.passwordFile is not accessible: %v", err)
-			}
 		}
 	}
 	if a := g.Auth; a != nil {
@@ -228,10 +249,6 @@ func validateGit(p string, g *Git) []error {
 				add("%s needs an ssh repository URL (ssh://host/path or user@host:path), got %s", f.key, protocol)
 			case !filepath.IsAbs(f.path):
 				add("%s must be an absolute path", f.key)
-			default:
-				if _, err := os.Stat(f.path); err != nil {
-					add("%s is not accessible: %v", f.key, err)
-				}
 			}
 		}
 		if a.SSHKeyFile != "" && a.PasswordFile != "" {
@@ -246,61 +263,25 @@ func validateGit(p string, g *Git) []error {
 	case g.WebhookSecretFile != "" && g.WebhookProviderName() == "" && protocol != "":
 		add("git.webhookSecretFile needs git.webhookProvider (one of %s): the repository's host is not a forge regsync knows", strings.Join(WebhookProviders, ", "))
 	}
-	errs = append(errs, validatePollInterval(p, "git.pollInterval", g.PollInterval)...)
+	errs = append(errs, checkPositive(p, "git.pollInterval", g.PollInterval)...)
 	return errs
-}
-
-// gitProtocols are the transports a git source can use, as go-git names
-// them: a repository URL without a scheme is a local path ("file"), and
-// user@host:path is "ssh".
-var gitProtocols = []string{"https", "http", "ssh", "git", "file"}
-
-// CheckGitPath reports why p cannot name a file inside a repository: it
-// must be relative to the repository root and have no ".." segment, so it
-// never leaves the repository. A leading "./" and doubled slashes are
-// tolerated.
-func CheckGitPath(p string) error {
-	switch {
-	case strings.TrimSpace(p) == "":
-		return errors.New("path is empty")
-	case strings.ContainsRune(p, 0):
-		return fmt.Errorf("path %q contains a NUL byte", p)
-	case strings.HasPrefix(p, "/") || filepath.IsAbs(p):
-		return fmt.Errorf("path %q must be relative to the repository root", p)
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			return fmt.Errorf("path %q escapes the repository (.. segment)", p)
-		}
-	}
-	if c := path.Clean(p); c == "." {
-		return fmt.Errorf("path %q names the repository root, not a file", p)
-	}
-	return nil
 }
 
 func validateAPI(p string, a *API) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 	if a.Endpoint == "" {
 		add("api.endpoint is required")
 	} else if msg := checkHTTPURL("api.endpoint", a.Endpoint); msg != "" {
 		add("%s", msg)
 	}
-	if a.Timeout != "" {
-		d, err := time.ParseDuration(a.Timeout)
-		switch {
-		case err != nil:
-			add("api.timeout must be a valid duration (e.g., '30s', '1m'): %v", err)
-		case d <= 0:
-			add("api.timeout must be greater than zero")
-		case d > maxAPITimeout:
-			add("api.timeout must not exceed %s", maxAPITimeout)
-		}
+	errs = append(errs, checkPositive(p, "api.timeout", a.Timeout)...)
+	if time.Duration(a.Timeout) > maxAPITimeout {
+		add("api.timeout must not exceed %s", maxAPITimeout)
 	}
-	errs = append(errs, validatePollInterval(p, "api.pollInterval", a.PollInterval)...)
+	errs = append(errs, checkPositive(p, "api.pollInterval", a.PollInterval)...)
 	errs = append(errs, checkHTTPSecurity(p, "api", a.Endpoint, a.BearerTokenFile, a.InsecureSkipVerify)...)
 	return errs
 }
@@ -308,7 +289,7 @@ func validateAPI(p string, a *API) []error {
 func validateFile(p string, f *File) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
 	switch {
 	case f.Path == "" && f.URL == "":
@@ -319,17 +300,11 @@ func validateFile(p string, f *File) []error {
 		if msg := checkHTTPURL("file.url", f.URL); msg != "" {
 			add("%s", msg)
 		}
-		if f.Timeout != "" {
-			if d, err := time.ParseDuration(f.Timeout); err != nil {
-				add("file.timeout must be a valid duration (e.g., '30s', '1m'): %v", err)
-			} else if d <= 0 {
-				add("file.timeout must be greater than zero")
-			}
-		}
-		errs = append(errs, validatePollInterval(p, "file.pollInterval", f.PollInterval)...)
+		errs = append(errs, checkPositive(p, "file.timeout", f.Timeout)...)
+		errs = append(errs, checkPositive(p, "file.pollInterval", f.PollInterval)...)
 		errs = append(errs, checkHTTPSecurity(p, "file", f.URL, f.BearerTokenFile, f.InsecureSkipVerify)...)
 	default:
-		if f.PollInterval != "" {
+		if f.PollInterval != 0 {
 			add("file.pollInterval is only applicable when file.url is specified")
 		}
 		if f.BearerTokenFile != "" {
@@ -347,14 +322,10 @@ func validateFile(p string, f *File) []error {
 func checkHTTPSecurity(p, kind, rawURL, tokenFile string, insecure bool) []error {
 	var errs []error
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf(p+": "+format, args...))
+		errs = append(errs, sourceError(p, format, args...))
 	}
-	if tokenFile != "" {
-		if !filepath.IsAbs(tokenFile) {
-			add("%s.bearerTokenFile must be an absolute path", kind)
-		} else if _, err := os.Stat(tokenFile); err != nil {
-			add("%s.bearerTokenFile is not accessible: %v", kind, err)
-		}
+	if tokenFile != "" && !filepath.IsAbs(tokenFile) {
+		add("%s.bearerTokenFile must be an absolute path", kind)
 	}
 	if insecure {
 		if u, err := url.Parse(rawURL); err == nil && u.Scheme != "https" {
@@ -383,16 +354,12 @@ func checkHTTPURL(key, raw string) string {
 	return ""
 }
 
-func validatePollInterval(p, key, value string) []error {
-	if value == "" {
-		return nil
-	}
-	d, err := time.ParseDuration(value)
-	if err != nil {
-		return []error{fmt.Errorf("%s: %s must be a valid duration (e.g., '30s', '5m'): %v", p, key, err)}
-	}
-	if d <= 0 {
-		return []error{fmt.Errorf("%s: %s must be greater than zero", p, key)}
+// checkPositive refuses a duration below zero, which only a
+// configuration built in Go can hold: Duration refuses one in a file. Zero
+// means the key is not set.
+func checkPositive(p, key string, d Duration) []error {
+	if d < 0 {
+		return []error{sourceError(p, "%s must be greater than zero", key)}
 	}
 	return nil
 }
@@ -447,9 +414,6 @@ func (c *Config) validateOwnSections() []error {
 	if n.Replicas < 1 || n.Replicas > 5 {
 		add("nats.replicas must be between 1 and 5, got %d", n.Replicas)
 	}
-	if n.Results.MaxAge <= 0 {
-		add("nats.results.maxAge must be greater than zero, got %s", n.Results.MaxAge)
-	}
 	if n.Results.MaxBytes <= 0 {
 		add("nats.results.maxBytes must be greater than zero, got %d", n.Results.MaxBytes)
 	}
@@ -473,8 +437,9 @@ func (c *Config) validateOwnSections() []error {
 
 	for _, d := range []struct {
 		key   string
-		value time.Duration
+		value Duration
 	}{
+		{"nats.results.maxAge", c.NATS.Results.MaxAge},
 		{"watch.debounce", c.Watch.Debounce},
 		{"watch.gitPollInterval", c.Watch.GitPollInterval},
 		{"watch.httpPollInterval", c.Watch.HTTPPollInterval},

@@ -121,7 +121,7 @@ sources:
   - name: s
     file: {path: r.json}
     syncPolicy: {interval: soon}`,
-			want: []string{`line 5: source[0] (s): syncPolicy.interval must be a valid duration (e.g., '30m', '1h'): time: invalid duration "soon"`},
+			want: []string{`line 5: source[0] (s): syncPolicy.interval must be a duration such as "30s" or "5m", got a string "soon"`},
 		},
 		{
 			name: "zero interval",
@@ -175,7 +175,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, commit: abc123}
     syncPolicy: {interval: 30m}`,
-			want: []string{`line 4: source[0] (g): git.commit must be a full commit SHA (40 or 64 hexadecimal characters), got "abc123"`},
+			want: []string{`line 4: source[0] (g): git.commit must be a full commit SHA (40 hexadecimal characters), got "abc123"`},
 		},
 		{
 			name: "git auth username without passwordFile",
@@ -211,7 +211,8 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, auth: {username: bot, passwordFile: ` + missingPasswordFile + `}}
     syncPolicy: {interval: 30m}`,
-			want: []string{"line 4: source[0] (g): git.auth.passwordFile is not accessible: stat " + missingPasswordFile + ": no such file or directory"},
+			// Parse leaves the disk alone; CheckFiles reports the file.
+			want: []string{"source[0] (g): git.auth.passwordFile is not accessible: stat " + missingPasswordFile + ": no such file or directory"},
 		},
 		{
 			name: "git auth existing passwordFile and empty auth are fine",
@@ -231,7 +232,7 @@ sources:
   - name: g
     git: {repository: https://example.com/r.git, pollInterval: often}
     syncPolicy: {interval: 30m}`,
-			want: []string{`line 4: source[0] (g): git.pollInterval must be a valid duration (e.g., '30s', '5m'): time: invalid duration "often"`},
+			want: []string{`line 4: source[0] (g): git.pollInterval must be a duration such as "30s" or "5m", got a string "often"`},
 		},
 		{
 			name: "git loads with every ref form and URL form",
@@ -323,7 +324,7 @@ sources:
 			},
 		},
 		{
-			name: "git ssh files relative, missing, and with a password file",
+			name: "git ssh files relative and with a password file",
 			yaml: `
 sources:
   - name: g
@@ -334,7 +335,6 @@ sources:
     syncPolicy: {interval: 30m}`,
 			want: []string{
 				"line 4: source[0] (g): git.auth.sshKeyFile must be an absolute path",
-				"line 4: source[0] (g): git.auth.knownHostsFile is not accessible: stat " + missingPasswordFile + ": no such file or directory",
 				"line 7: source[1] (h): git.auth.sshKeyFile and git.auth.passwordFile are mutually exclusive",
 			},
 		},
@@ -363,7 +363,7 @@ sources:
   - name: a
     api: {endpoint: https://registry.example.com, timeout: ten}
     syncPolicy: {interval: 1h}`,
-			want: []string{`line 4: source[0] (a): api.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "ten"`},
+			want: []string{`line 4: source[0] (a): api.timeout must be a duration such as "30s" or "5m", got a string "ten"`},
 		},
 		{
 			name: "api zero timeout",
@@ -435,7 +435,7 @@ sources:
   - name: f
     file: {url: https://example.com/registry.json, timeout: slow}
     syncPolicy: {interval: 5m}`,
-			want: []string{`line 4: source[0] (f): file.timeout must be a valid duration (e.g., '30s', '1m'): time: invalid duration "slow"`},
+			want: []string{`line 4: source[0] (f): file.timeout must be a duration such as "30s" or "5m", got a string "slow"`},
 		},
 		{
 			name: "file valid url",
@@ -513,7 +513,6 @@ sources:
 			want: []string{
 				"line 4: source[0] (a): api.bearerTokenFile must be an absolute path",
 				"line 4: source[0] (a): api.insecureSkipVerify needs an https api.endpoint",
-				"line 7: source[1] (f): file.bearerTokenFile is not accessible: stat /nonexistent/token: no such file or directory",
 				"line 7: source[1] (f): file.insecureSkipVerify needs an https file.url",
 				"line 10: source[2] (p): file.bearerTokenFile is only applicable when file.url is specified",
 				"line 10: source[2] (p): file.insecureSkipVerify is only applicable when file.url is specified",
@@ -547,10 +546,13 @@ sources:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _, err := Parse([]byte(tt.yaml))
-			equalLists(t, "problems", problems(t, err), tt.want)
 			if (err == nil) != (cfg != nil) {
 				t.Errorf("Parse returned config %v with error %v", cfg != nil, err)
 			}
+			if cfg != nil {
+				err = cfg.CheckFiles()
+			}
+			equalLists(t, "problems", problems(t, err), tt.want)
 		})
 	}
 }
@@ -593,14 +595,16 @@ func TestOwnSectionValidation(t *testing.T) {
 		{"zero debounce", `watch: {debounce: 0s}`, []string{"line 6: watch.debounce must be greater than zero"}},
 		{"negative git poll interval", `watch: {gitPollInterval: -1s}`, []string{"line 6: watch.gitPollInterval must be greater than zero"}},
 		{"zero http poll interval", `watch: {httpPollInterval: 0s}`, []string{"line 6: watch.httpPollInterval must be greater than zero"}},
-		{"unparsable duration", `watch: {debounce: fast}`, []string{`line 6: watch.debounce: want a duration such as "30s" or "5m", got a string "fast"`}},
-		{"duration without unit", `watch: {debounce: 50}`, []string{`line 6: watch.debounce: want a duration such as "30s" or "5m", got a number "50"`}},
+		{"unparsable duration", `watch: {debounce: fast}`, []string{`line 6: watch.debounce must be a duration such as "30s" or "5m", got a string "fast"`}},
+		{"duration without unit", `watch: {debounce: 50}`, []string{`line 6: watch.debounce must be a duration such as "30s" or "5m", got a number "50"`}},
 		{"zero workers", `sync: {workers: 0}`, []string{"line 6: sync.workers must be at least 1, got 0"}},
 		{"workers not a number", `sync: {workers: many}`, []string{`line 6: sync.workers: want a whole number, got a string "many"`}},
 		{"zero sync timeout", `sync: {timeout: 0s}`, []string{"line 6: sync.timeout must be greater than zero"}},
 		{"zero lease ttl", `sync: {leaseTTL: 0s}`, []string{"line 6: sync.leaseTTL must be greater than zero"}},
 		{"zero max data size", `sync: {maxDataSize: 0}`, []string{"line 6: sync.maxDataSize must be greater than zero"}},
-		{"unknown size unit", `sync: {maxDataSize: 32XB}`, []string{`line 6: invalid size "32XB": unknown unit "XB" (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)`}},
+		{"unknown size unit", `sync: {maxDataSize: 32XB}`, []string{`line 6: sync.maxDataSize must be a size such as 1048576 or "32MiB", got a string "32XB": unknown unit "XB" (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)`}},
+		{"size of a mapping", `webhooks: {maxBodySize: {mib: 3}}`, []string{`line 6: webhooks.maxBodySize must be a size such as 1048576 or "32MiB", got a mapping`}},
+		{"negative size", `nats: {results: {maxBytes: -1}}`, []string{`line 6: nats.results.maxBytes must be a size such as 1048576 or "32MiB", got a number "-1"`}},
 		{"github secret file and env", `webhooks: {github: {secretFile: /s, secretEnv: GH}}`, []string{"line 6: webhooks.github.secretFile and webhooks.github.secretEnv are mutually exclusive"}},
 		{"gitlab token file and env", `webhooks: {gitlab: {tokenFile: /s, tokenEnv: GL}}`, []string{"line 6: webhooks.gitlab.tokenFile and webhooks.gitlab.tokenEnv are mutually exclusive"}},
 		{"gitea secret file and env", `webhooks: {gitea: {secretFile: /s, secretEnv: GT}}`, []string{"line 6: webhooks.gitea.secretFile and webhooks.gitea.secretEnv are mutually exclusive"}},
@@ -714,7 +718,7 @@ func TestWebhookLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Webhooks.MaxBodySize != DefaultWebhookMaxBody || cfg.Webhooks.MaxUnverifiedBytes != DefaultWebhookMaxUnverified || cfg.Webhooks.RateLimit != (RateLimit{PerSecond: 20, Burst: 100}) {
+	if cfg.Webhooks.MaxBodySize != 3*MiB || cfg.Webhooks.MaxUnverifiedBytes != 32*MiB || cfg.Webhooks.RateLimit != (RateLimit{PerSecond: 20, Burst: 100}) {
 		t.Errorf("defaults %+v", cfg.Webhooks)
 	}
 	for _, tc := range []struct {
@@ -731,4 +735,22 @@ func TestWebhookLimits(t *testing.T) {
 	if _, _, err := Parse([]byte(base + "webhooks: {rateLimit: {perSecond: -1, burst: 0}}\n")); err != nil {
 		t.Errorf("a disabled limit needs no burst: %v", err)
 	}
+}
+
+func TestSourceNameIsNotAFormat(t *testing.T) {
+	_, _, err := Parse([]byte(`
+sources:
+  - name: bad%s
+    file: {}
+    syncPolicy: {interval: 5m}
+  - name: "100%"
+    api: {endpoint: ftp://x}
+    syncPolicy: {interval: 5m}
+`))
+	equalLists(t, "problems", problems(t, err), []string{
+		"line 3: source[0]: name 'bad%s' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)",
+		"line 4: source[0] (bad%s): file.path or file.url is required",
+		"line 6: source[1]: name '100%' must be a valid DNS subdomain (lowercase alphanumeric and hyphens, max 63 chars)",
+		"line 7: source[1] (100%): api.endpoint must use http or https scheme",
+	})
 }

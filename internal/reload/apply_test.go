@@ -3,6 +3,7 @@ package reload
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
@@ -17,7 +18,7 @@ func names(srcs []config.Source) []string {
 }
 
 func fileSource(name, path string, f *registry.Filter) config.Source {
-	return config.Source{Name: name, File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}, Filter: f}
+	return config.Source{Name: name, File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}, Filter: f}
 }
 
 func TestDiff(t *testing.T) {

@@ -44,7 +44,7 @@ type Reloader struct {
 
 // New returns a Reloader for the file at path, currently loaded as cfg.
 func New(path string, cfg *config.Config, apply Apply, logger *slog.Logger) *Reloader {
-	raw, _ := os.ReadFile(path)
+	raw, _ := config.ReadFile(path)
 	return &Reloader{path: path, apply: apply, logger: logger, debounce: 100 * time.Millisecond, current: cfg, raw: raw}
 }
 
@@ -116,7 +116,7 @@ func (r *Reloader) count(result string) {
 
 // reload loads the file and applies it if it changed (or if forced).
 func (r *Reloader) reload(ctx context.Context, force bool) {
-	raw, err := os.ReadFile(r.path)
+	raw, err := config.ReadFile(r.path)
 	if err != nil {
 		r.logger.Error("config reload rejected, keeping the running configuration", "path", r.path, "err", err)
 		r.count("rejected")
@@ -126,6 +126,9 @@ func (r *Reloader) reload(ctx context.Context, force bool) {
 		return
 	}
 	next, warnings, err := config.Parse(raw)
+	if err == nil {
+		err = next.CheckFiles()
+	}
 	if err != nil {
 		r.logger.Error("config reload rejected, keeping the running configuration", "path", r.path, "err", err)
 		r.count("rejected")

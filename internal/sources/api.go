@@ -14,7 +14,7 @@ import (
 	upstreamv0 "github.com/modelcontextprotocol/registry/pkg/api/v0"
 	"github.com/modelcontextprotocol/registry/pkg/model"
 	thvregistry "github.com/stacklok/toolhive-core/registry/types"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/redact"

@@ -230,7 +230,7 @@ func TestAPITooManyServers(t *testing.T) {
 	defer srv.Close()
 	f := &Fetcher{}
 	caps := apiLimits{pages: 10, servers: 8}
-	_, _, err := f.listServersWith(context.Background(), srv.URL, httpOptions{timeout: time.Second}, DefaultMaxSize, caps)
+	_, _, err := f.listServersWith(context.Background(), srv.URL, httpOptions{timeout: time.Second}, f.maxSize(), caps)
 	if want := "total servers (10) would exceed maximum (8), could cause out of service"; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
@@ -247,7 +247,7 @@ func TestAPIHangingServer(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	src := apiSrc(srv.URL)
-	src.API.Timeout = "100ms"
+	src.API.Timeout = config.Duration(100 * time.Millisecond)
 	start := time.Now()
 	_, err := (&Fetcher{}).Fetch(context.Background(), src)
 	if err == nil || !strings.Contains(err.Error(), "context deadline exceeded") {

@@ -1,14 +1,13 @@
 package sources
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"syscall"
 
+	"github.com/regsync/regsync/internal/bounded"
 	"github.com/regsync/regsync/internal/registry"
 )
 
@@ -32,16 +31,15 @@ func fetchFile(path string, limit int64) (*Fetched, error) {
 	if info.Size() > limit {
 		return nil, tooLarge(path, info.Size(), limit)
 	}
-	// Read into a buffer of the file's size: growing one by doubling
-	// would copy a big registry several times over.
-	buf := bytes.NewBuffer(make([]byte, 0, info.Size()+bytes.MinRead))
-	_, err = buf.ReadFrom(io.LimitReader(f, limit+1))
-	raw := buf.Bytes()
+	// Read into a buffer of the file's size (see bounded.ReadAll): growing
+	// one by doubling would copy a big registry several times over.
+	raw, err := bounded.ReadAll(f, limit)
+	if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
+		// It grew since it was checked.
+		return nil, tooLarge(path, limit+1, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
-	}
-	if int64(len(raw)) > limit {
-		return nil, tooLarge(path, int64(len(raw)), limit)
 	}
 	hash := registry.Hash(raw)
 	return &Fetched{Raw: raw, Hash: hash, Revision: hash}, nil
@@ -84,14 +82,11 @@ func readRegular(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
+	b, err := bounded.ReadAll(f, limit)
+	if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
+		return nil, fmt.Errorf("%s is %w", path, err)
 	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
+	return b, err
 }
 
 // checkRegular refuses anything but a regular file, naming what it is.

@@ -26,7 +26,8 @@ func TestFetchFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(100 << 20); err != nil {
+	// Sparse, and refused by its size before it is read.
+	if err := f.Truncate(600 << 20); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -48,9 +49,9 @@ func TestFetchFile(t *testing.T) {
 	}{
 		{"missing file", fileSrc(filepath.Join(dir, "nope.json")), 0, "file not found: "},
 		{"directory", fileSrc(dir), 0, "is a directory"},
-		{"100 MB file over the default limit", fileSrc(big), 0, "over the size limit: 104857600 bytes > 33554432 bytes"},
+		{"600 MB file over the default limit", fileSrc(big), 0, "over the size limit: 629145600 bytes > 536870912 bytes"},
 		{"file over a configured limit", fileSrc(good), 3, "over the size limit: 7 bytes > 3 bytes"},
-		{"git without a repository", config.Source{Name: "g", Git: &config.Git{}}, 0, "git repository URL cannot be empty"},
+		{"git without a repository", config.Source{Name: "g", Git: &config.Git{}}, 0, "git.repository is required"},
 		{"no type", config.Source{Name: "n"}, 0, "unable to determine source type of n"},
 	}
 	for _, tc := range errs {

@@ -48,25 +48,20 @@ func parseGitSource(g *config.Git) (*gitSource, error) {
 	if g == nil {
 		return nil, errors.New("registry validation failed: git configuration is required")
 	}
-	if strings.TrimSpace(g.Repository) == "" {
-		return nil, errors.New("registry validation failed: git repository URL cannot be empty")
+	// The rules and words of validation (see config.CheckGitRepository),
+	// for a configuration that did not go through it.
+	invalid := func(err error) error { return fmt.Errorf("registry validation failed: %w", err) }
+	ep, err := config.CheckGitRepository(g.Repository)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if err := config.CheckGitRefs(g.Branch, g.Tag, g.Commit); err != nil {
+		return nil, invalid(err)
 	}
 	gs := &gitSource{url: g.Repository, redacted: redact.URL(g.Repository), branch: g.Branch, tag: g.Tag, auth: g.Auth}
-	n := 0
-	for _, r := range []string{g.Branch, g.Tag, g.Commit} {
-		if r != "" {
-			n++
-		}
-	}
-	if n > 1 {
-		return nil, errors.New("registry validation failed: only one of branch, tag, or commit may be specified")
-	}
 	if g.Commit != "" {
-		switch {
-		case len(g.Commit) == 64:
-			return nil, fmt.Errorf("registry validation failed: commit %s: SHA-256 repositories are not supported", g.Commit)
-		case !plumbing.IsHash(g.Commit):
-			return nil, fmt.Errorf("registry validation failed: commit %q is not a full 40-character commit SHA", g.Commit)
+		if err := config.CheckGitCommit(g.Commit); err != nil {
+			return nil, invalid(err)
 		}
 		gs.commit = plumbing.NewHash(g.Commit)
 	}
@@ -76,18 +71,9 @@ func parseGitSource(g *config.Git) (*gitSource, error) {
 	}
 	clean, err := cleanGitPath(p)
 	if err != nil {
-		return nil, fmt.Errorf("registry validation failed: git path: %w", err)
+		return nil, invalid(fmt.Errorf("git.path: %w", err))
 	}
 	gs.path = clean
-	ep, err := transport.NewEndpoint(g.Repository)
-	if err != nil {
-		return nil, fmt.Errorf("registry validation failed: repository %s is not a valid URL", gs.redacted)
-	}
-	switch ep.Protocol {
-	case "http", "https", "ssh", "git", "file":
-	default:
-		return nil, fmt.Errorf("registry validation failed: repository %s: unsupported scheme %q", gs.redacted, ep.Protocol)
-	}
 	if (ep.Protocol == "http" || ep.Protocol == "https") && !strings.ContainsAny(gs.url, "?#") {
 		// git http-backend and others refuse "x.git//info/refs".
 		gs.url = strings.TrimRight(gs.url, "/")

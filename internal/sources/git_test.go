@@ -215,22 +215,33 @@ func TestGitValidation(t *testing.T) {
 		src  config.Source
 		want string
 	}{
-		{"empty repository", gitSrc(" ", nil), "git repository URL cannot be empty"},
-		{"branch and tag", gitSrc("https://example.com/r.git", func(g *config.Git) { g.Branch, g.Tag = "main", "v1" }), "only one of branch, tag, or commit may be specified"},
-		{"short commit", gitSrc("https://example.com/r.git", func(g *config.Git) { g.Commit = "f4da6f2" }), "not a full 40-character commit SHA"},
+		{"empty repository", gitSrc(" ", nil), "git.repository is required"},
+		{"branch and tag", gitSrc("https://example.com/r.git", func(g *config.Git) { g.Branch, g.Tag = "main", "v1" }), "git.branch, git.tag, and git.commit are mutually exclusive"},
+		{"short commit", gitSrc("https://example.com/r.git", func(g *config.Git) { g.Commit = "f4da6f2" }), `git.commit must be a full commit SHA (40 hexadecimal characters), got "f4da6f2"`},
 		{"sha-256 commit", gitSrc("https://example.com/r.git", func(g *config.Git) { g.Commit = strings.Repeat("a", 64) }), "SHA-256 repositories are not supported"},
-		{"unsupported scheme", gitSrc("ftp://example.com/r.git", nil), `unsupported scheme "ftp"`},
-		{"path traversal", gitSrc("https://example.com/r.git", func(g *config.Git) { g.Path = "a/../../b" }), "escapes the repository"},
+		{"unsupported scheme", gitSrc("ftp://example.com/r.git", nil), `git.repository must use one of the https, http, ssh, git, file schemes, got "ftp"`},
+		{"path traversal", gitSrc("https://example.com/r.git", func(g *config.Git) { g.Path = "a/../../b" }), `git.path: path "a/../../b" escapes the repository`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// The fetcher refuses what validation refuses, in its words.
+			c := config.Default()
+			tc.src.SyncPolicy = &config.SyncPolicy{Interval: config.Duration(time.Hour)}
+			c.Sources = []config.Source{tc.src}
+			var ve *config.ValidationError
+			if _, err := c.Validate(); !errors.As(err, &ve) || len(ve.Errs) != 1 {
+				t.Fatalf("Validate() = %v, want one problem", err)
+			}
+			_, problem, _ := strings.Cut(ve.Errs[0].Error(), "source[0] (g): ")
+			if !strings.Contains(problem, tc.want) {
+				t.Fatalf("validation says %q, want %q", problem, tc.want)
+			}
 			for _, call := range []func() error{
 				func() error { _, err := (&Fetcher{}).Fetch(bg(), tc.src); return err },
 				func() error { _, err := (&Fetcher{}).Revision(bg(), tc.src); return err },
 			} {
-				err := call()
-				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "registry validation failed: ") {
-					t.Errorf("err = %v, want registry validation failed: ...%s", err, tc.want)
+				if err := call(); err == nil || err.Error() != "registry validation failed: "+problem {
+					t.Errorf("err = %v, want registry validation failed: %s", err, problem)
 				}
 			}
 		})

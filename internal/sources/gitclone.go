@@ -20,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/regsync/regsync/internal/config"
 )
 
 // Clone cache layout and bounds. Each repository has one bare clone under
@@ -45,7 +47,7 @@ const (
 // scp-like user@host:path equal to ssh://user@host/path).
 func cloneKey(ep *transport.Endpoint) string {
 	port := ep.Port
-	if d, ok := map[string]int{"http": 80, "https": 443, "ssh": 22, "git": 9418}[ep.Protocol]; ok && port == d {
+	if d, ok := config.DefaultPort(ep.Protocol); ok && port == d {
 		port = 0
 	}
 	p := strings.TrimRight(ep.Path, "/")

@@ -3,7 +3,6 @@ package sources
 import (
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
+	"github.com/regsync/regsync/internal/bounded"
 	"github.com/regsync/regsync/internal/config"
 )
 
@@ -117,7 +117,7 @@ func readLink(s storer.EncodedObjectStorer, h plumbing.Hash) (string, error) {
 		return "", fmt.Errorf("read symlink %s: %w", h, err)
 	}
 	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, maxSymlinkTarget))
+	b, err := bounded.ReadAll(r, maxSymlinkTarget)
 	if err != nil {
 		return "", fmt.Errorf("read symlink %s: %w", h, err)
 	}
@@ -140,7 +140,7 @@ func readBlob(s storer.EncodedObjectStorer, e *object.TreeEntry, name string, li
 		return nil, fmt.Errorf("read blob %s: %w", e.Hash, err)
 	}
 	defer r.Close()
-	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	raw, err := bounded.ReadAll(r, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", e.Hash, err)
 	}

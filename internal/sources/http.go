@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/regsync/regsync/internal/bounded"
 	"github.com/regsync/regsync/internal/redact"
 )
 
@@ -212,12 +212,12 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, o httpOptions, header 
 	if resp.ContentLength > limit {
 		return nil, tooLargeResponse(resp.ContentLength, limit)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, err := bounded.ReadAll(resp.Body, limit)
+	if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
+		return nil, tooLargeResponse(limit+1, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to read response from %s: %w", shown, err)
-	}
-	if int64(len(body)) > limit {
-		return nil, tooLargeResponse(int64(len(body)), limit)
 	}
 	reply.body = body
 	return reply, nil

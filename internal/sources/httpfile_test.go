@@ -220,7 +220,7 @@ func TestFileURLFailures(t *testing.T) {
 		defer srv.Close()
 		defer close(release)
 		src := urlSrc(srv.URL)
-		src.File.Timeout = "100ms"
+		src.File.Timeout = config.Duration(100 * time.Millisecond)
 		start := time.Now()
 		_, err := (&Fetcher{}).Fetch(context.Background(), src)
 		if err == nil || !strings.Contains(err.Error(), "context deadline exceeded") || time.Since(start) > 2*time.Second {

@@ -27,13 +27,11 @@ type Fetched struct {
 	Revision string
 }
 
-// DefaultMaxSize bounds a fetched document when the configuration does not.
-const DefaultMaxSize = 32 << 20
-
 // Fetcher fetches any configured source. It is safe for concurrent use;
 // it must not be copied after first use.
 type Fetcher struct {
-	// MaxSize is the largest document accepted, in bytes.
+	// MaxSize is the largest document accepted, in bytes
+	// (sync.maxDataSize; its default when zero).
 	MaxSize int64
 	// DataDir keeps one bare clone per git repository, under
 	// DataDir/git/. Empty means no cache: every git fetch clones into a
@@ -78,10 +76,7 @@ func (f *Fetcher) fetch(ctx context.Context, src config.Source) (*Fetched, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	limit := f.MaxSize
-	if limit <= 0 {
-		limit = DefaultMaxSize
-	}
+	limit := f.maxSize()
 	switch {
 	case src.File != nil && src.File.Path != "":
 		fetched, err := fetchFile(src.File.Path, limit)
@@ -98,6 +93,13 @@ func (f *Fetcher) fetch(ctx context.Context, src config.Source) (*Fetched, error
 	default:
 		return nil, fmt.Errorf("%s sources are not synced by regsync", src.Type())
 	}
+}
+
+func (f *Fetcher) maxSize() int64 {
+	if f.MaxSize > 0 {
+		return f.MaxSize
+	}
+	return config.Default().Sync.MaxDataSize.Int64()
 }
 
 // Changed is the cheap check of an api or file.url source, for a poller.
@@ -122,11 +124,7 @@ func (f *Fetcher) Changed(ctx context.Context, src config.Source) (changed bool,
 func (f *Fetcher) changed(ctx context.Context, src config.Source) (changed bool, revision string, err error) {
 	switch {
 	case src.File != nil && src.File.URL != "":
-		limit := f.MaxSize
-		if limit <= 0 {
-			limit = DefaultMaxSize
-		}
-		c, changed, err := f.getURL(ctx, src, limit)
+		c, changed, err := f.getURL(ctx, src, f.maxSize())
 		if err != nil {
 			return false, "", err
 		}

@@ -122,7 +122,7 @@ type Decision struct {
 // knowledge first (cheap checks first).
 func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.Status, t Trigger) Decision {
 	if st == nil {
-		st = state.Initial(schedule(src))
+		st = state.Initial(ScheduleOf(src))
 	}
 	log := m.logger.With("source", src.Name)
 	now := m.now()
@@ -389,19 +389,11 @@ func (m *Manager) previous(ctx context.Context, source string) registry.Index {
 	return registry.IndexOf(&reg)
 }
 
-func schedule(src config.Source) string {
-	if src.SyncPolicy == nil {
-		return ""
-	}
-	return src.SyncPolicy.Interval
-}
-
 // ScheduleOf is the status's syncSchedule for a source: its interval in
 // Go duration form, "" without one.
 func ScheduleOf(src config.Source) string {
-	s := schedule(src)
-	if d, err := time.ParseDuration(s); err == nil {
+	if d := src.Interval(); d > 0 {
 		return d.String()
 	}
-	return s
+	return ""
 }

@@ -112,7 +112,7 @@ func newTestManager(f *fakeFetcher, snaps *memSnapshots) *Manager {
 func TestShouldSyncDecisionTable(t *testing.T) {
 	hash := registry.Hash([]byte(validRegistry))
 	nameFilter := &registry.Filter{Names: &registry.PatternSet{Include: []string{"io.test/*"}}}
-	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 	filtered := src
 	filtered.Filter = nameFilter
 	noPolicy := src
@@ -193,7 +193,7 @@ func TestShouldSyncDecisionTable(t *testing.T) {
 			m := newTestManager(f, snaps)
 			src := tc.src
 			if src.Name == "" {
-				src = config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+				src = config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 			}
 			trig := Trigger{Manual: tc.manual, Changed: tc.changed, Revision: tc.revision}
 			if tc.changed && !tc.manual && !tc.mixed {
@@ -245,7 +245,7 @@ func TestReasonStringsAndShouldSync(t *testing.T) {
 }
 
 func TestPerformSync(t *testing.T) {
-	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 
 	t.Run("valid data is filtered and stored", func(t *testing.T) {
 		snaps := &memSnapshots{data: map[string][]byte{}}

@@ -36,7 +36,7 @@ const fileProducer = events.ProducerFileWatcher
 // digest: sync.maxDataSize's default. A larger file gets a digest of its
 // size and modification time instead, which never equals a content
 // digest, so the worker fetches it and reports the size error.
-const maxDigestSize = int64(config.DefaultMaxDataSize)
+var maxDigestSize = config.Default().Sync.MaxDataSize.Int64()
 
 const (
 	// settleWait bounds how long content that is not a complete JSON
@@ -95,11 +95,11 @@ type fileSource struct {
 
 // NewFileWatcher returns a FileWatcher that publishes through pub. A
 // file whose content is not yet a complete JSON document is read again
-// after debounce (config.DefaultDebounce when not positive). It watches
+// after debounce (watch.debounce's default when not positive). It watches
 // nothing until SetSources is called.
 func NewFileWatcher(pub Publisher, debounce time.Duration, logger *slog.Logger) *FileWatcher {
 	if debounce <= 0 {
-		debounce = config.DefaultDebounce
+		debounce = time.Duration(config.Default().Watch.Debounce)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -614,7 +614,7 @@ func TestFileRevision(t *testing.T) {
 // watched file until its trigger is stored, for the debounce used in the
 // tests and the default one.
 func BenchmarkEditToPublish(b *testing.B) {
-	for _, debounce := range []time.Duration{time.Millisecond, testDebounce, config.DefaultDebounce} {
+	for _, debounce := range []time.Duration{time.Millisecond, testDebounce, time.Duration(config.Default().Watch.Debounce)} {
 		b.Run("debounce="+debounce.String(), func(b *testing.B) {
 			p := filepath.Join(b.TempDir(), "registry.json")
 			mustWrite(b, p, `{"n":-1}`)

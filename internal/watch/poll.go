@@ -71,7 +71,7 @@ type Poller struct {
 // pinned to a commit are never polled.
 func NewGitPoller(pub Publisher, lister RevisionLister, interval time.Duration, logger *slog.Logger) *Poller {
 	return newPoller(pub, "git ref listing", events.TriggerGitPoll, events.ProducerGitPoller, "gp",
-		orDefault(interval, config.DefaultGitPollInterval), gitPollTimeout, logger,
+		orDefault(interval, time.Duration(config.Default().Watch.GitPollInterval)), gitPollTimeout, logger,
 		func(s config.Source) bool { return s.Git != nil && s.Git.Commit == "" },
 		func(ctx context.Context, src config.Source) (bool, string, error) {
 			rev, err := lister.Revision(ctx, src)
@@ -89,7 +89,7 @@ func NewGitPoller(pub Publisher, lister RevisionLister, interval time.Duration, 
 // for api.
 func NewHTTPPoller(pub Publisher, checker ChangeChecker, interval time.Duration, logger *slog.Logger) *Poller {
 	return newPoller(pub, "http source check", events.TriggerHTTPPoll, events.ProducerHTTPPoller, "hp",
-		orDefault(interval, config.DefaultHTTPPollInterval), httpCheckTimeout, logger,
+		orDefault(interval, time.Duration(config.Default().Watch.HTTPPollInterval)), httpCheckTimeout, logger,
 		func(s config.Source) bool { return s.API != nil || (s.File != nil && s.File.URL != "") },
 		checker.Changed, httpBackoff)
 }

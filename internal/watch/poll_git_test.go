@@ -47,9 +47,9 @@ func (r *fakeRemote) count(source string) int {
 	return r.calls[source]
 }
 
-func gitSource(name, poll string) config.Source {
-	return config.Source{Name: name, Git: &config.Git{Repository: "https://git.example/r.git", Branch: "main", PollInterval: poll},
-		SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
+func gitSource(name string, poll time.Duration) config.Source {
+	return config.Source{Name: name, Git: &config.Git{Repository: "https://git.example/r.git", Branch: "main", PollInterval: config.Duration(poll)},
+		SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
 }
 
 func startPoller(t *testing.T, remote *fakeRemote, srcs ...config.Source) (*fakePublisher, *Poller) {
@@ -76,7 +76,7 @@ func startPoller(t *testing.T, remote *fakeRemote, srcs ...config.Source) (*fake
 func TestGitPollerPublishesWhenTheRefMoves(t *testing.T) {
 	remote := newFakeRemote()
 	remote.set("reg", "aaaa", nil)
-	pub, _ := startPoller(t, remote, gitSource("reg", "50ms"))
+	pub, _ := startPoller(t, remote, gitSource("reg", 50*time.Millisecond))
 
 	eventually(t, "the first commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa"}) })
 	polls := remote.count("reg")
@@ -100,7 +100,7 @@ func TestGitPollerPublishesWhenTheRefMoves(t *testing.T) {
 func TestGitPollerFailingRemote(t *testing.T) {
 	remote := newFakeRemote()
 	remote.set("down", "", fmt.Errorf("connection refused"))
-	pub, _ := startPoller(t, remote, gitSource("down", "20ms"))
+	pub, _ := startPoller(t, remote, gitSource("down", 20*time.Millisecond))
 
 	// One trigger so a worker records why the source is unavailable, then quiet.
 	eventually(t, "an unavailable trigger", func() bool { return slices.Equal(pub.revisions("down"), []string{""}) })
@@ -131,7 +131,7 @@ func TestGitPollerBacksOff(t *testing.T) {
 func TestGitPollerAuthFailureIsNotRetriedSoon(t *testing.T) {
 	remote := newFakeRemote()
 	remote.set("locked", "", fmt.Errorf("list refs: %w", sources.ErrAuth))
-	pub, _ := startPoller(t, remote, gitSource("locked", "10ms"))
+	pub, _ := startPoller(t, remote, gitSource("locked", 10*time.Millisecond))
 	eventually(t, "an unavailable trigger", func() bool { return len(pub.revisions("locked")) == 1 })
 	// Sleeping here is the assertion's point: nothing may happen for a while.
 	time.Sleep(200 * time.Millisecond)
@@ -144,12 +144,12 @@ func TestGitPollerSkipsPinnedCommitsAndFollowsReload(t *testing.T) {
 	remote := newFakeRemote()
 	remote.set("a", "1111", nil)
 	remote.set("b", "2222", nil)
-	pinned := gitSource("pinned", "10ms")
+	pinned := gitSource("pinned", 10*time.Millisecond)
 	pinned.Git.Branch, pinned.Git.Commit = "", "0123456789012345678901234567890123456789"
-	pub, p := startPoller(t, remote, gitSource("a", "20ms"), pinned)
+	pub, p := startPoller(t, remote, gitSource("a", 20*time.Millisecond), pinned)
 
 	eventually(t, "source a", func() bool { return len(pub.revisions("a")) == 1 })
-	p.SetSources([]config.Source{gitSource("b", "20ms"), pinned})
+	p.SetSources([]config.Source{gitSource("b", 20*time.Millisecond), pinned})
 	eventually(t, "source b", func() bool { return len(pub.revisions("b")) == 1 })
 	after := remote.count("a")
 	eventually(t, "b polled again", func() bool { return remote.count("b") >= 3 })
@@ -175,7 +175,7 @@ func TestGitPollerRetriesPublishing(t *testing.T) {
 	})
 	p := NewGitPoller(pub, remote, time.Hour, testLogger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
-	p.SetSources([]config.Source{gitSource("flaky", "20ms")})
+	p.SetSources([]config.Source{gitSource("flaky", 20*time.Millisecond)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()

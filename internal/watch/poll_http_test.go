@@ -55,12 +55,12 @@ func (c *fakeChecker) count(source string) int {
 	return c.calls[source]
 }
 
-func urlSource(name, u, poll string) config.Source {
-	return config.Source{Name: name, File: &config.File{URL: u, PollInterval: poll}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
+func urlSource(name, u string, poll time.Duration) config.Source {
+	return config.Source{Name: name, File: &config.File{URL: u, PollInterval: config.Duration(poll)}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
 }
 
-func apiSource(name, poll string) config.Source {
-	return config.Source{Name: name, API: &config.API{Endpoint: "https://registry.example", PollInterval: poll}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
+func apiSource(name string, poll time.Duration) config.Source {
+	return config.Source{Name: name, API: &config.API{Endpoint: "https://registry.example", PollInterval: config.Duration(poll)}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
 }
 
 func startHTTPPoller(t *testing.T, checker ChangeChecker, srcs ...config.Source) (*fakePublisher, *Poller) {
@@ -88,7 +88,7 @@ func TestHTTPPollerPublishesOnlyOnChange(t *testing.T) {
 	c := newFakeChecker()
 	c.set("file", "aaaa", true, nil)
 	c.set("api", "", true, nil)
-	pub, _ := startHTTPPoller(t, c, urlSource("file", "https://x.example/r.json", "20ms"), apiSource("api", "20ms"))
+	pub, _ := startHTTPPoller(t, c, urlSource("file", "https://x.example/r.json", 20*time.Millisecond), apiSource("api", 20*time.Millisecond))
 
 	eventually(t, "the first triggers", func() bool {
 		return slices.Equal(pub.revisions("file"), []string{"aaaa"}) && slices.Equal(pub.revisions("api"), []string{""})
@@ -112,7 +112,7 @@ func TestHTTPPollerPublishesOnlyOnChange(t *testing.T) {
 func TestHTTPPollerFailingSource(t *testing.T) {
 	c := newFakeChecker()
 	c.set("down", "", false, errors.New("connection refused"))
-	pub, _ := startHTTPPoller(t, c, urlSource("down", "https://x.example/r.json", "10ms"))
+	pub, _ := startHTTPPoller(t, c, urlSource("down", "https://x.example/r.json", 10*time.Millisecond))
 	eventually(t, "an unavailable trigger", func() bool { return slices.Equal(pub.revisions("down"), []string{""}) })
 	eventually(t, "retries", func() bool { return c.count("down") >= 3 })
 	if got := pub.revisions("down"); len(got) != 1 {
@@ -125,7 +125,7 @@ func TestHTTPPollerFailingSource(t *testing.T) {
 func TestHTTPPollerRespectsRetryAfter(t *testing.T) {
 	c := newFakeChecker()
 	c.set("busy", "", false, fmt.Errorf("check: %w", &sources.HTTPError{URL: "https://x.example", StatusCode: http.StatusTooManyRequests, RetryAfter: time.Hour}))
-	pub, _ := startHTTPPoller(t, c, apiSource("busy", "5ms"))
+	pub, _ := startHTTPPoller(t, c, apiSource("busy", 5*time.Millisecond))
 	eventually(t, "an unavailable trigger", func() bool { return len(pub.revisions("busy")) == 1 })
 	// Sleeping here is the assertion's point: nothing may happen for a while.
 	time.Sleep(150 * time.Millisecond)
@@ -162,12 +162,12 @@ func TestHTTPPollerFollowsSetSources(t *testing.T) {
 	c := newFakeChecker()
 	c.set("a", "1111", true, nil)
 	c.set("b", "2222", true, nil)
-	path := config.Source{Name: "local", File: &config.File{Path: "r.json"}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
-	git := config.Source{Name: "git", Git: &config.Git{Repository: "https://git.example/r.git"}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
-	pub, p := startHTTPPoller(t, c, urlSource("a", "https://x.example/a.json", "20ms"), path, git)
+	path := config.Source{Name: "local", File: &config.File{Path: "r.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
+	git := config.Source{Name: "git", Git: &config.Git{Repository: "https://git.example/r.git"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
+	pub, p := startHTTPPoller(t, c, urlSource("a", "https://x.example/a.json", 20*time.Millisecond), path, git)
 
 	eventually(t, "source a", func() bool { return len(pub.revisions("a")) == 1 })
-	p.SetSources([]config.Source{apiSource("b", "20ms"), path, git})
+	p.SetSources([]config.Source{apiSource("b", 20*time.Millisecond), path, git})
 	eventually(t, "source b", func() bool { return len(pub.revisions("b")) == 1 })
 	after := c.count("a")
 	eventually(t, "b checked again", func() bool { return c.count("b") >= 3 })
@@ -193,7 +193,7 @@ func TestHTTPPollerRetriesPublishing(t *testing.T) {
 	})
 	p := NewHTTPPoller(pub, c, time.Hour, testLogger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
-	p.SetSources([]config.Source{apiSource("flaky", "20ms")})
+	p.SetSources([]config.Source{apiSource("flaky", 20*time.Millisecond)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -223,7 +223,7 @@ func TestHTTPPollerWithFetcher(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := &sources.Fetcher{}
-	pub, _ := startHTTPPoller(t, f, urlSource("remote", srv.URL+"/r.json", "20ms"))
+	pub, _ := startHTTPPoller(t, f, urlSource("remote", srv.URL+"/r.json", 20*time.Millisecond))
 	first := registry.Hash([]byte(`{"v":1}`))
 	eventually(t, "the first digest", func() bool { return slices.Equal(pub.revisions("remote"), []string{first}) })
 	time.Sleep(100 * time.Millisecond)
@@ -237,7 +237,7 @@ func TestHTTPPollerWithFetcher(t *testing.T) {
 	second := registry.Hash([]byte(`{"v":2}`))
 	eventually(t, "the new digest", func() bool { return slices.Equal(pub.revisions("remote"), []string{first, second}) })
 	// The worker's fetch re-uses the body the check downloaded.
-	got, err := f.Fetch(context.Background(), urlSource("remote", srv.URL+"/r.json", "20ms"))
+	got, err := f.Fetch(context.Background(), urlSource("remote", srv.URL+"/r.json", 20*time.Millisecond))
 	if err != nil || got.Hash != second {
 		t.Fatalf("Fetch = %v, %v", got, err)
 	}

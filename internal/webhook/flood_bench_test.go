@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/regsync/regsync/internal/config"
 )
 
 // BenchmarkSlowBodyFloodHeap opens 200 connections that each announce a
@@ -40,8 +42,8 @@ func BenchmarkSlowBodyFloodHeap(b *testing.B) {
 					return
 				}
 				fmt.Fprintf(c, "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
-					"X-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=%064d\r\nContent-Length: %d\r\n\r\n", 0, DefaultMaxBody-1)
-				for left := DefaultMaxBody - 2; left > 0; left -= len(chunk) {
+					"X-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=%064d\r\nContent-Length: %d\r\n\r\n", 0, int(config.Default().Webhooks.MaxBodySize)-1)
+				for left := int(config.Default().Webhooks.MaxBodySize) - 2; left > 0; left -= len(chunk) {
 					if _, err := c.Write(chunk[:min(left, len(chunk))]); err != nil {
 						break // answered early and closed: not held
 					}

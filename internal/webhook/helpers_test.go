@@ -240,11 +240,11 @@ func gitSource(name, repo, ref string) config.Source {
 	case "commit":
 		g.Commit = value
 	}
-	return config.Source{Name: name, Git: g, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+	return config.Source{Name: name, Git: g, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 }
 
 func fileSource(name, path string) config.Source {
-	return config.Source{Name: name, File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: "30m"}}
+	return config.Source{Name: name, File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 }
 
 // logBuffer collects log output safely across goroutines.

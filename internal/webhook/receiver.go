@@ -26,14 +26,8 @@ import (
 	"github.com/regsync/regsync/internal/ratelog"
 )
 
-// Defaults of Options.
-const (
-	DefaultMaxBody        = 3 << 20
-	DefaultMaxUnverified  = 32 << 20
-	DefaultRatePerSecond  = 20
-	DefaultBurst          = 100
-	DefaultPublishTimeout = 10 * time.Second
-)
+// DefaultPublishTimeout is Options.PublishTimeout when not set.
+const DefaultPublishTimeout = 10 * time.Second
 
 // PathPrefix is where the receivers are mounted: POST
 // /webhooks/<provider>.
@@ -54,22 +48,22 @@ type Publisher interface {
 	Source(producer string) string
 }
 
-// Options tune a Receiver. Zero values mean the defaults.
+// Options tune a Receiver. serve fills them from the webhooks section; a
+// zero value means that section's default (see config.Default).
 type Options struct {
 	// MaxBody is the largest request body accepted, in bytes
-	// (DefaultMaxBody when not positive).
+	// (webhooks.maxBodySize).
 	MaxBody int64
 	// MaxUnverified bounds the bytes of bodies held before their
-	// signature is checked, in all (DefaultMaxUnverified when not
-	// positive, and never less than MaxBody). One client may hold twice
-	// MaxBody of it.
+	// signature is checked, in all (webhooks.maxUnverifiedBytes, never
+	// less than MaxBody). One client may hold twice MaxBody of it.
 	MaxUnverified int64
 	// RatePerSecond is how many requests one client (remote IP address;
 	// IPv6 /64 network) may make per second on average
-	// (DefaultRatePerSecond when zero; no limit when negative).
+	// (webhooks.rateLimit.perSecond; no limit when negative).
 	RatePerSecond float64
 	// Burst is how many requests one client may make at once
-	// (DefaultBurst when not positive).
+	// (webhooks.rateLimit.burst).
 	Burst int
 	// PublishTimeout bounds storing the triggers of one delivery
 	// (DefaultPublishTimeout when not positive).
@@ -77,18 +71,19 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
+	d := config.Default().Webhooks
 	if o.MaxBody <= 0 {
-		o.MaxBody = DefaultMaxBody
+		o.MaxBody = d.MaxBodySize.Int64()
 	}
 	if o.MaxUnverified <= 0 {
-		o.MaxUnverified = DefaultMaxUnverified
+		o.MaxUnverified = d.MaxUnverifiedBytes.Int64()
 	}
 	o.MaxUnverified = max(o.MaxUnverified, o.MaxBody)
 	if o.RatePerSecond == 0 {
-		o.RatePerSecond = DefaultRatePerSecond
+		o.RatePerSecond = d.RateLimit.PerSecond
 	}
 	if o.Burst <= 0 {
-		o.Burst = DefaultBurst
+		o.Burst = d.RateLimit.Burst
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = DefaultPublishTimeout

@@ -263,7 +263,7 @@ func TestBodyLimit(t *testing.T) {
 	})
 	t.Run("default limit", func(t *testing.T) {
 		r := newTestReceiver(t, testHooks(t), catalogSources, Options{})
-		huge := append(bytes.Repeat([]byte(" "), DefaultMaxBody), body...)
+		huge := append(bytes.Repeat([]byte(" "), int(config.Default().Webhooks.MaxBodySize)), body...)
 		res := r.send(t, signed(events.ProviderGitHub, githubSecret, ev, "d-1", huge))
 		if res.status != http.StatusRequestEntityTooLarge {
 			t.Fatalf("status %d", res.status)

@@ -3,7 +3,10 @@ package webhook
 import (
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
+
+	"github.com/regsync/regsync/internal/config"
 )
 
 // repoURL is a repository location reduced to what identifies it: the host
@@ -23,16 +26,6 @@ func (u repoURL) String() string { return u.host + "/" + u.path }
 // case (see the package documentation for why letter case is ignored).
 func (u repoURL) key() string { return u.host + "/" + strings.ToLower(u.path) }
 
-// defaultPorts are the ports a URL may name without changing what it means.
-var defaultPorts = map[string]string{
-	"https":   "443",
-	"http":    "80",
-	"ssh":     "22",
-	"git+ssh": "22",
-	"ssh+git": "22",
-	"git":     "9418",
-}
-
 // parseRepoURL reduces a repository URL to a repoURL. It accepts
 // https://, http://, ssh://, git:// (and git+ssh://) URLs and the scp-like
 // [user@]host:path form; it reports false for anything else, such as a
@@ -49,12 +42,12 @@ func parseRepoURL(raw string) (repoURL, bool) {
 			return repoURL{}, false
 		}
 		scheme := strings.ToLower(u.Scheme)
-		def, ok := defaultPorts[scheme]
+		def, ok := config.DefaultPort(scheme)
 		if !ok {
 			return repoURL{}, false
 		}
 		host, port, p = u.Hostname(), u.Port(), u.Path
-		if port == def {
+		if port == strconv.Itoa(def) {
 			port = ""
 		}
 	} else {

@@ -3,12 +3,12 @@ package webhook
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bounded"
 	"github.com/regsync/regsync/internal/config"
 )
 
@@ -43,7 +43,10 @@ func (s secretRef) read() (secret, error) {
 	var raw []byte
 	switch {
 	case s.file != "":
-		b, err := readBounded(s.file)
+		b, err := bounded.ReadFile(s.file, maxSecretSize)
+		if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
+			return nil, fmt.Errorf("read %s %s: %w, not a webhook secret", s.key, s.file, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s %s: %w", s.key, s.file, err)
 		}
@@ -66,22 +69,6 @@ func (s secretRef) read() (secret, error) {
 		return nil, fmt.Errorf("read %s %s: the secret is empty", s.key, where)
 	}
 	return secret(raw), nil
-}
-
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxSecretSize {
-		return nil, errors.New("larger than 64 KiB, not a webhook secret")
-	}
-	return b, nil
 }
 
 // providerSecrets returns where each provider's secret is configured.

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
 )
 
 // Server is a running embedded server and one connection to it.
@@ -23,9 +24,13 @@ type Server struct {
 	Handles  *bus.Handles
 }
 
-// Start starts a server whose leases live leaseTTL (0: the default).
+// Start starts a server whose leases live leaseTTL (0: sync.leaseTTL's
+// default).
 func Start(tb testing.TB, leaseTTL time.Duration) *Server {
 	tb.Helper()
+	if leaseTTL <= 0 {
+		leaseTTL = time.Duration(config.Default().Sync.LeaseTTL)
+	}
 	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(tb.TempDir(), "jetstream")})
 	if err != nil {
 		tb.Fatal(err)

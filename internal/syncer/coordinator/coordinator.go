@@ -39,9 +39,10 @@ const DefaultDrainTimeout = 5 * time.Second
 type Options struct {
 	// Workers is how many sources this replica syncs at once.
 	Workers int
-	// LeaseTTL is the lease time of regsync_locks.
+	// LeaseTTL is the lease time of regsync_locks (sync.leaseTTL; its
+	// default when zero).
 	LeaseTTL time.Duration
-	// SyncTimeout bounds one sync.
+	// SyncTimeout bounds one sync (sync.timeout; its default when zero).
 	SyncTimeout time.Duration
 	// AckWait is how long a trigger held by a replica that stopped
 	// answering waits before it is redelivered (DefaultAckWait).
@@ -86,10 +87,10 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		opts.Workers = 1
 	}
 	if opts.LeaseTTL <= 0 {
-		opts.LeaseTTL = 15 * time.Second
+		opts.LeaseTTL = time.Duration(config.Default().Sync.LeaseTTL)
 	}
 	if opts.SyncTimeout <= 0 {
-		opts.SyncTimeout = 2 * time.Minute
+		opts.SyncTimeout = time.Duration(config.Default().Sync.Timeout)
 	}
 	if opts.AckWait <= 0 {
 		opts.AckWait = DefaultAckWait

@@ -313,7 +313,7 @@ func fileSource(name, path string, filter *registry.Filter) config.Source {
 	return config.Source{
 		Name:       name,
 		File:       &config.File{Path: path},
-		SyncPolicy: &config.SyncPolicy{Interval: "30m"},
+		SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)},
 		Filter:     filter,
 	}
 }

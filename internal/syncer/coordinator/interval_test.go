@@ -61,7 +61,7 @@ func streamIDs(t *testing.T, h *harness, source string) []string {
 
 func TestTwoReplicasPublishOneTriggerPerSlot(t *testing.T) {
 	h := newHarness(t)
-	src := config.Source{Name: "ticking", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "250ms"}}
+	src := config.Source{Name: "ticking", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(250 * time.Millisecond)}}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
@@ -95,7 +95,7 @@ func TestIntervalTriggerOnUnchangedDataIsSkipped(t *testing.T) {
 	path := filepath.Join(h.dir, "registry.json")
 	writeRegistry(t, path, alpha)
 	src := fileSource("local", path, nil)
-	src.SyncPolicy.Interval = "300ms"
+	src.SyncPolicy.Interval = config.Duration(300 * time.Millisecond)
 	h.start([]config.Source{src}, 0)
 	res := h.results("local")
 	h.request("local")
@@ -119,7 +119,7 @@ func TestIntervalTriggerOnUnchangedDataIsSkipped(t *testing.T) {
 
 func TestFailedSourceIsRetriedAtItsRetryTime(t *testing.T) {
 	h := newHarness(t)
-	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: "1h"}}
+	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
 	iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
