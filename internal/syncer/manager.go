@@ -316,7 +316,9 @@ func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.S
 
 // PerformSync fetches (unless prefetched), validates, filters and stores a
 // source. Nothing is stored unless every step before storing succeeded, so
-// a failure leaves the last good snapshot in place.
+// a failure leaves the last good snapshot in place. Data that fails
+// validation is fetched again when it is stale (a file changed since it
+// was read), up to maxRereads times.
 func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched *sources.Fetched) (*Result, *Error) {
 	fetched := prefetched
 	if fetched == nil {
@@ -328,6 +330,14 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	}
 	k := m.kept(src.Name)
 	built, err := k.builder.Build(fetched.Raw, src.Filter)
+	// A file that a writer had cut short when it was read, and has
+	// changed since, is read again rather than reported invalid.
+	for i := 0; err != nil && i < maxRereads && fetched.Stale(); i++ {
+		if fetched, err = m.fetcher.Fetch(ctx, src); err != nil {
+			return nil, fetchError(err)
+		}
+		built, err = k.builder.Build(fetched.Raw, src.Filter)
+	}
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
 			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
@@ -362,6 +372,10 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	m.mu.Unlock()
 	return r, nil
 }
+
+// maxRereads bounds how many times PerformSync reads again a file that
+// failed validation and changed since it was read.
+const maxRereads = 3
 
 // releaseSize is the size of fetched data past which Release returns
 // memory to the operating system.

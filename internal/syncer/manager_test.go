@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -571,6 +573,42 @@ func TestSetSourcesForgetsRemovedSources(t *testing.T) {
 		}
 		if _, ok := m.memory["b"]; ok {
 			t.Error("the removed source is kept again")
+		}
+	})
+}
+
+func TestPerformSyncReadsAgainAFileFinishedAfterItWasRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.json")
+	if err := os.WriteFile(path, []byte(validRegistry[:len(validRegistry)/2]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := config.Source{Name: "src", File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
+	fetcher := &sources.Fetcher{}
+	snaps := &memSnapshots{data: map[string][]byte{}}
+	m := NewManager(fetcher, snaps, slog.New(slog.DiscardHandler))
+	// The decision read the file while the writer was half way.
+	cut, err := fetcher.Fetch(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(validRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, serr := m.PerformSync(context.Background(), src, cut)
+	if serr != nil {
+		t.Fatalf("the sync failed on the file cut short: %s", serr.Message)
+	}
+	if want := registry.Hash([]byte(validRegistry)); res.Hash != want || res.ServerCount != 2 {
+		t.Errorf("synced hash %s with %d servers, want the finished file's %s with 2", res.Hash, res.ServerCount, want)
+	}
+
+	t.Run("invalid data that nobody changes since still fails", func(t *testing.T) {
+		if err := os.WriteFile(path, []byte(`{"version":`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, serr := m.PerformSync(context.Background(), src, nil)
+		if serr == nil || serr.ConditionType != ConditionDataValid {
+			t.Errorf("err %v, want a validation failure", serr)
 		}
 	})
 }
