@@ -235,6 +235,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	}
 	defer release()
 	body, err := readBody(w, req, r.opts.MaxBody)
+	defer recycleBody(body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
@@ -294,17 +295,44 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 
 // readBody reads a request's body of at most limit bytes. A body of known
 // length is read into a buffer of exactly that size, so that the bytes held
-// are the bytes counted.
+// are the bytes counted; one of at most maxPooledBody bytes into a buffer
+// used before (see recycleBody).
 func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, req.Body, limit)
 	if req.ContentLength < 0 {
 		return io.ReadAll(body)
 	}
-	buf := make([]byte, req.ContentLength)
+	var buf []byte
+	if req.ContentLength <= maxPooledBody {
+		if p, ok := bodyBuffers.Get().(*[]byte); ok && int64(cap(*p)) >= req.ContentLength {
+			buf = (*p)[:req.ContentLength]
+		}
+	}
+	if buf == nil {
+		buf = make([]byte, req.ContentLength)
+	}
 	if _, err := io.ReadFull(body, buf); err != nil {
+		recycleBody(buf)
 		return nil, err
 	}
 	return buf, nil
+}
+
+// bodyBuffers keeps the buffers of answered deliveries' bodies for the
+// next ones: a burst reads thousands of bodies of a few KiB, each garbage
+// the moment its delivery is answered, and nothing of a delivery keeps
+// its body (parsing copies what it takes).
+var bodyBuffers sync.Pool
+
+// maxPooledBody is the largest body whose buffer is kept for reuse.
+const maxPooledBody = 64 << 10
+
+// recycleBody gives a body's buffer back for reuse once the delivery is
+// answered.
+func recycleBody(body []byte) {
+	if body != nil && cap(body) <= maxPooledBody {
+		bodyBuffers.Put(&body)
+	}
 }
 
 // publish stores one trigger per target, concurrently, and returns the
