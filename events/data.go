@@ -191,7 +191,14 @@ type SyncCompleted struct {
 	FilterHash string `json:"filterHash,omitempty"`
 }
 
-// Diff names the servers a sync added, updated and removed.
+// MaxDiffNames is the most names each list of a Diff holds, so that the
+// result of a sync of a large registry (the first sync of 100,000 servers
+// adds them all) stays within MaxEventSize; the counts say how many there
+// are in all.
+const MaxDiffNames = 1000
+
+// Diff names the servers a sync added, updated and removed: each list the
+// first MaxDiffNames names in sorted order, and the counts of all.
 type Diff struct {
 	// Added are the names of servers that are new.
 	Added []string `json:"added,omitempty"`
@@ -199,6 +206,28 @@ type Diff struct {
 	Updated []string `json:"updated,omitempty"`
 	// Removed are the names of servers that are gone.
 	Removed []string `json:"removed,omitempty"`
+	// AddedCount, UpdatedCount and RemovedCount count the servers of each
+	// list, named there or not; zero is left out. Events of earlier
+	// versions carry no counts and list every name: see Counts.
+	AddedCount   int `json:"addedCount,omitempty"`
+	UpdatedCount int `json:"updatedCount,omitempty"`
+	RemovedCount int `json:"removedCount,omitempty"`
+}
+
+// DiffOf is the Diff of sorted lists of names: each cut to its first
+// MaxDiffNames, with the counts of all.
+func DiffOf(added, updated, removed []string) Diff {
+	first := func(names []string) []string { return names[:min(len(names), MaxDiffNames)] }
+	return Diff{
+		Added: first(added), Updated: first(updated), Removed: first(removed),
+		AddedCount: len(added), UpdatedCount: len(updated), RemovedCount: len(removed),
+	}
+}
+
+// Counts returns how many servers were added, updated and removed: the
+// counts, or the lengths of the lists in an event without counts.
+func (d Diff) Counts() (added, updated, removed int) {
+	return max(d.AddedCount, len(d.Added)), max(d.UpdatedCount, len(d.Updated)), max(d.RemovedCount, len(d.Removed))
 }
 
 // SyncFailed is the data of TypeSyncFailed: a sync failed, and the last good
@@ -328,9 +357,17 @@ func (d SyncCompleted) Validate() error {
 	for _, list := range []struct {
 		field string
 		names []string
-	}{{"diff.added", d.Diff.Added}, {"diff.updated", d.Diff.Updated}, {"diff.removed", d.Diff.Removed}} {
+		count int
+	}{{"diff.added", d.Diff.Added, d.Diff.AddedCount}, {"diff.updated", d.Diff.Updated, d.Diff.UpdatedCount},
+		{"diff.removed", d.Diff.Removed, d.Diff.RemovedCount}} {
 		if i := slices.Index(list.names, ""); i >= 0 {
 			return fmt.Errorf("%s[%d]: empty server name", list.field, i)
+		}
+		switch {
+		case list.count < 0:
+			return fmt.Errorf("%sCount: %d is negative", list.field, list.count)
+		case list.count > 0 && list.count < len(list.names):
+			return fmt.Errorf("%sCount: %d is less than the %d names listed", list.field, list.count, len(list.names))
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,9 +46,10 @@ func fullData() []Data {
 			SkillCount:   9,
 			PluginCount:  3,
 			Diff: Diff{
-				Added:   []string{"io.github.stacklok/osv"},
-				Updated: []string{"io.github.stacklok/fetch"},
-				Removed: []string{"io.github.stacklok/time"},
+				Added:      []string{"io.github.stacklok/osv"},
+				Updated:    []string{"io.github.stacklok/fetch"},
+				Removed:    []string{"io.github.stacklok/time"},
+				AddedCount: 1, UpdatedCount: 1, RemovedCount: 1,
 			},
 			DurationMs:     2185,
 			SnapshotDigest: "SHA-256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU=",
@@ -148,6 +150,8 @@ func TestValidateRejects(t *testing.T) {
 		{"negative plugin count", with(completed, func(d *SyncCompleted) { d.PluginCount = -1 }), "pluginCount: -1 is negative"},
 		{"negative completed duration", with(completed, func(d *SyncCompleted) { d.DurationMs = -1 }), "durationMs: -1 is negative"},
 		{"empty name in diff", with(completed, func(d *SyncCompleted) { d.Diff.Removed = []string{""} }), "diff.removed[0]: empty server name"},
+		{"diff count below the names listed", with(completed, func(d *SyncCompleted) { d.Diff.Added = []string{"a/one", "a/two"} }), "diff.addedCount: 1 is less than the 2 names listed"},
+		{"negative diff count", with(completed, func(d *SyncCompleted) { d.Diff.UpdatedCount = -1 }), "diff.updatedCount: -1 is negative"},
 		{"failed without condition type", with(failed, func(d *SyncFailed) { d.ConditionType = "" }), "conditionType: required"},
 		{"failed with unknown condition type", with(failed, func(d *SyncFailed) { d.ConditionType = "Ready" }), `conditionType: "Ready" is not one of`},
 		{"failed without condition reason", with(failed, func(d *SyncFailed) { d.ConditionReason = "" }), "conditionReason: required"},
@@ -246,4 +250,35 @@ func TestCoverRequest(t *testing.T) {
 	if len(c.RequestIDs) != MaxCoveredIDs {
 		t.Errorf("%d request ids listed, want at most %d", len(c.RequestIDs), MaxCoveredIDs)
 	}
+}
+
+func TestDiffOfListsNamesUpToTheLimitAndCountsAll(t *testing.T) {
+	// The first sync of a 100,000-server registry adds every server.
+	names := make([]string, 100_000)
+	for i := range names {
+		names[i] = fmt.Sprintf("io.github.example/server-%06d", i)
+	}
+	d := DiffOf(names, names[:3], nil)
+	if len(d.Added) != MaxDiffNames || !slices.Equal(d.Added, names[:MaxDiffNames]) || !slices.Equal(d.Updated, names[:3]) || d.Removed != nil {
+		t.Errorf("lists of %d, %d and %d names, want the first %d, 3 and none", len(d.Added), len(d.Updated), len(d.Removed), MaxDiffNames)
+	}
+	if added, updated, removed := d.Counts(); added != 100_000 || updated != 3 || removed != 0 {
+		t.Errorf("Counts() = %d, %d, %d, want 100000, 3, 0", added, updated, removed)
+	}
+	completed := fullData()[2].(SyncCompleted)
+	completed.Diff = d
+	ev, err := New("r-toolhive-1", "urn:test", completed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Encode(ResultSubject("toolhive", OutcomeCompleted), ev); err != nil {
+		t.Errorf("the result of the sync does not encode: %v", err)
+	}
+
+	t.Run("an event without counts counts its lists", func(t *testing.T) {
+		old := Diff{Added: []string{"a/one", "a/two"}, Removed: []string{"a/three"}}
+		if added, updated, removed := old.Counts(); added != 2 || updated != 0 || removed != 1 {
+			t.Errorf("Counts() = %d, %d, %d, want 2, 0, 1", added, updated, removed)
+		}
+	})
 }

@@ -66,8 +66,9 @@
 //		}
 //		switch d := d.(type) {
 //		case events.SyncCompleted:
+//			added, updated, removed := d.Diff.Counts()
 //			log.Printf("%s: %d servers, +%d ~%d -%d", d.Source, d.ServerCount,
-//				len(d.Diff.Added), len(d.Diff.Updated), len(d.Diff.Removed))
+//				added, updated, removed)
 //		case events.SyncFailed:
 //			log.Printf("%s failed: %s", d.Source, d.Message)
 //		}

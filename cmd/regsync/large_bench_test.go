@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
@@ -56,7 +57,7 @@ func BenchmarkLargeRegistry(b *testing.B) {
 				_ = cmd.Process.Signal(os.Interrupt)
 				_ = cmd.Wait()
 			})
-			next := followAllResults(b, "nats://"+natsAddr)
+			next := followAllResults(b, cfgPath)
 			waitCompleted(b, next) // the start-up sync
 			startupRSS := peakRSS(b, cmd.Process.Pid)
 
@@ -79,13 +80,19 @@ func BenchmarkLargeRegistry(b *testing.B) {
 	}
 }
 
-// followAllResults connects to NATS once it answers and returns the next
-// result's data, from the start of the results stream.
-func followAllResults(b *testing.B, url string) func() events.Data {
+// followAllResults connects to the NATS of the serve process running
+// configPath once it answers, as a client command does (with the embedded
+// server's generated password), and returns the next result's data, from
+// the start of the results stream.
+func followAllResults(b *testing.B, configPath string) func() events.Data {
 	var js jetstream.JetStream
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		nc, err := bus.Connect(bus.ConnectOptions{URL: url})
+		opts, err := (&globals{config: configPath}).clientOptions()
+		var nc *nats.Conn
+		if err == nil {
+			nc, err = bus.Connect(opts)
+		}
 		if err == nil {
 			b.Cleanup(nc.Close)
 			js, err = jetstream.New(nc)
@@ -94,7 +101,7 @@ func followAllResults(b *testing.B, url string) func() events.Data {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("NATS at %s never answered: %v", url, err)
+			b.Fatalf("the NATS of %s never answered: %v", configPath, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -96,9 +96,10 @@ func resultLine(ev event.Event) string {
 	}
 	switch r := d.(type) {
 	case events.SyncCompleted:
+		added, updated, removed := r.Diff.Counts()
 		return fmt.Sprintf("%s  %-20s completed  %-30s servers=%d skills=%d plugins=%d  +%d ~%d -%d%s  %dms",
 			ts, r.Source, r.Reason, r.ServerCount, r.SkillCount, r.PluginCount,
-			len(r.Diff.Added), len(r.Diff.Updated), len(r.Diff.Removed), diffNames(r.Diff), r.DurationMs)
+			added, updated, removed, diffNames(r.Diff), r.DurationMs)
 	case events.SyncFailed:
 		return fmt.Sprintf("%s  %-20s failed     %-30s %s/%s attempt=%d  %s",
 			ts, r.Source, r.Reason, r.ConditionType, r.ConditionReason, r.AttemptCount, oneLine(r.Message))

@@ -3,7 +3,9 @@ package registry
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -252,29 +254,76 @@ func checkServer(raw []byte, sp span, s *schemas) entry {
 }
 
 // cutSnapshot writes the snapshot of a filtered registry as rawSnapshot
-// does: every member as the source wrote it, keys sorted, each list
-// holding only the kept entries.
+// does: every member as the source wrote it, keys sorted (the last of a
+// repeated key), each list holding only the kept entries. The snapshot is
+// written once, into a buffer of its size: it is as large as the
+// registry.
 func cutSnapshot(raw []byte, top, dataMembers []member, lists map[string][]span) ([]byte, bool) {
-	doc := make(map[string]json.RawMessage, len(top))
-	for _, m := range top {
-		doc[m.key] = raw[m.val.start:m.val.end]
-	}
-	data := make(map[string]json.RawMessage, len(dataMembers))
-	for _, m := range dataMembers {
-		data[m.key] = raw[m.val.start:m.val.end]
-	}
-	for key, kept := range lists {
-		if _, present := data[key]; !present {
-			continue
+	var p pieces
+	p.object(raw, top, func(m member) bool {
+		if m.key != "data" {
+			return false
 		}
-		items := make([]json.RawMessage, len(kept))
-		for i, sp := range kept {
-			items[i] = raw[sp.start:sp.end]
-		}
-		data[key] = joinArray(items)
+		p.object(raw, dataMembers, func(m member) bool {
+			kept, ok := lists[m.key]
+			if !ok {
+				return false
+			}
+			p.add([]byte{'['})
+			for i, sp := range kept {
+				if i > 0 {
+					p.add([]byte{','})
+				}
+				p.add(raw[sp.start:sp.end])
+			}
+			p.add([]byte{']'})
+			return true
+		})
+		return true
+	})
+	return p.join(), true
+}
+
+// pieces are the parts of a document being cut, joined once at the end.
+type pieces struct {
+	parts [][]byte
+	size  int
+}
+
+func (p *pieces) add(b []byte) {
+	p.parts = append(p.parts, b)
+	p.size += len(b)
+}
+
+func (p *pieces) join() []byte {
+	out := make([]byte, 0, p.size)
+	for _, b := range p.parts {
+		out = append(out, b...)
 	}
-	doc["data"] = joinObject(data)
-	return joinObject(doc), true
+	return out
+}
+
+// object adds members as an object, keys sorted, the last of a repeated
+// key only; each value as raw holds it, unless value adds it and reports
+// true.
+func (p *pieces) object(raw []byte, members []member, value func(member) bool) {
+	last := make(map[string]member, len(members))
+	for _, m := range members {
+		last[m.key] = m
+	}
+	p.add([]byte{'{'})
+	for i, k := range slices.Sorted(maps.Keys(last)) {
+		if i > 0 {
+			p.add([]byte{','})
+		}
+		key, _ := json.Marshal(k)
+		p.add(key)
+		p.add([]byte{':'})
+		if m := last[k]; !value(m) {
+			p.add(raw[m.val.start:m.val.end])
+		}
+	}
+	p.add([]byte{'}'})
 }
 
 // pick returns the spans of the chosen elements of the array at sp.

@@ -211,20 +211,31 @@ func TestBuilderReusesCheckedEntries(t *testing.T) {
 
 // BenchmarkBuilder10kEdit is a sync of an edit of the 10,000-server
 // registry that changes one server in a hundred, as a Builder that built
-// the previous version does it.
+// the previous version does it: without a filter (the snapshot is the
+// document) and with one (the snapshot is cut from it).
 func BenchmarkBuilder10kEdit(b *testing.B) {
 	versions := [][]byte{registrytest.Large(10_000, 0), registrytest.Large(10_000, 1)}
-	var bl Builder
-	if _, err := bl.Build(versions[1], nil); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(versions[0])))
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := bl.Build(versions[i%2], nil); err != nil {
-			b.Fatal(err)
-		}
-		i++
+	for _, tc := range []struct {
+		name   string
+		filter *Filter
+	}{
+		{"unfiltered", nil},
+		{"filtered", &Filter{Names: &PatternSet{Exclude: []string{"*7"}}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var bl Builder
+			if _, err := bl.Build(versions[1], tc.filter); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(versions[0])))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := bl.Build(versions[i%2], tc.filter); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
 	}
 }

@@ -77,9 +77,16 @@ func rawSnapshot(raw []byte, reg *thvregistry.UpstreamRegistry, sel selection) (
 	return joinObject(doc), true
 }
 
-// joinArray writes valid JSON values as an array.
+// joinArray writes valid JSON values as an array, into a buffer of its
+// size: a snapshot is as large as its registry, and a growing buffer would
+// copy it several times over.
 func joinArray(items []json.RawMessage) json.RawMessage {
+	size := 2 + len(items)
+	for _, item := range items {
+		size += len(item)
+	}
 	var b bytes.Buffer
+	b.Grow(size)
 	b.WriteByte('[')
 	for i, item := range items {
 		if i > 0 {
@@ -91,15 +98,24 @@ func joinArray(items []json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
-// joinObject writes valid JSON values as an object, keys sorted.
+// joinObject writes valid JSON values as an object, keys sorted, into a
+// buffer of its size.
 func joinObject(fields map[string]json.RawMessage) json.RawMessage {
+	keys := make([][]byte, 0, len(fields))
+	size := 2 + len(fields)
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		key, _ := json.Marshal(k)
+		keys = append(keys, key)
+		size += len(key) + 1 + len(fields[k])
+	}
 	var b bytes.Buffer
+	b.Grow(size)
 	b.WriteByte('{')
 	for i, k := range slices.Sorted(maps.Keys(fields)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		key, _ := json.Marshal(k)
+		key := keys[i]
 		b.Write(key)
 		b.WriteByte(':')
 		b.Write(fields[k])

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/regsync/regsync/internal/bounded"
 	"github.com/regsync/regsync/internal/registry"
@@ -19,30 +20,80 @@ import (
 // Kubernetes ConfigMap volume needs): a FIFO, device or socket would block
 // the read, or never end it. The file is checked before it is opened and
 // opened without blocking, so one swapped in between is refused as well.
-func fetchFile(path string, limit int64) (*Fetched, error) {
-	f, info, err := openRegular(path)
+//
+// A read that a writer overlapped (the file's size or modification time
+// changed while it was read, fewer bytes came than it held, or another
+// file took its name) is read again after a short pause, up to
+// len(rereadWaits) times, so half-written data is never handed on; a file
+// that never holds still fails with an error that says so. Fetched.Stale
+// tells later whether the file changed after a read that looked whole.
+func (f *Fetcher) fetchFile(path string, limit int64) (*Fetched, error) {
+	for i := 0; ; i++ {
+		fetched, settled, err := f.readFile(path, limit)
+		if err != nil || settled {
+			return fetched, err
+		}
+		if i == len(rereadWaits) {
+			return nil, fmt.Errorf("failed to read file %s: it kept changing while it was read (%d reads); it is read again on its next change", path, i+1)
+		}
+		time.Sleep(rereadWaits[i])
+	}
+}
+
+// rereadWaits are the pauses before reading again a file that changed
+// while it was read: about half a second in all for a writer to finish.
+var rereadWaits = []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 75 * time.Millisecond, 150 * time.Millisecond, 250 * time.Millisecond}
+
+// readFile reads the file once; settled is false when a writer overlapped
+// the read (see fetchFile).
+func (f *Fetcher) readFile(path string, limit int64) (fetched *Fetched, settled bool, err error) {
+	file, info, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("file not found: %s", path)
+		return nil, false, fmt.Errorf("file not found: %s", path)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	defer f.Close()
+	defer file.Close()
 	if info.Size() > limit {
-		return nil, tooLarge(path, info.Size(), limit)
+		return nil, false, tooLarge(path, info.Size(), limit)
 	}
 	// Read into a buffer of the file's size (see bounded.ReadAll): growing
 	// one by doubling would copy a big registry several times over.
-	raw, err := bounded.ReadAll(f, limit)
+	raw, err := bounded.ReadAll(file, limit)
 	if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
 		// It grew since it was checked.
-		return nil, tooLarge(path, limit+1, limit)
+		return nil, false, tooLarge(path, limit+1, limit)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read file %s: %w", path, err)
+		return nil, false, fmt.Errorf("failed to read file %s: %w", path, err)
+	}
+	if f.afterFileRead != nil {
+		f.afterFileRead(path)
+	}
+	after, err := file.Stat()
+	if err != nil {
+		return nil, false, fmt.Errorf("failed to read file %s: %w", path, err)
+	}
+	if int64(len(raw)) != info.Size() || !sameFile(info, after) || !sameFile(info, statOrNil(path)) {
+		return nil, false, nil
 	}
 	hash := registry.Hash(raw)
-	return &Fetched{Raw: raw, Hash: hash, Revision: hash}, nil
+	return &Fetched{Raw: raw, Hash: hash, Revision: hash, path: path, info: info}, true, nil
+}
+
+// sameFile reports whether b is the file a described, unchanged: the same
+// file, size and modification time. A nil b (gone) is not.
+func sameFile(a, b fs.FileInfo) bool {
+	return b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+func statOrNil(path string) fs.FileInfo {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	return info
 }
 
 // openRegular opens path for reading if it is a regular file (see

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
@@ -81,4 +82,99 @@ func TestFetchFile(t *testing.T) {
 			t.Error("fetched with a cancelled context")
 		}
 	})
+}
+
+func TestFetchFileReadsAgainWhenAWriterOverlapsTheRead(t *testing.T) {
+	const finished = `{"data":{"servers":[{"name":"io.test/one","description":"finished"}]}}`
+	half := finished[:len(finished)/2]
+	writeAll := func(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
+	cases := []struct {
+		name   string
+		finish func(path string) error
+	}{
+		{"the writer goes on in place", func(path string) error { return writeAll(path, finished) }},
+		{"the writer renames the finished file into place", func(path string) error {
+			if err := writeAll(path+".tmp", finished); err != nil {
+				return err
+			}
+			return os.Rename(path+".tmp", path)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "registry.json")
+			if err := writeAll(path, half); err != nil {
+				t.Fatal(err)
+			}
+			reads := 0
+			f := &Fetcher{afterFileRead: func(string) {
+				reads++
+				if reads == 1 {
+					if err := tc.finish(path); err != nil {
+						t.Error(err)
+					}
+				}
+			}}
+			got, err := f.Fetch(context.Background(), fileSrc(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Raw) != finished || got.Hash != registry.Hash([]byte(finished)) {
+				t.Errorf("fetched %q after %d reads, want the finished file", got.Raw, reads)
+			}
+			if got.Stale() {
+				t.Error("the finished file is reported stale")
+			}
+		})
+	}
+	t.Run("a file that never holds still fails and says so", func(t *testing.T) {
+		waits := rereadWaits
+		rereadWaits = []time.Duration{0, 0}
+		t.Cleanup(func() { rereadWaits = waits })
+		path := filepath.Join(t.TempDir(), "registry.json")
+		if err := writeAll(path, half); err != nil {
+			t.Fatal(err)
+		}
+		content := []string{finished, half}
+		reads := 0
+		f := &Fetcher{afterFileRead: func(string) {
+			reads++
+			if err := writeAll(path, content[reads%2]); err != nil {
+				t.Error(err)
+			}
+		}}
+		_, err := f.Fetch(context.Background(), fileSrc(path))
+		if err == nil || !strings.Contains(err.Error(), "kept changing while it was read (3 reads)") {
+			t.Errorf("err %v, want one saying the file kept changing", err)
+		}
+	})
+}
+
+func TestFetchedStale(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.json")
+	if err := os.WriteFile(path, []byte(`{"cut":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := (&Fetcher{}).Fetch(context.Background(), fileSrc(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Stale() {
+		t.Error("a file unchanged since it was read is stale")
+	}
+	if err := os.WriteFile(path, []byte(`{"cut":"no more"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Stale() {
+		t.Error("a file written since it was read is not stale")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Stale() {
+		t.Error("a file removed since it was read is not stale")
+	}
+	if (&Fetched{Raw: []byte(`{}`)}).Stale() {
+		t.Error("data not read from a file is stale")
+	}
 }

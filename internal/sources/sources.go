@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -25,6 +26,20 @@ type Fetched struct {
 	// Revision names what was fetched: the file digest for files and
 	// file.url (equal to Hash), the commit SHA for git, Hash for api.
 	Revision string
+
+	// path and info describe the local file read, for Stale.
+	path string
+	info fs.FileInfo
+}
+
+// Stale reports whether what was fetched is no longer what the source
+// holds, as far as can be told without reading it again: a local file
+// (file.path) that changed since it was read, or that is gone. A writer
+// can leave a file cut short at the moment it is read and finish it just
+// after; data that fails validation is worth reading again when the file
+// is stale. Other sources report false.
+func (f *Fetched) Stale() bool {
+	return f.info != nil && !sameFile(f.info, statOrNil(f.path))
 }
 
 // Fetcher fetches any configured source. It is safe for concurrent use;
@@ -62,6 +77,10 @@ type Fetcher struct {
 	httpTransport     *http.Transport
 	insecureTransport *http.Transport
 	maxAPIPages       int // 0: maxAPIPages; tests lower it
+	// afterFileRead, when set, runs after a local file is read and
+	// before it is checked for a writer that overlapped the read; tests
+	// write there.
+	afterFileRead func(path string)
 }
 
 // Fetch returns the source's current bytes. An error names no
@@ -79,7 +98,7 @@ func (f *Fetcher) fetch(ctx context.Context, src config.Source) (*Fetched, error
 	limit := f.maxSize()
 	switch {
 	case src.File != nil && src.File.Path != "":
-		fetched, err := fetchFile(src.File.Path, limit)
+		fetched, err := f.fetchFile(src.File.Path, limit)
 		f.check(CheckFile, err)
 		return fetched, err
 	case src.File != nil && src.File.URL != "":

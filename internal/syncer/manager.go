@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -62,9 +63,24 @@ type Manager struct {
 	CallTimeout time.Duration
 
 	mu sync.Mutex
-	// builders remember, per source, the entries of the last registry
-	// built, so a sync of an edit checks only the entries that changed.
-	builders map[string]*registry.Builder
+	// memory is what the Manager remembers of each source between syncs.
+	memory map[string]*kept
+	// sources, once SetSources was called, are the sources kept for;
+	// nil keeps every source synced.
+	sources map[string]bool
+}
+
+// kept is what a Manager remembers of a source: the entries of the last
+// registry built, so a sync of an edit checks only the entries that
+// changed, and the digest index of the snapshot it stored last, so the
+// next sync diffs against it without reading it back while that snapshot
+// is still the one stored.
+type kept struct {
+	builder registry.Builder
+
+	// Guarded by Manager.mu.
+	stored string // the snapshot's digest; "" before the first store
+	index  registry.Index
 }
 
 // DefaultCallTimeout bounds a snapshot store request when the Manager's
@@ -300,7 +316,9 @@ func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.S
 
 // PerformSync fetches (unless prefetched), validates, filters and stores a
 // source. Nothing is stored unless every step before storing succeeded, so
-// a failure leaves the last good snapshot in place.
+// a failure leaves the last good snapshot in place. Data that fails
+// validation is fetched again when it is stale (a file changed since it
+// was read), up to maxRereads times.
 func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched *sources.Fetched) (*Result, *Error) {
 	fetched := prefetched
 	if fetched == nil {
@@ -310,7 +328,16 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 			return nil, fetchError(err)
 		}
 	}
-	built, err := m.builder(src.Name).Build(fetched.Raw, src.Filter)
+	k := m.kept(src.Name)
+	built, err := k.builder.Build(fetched.Raw, src.Filter)
+	// A file that a writer had cut short when it was read, and has
+	// changed since, is read again rather than reported invalid.
+	for i := 0; err != nil && i < maxRereads && fetched.Stale(); i++ {
+		if fetched, err = m.fetcher.Fetch(ctx, src); err != nil {
+			return nil, fetchError(err)
+		}
+		built, err = k.builder.Build(fetched.Raw, src.Filter)
+	}
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
 			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
@@ -320,7 +347,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		return nil, &Error{Err: err, Message: "Indexing failed: " + err.Error(),
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
 	}
-	previous := m.previous(ctx, src.Name)
+	previous := m.previous(ctx, src.Name, k)
 	r := &Result{
 		Hash:        fetched.Hash,
 		Revision:    fetched.Revision,
@@ -340,29 +367,86 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		return nil, &Error{Err: err, Message: "Storage failed: " + err.Error(),
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
 	}
+	m.mu.Lock()
+	k.stored, k.index = r.SnapshotDigest, built.Index
+	m.mu.Unlock()
 	return r, nil
 }
 
-func (m *Manager) builder(source string) *registry.Builder {
+// maxRereads bounds how many times PerformSync reads again a file that
+// failed validation and changed since it was read.
+const maxRereads = 3
+
+// releaseSize is the size of fetched data past which Release returns
+// memory to the operating system.
+const releaseSize = 8 << 20
+
+// Release drops the data a decision fetched, once its sync is done. The
+// document of a large registry is the bulk of the heap while it is synced
+// and garbage after: it is collected and the memory returned to the
+// operating system at once (one collection, a few milliseconds), so the
+// process's resident memory falls back between syncs and the next sync's
+// heap is not sized on this one's garbage (the collector lets the heap grow
+// to twice what it found live at its last run).
+func Release(d *Decision) {
+	large := d.Fetched != nil && len(d.Fetched.Raw) > releaseSize
+	d.Fetched = nil
+	if large {
+		debug.FreeOSMemory()
+	}
+}
+
+// SetSources says which sources are configured: what the Manager keeps
+// for any other source (a removed one) is dropped, and kept no more.
+func (m *Manager) SetSources(srcs []config.Source) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.builders == nil {
-		m.builders = make(map[string]*registry.Builder)
+	m.sources = make(map[string]bool, len(srcs))
+	for _, s := range srcs {
+		m.sources[s.Name] = true
 	}
-	b := m.builders[source]
-	if b == nil {
-		b = new(registry.Builder)
-		m.builders[source] = b
+	for name := range m.memory {
+		if !m.sources[name] {
+			delete(m.memory, name)
+		}
 	}
-	return b
+}
+
+// kept returns what is kept for a source; for a source that is not
+// configured (a sync that started before its removal) a fresh one that
+// is not kept.
+func (m *Manager) kept(source string) *kept {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k := m.memory[source]; k != nil {
+		return k
+	}
+	k := new(kept)
+	if m.sources != nil && !m.sources[source] {
+		return k
+	}
+	if m.memory == nil {
+		m.memory = make(map[string]*kept)
+	}
+	m.memory[source] = k
+	return k
 }
 
 // previous returns the digest index of the stored snapshot to diff
-// against: the one kept with it or, for a snapshot stored without one,
-// the index of the snapshot decoded. Without a snapshot it is empty.
-func (m *Manager) previous(ctx context.Context, source string) registry.Index {
+// against: the one k holds while its snapshot is the one stored, else the
+// one kept with the snapshot or, for a snapshot stored without one, the
+// index of the snapshot decoded. Without a snapshot it is empty.
+func (m *Manager) previous(ctx context.Context, source string, k *kept) registry.Index {
 	call, cancel := m.call(ctx, 0)
 	defer cancel()
+	m.mu.Lock()
+	stored, index := k.stored, k.index
+	m.mu.Unlock()
+	if stored != "" {
+		if info, err := m.snapshots.Info(call, source); err == nil && info.Digest == stored {
+			return index
+		}
+	}
 	raw, err := m.snapshots.Index(call, source)
 	if errors.Is(err, writer.ErrNoSnapshot) {
 		return registry.Index{}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -46,7 +49,9 @@ type memSnapshots struct {
 	index  map[string][]byte
 	stores int
 	loads  int
-	err    error
+	// indexReads counts reads of the index kept with a snapshot.
+	indexReads int
+	err        error
 }
 
 func (m *memSnapshots) Store(_ context.Context, s string, snap writer.Snapshot) (string, error) {
@@ -73,6 +78,7 @@ func (m *memSnapshots) setMeta(s string, meta writer.Meta) {
 func memDigest(d []byte) string { return "SHA-256=" + registry.Hash(d) }
 
 func (m *memSnapshots) Index(_ context.Context, s string) ([]byte, error) {
+	m.indexReads++
 	if _, ok := m.data[s]; !ok {
 		return nil, writer.ErrNoSnapshot
 	}
@@ -287,6 +293,35 @@ func TestPerformSync(t *testing.T) {
 		}
 		if want := []string{"io.test/two"}; !slices.Equal(res.Diff.Updated, want) || len(res.Diff.Added)+len(res.Diff.Removed) != 0 {
 			t.Errorf("diff %+v, want updated %v", res.Diff, want)
+		}
+	})
+	t.Run("the diff uses the index of the snapshot it stored, while that one is stored", func(t *testing.T) {
+		snaps := &memSnapshots{data: map[string][]byte{}}
+		f := &fakeFetcher{raw: validRegistry}
+		m := newTestManager(f, snaps)
+		for i, edit := range []string{`"first, edited"`, `"first, edited again"`} {
+			if _, err := m.PerformSync(context.Background(), src, nil); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				snaps.indexReads = 0 // the first sync found nothing stored
+			}
+			f.raw = strings.Replace(validRegistry, `"first"`, edit, 1)
+			if i == 1 {
+				// Replaced behind the Manager's back: read what is stored.
+				snaps.data["src"] = []byte(validRegistry + " ")
+				snaps.index["src"] = []byte(`{}`)
+			}
+		}
+		res, err := m.PerformSync(context.Background(), src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snaps.indexReads != 1 {
+			t.Errorf("the stored index was read %d times, want once (after the snapshot was replaced)", snaps.indexReads)
+		}
+		if want := []string{"io.test/one", "io.test/two"}; !slices.Equal(res.Diff.Added, want) {
+			t.Errorf("diff %+v against the replaced snapshot's empty index, want added %v", res.Diff, want)
 		}
 	})
 	t.Run("a snapshot stored without an index is decoded for the diff", func(t *testing.T) {
@@ -512,4 +547,68 @@ func TestUnreadableSourceIsFetchedOnceAndFailsWithTheFetchError(t *testing.T) {
 	if f.fetches != 1 {
 		t.Errorf("%d fetches, want 1: the failure is answered without fetching again", f.fetches)
 	}
+}
+
+func TestSetSourcesForgetsRemovedSources(t *testing.T) {
+	srcA := config.Source{Name: "a", File: &config.File{Path: "a.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
+	srcB := config.Source{Name: "b", File: &config.File{Path: "b.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
+	m := newTestManager(&fakeFetcher{raw: validRegistry}, &memSnapshots{data: map[string][]byte{}})
+	for _, src := range []config.Source{srcA, srcB} {
+		if _, err := m.PerformSync(context.Background(), src, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(m.memory) != 2 {
+		t.Fatalf("kept for %d sources after syncing two", len(m.memory))
+	}
+
+	m.SetSources([]config.Source{srcA})
+	if _, ok := m.memory["b"]; ok || m.memory["a"] == nil {
+		t.Errorf("after removing b, kept for %v, want a only", slices.Sorted(maps.Keys(m.memory)))
+	}
+
+	t.Run("a sync of a removed source still under way keeps nothing", func(t *testing.T) {
+		if _, err := m.PerformSync(context.Background(), srcB, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.memory["b"]; ok {
+			t.Error("the removed source is kept again")
+		}
+	})
+}
+
+func TestPerformSyncReadsAgainAFileFinishedAfterItWasRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.json")
+	if err := os.WriteFile(path, []byte(validRegistry[:len(validRegistry)/2]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := config.Source{Name: "src", File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
+	fetcher := &sources.Fetcher{}
+	snaps := &memSnapshots{data: map[string][]byte{}}
+	m := NewManager(fetcher, snaps, slog.New(slog.DiscardHandler))
+	// The decision read the file while the writer was half way.
+	cut, err := fetcher.Fetch(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(validRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, serr := m.PerformSync(context.Background(), src, cut)
+	if serr != nil {
+		t.Fatalf("the sync failed on the file cut short: %s", serr.Message)
+	}
+	if want := registry.Hash([]byte(validRegistry)); res.Hash != want || res.ServerCount != 2 {
+		t.Errorf("synced hash %s with %d servers, want the finished file's %s with 2", res.Hash, res.ServerCount, want)
+	}
+
+	t.Run("invalid data that nobody changes since still fails", func(t *testing.T) {
+		if err := os.WriteFile(path, []byte(`{"version":`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, serr := m.PerformSync(context.Background(), src, nil)
+		if serr == nil || serr.ConditionType != ConditionDataValid {
+			t.Errorf("err %v, want a validation failure", serr)
+		}
+	})
 }

@@ -204,7 +204,11 @@ type fileLoop struct {
 	byName map[string][]*watchedFile // by the names whose events concern them
 	addErr map[string]string         // last error adding a watch, logged once
 	seq    uint64                    // events handled
+	buf    []byte                    // for reading files, reused
 }
+
+// readBufferSize is the size of the buffer files are read through.
+const readBufferSize = 32 << 10
 
 func (l *fileLoop) run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
@@ -410,7 +414,10 @@ func (l *fileLoop) checkDue(now time.Time) {
 func (l *fileLoop) check(f *watchedFile, now time.Time) {
 	f.due = time.Time{}
 	start := time.Now()
-	revision, partial, err := fileRevision(f.path)
+	if l.buf == nil {
+		l.buf = make([]byte, readBufferSize)
+	}
+	revision, partial, err := fileRevision(f.path, l.buf)
 	f.read = time.Now()
 	f.cost = f.read.Sub(start)
 	if err != nil {
@@ -604,9 +611,10 @@ func lookupNames(path string) map[string]bool {
 // file fetcher reports for it (registry.Hash of its bytes), "" when it does
 // not exist or cannot be read, and for a file over maxDigestSize a digest
 // of its size and modification time. The file streams through the hash,
-// never held in memory. partial reports content cut short, as a write in
-// progress leaves it (see docShape).
-func fileRevision(path string) (revision string, partial bool, err error) {
+// never held in memory: it is read through buf, which a watcher reading
+// thousands of files reuses. partial reports content cut short, as a write
+// in progress leaves it (see docShape).
+func fileRevision(path string, buf []byte) (revision string, partial bool, err error) {
 	info, err := os.Stat(path)
 	if missing(err) {
 		return "", false, nil
@@ -631,7 +639,7 @@ func fileRevision(path string) (revision string, partial bool, err error) {
 	defer f.Close()
 	h := sha256.New()
 	var shape docShape
-	n, err := io.Copy(io.MultiWriter(h, &shape), io.LimitReader(f, maxDigestSize+1))
+	n, err := io.CopyBuffer(io.MultiWriter(h, &shape), io.LimitReader(f, maxDigestSize+1), buf)
 	if err != nil {
 		return "", false, fmt.Errorf("read %s: %w", path, err)
 	}

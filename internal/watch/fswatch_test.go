@@ -596,7 +596,7 @@ func TestFileRevision(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rev, partial, err := fileRevision(filepath.Join(dir, tc.path))
+			rev, partial, err := fileRevision(filepath.Join(dir, tc.path), make([]byte, 512))
 			if rev != tc.revision || partial != tc.partial {
 				t.Errorf("got (%q, %v), want (%q, %v)", rev, partial, tc.revision, tc.partial)
 			}
@@ -791,7 +791,7 @@ func TestFileRevisionStreams(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	rev, partial, err := fileRevision(p)
+	rev, partial, err := fileRevision(p, make([]byte, readBufferSize))
 	runtime.ReadMemStats(&after)
 	if err != nil || partial || rev == "" {
 		t.Fatalf("fileRevision: %q %v %v", rev, partial, err)

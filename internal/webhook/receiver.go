@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,9 @@ type Options struct {
 	// PublishTimeout bounds storing the triggers of one delivery
 	// (DefaultPublishTimeout when not positive).
 	PublishTimeout time.Duration
+	// ReturnMemory is called when a burst has drained (see
+	// Receiver.ServeHTTP); debug.FreeOSMemory when nil.
+	ReturnMemory func()
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +92,9 @@ func (o Options) withDefaults() Options {
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = DefaultPublishTimeout
 	}
+	if o.ReturnMemory == nil {
+		o.ReturnMemory = debug.FreeOSMemory
+	}
 	return o
 }
 
@@ -103,7 +110,15 @@ type Receiver struct {
 	limit      *limiter // nil: no rate limit
 	pending    *pending
 	state      atomic.Pointer[state]
+
+	// inFlight counts the requests being handled, and sinceReturn those
+	// handled since memory was last returned (see ServeHTTP).
+	inFlight, sinceReturn atomic.Int64
 }
+
+// burstSize is how many requests make a burst whose memory is returned to
+// the operating system once it has drained.
+const burstSize = 1000
 
 // Bound of the delivery lines: deliveryLogBurst lines of each level per
 // deliveryLogPeriod, then a count of those left out.
@@ -177,11 +192,29 @@ func (d *delivery) ignore(why string) *delivery {
 }
 
 // ServeHTTP handles POST /webhooks/<provider>.
+//
+// A burst of deliveries leaves tens of kilobytes of garbage per request
+// (headers, bodies, events, the JetStream round trips) and, once it has
+// drained, no allocation to set off the collection that would let the
+// runtime give that memory back: the process stayed at its peak for
+// minutes. So when the last request in flight ends and at least burstSize
+// were handled since, its answer is sent and the memory is returned at
+// once (one collection).
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.inFlight.Add(1)
 	start := time.Now()
 	d := r.handle(w, req)
 	writeAnswer(w, d)
 	r.log(req, d, time.Since(start))
+	r.sinceReturn.Add(1)
+	if r.inFlight.Add(-1) > 0 {
+		return
+	}
+	if n := r.sinceReturn.Load(); n >= burstSize && r.sinceReturn.CompareAndSwap(n, 0) {
+		// The answer goes out first; the sender does not wait for this.
+		http.NewResponseController(w).Flush()
+		r.opts.ReturnMemory()
+	}
 }
 
 func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
@@ -235,6 +268,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	}
 	defer release()
 	body, err := readBody(w, req, r.opts.MaxBody)
+	defer recycleBody(body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
@@ -294,17 +328,44 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 
 // readBody reads a request's body of at most limit bytes. A body of known
 // length is read into a buffer of exactly that size, so that the bytes held
-// are the bytes counted.
+// are the bytes counted; one of at most maxPooledBody bytes into a buffer
+// used before (see recycleBody).
 func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, req.Body, limit)
 	if req.ContentLength < 0 {
 		return io.ReadAll(body)
 	}
-	buf := make([]byte, req.ContentLength)
+	var buf []byte
+	if req.ContentLength <= maxPooledBody {
+		if p, ok := bodyBuffers.Get().(*[]byte); ok && int64(cap(*p)) >= req.ContentLength {
+			buf = (*p)[:req.ContentLength]
+		}
+	}
+	if buf == nil {
+		buf = make([]byte, req.ContentLength)
+	}
 	if _, err := io.ReadFull(body, buf); err != nil {
+		recycleBody(buf)
 		return nil, err
 	}
 	return buf, nil
+}
+
+// bodyBuffers keeps the buffers of answered deliveries' bodies for the
+// next ones: a burst reads thousands of bodies of a few KiB, each garbage
+// the moment its delivery is answered, and nothing of a delivery keeps
+// its body (parsing copies what it takes).
+var bodyBuffers sync.Pool
+
+// maxPooledBody is the largest body whose buffer is kept for reuse.
+const maxPooledBody = 64 << 10
+
+// recycleBody gives a body's buffer back for reuse once the delivery is
+// answered.
+func recycleBody(body []byte) {
+	if body != nil && cap(body) <= maxPooledBody {
+		bodyBuffers.Put(&body)
+	}
 }
 
 // publish stores one trigger per target, concurrently, and returns the

@@ -3,10 +3,13 @@ package webhook
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -422,5 +425,43 @@ func TestSourceSecretEnablesItsReceiverOnly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestReceiverReturnsMemoryOnceABurstHasDrained(t *testing.T) {
+	hooks := config.Webhooks{GitHub: config.WebhookSecret{SecretFile: writeSecret(t, t.TempDir(), "gh", githubSecret)}}
+	var returns atomic.Int64
+	r := New(&encodingPublisher{}, hooks, helloSources, Options{RatePerSecond: -1, ReturnMemory: func() { returns.Add(1) }}, nil)
+	body := samplePush()
+	burst := func(first, n int) {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for i := range next {
+					if code := deliver(r, body, fmt.Sprintf("72d3162e-cc78-11e3-81ab-%012d", i)); code != http.StatusAccepted {
+						t.Errorf("status %d", code)
+					}
+				}
+			})
+		}
+		for i := first; i < first+n; i++ {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+
+	burst(0, burstSize-1)
+	if n := returns.Load(); n != 0 {
+		t.Fatalf("memory returned %d times after %d requests, fewer than a burst", n, burstSize-1)
+	}
+	burst(burstSize-1, 1)
+	if n := returns.Load(); n != 1 {
+		t.Fatalf("memory returned %d times once %d requests drained, want once", n, burstSize)
+	}
+	burst(burstSize, 10)
+	if n := returns.Load(); n != 1 {
+		t.Errorf("memory returned %d times, want no more for 10 requests after the burst", n)
 	}
 }

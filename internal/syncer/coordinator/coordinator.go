@@ -126,8 +126,10 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 }
 
 // SetSources replaces the configured sources; batches already running keep
-// the configuration they started with.
+// the configuration they started with. What the Manager keeps for a
+// removed source is dropped.
 func (c *Coordinator) SetSources(srcs []config.Source) {
+	c.mgr.SetSources(srcs)
 	m := make(map[string]config.Source, len(srcs))
 	for _, s := range srcs {
 		m[s.Name] = s
@@ -397,6 +399,7 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	default:
 		err = c.perform(ctx, o, d)
 	}
+	syncer.Release(&d)
 	if err != nil {
 		return ds, err
 	}

@@ -40,9 +40,11 @@ type Interval struct {
 	status   jetstream.KeyValue
 	logger   *slog.Logger
 
-	mu      sync.Mutex
-	sources map[string]config.Source
-	retries map[string]nextRetry
+	mu sync.Mutex
+	// intervals are the sources' syncPolicy intervals, parsed once: the
+	// schedule is computed for every source whenever the loop wakes.
+	intervals map[string]time.Duration
+	retries   map[string]nextRetry
 	// slots holds the latest slot seen per source; a source's first slot
 	// is only noted (its startup trigger covers it).
 	slots map[string]int64
@@ -64,14 +66,14 @@ func NewInterval(pub bus.Publisher, status jetstream.KeyValue, srcs []config.Sou
 
 // SetSources replaces the sources on the schedule.
 func (iv *Interval) SetSources(srcs []config.Source) {
-	m := map[string]config.Source{}
+	m := map[string]time.Duration{}
 	for _, s := range srcs {
-		if s.Synced() && s.Interval() > 0 {
-			m[s.Name] = s
+		if d := s.Interval(); s.Synced() && d > 0 {
+			m[s.Name] = d
 		}
 	}
 	iv.mu.Lock()
-	iv.sources = m
+	iv.intervals = m
 	iv.mu.Unlock()
 	iv.poke()
 }
@@ -114,7 +116,10 @@ func (iv *Interval) Run(ctx context.Context) error {
 	}
 }
 
-// followStatus keeps the retry times of failed sources.
+// followStatus keeps the retry times of failed sources. Only a failure
+// wakes the loop (its retry may come before the next wake-up): every sync
+// writes the status, and a thousand sources synced at once must not
+// recompute the schedule thousands of times.
 func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
 	defer w.Stop()
 	for {
@@ -144,7 +149,9 @@ func (iv *Interval) noteStatus(entry jetstream.KeyValueEntry) {
 		delete(iv.retries, entry.Key())
 	}
 	iv.mu.Unlock()
-	iv.poke()
+	if failed {
+		iv.poke()
+	}
 }
 
 // dueTrigger is one trigger to publish now.
@@ -157,8 +164,8 @@ func (iv *Interval) due(now time.Time) []dueTrigger {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	var out []dueTrigger
-	for name, src := range iv.sources {
-		next, _ := Slot(name, src.Interval(), now)
+	for name, interval := range iv.intervals {
+		next, _ := Slot(name, interval, now)
 		current := next - 1 // the slot that started most recently
 		last, seen := iv.slots[name]
 		iv.slots[name] = current
@@ -167,12 +174,12 @@ func (iv *Interval) due(now time.Time) []dueTrigger {
 		}
 	}
 	for name := range iv.slots {
-		if _, ok := iv.sources[name]; !ok {
+		if _, ok := iv.intervals[name]; !ok {
 			delete(iv.slots, name)
 		}
 	}
 	for name, r := range iv.retries {
-		if _, ok := iv.sources[name]; !ok || r.at.After(now) {
+		if _, ok := iv.intervals[name]; !ok || r.at.After(now) {
 			continue
 		}
 		out = append(out, dueTrigger{source: name, id: fmt.Sprintf("rt-%s-%d", name, r.attempt)})
@@ -186,13 +193,13 @@ func (iv *Interval) next(now time.Time) time.Time {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	next := now.Add(time.Hour)
-	for name, src := range iv.sources {
-		if _, at := Slot(name, src.Interval(), now); at.Before(next) {
+	for name, interval := range iv.intervals {
+		if _, at := Slot(name, interval, now); at.Before(next) {
 			next = at
 		}
 	}
 	for name, r := range iv.retries {
-		if _, ok := iv.sources[name]; ok && r.at.Before(next) {
+		if _, ok := iv.intervals[name]; ok && r.at.Before(next) {
 			next = r.at
 		}
 	}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -74,6 +75,16 @@ func Initial(schedule string) *Status {
 		SyncSchedule: schedule,
 		Conditions:   []Condition{},
 	}
+}
+
+// clone returns a copy that shares nothing a mutation changes: the
+// conditions and the pending result are copied; times are replaced, never
+// changed in place.
+func (s *Status) clone() *Status {
+	c := *s
+	c.Conditions = slices.Clone(s.Conditions)
+	c.PendingResult = slices.Clone(s.PendingResult)
+	return &c
 }
 
 // SetCondition sets a condition, moving its transition time only when its

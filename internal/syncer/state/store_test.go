@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -114,4 +116,82 @@ func TestSetConditionTransitionTime(t *testing.T) {
 	if !c.LastTransitionTime.Equal(t0.Add(2*time.Minute)) || c.Status != state.ConditionFalse {
 		t.Errorf("a status change kept the old transition time: %+v", c)
 	}
+}
+
+// countingKV counts the reads of a bucket.
+type countingKV struct {
+	jetstream.KeyValue
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.KeyValue.Get(ctx, key)
+}
+
+func TestStoreWritesOverTheRecordItKnows(t *testing.T) {
+	h := newHandles(t)
+	kv := &countingKV{KeyValue: h.Status}
+	store := state.NewStore(kv)
+	ctx := context.Background()
+	initial := func() *state.Status { return state.Initial("30m0s") }
+	attempt := func(s *state.Status, _ uint64) { s.AttemptCount++ }
+
+	for range 3 {
+		if _, err := store.Update(ctx, "a", initial, attempt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kv.reads != 1 {
+		t.Errorf("%d reads for three updates, want 1 (the first)", kv.reads)
+	}
+
+	t.Run("a record written elsewhere is read again", func(t *testing.T) {
+		st, rev, err := store.Get(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.LastReason = "written elsewhere"
+		data, _ := json.Marshal(st)
+		if _, err := h.Status.Update(ctx, "a", data, rev); err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.Update(ctx, "a", initial, attempt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastReason != "written elsewhere" || got.AttemptCount != 4 {
+			t.Errorf("updated %+v, want the other writer's record with a 4th attempt", got)
+		}
+	})
+	t.Run("a record deleted elsewhere starts over", func(t *testing.T) {
+		if err := h.Status.Purge(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.Update(ctx, "a", initial, attempt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.AttemptCount != 1 || got.Message != "No previous sync status found" {
+			t.Errorf("updated %+v, want the initial record with one attempt", got)
+		}
+	})
+	t.Run("changing a status returned changes nothing kept", func(t *testing.T) {
+		st, _, err := store.Get(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.SetCondition("Ready", state.ConditionTrue, "r", "m", time.Now())
+		st.LastReason = "changed by the caller"
+		got, err := store.Update(ctx, "a", initial, func(*state.Status, uint64) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastReason == "changed by the caller" || len(got.Conditions) != 0 {
+			t.Errorf("the kept record took the caller's changes: %+v", got)
+		}
+	})
 }

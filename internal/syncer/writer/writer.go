@@ -105,6 +105,7 @@ func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (st
 		Name:        source,
 		Description: "regsync snapshot of source " + source,
 		Metadata:    snap.Meta.metadata(),
+		Opts:        chunking(snap.Data),
 	}, bytes.NewReader(snap.Data))
 	if err != nil {
 		return "", fmt.Errorf("store snapshot of %s (%d bytes): %w", source, len(snap.Data), err)
@@ -113,11 +114,23 @@ func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (st
 		Name:        indexName(source),
 		Description: "regsync digest index of the snapshot of source " + source,
 		Metadata:    map[string]string{metaSnapshotDigest: info.Digest},
+		Opts:        chunking(snap.Index),
 	}, bytes.NewReader(snap.Index))
 	if err != nil {
 		return "", fmt.Errorf("store digest index of %s (%d bytes): %w", source, len(snap.Index), err)
 	}
 	return info.Digest, nil
+}
+
+// maxChunk is the object store's default chunk size.
+const maxChunk = 128 << 10
+
+// chunking sizes the chunks of an object: the store's default, or the
+// object's own size when it is smaller. Put allocates one chunk, so a
+// registry of a few KiB is not stored through a 128 KiB buffer (twice per
+// sync, with its index).
+func chunking(data []byte) *jetstream.ObjectMetaOptions {
+	return &jetstream.ObjectMetaOptions{ChunkSize: uint32(min(max(len(data), 1), maxChunk))}
 }
 
 // Load returns a source's snapshot, or ErrNoSnapshot.
