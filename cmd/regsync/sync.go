@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"slices"
 	"time"
 
@@ -118,7 +117,7 @@ func request(ctx context.Context, pub bus.Publisher, names []string, rid string,
 	for _, name := range names {
 		r := requested{source: name, id: rid + "-" + name}
 		sent := &ackRecorder{Publisher: pub}
-		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: requestRetry}
+		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: bus.DefaultRetry}
 		if _, err := prod.Publish(ctx, r.id, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid}); err != nil {
 			return nil, err
 		}
@@ -130,9 +129,6 @@ func request(ctx context.Context, pub bus.Publisher, names []string, rid string,
 	}
 	return out, nil
 }
-
-// requestRetry tries to store a request until --timeout ends the tries.
-var requestRetry = bus.Retry{Attempts: math.MaxInt, First: bus.DefaultRetry.First, Max: bus.DefaultRetry.Max, Timeout: clientCallTimeout}
 
 // ackRecorder is the Sender of a request: it keeps the acknowledgement of
 // the try that stored it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -43,9 +44,12 @@ type Retry struct {
 }
 
 // DefaultRetry is the retry of the producers that run in the service and
-// of the CLI's requests: five tries over about four seconds, enough to
-// outlast a JetStream leader election.
-var DefaultRetry = Retry{Attempts: 5, First: 100 * time.Millisecond, Max: 2 * time.Second, Timeout: 10 * time.Second}
+// of the CLI's requests: an event is tried until it is stored, ctx is done
+// or (PublishUnlessStale) a newer observation replaces it, so a change
+// observed during an outage is published once NATS is back instead of
+// waiting for the next change. A try that gets no answer costs at most
+// Timeout: a request lost with a dying server is sent again.
+var DefaultRetry = Retry{Attempts: math.MaxInt, First: 100 * time.Millisecond, Max: 2 * time.Second, Timeout: 5 * time.Second}
 
 // Producer returns the producer named name (one of the events.Producer
 // names) of p's deployment, publishing through p with DefaultRetry and
@@ -92,7 +96,9 @@ func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Da
 			return ev, err
 		}
 		wait := backoff.Doubling(p.Retry.First, p.Retry.Max, attempt)
-		if p.Logger != nil {
+		// Tries 1, 2, 4, 8, ... are logged: a long outage logs a line
+		// now and then, not one every few seconds per event.
+		if p.Logger != nil && attempt&(attempt-1) == 0 {
 			p.Logger.Warn("cannot publish event, retrying",
 				"event_id", id, "attempt", attempt, "retry_in", wait, "err", err)
 		}

@@ -471,6 +471,29 @@ func TestFileWatcherPublishErrors(t *testing.T) {
 		h.expect("a", digest(contentA), digest(contentB))
 	})
 
+	t.Run("an outage longer than a few tries loses no change", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		retry := h.w.triggers.producer.Retry
+		retry.First, retry.Max = time.Millisecond, time.Millisecond
+		h.w.triggers.producer.Retry = retry
+		p := h.path("registry.json")
+		mustWrite(t, p, contentA)
+		failures := 0
+		h.pub.setFail(func(subject string) bool {
+			if subject == events.TriggerSubject("a") && failures < 20 {
+				failures++
+				return true
+			}
+			return false
+		})
+		h.start(source("a", p))
+		h.expect("a", digest(contentA))
+		if n := len(h.pub.attempts("a")); n != 21 {
+			t.Errorf("%d attempts, want 20 failed and 1 stored", n)
+		}
+	})
+
 	t.Run("a trigger given up on is offered again by the next check", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
