@@ -16,6 +16,7 @@ import (
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func gitSrc(repo string, mod func(*config.Git)) config.Source {
@@ -588,7 +589,7 @@ func TestGitDamagedClone(t *testing.T) {
 				"registry.json": {content: testRegistry("a")},
 				"other.json":    {content: testRegistry("o")},
 			})
-			var logs lockedBuffer
+			var logs testsupport.Buffer
 			f := &Fetcher{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 			src := gitSrc(srv.repoURL(u.name), nil)
 			mustFetch(t, f, src, testRegistry("a"), c1)
@@ -599,34 +600,16 @@ func TestGitDamagedClone(t *testing.T) {
 			d.do(t, filepath.Join(f.DataDir, clones[0]))
 			// The same commit, then a new one, both read right.
 			mustFetch(t, f, src, testRegistry("a"), c1)
-			if got := strings.Contains(logs.String(), "rebuilding"); got != d.rebuilt {
+			if got := logs.Contains("rebuilding"); got != d.rebuilt {
 				t.Errorf("rebuilt = %v, want %v; log:\n%s", got, d.rebuilt, logs.String())
 			}
-			if strings.Count(logs.String(), "rebuilding") > 1 {
+			if logs.Count("rebuilding") > 1 {
 				t.Errorf("rebuilt more than once:\n%s", logs.String())
 			}
 			c2 := u.commit("main", registryFiles(testRegistry("a", "b")))
 			mustFetch(t, f, src, testRegistry("a", "b"), c2)
 		})
 	}
-}
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func writeFile(t *testing.T, p, content string) {
@@ -690,7 +673,7 @@ func TestGitCancelledContext(t *testing.T) {
 func TestGitGrownCloneStartsAfresh(t *testing.T) {
 	requireGit(t)
 	u := newUpstream(t)
-	var logs lockedBuffer
+	var logs testsupport.Buffer
 	f := &Fetcher{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	src := gitSrc(u.fileURL(), nil)
 	for i := range maxPacks + 4 {
@@ -706,7 +689,7 @@ func TestGitGrownCloneStartsAfresh(t *testing.T) {
 			t.Fatalf("fetch %d: %d packs, want at most %d", i, packs, maxPacks+1)
 		}
 	}
-	if !strings.Contains(logs.String(), "starting it afresh") {
+	if !logs.Contains("starting it afresh") {
 		t.Errorf("the clone never started afresh; log:\n%s", logs.String())
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage"
+
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // requireGit skips a test that serves repositories with the git binary
@@ -264,16 +266,11 @@ func newGitHTTP(tb testing.TB, root, user, password string) *gitHTTP {
 func (s *gitHTTP) restart(tb testing.TB) {
 	tb.Helper()
 	var l net.Listener
-	var err error
-	for range 50 {
-		if l, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		tb.Fatalf("listen again on %s: %v", s.addr, err)
-	}
+	testsupport.Eventually(tb, "the address "+s.addr+" free to listen on again", func() bool {
+		var err error
+		l, err = net.Listen("tcp", s.addr)
+		return err == nil
+	})
 	handler := s.Config.Handler
 	s.Server = httptest.NewUnstartedServer(handler)
 	s.Listener.Close()
@@ -333,29 +330,22 @@ func startGitDaemon(tb testing.TB, root string) string {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	})
-	stderr := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			b, _ := os.ReadFile(logPath)
+			tb.Logf("git daemon log:\n%s", b)
+		}
+	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	eventually(tb, 5*time.Second, func() bool {
+	testsupport.Eventually(tb, "git daemon listening on "+addr, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
 		}
 		c.Close()
 		return true
-	}, "git daemon listening on "+addr+": "+stderr())
+	})
 	return "git://" + addr
-}
-
-// eventually polls cond until it holds or the time is up.
-func eventually(tb testing.TB, within time.Duration, cond func() bool, what string) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // clonesIn lists the clone directories under a data directory.
