@@ -23,6 +23,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/sources/gittest"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 const webhookSecret = "it-is-a-secret"
@@ -121,7 +122,7 @@ func awaitAnswer(t testing.TB, svc *service, source, prefix string) {
 		t.Fatal(err)
 	}
 	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+		msg, err := cons.Next(jetstream.FetchMaxWait(testsupport.Patience))
 		if err != nil {
 			t.Fatalf("no result covering a %s trigger: %v", prefix, err)
 		}
