@@ -25,42 +25,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage"
 
+	"github.com/regsync/regsync/internal/sources/gittest"
 	"github.com/regsync/regsync/internal/testsupport"
 )
-
-// requireGit skips a test that serves repositories with the git binary
-// (git http-backend, git daemon, git-upload-pack for file:// URLs) when it
-// is not installed.
-func requireGit(tb testing.TB) string {
-	tb.Helper()
-	p, err := exec.LookPath("git")
-	if err != nil {
-		tb.Skip("the git binary is not installed: the git source tests serve repositories with git http-backend, git daemon and git-upload-pack")
-	}
-	return p
-}
-
-// gitCmd runs git with a configuration of its own, so the tests do not
-// depend on the user's.
-func gitCmd(tb testing.TB, dir string, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), gitTestEnv...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-var gitTestEnv = []string{
-	"GIT_CONFIG_NOSYSTEM=1",
-	"GIT_CONFIG_GLOBAL=" + os.DevNull,
-	"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-	"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
-	"GIT_TERMINAL_PROMPT=0",
-}
 
 // upstream is a bare repository under a served root, written with go-git.
 type upstream struct {
@@ -227,13 +194,13 @@ type gitHTTP struct {
 
 func newGitHTTP(tb testing.TB, root, user, password string) *gitHTTP {
 	tb.Helper()
-	gitPath := requireGit(tb)
+	gitPath := gittest.Git(tb)
 	s := &gitHTTP{root: root, user: user}
 	s.password.Store(password)
 	backend := &cgi.Handler{
 		Path: gitPath,
 		Args: []string{"http-backend"},
-		Env:  append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}, gitTestEnv...),
+		Env:  append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}, gittest.Env...),
 	}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.stall.Load() {
@@ -300,7 +267,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // test ends.
 func startGitDaemon(tb testing.TB, root string) string {
 	tb.Helper()
-	requireGit(tb)
+	gittest.Git(tb)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -309,7 +276,7 @@ func startGitDaemon(tb testing.TB, root string) string {
 	l.Close()
 	cmd := exec.Command("git", "daemon", "--reuseaddr", "--base-path="+root, "--export-all",
 		"--port="+strconv.Itoa(port), "--listen=127.0.0.1", "--informative-errors", root)
-	cmd.Env = append(os.Environ(), gitTestEnv...)
+	cmd.Env = append(os.Environ(), gittest.Env...)
 	// The daemon forks a process per connection: run them in a process
 	// group of their own, killed as one at the end, and keep their
 	// output in a file, whose writers need no reader.
