@@ -290,8 +290,9 @@ func TestReplayedOlderPushKeepsSourceHealthy(t *testing.T) {
 	if status, answer := postGitHub(t, svc.httpAddr, "d-replayed", olderBody, webhookSecret); status != http.StatusAccepted {
 		t.Fatalf("replay: status %d: %s", status, answer)
 	}
-	// Within the first of the pauses a wait for the commit would make.
-	switch d := res.next(5 * time.Second).(type) {
+	// A worker that waited for the replayed commit would end, once its
+	// pauses ran out, in a failure instead.
+	switch d := res.next(testsupport.Patience).(type) {
 	case events.SyncSkipped, events.SyncCompleted:
 	default:
 		t.Fatalf("replayed push answered %T %+v, want skipped or completed", d, d)
