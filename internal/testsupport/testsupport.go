@@ -1,12 +1,11 @@
 // Package testsupport holds what regsync's tests share beside the
 // embedded bus of bustest: waiting for a condition instead of sleeping,
-// and catching what a logger or a command writes while it runs. Only
-// tests import it.
+// catching what a logger or a command writes while it runs, and a logger
+// that writes to the test's output. Only tests import it.
 package testsupport
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -69,24 +68,9 @@ func (l *Buffer) Count(s string) int {
 	return strings.Count(l.String(), s)
 }
 
-// Writer returns a writer that hands each line written to tb.Log, which
-// keeps it with the test that wrote it and shows it when the test fails
-// (or with -v).
-func Writer(tb testing.TB) io.Writer {
-	return tbWriter{tb}
-}
-
-type tbWriter struct{ tb testing.TB }
-
-func (w tbWriter) Write(p []byte) (int, error) {
-	for line := range strings.Lines(string(p)) {
-		w.tb.Log(strings.TrimSuffix(line, "\n"))
-	}
-	return len(p), nil
-}
-
-// Logger returns a logger of every level, debug included, whose lines go
-// to tb.Log.
+// Logger returns a logger of every level, debug included, that writes to
+// the test's output: shown beside the test's own lines when it fails (or
+// with -v).
 func Logger(tb testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(Writer(tb), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -2,24 +2,19 @@ package testsupport
 
 import (
 	"fmt"
-	"slices"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
 
-// recorder is a testing.TB that keeps what is logged to it.
+// recorder is a testing.TB whose output is kept.
 type recorder struct {
 	testing.TB
-	mu    sync.Mutex
-	lines []string
+	out Buffer
 }
 
-func (r *recorder) Log(args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lines = append(r.lines, fmt.Sprint(args...))
-}
+func (r *recorder) Output() io.Writer { return &r.out }
 
 func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
 	var looks atomic.Int32
@@ -49,11 +44,10 @@ func TestBufferTakesConcurrentWriters(t *testing.T) {
 	}
 }
 
-func TestWriterLogsEachLine(t *testing.T) {
+func TestLoggerWritesEveryLevelToTheTestOutput(t *testing.T) {
 	r := &recorder{TB: t}
-	fmt.Fprint(Writer(r), "one\ntwo\n")
-	fmt.Fprint(Writer(r), "three")
-	if want := []string{"one", "two", "three"}; !slices.Equal(r.lines, want) {
-		t.Errorf("logged %q, want %q", r.lines, want)
+	Logger(r).Debug("looked", "file", "registry.json")
+	if want := `level=DEBUG msg=looked file=registry.json`; !r.out.Contains(want) {
+		t.Errorf("output %q, want %q", r.out.String(), want)
 	}
 }

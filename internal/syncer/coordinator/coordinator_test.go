@@ -494,7 +494,7 @@ func TestReplicaKilledMidSyncLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := make(chan struct{}, 1)
-	logger := slog.New(slog.NewTextHandler(testsupport.Writer(t), nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger), state.NewStore(hA.Status), srcs,
 		Options{LeaseTTL: h.leaseTTL, AckWait: ackWait, SyncTimeout: 5 * time.Second, Holder: "replica-a", Logger: logger})
 	ctxA, cancelA := context.WithCancel(context.Background())
@@ -544,7 +544,7 @@ func TestShutdownDrainsSyncInFlight(t *testing.T) {
 	writeRegistry(t, path, alpha)
 	srcs := []config.Source{fileSource("local", path, nil)}
 	f := &slowFetcher{delay: 500 * time.Millisecond, started: make(chan struct{}, 1)}
-	logger := slog.New(slog.NewTextHandler(testsupport.Writer(t), nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	c := New(h.h, syncer.NewManager(f, h.snapshots, logger), h.status, srcs,
 		Options{LeaseTTL: h.leaseTTL, Holder: "draining", Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())

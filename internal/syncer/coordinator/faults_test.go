@@ -269,7 +269,7 @@ func TestShutdownCutsOffAStuckSyncAndLetsGo(t *testing.T) {
 	writeRegistry(t, path, alpha)
 	srcs := []config.Source{fileSource("local", path, nil)}
 	f := stuckFetcher{started: make(chan struct{}, 1)}
-	logger := slog.New(slog.NewTextHandler(testsupport.Writer(t), nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	mgr := syncer.NewManager(f, h.snapshots, logger)
 	c := New(h.h, mgr, h.status, srcs, Options{LeaseTTL: h.leaseTTL, SyncTimeout: time.Hour,
 		DrainTimeout: 100 * time.Millisecond, Holder: "stuck", Logger: logger})

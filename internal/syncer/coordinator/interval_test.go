@@ -63,7 +63,7 @@ func streamIDs(t *testing.T, h *harness, source string) []string {
 func TestTwoReplicasPublishOneTriggerPerSlot(t *testing.T) {
 	h := newHarness(t)
 	src := config.Source{Name: "ticking", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(250 * time.Millisecond)}}
-	logger := slog.New(slog.NewTextHandler(testsupport.Writer(t), nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	for range 2 {
