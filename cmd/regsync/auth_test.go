@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // The embedded server requires the password generated on first start;
@@ -80,7 +81,7 @@ func TestEmbeddedNATSAuthOff(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	var log syncBuffer
+	var log testsupport.Buffer
 	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath}, &bytes.Buffer{}, &log) }()
 	defer func() {
 		cancel()
@@ -88,7 +89,7 @@ func TestEmbeddedNATSAuthOff(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	eventually(t, "an unauthenticated client reads the status", func() bool {
+	testsupport.Eventually(t, "an unauthenticated client reads the status", func() bool {
 		out, _, err := cli(t, "status", "open", "--nats-url", "nats://"+natsAddr)
 		return err == nil && strings.Contains(out, "Complete")
 	})

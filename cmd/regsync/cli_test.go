@@ -8,12 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func TestEveryCommandHasHelp(t *testing.T) {
@@ -132,15 +132,12 @@ func TestWatchReplaysHistory(t *testing.T) {
 	watch := func(t *testing.T, args ...string) []map[string]any {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
-		out, errOut := &syncBuffer{}, &syncBuffer{}
+		out, errOut := &testsupport.Buffer{}, &testsupport.Buffer{}
 		done := make(chan error, 1)
 		go func() {
 			done <- run(ctx, append([]string{"watch", "local", "-o", "json", "--nats-url", svc.natsURL}, args...), out, errOut)
 		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for strings.Count(out.String(), "manual-sync-no-data-changes") < 2 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		testsupport.Eventually(t, "both requests replayed", func() bool { return out.Count("manual-sync-no-data-changes") >= 2 })
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("watch: %v\n%s", err, errOut)
@@ -168,21 +165,16 @@ func TestWatchReplaysHistory(t *testing.T) {
 	}
 	t.Run("--since leaves older results out", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
-		out, errOut := &syncBuffer{}, &syncBuffer{}
+		out, errOut := &testsupport.Buffer{}, &testsupport.Buffer{}
 		done := make(chan error, 1)
 		go func() {
 			done <- run(ctx, []string{"watch", "local", "--since", "1ms", "-o", "json", "--nats-url", svc.natsURL}, out, errOut)
 		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(errOut.String(), "watching") && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		testsupport.Eventually(t, "watch to start", func() bool { return errOut.Contains("watching") })
 		if _, _, err := cli(t, "sync", "local", "--wait", "--nats-url", svc.natsURL); err != nil {
 			t.Fatal(err)
 		}
-		for !strings.Contains(out.String(), "manual-sync-no-data-changes") && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		testsupport.Eventually(t, "the new request's result", func() bool { return out.Contains("manual-sync-no-data-changes") })
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -215,7 +207,7 @@ func TestSyncNamesTheDeployment(t *testing.T) {
 	if _, errOut, err := cli(t, "sync", "local", "--nats-url", svc.natsURL); err != nil {
 		t.Fatalf("sync: %v\n%s", err, errOut)
 	}
-	msg, err := sub.NextMsg(10 * time.Second)
+	msg, err := sub.NextMsg(testsupport.Patience)
 	if err != nil {
 		t.Fatal(err)
 	}

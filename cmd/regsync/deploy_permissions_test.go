@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // TestDeployedPermissions runs the service on a nats-server configured
@@ -39,7 +40,7 @@ func TestDeployedPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(testsupport.Patience) {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(ns.Shutdown)
@@ -59,7 +60,7 @@ func TestDeployedPermissions(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	var log syncBuffer
+	var log testsupport.Buffer
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", cfgPath, "--nats-url", url, "--nats-user", "regsync", "--nats-password", "svc-pw"}, &bytes.Buffer{}, &log)
 	}()

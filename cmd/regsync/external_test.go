@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // TestServeOnExternalNATS runs the service against an existing server
@@ -25,7 +26,7 @@ func TestServeOnExternalNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(testsupport.Patience) {
 		t.Fatal("external nats-server not ready")
 	}
 	t.Cleanup(ns.Shutdown)
@@ -52,7 +53,7 @@ func TestServeOnExternalNATS(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	var log syncBuffer
+	var log testsupport.Buffer
 	t.Setenv("REGSYNC_NATS_PASSWORD", "s3cret")
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", cfgPath, "--nats-url", url, "--nats-user", "regsync"}, &bytes.Buffer{}, &log)

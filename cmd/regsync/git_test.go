@@ -8,6 +8,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/sources/gittest"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // TestGitSourceEndToEnd: a git source on a loopback smart-HTTP server syncs
@@ -36,12 +37,11 @@ func TestGitSourceEndToEnd(t *testing.T) {
 	t.Run("an unchanged remote is listed, never fetched", func(t *testing.T) {
 		res.noCompleted(300 * time.Millisecond) // let start-up checks settle
 		refs0, packs0 := server.Counts()
-		time.Sleep(time.Second) // several poll intervals
-		refs1, packs1 := server.Counts()
-		if refs1 <= refs0 {
-			t.Errorf("no ref listing in 1s with a 200ms poll interval")
-		}
-		if packs1 != packs0 {
+		testsupport.Eventually(t, "three more ref listings", func() bool {
+			refs, _ := server.Counts()
+			return refs >= refs0+3
+		})
+		if _, packs1 := server.Counts(); packs1 != packs0 {
 			t.Errorf("%d fetches of an unchanged remote", packs1-packs0)
 		}
 	})
@@ -60,7 +60,7 @@ func TestGitSourceEndToEnd(t *testing.T) {
 		repo.Push(map[string]string{"data/registry.json": `{"not": "a registry"}`})
 		var f events.SyncFailed
 		for {
-			d := res.next(20 * time.Second)
+			d := res.next(testsupport.Patience)
 			if d == nil {
 				t.Fatal("no failed result")
 			}

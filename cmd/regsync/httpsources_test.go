@@ -8,12 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // registryHost serves one registry two ways: as a file with an ETag, and
@@ -86,17 +87,10 @@ func TestHTTPSourcesEndToEnd(t *testing.T) {
     syncPolicy: {interval: 1h}
 `, srv.URL))
 	for _, name := range []string{"web", "mcp"} {
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		testsupport.Eventually(t, name+" synced with two servers", func() bool {
 			out, _, err := cli(t, "status", name, "-o", "json", "--nats-url", svc.natsURL)
-			if err == nil && strings.Contains(out, `"phase": "Complete"`) && strings.Contains(out, `"serverCount": 2`) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never completed: %v\n%s", name, err, out)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return err == nil && strings.Contains(out, `"phase": "Complete"`) && strings.Contains(out, `"serverCount": 2`)
+		})
 	}
 	res := followResults(t, svc)
 	res.noCompleted(600 * time.Millisecond)
@@ -111,20 +105,11 @@ func TestHTTPSourcesEndToEnd(t *testing.T) {
 	})
 
 	t.Run("a change on the server syncs both sources", func(t *testing.T) {
-		time.Sleep(1100 * time.Millisecond) // updated_since has a resolution of one second
 		host.set("Alpha, served anew")
-		got := map[string]bool{}
-		deadline := time.Now().Add(20 * time.Second)
-		for len(got) < 2 && time.Now().Before(deadline) {
-			if c, ok := res.next(time.Second).(events.SyncCompleted); ok {
-				if len(c.Diff.Updated) != 1 || c.Diff.Updated[0] != "io.example/alpha" {
-					t.Errorf("%s: diff %+v", c.Source, c.Diff)
-				}
-				got[c.Source] = true
+		for name, c := range res.completedBy("web", "mcp") {
+			if !slices.Equal(c.Diff.Updated, []string{"io.example/alpha"}) {
+				t.Errorf("%s: diff %+v", name, c.Diff)
 			}
-		}
-		if !got["web"] || !got["mcp"] {
-			t.Errorf("completed %v, want web and mcp", got)
 		}
 	})
 }

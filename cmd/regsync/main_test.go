@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 const testRegistry = `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:00:00Z"},"data":{"servers":[
@@ -42,7 +43,7 @@ func cli(t testing.TB, args ...string) (string, string, error) {
 // service is a running `regsync serve` on a temporary configuration.
 type service struct {
 	natsURL, httpAddr, regPath, cfgPath string
-	log                                 *syncBuffer
+	log                                 *testsupport.Buffer
 }
 
 // startServe runs `regsync serve` until the test ends, and waits until
@@ -103,7 +104,7 @@ registries:
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	var serveErr syncBuffer
+	var serveErr testsupport.Buffer
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", cfgPath, "--log-level", "debug"}, &bytes.Buffer{}, &serveErr)
 	}()
@@ -114,7 +115,7 @@ registries:
 			if err != nil {
 				t.Errorf("serve: %v", err)
 			}
-		case <-time.After(30 * time.Second):
+		case <-time.After(testsupport.Patience):
 			t.Error("serve did not stop")
 		}
 		if t.Failed() {
@@ -126,42 +127,18 @@ registries:
 	// The startup trigger syncs the source without anyone asking. The
 	// client takes the address and the generated password from the
 	// configuration.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testsupport.Eventually(t, "the startup sync of "+wait, func() bool {
 		out, _, err := cli(t, "status", wait, "-o", "json", "--config", cfgPath)
-		if err == nil && strings.Contains(out, `"phase": "Complete"`) {
-			// For tests that connect on their own: the URL with the
-			// embedded server's credentials.
-			password, err := os.ReadFile(filepath.Join(dir, "data", "nats-password"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.natsURL = "nats://regsync:" + strings.TrimSpace(string(password)) + "@" + natsAddr
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("source never completed: %v %s", err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil && strings.Contains(out, `"phase": "Complete"`)
+	})
+	// For tests that connect on their own: the URL with the embedded
+	// server's credentials.
+	password, err := os.ReadFile(filepath.Join(dir, "data", "nats-password"))
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	s.natsURL = "nats://regsync:" + strings.TrimSpace(string(password)) + "@" + natsAddr
+	return s
 }
 
 func TestServeSyncStatus(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // natsCLI builds the real nats CLI (natscli, a tool dependency in go.mod).
@@ -97,25 +99,18 @@ func TestDownstreamNeedsNothingButNATS(t *testing.T) {
 		subCtx, stopSub := context.WithCancel(ctx)
 		defer stopSub()
 		sub := nats(subCtx, "sub", "regsync.result.>")
-		var subOut syncBuffer
+		var subOut testsupport.Buffer
 		sub.Stdout, sub.Stderr = &subOut, &subOut
 		if err := sub.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Give the subscription a moment to reach the server.
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(subOut.String(), "Subscribing") && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		testsupport.Eventually(t, "nats sub to subscribe", func() bool { return subOut.Contains("Subscribing") })
 		body := `{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"req-cli-1","data":{"source":"local","trigger":"manual"}}`
 		if out, err := nats(ctx, "pub", "regsync.trigger.local", body).CombinedOutput(); err != nil {
 			t.Fatalf("pub: %v\n%s", err, out)
 		}
 		// Other results (the file watcher's first look) may come first.
-		deadline = time.Now().Add(20 * time.Second)
-		for !strings.Contains(subOut.String(), "manual-sync-no-data-changes") && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		testsupport.Eventually(t, "the answer to the request", func() bool { return subOut.Contains("manual-sync-no-data-changes") })
 		stopSub()
 		_ = sub.Wait()
 		got := subOut.String()

@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // regsyncPermissions are the NATS permissions the README's security
@@ -49,7 +49,7 @@ func TestServeWithDocumentedPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(testsupport.Patience) {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(ns.Shutdown)
@@ -77,7 +77,7 @@ sources:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	var log syncBuffer
+	var log testsupport.Buffer
 	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath}, &bytes.Buffer{}, &log) }()
 	t.Cleanup(func() {
 		cancel()
@@ -88,7 +88,7 @@ sources:
 			t.Logf("serve log:\n%s", log.String())
 		}
 	})
-	eventually(t, "the startup sync", func() bool {
+	testsupport.Eventually(t, "the startup sync", func() bool {
 		out, _, err := cli(t, "status", "perm", "-o", "json", "--config", cfgPath)
 		return err == nil && strings.Contains(out, `"phase": "Complete"`)
 	})

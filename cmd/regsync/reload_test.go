@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func TestServeReloadsItsConfig(t *testing.T) {
@@ -23,11 +23,8 @@ func TestServeReloadsItsConfig(t *testing.T) {
 		if err := os.WriteFile(svc.cfgPath, []byte("sources:\n  - name: Not_Valid\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(svc.log.String(), "config reload rejected") && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if !strings.Contains(svc.log.String(), "Not_Valid") {
+		testsupport.Eventually(t, "the rejection in the log", func() bool { return svc.log.Contains("config reload rejected") })
+		if !svc.log.Contains("Not_Valid") {
 			t.Fatalf("no rejection naming the problem in the log")
 		}
 		if _, _, err := cli(t, "sync", "local", "--wait", "--nats-url", svc.natsURL); err != nil {
@@ -46,15 +43,9 @@ func TestServeReloadsItsConfig(t *testing.T) {
 		if err := os.WriteFile(svc.cfgPath, []byte(next), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got := map[string]string{}
-		deadline := time.Now().Add(20 * time.Second)
-		for (got["local"] == "" || got["second"] == "") && time.Now().Before(deadline) {
-			if c, ok := res.next(time.Second).(events.SyncCompleted); ok {
-				got[c.Source] = c.Reason
-			}
-		}
-		if got["local"] != "filter-changed" || got["second"] != "registry-not-ready" {
-			t.Errorf("completed reasons %v", got)
+		got := res.completedBy("local", "second")
+		if got["local"].Reason != "filter-changed" || got["second"].Reason != "registry-not-ready" {
+			t.Errorf("completed reasons %q and %q", got["local"].Reason, got["second"].Reason)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // TestSDKConsumersReadResults subscribes to a running service with the
@@ -55,7 +56,7 @@ func TestSDKConsumersReadResults(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(testsupport.Patience)
 	answered := map[string]bool{}
 	for tick := time.NewTicker(200 * time.Millisecond); len(answered) < 2; {
 		select {

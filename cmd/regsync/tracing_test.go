@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/syncer/coordinator"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // otlpReceiver is an OTLP/HTTP trace receiver: it keeps every span sent.
@@ -81,7 +81,7 @@ func TestServeExportsOneTracePerChangeOverOTLP(t *testing.T) {
 	if err := os.WriteFile(svc.regPath, []byte(registryWith("edited")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a file change traced from its trigger to its sync", func() bool {
+	testsupport.Eventually(t, "a file change traced from its trigger to its sync", func() bool {
 		_, ok := receiver.syncUnderPublish("publish " + events.TypeSourceChanged)
 		return ok
 	})
@@ -92,17 +92,5 @@ func TestServeExportsOneTracePerChangeOverOTLP(t *testing.T) {
 	}
 	if attrs["registry.name"] == "" || attrs["registry.type"] == "" {
 		t.Errorf("sync span attributes %v, want registry.name and registry.type", attrs)
-	}
-}
-
-// eventually polls cond until it holds or 20 seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

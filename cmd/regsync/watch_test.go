@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func TestWatchPrintsEachResult(t *testing.T) {
@@ -32,23 +33,18 @@ func TestWatchPrintsEachResult(t *testing.T) {
 	} {
 		t.Run(tc.format, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			out, errOut := &syncBuffer{}, &syncBuffer{}
+			out, errOut := &testsupport.Buffer{}, &testsupport.Buffer{}
 			done := make(chan error, 1)
 			go func() {
 				done <- run(ctx, []string{"watch", "local", "-o", tc.format, "--config", svc.cfgPath}, out, errOut)
 			}()
-			deadline := time.Now().Add(10 * time.Second)
-			for !strings.Contains(errOut.String(), "watching") && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			testsupport.Eventually(t, "watch to start", func() bool { return errOut.Contains("watching") })
 			if _, _, err := cli(t, "sync", "local", "--config", svc.cfgPath); err != nil {
 				t.Fatal(err)
 			}
 			// Other results (the file watcher's first look) may come first:
 			// find the answer to this request.
-			for !strings.Contains(out.String(), "manual-sync-no-data-changes") && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			testsupport.Eventually(t, "the answer to the request", func() bool { return out.Contains("manual-sync-no-data-changes") })
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatalf("watch: %v", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/sources/gittest"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 const webhookSecret = "it-is-a-secret"
@@ -121,7 +122,7 @@ func awaitAnswer(t testing.TB, svc *service, source, prefix string) {
 		t.Fatal(err)
 	}
 	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+		msg, err := cons.Next(jetstream.FetchMaxWait(testsupport.Patience))
 		if err != nil {
 			t.Fatalf("no result covering a %s trigger: %v", prefix, err)
 		}
@@ -289,8 +290,9 @@ func TestReplayedOlderPushKeepsSourceHealthy(t *testing.T) {
 	if status, answer := postGitHub(t, svc.httpAddr, "d-replayed", olderBody, webhookSecret); status != http.StatusAccepted {
 		t.Fatalf("replay: status %d: %s", status, answer)
 	}
-	// Within the first of the pauses a wait for the commit would make.
-	switch d := res.next(5 * time.Second).(type) {
+	// A worker that waited for the replayed commit would end, once its
+	// pauses ran out, in a failure instead.
+	switch d := res.next(testsupport.Patience).(type) {
 	case events.SyncSkipped, events.SyncCompleted:
 	default:
 		t.Fatalf("replayed push answered %T %+v, want skipped or completed", d, d)

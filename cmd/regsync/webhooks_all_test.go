@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/sources/gittest"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // forgeCase is one receiver driven end to end: the project's own sample
@@ -133,7 +134,7 @@ func TestEveryReceiverEndToEnd(t *testing.T) {
 				t.Fatalf("status %d: %s", status, answer)
 			}
 			for {
-				d := res.next(20 * time.Second)
+				d := res.next(testsupport.Patience)
 				if d == nil {
 					t.Fatal("no result")
 				}

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -112,10 +114,27 @@ func TestBadListenAddress(t *testing.T) {
 	}
 }
 
+// Logged connection options say which credentials are set, never what
+// they are, in the URL or beside it.
 func TestConnectOptionsRedactSecrets(t *testing.T) {
-	o := ConnectOptions{URL: "nats://x", Password: "hunter2", Token: "tok"}
-	if s := o.LogValue().String(); strings.Contains(s, "hunter2") || strings.Contains(s, "tok]") {
-		t.Errorf("secrets in %s", s)
+	o := ConnectOptions{
+		URL:      "nats://bob:url-secret@nats-a:4222,nats://nats-b:4222",
+		User:     "alice",
+		Password: "password-secret",
+		Token:    "token-secret",
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("connecting", "nats", o)
+	got := logs.String()
+	for _, secret := range []string{"url-secret", "bob:", "password-secret", "token-secret"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q is in the log: %s", secret, got)
+		}
+	}
+	for _, want := range []string{"nats.url=nats://nats-a:4222,nats://nats-b:4222", "nats.user=true", "nats.token=true", "nats.creds=false"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the log does not say %s: %s", want, got)
+		}
 	}
 }
 
@@ -220,10 +239,31 @@ func TestPasswordFile(t *testing.T) {
 	if got, err := ReadPassword(path); err != nil || got != pw {
 		t.Errorf("ReadPassword: %q %v", got, err)
 	}
-	empty := filepath.Join(t.TempDir(), "empty")
-	os.WriteFile(empty, []byte("\n"), 0o600)
-	if _, err := ReadPassword(empty); err == nil || !strings.Contains(err.Error(), "empty") {
-		t.Errorf("empty file: %v", err)
+}
+
+// A password file that holds no password is refused with the reason; the
+// file is named the same in every case, so only the reason can match.
+func TestReadPasswordRefusesBadFiles(t *testing.T) {
+	cases := []struct {
+		name    string
+		prepare func(path string) error
+		want    string
+	}{
+		{"missing", func(string) error { return nil }, "no such file"},
+		{"only a newline", func(p string) error { return os.WriteFile(p, []byte("\n"), 0o600) }, "the file is empty"},
+		{"a directory", func(p string) error { return os.Mkdir(p, 0o700) }, "not a regular file"},
+		{"too large", func(p string) error { return os.WriteFile(p, make([]byte, maxPasswordSize+1), 0o600) }, "not a password"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "nats-password")
+			if err := tc.prepare(path); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ReadPassword(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want one saying %q", err, tc.want)
+			}
+		})
 	}
 }
 

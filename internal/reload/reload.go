@@ -40,6 +40,10 @@ type Reloader struct {
 
 	current *config.Config
 	raw     []byte
+
+	// ready, if set, is called once Run listens for SIGHUP and watches
+	// the file: a test sends neither before.
+	ready func()
 }
 
 // New returns a Reloader for the file at path, currently loaded as cfg.
@@ -66,6 +70,9 @@ func (r *Reloader) Run(ctx context.Context) error {
 	dir := filepath.Dir(abs)
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("watch config directory %s: %w", dir, err)
+	}
+	if r.ready != nil {
+		r.ready()
 	}
 
 	timer := time.NewTimer(time.Hour)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 const baseConfig = `
@@ -47,45 +48,20 @@ func (a *applied) last() *config.Config {
 	return a.cfgs[len(a.cfgs)-1]
 }
 
-// logBuffer collects log output safely.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func start(t *testing.T, path string) (*applied, *logBuffer) {
+// start runs a Reloader of path until the test ends and returns once it
+// listens for SIGHUP and watches the file.
+func start(t *testing.T, path string) (*applied, *testsupport.Buffer) {
 	t.Helper()
 	cfg, _, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &applied{}
-	logs := &logBuffer{}
+	logs := &testsupport.Buffer{}
 	r := New(path, cfg, a.apply, slog.New(slog.NewTextHandler(logs, nil)))
 	r.debounce = 20 * time.Millisecond
+	ready := make(chan struct{})
+	r.ready = func() { close(ready) }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -95,7 +71,12 @@ func start(t *testing.T, path string) (*applied, *logBuffer) {
 			t.Error(err)
 		}
 	})
-	time.Sleep(50 * time.Millisecond) // let the watch be set up before writing
+	select {
+	case <-ready:
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Fatalf("Run returned before it was ready: %v", err)
+	}
 	return a, logs
 }
 
@@ -115,11 +96,11 @@ func TestReloadOnFileChange(t *testing.T) {
     file: {path: two.json}
     syncPolicy: {interval: 1h}
 `)
-	eventually(t, "reload with two sources", func() bool { return a.count() == 1 && len(a.last().Sources) == 2 })
+	testsupport.Eventually(t, "reload with two sources", func() bool { return a.count() == 1 && len(a.last().Sources) == 2 })
 
 	t.Run("an invalid config is rejected and the old one stays", func(t *testing.T) {
 		write(t, path, "sources:\n  - name: Bad_Name\n")
-		eventually(t, "a rejection in the log", func() bool { return strings.Contains(logs.String(), "config reload rejected") })
+		testsupport.Eventually(t, "a rejection in the log", func() bool { return logs.Contains("config reload rejected") })
 		if a.count() != 1 {
 			t.Errorf("an invalid config was applied")
 		}
@@ -133,7 +114,7 @@ func TestReloadOnFileChange(t *testing.T) {
 		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the renamed config", func() bool { return a.count() == 2 })
+		testsupport.Eventually(t, "the renamed config", func() bool { return a.count() == 2 })
 		if !strings.Contains(logs.String(), "section=http") {
 			t.Errorf("no restart warning for http:\n%s", logs.String())
 		}
@@ -147,7 +128,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a forced reload", func() bool { return a.count() == 1 })
+	testsupport.Eventually(t, "a forced reload", func() bool { return a.count() == 1 })
 }
 
 func TestRestartSections(t *testing.T) {

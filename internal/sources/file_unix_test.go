@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // A FIFO, socket or device at a file source's path is refused at once with
@@ -51,7 +53,7 @@ func TestFetchFileRefusesNonRegularFiles(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.path) {
 					t.Errorf("err %v, want %q naming the path", err, tc.want)
 				}
-			case <-time.After(10 * time.Second):
+			case <-time.After(testsupport.Patience):
 				t.Fatal("the fetch blocks on a file that is not regular")
 			}
 		})
@@ -78,7 +80,7 @@ func TestSecretFilesRefuseFIFOs(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "named pipe") {
 					t.Errorf("err %v", err)
 				}
-			case <-time.After(10 * time.Second):
+			case <-time.After(testsupport.Patience):
 				t.Fatal("the read blocks on a FIFO")
 			}
 		})

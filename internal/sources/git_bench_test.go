@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/sources/gittest"
 )
 
 const (
@@ -22,10 +23,10 @@ const (
 // servers, with git fast-import.
 func benchRegistryRepo(b *testing.B, dir string) (size int) {
 	b.Helper()
-	gitCmd(b, "", "init", "-q", "--bare", "-b", "main", dir)
+	gittest.Run(b, "", "init", "-q", "--bare", "-b", "main", dir)
 	cmd := exec.Command("git", "fast-import", "--quiet")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), gitTestEnv...)
+	cmd.Env = append(os.Environ(), gittest.Env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/sources/gittest"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func gitSrc(repo string, mod func(*config.Git)) config.Source {
@@ -60,7 +62,7 @@ func fetchErr(t *testing.T, f *Fetcher, src config.Source, want ...string) error
 }
 
 func TestGitRefs(t *testing.T) {
-	requireGit(t)
+	gittest.Git(t)
 	u := newUpstream(t)
 	v1, v2, v3 := testRegistry("a"), testRegistry("a", "b"), testRegistry("a", "b", "c")
 	c1 := u.commit("main", registryFiles(v1))
@@ -123,7 +125,7 @@ func TestGitRefs(t *testing.T) {
 }
 
 func TestGitPaths(t *testing.T) {
-	requireGit(t)
+	gittest.Git(t)
 	u := newUpstream(t)
 	big := strings.Repeat("x", 5000)
 	head := u.commit("main", map[string]entry{
@@ -194,7 +196,7 @@ func TestGitSharedDataFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	requireGit(t)
+	gittest.Git(t)
 	u := newUpstream(t)
 	h := u.commit("main", map[string]entry{"pkg/catalog/toolhive/data/registry-upstream.json": {content: string(raw)}})
 	got := mustFetch(t, &Fetcher{DataDir: t.TempDir()}, gitSrc(u.fileURL(), func(g *config.Git) {
@@ -291,13 +293,13 @@ func TestGitOverHTTP(t *testing.T) {
 
 	// A change pushed with the git command, as a user would.
 	work := filepath.Join(t.TempDir(), "work")
-	gitCmd(t, "", "clone", "-q", u.dir(), work)
+	gittest.Run(t, "", "clone", "-q", u.dir(), work)
 	if err := os.WriteFile(filepath.Join(work, "registry.json"), []byte(testRegistry("a", "b")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gitCmd(t, work, "commit", "-qam", "add b")
-	gitCmd(t, work, "push", "-q", "origin", "HEAD:main")
-	c2 := plumbing.NewHash(gitCmd(t, work, "rev-parse", "HEAD"))
+	gittest.Run(t, work, "commit", "-qam", "add b")
+	gittest.Run(t, work, "push", "-q", "origin", "HEAD:main")
+	c2 := plumbing.NewHash(gittest.Run(t, work, "rev-parse", "HEAD"))
 
 	t.Run("a pushed commit is fetched by the next fetch", func(t *testing.T) {
 		step(t, testRegistry("a", "b"), c2, 2, 1)
@@ -307,27 +309,27 @@ func TestGitOverHTTP(t *testing.T) {
 		}
 	})
 	t.Run("force-push back to an older commit goes back without a fetch", func(t *testing.T) {
-		gitCmd(t, work, "push", "-qf", "origin", c1.String()+":refs/heads/main")
+		gittest.Run(t, work, "push", "-qf", "origin", c1.String()+":refs/heads/main")
 		step(t, testRegistry("a"), c1, 1, 0)
 	})
 	t.Run("force-push to a commit never fetched", func(t *testing.T) {
-		gitCmd(t, work, "checkout", "-q", "--orphan", "other")
+		gittest.Run(t, work, "checkout", "-q", "--orphan", "other")
 		if err := os.WriteFile(filepath.Join(work, "registry.json"), []byte(testRegistry("z")), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		gitCmd(t, work, "commit", "-qam", "rewrite")
-		c3 := plumbing.NewHash(gitCmd(t, work, "rev-parse", "HEAD"))
-		gitCmd(t, work, "push", "-qf", "origin", "HEAD:main")
+		gittest.Run(t, work, "commit", "-qam", "rewrite")
+		c3 := plumbing.NewHash(gittest.Run(t, work, "rev-parse", "HEAD"))
+		gittest.Run(t, work, "push", "-qf", "origin", "HEAD:main")
 		step(t, testRegistry("z"), c3, 2, 1)
 	})
 	t.Run("deleted branch is a clear error", func(t *testing.T) {
-		gitCmd(t, u.dir(), "config", "receive.denyDeleteCurrent", "ignore")
-		gitCmd(t, work, "push", "-q", "origin", "HEAD:keep", ":main")
+		gittest.Run(t, u.dir(), "config", "receive.denyDeleteCurrent", "ignore")
+		gittest.Run(t, work, "push", "-q", "origin", "HEAD:keep", ":main")
 		fetchErr(t, f, src, "failed to clone repository: "+srv.repoURL(u.name)+`: branch "main" not found in the repository`)
 		// A source following the default branch learns where HEAD points.
 		fetchErr(t, f, gitSrc(srv.repoURL(u.name), nil), "HEAD")
 
-		gitCmd(t, work, "push", "-q", "origin", ":keep")
+		gittest.Run(t, work, "push", "-q", "origin", ":keep")
 		fetchErr(t, f, src, "list references: the repository is empty")
 	})
 }
@@ -521,7 +523,7 @@ func TestGitPinnedCommit(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			u := newUpstream(t)
 			if allow {
-				gitCmd(t, u.dir(), "config", "uploadpack.allowReachableSHA1InWant", "true")
+				gittest.Run(t, u.dir(), "config", "uploadpack.allowReachableSHA1InWant", "true")
 			}
 			srv := newGitHTTP(t, u.root, "", "")
 			old := u.commit("main", registryFiles(testRegistry("old")))
@@ -543,7 +545,7 @@ func TestGitPinnedCommit(t *testing.T) {
 }
 
 func TestGitCloneSizeLimit(t *testing.T) {
-	requireGit(t)
+	gittest.Git(t)
 	u := newUpstream(t)
 	var b strings.Builder
 	for i := range 20000 {
@@ -560,7 +562,7 @@ func TestGitCloneSizeLimit(t *testing.T) {
 // TestGitDamagedClone damages the kept clone in the ways a crash or a
 // full disk can, and checks the next fetch rebuilds it transparently.
 func TestGitDamagedClone(t *testing.T) {
-	requireGit(t)
+	gittest.Git(t)
 	// rebuilt says whether the damage is detected and the clone rebuilt;
 	// otherwise the clone heals by fetching what it lacks.
 	damage := []struct {
@@ -588,7 +590,7 @@ func TestGitDamagedClone(t *testing.T) {
 				"registry.json": {content: testRegistry("a")},
 				"other.json":    {content: testRegistry("o")},
 			})
-			var logs lockedBuffer
+			var logs testsupport.Buffer
 			f := &Fetcher{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 			src := gitSrc(srv.repoURL(u.name), nil)
 			mustFetch(t, f, src, testRegistry("a"), c1)
@@ -599,34 +601,16 @@ func TestGitDamagedClone(t *testing.T) {
 			d.do(t, filepath.Join(f.DataDir, clones[0]))
 			// The same commit, then a new one, both read right.
 			mustFetch(t, f, src, testRegistry("a"), c1)
-			if got := strings.Contains(logs.String(), "rebuilding"); got != d.rebuilt {
+			if got := logs.Contains("rebuilding"); got != d.rebuilt {
 				t.Errorf("rebuilt = %v, want %v; log:\n%s", got, d.rebuilt, logs.String())
 			}
-			if strings.Count(logs.String(), "rebuilding") > 1 {
+			if logs.Count("rebuilding") > 1 {
 				t.Errorf("rebuilt more than once:\n%s", logs.String())
 			}
 			c2 := u.commit("main", registryFiles(testRegistry("a", "b")))
 			mustFetch(t, f, src, testRegistry("a", "b"), c2)
 		})
 	}
-}
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func writeFile(t *testing.T, p, content string) {
@@ -677,7 +661,7 @@ func zeroFiles(t *testing.T, dir, pattern string) {
 }
 
 func TestGitCancelledContext(t *testing.T) {
-	requireGit(t)
+	gittest.Git(t)
 	u := newUpstream(t)
 	u.commit("main", registryFiles(testRegistry("a")))
 	ctx, cancel := context.WithCancel(bg())
@@ -688,9 +672,9 @@ func TestGitCancelledContext(t *testing.T) {
 }
 
 func TestGitGrownCloneStartsAfresh(t *testing.T) {
-	requireGit(t)
+	gittest.Git(t)
 	u := newUpstream(t)
-	var logs lockedBuffer
+	var logs testsupport.Buffer
 	f := &Fetcher{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	src := gitSrc(u.fileURL(), nil)
 	for i := range maxPacks + 4 {
@@ -706,7 +690,7 @@ func TestGitGrownCloneStartsAfresh(t *testing.T) {
 			t.Fatalf("fetch %d: %d packs, want at most %d", i, packs, maxPacks+1)
 		}
 	}
-	if !strings.Contains(logs.String(), "starting it afresh") {
+	if !logs.Contains("starting it afresh") {
 		t.Errorf("the clone never started afresh; log:\n%s", logs.String())
 	}
 }

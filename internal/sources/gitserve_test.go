@@ -24,41 +24,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage"
+
+	"github.com/regsync/regsync/internal/sources/gittest"
+	"github.com/regsync/regsync/internal/testsupport"
 )
-
-// requireGit skips a test that serves repositories with the git binary
-// (git http-backend, git daemon, git-upload-pack for file:// URLs) when it
-// is not installed.
-func requireGit(tb testing.TB) string {
-	tb.Helper()
-	p, err := exec.LookPath("git")
-	if err != nil {
-		tb.Skip("the git binary is not installed: the git source tests serve repositories with git http-backend, git daemon and git-upload-pack")
-	}
-	return p
-}
-
-// gitCmd runs git with a configuration of its own, so the tests do not
-// depend on the user's.
-func gitCmd(tb testing.TB, dir string, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), gitTestEnv...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-var gitTestEnv = []string{
-	"GIT_CONFIG_NOSYSTEM=1",
-	"GIT_CONFIG_GLOBAL=" + os.DevNull,
-	"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-	"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
-	"GIT_TERMINAL_PROMPT=0",
-}
 
 // upstream is a bare repository under a served root, written with go-git.
 type upstream struct {
@@ -225,13 +194,13 @@ type gitHTTP struct {
 
 func newGitHTTP(tb testing.TB, root, user, password string) *gitHTTP {
 	tb.Helper()
-	gitPath := requireGit(tb)
+	gitPath := gittest.Git(tb)
 	s := &gitHTTP{root: root, user: user}
 	s.password.Store(password)
 	backend := &cgi.Handler{
 		Path: gitPath,
 		Args: []string{"http-backend"},
-		Env:  append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}, gitTestEnv...),
+		Env:  append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}, gittest.Env...),
 	}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.stall.Load() {
@@ -264,16 +233,11 @@ func newGitHTTP(tb testing.TB, root, user, password string) *gitHTTP {
 func (s *gitHTTP) restart(tb testing.TB) {
 	tb.Helper()
 	var l net.Listener
-	var err error
-	for range 50 {
-		if l, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		tb.Fatalf("listen again on %s: %v", s.addr, err)
-	}
+	testsupport.Eventually(tb, "the address "+s.addr+" free to listen on again", func() bool {
+		var err error
+		l, err = net.Listen("tcp", s.addr)
+		return err == nil
+	})
 	handler := s.Config.Handler
 	s.Server = httptest.NewUnstartedServer(handler)
 	s.Listener.Close()
@@ -303,7 +267,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // test ends.
 func startGitDaemon(tb testing.TB, root string) string {
 	tb.Helper()
-	requireGit(tb)
+	gittest.Git(tb)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -312,7 +276,7 @@ func startGitDaemon(tb testing.TB, root string) string {
 	l.Close()
 	cmd := exec.Command("git", "daemon", "--reuseaddr", "--base-path="+root, "--export-all",
 		"--port="+strconv.Itoa(port), "--listen=127.0.0.1", "--informative-errors", root)
-	cmd.Env = append(os.Environ(), gitTestEnv...)
+	cmd.Env = append(os.Environ(), gittest.Env...)
 	// The daemon forks a process per connection: run them in a process
 	// group of their own, killed as one at the end, and keep their
 	// output in a file, whose writers need no reader.
@@ -333,29 +297,22 @@ func startGitDaemon(tb testing.TB, root string) string {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	})
-	stderr := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			b, _ := os.ReadFile(logPath)
+			tb.Logf("git daemon log:\n%s", b)
+		}
+	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	eventually(tb, 5*time.Second, func() bool {
+	testsupport.Eventually(tb, "git daemon listening on "+addr, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
 		}
 		c.Close()
 		return true
-	}, "git daemon listening on "+addr+": "+stderr())
+	})
 	return "git://" + addr
-}
-
-// eventually polls cond until it holds or the time is up.
-func eventually(tb testing.TB, within time.Duration, cond func() bool, what string) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // clonesIn lists the clone directories under a data directory.

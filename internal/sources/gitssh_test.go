@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/sources/gittest"
 )
 
 // sshGitServer serves a root of repositories over ssh on loopback, the
@@ -47,7 +48,7 @@ func newSSHKey(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
 
 func startSSHGitServer(t *testing.T, root string, authorized ssh.PublicKey) *sshGitServer {
 	t.Helper()
-	requireGit(t)
+	gittest.Git(t)
 	host, _ := newSSHKey(t)
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
@@ -130,7 +131,7 @@ func (s *sshGitServer) uploadPack(ch ssh.Channel, payload []byte, root string) u
 	}
 	repo := filepath.Join(root, filepath.Clean("/"+strings.Trim(arg, "'")))
 	cmd := exec.Command("git", "upload-pack", repo)
-	cmd.Env = append(os.Environ(), gitTestEnv...)
+	cmd.Env = append(os.Environ(), gittest.Env...)
 	cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

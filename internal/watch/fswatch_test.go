@@ -19,6 +19,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 const (
@@ -216,7 +217,7 @@ func TestFileWatcherLifecycle(t *testing.T) {
 		mustWrite(t, h.path("sub.new/registry.json"), contentB)
 		must(t, os.Rename(h.path("sub"), h.path("sub.old")))
 		must(t, os.Rename(h.path("sub.new"), h.path("sub")))
-		eventually(t, "trigger for the new directory", func() bool {
+		testsupport.Eventually(t, "trigger for the new directory", func() bool {
 			revs := h.pub.revisions("a")
 			return revs[len(revs)-1] == digest(contentB)
 		})
@@ -264,7 +265,7 @@ func TestFileWatcherPublishesOnlyChanges(t *testing.T) {
 			final = fmt.Sprintf(`{"servers":[],"n":%d}`, i)
 			mustWrite(t, p, final)
 		}
-		eventually(t, "the final content published", func() bool {
+		testsupport.Eventually(t, "the final content published", func() bool {
 			revs := h.pub.revisions("a")
 			return revs[len(revs)-1] == digest(final)
 		})
@@ -504,7 +505,7 @@ func TestFileWatcherPublishErrors(t *testing.T) {
 		h.pub.setFail(down)
 		h.start()
 		h.setSources(source("a", p))
-		eventually(t, "three attempts", func() bool { return len(h.pub.attempts("a")) >= 3 })
+		testsupport.Eventually(t, "three attempts", func() bool { return len(h.pub.attempts("a")) >= 3 })
 		h.settle()
 		if n := len(h.pub.attempts("a")); n != 3 {
 			t.Fatalf("%d attempts, want 3", n)
@@ -530,7 +531,7 @@ func TestFileWatcherRun(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})
-		w := NewFileWatcher(pub, testDebounce, testLogger(t))
+		w := NewFileWatcher(pub, testDebounce, testsupport.Logger(t))
 		w.SetSources([]config.Source{source("a", filepath.Join(dir, "r.json"))})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -542,7 +543,7 @@ func TestFileWatcherRun(t *testing.T) {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testsupport.Patience):
 			t.Fatal("Run did not return")
 		}
 	})
@@ -564,13 +565,13 @@ func TestFileWatcherRun(t *testing.T) {
 		p := filepath.Join(dir, "r.json")
 		mustWrite(t, p, contentA)
 		pub := &fakePublisher{}
-		w := NewFileWatcher(pub, testDebounce, testLogger(t))
+		w := NewFileWatcher(pub, testDebounce, testsupport.Logger(t))
 		w.SetSources([]config.Source{source("a", p)})
 		for i := 1; i <= 2; i++ {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- w.Run(ctx) }()
-			eventually(t, "trigger", func() bool { return len(pub.stored("a")) == i })
+			testsupport.Eventually(t, "trigger", func() bool { return len(pub.stored("a")) == i })
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -686,7 +687,7 @@ func TestFileWatcherErrorRechecksEveryFile(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { fsw.Close() })
 
-	w := NewFileWatcher(&fakePublisher{}, testDebounce, testLogger(t))
+	w := NewFileWatcher(&fakePublisher{}, testDebounce, testsupport.Logger(t))
 	w.SetSources([]config.Source{source("one", one), source("two", two)})
 	l := &fileLoop{w: w, fsw: fsw, files: map[string]*watchedFile{}, byName: map[string][]*watchedFile{}, addErr: map[string]string{}}
 	want, _ := w.takeSources()
@@ -748,7 +749,7 @@ func TestFileWatcherContinuousWrites(t *testing.T) {
 			time.Sleep(testDebounce / 4)
 		}
 	}()
-	eventually(t, "a trigger while writes go on", func() bool { return len(h.pub.stored("a")) >= 2 })
+	testsupport.Eventually(t, "a trigger while writes go on", func() bool { return len(h.pub.stored("a")) >= 2 })
 	close(stop)
 	<-written
 }
@@ -791,7 +792,7 @@ func TestFileWatcherIgnoresOtherNames(t *testing.T) {
 func TestFileWatcherPublishesCompleteWritesWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.w = NewFileWatcher(h.pub, time.Hour, testLogger(t))
+	h.w = NewFileWatcher(h.pub, time.Hour, testsupport.Logger(t))
 	h.w.triggers.workers = 1
 	p := h.path("registry.json")
 	mustWrite(t, p, contentA)

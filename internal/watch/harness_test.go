@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // testDebounce is short so that the tests run quickly.
@@ -156,7 +156,7 @@ func newHarness(t *testing.T) *harness {
 	h.probe = filepath.Join(h.dir, "probe", "probe.json")
 	mustMkdir(t, filepath.Dir(h.probe))
 	mustWrite(t, h.probe, `{"probe":0}`)
-	h.w = NewFileWatcher(h.pub, testDebounce, testLogger(t))
+	h.w = NewFileWatcher(h.pub, testDebounce, testsupport.Logger(t))
 	h.w.triggers.workers = 1
 	return h
 }
@@ -176,7 +176,7 @@ func (h *harness) start(srcs ...config.Source) {
 			if err != nil {
 				h.t.Errorf("Run: %v", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testsupport.Patience):
 			h.t.Error("Run did not return after its context was cancelled")
 		}
 		h.pub.mu.Lock()
@@ -189,7 +189,7 @@ func (h *harness) start(srcs ...config.Source) {
 		if s.File == nil || s.File.Path == "" {
 			continue
 		}
-		eventually(h.t, "initial trigger of "+s.Name, func() bool { return len(h.pub.stored(s.Name)) > 0 })
+		testsupport.Eventually(h.t, "initial trigger of "+s.Name, func() bool { return len(h.pub.stored(s.Name)) > 0 })
 	}
 }
 
@@ -208,7 +208,7 @@ func (h *harness) settle() {
 	h.probes++
 	content := fmt.Sprintf(`{"probe":%d}`, h.probes)
 	mustWrite(h.t, h.probe, content)
-	eventually(h.t, "probe trigger", func() bool {
+	testsupport.Eventually(h.t, "probe trigger", func() bool {
 		revs := h.pub.revisions("probe")
 		return len(revs) > 0 && revs[len(revs)-1] == digest(content)
 	})
@@ -218,7 +218,7 @@ func (h *harness) settle() {
 // the watcher settle, and then requires exactly the revisions want.
 func (h *harness) expect(source string, want ...string) {
 	h.t.Helper()
-	eventually(h.t, fmt.Sprintf("%d triggers for %s", len(want), source), func() bool {
+	testsupport.Eventually(h.t, fmt.Sprintf("%d triggers for %s", len(want), source), func() bool {
 		return len(h.pub.stored(source)) >= len(want)
 	})
 	h.settle()
@@ -244,18 +244,6 @@ func short(revs []string) string {
 	return "[" + strings.Join(out, " ") + "]"
 }
 
-// eventually polls cond until it holds or the time runs out.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func mustWrite(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -275,15 +263,4 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // fakeRemote answers ref listings from a map and counts them.
@@ -55,7 +56,7 @@ func gitSource(name string, poll time.Duration) config.Source {
 func startPoller(t *testing.T, remote *fakeRemote, srcs ...config.Source) (*fakePublisher, *Poller) {
 	t.Helper()
 	pub := &fakePublisher{trigger: events.TriggerGitPoll}
-	p := NewGitPoller(pub, remote, time.Hour, testLogger(t))
+	p := NewGitPoller(pub, remote, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources(srcs)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -78,19 +79,19 @@ func TestGitPollerPublishesWhenTheRefMoves(t *testing.T) {
 	remote.set("reg", "aaaa", nil)
 	pub, _ := startPoller(t, remote, gitSource("reg", 50*time.Millisecond))
 
-	eventually(t, "the first commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa"}) })
+	testsupport.Eventually(t, "the first commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa"}) })
 	polls := remote.count("reg")
-	eventually(t, "more polls", func() bool { return remote.count("reg") >= polls+3 })
+	testsupport.Eventually(t, "more polls", func() bool { return remote.count("reg") >= polls+3 })
 	if got := pub.revisions("reg"); len(got) != 1 {
 		t.Errorf("an unchanged ref published again: %v", got)
 	}
 
 	remote.set("reg", "bbbb", nil)
-	eventually(t, "the pushed commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa", "bbbb"}) })
+	testsupport.Eventually(t, "the pushed commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa", "bbbb"}) })
 
 	// A force-push back to the first commit is a new observation.
 	remote.set("reg", "aaaa", nil)
-	eventually(t, "the force-pushed commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa", "bbbb", "aaaa"}) })
+	testsupport.Eventually(t, "the force-pushed commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa", "bbbb", "aaaa"}) })
 	calls := pub.stored("reg")
 	if calls[0].id == calls[2].id {
 		t.Errorf("A → B → A reused the id %s", calls[0].id)
@@ -103,14 +104,14 @@ func TestGitPollerFailingRemote(t *testing.T) {
 	pub, _ := startPoller(t, remote, gitSource("down", 20*time.Millisecond))
 
 	// One trigger so a worker records why the source is unavailable, then quiet.
-	eventually(t, "an unavailable trigger", func() bool { return slices.Equal(pub.revisions("down"), []string{""}) })
-	eventually(t, "retries", func() bool { return remote.count("down") >= 3 })
+	testsupport.Eventually(t, "an unavailable trigger", func() bool { return slices.Equal(pub.revisions("down"), []string{""}) })
+	testsupport.Eventually(t, "retries", func() bool { return remote.count("down") >= 3 })
 	if got := pub.revisions("down"); len(got) != 1 {
 		t.Errorf("a failing remote published %v", got)
 	}
 
 	remote.set("down", "cccc", nil)
-	eventually(t, "recovery", func() bool { return slices.Equal(pub.revisions("down"), []string{"", "cccc"}) })
+	testsupport.Eventually(t, "recovery", func() bool { return slices.Equal(pub.revisions("down"), []string{"", "cccc"}) })
 }
 
 func TestGitPollerBacksOff(t *testing.T) {
@@ -132,7 +133,7 @@ func TestGitPollerAuthFailureIsNotRetriedSoon(t *testing.T) {
 	remote := newFakeRemote()
 	remote.set("locked", "", fmt.Errorf("list refs: %w", sources.ErrAuth))
 	pub, _ := startPoller(t, remote, gitSource("locked", 10*time.Millisecond))
-	eventually(t, "an unavailable trigger", func() bool { return len(pub.revisions("locked")) == 1 })
+	testsupport.Eventually(t, "an unavailable trigger", func() bool { return len(pub.revisions("locked")) == 1 })
 	// Sleeping here is the assertion's point: nothing may happen for a while.
 	time.Sleep(200 * time.Millisecond)
 	if n := remote.count("locked"); n != 1 {
@@ -148,11 +149,11 @@ func TestGitPollerSkipsPinnedCommitsAndFollowsReload(t *testing.T) {
 	pinned.Git.Branch, pinned.Git.Commit = "", "0123456789012345678901234567890123456789"
 	pub, p := startPoller(t, remote, gitSource("a", 20*time.Millisecond), pinned)
 
-	eventually(t, "source a", func() bool { return len(pub.revisions("a")) == 1 })
+	testsupport.Eventually(t, "source a", func() bool { return len(pub.revisions("a")) == 1 })
 	p.SetSources([]config.Source{gitSource("b", 20*time.Millisecond), pinned})
-	eventually(t, "source b", func() bool { return len(pub.revisions("b")) == 1 })
+	testsupport.Eventually(t, "source b", func() bool { return len(pub.revisions("b")) == 1 })
 	after := remote.count("a")
-	eventually(t, "b polled again", func() bool { return remote.count("b") >= 3 })
+	testsupport.Eventually(t, "b polled again", func() bool { return remote.count("b") >= 3 })
 	if remote.count("a") > after+1 {
 		t.Error("a removed source is still polled")
 	}
@@ -173,14 +174,14 @@ func TestGitPollerRetriesPublishing(t *testing.T) {
 		left--
 		return left >= 0
 	})
-	p := NewGitPoller(pub, remote, time.Hour, testLogger(t))
+	p := NewGitPoller(pub, remote, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources([]config.Source{gitSource("flaky", 20*time.Millisecond)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	eventually(t, "a stored trigger", func() bool { return slices.Equal(pub.revisions("flaky"), []string{"dddd"}) })
+	testsupport.Eventually(t, "a stored trigger", func() bool { return slices.Equal(pub.revisions("flaky"), []string{"dddd"}) })
 	if n := len(pub.attempts("flaky")); n != 3 {
 		t.Errorf("%d attempts, want 3", n)
 	}

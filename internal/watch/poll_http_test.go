@@ -16,6 +16,7 @@ import (
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // fakeChecker answers checks from per-source state and counts them.
@@ -66,7 +67,7 @@ func apiSource(name string, poll time.Duration) config.Source {
 func startHTTPPoller(t *testing.T, checker ChangeChecker, srcs ...config.Source) (*fakePublisher, *Poller) {
 	t.Helper()
 	pub := &fakePublisher{trigger: events.TriggerHTTPPoll}
-	p := NewHTTPPoller(pub, checker, time.Hour, testLogger(t))
+	p := NewHTTPPoller(pub, checker, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources(srcs)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -90,11 +91,11 @@ func TestHTTPPollerPublishesOnlyOnChange(t *testing.T) {
 	c.set("api", "", true, nil)
 	pub, _ := startHTTPPoller(t, c, urlSource("file", "https://x.example/r.json", 20*time.Millisecond), apiSource("api", 20*time.Millisecond))
 
-	eventually(t, "the first triggers", func() bool {
+	testsupport.Eventually(t, "the first triggers", func() bool {
 		return slices.Equal(pub.revisions("file"), []string{"aaaa"}) && slices.Equal(pub.revisions("api"), []string{""})
 	})
 	calls := c.count("file") + c.count("api")
-	eventually(t, "more checks", func() bool { return c.count("file")+c.count("api") >= calls+6 })
+	testsupport.Eventually(t, "more checks", func() bool { return c.count("file")+c.count("api") >= calls+6 })
 	if got := pub.revisions("file"); len(got) != 1 {
 		t.Errorf("an unchanged file published again: %v", got)
 	}
@@ -104,7 +105,7 @@ func TestHTTPPollerPublishesOnlyOnChange(t *testing.T) {
 
 	c.set("file", "bbbb", true, nil)
 	c.set("api", "", true, nil)
-	eventually(t, "the changes", func() bool {
+	testsupport.Eventually(t, "the changes", func() bool {
 		return slices.Equal(pub.revisions("file"), []string{"aaaa", "bbbb"}) && slices.Equal(pub.revisions("api"), []string{"", ""})
 	})
 }
@@ -113,20 +114,20 @@ func TestHTTPPollerFailingSource(t *testing.T) {
 	c := newFakeChecker()
 	c.set("down", "", false, errors.New("connection refused"))
 	pub, _ := startHTTPPoller(t, c, urlSource("down", "https://x.example/r.json", 10*time.Millisecond))
-	eventually(t, "an unavailable trigger", func() bool { return slices.Equal(pub.revisions("down"), []string{""}) })
-	eventually(t, "retries", func() bool { return c.count("down") >= 3 })
+	testsupport.Eventually(t, "an unavailable trigger", func() bool { return slices.Equal(pub.revisions("down"), []string{""}) })
+	testsupport.Eventually(t, "retries", func() bool { return c.count("down") >= 3 })
 	if got := pub.revisions("down"); len(got) != 1 {
 		t.Errorf("a failing source published %v", got)
 	}
 	c.set("down", "cccc", false, nil)
-	eventually(t, "recovery", func() bool { return slices.Equal(pub.revisions("down"), []string{"", "cccc"}) })
+	testsupport.Eventually(t, "recovery", func() bool { return slices.Equal(pub.revisions("down"), []string{"", "cccc"}) })
 }
 
 func TestHTTPPollerRespectsRetryAfter(t *testing.T) {
 	c := newFakeChecker()
 	c.set("busy", "", false, fmt.Errorf("check: %w", &sources.HTTPError{URL: "https://x.example", StatusCode: http.StatusTooManyRequests, RetryAfter: time.Hour}))
 	pub, _ := startHTTPPoller(t, c, apiSource("busy", 5*time.Millisecond))
-	eventually(t, "an unavailable trigger", func() bool { return len(pub.revisions("busy")) == 1 })
+	testsupport.Eventually(t, "an unavailable trigger", func() bool { return len(pub.revisions("busy")) == 1 })
 	// Sleeping here is the assertion's point: nothing may happen for a while.
 	time.Sleep(150 * time.Millisecond)
 	if n := c.count("busy"); n != 1 {
@@ -166,11 +167,11 @@ func TestHTTPPollerFollowsSetSources(t *testing.T) {
 	git := config.Source{Name: "git", Git: &config.Git{Repository: "https://git.example/r.git"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
 	pub, p := startHTTPPoller(t, c, urlSource("a", "https://x.example/a.json", 20*time.Millisecond), path, git)
 
-	eventually(t, "source a", func() bool { return len(pub.revisions("a")) == 1 })
+	testsupport.Eventually(t, "source a", func() bool { return len(pub.revisions("a")) == 1 })
 	p.SetSources([]config.Source{apiSource("b", 20*time.Millisecond), path, git})
-	eventually(t, "source b", func() bool { return len(pub.revisions("b")) == 1 })
+	testsupport.Eventually(t, "source b", func() bool { return len(pub.revisions("b")) == 1 })
 	after := c.count("a")
-	eventually(t, "b checked again", func() bool { return c.count("b") >= 3 })
+	testsupport.Eventually(t, "b checked again", func() bool { return c.count("b") >= 3 })
 	if c.count("a") > after+1 {
 		t.Error("a removed source is still checked")
 	}
@@ -191,7 +192,7 @@ func TestHTTPPollerRetriesPublishing(t *testing.T) {
 		left--
 		return left >= 0
 	})
-	p := NewHTTPPoller(pub, c, time.Hour, testLogger(t))
+	p := NewHTTPPoller(pub, c, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources([]config.Source{apiSource("flaky", 20*time.Millisecond)})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -199,7 +200,7 @@ func TestHTTPPollerRetriesPublishing(t *testing.T) {
 	go func() { done <- p.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	// The api reports its change once; the poller keeps it until stored.
-	eventually(t, "a stored trigger", func() bool { return slices.Equal(pub.revisions("flaky"), []string{""}) })
+	testsupport.Eventually(t, "a stored trigger", func() bool { return slices.Equal(pub.revisions("flaky"), []string{""}) })
 }
 
 // TestHTTPPollerWithFetcher runs the poller against a real file.url
@@ -209,12 +210,13 @@ func TestHTTPPollerRetriesPublishing(t *testing.T) {
 func TestHTTPPollerWithFetcher(t *testing.T) {
 	var body atomic.Value
 	body.Store(`{"v":1}`)
-	var full atomic.Int64
+	var full, unchanged atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := body.Load().(string)
 		tag := `"` + registry.Hash([]byte(b))[:12] + `"`
 		w.Header().Set("ETag", tag)
 		if r.Header.Get("If-None-Match") == tag {
+			unchanged.Add(1)
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
@@ -225,8 +227,8 @@ func TestHTTPPollerWithFetcher(t *testing.T) {
 	f := &sources.Fetcher{}
 	pub, _ := startHTTPPoller(t, f, urlSource("remote", srv.URL+"/r.json", 20*time.Millisecond))
 	first := registry.Hash([]byte(`{"v":1}`))
-	eventually(t, "the first digest", func() bool { return slices.Equal(pub.revisions("remote"), []string{first}) })
-	time.Sleep(100 * time.Millisecond)
+	testsupport.Eventually(t, "the first digest", func() bool { return slices.Equal(pub.revisions("remote"), []string{first}) })
+	testsupport.Eventually(t, "three checks of the unchanged file", func() bool { return unchanged.Load() >= 3 })
 	if got := pub.revisions("remote"); len(got) != 1 {
 		t.Errorf("an unchanged file published %v", got)
 	}
@@ -235,7 +237,7 @@ func TestHTTPPollerWithFetcher(t *testing.T) {
 	}
 	body.Store(`{"v":2}`)
 	second := registry.Hash([]byte(`{"v":2}`))
-	eventually(t, "the new digest", func() bool { return slices.Equal(pub.revisions("remote"), []string{first, second}) })
+	testsupport.Eventually(t, "the new digest", func() bool { return slices.Equal(pub.revisions("remote"), []string{first, second}) })
 	// The worker's fetch re-uses the body the check downloaded.
 	got, err := f.Fetch(context.Background(), urlSource("remote", srv.URL+"/r.json", 20*time.Millisecond))
 	if err != nil || got.Hash != second {

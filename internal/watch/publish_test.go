@@ -8,6 +8,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // Triggers of different sources are stored at once, so that a thousand
@@ -37,7 +38,7 @@ func TestTriggersPublishSourcesAtOnce(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	tr := newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", testLogger(t))
+	tr := newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", testsupport.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { tr.run(ctx); close(done) }()
@@ -45,7 +46,7 @@ func TestTriggersPublishSourcesAtOnce(t *testing.T) {
 	for i := range together {
 		tr.offer(string(rune('a'+i)), "rev", false)
 	}
-	eventually(t, "every trigger stored", func() bool {
+	testsupport.Eventually(t, "every trigger stored", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return stored == together
@@ -73,23 +74,23 @@ func TestTriggersOneSourceLatestWins(t *testing.T) {
 		}
 		return nil
 	})
-	tr := newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", testLogger(t))
+	tr := newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", testsupport.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { tr.run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	tr.offer("a", "r1", false)
-	eventually(t, "the first publish", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
+	testsupport.Eventually(t, "the first publish", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
 	tr.offer("a", "r2", false)
 	tr.offer("a", "r3", false)
 	tr.offer("a", "r3", false)
 	close(release)
-	eventually(t, "the newest stored", func() bool {
+	testsupport.Eventually(t, "the newest stored", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) == 2
 	})
-	eventually(t, "r3 recorded as stored", func() bool {
+	testsupport.Eventually(t, "r3 recorded as stored", func() bool {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		rev, known := tr.sources["a"].latest()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/testsupport"
 	"github.com/regsync/regsync/schemas"
 )
 
@@ -247,35 +248,17 @@ func fileSource(name, path string) config.Source {
 	return config.Source{Name: name, File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 }
 
-// logBuffer collects log output safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testReceiver is a Receiver with a fake publisher and captured logs.
 type testReceiver struct {
 	*Receiver
 	pub  *fakePublisher
-	logs *logBuffer
+	logs *testsupport.Buffer
 }
 
 func newTestReceiver(t *testing.T, hooks config.Webhooks, srcs []config.Source, opts Options) *testReceiver {
 	t.Helper()
 	pub := newFakePublisher(t)
-	logs := &logBuffer{}
+	logs := &testsupport.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.RatePerSecond == 0 {
 		opts.RatePerSecond = -1 // most tests send more than a client may
@@ -283,7 +266,7 @@ func newTestReceiver(t *testing.T, hooks config.Webhooks, srcs []config.Source, 
 	r := New(pub, hooks, srcs, opts, logger)
 	t.Cleanup(func() {
 		for _, s := range []string{githubSecret, gitlabToken, giteaSecret, bitbucketSecret, genericSecret, sourceSecretValue} {
-			if strings.Contains(logs.String(), s) {
+			if logs.Contains(s) {
 				t.Errorf("a secret is in the log:\n%s", logs.String())
 			}
 		}
@@ -403,16 +386,4 @@ func readGitHubPayload(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// eventually fails the test unless cond holds within a few seconds.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/regsync/regsync/events"
@@ -19,7 +18,7 @@ func TestDeliveryFloodLogsBounded(t *testing.T) {
 		}
 		r.send(t, signed(events.ProviderGitHub, key, ev, "d-flood", body))
 	}
-	lines := strings.Count(r.logs.String(), `"msg":"webhook delivery"`)
+	lines := r.logs.Count(`"msg":"webhook delivery"`)
 	if lines > 2*deliveryLogBurst {
 		t.Errorf("%d log lines for %d deliveries, want at most %d", lines, n, 2*deliveryLogBurst)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // slowBody is a request body that sends all but its last byte and then
@@ -79,7 +80,7 @@ func TestSlowBodyFlood(t *testing.T) {
 					if code != tc.wantStatus {
 						t.Errorf("flood answered %d, want %d", code, tc.wantStatus)
 					}
-				case <-time.After(10 * time.Second):
+				case <-time.After(testsupport.Patience):
 					close(stop)
 					t.Fatal("requests past the bound wait for their body instead of being answered")
 				}

@@ -73,7 +73,7 @@ func TestPublisherFailure(t *testing.T) {
 	if !slices.Equal(res.answer.Published, []string{"one"}) {
 		t.Errorf("answer published %v", res.answer.Published)
 	}
-	if !strings.Contains(r.logs.String(), "no responders") || !strings.Contains(r.logs.String(), `"level":"ERROR"`) {
+	if !r.logs.Contains("no responders") || !r.logs.Contains(`"level":"ERROR"`) {
 		t.Errorf("the failure is not logged as an error:\n%s", r.logs)
 	}
 

@@ -33,13 +33,23 @@ func Git(tb testing.TB) string {
 	return path
 }
 
-// Run runs git in dir and returns its trimmed output.
+// Env is the environment every git command of a test runs with, added
+// to the process's: no system or user configuration, a fixed identity
+// and never a prompt, so tests do not depend on the machine's setup.
+var Env = []string{
+	"GIT_CONFIG_NOSYSTEM=1",
+	"GIT_CONFIG_GLOBAL=" + os.DevNull,
+	"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
+	"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
+	"GIT_TERMINAL_PROMPT=0",
+}
+
+// Run runs git in dir with Env and returns its trimmed output.
 func Run(tb testing.TB, dir string, args ...string) string {
 	tb.Helper()
 	cmd := exec.Command(Git(tb), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
+	cmd.Env = append(os.Environ(), Env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -55,7 +65,7 @@ func NewServer(tb testing.TB) *Server {
 	backend := &cgi.Handler{
 		Path: git,
 		Args: []string{"http-backend"},
-		Env:  []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"},
+		Env:  append([]string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"}, Env...),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {

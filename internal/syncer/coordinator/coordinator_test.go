@@ -21,6 +21,7 @@ import (
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 var (
@@ -278,7 +279,7 @@ func TestMalformedTriggersNeverBlockOthers(t *testing.T) {
 	}
 	res.none(300 * time.Millisecond)
 	// The malformed ones were terminated, not left to redeliver.
-	eventually(t, "malformed triggers removed from the stream", func() bool {
+	testsupport.Eventually(t, "malformed triggers removed from the stream", func() bool {
 		info, err := h.js.Stream(context.Background(), events.StreamTriggers)
 		return err == nil && info.CachedInfo().State.Msgs == 0
 	})
@@ -433,7 +434,7 @@ func TestStartupTriggers(t *testing.T) {
 		t.Errorf("covered %+v, want one startup trigger", c.Covered)
 	}
 	// Complete, announced and not due: no trigger at the next start.
-	eventually(t, "the announced result cleared from the status", func() bool { return h.getStatus("local").PendingResult == nil })
+	testsupport.Eventually(t, "the announced result cleared from the status", func() bool { return h.getStatus("local").PendingResult == nil })
 	if n, err := Startup(ctx, h.h.Publisher, h.status, srcs, slog.New(slog.DiscardHandler)); err != nil || n != 0 {
 		t.Errorf("startup published %d (err %v), want 0 for a complete source", n, err)
 	}
@@ -493,7 +494,7 @@ func TestReplicaKilledMidSyncLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := make(chan struct{}, 1)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger), state.NewStore(hA.Status), srcs,
 		Options{LeaseTTL: h.leaseTTL, AckWait: ackWait, SyncTimeout: 5 * time.Second, Holder: "replica-a", Logger: logger})
 	ctxA, cancelA := context.WithCancel(context.Background())
@@ -505,7 +506,7 @@ func TestReplicaKilledMidSyncLosesNothing(t *testing.T) {
 	id := h.request("local")
 	select {
 	case <-started:
-	case <-time.After(20 * time.Second):
+	case <-time.After(testsupport.Patience):
 		t.Fatal("replica A never started the sync")
 	}
 	// A dies: its connection drops with the trigger unanswered and the lease held.
@@ -543,7 +544,7 @@ func TestShutdownDrainsSyncInFlight(t *testing.T) {
 	writeRegistry(t, path, alpha)
 	srcs := []config.Source{fileSource("local", path, nil)}
 	f := &slowFetcher{delay: 500 * time.Millisecond, started: make(chan struct{}, 1)}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	c := New(h.h, syncer.NewManager(f, h.snapshots, logger), h.status, srcs,
 		Options{LeaseTTL: h.leaseTTL, Holder: "draining", Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -20,6 +20,7 @@ import (
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // The faults a replica meets on a real cluster, each made to happen on
@@ -76,7 +77,15 @@ func TestStaleTriggerBesideANewWriteSyncsTheNewWrite(t *testing.T) {
 	writeRegistry(t, path, alpha, beta)
 	h.changed("local", registry.Hash(mustRead(t, path)))
 	h.changed("local", first.Revision) // stale: names the synced revision
-	eventually(t, "both triggers held by the replica", func() bool { return len(c.queues.held()) == 2 })
+	// Both held is not enough: the first may still be in a worker's hands,
+	// about to find the lease free and sync alone. Both put back together
+	// to wait for the lease are one batch.
+	testsupport.Eventually(t, "both triggers waiting together for the lease", func() bool {
+		c.queues.mu.Lock()
+		defer c.queues.mu.Unlock()
+		sq := c.queues.bySrc["local"]
+		return sq != nil && sq.running == nil && len(sq.pending) == 2
+	})
 	if err := other.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +140,7 @@ func TestRecordedSyncIsAnnouncedWhenPublishingFails(t *testing.T) {
 			t.Errorf("attempt %d had other content than the published result:\n%s\n%s", i, want, got)
 		}
 	}
-	eventually(t, "the announced result cleared from the status", func() bool { return h.getStatus("local").PendingResult == nil })
+	testsupport.Eventually(t, "the announced result cleared from the status", func() bool { return h.getStatus("local").PendingResult == nil })
 	res.none(300 * time.Millisecond)
 }
 
@@ -260,7 +269,7 @@ func TestShutdownCutsOffAStuckSyncAndLetsGo(t *testing.T) {
 	writeRegistry(t, path, alpha)
 	srcs := []config.Source{fileSource("local", path, nil)}
 	f := stuckFetcher{started: make(chan struct{}, 1)}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	mgr := syncer.NewManager(f, h.snapshots, logger)
 	c := New(h.h, mgr, h.status, srcs, Options{LeaseTTL: h.leaseTTL, SyncTimeout: time.Hour,
 		DrainTimeout: 100 * time.Millisecond, Holder: "stuck", Logger: logger})
@@ -275,7 +284,7 @@ func TestShutdownCutsOffAStuckSyncAndLetsGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(testsupport.Patience):
 		t.Fatal("shutdown waited for a stuck sync")
 	}
 	if _, err := h.h.Locks.Get(context.Background(), "local"); err == nil {

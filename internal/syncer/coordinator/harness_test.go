@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +23,7 @@ import (
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // harness is one embedded nats-server with the regsync resources.
@@ -75,7 +74,7 @@ func (h *harness) run(srcs []config.Source, f syncer.Fetcher, opts Options) *Coo
 // prepare, if set, sees it before it runs.
 func (h *harness) runPrepared(srcs []config.Source, f syncer.Fetcher, snaps syncer.Snapshots, opts Options, prepare func(*Coordinator)) *Coordinator {
 	h.t.Helper()
-	logger := slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := testsupport.Logger(h.t)
 	mgr := syncer.NewManager(f, snaps, logger)
 	if opts.Workers == 0 {
 		opts.Workers = 2
@@ -106,14 +105,6 @@ func (h *harness) runPrepared(srcs []config.Source, f syncer.Fetcher, snaps sync
 	return c
 }
 
-// testWriter sends log lines to t.Log, which keeps them with the test.
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // results subscribes to the results of a source (or all with "").
 func (h *harness) results(source string) *resultSub {
 	h.t.Helper()
@@ -137,7 +128,7 @@ type resultSub struct {
 // next returns the next result event and its data.
 func (r *resultSub) next() (event.Event, events.Data) {
 	r.t.Helper()
-	msg, err := r.sub.NextMsg(20 * time.Second)
+	msg, err := r.sub.NextMsg(testsupport.Patience)
 	if err != nil {
 		r.t.Fatalf("no result event: %v", err)
 	}
@@ -315,18 +306,6 @@ func fileSource(name, path string, filter *registry.Filter) config.Source {
 		File:       &config.File{Path: path},
 		SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)},
 		Filter:     filter,
-	}
-}
-
-// eventually polls cond until it holds or the test times out.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func TestSlot(t *testing.T) {
@@ -62,7 +63,7 @@ func streamIDs(t *testing.T, h *harness, source string) []string {
 func TestTwoReplicasPublishOneTriggerPerSlot(t *testing.T) {
 	h := newHarness(t)
 	src := config.Source{Name: "ticking", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(250 * time.Millisecond)}}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	for range 2 {
@@ -70,7 +71,7 @@ func TestTwoReplicasPublishOneTriggerPerSlot(t *testing.T) {
 		go func() { done <- iv.Run(ctx) }()
 	}
 	var ids []string
-	eventually(t, "three interval slots", func() bool {
+	testsupport.Eventually(t, "three interval slots", func() bool {
 		ids = streamIDs(t, h, "ticking")
 		return len(ids) >= 3
 	})
@@ -132,7 +133,7 @@ func TestFailedSourceIsRetriedAtItsRetryTime(t *testing.T) {
 	if _, err := h.h.Status.Put(context.Background(), "flaky", data); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a retry trigger", func() bool {
+	testsupport.Eventually(t, "a retry trigger", func() bool {
 		ids := streamIDs(t, h, "flaky")
 		return len(ids) == 1 && ids[0] == "rt-flaky-2"
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func TestMetricsFollowSyncsAndStatus(t *testing.T) {
@@ -44,14 +45,14 @@ regsync_source_servers{source="local"} 2
 # TYPE regsync_source_consecutive_failures gauge
 regsync_source_consecutive_failures{source="local"} 0
 `
-	eventually(t, "the status gauges of the synced source", func() bool {
+	testsupport.Eventually(t, "the status gauges of the synced source", func() bool {
 		return testutil.GatherAndCompare(reg, strings.NewReader(want), "regsync_source_servers", "regsync_source_consecutive_failures") == nil
 	})
 	// Counted once the result is stored, which may be just after it is seen.
-	eventually(t, "the completed result counted", func() bool {
+	testsupport.Eventually(t, "the completed result counted", func() bool {
 		return testutil.ToFloat64(metrics.results.WithLabelValues("local", "completed", "registry-not-ready")) == 1
 	})
-	eventually(t, "the manual trigger's wait for its answer observed", func() bool {
+	testsupport.Eventually(t, "the manual trigger's wait for its answer observed", func() bool {
 		return testutil.CollectAndCount(metrics.latency, "regsync_trigger_to_result_seconds") == 1
 	})
 	if got := testutil.CollectAndCount(reg, "regsync_source_last_success_timestamp_seconds"); got != 1 {

@@ -1,12 +1,9 @@
 package coordinator
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,13 +11,14 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/ratelog"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // A flood of malformed triggers writes a bounded number of log lines and is
 // counted in full by the metrics.
 func TestMalformedTriggerFloodLogsBounded(t *testing.T) {
 	h := newHarness(t)
-	var logs lockedBuffer
+	var logs testsupport.Buffer
 	m := NewMetrics(prometheus.NewRegistry())
 	h.startWith(nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: m})
 	const flood = 500
@@ -29,29 +27,11 @@ func TestMalformedTriggerFloodLogsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "every malformed trigger rejected", func() bool {
+	testsupport.Eventually(t, "every malformed trigger rejected", func() bool {
 		var pb dto.Metric
 		return m.rejects.Write(&pb) == nil && pb.GetCounter().GetValue() == flood
 	})
-	if n := strings.Count(logs.String(), "rejecting malformed trigger"); n < 1 || n > ratelog.DefaultBurst {
+	if n := logs.Count("rejecting malformed trigger"); n < 1 || n > ratelog.DefaultBurst {
 		t.Errorf("%d log lines for %d malformed triggers, want 1 to %d", n, flood, ratelog.DefaultBurst)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a logger and the test at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

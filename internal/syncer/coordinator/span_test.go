@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/testsupport"
 	"github.com/regsync/regsync/internal/tracing"
 )
 
@@ -44,7 +45,7 @@ func TestOneTraceFromTriggerToResult(t *testing.T) {
 		t.Errorf("result traceparent %q, want the cause's trace %s", tp, traceID)
 	}
 	var sync, publish *tracetest.SpanStub
-	eventually(t, "the sync span exported", func() bool {
+	testsupport.Eventually(t, "the sync span exported", func() bool {
 		for _, s := range spans.GetSpans() {
 			switch {
 			case s.Name == SpanName:
