@@ -191,8 +191,8 @@ func ensure(ctx context.Context, logger *slog.Logger, nc *nats.Conn, cfg *config
 		Logger:      logger,
 	}
 	var h *bus.Handles
-	b := bus.Backoff{First: time.Second, Limit: 30 * time.Second, OnRetry: func(err error, wait time.Duration) {
-		logger.Warn("NATS cannot set up regsync's streams and buckets yet, retrying", "retry_in", wait, "err", err)
+	b := bus.Backoff{First: time.Second, Limit: 30 * time.Second, OnRetry: func(attempt int, err error, wait time.Duration) {
+		logger.Warn("NATS cannot set up regsync's streams and buckets yet, retrying", "attempt", attempt, "retry_in", wait, "err", err)
 	}}
 	err = b.Do(ctx, func(ctx context.Context) (err error) {
 		h, err = bus.Ensure(ctx, js, res)

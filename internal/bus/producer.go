@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/backoff"
 )
 
 // Sender stores an event on a subject and returns once it is stored, or
@@ -30,17 +28,11 @@ type Sender interface {
 type Producer struct {
 	Name   string
 	Sender Sender
-	Retry  Retry
+	// Retry is how an event that could not be stored is tried again:
+	// after any error but ErrStale. The zero Backoff tries until ctx is
+	// done; Attempts: 1 tries once.
+	Retry  Backoff
 	Logger *slog.Logger // for the tries that will be retried; nil logs nothing
-}
-
-// Retry is how a producer retries an event that could not be stored.
-// The zero Retry tries once, with no deadline of its own.
-type Retry struct {
-	Attempts int           // tries in all
-	First    time.Duration // wait before the second try; doubles each time
-	Max      time.Duration // longest wait between tries
-	Timeout  time.Duration // deadline of one try; 0: ctx's only
 }
 
 // DefaultRetry is the retry of the producers that run in the service and
@@ -49,7 +41,7 @@ type Retry struct {
 // observed during an outage is published once NATS is back instead of
 // waiting for the next change. A try that gets no answer costs at most
 // Timeout: a request lost with a dying server is sent again.
-var DefaultRetry = Retry{Attempts: math.MaxInt, First: 100 * time.Millisecond, Max: 2 * time.Second, Timeout: 5 * time.Second}
+var DefaultRetry = Backoff{First: 100 * time.Millisecond, Limit: 2 * time.Second, Timeout: 5 * time.Second}
 
 // Producer returns the producer named name (one of the events.Producer
 // names) of p's deployment, publishing through p with DefaultRetry and
@@ -81,47 +73,24 @@ func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Da
 		return ev, fmt.Errorf("%w %s: %w", ErrBuild, id, err)
 	}
 	subject := SubjectOf(d)
-	for attempt := 1; ; attempt++ {
-		err = p.try(ctx, subject, ev)
-		if err == nil {
-			return ev, nil
-		}
-		if ctx.Err() != nil {
-			return ev, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
-		}
-		if attempt >= max(1, p.Retry.Attempts) {
-			if attempt > 1 {
-				err = fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-			}
-			return ev, err
-		}
-		wait := backoff.Doubling(p.Retry.First, p.Retry.Max, attempt)
+	retry := p.Retry
+	retry.Retryable = func(err error) bool { return !errors.Is(err, ErrStale) }
+	retry.OnRetry = func(attempt int, err error, wait time.Duration) {
 		// Tries 1, 2, 4, 8, ... are logged: a long outage logs a line
 		// now and then, not one every few seconds per event.
 		if p.Logger != nil && attempt&(attempt-1) == 0 {
-			p.Logger.Warn("cannot publish event, retrying",
-				"event_id", id, "attempt", attempt, "retry_in", wait, "err", err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ev, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
-		case <-t.C:
-		}
-		if stale != nil && stale() {
-			return ev, ErrStale
+			p.Logger.Warn("cannot publish event, retrying", "event_id", id, "attempt", attempt, "retry_in", wait, "err", err)
 		}
 	}
-}
-
-func (p Producer) try(ctx context.Context, subject string, ev event.Event) error {
-	if p.Retry.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.Retry.Timeout)
-		defer cancel()
-	}
-	return p.Sender.Publish(ctx, subject, ev)
+	tried := false
+	err = retry.Do(ctx, func(ctx context.Context) error {
+		if tried && stale != nil && stale() {
+			return ErrStale
+		}
+		tried = true
+		return p.Sender.Publish(ctx, subject, ev)
+	})
+	return ev, err
 }
 
 // SubjectOf is the subject an event with data d goes to: the source's

@@ -35,7 +35,7 @@ func TestProducerRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
 			var ids, subjects []string
-			p := Producer{Name: "regsync/test", Retry: Retry{Attempts: 5, First: time.Millisecond, Max: 4 * time.Millisecond, Timeout: time.Second},
+			p := Producer{Name: "regsync/test", Retry: Backoff{Attempts: 5, First: time.Millisecond, Limit: 4 * time.Millisecond, Timeout: time.Second},
 				Sender: senderFunc(func(_ context.Context, subject string, ev event.Event) error {
 					calls++
 					ids, subjects = append(ids, ev.ID()), append(subjects, subject)

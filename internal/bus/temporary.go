@@ -43,35 +43,49 @@ func Temporary(err error) bool {
 }
 
 // Backoff calls a function again while it fails with an error worth
-// another try, pausing as backoff.Doubling(First, Limit) says.
+// another try, pausing as backoff.Doubling(First, Limit) says: the one
+// retry of every NATS call and publish in regsync.
 type Backoff struct {
 	First, Limit time.Duration
 	// Timeout, when set, bounds each try, so that a request the cluster
 	// lost costs one try and not the caller's whole deadline.
 	Timeout time.Duration
+	// Attempts, when set, is how many tries there are in all; 0: no
+	// limit but ctx.
+	Attempts int
 	// Retryable says which errors are worth another try; nil: Temporary.
 	Retryable func(error) bool
-	// OnRetry, when set, is told each error that will be retried and the
-	// pause before the next try, for a log line.
-	OnRetry func(err error, wait time.Duration)
+	// OnRetry, when set, is told each failed try (counted from 1) that
+	// will be retried, its error and the pause before the next try, for a
+	// log line.
+	OnRetry func(attempt int, err error, wait time.Duration)
 }
 
 // Do calls fn until it succeeds, fails with an error that is not
-// retryable, or ctx is done; then it returns fn's last error, with ctx's
-// error first when ctx ended the tries.
+// retryable, runs out of attempts or ctx is done, and returns fn's last
+// error: with ctx's error first when ctx ended the tries, saying how many
+// there were when they ran out.
 func (b Backoff) Do(ctx context.Context, fn func(ctx context.Context) error) error {
 	retryable := b.Retryable
 	if retryable == nil {
 		retryable = Temporary
 	}
-	for failures := 1; ; failures++ {
+	for attempt := 1; ; attempt++ {
 		err := b.try(ctx, fn)
-		if err == nil || !retryable(err) || ctx.Err() != nil {
+		switch {
+		case err == nil || !retryable(err):
+			return err
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		case b.Attempts > 0 && attempt >= b.Attempts:
+			if attempt > 1 {
+				err = fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+			}
 			return err
 		}
-		wait := backoff.Doubling(b.First, b.Limit, failures)
+		wait := backoff.Doubling(b.First, b.Limit, attempt)
 		if b.OnRetry != nil {
-			b.OnRetry(err, wait)
+			b.OnRetry(attempt, err, wait)
 		}
 		t := time.NewTimer(wait)
 		select {

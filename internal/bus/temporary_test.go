@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func TestBackoff(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls, retries := 0, 0
-			b := Backoff{First: time.Microsecond, Limit: time.Millisecond, OnRetry: func(error, time.Duration) { retries++ }}
+			b := Backoff{First: time.Microsecond, Limit: time.Millisecond, OnRetry: func(int, error, time.Duration) { retries++ }}
 			err := b.Do(context.Background(), func(context.Context) error {
 				calls++
 				if calls <= len(tc.errs) {
@@ -74,6 +75,19 @@ func TestBackoff(t *testing.T) {
 			}
 		})
 	}
+	t.Run("runs out of attempts", func(t *testing.T) {
+		for _, attempts := range []int{1, 3} {
+			calls := 0
+			b := Backoff{First: time.Microsecond, Limit: time.Microsecond, Attempts: attempts}
+			err := b.Do(context.Background(), func(context.Context) error {
+				calls++
+				return temporary
+			})
+			if calls != attempts || !errors.Is(err, temporary) || (attempts > 1) != strings.Contains(err.Error(), "gave up after 3 attempts") {
+				t.Errorf("Attempts %d: %d calls, err %v", attempts, calls, err)
+			}
+		}
+	})
 	t.Run("retries what Retryable names", func(t *testing.T) {
 		calls := 0
 		b := Backoff{First: time.Microsecond, Limit: time.Microsecond, Retryable: func(err error) bool { return errors.Is(err, permanent) }}
@@ -104,7 +118,7 @@ func TestBackoff(t *testing.T) {
 	t.Run("gives up when the caller does", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
-		b := Backoff{First: time.Hour, Limit: time.Hour, OnRetry: func(error, time.Duration) { cancel() }}
+		b := Backoff{First: time.Hour, Limit: time.Hour, OnRetry: func(int, error, time.Duration) { cancel() }}
 		err := b.Do(ctx, func(context.Context) error {
 			calls++
 			return temporary

@@ -476,7 +476,7 @@ func TestFileWatcherPublishErrors(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		retry := h.w.triggers.producer.Retry
-		retry.First, retry.Max = time.Millisecond, time.Millisecond
+		retry.First, retry.Limit = time.Millisecond, time.Millisecond
 		h.w.triggers.producer.Retry = retry
 		p := h.path("registry.json")
 		mustWrite(t, p, contentA)
@@ -498,7 +498,7 @@ func TestFileWatcherPublishErrors(t *testing.T) {
 	t.Run("a trigger given up on is offered again by the next check", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		h.w.triggers.producer.Retry = bus.Retry{Attempts: 3, First: time.Millisecond, Max: 2 * time.Millisecond, Timeout: time.Second}
+		h.w.triggers.producer.Retry = bus.Backoff{Attempts: 3, First: time.Millisecond, Limit: 2 * time.Millisecond, Timeout: time.Second}
 		p := h.path("registry.json")
 		mustWrite(t, p, contentA)
 		down := func(subject string) bool { return subject == events.TriggerSubject("a") }

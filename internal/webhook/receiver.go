@@ -378,7 +378,7 @@ func (r *Receiver) publish(ctx context.Context, provider string, d *delivery, pl
 		deliveryID = randomID()
 	}
 	// One try: the sender retries the delivery when it is answered 503.
-	prod := bus.Producer{Name: r.pub.Source(events.ProducerWebhook(provider)), Sender: r.pub}
+	prod := bus.Producer{Name: r.pub.Source(events.ProducerWebhook(provider)), Sender: r.pub, Retry: bus.Backoff{Attempts: 1}}
 	publish := func(t target) error {
 		_, err := prod.Publish(ctx, eventID(provider, deliveryID, t.source), &events.SourceChanged{
 			Source:   t.source,

@@ -58,8 +58,10 @@ func TestPublisherFailure(t *testing.T) {
 		gitSource("two", "https://github.com/acme/catalog.git", ""),
 	}
 	r := newTestReceiver(t, testHooks(t), srcs, Options{})
+	var tries atomic.Int32
 	r.pub.fail = func(subject string) error {
 		if subject == events.TriggerSubject("two") {
+			tries.Add(1)
 			return errors.New("nats: no responders available for request")
 		}
 		return nil
@@ -69,6 +71,10 @@ func TestPublisherFailure(t *testing.T) {
 	res := r.send(t, d)
 	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
 		t.Fatalf("status %d, Retry-After %q: %s", res.status, res.header.Get("Retry-After"), res.raw)
+	}
+	// The sender retries the delivery; the receiver answers at once.
+	if n := tries.Load(); n != 1 {
+		t.Errorf("the failing trigger was tried %d times, want once", n)
 	}
 	if !slices.Equal(res.answer.Published, []string{"one"}) {
 		t.Errorf("answer published %v", res.answer.Published)
