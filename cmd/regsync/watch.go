@@ -50,7 +50,8 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 
 	// One ordered consumer replays what was asked for and then follows
 	// new results, with nothing lost or repeated in between, even when
-	// it has to be made again.
+	// it has to be made again. Reading the stream first also says clearly
+	// when serve has never run.
 	results, err := readResults(ctx, js)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", subject, err)

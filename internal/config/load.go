@@ -120,13 +120,8 @@ func under(path string, paths []string) bool {
 // is no problem either: the syncPolicy of a source regsync does not sync
 // and file.timeout next to file.path.
 func (c *Config) unread(path string) bool {
-	rest, ok := strings.CutPrefix(path, "sources[")
-	if !ok {
-		return false
-	}
-	index, key, ok := strings.Cut(rest, "].")
-	i, err := strconv.Atoi(index)
-	if !ok || err != nil || i >= len(c.Sources) {
+	i, key, ok := sourceKey(path)
+	if !ok || i >= len(c.Sources) {
 		return false
 	}
 	s := c.Sources[i]
@@ -481,16 +476,26 @@ var valueProblem = regexp.MustCompile(`^line (\d+) column (\d+): (.*)$`)
 // key names the key at path in a problem as validation does: sources by
 // index and name ("source[0] (name): git.pollInterval"), others by path.
 func (w *walker) key(path string) string {
-	rest, ok := strings.CutPrefix(path, "sources[")
+	i, key, ok := sourceKey(path)
 	if !ok {
 		return path
+	}
+	return prefix(i, w.scalars["sources["+strconv.Itoa(i)+"].name"]) + ": " + key
+}
+
+// sourceKey splits a path inside a source, "sources[3].git.branch", into
+// the source's index and its own key, "git.branch".
+func sourceKey(path string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(path, "sources[")
+	if !ok {
+		return 0, "", false
 	}
 	index, key, ok := strings.Cut(rest, "].")
 	i, err := strconv.Atoi(index)
 	if !ok || err != nil {
-		return path
+		return 0, "", false
 	}
-	return prefix(i, w.scalars["sources["+index+"].name"]) + ": " + key
+	return i, key, true
 }
 
 var (
