@@ -57,7 +57,8 @@ type Options struct {
 	MaxBody int64
 	// MaxUnverified bounds the bytes of bodies held before their
 	// signature is checked, in all (webhooks.maxUnverifiedBytes, never
-	// less than MaxBody). One client may hold twice MaxBody of it.
+	// less than MaxBody). One client may hold twice MaxBody of it; a
+	// quarter is kept for bodies of at most 64 KiB (see pending).
 	MaxUnverified int64
 	// RatePerSecond is how many requests one client (remote IP address;
 	// IPv6 /64 network) may make per second on average
