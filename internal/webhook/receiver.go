@@ -255,7 +255,8 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	rc := http.NewResponseController(w)
 	ub, err := r.openBody(http.MaxBytesReader(w, req.Body, r.opts.MaxBody), req.ContentLength, client, func() {
 		// A deadline in the past ends a read blocked on the connection
-		// at once.
+		// at once. Behind a writer that hides the connection, the body
+		// ends at its next read, or at the server's ReadTimeout.
 		_ = rc.SetReadDeadline(time.Unix(1, 0))
 	})
 	if err != nil {
