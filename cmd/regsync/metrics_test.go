@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -111,5 +113,33 @@ func TestMetricsDocumentedOneByOne(t *testing.T) {
 		if !registered[name] {
 			t.Errorf("deploy/prometheus/alerts.yaml uses %s, which regsync does not export", m)
 		}
+	}
+}
+
+// The webhook receiver interrupts a stalled body through the connection's
+// read deadline and flushes its answer early: the counting and tracing
+// wrappers must let it reach the connection.
+func TestWebhookWrappersReachTheConnection(t *testing.T) {
+	requests := newServeMetrics(prometheus.NewRegistry(), nil, nil, nil).webhooks
+	srv := httptest.NewServer(traced(instrumentWebhooks(requests, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {
+			http.Error(w, "read deadline: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			http.Error(w, "flush: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}))))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/webhooks/github", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("status %d: %s", resp.StatusCode, body)
 	}
 }

@@ -22,11 +22,19 @@
 // # Bounds
 //
 // Bodies are read before they are verified, so the bytes they hold are
-// bounded: each reserves its length out of Options.MaxUnverified in all and
+// bounded: each reserves its length (a body of unknown length 64 KiB at
+// first, and more as it grows) out of Options.MaxUnverified in all and
 // twice Options.MaxBody per client until it is verified (429 past the
-// client's share, 503 past the total, before reading). Each delivery is
-// logged in one line, bounded per minute (package ratelog); serve counts
-// every answer in regsync_webhook_requests_total.
+// client's share, 503 past the total, before reading or as it grows). A
+// quarter of the total is kept for small bodies, those of at most 64 KiB,
+// as every real push is: a larger body may not take the free bytes below
+// it, and once they are down to it one client may hold an eighth of it. A
+// body must arrive at 64 KiB per 5 s after a grace of 5 s: one that falls
+// behind is cut (its blocked read interrupted through the connection's
+// read deadline) and answered 408, so slow senders give their share back
+// within seconds. Each delivery is logged in one line, bounded per minute
+// (package ratelog); serve counts every answer in
+// regsync_webhook_requests_total.
 //
 // # Matching
 //
@@ -50,8 +58,10 @@
 // acknowledged it), 200 for pings and for deliveries that concern no
 // source, 400 for a malformed body, 401 for a missing or wrong signature,
 // 404 for an unknown or disabled provider, 405 for a method other than POST,
-// 413 for a body over the limit, 429 when a client exceeds its rate and 503
-// with Retry-After when a trigger cannot be stored. Each trigger's id is
+// 408 for a body that arrived too slowly, 413 for a body over the limit, 429
+// when a client exceeds its rate or its share of unverified bytes and 503
+// with Retry-After when the unverified bytes are at their bound or a
+// trigger cannot be stored. Each trigger's id is
 // wh-<provider>-<delivery>-<source>, so a redelivery collapses in
 // JetStream's duplicate window and is still answered 202.
 package webhook

@@ -248,11 +248,77 @@ func fileSource(name, path string) config.Source {
 	return config.Source{Name: name, File: &config.File{Path: path}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 }
 
-// testReceiver is a Receiver with a fake publisher and captured logs.
+// testReceiver is a Receiver with a fake publisher and captured logs. Its
+// clock stands still unless a test moves it.
 type testReceiver struct {
 	*Receiver
-	pub  *fakePublisher
-	logs *testsupport.Buffer
+	pub   *fakePublisher
+	logs  *testsupport.Buffer
+	clock *testClock
+}
+
+// testClock is a clock that stands still until advance moves it; moving
+// it runs the functions that fall due, earliest first, on the caller's
+// goroutine.
+type testClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*testTimer
+}
+
+type testTimer struct {
+	at time.Time
+	f  func()
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &testTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool { return c.remove(t) }
+}
+
+func (c *testClock) remove(t *testTimer) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.timers, t)
+	if i < 0 {
+		return false
+	}
+	c.timers = slices.Delete(c.timers, i, i+1)
+	return true
+}
+
+// advance moves the clock on by d and runs what falls due meanwhile.
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		var next *testTimer
+		for _, t := range c.timers {
+			if !t.at.After(c.now) && (next == nil || t.at.Before(next.at)) {
+				next = t
+			}
+		}
+		c.mu.Unlock()
+		if next == nil || !c.remove(next) {
+			return
+		}
+		next.f()
+	}
 }
 
 func newTestReceiver(t *testing.T, hooks config.Webhooks, srcs []config.Source, opts Options) *testReceiver {
@@ -264,6 +330,8 @@ func newTestReceiver(t *testing.T, hooks config.Webhooks, srcs []config.Source, 
 		opts.RatePerSecond = -1 // most tests send more than a client may
 	}
 	r := New(pub, hooks, srcs, opts, logger)
+	clock := newTestClock()
+	r.clock = clock
 	t.Cleanup(func() {
 		for _, s := range []string{githubSecret, gitlabToken, giteaSecret, bitbucketSecret, genericSecret, sourceSecretValue} {
 			if logs.Contains(s) {
@@ -271,7 +339,7 @@ func newTestReceiver(t *testing.T, hooks config.Webhooks, srcs []config.Source, 
 			}
 		}
 	})
-	return &testReceiver{Receiver: r, pub: pub, logs: logs}
+	return &testReceiver{Receiver: r, pub: pub, logs: logs, clock: clock}
 }
 
 const sourceSecretValue = "src-test-secret-a7f3"

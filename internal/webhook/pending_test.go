@@ -105,3 +105,53 @@ func TestSlowBodyFlood(t *testing.T) {
 		})
 	}
 }
+
+// The unverified budget: a client's share, a reserve of a quarter kept
+// for small bodies, and a client's share of that reserve.
+func TestPendingReserve(t *testing.T) {
+	const maxBody = 256 << 10
+	p := newPending(8*maxBody, maxBody) // reserve 512 KiB, of which 64 KiB per client
+	steps := []struct {
+		client string
+		n      int64
+		large  bool
+		want   error
+	}{
+		{"a", maxBody, true, nil},
+		{"a", maxBody, true, nil},
+		{"a", 1, false, errClientFull}, // twice maxBody per client
+		{"b", maxBody, true, nil},
+		{"c", maxBody, true, nil},
+		{"d", maxBody, true, nil},
+		{"e", maxBody, true, nil},    // 1.5 MiB held: down to the reserve
+		{"f", 1, true, errTotalFull}, // large bodies stop at the reserve
+		{"f", smallBody, false, nil}, // small ones go on
+		{"f", 1, false, errClientFull},
+		{"g", smallBody, false, nil},
+		{"h", smallBody, false, nil},
+		{"i", smallBody, false, nil},
+		{"j", smallBody, false, nil},
+		{"k", smallBody, false, nil},
+		{"l", smallBody, false, nil},
+		{"m", smallBody, false, nil}, // the reserve is full
+		{"n", 1, false, errTotalFull},
+	}
+	for i, s := range steps {
+		if err := p.reserve(s.client, s.n, s.large); err != s.want {
+			t.Fatalf("step %d: reserve(%s, %d, large %v) = %v, want %v", i, s.client, s.n, s.large, err, s.want)
+		}
+	}
+	p.release("a", 2*maxBody)
+	if err := p.reserve("n", maxBody, true); err != errTotalFull {
+		t.Errorf("a large body while small ones hold the reserve: %v, want %v", err, errTotalFull)
+	}
+	for _, c := range "ghijklm" {
+		p.release(string(c), smallBody)
+	}
+	if err := p.reserve("n", maxBody, true); err != nil {
+		t.Errorf("a large body once bytes are released: %v", err)
+	}
+	if held := p.inUse(); held != 5*maxBody+smallBody {
+		t.Errorf("%d bytes held, want %d", held, 5*maxBody+smallBody)
+	}
+}

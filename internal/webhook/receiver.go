@@ -57,7 +57,8 @@ type Options struct {
 	MaxBody int64
 	// MaxUnverified bounds the bytes of bodies held before their
 	// signature is checked, in all (webhooks.maxUnverifiedBytes, never
-	// less than MaxBody). One client may hold twice MaxBody of it.
+	// less than MaxBody). One client may hold twice MaxBody of it; a
+	// quarter is kept for bodies of at most 64 KiB (see pending).
 	MaxUnverified int64
 	// RatePerSecond is how many requests one client (remote IP address;
 	// IPv6 /64 network) may make per second on average
@@ -110,6 +111,9 @@ type Receiver struct {
 	limit      *limiter // nil: no rate limit
 	pending    *pending
 	state      atomic.Pointer[state]
+	// clock times unverified bodies against minRate (tests replace both).
+	clock   clock
+	minRate minRate
 
 	// inFlight counts the requests being handled, and sinceReturn those
 	// handled since memory was last returned (see ServeHTTP).
@@ -136,7 +140,7 @@ func New(pub Publisher, hooks config.Webhooks, srcs []config.Source, opts Option
 	}
 	opts = opts.withDefaults()
 	r := &Receiver{pub: pub, opts: opts, logger: logger, deliveries: ratelog.New(logger, deliveryLogBurst, deliveryLogPeriod),
-		pending: newPending(opts.MaxUnverified, 2*opts.MaxBody)}
+		pending: newPending(opts.MaxUnverified, opts.MaxBody), clock: wallClock{}, minRate: defaultMinRate}
 	if opts.RatePerSecond > 0 {
 		r.limit = newLimiter(opts.RatePerSecond, opts.Burst)
 	}
@@ -246,34 +250,24 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 		return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
 	}
 	// The body is held unverified while it is read and checked: it
-	// counts against the bound of such bytes until then.
-	size := req.ContentLength
-	if size < 0 {
-		size = r.opts.MaxBody
+	// counts against the bound of such bytes until then, and must arrive
+	// at the minimum rate.
+	rc := http.NewResponseController(w)
+	ub, err := r.openBody(http.MaxBytesReader(w, req.Body, r.opts.MaxBody), req.ContentLength, client, func() {
+		// A deadline in the past ends a read blocked on the connection
+		// at once. Behind a writer that hides the connection, the body
+		// ends at its next read, or at the server's ReadTimeout.
+		_ = rc.SetReadDeadline(time.Unix(1, 0))
+	})
+	if err != nil {
+		return r.unread(w, d, err)
 	}
-	switch r.pending.reserve(client, size) {
-	case clientFull:
-		w.Header().Set("Retry-After", seconds(retryAfter))
-		return d.fail(http.StatusTooManyRequests, "too many request bodies in flight from this client, retry later", nil)
-	case totalFull:
-		w.Header().Set("Retry-After", seconds(retryAfter))
-		return d.fail(http.StatusServiceUnavailable, "too many unverified request bodies in flight, retry later", nil)
-	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			r.pending.release(client, size)
-		}
-	}
-	defer release()
-	body, err := readBody(w, req, r.opts.MaxBody)
+	defer ub.release()
+	body, err := readBody(ub, req.ContentLength)
+	ub.finish()
 	defer recycleBody(body)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
-		}
-		return d.fail(http.StatusBadRequest, "cannot read the request body", err)
+		return r.unread(w, d, err)
 	}
 
 	contentType := req.Header.Get("Content-Type")
@@ -285,7 +279,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	if !sc.verified() {
 		return d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
 	}
-	release()
+	ub.release()
 
 	pl, err := p.parse(d.event, contentType, body)
 	if err != nil {
@@ -326,23 +320,42 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	return d
 }
 
-// readBody reads a request's body of at most limit bytes. A body of known
+// unread answers a body that was refused or could not be read whole.
+func (r *Receiver) unread(w http.ResponseWriter, d *delivery, err error) *delivery {
+	switch {
+	case errors.Is(err, errClientFull):
+		w.Header().Set("Retry-After", seconds(retryAfter))
+		return d.fail(http.StatusTooManyRequests, err.Error(), nil)
+	case errors.Is(err, errTotalFull):
+		w.Header().Set("Retry-After", seconds(retryAfter))
+		return d.fail(http.StatusServiceUnavailable, err.Error(), nil)
+	case errors.Is(err, errTooSlow):
+		// What is left of the body is not read: the connection ends.
+		w.Header().Set("Connection", "close")
+		return d.fail(http.StatusRequestTimeout, fmt.Sprintf("%v (%v)", err, r.minRate), nil)
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
+	}
+	return d.fail(http.StatusBadRequest, "cannot read the request body", err)
+}
+
+// readBody reads a body of length bytes (-1: unknown). A body of known
 // length is read into a buffer of exactly that size, so that the bytes held
 // are the bytes counted; one of at most maxPooledBody bytes into a buffer
 // used before (see recycleBody).
-func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, req.Body, limit)
-	if req.ContentLength < 0 {
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	if length < 0 {
 		return io.ReadAll(body)
 	}
 	var buf []byte
-	if req.ContentLength <= maxPooledBody {
-		if p, ok := bodyBuffers.Get().(*[]byte); ok && int64(cap(*p)) >= req.ContentLength {
-			buf = (*p)[:req.ContentLength]
+	if length <= maxPooledBody {
+		if p, ok := bodyBuffers.Get().(*[]byte); ok && int64(cap(*p)) >= length {
+			buf = (*p)[:length]
 		}
 	}
 	if buf == nil {
-		buf = make([]byte, req.ContentLength)
+		buf = make([]byte, length)
 	}
 	if _, err := io.ReadFull(body, buf); err != nil {
 		recycleBody(buf)
