@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/regsync/regsync/internal/printable"
 )
 
 // command is one subcommand of regsync: how it is called, what it does,
@@ -167,7 +169,7 @@ func report(g *globals, err error, stderr io.Writer) int {
 			return code
 		}
 	}
-	fmt.Fprintln(stderr, "regsync:", err)
+	fmt.Fprintln(stderr, "regsync:", printable.String(err.Error()))
 	return code
 }
 

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/printable"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -51,11 +54,6 @@ func statusCmd(ctx context.Context, g *globals, args []string, stdout, stderr io
 		return err
 	}
 
-	keys := make([]string, 0, len(records))
-	for k := range records {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -64,12 +62,24 @@ func statusCmd(ctx context.Context, g *globals, args []string, stdout, stderr io
 		}
 		return enc.Encode(records)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	return printStatusTable(stdout, records)
+}
+
+// printStatusTable writes one line per source, sorted by name. Every
+// field goes through printable.String: a message quotes what a remote
+// said.
+func printStatusTable(w io.Writer, records map[string]*state.Status) error {
+	keys := slices.Sorted(maps.Keys(records))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tPHASE\tSERVERS\tREVISION\tLAST SYNC\tFAILURES\tREASON\tMESSAGE")
 	for _, k := range keys {
 		st := records[k]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", k, st.Phase, st.ServerCount, short(st.Revision),
-			ago(st.LastSyncTime), st.AttemptCount, st.LastReason, oneLine(st.Message))
+		fields := []string{k, string(st.Phase), strconv.Itoa(st.ServerCount), short(st.Revision),
+			ago(st.LastSyncTime), strconv.Itoa(st.AttemptCount), st.LastReason, oneLine(st.Message)}
+		for i, f := range fields {
+			fields[i] = printable.String(f)
+		}
+		fmt.Fprintln(tw, strings.Join(fields, "\t"))
 	}
 	return tw.Flush()
 }

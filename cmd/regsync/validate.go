@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/printable"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/webhook"
@@ -22,7 +23,7 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 	}
 	cfg, warnings, err := config.Load(g.config)
 	for _, w := range warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+		fmt.Fprintln(stderr, "warning:", printable.String(fmt.Sprint(w)))
 	}
 	if err != nil {
 		return err
@@ -53,7 +54,7 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 			err = perr
 		}
 		failed++
-		fmt.Fprintf(stdout, "  %s: %v\n", src.Name, err)
+		fmt.Fprintf(stdout, "  %s: %s\n", src.Name, printable.String(err.Error()))
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d sources failed", failed, len(cfg.SyncedSources()))

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/printable"
 )
 
 func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
@@ -69,7 +70,7 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 		ev, err := events.Decode(msg.Headers(), msg.Data())
 		switch {
 		case err != nil:
-			fmt.Fprintf(stderr, "skipping undecodable message on %s: %v\n", msg.Subject(), err)
+			fmt.Fprintln(stderr, printable.String(fmt.Sprintf("skipping undecodable message on %s: %v", msg.Subject(), err)))
 		case *output == "json":
 			out, _ := json.Marshal(ev)
 			fmt.Fprintln(stdout, string(out))
@@ -88,8 +89,11 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 }
 
 // resultLine is one result as a line for people: time, source, outcome,
-// reason, counts, diff and duration.
-func resultLine(ev event.Event) string {
+// reason, counts, diff and duration, with what a remote may have put in a
+// message or a name escaped (see printable).
+func resultLine(ev event.Event) string { return printable.String(resultText(ev)) }
+
+func resultText(ev event.Event) string {
 	ts := ev.Time().Local().Format(time.TimeOnly)
 	d, err := events.DataOf(ev)
 	if err != nil {

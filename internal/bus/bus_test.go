@@ -287,3 +287,24 @@ func writeTestCA(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// A URL that does not parse (a raw base64 password with a "/") is never
+// echoed, and neither is url.Parse's error, which quotes a part of it.
+func TestConnectUnparsableURLIsNotEchoed(t *testing.T) {
+	for _, raw := range []string{
+		"nats://regsync:ab/cd+ef==@127.0.0.1:4222",
+		"nats://regsync:ab?cd+ef==@127.0.0.1:4222",
+		"nats://regsync:ab cd+ef==@127.0.0.1:4222",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			nc, err := Connect(ConnectOptions{URL: raw})
+			if err == nil {
+				nc.Close()
+				t.Fatal("connected")
+			}
+			if msg := err.Error(); strings.Contains(msg, "ab") || strings.Contains(msg, "cd+ef") || !strings.Contains(msg, "not a valid URL") {
+				t.Errorf("err %q, want it to say the URL is not valid without quoting it", msg)
+			}
+		})
+	}
+}

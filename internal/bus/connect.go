@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -106,6 +107,12 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 		}
 	}
 	nc, err := nats.Connect(url, opts...)
+	var parseErr *neturl.Error
+	if errors.As(err, &parseErr) && parseErr.Op == "parse" {
+		// Neither the URL nor the error, which quotes it: what makes it
+		// fail may be a password's character.
+		return nil, fmt.Errorf("connect to nats: --nats-url or nats.url is %s", redact.NotAURL)
+	}
 	if err != nil {
 		where := redact.URLs(url)
 		if where == "" {

@@ -345,7 +345,7 @@ func checkHTTPURL(key, raw string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("%s is invalid: %s", key, redact.Message(err.Error()))
+		return key + " is " + redact.NotAURL
 	case !u.IsAbs() || u.Host == "":
 		return key + " must be an absolute URL with host"
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -401,8 +401,8 @@ func (c *Config) validateOwnSections() []error {
 
 	n := c.NATS
 	if strings.TrimSpace(n.URL) != "" {
-		for _, u := range n.URLs() {
-			if msg := checkNATSURL(u); msg != "" {
+		for i, u := range n.URLs() {
+			if msg := checkNATSURL(i+1, u); msg != "" {
 				add("nats.url: %s", msg)
 			}
 		}
@@ -486,17 +486,23 @@ func (c *Config) validateOwnSections() []error {
 	return errs
 }
 
-// checkNATSURL returns what is wrong with one entry of nats.url, or "".
-func checkNATSURL(raw string) string {
+// checkNATSURL returns what is wrong with entry n (from 1) of nats.url,
+// or "".
+func checkNATSURL(n int, raw string) string {
 	if raw == "" {
 		return "empty entry in the comma-separated list"
 	}
 	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("entry %d is %s", n, redact.NotAURL)
+	}
+	if u.User == nil && strings.Contains(u.Path+u.RawQuery+u.Fragment, "@") {
+		// "nats://u:4222/cd@host": a password whose "/", "?" or "#"
+		// ended the host early; a NATS URL has no use for an "@" there.
+		return fmt.Sprintf(`entry %d has an "@" after its host (not shown, as it may hold a password; %s)`, n, redact.EncodeHint)
+	}
 	// Shown without the credentials it may carry.
 	shown := redact.URL(raw)
-	if err != nil {
-		return fmt.Sprintf("%q is not a valid URL: %s", shown, redact.Message(err.Error()))
-	}
 	switch u.Scheme {
 	case "nats", "tls", "ws", "wss":
 	default:

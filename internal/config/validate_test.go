@@ -408,7 +408,7 @@ sources:
   - name: f
     file: {url: "http://[::1"}
     syncPolicy: {interval: 5m}`,
-			want: []string{`line 4: source[0] (f): file.url is invalid: parse "http://[::1": missing ']' in host`},
+			want: []string{`line 4: source[0] (f): file.url ` + wantNotAURL},
 		},
 		{
 			name: "file relative url",
@@ -566,9 +566,17 @@ func TestOwnSectionValidation(t *testing.T) {
 		{"empty dataDir", `dataDir: ""`, []string{"line 6: dataDir must not be empty"}},
 		{"nats url with http scheme", `nats: {url: "http://a:4222"}`, []string{`line 6: nats.url: "http://a:4222" must use the nats, tls, ws or wss scheme`}},
 		{"nats url without scheme", `nats: {url: "a:4222"}`, []string{`line 6: nats.url: "a:4222" must use the nats, tls, ws or wss scheme`}},
-		{"nats url unparsable", `nats: {url: "nats://[::1"}`, []string{`line 6: nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
+		{"nats url unparsable", `nats: {url: "nats://[::1"}`, []string{`line 6: nats.url: entry 1 ` + wantNotAURL}},
 		{"nats url with credentials is shown without them", `nats: {url: "http://bob:hunter2@a:4222?token=t0k"}`, []string{`line 6: nats.url: "http://a:4222?token=REDACTED" must use the nats, tls, ws or wss scheme`}},
-		{"unparsable nats url with credentials", `nats: {url: "nats://bob:hunter2@[::1"}`, []string{`line 6: nats.url: "nats://[::1" is not a valid URL: parse "nats://[::1": missing ']' in host`}},
+		{"unparsable nats url with credentials", `nats: {url: "nats://bob:hunter2@[::1"}`, []string{`line 6: nats.url: entry 1 ` + wantNotAURL}},
+		// A password holding an unencoded "/", "?", "#", space or quote
+		// (a raw base64 secret) is never echoed, not even in part.
+		{"nats password with a slash", `nats: {url: "nats://a:4222,nats://regsync:ab/cd+ef==@b:4222"}`, []string{`line 6: nats.url: entry 2 ` + wantNotAURL}},
+		{"nats password with digits and a slash", `nats: {url: "nats://regsync:4222/cd+ef==@b:4222"}`, []string{`line 6: nats.url: entry 1 has an "@" after its host (not shown, as it may hold a password; ` + wantEncodeHint + `)`}},
+		{"nats password with a question mark", `nats: {url: "nats://regsync:ab?cd@b:4222"}`, []string{`line 6: nats.url: entry 1 ` + wantNotAURL}},
+		{"nats password with a hash", `nats: {url: "nats://regsync:ab#cd@b:4222"}`, []string{`line 6: nats.url: entry 1 ` + wantNotAURL}},
+		{"nats password with a space", `nats: {url: "nats://regsync:ab cd@b:4222"}`, []string{`line 6: nats.url: entry 1 ` + wantNotAURL}},
+		{"nats password with a quote", `nats: {url: 'nats://regsync:ab"cd@b:4222'}`, []string{`line 6: nats.url: entry 1 ` + wantNotAURL}},
 		{"nats url without host", `nats: {url: "nats://:4222"}`, []string{`line 6: nats.url: "nats://:4222" has no host`}},
 		{"nats url list with an empty entry", `nats: {url: "nats://a:4222,,nats://b:4222"}`, []string{"line 6: nats.url: empty entry in the comma-separated list"}},
 		{"nats url list of every scheme", `nats: {url: "nats://a:4222, tls://b:4222,ws://c:8080,wss://d"}`, nil},
@@ -754,3 +762,9 @@ sources:
 		"line 7: source[1] (100%): api.endpoint must use http or https scheme",
 	})
 }
+
+// What an unparsable URL's error says instead of the URL.
+const (
+	wantEncodeHint = `percent-encode "/", "?", "#", "@", spaces and quotes in a user name or password`
+	wantNotAURL    = `is not a valid URL (not shown, as it may hold a password; ` + wantEncodeHint + `)`
+)

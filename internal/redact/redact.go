@@ -7,6 +7,7 @@
 package redact
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -14,13 +15,40 @@ import (
 // Redacted replaces a secret's value.
 const Redacted = "REDACTED"
 
+// Unparsable stands for a URL that does not parse even without its user
+// information: it is never echoed, as what makes it fail may be a
+// password's character.
+const Unparsable = "(unparsable URL)"
+
+// EncodeHint says how to write a password that holds what ends user
+// information.
+const EncodeHint = `percent-encode "/", "?", "#", "@", spaces and quotes in a user name or password`
+
+// NotAURL is said of a URL that does not parse, in place of the URL and of
+// url.Parse's error, which quotes it.
+const NotAURL = "not a valid URL (not shown, as it may hold a password; " + EncodeHint + ")"
+
+// scheme is a URL scheme (RFC 3986, section 3.1).
+var scheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
 // URL returns raw fit for errors and logs: "https://user:pass@host/x?sig=s"
 // becomes "https://host/x?sig=REDACTED", and the scp-like
 // "git@host:owner/repo" becomes "host:owner/repo". Strings that do not
 // parse as URLs are handled too, so a malformed URL cannot leak what it
-// carries.
+// carries: a password with an unencoded "/", "?", "#", space or quote goes
+// as a whole, and a URL that still does not parse without its user
+// information becomes "scheme://(unparsable URL)".
 func URL(raw string) string {
-	return redactQuery(redactUserinfo(raw))
+	clean := redactUserinfo(raw)
+	if i := strings.Index(clean, "://"); i >= 0 {
+		if _, err := url.Parse(clean); err != nil {
+			if scheme.MatchString(clean[:i]) {
+				return clean[:i] + "://" + Unparsable
+			}
+			return Unparsable
+		}
+	}
+	return redactQuery(clean)
 }
 
 // URLs redacts each URL of a comma-separated list, such as nats.url.
@@ -40,7 +68,16 @@ func redactUserinfo(raw string) string {
 		if end < 0 {
 			end = len(rest)
 		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		at := strings.LastIndex(rest[:end], "@")
+		if at < 0 && strings.Contains(rest[:end], ":") {
+			// "u:ab/cd@host": a password holding an unencoded "/", "?"
+			// or "#" ends the authority early, and its "@" comes after.
+			// An "@" after a host and port ("https://h:8443/x/@scope")
+			// reads alike and loses what comes before it: a password
+			// must never show.
+			at = strings.LastIndex(rest, "@")
+		}
+		if at >= 0 {
 			return raw[:start] + rest[at+1:]
 		}
 		return raw

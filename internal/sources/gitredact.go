@@ -3,11 +3,14 @@ package sources
 import (
 	"strings"
 
+	"github.com/regsync/regsync/internal/printable"
 	"github.com/regsync/regsync/internal/redact"
 )
 
 // redactor scrubs one repository's secrets from error messages: its URL as
-// written (which may carry credentials) and the password read for it.
+// written (which may carry credentials) and the password read for it. It
+// also escapes the control characters of what a remote said (a git ERR
+// line, an HTTP error body), as the message reaches terminals.
 type redactor struct {
 	r *strings.Replacer
 }
@@ -62,6 +65,7 @@ func (r redactor) err(err error) error {
 	// Whatever else a library quoted: user information and query values
 	// in any URL, such as net/http's "user:***@host".
 	clean = redact.Message(clean)
+	clean = printable.String(clean)
 	if clean == msg {
 		return err
 	}
@@ -69,7 +73,8 @@ func (r redactor) err(err error) error {
 }
 
 // scrub returns err with every URL it quotes redacted (see
-// redact.Message). errors.Is and errors.As still see the original chain.
+// redact.Message) and its control characters escaped (see printable).
+// errors.Is and errors.As still see the original chain.
 func scrub(err error) error { return redactor{}.err(err) }
 
 type redactedError struct {

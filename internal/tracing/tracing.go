@@ -29,6 +29,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/regsync/regsync/internal/ratelog"
 )
 
 // Scope is the instrumentation scope of every regsync span.
@@ -51,8 +53,9 @@ func Enabled() bool {
 }
 
 // Setup installs an exporting tracer provider when the environment asks
-// for one (see Enabled). The returned function flushes and stops it; it is
-// never nil.
+// for one (see Enabled), with OpenTelemetry's errors (a failed export)
+// logged through logger. The returned function flushes and stops it; it
+// is never nil.
 func Setup(ctx context.Context, version string, logger *slog.Logger) (func(context.Context) error, error) {
 	if !Enabled() {
 		return func(context.Context) error { return nil }, nil
@@ -76,6 +79,13 @@ func Setup(ctx context.Context, version string, logger *slog.Logger) (func(conte
 	if os.Getenv("OTEL_SERVICE_NAME") == "" {
 		res, _ = resource.Merge(res, resource.NewSchemaless(semconv.ServiceName("regsync")))
 	}
+	// Export errors go through regsync's logger, in its format, not
+	// through OpenTelemetry's own plain-text one; a collector that stays
+	// down fails every batch, so the lines are bounded.
+	errLog := ratelog.New(logger, 0, 0)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		errLog.Warn("tracing failed", "err", err.Error())
+	}))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	Install(tp)
 	logger.Info("tracing on: exporting spans over OTLP")
