@@ -20,6 +20,7 @@ import (
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
+	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -305,4 +306,26 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// A status record that does not decode (cut short, or written by another
+// tool) is replaced by the source's next sync: the source answers its
+// triggers instead of retrying the record for ever.
+func TestUndecodableStatusDoesNotWedgeItsSource(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	if _, err := h.h.Status.Put(context.Background(), "local", []byte(`{"phase":`)); err != nil {
+		t.Fatal(err)
+	}
+	h.start([]config.Source{fileSource("local", path, nil)}, 0)
+	res := h.results("local")
+	id := h.request("local")
+	c := res.completed()
+	if !slices.Contains(c.TriggerIDs, id) || c.ServerCount != 1 {
+		t.Errorf("completed %+v, want the request answered with one server", c)
+	}
+	if st := h.getStatus("local"); st.Phase != state.PhaseComplete {
+		t.Errorf("status %+v, want Complete", st)
+	}
 }
