@@ -86,14 +86,6 @@ func TestStore(t *testing.T) {
 			t.Errorf("list %v", all)
 		}
 	})
-	t.Run("a corrupt record is an error naming the source", func(t *testing.T) {
-		if _, err := h.Status.Put(ctx, "bad", []byte("{not json")); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := store.Get(ctx, "bad"); err == nil {
-			t.Error("no error for a corrupt record")
-		}
-	})
 }
 
 func TestListEmptyBucket(t *testing.T) {
