@@ -54,9 +54,9 @@ type memSnapshots struct {
 	err        error
 }
 
-func (m *memSnapshots) Store(_ context.Context, s string, snap writer.Snapshot) (string, error) {
+func (m *memSnapshots) Store(_ context.Context, s string, snap writer.Snapshot) (writer.Info, error) {
 	if m.err != nil {
-		return "", m.err
+		return writer.Info{}, m.err
 	}
 	m.stores++
 	m.data[s] = snap.Data
@@ -65,7 +65,7 @@ func (m *memSnapshots) Store(_ context.Context, s string, snap writer.Snapshot) 
 		m.index = map[string][]byte{}
 	}
 	m.index[s] = snap.Index
-	return memDigest(snap.Data), nil
+	return writer.Info{Digest: memDigest(snap.Data), Size: uint64(len(snap.Data)), Meta: snap.Meta}, nil
 }
 
 func (m *memSnapshots) setMeta(s string, meta writer.Meta) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
@@ -327,5 +329,36 @@ func TestUndecodableStatusDoesNotWedgeItsSource(t *testing.T) {
 	}
 	if st := h.getStatus("local"); st.Phase != state.PhaseComplete {
 		t.Errorf("status %+v, want Complete", st)
+	}
+}
+
+// A snapshot whose content was replaced behind regsync's back, with its
+// description (and so its digest, NUID and size) republished unchanged,
+// is repaired by the next manual sync: the manual sync reads the snapshot
+// back, finds it does not match its digest and stores it again.
+func TestManualSyncRepairsAForgedSnapshot(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	h.start([]config.Source{fileSource("local", path, nil)}, 0)
+	res := h.results("local")
+	h.request("local")
+	c := res.completed()
+	good := h.snapshot("local")
+	if st := h.getStatus("local"); st.SnapshotNUID == "" || st.SnapshotSize != uint64(len(good)) {
+		t.Fatalf("status records snapshot NUID %q and size %d, want the object's (%d bytes)", st.SnapshotNUID, st.SnapshotSize, len(good))
+	}
+
+	forged := []byte(strings.Repeat(" ", len(good)))
+	copy(forged, `{"forged":true}`)
+	bustest.ForgeObject(t, h.js, events.ObjectStoreData, "local", forged)
+
+	h.request("local")
+	repaired := res.completed()
+	if repaired.Reason != syncer.ReasonRegistryNotReady.String() || repaired.SnapshotDigest != c.SnapshotDigest {
+		t.Errorf("manual sync after the forgery: %+v, want registry-not-ready storing digest %s again", repaired, c.SnapshotDigest)
+	}
+	if got := h.snapshot("local"); string(got) != string(good) {
+		t.Errorf("snapshot after the repair = %q, want the synced one", got)
 	}
 }
