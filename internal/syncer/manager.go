@@ -218,9 +218,13 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 // read fetches the source for a decision. When the triggers announced a
 // git commit that the remote may not serve yet (awaitsRevision), it
 // fetches again after growing pauses while the remote still serves the
-// synced revision, and fails with ErrRevisionNotServed when it never moves
-// on, so that the old commit is not synced and called done. A fetch that
-// fails ends the read with its error.
+// synced revision. When the remote never moves on, the branch still
+// serves what was synced: the announced commit is not its head (a push
+// replayed once the clone that had seen it was rebuilt, or a push the
+// remote serves later, which the git poller then reports), and the read
+// returns the synced revision, so that the decision finds the source up
+// to date rather than failing a healthy source. A fetch that fails ends
+// the read with its error.
 func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status, announced string) (*sources.Fetched, *Error) {
 	await := m.awaitsRevision(ctx, src, st, announced)
 	for i := 0; ; i++ {
@@ -233,10 +237,9 @@ func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status,
 			return fetched, nil
 		}
 		if i == len(m.revisionWaits) {
-			err := fmt.Errorf("%w: the trigger announced commit %s but the remote still serves %s after %d tries",
-				ErrRevisionNotServed, announced, fetched.Revision, i+1)
-			return nil, &Error{Err: err, Message: "Fetch failed: " + err.Error(),
-				ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonRevisionNotServed}
+			m.logger.Info("the announced commit is not what the branch serves; the synced commit still is",
+				"source", src.Name, "announced", announced, "served", fetched.Revision, "tries", i+1)
+			return fetched, nil
 		}
 		t := time.NewTimer(m.revisionWaits[i])
 		select {
@@ -257,10 +260,6 @@ func fetchError(err error) *Error {
 var defaultRevisionWaits = []time.Duration{
 	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second,
 }
-
-// ErrRevisionNotServed means a trigger announced a commit that the remote
-// does not serve yet.
-var ErrRevisionNotServed = errors.New("announced revision not served")
 
 // seenRevisions is the optional side of a Fetcher that knows which
 // commits a git source's remote served before (sources.Fetcher does).
