@@ -228,7 +228,7 @@ type pipeline struct {
 func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *connection) (*pipeline, error) {
 	h := conn.h
 	srcs := cfg.SyncedSources()
-	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status)}
+	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status, logger)}
 	reg := prometheus.NewRegistry()
 	s.metrics = newServeMetrics(reg, conn.nc, h.Status, srcs)
 	// One fetcher for workers and pollers: it keeps the git clones and the

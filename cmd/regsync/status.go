@@ -39,7 +39,11 @@ func statusCmd(ctx context.Context, g *globals, args []string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("open %s: %w", events.BucketStatus, err)
 	}
-	store := state.NewStore(kv)
+	logger, err := g.logger(stderr)
+	if err != nil {
+		return err
+	}
+	store := state.NewStore(kv, logger)
 	records := map[string]*state.Status{}
 	if len(names) == 1 {
 		st, _, err := store.Get(ctx, names[0])

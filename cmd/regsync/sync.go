@@ -53,7 +53,11 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	}
 	defer nc.Close()
 	if *all {
-		if names, err = syncedSources(ctx, js); err != nil {
+		logger, err := g.logger(stderr)
+		if err != nil {
+			return err
+		}
+		if names, err = syncedSources(ctx, js, logger); err != nil {
 			return err
 		}
 		if len(names) == 0 {
@@ -187,13 +191,13 @@ func coveredOf(ev event.Event) (events.Covered, bool) {
 }
 
 // syncedSources lists the sources in regsync_status, less those removed
-// from the configuration.
-func syncedSources(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+// from the configuration; logger hears of records that do not decode.
+func syncedSources(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) ([]string, error) {
 	kv, err := js.KeyValue(ctx, events.BucketStatus)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", events.BucketStatus, err)
 	}
-	all, err := state.NewStore(kv).List(ctx)
+	all, err := state.NewStore(kv, logger).List(ctx)
 	if err != nil {
 		return nil, err
 	}

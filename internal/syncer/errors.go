@@ -16,7 +16,6 @@ const (
 	ConditionReasonStorageFailed         = "StorageFailed"
 	ConditionReasonConfigInvalid         = "ConfigInvalid"
 	ConditionReasonUnknownSource         = "UnknownSource"
-	ConditionReasonRevisionNotServed     = "RevisionNotServed"
 )
 
 // Error is a failed sync: which condition it breaks, why, and a message for

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -27,7 +28,7 @@ type Fetcher interface {
 // Snapshots stores the last good filtered registry per source, with its
 // digest index and metadata (writer.Snapshots).
 type Snapshots interface {
-	Store(ctx context.Context, source string, s writer.Snapshot) (string, error)
+	Store(ctx context.Context, source string, s writer.Snapshot) (writer.Info, error)
 	Load(ctx context.Context, source string) ([]byte, error)
 	Index(ctx context.Context, source string) ([]byte, error)
 	Info(ctx context.Context, source string) (writer.Info, error)
@@ -43,8 +44,12 @@ type Result struct {
 	SkillCount  int
 	PluginCount int
 	// FilterHash is the hash of the filter that was applied.
-	FilterHash     string
+	FilterHash string
+	// SnapshotDigest, SnapshotNUID and SnapshotSize describe the stored
+	// snapshot object.
 	SnapshotDigest string
+	SnapshotNUID   string
+	SnapshotSize   uint64
 	Diff           registry.Diff
 }
 
@@ -161,7 +166,11 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 		}}
 	}
 
-	stateNeeded := st.Phase != state.PhaseComplete || !m.SnapshotIntact(ctx, src.Name, st)
+	stateNeeded := st.Phase != state.PhaseComplete || !m.SnapshotIntact(ctx, src.Name, st) ||
+		// A manual request is the one way to have a snapshot's content
+		// checked: reading it back costs its size, so other triggers
+		// check its description only.
+		t.Manual && !m.SnapshotReadable(ctx, src.Name, st)
 	filterChanged := st.LastAppliedFilterHash != "" && registry.FilterHash(src.Filter) != st.LastAppliedFilterHash
 	upToDate := ReasonUpToDateNoPolicy
 	if st.SyncSchedule != "" {
@@ -209,9 +218,13 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 // read fetches the source for a decision. When the triggers announced a
 // git commit that the remote may not serve yet (awaitsRevision), it
 // fetches again after growing pauses while the remote still serves the
-// synced revision, and fails with ErrRevisionNotServed when it never moves
-// on, so that the old commit is not synced and called done. A fetch that
-// fails ends the read with its error.
+// synced revision. When the remote never moves on, the branch still
+// serves what was synced: the announced commit is not its head (a push
+// replayed once the clone that had seen it was rebuilt, or a push the
+// remote serves later, which the git poller then reports), and the read
+// returns the synced revision, so that the decision finds the source up
+// to date rather than failing a healthy source. A fetch that fails ends
+// the read with its error.
 func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status, announced string) (*sources.Fetched, *Error) {
 	await := m.awaitsRevision(ctx, src, st, announced)
 	for i := 0; ; i++ {
@@ -224,10 +237,9 @@ func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status,
 			return fetched, nil
 		}
 		if i == len(m.revisionWaits) {
-			err := fmt.Errorf("%w: the trigger announced commit %s but the remote still serves %s after %d tries",
-				ErrRevisionNotServed, announced, fetched.Revision, i+1)
-			return nil, &Error{Err: err, Message: "Fetch failed: " + err.Error(),
-				ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonRevisionNotServed}
+			m.logger.Info("the announced commit is not what the branch serves; the synced commit still is",
+				"source", src.Name, "announced", announced, "served", fetched.Revision, "tries", i+1)
+			return fetched, nil
 		}
 		t := time.NewTimer(m.revisionWaits[i])
 		select {
@@ -248,10 +260,6 @@ func fetchError(err error) *Error {
 var defaultRevisionWaits = []time.Duration{
 	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second,
 }
-
-// ErrRevisionNotServed means a trigger announced a commit that the remote
-// does not serve yet.
-var ErrRevisionNotServed = errors.New("announced revision not served")
 
 // seenRevisions is the optional side of a Fetcher that knows which
 // commits a git source's remote served before (sources.Fetcher does).
@@ -285,12 +293,13 @@ func (m *Manager) HasSnapshot(ctx context.Context, source string) bool {
 }
 
 // SnapshotIntact reports whether the stored snapshot of a source is the one
-// its status describes: stored, with the digest the status recorded (when
-// it recorded one) and the lastSyncHash of what was synced in its
-// metadata. Anything else (no snapshot, one replaced behind regsync's
-// back, one written before snapshots carried metadata) counts as missing,
-// so the next sync of any kind stores it again. It reads the object's
-// description only: the digest is the object store's own.
+// its status describes: stored, with the digest, NUID and size the status
+// recorded (when it recorded them) and the lastSyncHash of what was synced
+// in its metadata. Anything else (no snapshot, one replaced behind
+// regsync's back, one written before snapshots carried metadata) counts as
+// missing, so the next sync of any kind stores it again. It reads the
+// object's description only, which whoever may write the bucket can
+// republish over other content: SnapshotReadable reads the content.
 func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.Status) bool {
 	call, cancel := m.call(ctx, 0)
 	defer cancel()
@@ -302,13 +311,29 @@ func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.S
 		return false
 	}
 	switch {
-	case st.SnapshotDigest != "" && info.Digest != st.SnapshotDigest:
+	case st.SnapshotDigest != "" && info.Digest != st.SnapshotDigest,
+		st.SnapshotNUID != "" && (info.NUID != st.SnapshotNUID || info.Size != st.SnapshotSize):
 		m.logger.Warn("stored snapshot is not the one synced, treating it as missing", "source", source,
-			"digest", info.Digest, "synced_digest", st.SnapshotDigest)
+			"digest", info.Digest, "synced_digest", st.SnapshotDigest, "nuid", info.NUID, "synced_nuid", st.SnapshotNUID,
+			"size", info.Size, "synced_size", st.SnapshotSize)
 		return false
 	case info.Meta.LastSyncHash != st.LastSyncHash:
 		m.logger.Warn("stored snapshot does not describe the synced data, treating it as missing", "source", source,
 			"snapshot_hash", info.Meta.LastSyncHash, "synced_hash", st.LastSyncHash)
+		return false
+	}
+	return true
+}
+
+// SnapshotReadable reports whether the stored snapshot of a source reads
+// back whole: its content is read and checked against the digest its
+// description gives. A snapshot that does not (content replaced behind
+// regsync's back, chunks lost) counts as missing.
+func (m *Manager) SnapshotReadable(ctx context.Context, source string, st *state.Status) bool {
+	call, cancel := m.call(ctx, int(min(st.SnapshotSize, math.MaxInt32)))
+	defer cancel()
+	if _, err := m.snapshots.Load(call, source); err != nil {
+		m.logger.Warn("stored snapshot does not read back, treating it as missing", "source", source, "err", err)
 		return false
 	}
 	return true
@@ -358,7 +383,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		Diff:        registry.CompareIndex(previous, built.Index),
 	}
 	call, cancel := m.call(ctx, len(built.Data)+len(index))
-	r.SnapshotDigest, err = m.snapshots.Store(call, src.Name, writer.Snapshot{Data: built.Data, Index: index, Meta: writer.Meta{
+	stored, err := m.snapshots.Store(call, src.Name, writer.Snapshot{Data: built.Data, Index: index, Meta: writer.Meta{
 		Revision: r.Revision, LastSyncHash: r.Hash, FilterHash: r.FilterHash,
 		ServerCount: r.ServerCount, SkillCount: r.SkillCount, PluginCount: r.PluginCount,
 	}})
@@ -367,6 +392,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		return nil, &Error{Err: err, Message: "Storage failed: " + err.Error(),
 			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
 	}
+	r.SnapshotDigest, r.SnapshotNUID, r.SnapshotSize = stored.Digest, stored.NUID, stored.Size
 	m.mu.Lock()
 	k.stored, k.index = r.SnapshotDigest, built.Index
 	m.mu.Unlock()

@@ -31,7 +31,7 @@ func RecordSuccess(st *state.Status, r *Result, reason Reason, now time.Time) {
 	st.LastAppliedFilterHash = r.FilterHash
 	st.ServerCount, st.SkillCount, st.PluginCount = r.ServerCount, r.SkillCount, r.PluginCount
 	st.Revision = r.Revision
-	st.SnapshotDigest = r.SnapshotDigest
+	st.SnapshotDigest, st.SnapshotNUID, st.SnapshotSize = r.SnapshotDigest, r.SnapshotNUID, r.SnapshotSize
 	st.LastReason = reason.String()
 	st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, "FetchSucceeded", "source fetched", now)
 	st.SetCondition(ConditionDataValid, state.ConditionTrue, "ValidationSucceeded", "data is a valid upstream registry", now)

@@ -495,7 +495,7 @@ func TestReplicaKilledMidSyncLosesNothing(t *testing.T) {
 	}
 	started := make(chan struct{}, 1)
 	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger), state.NewStore(hA.Status), srcs,
+	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger), state.NewStore(hA.Status, logger), srcs,
 		Options{LeaseTTL: h.leaseTTL, AckWait: ackWait, SyncTimeout: 5 * time.Second, Holder: "replica-a", Logger: logger})
 	ctxA, cancelA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +17,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
+	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -305,4 +308,57 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// A status record that does not decode (cut short, or written by another
+// tool) is replaced by the source's next sync: the source answers its
+// triggers instead of retrying the record for ever.
+func TestUndecodableStatusDoesNotWedgeItsSource(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	if _, err := h.h.Status.Put(context.Background(), "local", []byte(`{"phase":`)); err != nil {
+		t.Fatal(err)
+	}
+	h.start([]config.Source{fileSource("local", path, nil)}, 0)
+	res := h.results("local")
+	id := h.request("local")
+	c := res.completed()
+	if !slices.Contains(c.TriggerIDs, id) || c.ServerCount != 1 {
+		t.Errorf("completed %+v, want the request answered with one server", c)
+	}
+	if st := h.getStatus("local"); st.Phase != state.PhaseComplete {
+		t.Errorf("status %+v, want Complete", st)
+	}
+}
+
+// A snapshot whose content was replaced behind regsync's back, with its
+// description (and so its digest, NUID and size) republished unchanged,
+// is repaired by the next manual sync: the manual sync reads the snapshot
+// back, finds it does not match its digest and stores it again.
+func TestManualSyncRepairsAForgedSnapshot(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	h.start([]config.Source{fileSource("local", path, nil)}, 0)
+	res := h.results("local")
+	h.request("local")
+	c := res.completed()
+	good := h.snapshot("local")
+	if st := h.getStatus("local"); st.SnapshotNUID == "" || st.SnapshotSize != uint64(len(good)) {
+		t.Fatalf("status records snapshot NUID %q and size %d, want the object's (%d bytes)", st.SnapshotNUID, st.SnapshotSize, len(good))
+	}
+
+	forged := []byte(strings.Repeat(" ", len(good)))
+	copy(forged, `{"forged":true}`)
+	bustest.ForgeObject(t, h.js, events.ObjectStoreData, "local", forged)
+
+	h.request("local")
+	repaired := res.completed()
+	if repaired.Reason != syncer.ReasonRegistryNotReady.String() || repaired.SnapshotDigest != c.SnapshotDigest {
+		t.Errorf("manual sync after the forgery: %+v, want registry-not-ready storing digest %s again", repaired, c.SnapshotDigest)
+	}
+	if got := h.snapshot("local"); string(got) != string(good) {
+		t.Errorf("snapshot after the repair = %q, want the synced one", got)
+	}
 }

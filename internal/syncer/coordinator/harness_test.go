@@ -49,7 +49,7 @@ func newHarnessTTL(t testing.TB, leaseTTL time.Duration) *harness {
 	t.Helper()
 	srv := bustest.Start(t, leaseTTL)
 	return &harness{t: t, emb: srv.Embedded, nc: srv.Conn, js: srv.JS, h: srv.Handles,
-		status: state.NewStore(srv.Handles.Status), snapshots: writer.New(srv.Handles.Data),
+		status: state.NewStore(srv.Handles.Status, testsupport.Logger(t)), snapshots: writer.New(srv.Handles.Data),
 		leaseTTL: leaseTTL, dir: t.TempDir()}
 }
 

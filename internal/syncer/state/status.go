@@ -50,10 +50,15 @@ type Status struct {
 	PluginCount           int        `json:"pluginCount"`
 	SyncSchedule          string     `json:"syncSchedule"`
 	Revision              string     `json:"revision"`
-	// SnapshotDigest is the object store's digest of the snapshot the
-	// last good sync stored; a stored snapshot with another digest was
-	// replaced behind regsync's back.
+	// SnapshotDigest, SnapshotNUID and SnapshotSize describe the
+	// snapshot the last good sync stored: the digest the writer computed
+	// over its content, the NUID that names its chunks and its size in
+	// bytes. A stored snapshot described otherwise was replaced behind
+	// regsync's back. The object store does not check a digest it is
+	// given, so a manual sync also reads the content back against it.
 	SnapshotDigest      string      `json:"snapshotDigest,omitempty"`
+	SnapshotNUID        string      `json:"snapshotNuid,omitempty"`
+	SnapshotSize        uint64      `json:"snapshotSize,omitempty"`
 	LastReason          string      `json:"lastReason"`
 	LastTriggerID       string      `json:"lastTriggerId"`
 	LastManualRequestID string      `json:"lastManualRequestId"`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,10 +20,14 @@ import (
 // its source's status three times while it holds the lease, so this saves
 // three reads and decodes per sync.
 type Store struct {
-	kv jetstream.KeyValue
+	kv     jetstream.KeyValue
+	logger *slog.Logger
 
 	mu   sync.Mutex
 	last map[string]known
+	// undecodable is the revision of each source's record last reported
+	// as undecodable, so that each one is logged once.
+	undecodable map[string]uint64
 }
 
 // known is a record as last read or written, and its revision.
@@ -31,8 +36,13 @@ type known struct {
 	rev uint64
 }
 
-// NewStore returns a Store on the given bucket.
-func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv, last: map[string]known{}} }
+// NewStore returns a Store on the given bucket; a nil logger discards.
+func NewStore(kv jetstream.KeyValue, logger *slog.Logger) *Store {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{kv: kv, logger: logger, last: map[string]known{}, undecodable: map[string]uint64{}}
+}
 
 // remember keeps a copy of a record read or written at rev; a nil st
 // forgets the source.
@@ -61,7 +71,10 @@ func (s *Store) recall(source string) (*Status, uint64, bool) {
 const maxCASRetries = 10
 
 // Get returns a source's status and its key revision; a source without a
-// record gives (nil, 0, nil).
+// record gives (nil, 0, nil). A record that does not decode counts as
+// missing, so that it cannot wedge its source: Get gives (nil, its
+// revision, nil), and Update writes the initial record over it by
+// compare-and-swap. Each such record is logged once.
 func (s *Store) Get(ctx context.Context, source string) (*Status, uint64, error) {
 	entry, err := s.kv.Get(ctx, source)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -73,14 +86,29 @@ func (s *Store) Get(ctx context.Context, source string) (*Status, uint64, error)
 	}
 	var st Status
 	if err := json.Unmarshal(entry.Value(), &st); err != nil {
-		return nil, 0, fmt.Errorf("decode status of %s (revision %d): %w", source, entry.Revision(), err)
+		s.remember(source, nil, 0)
+		s.reportUndecodable(source, entry.Revision(), err)
+		return nil, entry.Revision(), nil
 	}
 	s.remember(source, &st, entry.Revision())
 	return &st, entry.Revision(), nil
 }
 
+// reportUndecodable logs, once per record, a status record that does not
+// decode.
+func (s *Store) reportUndecodable(source string, rev uint64, err error) {
+	s.mu.Lock()
+	seen := s.undecodable[source] == rev
+	s.undecodable[source] = rev
+	s.mu.Unlock()
+	if !seen {
+		s.logger.Warn("status record does not decode, treating it as missing: the next write replaces it with the initial record",
+			"source", source, "revision", rev, "err", err)
+	}
+}
+
 // Update applies mutate to the current status (or to init() when there is
-// none) and writes it back with compare-and-swap, re-reading and applying
+// none; a nil init() writes nothing and returns nil) and writes it back with compare-and-swap, re-reading and applying
 // again when another writer got there first. mutate is told the revision it
 // writes over (0 for a new record): one write at most succeeds over each
 // revision, so the pair (source, base) names one write for good. It returns
@@ -96,7 +124,9 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		}
 		recalled = false
 		if st == nil {
-			st = init()
+			if st = init(); st == nil {
+				return nil, nil
+			}
 		}
 		mutate(st, rev)
 		data, err := json.Marshal(st)
@@ -122,7 +152,8 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 	return nil, fmt.Errorf("write status of %s: gave up after %d conflicting writes", source, maxCASRetries)
 }
 
-// List returns every status record by source name.
+// List returns every status record by source name; a record that does
+// not decode is left out (and logged, see Get).
 func (s *Store) List(ctx context.Context) (map[string]*Status, error) {
 	lister, err := s.kv.ListKeys(ctx)
 	if err != nil {

@@ -49,10 +49,16 @@ type Meta struct {
 	PluginCount  int
 }
 
-// Info is a stored snapshot's digest ("SHA-256=<base64url>", as the object
-// store computes it over the content) and metadata.
+// Info describes a stored snapshot as its object's description says: the
+// digest ("SHA-256=<base64url>"), the NUID that names its chunks, its size
+// and metadata. The writer computes the digest and publishes it with the
+// description; the server does not check it, so whoever may write the
+// bucket can replace the chunks and republish the description with the old
+// digest. Only reading the content (Load) checks it against the digest.
 type Info struct {
 	Digest string
+	NUID   string
+	Size   uint64
 	Meta   Meta
 }
 
@@ -97,10 +103,10 @@ func metaOf(md map[string]string) Meta {
 func indexName(source string) string { return source + ".index" }
 
 // Store replaces a source's snapshot and its index and returns the
-// snapshot's digest. The snapshot is written first: an index that could
+// snapshot's description. The snapshot is written first: an index that could
 // not be written names the previous snapshot and is then ignored (see
 // Index), so the two never disagree unnoticed.
-func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (string, error) {
+func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (Info, error) {
 	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{
 		Name:        source,
 		Description: "regsync snapshot of source " + source,
@@ -108,7 +114,7 @@ func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (st
 		Opts:        chunking(snap.Data),
 	}, bytes.NewReader(snap.Data))
 	if err != nil {
-		return "", fmt.Errorf("store snapshot of %s (%d bytes): %w", source, len(snap.Data), err)
+		return Info{}, fmt.Errorf("store snapshot of %s (%d bytes): %w", source, len(snap.Data), err)
 	}
 	_, err = s.obs.Put(ctx, jetstream.ObjectMeta{
 		Name:        indexName(source),
@@ -117,9 +123,9 @@ func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (st
 		Opts:        chunking(snap.Index),
 	}, bytes.NewReader(snap.Index))
 	if err != nil {
-		return "", fmt.Errorf("store digest index of %s (%d bytes): %w", source, len(snap.Index), err)
+		return Info{}, fmt.Errorf("store digest index of %s (%d bytes): %w", source, len(snap.Index), err)
 	}
-	return info.Digest, nil
+	return infoOf(info), nil
 }
 
 // maxChunk is the object store's default chunk size.
@@ -133,7 +139,9 @@ func chunking(data []byte) *jetstream.ObjectMetaOptions {
 	return &jetstream.ObjectMetaOptions{ChunkSize: uint32(min(max(len(data), 1), maxChunk))}
 }
 
-// Load returns a source's snapshot, or ErrNoSnapshot.
+// Load returns a source's snapshot, or ErrNoSnapshot. The content read is
+// checked against the digest its description gives
+// (jetstream.ErrDigestMismatch).
 func (s *Snapshots) Load(ctx context.Context, source string) ([]byte, error) {
 	data, err := s.obs.GetBytes(ctx, source)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -190,5 +198,9 @@ func (s *Snapshots) Info(ctx context.Context, source string) (Info, error) {
 	if info.Deleted {
 		return Info{}, fmt.Errorf("snapshot of %s: %w", source, ErrNoSnapshot)
 	}
-	return Info{Digest: info.Digest, Meta: metaOf(info.Metadata)}, nil
+	return infoOf(info), nil
+}
+
+func infoOf(info *jetstream.ObjectInfo) Info {
+	return Info{Digest: info.Digest, NUID: info.NUID, Size: info.Size, Meta: metaOf(info.Metadata)}
 }

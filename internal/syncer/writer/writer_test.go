@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/syncer/writer"
 )
@@ -25,23 +28,27 @@ func TestSnapshots(t *testing.T) {
 		t.Errorf("index before store: %v, want ErrNoSnapshot", err)
 	}
 	meta := writer.Meta{Revision: "abc", LastSyncHash: "h2", FilterHash: "f", ServerCount: 2, SkillCount: 1}
-	d1, err := s.Store(ctx, "src", writer.Snapshot{Data: []byte(`{"v":1}`), Index: []byte(`{"a":"1"}`)})
+	i1, err := s.Store(ctx, "src", writer.Snapshot{Data: []byte(`{"v":1}`), Index: []byte(`{"a":"1"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2, err := s.Store(ctx, "src", writer.Snapshot{Data: []byte(`{"v":2}`), Index: []byte(`{"a":"2"}`), Meta: meta})
+	i2, err := s.Store(ctx, "src", writer.Snapshot{Data: []byte(`{"v":2}`), Index: []byte(`{"a":"2"}`), Meta: meta})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d1, d2 := i1.Digest, i2.Digest
 	if !strings.HasPrefix(d1, "SHA-256=") || d1 == d2 {
 		t.Errorf("digests %q %q", d1, d2)
+	}
+	if i2.NUID == "" || i2.NUID == i1.NUID || i2.Size != uint64(len(`{"v":2}`)) || i2.Meta != meta {
+		t.Errorf("stored %+v after %+v, want a new NUID, the size and the metadata", i2, i1)
 	}
 	got, err := s.Load(ctx, "src")
 	if err != nil || string(got) != `{"v":2}` {
 		t.Errorf("load %q %v", got, err)
 	}
-	if info, err := s.Info(ctx, "src"); err != nil || info.Digest != d2 || info.Meta != meta {
-		t.Errorf("info %+v %v, want digest %q and %+v", info, err, d2, meta)
+	if info, err := s.Info(ctx, "src"); err != nil || info != i2 {
+		t.Errorf("info %+v %v, want %+v", info, err, i2)
 	}
 	if ix, err := s.Index(ctx, "src"); err != nil || string(ix) != `{"a":"2"}` {
 		t.Errorf("index %q %v", ix, err)
@@ -58,6 +65,21 @@ func TestSnapshots(t *testing.T) {
 			if info.Metadata[k] != v {
 				t.Errorf("metadata %s = %q, want %q", k, info.Metadata[k], v)
 			}
+		}
+	})
+	t.Run("content replaced under the old description does not load", func(t *testing.T) {
+		srv := bustest.Start(t, 0)
+		s := writer.New(srv.Handles.Data)
+		stored, err := s.Store(ctx, "src", writer.Snapshot{Data: []byte(`{"v":1}`), Index: []byte(`{}`), Meta: meta})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bustest.ForgeObject(t, srv.JS, events.ObjectStoreData, "src", []byte(`{"v":9}`))
+		if info, err := s.Info(ctx, "src"); err != nil || info != stored {
+			t.Fatalf("the forged object describes itself as %+v %v, want %+v", info, err, stored)
+		}
+		if data, err := s.Load(ctx, "src"); !errors.Is(err, jetstream.ErrDigestMismatch) {
+			t.Errorf("load of forged content = %q, %v; want a digest mismatch", data, err)
 		}
 	})
 	t.Run("an index of another snapshot is no index", func(t *testing.T) {
