@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
@@ -56,6 +57,10 @@ const (
 	appliedKey = "regsync.results.applied"
 )
 
+// ErrNoJetStream is the error of Ensure when the server regsync is
+// connected to does not run JetStream, and no other server answers for it.
+var ErrNoJetStream = errors.New("JetStream is not enabled on this server")
+
 // Handles are the JetStream resources the pipeline works with.
 type Handles struct {
 	JS     jetstream.JetStream
@@ -84,7 +89,21 @@ const (
 // break regsync (a trigger stream that is not a work queue, a duplicate
 // window too short to collapse retried requests, missing subjects) are
 // logged as warnings and left to the operator.
+//
+// A server without JetStream, which no other server answers for, is
+// ErrNoJetStream: no retry makes it appear.
 func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles, error) {
+	h, err := ensureAll(ctx, js, r)
+	if err != nil && errors.Is(err, nats.ErrNoResponders) {
+		if enabled, _ := js.Conn().ConnectedServerJetStream(); !enabled {
+			return nil, fmt.Errorf("%w (%s; start nats-server with --jetstream or a jetstream {} block in its configuration): %w",
+				ErrNoJetStream, js.Conn().ConnectedUrlRedacted(), err)
+		}
+	}
+	return h, err
+}
+
+func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles, error) {
 	if r.Replicas < 1 {
 		r.Replicas = 1
 	}
