@@ -5,6 +5,6 @@ package dirlock
 import "os"
 
 // tryLock does not lock on systems without flock: the pid is still
-// recorded, and docs/operations.md says that the data directory is locked
+// recorded, and docs/configuration.md says that the data directory is locked
 // on Unix systems only.
 func tryLock(*os.File) (bool, error) { return true, nil }
