@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	cejetstream "github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -94,8 +99,66 @@ func TestDeployedPermissions(t *testing.T) {
 		}
 	})
 
+	t.Run("the reader cannot listen to the service's replies", func(t *testing.T) {
+		nc, err := nats.Connect(url, nats.UserInfo("reader", "reader-pw"), nats.PermissionErrOnSubscribe(true),
+			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		// Every inbox of the service, under the prefix it uses and under
+		// NATS's default one.
+		for _, inboxes := range []string{bus.InboxPrefix("regsync") + ".>", nats.InboxPrefix + ">"} {
+			sub, err := nc.SubscribeSync(inboxes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The service answers a sync: requests with replies.
+			if out, errOut, err := as("regsync", "svc-pw", "sync", "perm", "--wait"); err != nil {
+				t.Fatalf("sync: %v\n%s%s", err, out, errOut)
+			}
+			msg, err := sub.NextMsg(testsupport.Patience)
+			if !errors.Is(err, nats.ErrPermissionViolation) {
+				t.Errorf("the reader subscribed to %s: got %v (%v), want a permissions violation", inboxes, msg, err)
+			}
+		}
+	})
+	t.Run("the reader consumes with the CloudEvents SDK's JetStream binding", func(t *testing.T) {
+		consumer, err := cejetstream.NewConsumer(url, events.StreamResults, events.SourceResults("perm"),
+			[]nats.Option{nats.UserInfo("reader", "reader-pw"), nats.CustomInboxPrefix(bus.InboxPrefix("reader"))},
+			nil, []nats.SubOpt{nats.DeliverAll()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer consumer.Close(context.Background())
+		client, err := cloudevents.NewClient(consumer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testsupport.Patience)
+		defer cancel()
+		got := make(chan event.Event, 1)
+		go func() {
+			_ = client.StartReceiver(ctx, func(ev event.Event) {
+				select {
+				case got <- ev:
+				default:
+				}
+			})
+		}()
+		select {
+		case ev := <-got:
+			if ev.Subject() != "perm" {
+				t.Errorf("result for %q, want perm", ev.Subject())
+			}
+		case <-ctx.Done():
+			t.Fatal("no result reached the reader's SDK consumer")
+		}
+	})
+
 	// Denied publishes are expected below: no need to print them.
-	nc, err := nats.Connect(url, nats.UserInfo("reader", "reader-pw"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	nc, err := nats.Connect(url, nats.UserInfo("reader", "reader-pw"), nats.CustomInboxPrefix(bus.InboxPrefix("reader")),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		t.Fatal(err)
 	}

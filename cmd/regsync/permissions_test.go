@@ -24,14 +24,14 @@ var regsyncPermissions = &server.Permissions{
 		"regsync.>", "$JS.API.>", "$JS.ACK.REGSYNC_TRIGGERS.>",
 		"$KV.regsync_status.>", "$KV.regsync_locks.>", "$O.regsync_data.>",
 	}},
-	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "_INBOX.>"}},
+	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "_INBOX_regsync.>"}},
 }
 
 // readerPermissions are those the README documents for a downstream
 // consumer that only reads.
 var readerPermissions = &server.Permissions{
 	Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.>"}},
-	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "_INBOX.>"}},
+	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "_INBOX_reader.>"}},
 }
 
 // The service and its client commands work with no more NATS permissions

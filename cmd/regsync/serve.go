@@ -22,6 +22,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/dirlock"
 	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
@@ -67,6 +68,13 @@ func serveCmd(ctx context.Context, g *globals, args []string, _, stderr io.Write
 // serve runs regsync until ctx is done: it connects to NATS (connect),
 // builds every part of the service (build) and runs them (run).
 func serve(ctx context.Context, logger *slog.Logger, g *globals, configPath string, cfg *config.Config) error {
+	// One serve per data directory: two would overwrite each other's
+	// clones, replica identity and embedded store.
+	lock, err := dirlock.Acquire(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	stopTracing, err := tracing.Setup(ctx, version, logger)
 	if err != nil {
 		return err

@@ -308,3 +308,16 @@ func TestConnectUnparsableURLIsNotEchoed(t *testing.T) {
 		})
 	}
 }
+
+func TestInboxPrefix(t *testing.T) {
+	for _, tt := range []struct{ user, want string }{
+		{"", "_INBOX_regsync"},
+		{"regsync", "_INBOX_regsync"},
+		{"reader", "_INBOX_reader"},
+		{"team.a *x>", "_INBOX_team_a__x_"},
+	} {
+		if got := InboxPrefix(tt.user); got != tt.want {
+			t.Errorf("InboxPrefix(%q) = %q, want %q", tt.user, got, tt.want)
+		}
+	}
+}

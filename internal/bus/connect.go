@@ -10,6 +10,7 @@ import (
 	neturl "net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/nats.go"
 
@@ -54,6 +55,7 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	}
 	opts := []nats.Option{
 		nats.Name(o.Name),
+		nats.CustomInboxPrefix(InboxPrefix(o.User)),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.Timeout(10 * time.Second),
@@ -185,4 +187,22 @@ func classify(err error) error {
 		return ErrUnreachable
 	}
 	return errConnect
+}
+
+// InboxPrefix is the prefix of the reply subjects of a connection as user:
+// _INBOX_<user>, or _INBOX_regsync without a user name (a credentials
+// file, a token, an nkey, or no authentication). Each NATS user may then
+// be allowed to subscribe to its own inboxes only, so that no other user
+// sees the replies it gets. A character that a subject token cannot hold
+// (".", "*", ">", white space) is written as "_".
+func InboxPrefix(user string) string {
+	if user == "" {
+		return "_INBOX_regsync"
+	}
+	return "_INBOX_" + strings.Map(func(r rune) rune {
+		if r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) {
+			return '_'
+		}
+		return r
+	}, user)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
@@ -56,6 +57,10 @@ const (
 	appliedKey = "regsync.results.applied"
 )
 
+// ErrNoJetStream is the error of Ensure when the server regsync is
+// connected to does not run JetStream, and no other server answers for it.
+var ErrNoJetStream = errors.New("JetStream is not enabled on this server")
+
 // Handles are the JetStream resources the pipeline works with.
 type Handles struct {
 	JS     jetstream.JetStream
@@ -78,13 +83,29 @@ const (
 
 // Ensure creates every stream, bucket and object store that is missing, so
 // that any number of replicas can call it at start without stepping on each
-// other. What exists is left as the operator tuned it, with two exceptions
-// that are logged: a results retention the configuration names, and the
-// lease TTL of regsync_locks, which the sync leases depend on. Settings that
+// other. What exists is left as the operator tuned it, with three
+// exceptions that are logged: a results retention the configuration names,
+// the lease TTL of regsync_locks, which the sync leases depend on, and the
+// replicas of every stream, bucket and object store, which follow
+// Replicas (see keepReplicas). Settings that
 // break regsync (a trigger stream that is not a work queue, a duplicate
 // window too short to collapse retried requests, missing subjects) are
 // logged as warnings and left to the operator.
+//
+// A server without JetStream, which no other server answers for, is
+// ErrNoJetStream: no retry makes it appear.
 func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles, error) {
+	h, err := ensureAll(ctx, js, r)
+	if err != nil && errors.Is(err, nats.ErrNoResponders) {
+		if enabled, _ := js.Conn().ConnectedServerJetStream(); !enabled {
+			return nil, fmt.Errorf("%w (%s; start nats-server with --jetstream or a jetstream {} block in its configuration): %w",
+				ErrNoJetStream, js.Conn().ConnectedUrlRedacted(), err)
+		}
+	}
+	return h, err
+}
+
+func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles, error) {
 	if r.Replicas < 1 {
 		r.Replicas = 1
 	}
@@ -155,6 +176,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles,
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ensure object store %s: %w", events.ObjectStoreData, err)
+	}
+	// Buckets and object stores are streams too.
+	for _, name := range []string{events.StreamTriggers, events.StreamResults,
+		"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "OBJ_" + events.ObjectStoreData} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("ensure replicas of stream %s: %w", name, err)
+		}
+		if err := keepReplicas(ctx, js, s.CachedInfo(), r.Replicas, log); err != nil {
+			return nil, err
+		}
 	}
 	return &Handles{
 		JS: js, Status: status, Locks: locks, Data: data,
@@ -303,6 +335,38 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 		return nil, fmt.Errorf("ensure kv %s: %w", cfg.Bucket, err)
 	}
 	return kv, nil
+}
+
+// streamUpdater changes a stream's configuration: jetstream.JetStream,
+// or a fake that records what it is asked.
+type streamUpdater interface {
+	UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error)
+}
+
+// keepReplicas sets the stream described by info to want replicas
+// (nats.replicas) when it has another number, leaving every other setting
+// as it is. A change the cluster refuses (not enough servers, a single
+// server) is logged with what differs and how to change it, and regsync
+// carries on with the replicas there are; a failure the cluster may get
+// over is returned, so that the start is retried.
+func keepReplicas(ctx context.Context, js streamUpdater, info *jetstream.StreamInfo, want int, log *slog.Logger) error {
+	cfg := info.Config
+	if cfg.Replicas == want {
+		return nil
+	}
+	from := cfg.Replicas
+	cfg.Replicas = want
+	_, err := js.UpdateStream(ctx, cfg)
+	switch {
+	case err == nil:
+		log.Info("replicas changed to nats.replicas", "stream", cfg.Name, "from", from, "to", want)
+		return nil
+	case Temporary(err):
+		return fmt.Errorf("set replicas of stream %s to %d: %w", cfg.Name, want, err)
+	}
+	log.Warn(fmt.Sprintf("stream replicas differ from nats.replicas and the cluster refused the change: fix the cluster, or set nats.replicas to what it can hold, or run `nats stream edit %s --replicas %d`", cfg.Name, want),
+		"stream", cfg.Name, "replicas", from, "configured", want, "err", err)
+	return nil
 }
 
 // keepLeaseTTL sets the TTL of regsync_locks to the configured lease TTL:

@@ -22,10 +22,10 @@ const errCodeNoPeers jetstream.ErrorCode = 10005
 // still meeting), so that the same call can succeed a little later: a
 // timeout, no responders, a lost connection, no peers to place a stream
 // on, or a JetStream API error with code 503, except that JetStream is not
-// enabled at all.
+// enabled at all (ErrNoJetStream, or the account's JetStream).
 func Temporary(err error) bool {
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, ErrNoJetStream):
 		return false
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
 		errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrDisconnected),
