@@ -83,8 +83,8 @@ func (s *Store) Get(ctx context.Context, source string) (*Status, uint64, error)
 // none) and writes it back with compare-and-swap, re-reading and applying
 // again when another writer got there first. mutate is told the revision it
 // writes over (0 for a new record): one write at most succeeds over each
-// revision, so the pair (source, base) names one write for good. It returns
-// the written status.
+// revision, so (source, st.Version(base)) names one write for good. A
+// record without an epoch is given one. It returns the written status.
 func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64)) (*Status, error) {
 	st, rev, recalled := s.recall(source)
 	for range maxCASRetries {
@@ -97,6 +97,9 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		recalled = false
 		if st == nil {
 			st = init()
+		}
+		if st != nil && st.Epoch == "" {
+			st.Epoch = newEpoch()
 		}
 		mutate(st, rev)
 		data, err := json.Marshal(st)

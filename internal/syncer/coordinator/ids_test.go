@@ -1,0 +1,70 @@
+package coordinator
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+)
+
+// storedResults returns the number of results of a source REGSYNC_RESULTS
+// holds.
+func storedResults(t *testing.T, h *harness, source string) uint64 {
+	t.Helper()
+	stream, err := h.js.Stream(context.Background(), events.StreamResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(events.SourceResults(source)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
+}
+
+// Result ids name the status revision an outcome was written over; a
+// status bucket created again starts its revisions over, and its results
+// must still be stored, not dropped as repeats of the earlier bucket's.
+func TestResultsAfterStatusBucketRecreatedAreStored(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	h.start([]config.Source{fileSource("local", path, nil)}, 0)
+	res := h.results("local")
+	h.request("local")
+	first, _ := res.next()
+
+	ctx := context.Background()
+	kv, err := h.js.KeyValue(ctx, events.BucketStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
+	if err := h.js.DeleteKeyValue(ctx, events.BucketStatus); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: events.BucketStatus, History: uint8(cfg.MaxMsgsPerSubject), Storage: cfg.Storage}); err != nil {
+		t.Fatal(err)
+	}
+
+	h.request("local")
+	second, _ := res.next()
+	if first.ID() == second.ID() {
+		t.Fatalf("both results have the id %s", first.ID())
+	}
+	if n := storedResults(t, h, "local"); n != 2 {
+		t.Errorf("REGSYNC_RESULTS holds %d results of local, want 2 (%s and %s)", n, first.ID(), second.ID())
+	}
+}
