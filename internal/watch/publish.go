@@ -170,8 +170,8 @@ func (t *triggers) reset() {
 // identify names an observation alike on every replica that makes it, so
 // that their triggers collapse into one in JetStream's duplicate window:
 // <prefix>-<source>-<first 12 characters of the revision>-<after>, where
-// after names the sync the observation follows, as the source's status
-// record tells (its epoch and lastSyncTime). A revision that comes back
+// after names the sync the observation follows: the lastSyncTime of the
+// source's status record (unix nanoseconds, 0 before any). A revision that comes back
 // (A → B → A) after a sync follows another sync and gets another id; one
 // that comes back before any sync ended is told apart by a count
 // ("-2", "-3") of the ids this producer gave since that sync.
@@ -201,9 +201,6 @@ func (t *triggers) identify(ctx context.Context, s *slot, revision string) (stri
 	after := "0"
 	if st != nil && st.LastSyncTime != nil {
 		after = strconv.FormatInt(st.LastSyncTime.UnixNano(), 10)
-	}
-	if st != nil && st.Epoch != "" {
-		after = st.Epoch + "." + after
 	}
 	id := fmt.Sprintf("%s-%s-%s-%s", t.idPrefix, s.name, seen, after)
 	t.mu.Lock()

@@ -30,7 +30,7 @@ func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []
 		}
 		st, rev, err := store.Get(ctx, src.Name)
 		if err == nil && (st == nil || st.Epoch == "") {
-			// A record is created, or given its epoch, so that the trigger
+			// A record is created, or given an epoch, so that the trigger
 			// id below never repeats (see state.Status.Version).
 			st, err = store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status, uint64) {})
 			if err == nil {

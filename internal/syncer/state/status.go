@@ -67,10 +67,11 @@ type Status struct {
 	// storing it. Whoever next holds the source's lease publishes it again,
 	// with the same id and content, before anything else.
 	PendingResult json.RawMessage `json:"pendingResult,omitempty"`
-	// Epoch is random, given to the record when it is first written (see
-	// Store.Update). Revisions start over when the record or its bucket is
-	// created again; the epoch does not repeat, so (epoch, revision) names
-	// one version of the record for the life of the deployment.
+	// Epoch is random, new whenever a regsync process first writes the
+	// record (see Store.Update). Revisions start over when the record or
+	// its bucket is created again, and repeat a backup's when it is
+	// restored; the epoch does not repeat, so (epoch, revision) names one
+	// version of the record for the life of the deployment.
 	Epoch string `json:"epoch,omitempty"`
 }
 
@@ -82,7 +83,7 @@ func newEpoch() string {
 
 // Version names the record as it was at key revision rev, for ids that
 // must never repeat: "<epoch>-<rev>" ("<rev>" for a record written before
-// epochs existed, until its next write gives it one).
+// epochs existed, until a write gives it one).
 func (s *Status) Version(rev uint64) string {
 	n := strconv.FormatUint(rev, 10)
 	if s.Epoch == "" {

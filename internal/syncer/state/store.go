@@ -23,6 +23,9 @@ type Store struct {
 
 	mu   sync.Mutex
 	last map[string]known
+	// epochs holds the sources whose record this Store gave an epoch of
+	// its own (see Update).
+	epochs map[string]bool
 }
 
 // known is a record as last read or written, and its revision.
@@ -32,7 +35,9 @@ type known struct {
 }
 
 // NewStore returns a Store on the given bucket.
-func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv, last: map[string]known{}} }
+func NewStore(kv jetstream.KeyValue) *Store {
+	return &Store{kv: kv, last: map[string]known{}, epochs: map[string]bool{}}
+}
 
 // remember keeps a copy of a record read or written at rev; a nil st
 // forgets the source.
@@ -79,12 +84,24 @@ func (s *Store) Get(ctx context.Context, source string) (*Status, uint64, error)
 	return &st, entry.Revision(), nil
 }
 
+// ownEpoch reports whether the Store gave the source's record its epoch.
+func (s *Store) ownEpoch(source string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epochs[source]
+}
+
 // Update applies mutate to the current status (or to init() when there is
 // none) and writes it back with compare-and-swap, re-reading and applying
 // again when another writer got there first. mutate is told the revision it
 // writes over (0 for a new record): one write at most succeeds over each
-// revision, so (source, st.Version(base)) names one write for good. A
-// record without an epoch is given one. It returns the written status.
+// revision, so (source, st.Version(base)) names one write for good.
+//
+// The first write of each record by a Store gives the record a new epoch:
+// revisions start over when the record or its bucket is created again,
+// and continue from a backup's when a copy of the data is restored and
+// run (also beside the original), whereas an epoch never repeats. It
+// returns the written status.
 func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64)) (*Status, error) {
 	st, rev, recalled := s.recall(source)
 	for range maxCASRetries {
@@ -98,7 +115,7 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		if st == nil {
 			st = init()
 		}
-		if st != nil && st.Epoch == "" {
+		if st != nil && !s.ownEpoch(source) {
 			st.Epoch = newEpoch()
 		}
 		mutate(st, rev)
@@ -120,6 +137,9 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 			return nil, fmt.Errorf("write status of %s: %w", source, err)
 		}
 		s.remember(source, st, written)
+		s.mu.Lock()
+		s.epochs[source] = true
+		s.mu.Unlock()
 		return st, nil
 	}
 	return nil, fmt.Errorf("write status of %s: gave up after %d conflicting writes", source, maxCASRetries)
