@@ -16,7 +16,7 @@ import (
 
 func TestWebhookRequestsAreCountedByProviderAndCode(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	requests := newServeMetrics(reg, nil, nil, nil).webhooks
+	requests := newServeMetrics(reg, nil, nil, nil, nil).webhooks
 	h := instrumentWebhooks(requests, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/webhooks/github":
@@ -69,7 +69,7 @@ func (d descNames) Unregister(prometheus.Collector) bool { return false }
 
 func TestMetricsDocumentedOneByOne(t *testing.T) {
 	registered := descNames{}
-	newServeMetrics(registered, nil, nil, nil)
+	newServeMetrics(registered, nil, nil, nil, nil)
 	if !registered["regsync_sync_results_total"] {
 		t.Fatalf("metric names not read from their descriptions: %v", registered)
 	}

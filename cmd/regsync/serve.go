@@ -230,7 +230,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	srcs := cfg.SyncedSources()
 	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status)}
 	reg := prometheus.NewRegistry()
-	s.metrics = newServeMetrics(reg, conn.nc, h.Status, srcs)
+	s.metrics = newServeMetrics(reg, conn.nc, h, srcs, logger)
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,

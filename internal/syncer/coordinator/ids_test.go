@@ -9,6 +9,8 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // storedResults returns the number of results of a source REGSYNC_RESULTS
@@ -66,5 +68,55 @@ func TestResultsAfterStatusBucketRecreatedAreStored(t *testing.T) {
 	}
 	if n := storedResults(t, h, "local"); n != 2 {
 		t.Errorf("REGSYNC_RESULTS holds %d results of local, want 2 (%s and %s)", n, first.ID(), second.ID())
+	}
+}
+
+// Deleting regsync_status while regsync runs must not stop the status
+// watch (which ended serve) and leave the bucket missing: the bucket is
+// created again and followed from the start.
+func TestStatusBucketDeletedIsCreatedAgain(t *testing.T) {
+	h := newHarness(t)
+	m := NewStatusMetrics(h.h, []config.Source{{Name: "a", File: &config.File{Path: "a.json"}}}, testsupport.Logger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	put := func(servers int) {
+		t.Helper()
+		_, err := state.NewStore(h.h.Status).Update(ctx, "a", func() *state.Status { return state.Initial("") },
+			func(s *state.Status, _ uint64) { s.ServerCount = servers })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	watched := func(servers int) func() bool {
+		return func() bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			st := m.statuses["a"]
+			return st != nil && st.ServerCount == servers
+		}
+	}
+	put(1)
+	testsupport.Eventually(t, "the record followed", watched(1))
+
+	if err := h.js.DeleteKeyValue(ctx, events.BucketStatus); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the bucket created again", func() bool {
+		_, err := h.js.KeyValue(ctx, events.BucketStatus)
+		return err == nil
+	})
+	put(2)
+	testsupport.Eventually(t, "the new bucket followed", watched(2))
+	select {
+	case err := <-done:
+		t.Fatalf("Run ended: %v", err)
+	default:
 	}
 }
