@@ -171,10 +171,10 @@ func (t *triggers) reset() {
 // that their triggers collapse into one in JetStream's duplicate window:
 // <prefix>-<source>-<first 12 characters of the revision>-<after>, where
 // after names the sync the observation follows: the lastSyncTime of the
-// source's status record (unix nanoseconds, 0 before any). A revision that comes back
-// (A → B → A) after a sync follows another sync and gets another id; one
-// that comes back before any sync ended is told apart by a count
-// ("-2", "-3") of the ids this producer gave since that sync.
+// source's status record (unix nanoseconds, 0 before any). A revision
+// that comes back (A → B → A) after a sync follows another sync and gets
+// another id; one that comes back before any sync ended is told apart by
+// a count ("-2", "-3") of the ids this producer gave since that sync.
 //
 // It reports false when the status records the revision as synced: the
 // workers would answer the trigger skipped, so it is no news. When the
