@@ -97,7 +97,8 @@ func (s *Store) ownEpoch(source string) bool {
 // writes over (0 for a new record): one write at most succeeds over each
 // revision, so (source, st.Version(base)) names one write for good.
 //
-// The first write of each record by a Store gives the record a new epoch:
+// The first write of each record by a Store gives the record a new epoch,
+// and so does every write of a record without one (created again):
 // revisions start over when the record or its bucket is created again,
 // and continue from a backup's when a copy of the data is restored and
 // run (also beside the original), whereas an epoch never repeats. It
@@ -115,7 +116,7 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		if st == nil {
 			st = init()
 		}
-		if st != nil && !s.ownEpoch(source) {
+		if st != nil && (st.Epoch == "" || !s.ownEpoch(source)) {
 			st.Epoch = newEpoch()
 		}
 		mutate(st, rev)
