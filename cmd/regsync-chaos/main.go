@@ -45,6 +45,7 @@ type options struct {
 	rounds       int
 	bSources     int
 	bSize        int
+	sChanges     int
 	converge     time.Duration
 }
 
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.natsServer, "nats-server", "", "nats-server binary (required)")
 	fs.StringVar(&o.regsync, "regsync", "", "regsync binary (required)")
-	fs.StringVar(&o.scenarios, "scenarios", "a,b,c", "scenarios to run, comma-separated: a (cluster faults), b (embedded kill -9 rounds), c (whole-cluster restarts)")
+	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,s", "scenarios to run, comma-separated: a (cluster faults), b (embedded kill -9 rounds), c (whole-cluster restarts), s (results per change with 1, 2 and 3 replicas)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "stop the suite, as on Ctrl-C, after this long")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (logs, configurations, data) instead of removing it")
 	fs.IntVar(&o.sources, "sources", 12, "file sources in scenarios a and c")
@@ -94,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.rounds, "rounds", 6, "kill -9 rounds in scenario b")
 	fs.IntVar(&o.bSources, "b-sources", 20, "file sources in scenario b")
 	fs.IntVar(&o.bSize, "b-size", 256<<10, "bytes per registry in scenario b")
+	fs.IntVar(&o.sChanges, "s-changes", 6, "file changes (one source each) per replica count in scenario s")
 	fs.DurationVar(&o.converge, "converge", 60*time.Second, "how long to wait for the last writes to be synced before calling them lost")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,12 +105,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	scenarios := map[string]func(context.Context, *env, *options) *report{"a": scenarioA, "b": scenarioB, "c": scenarioC}
+	scenarios := map[string]func(context.Context, *env, *options) *report{"a": scenarioA, "b": scenarioB, "c": scenarioC, "s": scenarioS}
 	var names []string
 	for _, n := range strings.Split(o.scenarios, ",") {
 		n = strings.TrimSpace(n)
 		if scenarios[n] == nil {
-			return fmt.Errorf("-scenarios: unknown scenario %q (want a, b or c)", n)
+			return fmt.Errorf("-scenarios: unknown scenario %q (want a, b, c or s)", n)
 		}
 		names = append(names, n)
 	}
@@ -159,8 +161,8 @@ func (o *options) validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not a file", b.flag, b.path))
 		}
 	}
-	if o.sources < 1 || o.bSources < 1 {
-		errs = append(errs, errors.New("-sources and -b-sources: at least 1"))
+	if o.sources < 1 || o.bSources < 1 || o.sChanges < 1 {
+		errs = append(errs, errors.New("-sources, -b-sources and -s-changes: at least 1"))
 	}
 	if o.rate <= 0 || o.invalid < 0 || o.invalid >= 1 {
 		errs = append(errs, errors.New("-rate: above 0; -invalid: from 0 to below 1"))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"net/http"
 	"runtime"
 	"slices"
@@ -8,10 +9,10 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/sources"
@@ -29,7 +30,7 @@ type serveMetrics struct {
 	webhooks *prometheus.CounterVec
 }
 
-func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, status jetstream.KeyValue, srcs []config.Source) *serveMetrics {
+func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, h *bus.Handles, srcs []config.Source, logger *slog.Logger) *serveMetrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "regsync_build_info",
@@ -51,7 +52,7 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, status jetstream.
 	}, []string{"provider", "code"})
 	m := &serveMetrics{
 		coord:    coordinator.NewMetrics(reg),
-		status:   coordinator.NewStatusMetrics(status, srcs),
+		status:   coordinator.NewStatusMetrics(h, srcs, logger),
 		checks:   sources.NewCheckMetrics(reg),
 		reloads:  reload.NewMetrics(reg),
 		webhooks: webhooks,

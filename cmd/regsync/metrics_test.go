@@ -18,7 +18,7 @@ import (
 
 func TestWebhookRequestsAreCountedByProviderAndCode(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	requests := newServeMetrics(reg, nil, nil, nil).webhooks
+	requests := newServeMetrics(reg, nil, nil, nil, nil).webhooks
 	h := instrumentWebhooks(requests, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/webhooks/github":
@@ -71,7 +71,7 @@ func (d descNames) Unregister(prometheus.Collector) bool { return false }
 
 func TestMetricsDocumentedOneByOne(t *testing.T) {
 	registered := descNames{}
-	newServeMetrics(registered, nil, nil, nil)
+	newServeMetrics(registered, nil, nil, nil, nil)
 	if !registered["regsync_sync_results_total"] {
 		t.Fatalf("metric names not read from their descriptions: %v", registered)
 	}
@@ -120,7 +120,7 @@ func TestMetricsDocumentedOneByOne(t *testing.T) {
 // read deadline and flushes its answer early: the counting and tracing
 // wrappers must let it reach the connection.
 func TestWebhookWrappersReachTheConnection(t *testing.T) {
-	requests := newServeMetrics(prometheus.NewRegistry(), nil, nil, nil).webhooks
+	requests := newServeMetrics(prometheus.NewRegistry(), nil, nil, nil, nil).webhooks
 	srv := httptest.NewServer(traced(instrumentWebhooks(requests, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		if err := rc.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {

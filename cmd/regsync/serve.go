@@ -238,7 +238,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	srcs := cfg.SyncedSources()
 	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status, logger)}
 	reg := prometheus.NewRegistry()
-	s.metrics = newServeMetrics(reg, conn.nc, h.Status, srcs)
+	s.metrics = newServeMetrics(reg, conn.nc, h, srcs, logger)
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
@@ -286,11 +286,11 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	}
 
 	s.interval = coordinator.NewInterval(h.Publisher, h.Status, srcs, logger)
-	s.files = watch.NewFileWatcher(h.Publisher, time.Duration(cfg.Watch.Debounce), logger)
+	s.files = watch.NewFileWatcher(h.Publisher, s.status, time.Duration(cfg.Watch.Debounce), logger)
 	s.files.SetSources(srcs)
-	s.refs = watch.NewGitPoller(h.Publisher, fetcher, time.Duration(cfg.Watch.GitPollInterval), logger)
+	s.refs = watch.NewGitPoller(h.Publisher, s.status, fetcher, time.Duration(cfg.Watch.GitPollInterval), logger)
 	s.refs.SetSources(srcs)
-	s.polls = watch.NewHTTPPoller(h.Publisher, fetcher, time.Duration(cfg.Watch.HTTPPollInterval), logger)
+	s.polls = watch.NewHTTPPoller(h.Publisher, s.status, fetcher, time.Duration(cfg.Watch.HTTPPollInterval), logger)
 	s.polls.SetSources(srcs)
 	applier := &reload.Applier{
 		Followers: []reload.Follower{s.coord, s.metrics.status, s.interval, s.files, s.refs, s.polls},

@@ -72,6 +72,14 @@ type Handles struct {
 	Publisher Publisher
 	// Deployment is the id of this deployment (see DeploymentKey).
 	Deployment string
+	// Replicas is how many replicas the resources are created with.
+	Replicas int
+}
+
+// EnsureStatus returns regsync_status, creating it again if it was
+// deleted while regsync runs.
+func (h *Handles) EnsureStatus(ctx context.Context) (jetstream.KeyValue, error) {
+	return EnsureStatus(ctx, h.JS, h.Replicas)
 }
 
 // Limits of the trigger stream. A trigger is small; the stream is a work
@@ -138,13 +146,7 @@ func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handl
 	if err != nil {
 		return nil, err
 	}
-	status, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
-		Bucket:      events.BucketStatus,
-		Description: "regsync: sync status per source",
-		History:     5,
-		Storage:     jetstream.FileStorage,
-		Replicas:    r.Replicas,
-	})
+	status, err := EnsureStatus(ctx, js, r.Replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +194,7 @@ func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handl
 		JS: js, Status: status, Locks: locks, Data: data,
 		Publisher:  Publisher{JS: js, Mode: r.ContentMode, Deployment: deployment},
 		Deployment: deployment,
+		Replicas:   r.Replicas,
 	}, nil
 }
 
@@ -319,6 +322,20 @@ func newDeploymentID() string {
 func legacyDeploymentID(info *jetstream.StreamInfo) string {
 	sum := sha256.Sum256([]byte(events.StreamResults + "@" + info.Created.UTC().Format(time.RFC3339Nano)))
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+// EnsureStatus returns the bucket regsync_status, creating it with the
+// given replicas when it is missing: at start, and when it was deleted
+// while regsync runs (a new record then starts a new epoch, so no id
+// repeats; see state.Status.Epoch).
+func EnsureStatus(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	return ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      events.BucketStatus,
+		Description: "regsync: sync status per source",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(1, replicas),
+	})
 }
 
 // ensureKV returns the key-value bucket named by cfg, creating it with cfg

@@ -93,11 +93,13 @@ type fileSource struct {
 	path string // absolute
 }
 
-// NewFileWatcher returns a FileWatcher that publishes through pub. A
+// NewFileWatcher returns a FileWatcher that publishes through pub,
+// naming each trigger by the sync it follows as status tells (see
+// identify). A
 // file whose content is not yet a complete JSON document is read again
 // after debounce (watch.debounce's default when not positive). It watches
 // nothing until SetSources is called.
-func NewFileWatcher(pub Publisher, debounce time.Duration, logger *slog.Logger) *FileWatcher {
+func NewFileWatcher(pub Publisher, status Synced, debounce time.Duration, logger *slog.Logger) *FileWatcher {
 	if debounce <= 0 {
 		debounce = time.Duration(config.Default().Watch.Debounce)
 	}
@@ -108,7 +110,7 @@ func NewFileWatcher(pub Publisher, debounce time.Duration, logger *slog.Logger) 
 		debounce: debounce,
 		settle:   max(settleWait, 2*debounce),
 		logger:   logger,
-		triggers: newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", logger),
+		triggers: newTriggers(pub, status, fileProducer, events.TriggerFile, "file", "missing", logger),
 		reload:   make(chan struct{}, 1),
 	}
 }

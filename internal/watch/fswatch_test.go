@@ -296,7 +296,7 @@ func TestFileWatcherPublishesOnlyChanges(t *testing.T) {
 		must(t, os.Remove(p))
 		h.expect("a", digest(contentA), digest(contentB), digest(contentA), "")
 
-		idPattern := regexp.MustCompile(`^file-a-([0-9a-f]{12}|missing)-[0-9]+$`)
+		idPattern := regexp.MustCompile(`^file-a-([0-9a-f]{12}|missing)-0(-[0-9]+)?$`)
 		seen := map[string]bool{}
 		for _, c := range h.pub.stored("a") {
 			if !idPattern.MatchString(c.id) {
@@ -531,7 +531,7 @@ func TestFileWatcherRun(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})
-		w := NewFileWatcher(pub, testDebounce, testsupport.Logger(t))
+		w := NewFileWatcher(pub, &statuses{}, testDebounce, testsupport.Logger(t))
 		w.SetSources([]config.Source{source("a", filepath.Join(dir, "r.json"))})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -565,7 +565,7 @@ func TestFileWatcherRun(t *testing.T) {
 		p := filepath.Join(dir, "r.json")
 		mustWrite(t, p, contentA)
 		pub := &fakePublisher{}
-		w := NewFileWatcher(pub, testDebounce, testsupport.Logger(t))
+		w := NewFileWatcher(pub, &statuses{}, testDebounce, testsupport.Logger(t))
 		w.SetSources([]config.Source{source("a", p)})
 		for i := 1; i <= 2; i++ {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -643,7 +643,7 @@ func BenchmarkEditToPublish(b *testing.B) {
 			p := filepath.Join(b.TempDir(), "registry.json")
 			mustWrite(b, p, `{"n":-1}`)
 			pub := &fakePublisher{notify: make(chan string, 1024)}
-			w := NewFileWatcher(pub, debounce, nil)
+			w := NewFileWatcher(pub, &statuses{}, debounce, nil)
 			w.SetSources([]config.Source{source("bench", p)})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -687,7 +687,7 @@ func TestFileWatcherErrorRechecksEveryFile(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { fsw.Close() })
 
-	w := NewFileWatcher(&fakePublisher{}, testDebounce, testsupport.Logger(t))
+	w := NewFileWatcher(&fakePublisher{}, &statuses{}, testDebounce, testsupport.Logger(t))
 	w.SetSources([]config.Source{source("one", one), source("two", two)})
 	l := &fileLoop{w: w, fsw: fsw, files: map[string]*watchedFile{}, byName: map[string][]*watchedFile{}, addErr: map[string]string{}}
 	want, _ := w.takeSources()
@@ -792,7 +792,7 @@ func TestFileWatcherIgnoresOtherNames(t *testing.T) {
 func TestFileWatcherPublishesCompleteWritesWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.w = NewFileWatcher(h.pub, time.Hour, testsupport.Logger(t))
+	h.w = NewFileWatcher(h.pub, &statuses{}, time.Hour, testsupport.Logger(t))
 	h.w.triggers.workers = 1
 	p := h.path("registry.json")
 	mustWrite(t, p, contentA)

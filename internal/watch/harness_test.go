@@ -17,6 +17,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -156,7 +157,7 @@ func newHarness(t *testing.T) *harness {
 	h.probe = filepath.Join(h.dir, "probe", "probe.json")
 	mustMkdir(t, filepath.Dir(h.probe))
 	mustWrite(t, h.probe, `{"probe":0}`)
-	h.w = NewFileWatcher(h.pub, testDebounce, testsupport.Logger(t))
+	h.w = NewFileWatcher(h.pub, &statuses{}, testDebounce, testsupport.Logger(t))
 	h.w.triggers.workers = 1
 	return h
 }
@@ -263,4 +264,30 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// statuses is a fake status bucket: the records a test sets, read alike
+// by every producer given it.
+type statuses struct {
+	mu sync.Mutex
+	m  map[string]*state.Status
+}
+
+func (s *statuses) Get(_ context.Context, source string) (*state.Status, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.m[source]; ok {
+		c := *st
+		return &c, 1, nil
+	}
+	return nil, 0, nil
+}
+
+func (s *statuses) set(source string, st state.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]*state.Status{}
+	}
+	s.m[source] = &st
 }

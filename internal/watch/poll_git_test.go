@@ -56,7 +56,7 @@ func gitSource(name string, poll time.Duration) config.Source {
 func startPoller(t *testing.T, remote *fakeRemote, srcs ...config.Source) (*fakePublisher, *Poller) {
 	t.Helper()
 	pub := &fakePublisher{trigger: events.TriggerGitPoll}
-	p := NewGitPoller(pub, remote, time.Hour, testsupport.Logger(t))
+	p := NewGitPoller(pub, &statuses{}, remote, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources(srcs)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -174,7 +174,7 @@ func TestGitPollerRetriesPublishing(t *testing.T) {
 		left--
 		return left >= 0
 	})
-	p := NewGitPoller(pub, remote, time.Hour, testsupport.Logger(t))
+	p := NewGitPoller(pub, &statuses{}, remote, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources([]config.Source{gitSource("flaky", 20*time.Millisecond)})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -67,7 +67,7 @@ func apiSource(name string, poll time.Duration) config.Source {
 func startHTTPPoller(t *testing.T, checker ChangeChecker, srcs ...config.Source) (*fakePublisher, *Poller) {
 	t.Helper()
 	pub := &fakePublisher{trigger: events.TriggerHTTPPoll}
-	p := NewHTTPPoller(pub, checker, time.Hour, testsupport.Logger(t))
+	p := NewHTTPPoller(pub, &statuses{}, checker, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources(srcs)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -192,7 +192,7 @@ func TestHTTPPollerRetriesPublishing(t *testing.T) {
 		left--
 		return left >= 0
 	})
-	p := NewHTTPPoller(pub, c, time.Hour, testsupport.Logger(t))
+	p := NewHTTPPoller(pub, &statuses{}, c, time.Hour, testsupport.Logger(t))
 	p.triggers.producer.Retry.First = time.Millisecond
 	p.SetSources([]config.Source{apiSource("flaky", 20*time.Millisecond)})
 	ctx, cancel := context.WithCancel(context.Background())

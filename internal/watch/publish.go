@@ -5,12 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/syncer/state"
 )
+
+// Synced reads a source's status record (state.Store), which every
+// replica reads alike; a source without one gives (nil, 0, nil).
+type Synced interface {
+	Get(ctx context.Context, source string) (*state.Status, uint64, error)
+}
 
 // Publisher stores a trigger event: bus.Publisher, or a fake in tests.
 // Source names a producer of this deployment (events.ProducerSource).
@@ -34,6 +42,7 @@ const defaultWorkers = 64
 // of the source is published even if it is the same.
 type triggers struct {
 	producer bus.Producer
+	status   Synced
 	trigger  string // events.TriggerFile, TriggerGitPoll, TriggerHTTPPoll
 	idPrefix string // file, gp, hp
 	unknown  string // what an id says for an empty revision
@@ -49,7 +58,7 @@ type triggers struct {
 	mu      sync.Mutex
 	sources map[string]*slot // by source name
 	queue   []*slot          // sources with a pending observation, oldest first
-	lastID  int64            // time part of the last event id
+	lastID  int64            // time part of the last replica-own event id
 }
 
 // slot is what the triggers know of one source. Guarded by triggers.mu.
@@ -59,16 +68,20 @@ type slot struct {
 	published string       // the last revision stored ("" = unavailable)
 	pending   *observation // the newest observation, not yet taken
 	inflight  *observation // the observation being published
+	// after names the sync the ids in used follow (see identify); used
+	// counts how often each of them was given since that sync.
+	after string
+	used  map[string]int
 }
 
 type observation struct {
 	revision string
-	id       string
 }
 
-func newTriggers(pub Publisher, producer, trigger, idPrefix, unknown string, logger *slog.Logger) *triggers {
+func newTriggers(pub Publisher, status Synced, producer, trigger, idPrefix, unknown string, logger *slog.Logger) *triggers {
 	return &triggers{
 		producer: bus.Producer{Name: pub.Source(producer), Sender: pub, Retry: bus.DefaultRetry, Logger: logger},
+		status:   status,
 		trigger:  trigger,
 		idPrefix: idPrefix,
 		unknown:  unknown,
@@ -116,7 +129,7 @@ func (t *triggers) offer(source, revision string, changed bool) {
 	if s.pending == nil && s.inflight == nil {
 		t.queue = append(t.queue, s)
 	}
-	s.pending = &observation{revision: revision, id: t.newID(source, revision)}
+	s.pending = &observation{revision: revision}
 	select {
 	case t.wake <- struct{}{}:
 	default:
@@ -154,19 +167,52 @@ func (t *triggers) reset() {
 	t.sources, t.queue = make(map[string]*slot), nil
 }
 
-// newID returns an id unique to one observation, so a revision that comes
-// back (A → B → A) is never taken for a duplicate:
-// <prefix>-<source>-<first 12 characters of the revision>-<unix nanoseconds>.
-// Called with t.mu held.
-func (t *triggers) newID(source, revision string) string {
+// identify names an observation alike on every replica that makes it, so
+// that their triggers collapse into one in JetStream's duplicate window:
+// <prefix>-<source>-<first 12 characters of the revision>-<after>, where
+// after names the sync the observation follows: the lastSyncTime of the
+// source's status record (unix nanoseconds, 0 before any). A revision
+// that comes back (A → B → A) after a sync follows another sync and gets
+// another id; one that comes back before any sync ended is told apart by
+// a count ("-2", "-3") of the ids this producer gave since that sync.
+//
+// It reports false when the status records the revision as synced: the
+// workers would answer the trigger skipped, so it is no news. When the
+// status cannot be read the id is this replica's own, so that nothing is
+// lost: replicas then publish one trigger each.
+func (t *triggers) identify(ctx context.Context, s *slot, revision string) (string, bool) {
 	seen := t.unknown
 	if revision != "" {
 		seen = revision[:min(12, len(revision))]
 	}
-	// Strictly increasing, so two observations never share an id.
-	at := max(time.Now().UnixNano(), t.lastID+1)
-	t.lastID = at
-	return fmt.Sprintf("%s-%s-%s-%d", t.idPrefix, source, seen, at)
+	st, _, err := t.status.Get(ctx, s.name)
+	if err != nil {
+		t.logger.Warn("status not read, the trigger is named for this replica only", "source", s.name, "err", err)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		// Strictly increasing, so two observations never share an id.
+		at := max(time.Now().UnixNano(), t.lastID+1)
+		t.lastID = at
+		return fmt.Sprintf("%s-%s-%s-at%d", t.idPrefix, s.name, seen, at), true
+	}
+	if st != nil && revision != "" && st.Phase == state.PhaseComplete && st.Revision == revision {
+		return "", false
+	}
+	after := "0"
+	if st != nil && st.LastSyncTime != nil {
+		after = strconv.FormatInt(st.LastSyncTime.UnixNano(), 10)
+	}
+	id := fmt.Sprintf("%s-%s-%s-%s", t.idPrefix, s.name, seen, after)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.after != after || s.used == nil {
+		s.after, s.used = after, map[string]int{}
+	}
+	s.used[id]++
+	if n := s.used[id]; n > 1 {
+		id += "-" + strconv.Itoa(n)
+	}
+	return id, true
 }
 
 // run stores offered triggers on t.workers goroutines until ctx is done,
@@ -223,14 +269,18 @@ func (t *triggers) next() (*slot, *observation) {
 // deliver stores one observation with retries, given up when a newer one
 // of the same source replaces it.
 func (t *triggers) deliver(ctx context.Context, s *slot, o *observation) {
-	log := t.logger.With("source", s.name, "revision", o.revision, "event_id", o.id)
+	id, news := t.identify(ctx, s, o.revision)
+	log := t.logger.With("source", s.name, "revision", o.revision, "event_id", id)
 	stale := func() bool {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		return t.sources[s.name] != s || s.pending != nil
 	}
-	_, err := t.producer.PublishUnlessStale(ctx, o.id,
-		&events.SourceChanged{Source: s.name, Trigger: t.trigger, Revision: o.revision}, stale)
+	var err error
+	if news {
+		_, err = t.producer.PublishUnlessStale(ctx, id,
+			&events.SourceChanged{Source: s.name, Trigger: t.trigger, Revision: o.revision}, stale)
+	}
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -243,6 +293,9 @@ func (t *triggers) deliver(ctx context.Context, s *slot, o *observation) {
 		}
 	}
 	switch {
+	case err == nil && !news:
+		s.published, s.known = o.revision, true
+		log.Debug("revision already synced, no trigger published", "trigger", t.trigger)
 	case err == nil:
 		s.published, s.known = o.revision, true
 		log.Info("published trigger", "trigger", t.trigger)

@@ -2,12 +2,15 @@ package watch
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -38,7 +41,7 @@ func TestTriggersPublishSourcesAtOnce(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	tr := newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", testsupport.Logger(t))
+	tr := newTriggers(pub, &statuses{}, fileProducer, events.TriggerFile, "file", "missing", testsupport.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { tr.run(ctx); close(done) }()
@@ -74,7 +77,7 @@ func TestTriggersOneSourceLatestWins(t *testing.T) {
 		}
 		return nil
 	})
-	tr := newTriggers(pub, fileProducer, events.TriggerFile, "file", "missing", testsupport.Logger(t))
+	tr := newTriggers(pub, &statuses{}, fileProducer, events.TriggerFile, "file", "missing", testsupport.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { tr.run(ctx); close(done) }()
@@ -100,5 +103,101 @@ func TestTriggersOneSourceLatestWins(t *testing.T) {
 	defer mu.Unlock()
 	if got[1] != "r3" {
 		t.Errorf("published %v, want r1 then r3", got)
+	}
+}
+
+// replica is one producer's triggers, as one replica runs them, with the
+// ids it stored.
+type replica struct {
+	tr  *triggers
+	mu  sync.Mutex
+	ids []string
+}
+
+func startReplica(t *testing.T, st *statuses) *replica {
+	r := &replica{}
+	pub := publisherFunc(func(_ context.Context, _ string, ev event.Event) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.ids = append(r.ids, ev.ID())
+		return nil
+	})
+	r.tr = newTriggers(pub, st, fileProducer, events.TriggerFile, "file", "missing", testsupport.Logger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.tr.run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+// observe offers a revision and waits until the replica handled it:
+// stored a trigger or found it already synced.
+func (r *replica) observe(t *testing.T, source, revision string) {
+	t.Helper()
+	r.tr.offer(source, revision, false)
+	testsupport.Eventually(t, "the observation handled", func() bool {
+		r.tr.mu.Lock()
+		defer r.tr.mu.Unlock()
+		s := r.tr.sources[source]
+		return s.pending == nil && s.inflight == nil && s.known && s.published == revision
+	})
+}
+
+func (r *replica) stored() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.ids)
+}
+
+// Replicas that see the same change name it alike, so that their triggers
+// collapse into one and the change gets one result; a revision that comes
+// back after a sync (A → B → A) is a new observation, and a revision the
+// status records as synced is no news.
+func TestReplicasNameOneObservationAlike(t *testing.T) {
+	t.Parallel()
+	st := &statuses{}
+	synced := func(revision string, at time.Time) {
+		st.set("a", state.Status{Phase: state.PhaseComplete, Revision: revision, LastSyncTime: &at, Epoch: "e0"})
+	}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	synced("aaaa", t0)
+	one, two := startReplica(t, st), startReplica(t, st)
+
+	one.observe(t, "a", "bbbb")
+	two.observe(t, "a", "bbbb")
+	synced("bbbb", t0.Add(time.Second))
+	one.observe(t, "a", "aaaa")
+	two.observe(t, "a", "aaaa")
+	synced("aaaa", t0.Add(2*time.Second))
+	one.observe(t, "a", "bbbb")
+	two.observe(t, "a", "bbbb")
+
+	ids := one.stored()
+	if !slices.Equal(ids, two.stored()) {
+		t.Errorf("replicas named the same observations %v and %v", ids, two.stored())
+	}
+	if len(ids) != 3 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 3 {
+		t.Errorf("A → B → A → B gave the ids %v, want three distinct", ids)
+	}
+
+	// Seen late, after the status records it: nothing to publish.
+	late := startReplica(t, st)
+	late.observe(t, "a", "aaaa")
+	if got := late.stored(); len(got) != 0 {
+		t.Errorf("a synced revision was published again: %v", got)
+	}
+}
+
+// Before any sync ends, the status does not move: a revision that comes
+// back to the same producer still gets an id of its own.
+func TestRevisionBackBeforeASyncGetsItsOwnID(t *testing.T) {
+	t.Parallel()
+	r := startReplica(t, &statuses{})
+	r.observe(t, "a", "aaaa")
+	r.observe(t, "a", "bbbb")
+	r.observe(t, "a", "aaaa")
+	ids := r.stored()
+	if len(ids) != 3 || ids[0] == ids[2] {
+		t.Errorf("A → B → A gave the ids %v, want three distinct", ids)
 	}
 }

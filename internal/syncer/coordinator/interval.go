@@ -53,8 +53,17 @@ type Interval struct {
 
 // nextRetry is a failed source's next attempt.
 type nextRetry struct {
-	attempt int
-	at      time.Time
+	id string
+	at time.Time
+}
+
+// retryID names the retry of the failure a status records:
+// rt-<source>-<attempt>-<failure time in unix nanoseconds>. Attempts start
+// again at 1 after every success, so the attempt alone would repeat within
+// the duplicate window; the failure's time is unique to it and read alike
+// by every replica, whose retries of it collapse.
+func retryID(source string, st *state.Status) string {
+	return fmt.Sprintf("rt-%s-%d-%d", source, st.AttemptCount, st.LastSyncTime.UnixNano())
 }
 
 // NewInterval returns an Interval for the given sources.
@@ -141,10 +150,10 @@ func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
 func (iv *Interval) noteStatus(entry jetstream.KeyValueEntry) {
 	var st state.Status
 	failed := entry.Operation() == jetstream.KeyValuePut && json.Unmarshal(entry.Value(), &st) == nil &&
-		st.Phase == state.PhaseFailed && st.AttemptCount > 0 && st.NextSyncTime != nil
+		st.Phase == state.PhaseFailed && st.AttemptCount > 0 && st.NextSyncTime != nil && st.LastSyncTime != nil
 	iv.mu.Lock()
 	if failed {
-		iv.retries[entry.Key()] = nextRetry{attempt: st.AttemptCount, at: *st.NextSyncTime}
+		iv.retries[entry.Key()] = nextRetry{id: retryID(entry.Key(), &st), at: *st.NextSyncTime}
 	} else {
 		delete(iv.retries, entry.Key())
 	}
@@ -182,7 +191,7 @@ func (iv *Interval) due(now time.Time) []dueTrigger {
 		if _, ok := iv.intervals[name]; !ok || r.at.After(now) {
 			continue
 		}
-		out = append(out, dueTrigger{source: name, id: fmt.Sprintf("rt-%s-%d", name, r.attempt)})
+		out = append(out, dueTrigger{source: name, id: r.id})
 		delete(iv.retries, name)
 	}
 	return out

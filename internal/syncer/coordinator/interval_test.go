@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -127,14 +128,49 @@ func TestFailedSourceIsRetriedAtItsRetryTime(t *testing.T) {
 	go func() { done <- iv.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	retryAt := time.Now().Add(300 * time.Millisecond)
-	st := state.Status{Phase: state.PhaseFailed, AttemptCount: 2, NextSyncTime: &retryAt}
+	failedAt := time.Now()
+	retryAt := failedAt.Add(300 * time.Millisecond)
+	st := state.Status{Phase: state.PhaseFailed, AttemptCount: 2, LastSyncTime: &failedAt, NextSyncTime: &retryAt}
 	data, _ := json.Marshal(st)
 	if _, err := h.h.Status.Put(context.Background(), "flaky", data); err != nil {
 		t.Fatal(err)
 	}
+	want := fmt.Sprintf("rt-flaky-2-%d", failedAt.UnixNano())
 	testsupport.Eventually(t, "a retry trigger", func() bool {
 		ids := streamIDs(t, h, "flaky")
-		return len(ids) == 1 && ids[0] == "rt-flaky-2"
+		return len(ids) == 1 && ids[0] == want
 	})
+}
+
+// A failure episode that follows an earlier one within the duplicate
+// window starts again at attempt 1; its retry must still be stored, not
+// dropped as a repeat of the earlier episode's retry.
+func TestEveryFailureEpisodeIsRetried(t *testing.T) {
+	h := newHarness(t)
+	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
+	iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- iv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	put := func(st state.Status) {
+		t.Helper()
+		data, _ := json.Marshal(st)
+		if _, err := h.h.Status.Put(context.Background(), "flaky", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for episode := 1; episode <= 2; episode++ {
+		failedAt := time.Now()
+		retryAt := failedAt.Add(50 * time.Millisecond)
+		put(state.Status{Phase: state.PhaseFailed, AttemptCount: 1, LastSyncTime: &failedAt, NextSyncTime: &retryAt})
+		testsupport.Eventually(t, fmt.Sprintf("the retry of episode %d", episode), func() bool {
+			return len(streamIDs(t, h, "flaky")) == episode
+		})
+		put(state.Status{Phase: state.PhaseComplete, LastSyncTime: &retryAt})
+	}
+	if ids := streamIDs(t, h, "flaky"); ids[0] == ids[1] {
+		t.Errorf("both episodes' retries have the id %s", ids[0])
+	}
 }

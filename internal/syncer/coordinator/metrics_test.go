@@ -21,7 +21,7 @@ func TestMetricsFollowSyncsAndStatus(t *testing.T) {
 	srcs := []config.Source{fileSource("local", path, nil)}
 	reg := prometheus.NewPedanticRegistry()
 	metrics := NewMetrics(reg)
-	status := NewStatusMetrics(h.h.Status, srcs)
+	status := NewStatusMetrics(h.h, srcs, testsupport.Logger(t))
 	reg.MustRegister(status)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -78,7 +78,7 @@ regsync_source_consecutive_failures{source="local"} 0
 func TestStatusMetricsStopQuietly(t *testing.T) {
 	h := newHarness(t)
 	for range 50 {
-		m := NewStatusMetrics(h.h.Status, nil)
+		m := NewStatusMetrics(h.h, nil, testsupport.Logger(t))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- m.Run(ctx) }()

@@ -30,9 +30,10 @@ import (
 // If step 2 or 3 does not happen (NATS elects a leader, the replica dies),
 // the triggers come back and whoever next holds the lease publishes the
 // pending event first, unchanged, before deciding anything. A result id is
-// "r-<source>-<n>" where n is the status revision the outcome was written
-// over: at most one write succeeds over each revision, so an id is never
-// given to two outcomes.
+// "r-<source>-<epoch>-<n>" where n is the status revision the outcome was
+// written over and epoch the record's (see state.Status.Epoch): at most one
+// write succeeds over each revision, and the epoch changes whenever the
+// revisions start over, so an id is never given to two outcomes.
 
 // outcome carries one batch's decision to the step that records it.
 type outcome struct {
@@ -138,7 +139,7 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 		data := mutate(s)
 		var eerr error
 		endSyncSpan(ctx, data, time.Since(o.start).Seconds())
-		if ev, eerr = events.New(resultID(o.src.Name, base), c.opts.Source, data); eerr != nil {
+		if ev, eerr = events.New(resultID(o.src.Name, s, base), c.opts.Source, data); eerr != nil {
 			// A result that does not pass its own schema is a bug; record
 			// the outcome and say so rather than lose it.
 			o.log.Error("result event does not validate", "err", eerr)
@@ -164,9 +165,9 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 	return c.announce(ctx, o.log, o.src.Name, ev, o.b.deliveries)
 }
 
-// resultID names the outcome written over status revision base.
-func resultID(source string, base uint64) string {
-	return "r-" + source + "-" + strconv.FormatUint(base, 10)
+// resultID names the outcome written over the status s at revision base.
+func resultID(source string, s *state.Status, base uint64) string {
+	return "r-" + source + "-" + s.Version(base)
 }
 
 // publishTries is how often announce tries to store a result before it

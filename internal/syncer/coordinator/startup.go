@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/regsync/regsync/events"
@@ -18,7 +17,8 @@ import (
 // Startup gives every synced source a status record if it has none, then
 // publishes a startup trigger for each source that is not Complete or whose
 // interval is due. The trigger id names the status revision it was decided
-// on, so replicas starting together publish one trigger per source.
+// on (with the record's epoch), so replicas starting together publish one
+// trigger per source, and a bucket created again does not repeat an id.
 func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []config.Source, logger *slog.Logger) (int, error) {
 	prod := pub.Producer(events.ProducerStartup, logger)
 	var errs []error
@@ -29,7 +29,9 @@ func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []
 			continue
 		}
 		st, rev, err := store.Get(ctx, src.Name)
-		if err == nil && st == nil {
+		if err == nil && (st == nil || st.Epoch == "") {
+			// A record is created, or given an epoch, so that the trigger
+			// id below never repeats (see state.Status.Version).
 			st, err = store.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status, uint64) {})
 			if err == nil {
 				_, rev, err = store.Get(ctx, src.Name)
@@ -44,7 +46,7 @@ func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []
 		if st.Phase == state.PhaseComplete && !due && ierr == nil && st.PendingResult == nil {
 			continue
 		}
-		id := "st-" + src.Name + "-" + strconv.FormatUint(rev, 10)
+		id := "st-" + src.Name + "-" + st.Version(rev)
 		if _, err := prod.Publish(ctx, id, &events.SyncRequested{Source: src.Name, Trigger: events.TriggerStartup, RequestID: id}); err != nil {
 			errs = append(errs, fmt.Errorf("startup trigger for %s: %w", src.Name, err))
 			continue

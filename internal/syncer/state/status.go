@@ -1,8 +1,11 @@
 package state
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,6 +72,29 @@ type Status struct {
 	// storing it. Whoever next holds the source's lease publishes it again,
 	// with the same id and content, before anything else.
 	PendingResult json.RawMessage `json:"pendingResult,omitempty"`
+	// Epoch is random, new whenever a regsync process first writes the
+	// record (see Store.Update). Revisions start over when the record or
+	// its bucket is created again, and repeat a backup's when it is
+	// restored; the epoch does not repeat, so (epoch, revision) names one
+	// version of the record for the life of the deployment.
+	Epoch string `json:"epoch,omitempty"`
+}
+
+// newEpoch returns a random epoch of 10 lower-case letters and digits
+// (50 bits).
+func newEpoch() string {
+	return strings.ToLower(rand.Text()[:10])
+}
+
+// Version names the record as it was at key revision rev, for ids that
+// must never repeat: "<epoch>-<rev>" ("<rev>" for a record written before
+// epochs existed, until a write gives it one).
+func (s *Status) Version(rev uint64) string {
+	n := strconv.FormatUint(rev, 10)
+	if s.Epoch == "" {
+		return n
+	}
+	return s.Epoch + "-" + n
 }
 
 // Initial is the status of a source that has never been synced, as the

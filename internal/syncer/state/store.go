@@ -28,6 +28,9 @@ type Store struct {
 	// undecodable is the revision of each source's record last reported
 	// as undecodable, so that each one is logged once.
 	undecodable map[string]uint64
+	// epochs holds the sources whose record this Store gave an epoch of
+	// its own (see Update).
+	epochs map[string]bool
 }
 
 // known is a record as last read or written, and its revision.
@@ -41,7 +44,7 @@ func NewStore(kv jetstream.KeyValue, logger *slog.Logger) *Store {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{kv: kv, logger: logger, last: map[string]known{}, undecodable: map[string]uint64{}}
+	return &Store{kv: kv, logger: logger, last: map[string]known{}, undecodable: map[string]uint64{}, epochs: map[string]bool{}}
 }
 
 // remember keeps a copy of a record read or written at rev; a nil st
@@ -107,12 +110,25 @@ func (s *Store) reportUndecodable(source string, rev uint64, err error) {
 	}
 }
 
+// ownEpoch reports whether the Store gave the source's record its epoch.
+func (s *Store) ownEpoch(source string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epochs[source]
+}
+
 // Update applies mutate to the current status (or to init() when there is
 // none; a nil init() writes nothing and returns nil) and writes it back with compare-and-swap, re-reading and applying
 // again when another writer got there first. mutate is told the revision it
 // writes over (0 for a new record): one write at most succeeds over each
-// revision, so the pair (source, base) names one write for good. It returns
-// the written status.
+// revision, so (source, st.Version(base)) names one write for good.
+//
+// The first write of each record by a Store gives the record a new epoch,
+// and so does every write of a record without one (created again):
+// revisions start over when the record or its bucket is created again,
+// and continue from a backup's when a copy of the data is restored and
+// run (also beside the original), whereas an epoch never repeats. It
+// returns the written status.
 func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64)) (*Status, error) {
 	st, rev, recalled := s.recall(source)
 	for range maxCASRetries {
@@ -127,6 +143,9 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 			if st = init(); st == nil {
 				return nil, nil
 			}
+		}
+		if st != nil && (st.Epoch == "" || !s.ownEpoch(source)) {
+			st.Epoch = newEpoch()
 		}
 		mutate(st, rev)
 		data, err := json.Marshal(st)
@@ -147,6 +166,9 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 			return nil, fmt.Errorf("write status of %s: %w", source, err)
 		}
 		s.remember(source, st, written)
+		s.mu.Lock()
+		s.epochs[source] = true
+		s.mu.Unlock()
 		return st, nil
 	}
 	return nil, fmt.Errorf("write status of %s: gave up after %d conflicting writes", source, maxCASRetries)

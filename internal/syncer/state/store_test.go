@@ -247,3 +247,46 @@ func TestUndecodableRecordReadsAsMissing(t *testing.T) {
 		}
 	})
 }
+
+// A copy of the data restored from a backup (or run beside the original)
+// continues the record's revisions from the backup's, which the original
+// went on to use: its writes must still name versions the original never
+// named, so that no result id repeats.
+func TestRestoredRecordNamesNewVersions(t *testing.T) {
+	ctx := context.Background()
+	original, restored := newHandles(t), newHandles(t)
+	initial := func() *state.Status { return state.Initial("30m0s") }
+	var versions []string
+	note := func(s *state.Status, base uint64) { versions = append(versions, s.Version(base)) }
+
+	store := state.NewStore(original.Status, nil)
+	if _, err := store.Update(ctx, "a", initial, note); err != nil {
+		t.Fatal(err)
+	}
+	backup, err := original.Status.Get(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := store.Update(ctx, "a", initial, note); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The restored copy holds the backup at the revision it had.
+	if _, err := restored.Status.Put(ctx, "a", backup.Value()); err != nil {
+		t.Fatal(err)
+	}
+	copied := state.NewStore(restored.Status, nil)
+	for range 2 {
+		if _, err := copied.Update(ctx, "a", initial, note); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, v := range versions {
+		if seen[v] {
+			t.Errorf("version %s named twice: %v", v, versions)
+		}
+		seen[v] = true
+	}
+}

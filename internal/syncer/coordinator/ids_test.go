@@ -1,0 +1,122 @@
+package coordinator
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/testsupport"
+)
+
+// storedResults returns the number of results of a source REGSYNC_RESULTS
+// holds.
+func storedResults(t *testing.T, h *harness, source string) uint64 {
+	t.Helper()
+	stream, err := h.js.Stream(context.Background(), events.StreamResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(events.SourceResults(source)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
+}
+
+// Result ids name the status revision an outcome was written over; a
+// status bucket created again starts its revisions over, and its results
+// must still be stored, not dropped as repeats of the earlier bucket's.
+func TestResultsAfterStatusBucketRecreatedAreStored(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha)
+	h.start([]config.Source{fileSource("local", path, nil)}, 0)
+	res := h.results("local")
+	h.request("local")
+	first, _ := res.next()
+	ids := []string{first.ID()}
+
+	ctx := context.Background()
+	kv, err := h.js.KeyValue(ctx, events.BucketStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
+	for range 2 {
+		if err := h.js.DeleteKeyValue(ctx, events.BucketStatus); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: events.BucketStatus, History: uint8(cfg.MaxMsgsPerSubject), Storage: cfg.Storage}); err != nil {
+			t.Fatal(err)
+		}
+		h.request("local")
+		ev, _ := res.next()
+		ids = append(ids, ev.ID())
+	}
+	if n := storedResults(t, h, "local"); n != 3 {
+		t.Errorf("REGSYNC_RESULTS holds %d results of local, want 3 (%v)", n, ids)
+	}
+}
+
+// Deleting regsync_status while regsync runs must not stop the status
+// watch (which ended serve) and leave the bucket missing: the bucket is
+// created again and followed from the start.
+func TestStatusBucketDeletedIsCreatedAgain(t *testing.T) {
+	h := newHarness(t)
+	m := NewStatusMetrics(h.h, []config.Source{{Name: "a", File: &config.File{Path: "a.json"}}}, testsupport.Logger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	put := func(servers int) {
+		t.Helper()
+		_, err := state.NewStore(h.h.Status, nil).Update(ctx, "a", func() *state.Status { return state.Initial("") },
+			func(s *state.Status, _ uint64) { s.ServerCount = servers })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	watched := func(servers int) func() bool {
+		return func() bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			st := m.statuses["a"]
+			return st != nil && st.ServerCount == servers
+		}
+	}
+	put(1)
+	testsupport.Eventually(t, "the record followed", watched(1))
+
+	if err := h.js.DeleteKeyValue(ctx, events.BucketStatus); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the bucket created again", func() bool {
+		_, err := h.js.KeyValue(ctx, events.BucketStatus)
+		return err == nil
+	})
+	put(2)
+	testsupport.Eventually(t, "the new bucket followed", watched(2))
+	select {
+	case err := <-done:
+		t.Fatalf("Run ended: %v", err)
+	default:
+	}
+}
