@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -14,23 +13,9 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
-
-// Slot returns the interval slot of a source that starts after t, and when
-// it starts. Slots are offset by a jitter derived from the source name, so
-// many sources do not fire together, and every replica computes the same
-// slots, so their triggers share the id iv-<source>-<slot> and collapse.
-func Slot(source string, interval time.Duration, t time.Time) (int64, time.Time) {
-	if interval <= 0 {
-		return 0, time.Time{}
-	}
-	h := fnv.New64a()
-	h.Write([]byte(source))
-	offset := int64(h.Sum64() % uint64(interval))
-	k := (t.UnixNano()-offset)/int64(interval) + 1
-	return k, time.Unix(0, offset+k*int64(interval)).UTC()
-}
 
 // Interval is the safety net: it requests a sync of every source at each of
 // its interval slots, and retries failed sources at the time their status
@@ -165,7 +150,7 @@ func (iv *Interval) due(now time.Time) []dueTrigger {
 	defer iv.mu.Unlock()
 	var out []dueTrigger
 	for name, interval := range iv.intervals {
-		next, _ := Slot(name, interval, now)
+		next, _ := syncer.Slot(name, interval, now)
 		current := next - 1 // the slot that started most recently
 		last, seen := iv.slots[name]
 		iv.slots[name] = current
@@ -194,7 +179,7 @@ func (iv *Interval) next(now time.Time) time.Time {
 	defer iv.mu.Unlock()
 	next := now.Add(time.Hour)
 	for name, interval := range iv.intervals {
-		if _, at := Slot(name, interval, now); at.Before(next) {
+		if _, at := syncer.Slot(name, interval, now); at.Before(next) {
 			next = at
 		}
 	}
