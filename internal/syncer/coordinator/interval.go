@@ -22,7 +22,7 @@ import (
 // names. ShouldSync still decides; an unchanged source is skipped.
 type Interval struct {
 	producer bus.Producer
-	status   jetstream.KeyValue
+	status   statusWatch
 	logger   *slog.Logger
 
 	mu sync.Mutex
@@ -34,6 +34,11 @@ type Interval struct {
 	// is only noted (its startup trigger covers it).
 	slots map[string]int64
 	wake  chan struct{}
+}
+
+// statusWatch watches every status record: regsync_status.
+type statusWatch interface {
+	WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error)
 }
 
 // nextRetry is a failed source's next attempt.
@@ -104,9 +109,37 @@ func (iv *Interval) Run(ctx context.Context) error {
 // followStatus keeps the retry times of failed sources. Only a failure
 // wakes the loop (its retry may come before the next wake-up): every sync
 // writes the status, and a thousand sources synced at once must not
-// recompute the schedule thousands of times.
+// recompute the schedule thousands of times. A watch that ends before ctx
+// is done is made again under backoff: it replays every record, so no
+// failure is missed.
 func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
-	defer w.Stop()
+	retry := bus.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second,
+		Retryable: func(error) bool { return true },
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			iv.logger.Warn("cannot watch the status, retries of failed sources wait", "attempt", attempt, "retry_in", wait, "err", err)
+		}}
+	for {
+		iv.follow(ctx, w)
+		if ctx.Err() != nil {
+			return
+		}
+		iv.logger.Warn("status watch ended, watching again", "bucket", events.BucketStatus)
+		err := retry.Do(ctx, func(ctx context.Context) (err error) {
+			w, err = iv.status.WatchAll(ctx)
+			if err != nil {
+				return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return // ctx is done
+		}
+	}
+}
+
+// follow notes every status update until the watch ends or ctx is done.
+func (iv *Interval) follow(ctx context.Context, w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():

@@ -2,12 +2,19 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -87,4 +94,58 @@ func TestReplicaWithoutItsTriggerStreamIsNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	testsupport.Eventually(t, "the replica ready again", func() bool { return c.Ready() == nil })
+}
+
+// endingWatches is a status bucket whose first watch ends at once, as a
+// watch does when its subscription is closed under it.
+type endingWatches struct {
+	jetstream.KeyValue
+	watches atomic.Int32
+}
+
+func (e *endingWatches) WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	if e.watches.Add(1) == 1 {
+		return endedWatch{}, nil
+	}
+	return e.KeyValue.WatchAll(ctx, opts...)
+}
+
+type endedWatch struct{}
+
+func (endedWatch) Updates() <-chan jetstream.KeyValueEntry {
+	ch := make(chan jetstream.KeyValueEntry)
+	close(ch)
+	return ch
+}
+
+func (endedWatch) Stop() error { return nil }
+
+func TestIntervalWatchesStatusAgainWhenItsWatchEnds(t *testing.T) {
+	h := newHarness(t)
+	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
+	bucket := &endingWatches{KeyValue: h.h.Status}
+	log := &testsupport.Buffer{}
+	iv := NewInterval(h.h.Publisher, bucket, []config.Source{src}, slog.New(slog.NewTextHandler(log, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- iv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	testsupport.Eventually(t, "the status watched again", func() bool { return bucket.watches.Load() >= 2 })
+	if !log.Contains("status watch ended") {
+		t.Errorf("the ended watch was not logged: %s", log)
+	}
+	retryAt := time.Now().Add(100 * time.Millisecond)
+	data, _ := json.Marshal(state.Status{Phase: state.PhaseFailed, AttemptCount: 1, NextSyncTime: &retryAt})
+	if _, err := h.h.Status.Put(context.Background(), "flaky", data); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "a retry trigger", func() bool {
+		for _, id := range streamIDs(t, h, "flaky") {
+			if strings.HasPrefix(id, "rt-flaky-") {
+				return true
+			}
+		}
+		return false
+	})
 }
