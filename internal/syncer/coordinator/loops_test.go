@@ -58,6 +58,16 @@ func TestTriggersAreAnsweredAfterTheConsumerIsLost(t *testing.T) {
 			if err := c.Ready(); err != nil {
 				t.Fatalf("consuming replica not ready: %v", err)
 			}
+			// The answered trigger is acknowledged (else the new consumer
+			// rightly delivers it again).
+			testsupport.Eventually(t, "the trigger acknowledged", func() bool {
+				cons, err := h.js.Consumer(context.Background(), events.StreamTriggers, ConsumerName)
+				if err != nil {
+					return false
+				}
+				info, err := cons.Info(context.Background())
+				return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+			})
 
 			tt.lose(t, h)
 			id := h.request("local")
