@@ -219,7 +219,7 @@ type pipeline struct {
 	logger   *slog.Logger
 	cfg      *config.Config
 	conn     *connection
-	ready    atomic.Bool
+	ready    readiness
 	status   *state.Store
 	metrics  *serveMetrics
 	coord    *coordinator.Coordinator
@@ -237,6 +237,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	h := conn.h
 	srcs := cfg.SyncedSources()
 	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status, logger)}
+	s.ready.consuming = func() error { return s.coord.Ready() }
 	reg := prometheus.NewRegistry()
 	s.metrics = newServeMetrics(reg, conn.nc, h, srcs, logger)
 	// One fetcher for workers and pollers: it keeps the git clones and the
@@ -325,7 +326,7 @@ func (s *pipeline) run(ctx context.Context) error {
 	})
 	grp.Go(func() error {
 		<-gctx.Done()
-		s.ready.Store(false)
+		s.ready.stopping.Store(true)
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
 		defer cancel()
 		return s.srv.Shutdown(shutdownCtx)
@@ -337,7 +338,7 @@ func (s *pipeline) run(ctx context.Context) error {
 			s.logger.Error("startup triggers", "err", err)
 		}
 		s.logger.Info("regsync ready", "sources", len(srcs), "startup_triggers", n)
-		s.ready.Store(true)
+		s.ready.started.Store(true)
 		return nil
 	})
 	return grp.Wait()
@@ -354,7 +355,26 @@ func traced(h http.Handler) http.Handler {
 	})
 }
 
-func httpHandler(nc *nats.Conn, ready *atomic.Bool, reg *prometheus.Registry, hooks http.Handler) http.Handler {
+// readiness is what /readyz answers from: the startup triggers are
+// published, shutdown has not begun (it never ends), and the coordinator
+// consumes triggers.
+type readiness struct {
+	started, stopping atomic.Bool
+	consuming         func() error
+}
+
+// err returns nil when ready, else why not.
+func (r *readiness) err() error {
+	switch {
+	case r.stopping.Load():
+		return errors.New("shutting down")
+	case !r.started.Load():
+		return errors.New("starting")
+	}
+	return r.consuming()
+}
+
+func httpHandler(nc *nats.Conn, ready *readiness, reg *prometheus.Registry, hooks http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(webhook.PathPrefix, traced(hooks))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -364,9 +384,11 @@ func httpHandler(nc *nats.Conn, ready *atomic.Bool, reg *prometheus.Registry, ho
 		switch {
 		case !nc.IsConnected():
 			http.Error(w, "not ready: nats "+nc.Status().String(), http.StatusServiceUnavailable)
-		case !ready.Load():
-			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
 		default:
+			if err := ready.err(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 			fmt.Fprintln(w, "ready")
 		}
 	})

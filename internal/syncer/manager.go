@@ -156,7 +156,7 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 		log.Warn("detected stale Syncing status, treating as failed", "last_attempt", st.LastAttempt)
 	}
 
-	intervalDue, _, err := IsIntervalSyncNeeded(st, now)
+	intervalDue, _, err := IsIntervalSyncNeeded(src.Name, st, now)
 	if err != nil {
 		return Decision{Reason: ReasonErrorParsingInterval, Err: &Error{
 			Err:             err,

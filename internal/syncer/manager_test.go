@@ -375,31 +375,6 @@ func TestPerformSync(t *testing.T) {
 	}
 }
 
-func TestIsIntervalSyncNeeded(t *testing.T) {
-	cases := []struct {
-		name    string
-		st      *state.Status
-		due     bool
-		next    time.Time
-		wantErr bool
-	}{
-		{"nil status", nil, false, time.Time{}, false},
-		{"no schedule", &state.Status{}, false, time.Time{}, false},
-		{"bad schedule", &state.Status{SyncSchedule: "invalid-duration"}, false, time.Time{}, true},
-		{"never attempted", &state.Status{SyncSchedule: "1h"}, true, now.Add(time.Hour), false},
-		{"attempted 30m ago of 1h", &state.Status{SyncSchedule: "1h", LastAttempt: ago(30 * time.Minute)}, false, now.Add(30 * time.Minute), false},
-		{"attempted exactly 1h ago", &state.Status{SyncSchedule: "1h", LastAttempt: ago(time.Hour)}, true, now.Add(time.Hour), false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			due, next, err := IsIntervalSyncNeeded(tc.st, now)
-			if due != tc.due || !next.Equal(tc.next) || (err != nil) != tc.wantErr {
-				t.Errorf("got (%v, %v, %v), want (%v, %v, err=%v)", due, next, err, tc.due, tc.next, tc.wantErr)
-			}
-		})
-	}
-}
-
 func TestRecordFailureKeepsLastGood(t *testing.T) {
 	st := &state.Status{Phase: state.PhaseComplete, LastSyncHash: "good", ServerCount: 7, LastAppliedFilterHash: "f", Revision: "r"}
 	e := &Error{Message: "Fetch failed: gone", ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonFetchFailed}

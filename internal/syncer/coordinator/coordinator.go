@@ -75,6 +75,10 @@ type Coordinator struct {
 	queues    *queues
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
+	// current is the consumer being consumed, nil before the first.
+	current atomic.Pointer[consumption]
+	// notReady says why the replica consumes no triggers; nil while it does.
+	notReady atomic.Pointer[error]
 	// publish stores an event on a subject; a test seam for a JetStream
 	// that does not take results.
 	publish func(ctx context.Context, subject string, ev event.Event) error
@@ -120,6 +124,8 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		callTimeout: CallTimeout(opts.LeaseTTL),
 	}
 	mgr.CallTimeout = c.callTimeout
+	notStarted := fmt.Errorf("trigger consumer %s on %s not started yet", ConsumerName, events.StreamTriggers)
+	c.notReady.Store(&notStarted)
 	c.publish = h.Publisher.Publish
 	c.SetSources(srcs)
 	return c
@@ -157,28 +163,10 @@ func (c *Coordinator) call(ctx context.Context) (context.Context, context.Cancel
 // Run consumes triggers until ctx is done, then stops taking new ones,
 // hands untaken triggers back and gives the syncs in flight DrainTimeout
 // to finish; syncs still running then are cut off, their triggers handed
-// back and their leases released.
+// back and their leases released. A consumer that is lost (deleted, or gone
+// with its stream) is made again under backoff; meanwhile Ready says why
+// the replica consumes nothing.
 func (c *Coordinator) Run(ctx context.Context) error {
-	cons, err := c.h.JS.CreateOrUpdateConsumer(ctx, events.StreamTriggers, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "regsync sync workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       c.opts.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 10_000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return fmt.Errorf("ensure consumer %s: %w", ConsumerName, err)
-	}
-	cc, err := cons.Consume(c.receive, jetstream.PullMaxMessages(256),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			c.logger.Warn("trigger consumer", "err", err)
-		}))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", events.StreamTriggers, err)
-	}
-
 	// stopping ends the syncs that outlive the drain.
 	stopping, cutOff := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cutOff(nil)
@@ -188,11 +176,28 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
-	hb.Go(func() { c.heartbeat(hbCtx, cons) })
+	hb.Go(func() { c.heartbeat(hbCtx) })
 
-	<-ctx.Done()
-	cc.Stop()
-	<-cc.Closed()
+	for {
+		cur, cc, err := c.consume(ctx)
+		if err != nil {
+			break // ctx is done
+		}
+		select {
+		case <-ctx.Done():
+		case <-cc.Closed():
+		case <-cur.lost:
+		}
+		cc.Stop()
+		<-cc.Closed()
+		if ctx.Err() != nil {
+			break
+		}
+		lost := fmt.Errorf("trigger consumer %s on %s lost, making it again", ConsumerName, events.StreamTriggers)
+		c.notReady.Store(&lost)
+		c.logger.Warn("trigger consumer lost, making it again", "consumer", ConsumerName, "stream", events.StreamTriggers)
+	}
+	c.notReady.Store(&errShutdown)
 	for _, d := range c.queues.close() {
 		_ = d.msg.Nak()
 	}
@@ -210,6 +215,78 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	return nil
 }
 
+// Ready returns nil while the replica consumes triggers, else why not.
+func (c *Coordinator) Ready() error {
+	if err := c.notReady.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// consumption is one life of the trigger consumer: lost is closed when the
+// server says it is gone.
+type consumption struct {
+	cons jetstream.Consumer
+	lost chan struct{}
+	once sync.Once
+}
+
+func (s *consumption) fail() { s.once.Do(func() { close(s.lost) }) }
+
+// gone reports whether err says the consumer no longer exists.
+func gone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// consume makes the durable consumer and starts consuming it, trying again
+// under backoff until it succeeds or ctx is done (the only error).
+func (c *Coordinator) consume(ctx context.Context) (*consumption, jetstream.ConsumeContext, error) {
+	var (
+		cur *consumption
+		cc  jetstream.ConsumeContext
+	)
+	retry := bus.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,
+		Retryable: func(error) bool { return true },
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			c.logger.Warn("cannot consume triggers, trying again", "attempt", attempt, "retry_in", wait, "err", err)
+		}}
+	err := retry.Do(ctx, func(call context.Context) error {
+		cons, err := c.h.JS.CreateOrUpdateConsumer(call, events.StreamTriggers, jetstream.ConsumerConfig{
+			Durable:       ConsumerName,
+			Description:   "regsync sync workers",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       c.opts.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: 10_000,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			err = fmt.Errorf("ensure consumer %s on %s: %w", ConsumerName, events.StreamTriggers, err)
+			c.notReady.Store(&err)
+			return err
+		}
+		next := &consumption{cons: cons, lost: make(chan struct{})}
+		cc, err = cons.Consume(c.receive, jetstream.PullMaxMessages(256),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if gone(err) {
+					next.fail()
+				}
+				c.logger.Warn("trigger consumer", "err", err)
+			}))
+		if err != nil {
+			err = fmt.Errorf("consume %s: %w", events.StreamTriggers, err)
+			c.notReady.Store(&err)
+			return err
+		}
+		cur = next
+		c.current.Store(cur)
+		c.notReady.Store(nil)
+		return nil
+	})
+	return cur, cc, err
+}
+
 // errShutdown and errLeaseLost say why a sync was cut off; its triggers
 // are handed back unanswered.
 var (
@@ -217,9 +294,10 @@ var (
 	errLeaseLost = errors.New("lease lost")
 )
 
-// heartbeat tells the server that held triggers are being worked on, and
-// notes how many triggers wait for an answer.
-func (c *Coordinator) heartbeat(ctx context.Context, cons jetstream.Consumer) {
+// heartbeat tells the server that held triggers are being worked on,
+// notes how many triggers wait for an answer, and notices a consumer that
+// is gone without a word to the subscription.
+func (c *Coordinator) heartbeat(ctx context.Context) {
 	ticker := time.NewTicker(c.opts.AckWait / 3)
 	defer ticker.Stop()
 	for {
@@ -230,11 +308,19 @@ func (c *Coordinator) heartbeat(ctx context.Context, cons jetstream.Consumer) {
 			for _, d := range c.queues.held() {
 				_ = d.msg.InProgress()
 			}
-			call, cancel := c.call(ctx)
-			if info, err := cons.Info(call); err == nil {
-				c.opts.Metrics.setPending(info.NumPending + uint64(max(info.NumAckPending, 0)))
+			cur := c.current.Load()
+			if cur == nil {
+				continue
 			}
+			call, cancel := c.call(ctx)
+			info, err := cur.cons.Info(call)
 			cancel()
+			switch {
+			case err == nil:
+				c.opts.Metrics.setPending(info.NumPending + uint64(max(info.NumAckPending, 0)))
+			case gone(err):
+				cur.fail()
+			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -14,30 +13,16 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
-
-// Slot returns the interval slot of a source that starts after t, and when
-// it starts. Slots are offset by a jitter derived from the source name, so
-// many sources do not fire together, and every replica computes the same
-// slots, so their triggers share the id iv-<source>-<slot> and collapse.
-func Slot(source string, interval time.Duration, t time.Time) (int64, time.Time) {
-	if interval <= 0 {
-		return 0, time.Time{}
-	}
-	h := fnv.New64a()
-	h.Write([]byte(source))
-	offset := int64(h.Sum64() % uint64(interval))
-	k := (t.UnixNano()-offset)/int64(interval) + 1
-	return k, time.Unix(0, offset+k*int64(interval)).UTC()
-}
 
 // Interval is the safety net: it requests a sync of every source at each of
 // its interval slots, and retries failed sources at the time their status
 // names. ShouldSync still decides; an unchanged source is skipped.
 type Interval struct {
 	producer bus.Producer
-	status   jetstream.KeyValue
+	status   statusWatch
 	logger   *slog.Logger
 
 	mu sync.Mutex
@@ -49,6 +34,11 @@ type Interval struct {
 	// is only noted (its startup trigger covers it).
 	slots map[string]int64
 	wake  chan struct{}
+}
+
+// statusWatch watches every status record: regsync_status.
+type statusWatch interface {
+	WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error)
 }
 
 // nextRetry is a failed source's next attempt.
@@ -128,9 +118,37 @@ func (iv *Interval) Run(ctx context.Context) error {
 // followStatus keeps the retry times of failed sources. Only a failure
 // wakes the loop (its retry may come before the next wake-up): every sync
 // writes the status, and a thousand sources synced at once must not
-// recompute the schedule thousands of times.
+// recompute the schedule thousands of times. A watch that ends before ctx
+// is done is made again under backoff: it replays every record, so no
+// failure is missed.
 func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
-	defer w.Stop()
+	retry := bus.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second,
+		Retryable: func(error) bool { return true },
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			iv.logger.Warn("cannot watch the status, retries of failed sources wait", "attempt", attempt, "retry_in", wait, "err", err)
+		}}
+	for {
+		iv.follow(ctx, w)
+		if ctx.Err() != nil {
+			return
+		}
+		iv.logger.Warn("status watch ended, watching again", "bucket", events.BucketStatus)
+		err := retry.Do(ctx, func(ctx context.Context) (err error) {
+			w, err = iv.status.WatchAll(ctx)
+			if err != nil {
+				return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return // ctx is done
+		}
+	}
+}
+
+// follow notes every status update until the watch ends or ctx is done.
+func (iv *Interval) follow(ctx context.Context, w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +192,7 @@ func (iv *Interval) due(now time.Time) []dueTrigger {
 	defer iv.mu.Unlock()
 	var out []dueTrigger
 	for name, interval := range iv.intervals {
-		next, _ := Slot(name, interval, now)
+		next, _ := syncer.Slot(name, interval, now)
 		current := next - 1 // the slot that started most recently
 		last, seen := iv.slots[name]
 		iv.slots[name] = current
@@ -203,7 +221,7 @@ func (iv *Interval) next(now time.Time) time.Time {
 	defer iv.mu.Unlock()
 	next := now.Add(time.Hour)
 	for name, interval := range iv.intervals {
-		if _, at := Slot(name, interval, now); at.Before(next) {
+		if _, at := syncer.Slot(name, interval, now); at.Before(next) {
 			next = at
 		}
 	}

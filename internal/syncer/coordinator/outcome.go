@@ -121,7 +121,7 @@ func cutOff(ctx context.Context) error {
 
 // nextSlot is when the interval fallback next looks at a source, or nil.
 func nextSlot(src config.Source, after time.Time) *time.Time {
-	if _, at := Slot(src.Name, src.Interval(), after); !at.IsZero() {
+	if _, at := syncer.Slot(src.Name, src.Interval(), after); !at.IsZero() {
 		return &at
 	}
 	return nil

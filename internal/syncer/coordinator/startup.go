@@ -41,7 +41,7 @@ func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []
 			errs = append(errs, err)
 			continue
 		}
-		due, _, ierr := syncer.IsIntervalSyncNeeded(st, now)
+		due, _, ierr := syncer.IsIntervalSyncNeeded(src.Name, st, now)
 		// A recorded result not yet announced also needs a worker.
 		if st.Phase == state.PhaseComplete && !due && ierr == nil && st.PendingResult == nil {
 			continue
