@@ -71,8 +71,10 @@ type Coordinator struct {
 	logger *slog.Logger
 	// rejectLog bounds the lines about malformed triggers.
 	rejectLog *slog.Logger
-	sources   atomic.Pointer[map[string]config.Source]
-	queues    *queues
+	// unknown remembers the unknown source names answered lately.
+	unknown *answeredNames
+	sources atomic.Pointer[map[string]config.Source]
+	queues  *queues
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
 	// publish stores an event on a subject; a test seam for a JetStream
@@ -117,6 +119,7 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		// A flood of bad messages must not flood the log (metrics count
 		// every one).
 		rejectLog:   ratelog.New(opts.Logger, 0, 0),
+		unknown:     newAnsweredNames(unknownNames, unknownPeriod),
 		callTimeout: CallTimeout(opts.LeaseTTL),
 	}
 	mgr.CallTimeout = c.callTimeout

@@ -12,13 +12,21 @@ import (
 type Metrics struct {
 	triggers *prometheus.CounterVec
 	rejects  prometheus.Counter
-	results  *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	errors   *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	held     prometheus.Counter
-	pending  prometheus.Gauge
+	// suppressed counts triggers for unknown sources acknowledged
+	// without a result (see answeredNames).
+	suppressed prometheus.Counter
+	results    *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	errors     *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	held       prometheus.Counter
+	pending    prometheus.Gauge
 }
+
+// UnknownSourceLabel is the source label of the results that answer
+// triggers for sources regsync does not sync: the names come from trigger
+// content, so they never become label values.
+const UnknownSourceLabel = "unknown"
 
 // latencyBuckets span a file edit answered in milliseconds to a source
 // retried for minutes.
@@ -34,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		rejects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "regsync_triggers_rejected_total",
 			Help: "Malformed triggers terminated without a sync.",
+		}),
+		suppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "regsync_triggers_suppressed_total",
+			Help: "Triggers for a source regsync does not sync, acknowledged without a result because that name was answered within the last minute.",
 		}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_sync_results_total",
@@ -62,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Triggers in REGSYNC_TRIGGERS not yet answered: waiting for delivery plus delivered and unacknowledged (the consumer lag).",
 		}),
 	}
-	reg.MustRegister(m.triggers, m.rejects, m.results, m.duration, m.errors, m.latency, m.held, m.pending)
+	reg.MustRegister(m.triggers, m.rejects, m.suppressed, m.results, m.duration, m.errors, m.latency, m.held, m.pending)
 	return m
 }
 
@@ -89,6 +101,14 @@ func (m *Metrics) answered(source, outcome, reason string, ds []delivery, at tim
 		if !d.published.IsZero() {
 			m.latency.WithLabelValues(d.kind).Observe(at.Sub(d.published).Seconds())
 		}
+	}
+}
+
+// suppress counts triggers for an unknown source acknowledged without a
+// result.
+func (m *Metrics) suppress(n int) {
+	if m != nil {
+		m.suppressed.Add(float64(n))
 	}
 }
 

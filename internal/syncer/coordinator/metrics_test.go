@@ -4,11 +4,16 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/testsupport"
@@ -86,5 +91,101 @@ func TestStatusMetricsStopQuietly(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Run() after cancel = %v", err)
 		}
+	}
+}
+
+// TestUnknownSourcesAddNoSeries: trigger content must not add series, and
+// a flood of triggers for one unknown name is answered once per period.
+func TestUnknownSourcesAddNoSeries(t *testing.T) {
+	h := newHarness(t)
+	reg := prometheus.NewPedanticRegistry()
+	metrics := NewMetrics(reg)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var clock sync.Mutex
+	h.runPrepared(nil, &sources.Fetcher{}, h.snapshots, Options{Metrics: metrics}, func(c *Coordinator) {
+		c.unknown.now = func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	})
+	stored := func(name string) uint64 {
+		stream, err := h.js.Stream(context.Background(), events.StreamResults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(events.ResultSubject(name, events.OutcomeFailed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Subjects[events.ResultSubject(name, events.OutcomeFailed)]
+	}
+	unknown := func() float64 {
+		return testutil.ToFloat64(metrics.results.WithLabelValues("unknown", events.OutcomeFailed, "unknown-source"))
+	}
+
+	for i, name := range []string{"nosuch-a", "nosuch-b", "nosuch-c"} {
+		h.request(name)
+		testsupport.Eventually(t, "the unknown source answered", func() bool { return unknown() == float64(i+1) })
+	}
+	if n := testutil.CollectAndCount(metrics.results, "regsync_sync_results_total"); n != 1 {
+		t.Errorf("%d result series for three unknown names, want the one source=\"unknown\" series", n)
+	}
+
+	// The same name again within the period: acknowledged and counted, no
+	// second result stored.
+	for range 3 {
+		h.request("nosuch-a")
+	}
+	testsupport.Eventually(t, "the repeated triggers counted", func() bool {
+		return testutil.ToFloat64(metrics.suppressed) == 3
+	})
+	if n := stored("nosuch-a"); n != 1 {
+		t.Errorf("%d results stored for nosuch-a within one period, want 1", n)
+	}
+	testsupport.Eventually(t, "the repeated triggers acknowledged", func() bool {
+		info, err := h.js.Stream(context.Background(), events.StreamTriggers)
+		return err == nil && info.CachedInfo().State.Msgs == 0
+	})
+
+	// A period later the name is answered again.
+	clock.Lock()
+	now = now.Add(unknownPeriod)
+	clock.Unlock()
+	h.request("nosuch-a")
+	testsupport.Eventually(t, "the unknown source answered again after the period", func() bool { return unknown() == 4 })
+	if n := stored("nosuch-a"); n != 2 {
+		t.Errorf("%d results stored for nosuch-a over two periods, want 2", n)
+	}
+}
+
+func TestAnsweredNamesIsBounded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := newAnsweredNames(2, time.Minute)
+	a.now = func() time.Time { return now }
+	for _, name := range []string{"a", "b"} {
+		if !a.answer(name) {
+			t.Fatalf("first answer to %s refused", name)
+		}
+	}
+	if a.answer("a") {
+		t.Error("a answered twice within the period")
+	}
+	if !a.answer("c") {
+		t.Fatal("first answer to c refused")
+	}
+	if len(a.names) != 2 || a.order.Len() != 2 {
+		t.Errorf("memory holds %d names (%d in order), want 2", len(a.names), a.order.Len())
+	}
+	// a was the least recently answered and left the memory for c.
+	if !a.answer("a") {
+		t.Error("a, forgotten for c, not answered again")
+	}
+	if a.answer("c") {
+		t.Error("c answered twice within the period")
+	}
+	now = now.Add(time.Minute)
+	if !a.answer("c") {
+		t.Error("c not answered again a period later")
+	}
+	a.forget("c")
+	if !a.answer("c") {
+		t.Error("c not answered again after its answer was forgotten")
 	}
 }

@@ -287,8 +287,19 @@ func resultOf(ev event.Event) (events.Covered, string, error) {
 
 // answerUnknown answers the triggers of a source that regsync does not
 // sync. Nothing is recorded, so the answer is made the same every time it
-// is given: its id and start time come from the triggers themselves.
+// is given: its id and start time come from the triggers themselves. Any
+// name can be triggered, so a name is answered at most once per
+// unknownPeriod (later triggers are acknowledged and counted), and the
+// results for names not in the configuration are counted under source
+// "unknown".
 func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name string, src config.Source, known bool, ds []delivery) {
+	if !c.unknown.answer(name) {
+		c.rejectLog.Info("trigger for a source regsync does not sync, answered within the last minute: acknowledged without a result",
+			"source", name, "triggers", len(ds), "period", unknownPeriod)
+		c.opts.Metrics.suppress(len(ds))
+		c.ack(log, ds)
+		return
+	}
 	var newest time.Time
 	for _, d := range ds {
 		if d.published.After(newest) {
@@ -315,9 +326,14 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	cancel()
 	if err != nil {
 		log.Warn("cannot publish result, trying again later", "err", err)
+		c.unknown.forget(name)
 		c.later(name, ds, time.Second)
 		return
 	}
-	c.opts.Metrics.answered(name, events.OutcomeFailed, "unknown-source", ds, time.Now())
+	label := UnknownSourceLabel
+	if known {
+		label = name // a configured name: the series are bounded by the configuration
+	}
+	c.opts.Metrics.answered(label, events.OutcomeFailed, "unknown-source", ds, time.Now())
 	c.ack(log, ds)
 }
