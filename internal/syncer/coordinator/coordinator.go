@@ -392,8 +392,10 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	b := newBatch(ds, time.Now().UTC())
 	ctx, span := startSyncSpan(ctx, src, b)
 	defer span.End()
+	// The decision may fetch the source: the sync's time starts here.
+	start := time.Now()
 	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
-	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: time.Now(), previousHash: st.LastSyncHash}
+	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
 	switch {
 	case d.Err != nil:
 		err = c.fail(ctx, o, d.Err)

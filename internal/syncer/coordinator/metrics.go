@@ -53,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"source", "outcome", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "regsync_sync_duration_seconds",
-			Help:    "Duration of performed syncs (fetch, validate, filter, store), by source and outcome (completed, failed).",
+			Help:    "Duration of sync attempts (fetch, validate, filter, store), failed fetches included, by source and outcome (completed, failed).",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"source", "outcome"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
@@ -187,5 +188,32 @@ func TestAnsweredNamesIsBounded(t *testing.T) {
 	a.forget("c")
 	if !a.answer("c") {
 		t.Error("c not answered again after its answer was forgotten")
+	}
+}
+
+func TestFailedFetchIsObservedInSyncDuration(t *testing.T) {
+	h := newHarness(t)
+	srcs := []config.Source{fileSource("local", filepath.Join(h.dir, "missing.json"), nil)}
+	metrics := NewMetrics(prometheus.NewPedanticRegistry())
+	h.runPrepared(srcs, &sources.Fetcher{}, h.snapshots, Options{Metrics: metrics}, nil)
+	res := h.results("local")
+	h.request("local")
+	if f := res.failed(); f.ConditionReason != "FetchFailed" {
+		t.Fatalf("failed with %s, want FetchFailed", f.ConditionReason)
+	}
+	// Counted once the result is stored, which may be just after it is seen.
+	testsupport.Eventually(t, "the failed result counted", func() bool {
+		return testutil.CollectAndCount(metrics.results, "regsync_sync_results_total") == 1
+	})
+	failed, err := metrics.duration.GetMetricWithLabelValues("local", events.OutcomeFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m dto.Metric
+	if err := failed.(prometheus.Histogram).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetHistogram().GetSampleCount(); got != 1 {
+		t.Errorf("regsync_sync_duration_seconds{outcome=\"failed\"} observed %d syncs, want the failed fetch", got)
 	}
 }

@@ -62,6 +62,7 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 	}
 	took := time.Since(o.start)
 	end := time.Now().UTC()
+	c.opts.Metrics.observe(o.src.Name, events.OutcomeFailed, took)
 	c.opts.Metrics.failed(serr.ConditionType, serr.ConditionReason)
 	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
 	return c.conclude(ctx, o, func(s *state.Status) events.Data {
@@ -92,10 +93,6 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched)
 	took := time.Since(o.start)
 	if serr != nil {
-		if err := cutOff(ctx); err != nil {
-			return err
-		}
-		c.opts.Metrics.observe(o.src.Name, events.OutcomeFailed, took)
 		return c.fail(ctx, o, serr)
 	}
 	c.opts.Metrics.observe(o.src.Name, events.OutcomeCompleted, took)
