@@ -35,7 +35,7 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, status jetstream.
 		Name: "regsync_build_info",
 		Help: "Always 1; the labels name the running build.",
 	}, []string{"version", "commit", "go_version"})
-	info.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	info.WithLabelValues(version, buildCommit(), runtime.Version()).Set(1)
 	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "regsync_nats_connected",
 		Help: "1 while the connection to NATS is up, 0 while it is down or reconnecting.",

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -110,6 +113,29 @@ func TestMetricsDocumentedOneByOne(t *testing.T) {
 		name := strings.TrimSuffix(m, "_bucket")
 		if !registered[name] {
 			t.Errorf("deploy/prometheus/alerts.yaml uses %s, which regsync does not export", m)
+		}
+	}
+}
+
+// TestBuildInfoCarriesVCSRevision: a binary built with `go build` in a
+// checkout has no -ldflags commit, but Go stamps the revision into it.
+func TestBuildInfoCarriesVCSRevision(t *testing.T) {
+	saved, savedCommit := readBuildInfo, commit
+	t.Cleanup(func() { readBuildInfo, commit = saved, savedCommit })
+	readBuildInfo = func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "0123abcd"}}}, true
+	}
+	for _, tc := range []struct{ ldflags, want string }{{"", "0123abcd"}, {"feedface", "feedface"}} {
+		commit = tc.ldflags
+		reg := prometheus.NewRegistry()
+		newServeMetrics(reg, nil, nil, nil)
+		want := fmt.Sprintf(`
+# HELP regsync_build_info Always 1; the labels name the running build.
+# TYPE regsync_build_info gauge
+regsync_build_info{commit=%q,go_version=%q,version=%q} 1
+`, tc.want, runtime.Version(), version)
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "regsync_build_info"); err != nil {
+			t.Errorf("commit %q from -ldflags: %v", tc.ldflags, err)
 		}
 	}
 }
