@@ -57,7 +57,21 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, status jetstream.
 		webhooks: webhooks,
 	}
 	reg.MustRegister(info, connected, webhooks, m.status)
+	m.coord.SetSources(srcs)
+	for _, provider := range webhook.Providers() {
+		for _, code := range webhookCodes {
+			webhooks.WithLabelValues(provider, strconv.Itoa(code)) // from the start, at zero
+		}
+	}
+	webhooks.WithLabelValues("other", strconv.Itoa(http.StatusNotFound))
 	return m
+}
+
+// webhookCodes are the answers of a webhook receiver (docs/webhooks.md)
+// whose series exist from the start.
+var webhookCodes = []int{
+	http.StatusOK, http.StatusAccepted, http.StatusBadRequest, http.StatusUnauthorized,
+	http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable,
 }
 
 // instrumentWebhooks counts webhook requests by provider and answer code.

@@ -133,17 +133,12 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 // removed source is dropped.
 func (c *Coordinator) SetSources(srcs []config.Source) {
 	c.mgr.SetSources(srcs)
+	c.opts.Metrics.SetSources(srcs)
 	m := make(map[string]config.Source, len(srcs))
 	for _, s := range srcs {
 		m[s.Name] = s
 	}
-	if old := c.sources.Swap(&m); old != nil {
-		for name := range *old {
-			if _, ok := m[name]; !ok {
-				c.opts.Metrics.forget(name)
-			}
-		}
-	}
+	c.sources.Store(&m)
 }
 
 func (c *Coordinator) source(name string) (config.Source, bool) {

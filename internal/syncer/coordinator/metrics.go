@@ -1,9 +1,15 @@
 package coordinator
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer"
 )
 
 // Metrics are the coordinator's Prometheus metrics. A nil *Metrics records
@@ -21,12 +27,19 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	held       prometheus.Counter
 	pending    prometheus.Gauge
+
+	mu      sync.Mutex
+	sources map[string]bool // the configured sources, whose series may exist
 }
 
 // UnknownSourceLabel is the source label of the results that answer
 // triggers for sources regsync does not sync: the names come from trigger
 // content, so they never become label values.
 const UnknownSourceLabel = "unknown"
+
+// unknownSourceReason is the reason of the result that answers a trigger
+// for a source regsync does not sync.
+const unknownSourceReason = "unknown-source"
 
 // latencyBuckets span a file edit answered in milliseconds to a source
 // retried for minutes.
@@ -75,12 +88,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.triggers, m.rejects, m.suppressed, m.results, m.duration, m.errors, m.latency, m.held, m.pending)
+	for _, kind := range triggerKinds {
+		m.triggers.WithLabelValues(kind)
+		m.latency.WithLabelValues(kind)
+	}
+	for _, f := range syncer.Failures {
+		m.errors.WithLabelValues(f.ConditionType, f.ConditionReason)
+	}
+	m.results.WithLabelValues(UnknownSourceLabel, events.OutcomeFailed, unknownSourceReason)
 	return m
 }
 
 func (m *Metrics) received(kind string) {
 	if m != nil {
-		m.triggers.WithLabelValues(kind).Inc()
+		m.triggers.WithLabelValues(kindLabel(kind)).Inc()
 	}
 }
 
@@ -99,7 +120,7 @@ func (m *Metrics) answered(source, outcome, reason string, ds []delivery, at tim
 	m.results.WithLabelValues(source, outcome, reason).Inc()
 	for _, d := range ds {
 		if !d.published.IsZero() {
-			m.latency.WithLabelValues(d.kind).Observe(at.Sub(d.published).Seconds())
+			m.latency.WithLabelValues(kindLabel(d.kind)).Observe(at.Sub(d.published).Seconds())
 		}
 	}
 }
@@ -136,11 +157,60 @@ func (m *Metrics) setPending(n uint64) {
 	}
 }
 
-// forget deletes the per-source series of a source that left the
-// configuration.
-func (m *Metrics) forget(source string) {
-	if m != nil {
-		m.results.DeletePartialMatch(prometheus.Labels{"source": source})
-		m.duration.DeletePartialMatch(prometheus.Labels{"source": source})
+// triggerKinds are the kinds of trigger a trigger event can name.
+var triggerKinds = []string{
+	events.TriggerFile, events.TriggerGitPoll, events.TriggerHTTPPoll, events.TriggerWebhook,
+	events.TriggerManual, events.TriggerInterval, events.TriggerStartup,
+}
+
+// otherKind counts a trigger kind that is none of triggerKinds: label
+// values never come from trigger content.
+const otherKind = "other"
+
+func kindLabel(kind string) string {
+	if slices.Contains(triggerKinds, kind) {
+		return kind
+	}
+	return otherKind
+}
+
+// SetSources makes the series of the configured sources exist, at zero
+// until something happens, so that rates and alerts see the first event,
+// and deletes those of sources no longer configured. The series that name
+// no source exist from the start too.
+func (m *Metrics) SetSources(srcs []config.Source) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	configured := map[string]bool{}
+	for _, src := range srcs {
+		configured[src.Name] = true
+	}
+	for name := range m.sources {
+		if !configured[name] {
+			m.results.DeletePartialMatch(prometheus.Labels{"source": name})
+			m.duration.DeletePartialMatch(prometheus.Labels{"source": name})
+		}
+	}
+	m.sources = configured
+	for _, src := range srcs {
+		if !src.Synced() {
+			continue
+		}
+		name := src.Name
+		for _, r := range syncer.Reasons() {
+			if r.ShouldSync() {
+				m.results.WithLabelValues(name, events.OutcomeCompleted, r.String())
+			} else {
+				m.results.WithLabelValues(name, events.OutcomeSkipped, r.String())
+			}
+			if r.ShouldSync() || r.IsError() {
+				m.results.WithLabelValues(name, events.OutcomeFailed, r.String())
+			}
+		}
+		m.duration.WithLabelValues(name, events.OutcomeCompleted)
+		m.duration.WithLabelValues(name, events.OutcomeFailed)
 	}
 }

@@ -59,7 +59,7 @@ regsync_source_consecutive_failures{source="local"} 0
 		return testutil.ToFloat64(metrics.results.WithLabelValues("local", "completed", "registry-not-ready")) == 1
 	})
 	testsupport.Eventually(t, "the manual trigger's wait for its answer observed", func() bool {
-		return testutil.CollectAndCount(metrics.latency, "regsync_trigger_to_result_seconds") == 1
+		return samples(t, metrics.latency, events.TriggerManual) == 1
 	})
 	if got := testutil.CollectAndCount(reg, "regsync_source_last_success_timestamp_seconds"); got != 1 {
 		t.Errorf("%d last-success series, want 1", got)
@@ -68,9 +68,17 @@ regsync_source_consecutive_failures{source="local"} 0
 	// The source leaves the configuration: its series go with it.
 	c.SetSources(nil)
 	status.SetSources(nil)
-	for _, name := range []string{"regsync_sync_results_total", "regsync_sync_duration_seconds", "regsync_source_servers", "regsync_source_phase"} {
-		if n := testutil.CollectAndCount(reg, name); n != 0 {
-			t.Errorf("%s has %d series after the source was removed", name, n)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "source" && l.GetValue() == "local" {
+					t.Errorf("%s has a series of local after the source was removed", f.GetName())
+				}
+			}
 		}
 	}
 	problems, err := testutil.GatherAndLint(reg)
@@ -198,22 +206,37 @@ func TestFailedFetchIsObservedInSyncDuration(t *testing.T) {
 	h.runPrepared(srcs, &sources.Fetcher{}, h.snapshots, Options{Metrics: metrics}, nil)
 	res := h.results("local")
 	h.request("local")
-	if f := res.failed(); f.ConditionReason != "FetchFailed" {
+	f := res.failed()
+	if f.ConditionReason != "FetchFailed" {
 		t.Fatalf("failed with %s, want FetchFailed", f.ConditionReason)
 	}
 	// Counted once the result is stored, which may be just after it is seen.
 	testsupport.Eventually(t, "the failed result counted", func() bool {
-		return testutil.CollectAndCount(metrics.results, "regsync_sync_results_total") == 1
+		return testutil.ToFloat64(metrics.results.WithLabelValues("local", events.OutcomeFailed, f.Reason)) == 1
 	})
-	failed, err := metrics.duration.GetMetricWithLabelValues("local", events.OutcomeFailed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m dto.Metric
-	if err := failed.(prometheus.Histogram).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	if got := m.GetHistogram().GetSampleCount(); got != 1 {
+	if got := samples(t, metrics.duration, "local", events.OutcomeFailed); got != 1 {
 		t.Errorf("regsync_sync_duration_seconds{outcome=\"failed\"} observed %d syncs, want the failed fetch", got)
 	}
+}
+
+func TestTriggerKindLabelIsBounded(t *testing.T) {
+	metrics := NewMetrics(prometheus.NewPedanticRegistry())
+	metrics.received(events.TriggerWebhook)
+	metrics.received("made-up-by-a-publisher")
+	if got := testutil.ToFloat64(metrics.triggers.WithLabelValues(otherKind)); got != 1 {
+		t.Errorf("an unknown trigger kind counted %v times under %q, want 1", got, otherKind)
+	}
+	if n := testutil.CollectAndCount(metrics.triggers); n != len(triggerKinds)+1 {
+		t.Errorf("%d trigger kind series, want the %d kinds and %q", n, len(triggerKinds), otherKind)
+	}
+}
+
+// samples returns how many observations a histogram series holds.
+func samples(t *testing.T, h *prometheus.HistogramVec, labels ...string) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := h.WithLabelValues(labels...).(prometheus.Histogram).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }

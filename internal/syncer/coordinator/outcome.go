@@ -310,7 +310,7 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	}
 	data := c.failedEvent(name, b, &syncer.Error{
 		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
-	}, "unknown-source", nil, 0, 0)
+	}, unknownSourceReason, nil, 0, 0)
 	ev, err := events.New("u-"+name+"-"+strconv.FormatUint(b.covered.TriggerSeq, 10), c.opts.Source, data)
 	if err != nil {
 		log.Error("unknown-source result does not validate", "err", err)
@@ -331,6 +331,6 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	if known {
 		label = name // a configured name: the series are bounded by the configuration
 	}
-	c.opts.Metrics.answered(label, events.OutcomeFailed, "unknown-source", ds, time.Now())
+	c.opts.Metrics.answered(label, events.OutcomeFailed, unknownSourceReason, ds, time.Now())
 	c.ack(log, ds)
 }
