@@ -69,7 +69,8 @@ type Coordinator struct {
 	leases *Leases
 	opts   Options
 	logger *slog.Logger
-	// rejectLog bounds the lines about malformed triggers.
+	// rejectLog bounds the lines about malformed triggers and about
+	// repeated triggers for sources regsync does not sync.
 	rejectLog *slog.Logger
 	// unknown remembers the unknown source names answered lately.
 	unknown *answeredNames
