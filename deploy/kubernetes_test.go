@@ -3,6 +3,7 @@ package deploy
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -354,4 +355,30 @@ func TestSelectorsMatchThePods(t *testing.T) {
 	if !toNATS {
 		t.Error("the NetworkPolicy does not let regsync reach the NATS pods")
 	}
+}
+
+// TestNetworkPolicyLetsTracesOut: the OTLP endpoint the Deployment's
+// comment offers must be reachable through the NetworkPolicy.
+func TestNetworkPolicyLetsTracesOut(t *testing.T) {
+	m := loadManifests(t)
+	raw, err := os.ReadFile(filepath.Join(k8sDir, "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile(`OTEL_EXPORTER_OTLP_ENDPOINT, value: "https?://[^:"]+:(\d+)"`).FindSubmatch(raw)
+	if found == nil {
+		t.Fatal("deployment.yaml no longer shows an OTLP endpoint with a port")
+	}
+	port, err := strconv.Atoi(string(found[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range m.networkPolicy.Spec.Egress {
+		for _, p := range rule.Ports {
+			if p.Port != nil && p.Port.IntValue() == port && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
+				return
+			}
+		}
+	}
+	t.Errorf("the NetworkPolicy blocks egress to TCP port %d, the OTLP endpoint deployment.yaml suggests", port)
 }

@@ -36,7 +36,7 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, h *bus.Handles, s
 		Name: "regsync_build_info",
 		Help: "Always 1; the labels name the running build.",
 	}, []string{"version", "commit", "go_version"})
-	info.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	info.WithLabelValues(version, buildCommit(), runtime.Version()).Set(1)
 	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "regsync_nats_connected",
 		Help: "1 while the connection to NATS is up, 0 while it is down or reconnecting.",
@@ -58,7 +58,21 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, h *bus.Handles, s
 		webhooks: webhooks,
 	}
 	reg.MustRegister(info, connected, webhooks, m.status)
+	m.coord.SetSources(srcs)
+	for _, provider := range webhook.Providers() {
+		for _, code := range webhookCodes {
+			webhooks.WithLabelValues(provider, strconv.Itoa(code)) // from the start, at zero
+		}
+	}
+	webhooks.WithLabelValues("other", strconv.Itoa(http.StatusNotFound))
 	return m
+}
+
+// webhookCodes are the answers of a webhook receiver (docs/webhooks.md)
+// whose series exist from the start.
+var webhookCodes = []int{
+	http.StatusOK, http.StatusAccepted, http.StatusBadRequest, http.StatusUnauthorized,
+	http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable,
 }
 
 // instrumentWebhooks counts webhook requests by provider and answer code.

@@ -2,11 +2,16 @@ package main
 
 import (
 	"io"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/regsync/regsync/internal/config"
 )
 
 func TestWebhookRequestsAreCountedByProviderAndCode(t *testing.T) {
@@ -32,15 +39,16 @@ func TestWebhookRequestsAreCountedByProviderAndCode(t *testing.T) {
 	for _, path := range []string{"/webhooks/github", "/webhooks/github", "/webhooks/gitlab", "/webhooks/../etc", "/webhooks/unknown"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "http://regsync"+path, strings.NewReader("{}")))
 	}
-	want := `
-# HELP regsync_webhook_requests_total Webhook requests, by provider (github, gitlab, gitea, bitbucket, generic, other) and HTTP answer code.
-# TYPE regsync_webhook_requests_total counter
-regsync_webhook_requests_total{code="200",provider="gitlab"} 1
-regsync_webhook_requests_total{code="202",provider="github"} 2
-regsync_webhook_requests_total{code="404",provider="other"} 2
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "regsync_webhook_requests_total"); err != nil {
-		t.Error(err)
+	for _, c := range []struct {
+		provider, code string
+		want           float64
+	}{{"gitlab", "200", 1}, {"github", "202", 2}, {"other", "404", 2}, {"github", "401", 0}} {
+		if got := testutil.ToFloat64(requests.WithLabelValues(c.provider, c.code)); got != c.want {
+			t.Errorf("regsync_webhook_requests_total{provider=%q,code=%q} = %v, want %v", c.provider, c.code, got, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(requests); n != 5*7+1 {
+		t.Errorf("%d series, want the 7 answers of each of the 5 providers and other's 404", n)
 	}
 }
 
@@ -75,14 +83,7 @@ func TestMetricsDocumentedOneByOne(t *testing.T) {
 	if !registered["regsync_sync_results_total"] {
 		t.Fatalf("metric names not read from their descriptions: %v", registered)
 	}
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	documented := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `(regsync_[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
-		documented[m[1]] = true
-	}
+	documented := documentedMetrics(t)
 	for name := range registered {
 		if strings.HasPrefix(name, "regsync_") && !documented[name] {
 			t.Errorf("%s is exported but not described in docs/metrics.md", name)
@@ -141,5 +142,110 @@ func TestWebhookWrappersReachTheConnection(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+}
+
+// TestBuildInfoCarriesVCSRevision: a binary built with `go build` in a
+// checkout has no -ldflags commit, but Go stamps the revision into it.
+func TestBuildInfoCarriesVCSRevision(t *testing.T) {
+	saved, savedCommit := readBuildInfo, commit
+	t.Cleanup(func() { readBuildInfo, commit = saved, savedCommit })
+	readBuildInfo = func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "0123abcd"}}}, true
+	}
+	for _, tc := range []struct{ ldflags, want string }{{"", "0123abcd"}, {"feedface", "feedface"}} {
+		commit = tc.ldflags
+		reg := prometheus.NewRegistry()
+		newServeMetrics(reg, nil, nil, nil, nil)
+		want := fmt.Sprintf(`
+# HELP regsync_build_info Always 1; the labels name the running build.
+# TYPE regsync_build_info gauge
+regsync_build_info{commit=%q,go_version=%q,version=%q} 1
+`, tc.want, runtime.Version(), version)
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "regsync_build_info"); err != nil {
+			t.Errorf("commit %q from -ldflags: %v", tc.ldflags, err)
+		}
+	}
+}
+
+// documentedMetrics returns the metrics docs/metrics.md describes.
+func documentedMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(regsync_[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	return documented
+}
+
+// TestEveryDocumentedSeriesExistsFromStart: a scrape right after start
+// shows every documented metric with its known label values at zero, so
+// that rate() and alerts see the first event; and no label value comes
+// from anything but the configuration and the code.
+func TestEveryDocumentedSeriesExistsFromStart(t *testing.T) {
+	srcs := []config.Source{
+		{Name: "alpha", File: &config.File{Path: "/data/alpha.json"}},
+		{Name: "beta", File: &config.File{Path: "/data/beta.json"}},
+		{Name: "elsewhere", Managed: &config.Managed{}},
+	}
+	reg := prometheus.NewPedanticRegistry()
+	newServeMetrics(reg, nil, nil, srcs, nil)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// series[metric][label] is the set of values the label takes.
+	series := map[string]map[string]map[string]bool{}
+	for _, f := range families {
+		labels := map[string]map[string]bool{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] == nil {
+					labels[l.GetName()] = map[string]bool{}
+				}
+				labels[l.GetName()][l.GetValue()] = true
+			}
+		}
+		if len(f.GetMetric()) > 0 {
+			series[f.GetName()] = labels
+		}
+	}
+	for name := range documentedMetrics(t) {
+		if series[name] == nil {
+			t.Errorf("%s has no series at start", name)
+		}
+	}
+	set := func(values ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, v := range values {
+			m[v] = true
+		}
+		return m
+	}
+	kinds := set("file", "git-poll", "http-poll", "webhook", "manual", "interval", "startup")
+	want := map[string]map[string]map[string]bool{
+		"regsync_sync_results_total":                    {"source": set("alpha", "beta", "unknown"), "outcome": set("completed", "failed", "skipped")},
+		"regsync_sync_duration_seconds":                 {"source": set("alpha", "beta"), "outcome": set("completed", "failed")},
+		"regsync_source_servers":                        {"source": set("alpha", "beta")},
+		"regsync_source_last_success_timestamp_seconds": {"source": set("alpha", "beta")},
+		"regsync_source_consecutive_failures":           {"source": set("alpha", "beta")},
+		"regsync_source_phase":                          {"source": set("alpha", "beta"), "phase": set("Syncing", "Complete", "Failed")},
+		"regsync_triggers_received_total":               {"trigger": kinds},
+		"regsync_trigger_to_result_seconds":             {"trigger": kinds},
+		"regsync_sync_errors_total":                     {"reason": set("ConfigInvalid", "FetchFailed", "ValidationFailed", "StorageFailed")},
+		"regsync_webhook_requests_total":                {"provider": set("github", "gitlab", "gitea", "bitbucket", "generic", "other")},
+		"regsync_source_checks_total":                   {"kind": set("file", "http", "git-ls-remote", "git-fetch"), "outcome": set("ok", "not-modified", "error")},
+		"regsync_config_reloads_total":                  {"result": set("applied", "partial", "rejected")},
+	}
+	for name, labels := range want {
+		for label, values := range labels {
+			if got := series[name][label]; !maps.Equal(got, values) {
+				t.Errorf("%s{%s} takes %v at start, want %v", name, label, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(values)))
+			}
+		}
 	}
 }

@@ -18,17 +18,26 @@ func versionCmd(_ context.Context, g *globals, args []string, stdout, stderr io.
 	if _, err := g.parse(g.flagSet("version"), args, stderr); err != nil {
 		return err
 	}
-	c := commit
-	if c == "" {
-		c = "unknown"
-		if info, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range info.Settings {
-				if s.Key == "vcs.revision" {
-					c = s.Value
-				}
+	fmt.Fprintf(stdout, "regsync %s\ncommit %s\n%s %s/%s\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+// readBuildInfo is debug.ReadBuildInfo; a test seam.
+var readBuildInfo = debug.ReadBuildInfo
+
+// buildCommit is the commit the binary was built from: the one -ldflags
+// gave, else the VCS revision Go stamps into a binary built in a checkout,
+// else "unknown".
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	if info, ok := readBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return s.Value
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "regsync %s\ncommit %s\n%s %s/%s\n", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
+	return "unknown"
 }

@@ -112,6 +112,9 @@ func NewMetrics(reg prometheus.Registerer) *prometheus.CounterVec {
 		Help: "Configuration reloads, by result: applied, partial (applied with errors) or rejected.",
 	}, []string{"result"})
 	reg.MustRegister(c)
+	for _, result := range []string{"applied", "partial", "rejected"} {
+		c.WithLabelValues(result) // from the start, at zero
+	}
 	return c
 }
 

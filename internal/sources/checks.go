@@ -26,6 +26,12 @@ func NewCheckMetrics(reg prometheus.Registerer) *prometheus.CounterVec {
 		Help: "Requests made to sources, by kind (file, http, git-ls-remote, git-fetch) and outcome (ok, not-modified, error).",
 	}, []string{"kind", "outcome"})
 	reg.MustRegister(c)
+	// Every series from the start, at zero; only HTTP answers 304.
+	for _, kind := range []string{CheckFile, CheckHTTP, CheckGitLsRemote, CheckGitFetch} {
+		c.WithLabelValues(kind, OutcomeOK)
+		c.WithLabelValues(kind, OutcomeError)
+	}
+	c.WithLabelValues(CheckHTTP, OutcomeNotModified)
 	return c
 }
 

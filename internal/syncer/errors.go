@@ -18,6 +18,16 @@ const (
 	ConditionReasonUnknownSource         = "UnknownSource"
 )
 
+// Failures lists the condition type and reason of every Error the Manager
+// returns, so that what counts failures can show each at zero from the
+// start. Keep it in step with the Errors built in this package.
+var Failures = []struct{ ConditionType, ConditionReason string }{
+	{ConditionSyncSuccessful, ConditionReasonConfigInvalid},
+	{ConditionSourceAvailable, ConditionReasonFetchFailed},
+	{ConditionDataValid, ConditionReasonValidationFailed},
+	{ConditionSyncSuccessful, ConditionReasonStorageFailed},
+}
+
 // Error is a failed sync: which condition it breaks, why, and a message for
 // people. Error() is the message; Unwrap gives the cause.
 type Error struct {

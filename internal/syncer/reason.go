@@ -32,6 +32,15 @@ var reasonNames = [...]string{
 	ReasonUpToDateNoPolicy:      "up-to-date-no-policy",
 }
 
+// Reasons returns every Reason, in order.
+func Reasons() []Reason {
+	rs := make([]Reason, len(reasonNames))
+	for i := range rs {
+		rs[i] = Reason(i)
+	}
+	return rs
+}
+
 // String is the reason's wire form, used in status and events.
 func (r Reason) String() string {
 	if r < 0 || int(r) >= len(reasonNames) {

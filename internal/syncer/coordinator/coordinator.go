@@ -69,10 +69,13 @@ type Coordinator struct {
 	leases *Leases
 	opts   Options
 	logger *slog.Logger
-	// rejectLog bounds the lines about malformed triggers.
+	// rejectLog bounds the lines about malformed triggers and about
+	// repeated triggers for sources regsync does not sync.
 	rejectLog *slog.Logger
-	sources   atomic.Pointer[map[string]config.Source]
-	queues    *queues
+	// unknown remembers the unknown source names answered lately.
+	unknown *answeredNames
+	sources atomic.Pointer[map[string]config.Source]
+	queues  *queues
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
 	// current is the consumer being consumed, nil before the first.
@@ -121,6 +124,7 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		// A flood of bad messages must not flood the log (metrics count
 		// every one).
 		rejectLog:   ratelog.New(opts.Logger, 0, 0),
+		unknown:     newAnsweredNames(unknownNames, unknownPeriod),
 		callTimeout: CallTimeout(opts.LeaseTTL),
 	}
 	mgr.CallTimeout = c.callTimeout
@@ -136,17 +140,12 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 // removed source is dropped.
 func (c *Coordinator) SetSources(srcs []config.Source) {
 	c.mgr.SetSources(srcs)
+	c.opts.Metrics.SetSources(srcs)
 	m := make(map[string]config.Source, len(srcs))
 	for _, s := range srcs {
 		m[s.Name] = s
 	}
-	if old := c.sources.Swap(&m); old != nil {
-		for name := range *old {
-			if _, ok := m[name]; !ok {
-				c.opts.Metrics.forget(name)
-			}
-		}
-	}
+	c.sources.Store(&m)
 }
 
 func (c *Coordinator) source(name string) (config.Source, bool) {
@@ -475,8 +474,10 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	b := newBatch(ds, time.Now().UTC())
 	ctx, span := startSyncSpan(ctx, src, b)
 	defer span.End()
+	// The decision may fetch the source: the sync's time starts here.
+	start := time.Now()
 	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
-	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: time.Now(), previousHash: st.LastSyncHash}
+	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
 	switch {
 	case d.Err != nil:
 		err = c.fail(ctx, o, d.Err)

@@ -1,9 +1,15 @@
 package coordinator
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/syncer"
 )
 
 // Metrics are the coordinator's Prometheus metrics. A nil *Metrics records
@@ -12,13 +18,28 @@ import (
 type Metrics struct {
 	triggers *prometheus.CounterVec
 	rejects  prometheus.Counter
-	results  *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	errors   *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	held     prometheus.Counter
-	pending  prometheus.Gauge
+	// suppressed counts triggers for unknown sources acknowledged
+	// without a result (see answeredNames).
+	suppressed prometheus.Counter
+	results    *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	errors     *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	held       prometheus.Counter
+	pending    prometheus.Gauge
+
+	mu      sync.Mutex
+	sources map[string]bool // the configured sources, whose series may exist
 }
+
+// UnknownSourceLabel is the source label of the results that answer
+// triggers for sources regsync does not sync: the names come from trigger
+// content, so they never become label values.
+const UnknownSourceLabel = "unknown"
+
+// unknownSourceReason is the reason of the result that answers a trigger
+// for a source regsync does not sync.
+const unknownSourceReason = "unknown-source"
 
 // latencyBuckets span a file edit answered in milliseconds to a source
 // retried for minutes.
@@ -35,13 +56,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "regsync_triggers_rejected_total",
 			Help: "Malformed triggers terminated without a sync.",
 		}),
+		suppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "regsync_triggers_suppressed_total",
+			Help: "Triggers for a source regsync does not sync, acknowledged without a result because that name was answered within the last minute.",
+		}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_sync_results_total",
 			Help: "Result events published, by source, outcome (completed, failed, skipped) and reason.",
 		}, []string{"source", "outcome", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "regsync_sync_duration_seconds",
-			Help:    "Duration of performed syncs (fetch, validate, filter, store), by source and outcome (completed, failed).",
+			Help:    "Duration of sync attempts (fetch, validate, filter, store), failed fetches included, by source and outcome (completed, failed).",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"source", "outcome"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,13 +87,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Triggers in REGSYNC_TRIGGERS not yet answered: waiting for delivery plus delivered and unacknowledged (the consumer lag).",
 		}),
 	}
-	reg.MustRegister(m.triggers, m.rejects, m.results, m.duration, m.errors, m.latency, m.held, m.pending)
+	reg.MustRegister(m.triggers, m.rejects, m.suppressed, m.results, m.duration, m.errors, m.latency, m.held, m.pending)
+	for _, kind := range triggerKinds {
+		m.triggers.WithLabelValues(kind)
+		m.latency.WithLabelValues(kind)
+	}
+	for _, f := range syncer.Failures {
+		m.errors.WithLabelValues(f.ConditionType, f.ConditionReason)
+	}
+	m.results.WithLabelValues(UnknownSourceLabel, events.OutcomeFailed, unknownSourceReason)
 	return m
 }
 
 func (m *Metrics) received(kind string) {
 	if m != nil {
-		m.triggers.WithLabelValues(kind).Inc()
+		m.triggers.WithLabelValues(kindLabel(kind)).Inc()
 	}
 }
 
@@ -87,8 +120,16 @@ func (m *Metrics) answered(source, outcome, reason string, ds []delivery, at tim
 	m.results.WithLabelValues(source, outcome, reason).Inc()
 	for _, d := range ds {
 		if !d.published.IsZero() {
-			m.latency.WithLabelValues(d.kind).Observe(at.Sub(d.published).Seconds())
+			m.latency.WithLabelValues(kindLabel(d.kind)).Observe(at.Sub(d.published).Seconds())
 		}
+	}
+}
+
+// suppress counts triggers for an unknown source acknowledged without a
+// result.
+func (m *Metrics) suppress(n int) {
+	if m != nil {
+		m.suppressed.Add(float64(n))
 	}
 }
 
@@ -116,11 +157,60 @@ func (m *Metrics) setPending(n uint64) {
 	}
 }
 
-// forget deletes the per-source series of a source that left the
-// configuration.
-func (m *Metrics) forget(source string) {
-	if m != nil {
-		m.results.DeletePartialMatch(prometheus.Labels{"source": source})
-		m.duration.DeletePartialMatch(prometheus.Labels{"source": source})
+// triggerKinds are the kinds of trigger a trigger event can name.
+var triggerKinds = []string{
+	events.TriggerFile, events.TriggerGitPoll, events.TriggerHTTPPoll, events.TriggerWebhook,
+	events.TriggerManual, events.TriggerInterval, events.TriggerStartup,
+}
+
+// otherKind counts a trigger kind that is none of triggerKinds: label
+// values never come from trigger content.
+const otherKind = "other"
+
+func kindLabel(kind string) string {
+	if slices.Contains(triggerKinds, kind) {
+		return kind
+	}
+	return otherKind
+}
+
+// SetSources makes the series of the configured sources exist, at zero
+// until something happens, so that rates and alerts see the first event,
+// and deletes those of sources no longer configured. The series that name
+// no source exist from the start too.
+func (m *Metrics) SetSources(srcs []config.Source) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	configured := map[string]bool{}
+	for _, src := range srcs {
+		configured[src.Name] = true
+	}
+	for name := range m.sources {
+		if !configured[name] {
+			m.results.DeletePartialMatch(prometheus.Labels{"source": name})
+			m.duration.DeletePartialMatch(prometheus.Labels{"source": name})
+		}
+	}
+	m.sources = configured
+	for _, src := range srcs {
+		if !src.Synced() {
+			continue
+		}
+		name := src.Name
+		for _, r := range syncer.Reasons() {
+			if r.ShouldSync() {
+				m.results.WithLabelValues(name, events.OutcomeCompleted, r.String())
+			} else {
+				m.results.WithLabelValues(name, events.OutcomeSkipped, r.String())
+			}
+			if r.ShouldSync() || r.IsError() {
+				m.results.WithLabelValues(name, events.OutcomeFailed, r.String())
+			}
+		}
+		m.duration.WithLabelValues(name, events.OutcomeCompleted)
+		m.duration.WithLabelValues(name, events.OutcomeFailed)
 	}
 }

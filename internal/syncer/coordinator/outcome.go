@@ -63,6 +63,7 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 	}
 	took := time.Since(o.start)
 	end := time.Now().UTC()
+	c.opts.Metrics.observe(o.src.Name, events.OutcomeFailed, took)
 	c.opts.Metrics.failed(serr.ConditionType, serr.ConditionReason)
 	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
 	return c.conclude(ctx, o, func(s *state.Status) events.Data {
@@ -93,10 +94,6 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched)
 	took := time.Since(o.start)
 	if serr != nil {
-		if err := cutOff(ctx); err != nil {
-			return err
-		}
-		c.opts.Metrics.observe(o.src.Name, events.OutcomeFailed, took)
 		return c.fail(ctx, o, serr)
 	}
 	c.opts.Metrics.observe(o.src.Name, events.OutcomeCompleted, took)
@@ -288,8 +285,19 @@ func resultOf(ev event.Event) (events.Covered, string, error) {
 
 // answerUnknown answers the triggers of a source that regsync does not
 // sync. Nothing is recorded, so the answer is made the same every time it
-// is given: its id and start time come from the triggers themselves.
+// is given: its id and start time come from the triggers themselves. Any
+// name can be triggered, so a name is answered at most once per
+// unknownPeriod (later triggers are acknowledged and counted), and the
+// results for names not in the configuration are counted under source
+// "unknown".
 func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name string, src config.Source, known bool, ds []delivery) {
+	if !c.unknown.answer(name) {
+		c.rejectLog.Info("trigger for a source regsync does not sync, answered within the last minute: acknowledged without a result",
+			"source", name, "triggers", len(ds), "period", unknownPeriod)
+		c.opts.Metrics.suppress(len(ds))
+		c.ack(log, ds)
+		return
+	}
 	var newest time.Time
 	for _, d := range ds {
 		if d.published.After(newest) {
@@ -303,7 +311,7 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	}
 	data := c.failedEvent(name, b, &syncer.Error{
 		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
-	}, "unknown-source", nil, 0, 0)
+	}, unknownSourceReason, nil, 0, 0)
 	ev, err := events.New("u-"+name+"-"+strconv.FormatUint(b.covered.TriggerSeq, 10), c.opts.Source, data)
 	if err != nil {
 		log.Error("unknown-source result does not validate", "err", err)
@@ -316,9 +324,14 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	cancel()
 	if err != nil {
 		log.Warn("cannot publish result, trying again later", "err", err)
+		c.unknown.forget(name)
 		c.later(name, ds, time.Second)
 		return
 	}
-	c.opts.Metrics.answered(name, events.OutcomeFailed, "unknown-source", ds, time.Now())
+	label := UnknownSourceLabel
+	if known {
+		label = name // a configured name: the series are bounded by the configuration
+	}
+	c.opts.Metrics.answered(label, events.OutcomeFailed, unknownSourceReason, ds, time.Now())
 	c.ack(log, ds)
 }

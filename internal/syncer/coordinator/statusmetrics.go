@@ -38,7 +38,7 @@ var (
 	pluginsDesc = prometheus.NewDesc("regsync_source_plugins",
 		"Plugins in the source's last good snapshot.", []string{"source"}, nil)
 	lastSuccessDesc = prometheus.NewDesc("regsync_source_last_success_timestamp_seconds",
-		"When the source's last successful sync ended (Unix time).", []string{"source"}, nil)
+		"When the source's last successful sync ended (Unix time); 0 if it never succeeded.", []string{"source"}, nil)
 	failuresDesc = prometheus.NewDesc("regsync_source_consecutive_failures",
 		"Failed syncs of the source since its last success (the status attemptCount).", []string{"source"}, nil)
 	phaseDesc = prometheus.NewDesc("regsync_source_phase",
@@ -150,16 +150,21 @@ func (m *StatusMetrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *StatusMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for name, st := range m.statuses {
-		if !m.sources[name] {
-			continue
+	for name := range m.sources {
+		// A source without a status record yet has synced nothing: every
+		// gauge is 0, the last success too (never), and no phase is set.
+		st := m.statuses[name]
+		if st == nil {
+			st = &state.Status{}
 		}
 		ch <- prometheus.MustNewConstMetric(serversDesc, prometheus.GaugeValue, float64(st.ServerCount), name)
 		ch <- prometheus.MustNewConstMetric(skillsDesc, prometheus.GaugeValue, float64(st.SkillCount), name)
 		ch <- prometheus.MustNewConstMetric(pluginsDesc, prometheus.GaugeValue, float64(st.PluginCount), name)
+		lastSuccess := 0.0
 		if st.LastSuccessTime != nil {
-			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(st.LastSuccessTime.UnixNano())/1e9, name)
+			lastSuccess = float64(st.LastSuccessTime.UnixNano()) / 1e9
 		}
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, lastSuccess, name)
 		ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.GaugeValue, float64(st.AttemptCount), name)
 		for _, p := range []state.Phase{state.PhaseSyncing, state.PhaseComplete, state.PhaseFailed} {
 			v := 0.0
