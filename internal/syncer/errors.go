@@ -17,6 +17,9 @@ const (
 	ConditionReasonConfigInvalid         = "ConfigInvalid"
 	ConditionReasonUnknownSource         = "UnknownSource"
 	ConditionReasonRevisionNotServed     = "RevisionNotServed"
+	// ConditionReasonFilterRemovedEverything: the filter kept none of the
+	// entries of a source that has some (DataValid).
+	ConditionReasonFilterRemovedEverything = "FilterRemovedEverything"
 )
 
 // Error is a failed sync: which condition it breaks, why, and a message for
