@@ -234,3 +234,39 @@ func TestSyncNamesTheDeployment(t *testing.T) {
 		t.Errorf("request Content-Type %q, want structured mode", msg.Header.Get("Content-Type"))
 	}
 }
+
+// validate --fetch shows what each source's filter keeps of it, and fails
+// on a filter that keeps nothing of a source that has entries.
+func TestValidateFetchCountsBeforeAndAfterTheFilter(t *testing.T) {
+	dir := t.TempDir()
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(include string) string {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		cfg := "sources:\n  - name: local\n    file: {path: " + regPath + "}\n    syncPolicy: {interval: 30m}\n    filter:\n      names: {include: [\"" + include + "\"]}\n"
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Run("a filter that keeps some", func(t *testing.T) {
+		out, _, err := cli(t, "validate", "--config", write("io.example/a*"), "--fetch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "local: ok, 2 servers, 0 skills, 0 plugins in the source, 1 servers, 0 skills, 0 plugins after filtering"; !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	})
+	t.Run("a filter that keeps nothing", func(t *testing.T) {
+		out, _, err := cli(t, "validate", "--config", write("io.exmaple/*"), "--fetch")
+		if err == nil || !strings.Contains(err.Error(), "1 of 1 sources failed") {
+			t.Errorf("err %v, want the source to fail", err)
+		}
+		if want := "local: the filter removed every entry: the source has 2 servers, 0 skills, 0 plugins and none passes the filter"; !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	})
+}
