@@ -270,3 +270,66 @@ func TestValidateFetchCountsBeforeAndAfterTheFilter(t *testing.T) {
 		}
 	})
 }
+
+// Help lists each command's own flags, then the global ones in groups
+// with their environment variables, never Go's raw flag dump (which would
+// also print the value of REGSYNC_NATS_PASSWORD as a default).
+func TestHelpGroupsFlagsWithTheirEnvironment(t *testing.T) {
+	t.Setenv("REGSYNC_NATS_PASSWORD", "not-for-help")
+	usage, _, err := cli(t, "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncHelp, _, err := cli(t, "sync", "-h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"regsync help": usage, "regsync sync -h": syncHelp} {
+		for _, want := range []string{"Configuration:", "NATS:", "Logging:", "--nats-url URL", "REGSYNC_NATS_URL", "--log-format FORMAT", "REGSYNC_LOG_FORMAT"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, out)
+			}
+		}
+		for _, raw := range []string{"-nats-url string", "not-for-help", "\t"} {
+			if strings.Contains(out, raw) {
+				t.Errorf("%s shows %q:\n%s", name, raw, out)
+			}
+		}
+	}
+	for _, want := range []string{"Flags:\n  --all ", "--timeout DURATION", "(default 1m0s)", "--request-id ID"} {
+		if !strings.Contains(syncHelp, want) {
+			t.Errorf("regsync sync -h lacks %q:\n%s", want, syncHelp)
+		}
+	}
+}
+
+func TestExtraArgumentsAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "extra"}, `unexpected argument "extra" (run regsync serve --help)`},
+		{[]string{"validate", "--config", "x.yaml", "a", "b"}, `unexpected arguments "a" "b" (run regsync validate --help)`},
+		{[]string{"version", "now"}, `unexpected argument "now" (run regsync version --help)`},
+		{[]string{"status", "a", "b"}, `unexpected argument "b" (run regsync status --help)`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, _, err := cli(t, tc.args...)
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want a usage error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSyncRefusesATimeoutThatIsNotPositive(t *testing.T) {
+	for _, timeout := range []string{"0", "0s", "-5s"} {
+		t.Run(timeout, func(t *testing.T) {
+			// No server runs: the timeout is refused before any connection.
+			_, _, err := cli(t, "sync", "local", "--wait", "--timeout", timeout, "--nats-url", "nats://127.0.0.1:1")
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--timeout") || !strings.Contains(err.Error(), "positive") {
+				t.Errorf("err %v, want a usage error about --timeout", err)
+			}
+		})
+	}
+}
