@@ -82,7 +82,8 @@ Arguments:
 		about: `Checks a configuration file without starting anything: every problem is
 reported at once, with its line. Webhook secret files and environment
 variables are read. With --fetch every source is also fetched, validated
-and filtered once.`,
+and filtered once, its counts printed before and after its filter; a filter
+that keeps nothing of a source that has entries fails, as its sync would.`,
 		example: "regsync validate --config /etc/regsync/config.yaml --fetch",
 		run:     validateCmd,
 	},
