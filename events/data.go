@@ -242,8 +242,8 @@ type SyncFailed struct {
 	// ConditionType is the status condition the failure sets false:
 	// SourceAvailable, DataValid, SyncSuccessful or APIReady.
 	ConditionType string `json:"conditionType"`
-	// ConditionReason is the machine-readable cause, such as FetchFailed or
-	// StorageFailed.
+	// ConditionReason is the machine-readable cause, such as FetchFailed,
+	// ValidationFailed, FilterRemovedEverything or StorageFailed.
 	ConditionReason string `json:"conditionReason"`
 	// Message is the human-readable error.
 	Message string `json:"message"`

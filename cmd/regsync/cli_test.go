@@ -234,3 +234,102 @@ func TestSyncNamesTheDeployment(t *testing.T) {
 		t.Errorf("request Content-Type %q, want structured mode", msg.Header.Get("Content-Type"))
 	}
 }
+
+// validate --fetch shows what each source's filter keeps of it, and fails
+// on a filter that keeps nothing of a source that has entries.
+func TestValidateFetchCountsBeforeAndAfterTheFilter(t *testing.T) {
+	dir := t.TempDir()
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(include string) string {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		cfg := "sources:\n  - name: local\n    file: {path: " + regPath + "}\n    syncPolicy: {interval: 30m}\n    filter:\n      names: {include: [\"" + include + "\"]}\n"
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Run("a filter that keeps some", func(t *testing.T) {
+		out, _, err := cli(t, "validate", "--config", write("io.example/a*"), "--fetch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "local: ok, 2 servers, 0 skills, 0 plugins in the source, 1 servers, 0 skills, 0 plugins after filtering"; !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	})
+	t.Run("a filter that keeps nothing", func(t *testing.T) {
+		out, _, err := cli(t, "validate", "--config", write("io.exmaple/*"), "--fetch")
+		if err == nil || !strings.Contains(err.Error(), "1 of 1 sources failed") {
+			t.Errorf("err %v, want the source to fail", err)
+		}
+		if want := "local: the filter removed every entry: the source has 2 servers, 0 skills, 0 plugins and none passes the filter"; !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	})
+}
+
+// Help lists each command's own flags, then the global ones in groups
+// with their environment variables, never Go's raw flag dump (which would
+// also print the value of REGSYNC_NATS_PASSWORD as a default).
+func TestHelpGroupsFlagsWithTheirEnvironment(t *testing.T) {
+	t.Setenv("REGSYNC_NATS_PASSWORD", "not-for-help")
+	usage, _, err := cli(t, "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncHelp, _, err := cli(t, "sync", "-h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"regsync help": usage, "regsync sync -h": syncHelp} {
+		for _, want := range []string{"Configuration:", "NATS:", "Logging:", "--nats-url URL", "REGSYNC_NATS_URL", "--log-format FORMAT", "REGSYNC_LOG_FORMAT"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, out)
+			}
+		}
+		for _, raw := range []string{"-nats-url string", "not-for-help", "\t"} {
+			if strings.Contains(out, raw) {
+				t.Errorf("%s shows %q:\n%s", name, raw, out)
+			}
+		}
+	}
+	for _, want := range []string{"Flags:\n  --all ", "--timeout DURATION", "(default 1m0s)", "--request-id ID"} {
+		if !strings.Contains(syncHelp, want) {
+			t.Errorf("regsync sync -h lacks %q:\n%s", want, syncHelp)
+		}
+	}
+}
+
+func TestExtraArgumentsAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "extra"}, `unexpected argument "extra" (run regsync serve --help)`},
+		{[]string{"validate", "--config", "x.yaml", "a", "b"}, `unexpected arguments "a" "b" (run regsync validate --help)`},
+		{[]string{"version", "now"}, `unexpected argument "now" (run regsync version --help)`},
+		{[]string{"status", "a", "b"}, `unexpected argument "b" (run regsync status --help)`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, _, err := cli(t, tc.args...)
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want a usage error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSyncRefusesATimeoutThatIsNotPositive(t *testing.T) {
+	for _, timeout := range []string{"0", "0s", "-5s"} {
+		t.Run(timeout, func(t *testing.T) {
+			// No server runs: the timeout is refused before any connection.
+			_, _, err := cli(t, "sync", "local", "--wait", "--timeout", timeout, "--nats-url", "nats://127.0.0.1:1")
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--timeout") || !strings.Contains(err.Error(), "positive") {
+				t.Errorf("err %v, want a usage error about --timeout", err)
+			}
+		})
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -102,8 +104,9 @@ func embeddedAuth(cfg *config.Config, create bool) (user, password string, err e
 
 // clientOptions says how a client command reaches the service's NATS.
 // With --config (or REGSYNC_CONFIG) it is the configured cluster, or the
-// embedded server's listener with the credentials it requires; without,
-// the default loopback listener with the credentials given as flags.
+// embedded server with the credentials it requires, at its listener or
+// at --nats-url (which replaces the address only); without, the default
+// loopback listener with the credentials given as flags.
 func (g *globals) clientOptions() (bus.ConnectOptions, error) {
 	if g.config == "" {
 		o := bus.ConnectOptions{URL: defaultClientURL}
@@ -115,26 +118,70 @@ func (g *globals) clientOptions() (bus.ConnectOptions, error) {
 	if err != nil {
 		return bus.ConnectOptions{}, err
 	}
+	relativeData := resolveServiceFiles(g.config, cfg)
 	o, err := g.connectOptions(cfg)
 	if err != nil {
 		return o, err
 	}
 	o.Name = "regsync-cli"
-	if cfg.NATS.URL != "" || g.natsURL != "" {
+	if cfg.NATS.URL != "" {
 		return o, nil
 	}
-	if cfg.NATS.Embedded.Listen == "" {
-		return o, fmt.Errorf("%s: the embedded server has no TCP listener (nats.embedded.listen is empty), so no client can reach it", g.config)
+	if g.natsURL == "" {
+		if cfg.NATS.Embedded.Listen == "" {
+			return o, fmt.Errorf("%s: the embedded server has no TCP listener (nats.embedded.listen is empty), so no client can reach it", g.config)
+		}
+		o.URL = "nats://" + loopback(cfg.NATS.Embedded.Listen)
 	}
-	o.URL = "nats://" + loopback(cfg.NATS.Embedded.Listen)
 	user, password, err := embeddedAuth(cfg, false)
 	if err != nil {
+		if relativeData && cfg.NATS.User == "" {
+			name := filepath.Base(cfg.EmbeddedPasswordFile())
+			err = fmt.Errorf("read the embedded server's password: dataDir %q is relative to the directory `regsync serve` runs in, and neither %s nor %s exists (has `regsync serve` run with this configuration? Run the client from the directory it runs in, or make dataDir absolute)",
+				cfg.DataDir, filepath.Join(absPath(cfg.DataDir), name), filepath.Join(filepath.Dir(absPath(g.config)), cfg.DataDir, name))
+		}
 		return o, err
 	}
 	if g.user == "" && g.password == "" {
 		o.User, o.Password = user, password
 	}
 	return o, nil
+}
+
+// resolveServiceFiles points the relative paths of cfg that name files of
+// the service (dataDir with the embedded server's password, the NATS
+// credentials and TLS files) where a client command finds them. serve
+// resolves them against its working directory; a client run elsewhere
+// finds them against the directory of the configuration file, where serve
+// is usually run. A path found in neither place is left as it is, and
+// resolveServiceFiles reports whether that is the case of dataDir.
+func resolveServiceFiles(configPath string, cfg *config.Config) (relativeData bool) {
+	n := &cfg.NATS
+	for _, p := range []*string{&cfg.DataDir, &n.PasswordFile, &n.CredsFile, &n.NKeyFile, &n.TLS.CAFile, &n.TLS.CertFile, &n.TLS.KeyFile} {
+		if *p == "" || filepath.IsAbs(*p) {
+			continue
+		}
+		if fileExists(*p) {
+			continue
+		}
+		if beside := filepath.Join(filepath.Dir(configPath), *p); fileExists(beside) {
+			*p = beside
+		}
+	}
+	return !filepath.IsAbs(cfg.DataDir) && !fileExists(cfg.DataDir)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// absPath is path made absolute for a message, or path itself.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // loopback turns a listen address into one to connect to: a listener on

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,5 +145,47 @@ func TestReadResultsBeforeServeStarted(t *testing.T) {
 	_, err = readResults(context.Background(), js)
 	if !errors.Is(err, jetstream.ErrStreamNotFound) || !strings.Contains(err.Error(), "has `regsync serve` started?") {
 		t.Errorf("readResults() = %v, want stream not found with a hint", err)
+	}
+}
+
+// With --config naming the embedded server, --nats-url replaces its
+// address only: the client still authenticates with the generated
+// password.
+func TestNATSURLKeepsTheEmbeddedServersCredentials(t *testing.T) {
+	svc := startServe(t)
+	u, err := url.Parse(svc.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := cli(t, "status", "local", "--config", svc.cfgPath, "--nats-url", "nats://"+u.Host)
+	if err != nil || !strings.Contains(out, "local") {
+		t.Errorf("err %v, out %q, stderr %q", err, out, errOut)
+	}
+}
+
+// A relative dataDir is where serve ran; a client run from elsewhere
+// finds the generated password beside the configuration file, or says
+// where it looked.
+func TestClientFindsThePasswordFromAnotherDirectory(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte("dataDir: ./state\nsources:\n  - name: local\n    file: {path: registry.json}\n    syncPolicy: {interval: 30m}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := &globals{config: cfgPath}
+	_, err := g.clientOptions()
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "state", "nats-password")) {
+		t.Errorf("err %v, want one naming the path beside the configuration", err)
+	}
+	pw, err := bus.EnsurePassword(filepath.Join(dir, "state", "nats-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := g.clientOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.User != bus.EmbeddedUser || o.Password != pw {
+		t.Errorf("credentials %q/%q, want the generated ones", o.User, o.Password)
 	}
 }

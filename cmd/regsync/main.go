@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -25,6 +26,7 @@ import (
 type command struct {
 	name    string
 	args    string // the synopsis after the name
+	maxArgs int    // how many arguments it takes; -1: any number
 	summary string // one line for the command list
 	about   string // what it does, for --help
 	example string
@@ -33,7 +35,7 @@ type command struct {
 
 var commands = []command{
 	{
-		name: "serve", args: "--config FILE", summary: "run the service",
+		name: "serve", maxArgs: 0, args: "--config FILE", summary: "run the service",
 		about: `Runs the service: the embedded NATS server unless --nats-url or nats.url
 names a cluster, the watchers and pollers, the webhook receivers, the sync
 workers and the HTTP endpoints (/healthz, /readyz, /metrics). It stops on
@@ -43,7 +45,7 @@ when the configuration is invalid or a webhook secret cannot be read.`,
 		run:     serveCmd,
 	},
 	{
-		name: "sync", args: "SOURCE... | --all [--wait] [--timeout 60s] [--request-id ID]", summary: "request a manual sync",
+		name: "sync", maxArgs: -1, args: "SOURCE... | --all [--wait] [--timeout 60s] [--request-id ID]", summary: "request a manual sync",
 		about: `Publishes a manual sync request (io.regsync.sync.requested.v1) for each
 SOURCE, or for every source with a status record with --all. With --wait it
 prints the result event that answers each request and exits 1 if a sync
@@ -56,7 +58,7 @@ Arguments:
 		run:     syncCmd,
 	},
 	{
-		name: "status", args: "[SOURCE] [-o table|json]", summary: "print status records",
+		name: "status", maxArgs: 1, args: "[SOURCE] [-o table|json]", summary: "print status records",
 		about: `Prints the status records from the regsync_status bucket: of one SOURCE, or
 of every source.
 
@@ -66,7 +68,7 @@ Arguments:
 		run:     statusCmd,
 	},
 	{
-		name: "watch", args: "[SOURCE] [-o text|json] [--since DURATION | --all]", summary: "stream result events",
+		name: "watch", maxArgs: 1, args: "[SOURCE] [-o text|json] [--since DURATION | --all]", summary: "stream result events",
 		about: `Prints result events (completed, failed, skipped) as they are published, of
 one SOURCE or of every source, until interrupted. --since replays the
 results of the last DURATION from the REGSYNC_RESULTS stream first, --all
@@ -78,16 +80,17 @@ Arguments:
 		run:     watchCmd,
 	},
 	{
-		name: "validate", args: "--config FILE [--fetch]", summary: "check a configuration",
+		name: "validate", maxArgs: 0, args: "--config FILE [--fetch]", summary: "check a configuration",
 		about: `Checks a configuration file without starting anything: every problem is
 reported at once, with its line. Webhook secret files and environment
 variables are read. With --fetch every source is also fetched, validated
-and filtered once.`,
+and filtered once, its counts printed before and after its filter; a filter
+that keeps nothing of a source that has entries fails, as its sync would.`,
 		example: "regsync validate --config /etc/regsync/config.yaml --fetch",
 		run:     validateCmd,
 	},
 	{
-		name: "version", summary: "print version information",
+		name: "version", maxArgs: 0, summary: "print version information",
 		about:   `Prints the version, the commit and the Go version regsync was built with.`,
 		example: "regsync version",
 		run:     versionCmd,
@@ -105,22 +108,8 @@ func usage() string {
 		}
 		fmt.Fprintf(&b, "  %s\n      %s\n", line, c.summary)
 	}
-	b.WriteString(`
-Run regsync COMMAND --help for a command's arguments, flags and an example.
-
-Global flags, accepted before or after the command (each also read from the environment):
-  --config FILE         REGSYNC_CONFIG (sync, status and watch take the NATS address and
-                        credentials from it, the embedded server's generated password included)
-  --nats-url URL        REGSYNC_NATS_URL (empty: embedded server for serve, nats://127.0.0.1:4222 for clients)
-  --nats-creds FILE     REGSYNC_NATS_CREDS
-  --nats-user NAME      REGSYNC_NATS_USER
-  --nats-password PASS  REGSYNC_NATS_PASSWORD
-  --nats-token TOKEN    REGSYNC_NATS_TOKEN
-  --nats-nkey FILE      REGSYNC_NATS_NKEY
-  --nats-ca FILE, --nats-cert FILE, --nats-key FILE   TLS (REGSYNC_NATS_CA, _CERT, _KEY)
-  --log-level LEVEL     REGSYNC_LOG_LEVEL (debug, info, warn, error; default info)
-  --log-format FORMAT   REGSYNC_LOG_FORMAT (text or json; default text)
-`)
+	b.WriteString("\nRun regsync COMMAND --help for a command's arguments, flags and an example.\n\n")
+	writeGlobalFlags(&b)
 	return b.String()
 }
 
@@ -251,21 +240,92 @@ type globals struct {
 	stdout io.Writer // where --help goes
 }
 
-func globalsFromEnv() *globals {
-	return &globals{
-		config:    os.Getenv("REGSYNC_CONFIG"),
-		natsURL:   os.Getenv("REGSYNC_NATS_URL"),
-		creds:     os.Getenv("REGSYNC_NATS_CREDS"),
-		user:      os.Getenv("REGSYNC_NATS_USER"),
-		password:  os.Getenv("REGSYNC_NATS_PASSWORD"),
-		token:     os.Getenv("REGSYNC_NATS_TOKEN"),
-		nkey:      os.Getenv("REGSYNC_NATS_NKEY"),
-		ca:        os.Getenv("REGSYNC_NATS_CA"),
-		cert:      os.Getenv("REGSYNC_NATS_CERT"),
-		key:       os.Getenv("REGSYNC_NATS_KEY"),
-		logLevel:  envOr("REGSYNC_LOG_LEVEL", "info"),
-		logFormat: envOr("REGSYNC_LOG_FORMAT", "text"),
+// globalFlag is a flag every command takes: its name, the placeholder of
+// its value in help, the environment variable it falls back to, its
+// default, and the field of globals it sets.
+type globalFlag struct {
+	name, value, env, def, usage string
+	field                        func(*globals) *string
+}
+
+// globalGroup is a titled group of global flags in help.
+type globalGroup struct {
+	title string
+	flags []globalFlag
+}
+
+// globalFlags are the global flags, grouped as help shows them.
+var globalFlags = []globalGroup{
+	{"Configuration", []globalFlag{
+		{"config", "FILE", "REGSYNC_CONFIG", "", "the configuration file; sync, status and watch take the NATS address and credentials from it (the embedded server's generated password included)", func(g *globals) *string { return &g.config }},
+	}},
+	{"NATS", []globalFlag{
+		{"nats-url", "URL", "REGSYNC_NATS_URL", "", "NATS URL(s); empty: the embedded server (serve) or its listener, nats://127.0.0.1:4222 (clients); with --config it replaces the address only", func(g *globals) *string { return &g.natsURL }},
+		{"nats-creds", "FILE", "REGSYNC_NATS_CREDS", "", "credentials file", func(g *globals) *string { return &g.creds }},
+		{"nats-user", "NAME", "REGSYNC_NATS_USER", "", "user", func(g *globals) *string { return &g.user }},
+		{"nats-password", "PASS", "REGSYNC_NATS_PASSWORD", "", "password", func(g *globals) *string { return &g.password }},
+		{"nats-token", "TOKEN", "REGSYNC_NATS_TOKEN", "", "token", func(g *globals) *string { return &g.token }},
+		{"nats-nkey", "FILE", "REGSYNC_NATS_NKEY", "", "nkey seed file", func(g *globals) *string { return &g.nkey }},
+		{"nats-ca", "FILE", "REGSYNC_NATS_CA", "", "CA file for TLS", func(g *globals) *string { return &g.ca }},
+		{"nats-cert", "FILE", "REGSYNC_NATS_CERT", "", "client certificate for TLS", func(g *globals) *string { return &g.cert }},
+		{"nats-key", "FILE", "REGSYNC_NATS_KEY", "", "client key for TLS", func(g *globals) *string { return &g.key }},
+	}},
+	{"Logging", []globalFlag{
+		{"log-level", "LEVEL", "REGSYNC_LOG_LEVEL", "info", "debug, info, warn or error", func(g *globals) *string { return &g.logLevel }},
+		{"log-format", "FORMAT", "REGSYNC_LOG_FORMAT", "text", "text or json", func(g *globals) *string { return &g.logFormat }},
+	}},
+}
+
+// writeGlobalFlags writes the global flags, grouped, for help.
+func writeGlobalFlags(w io.Writer) {
+	fmt.Fprintln(w, "Global flags, accepted before or after the command; each falls back to its environment variable:")
+	for _, grp := range globalFlags {
+		fmt.Fprintf(w, "  %s:\n", grp.title)
+		for _, f := range grp.flags {
+			about := f.env + ": " + f.usage
+			if f.def != "" {
+				about += " (default " + f.def + ")"
+			}
+			writeFlag(w, "    ", "--"+f.name+" "+f.value, about)
+		}
 	}
+}
+
+// writeFlag writes one flag of help: its synopsis, and what it does
+// beside it (below it when the synopsis is long), wrapped at 100 columns.
+func writeFlag(w io.Writer, indent, synopsis, about string) {
+	const column, width = 24, 100
+	pad := indent + strings.Repeat(" ", column)
+	line := indent + synopsis
+	if len(synopsis) >= column {
+		fmt.Fprintln(w, line)
+		line = pad
+	} else {
+		line += strings.Repeat(" ", column-len(synopsis))
+	}
+	first := true
+	for _, word := range strings.Fields(about) {
+		if !first && len(line)+1+len(word) > width {
+			fmt.Fprintln(w, line)
+			line, first = pad, true
+		}
+		if !first {
+			line += " "
+		}
+		line += word
+		first = false
+	}
+	fmt.Fprintln(w, line)
+}
+
+func globalsFromEnv() *globals {
+	g := &globals{}
+	for _, grp := range globalFlags {
+		for _, f := range grp.flags {
+			*f.field(g) = envOr(f.env, f.def)
+		}
+	}
+	return g
 }
 
 func envOr(name, def string) string {
@@ -280,19 +340,25 @@ func envOr(name, def string) string {
 func (g *globals) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("regsync "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&g.config, "config", g.config, "configuration file (REGSYNC_CONFIG); client commands take the NATS address and credentials from it")
-	fs.StringVar(&g.natsURL, "nats-url", g.natsURL, "NATS URL(s); empty: embedded server (serve) or nats://127.0.0.1:4222 (clients)")
-	fs.StringVar(&g.creds, "nats-creds", g.creds, "NATS credentials file")
-	fs.StringVar(&g.user, "nats-user", g.user, "NATS user")
-	fs.StringVar(&g.password, "nats-password", g.password, "NATS password")
-	fs.StringVar(&g.token, "nats-token", g.token, "NATS token")
-	fs.StringVar(&g.nkey, "nats-nkey", g.nkey, "NATS nkey seed file")
-	fs.StringVar(&g.ca, "nats-ca", g.ca, "CA file for NATS TLS")
-	fs.StringVar(&g.cert, "nats-cert", g.cert, "client certificate for NATS TLS")
-	fs.StringVar(&g.key, "nats-key", g.key, "client key for NATS TLS")
-	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "debug, info, warn or error")
-	fs.StringVar(&g.logFormat, "log-format", g.logFormat, "text or json")
+	for _, grp := range globalFlags {
+		for _, f := range grp.flags {
+			p := f.field(g)
+			fs.StringVar(p, f.name, *p, f.usage)
+		}
+	}
 	return fs
+}
+
+// isGlobal reports whether a flag is a global one.
+func isGlobal(name string) bool {
+	for _, grp := range globalFlags {
+		for _, f := range grp.flags {
+			if f.name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // parse parses a command's arguments and checks the global flags. For
@@ -306,6 +372,18 @@ func (g *globals) parse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("%w (run %s --help)", err, fs.Name())
 	}
+	if c := g.cmd; c != nil && c.maxArgs >= 0 && len(positional) > c.maxArgs {
+		extra := positional[c.maxArgs:]
+		noun := "argument"
+		if len(extra) > 1 {
+			noun = "arguments"
+		}
+		quoted := make([]string, len(extra))
+		for i, a := range extra {
+			quoted[i] = strconv.Quote(a)
+		}
+		return nil, fmt.Errorf("%w: unexpected %s %s (run %s --help)", errUsage, noun, strings.Join(quoted, " "), fs.Name())
+	}
 	if _, err := g.logger(stderr); err != nil {
 		return nil, err
 	}
@@ -313,17 +391,44 @@ func (g *globals) parse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]st
 }
 
 // printHelp prints the help of the command being run: synopsis, what it
-// does, its flags (the global ones included) and an example.
+// does, its own flags, the global flags and an example.
 func (g *globals) printHelp(fs *flag.FlagSet) {
 	c := g.cmd
 	if c == nil || g.stdout == nil {
 		return
 	}
 	w := g.stdout
-	fmt.Fprintf(w, "Usage: regsync %s %s\n\n%s\n\nFlags (global flags may also come before the command):\n", c.name, strings.TrimSpace(c.args+" [flags]"), c.about)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	fmt.Fprintf(w, "Usage: regsync %s %s\n\n%s\n\n", c.name, strings.TrimSpace(c.args+" [flags]"), c.about)
+	var own strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		if isGlobal(f.Name) {
+			return
+		}
+		dashes := "--"
+		if len(f.Name) == 1 {
+			dashes = "-"
+		}
+		value, about := flag.UnquoteUsage(f)
+		if value == "string" {
+			// Unnamed in the usage: the last word of the flag's name.
+			value = f.Name[strings.LastIndex(f.Name, "-")+1:]
+			if len(value) == 1 {
+				value = "value"
+			}
+		}
+		synopsis := dashes + f.Name
+		if value != "" {
+			synopsis += " " + strings.ToUpper(value)
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
+			about += " (default " + f.DefValue + ")"
+		}
+		writeFlag(&own, "  ", synopsis, about)
+	})
+	if own.Len() > 0 {
+		fmt.Fprintf(w, "Flags:\n%s\n", own.String())
+	}
+	writeGlobalFlags(w)
 	fmt.Fprintf(w, "\nExample:\n  %s\n", c.example)
 }
 

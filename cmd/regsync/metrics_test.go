@@ -236,7 +236,7 @@ func TestEveryDocumentedSeriesExistsFromStart(t *testing.T) {
 		"regsync_source_phase":                          {"source": set("alpha", "beta"), "phase": set("Syncing", "Complete", "Failed")},
 		"regsync_triggers_received_total":               {"trigger": kinds},
 		"regsync_trigger_to_result_seconds":             {"trigger": kinds},
-		"regsync_sync_errors_total":                     {"reason": set("ConfigInvalid", "FetchFailed", "ValidationFailed", "StorageFailed")},
+		"regsync_sync_errors_total":                     {"reason": set("ConfigInvalid", "FetchFailed", "ValidationFailed", "FilterRemovedEverything", "StorageFailed")},
 		"regsync_webhook_requests_total":                {"provider": set("github", "gitlab", "gitea", "bitbucket", "generic", "other")},
 		"regsync_source_checks_total":                   {"kind": set("file", "http", "git-ls-remote", "git-fetch"), "outcome": set("ok", "not-modified", "error")},
 		"regsync_config_reloads_total":                  {"result": set("applied", "partial", "rejected")},

@@ -32,6 +32,9 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: --timeout %s: want a positive duration, such as 60s", errUsage, *timeout)
+	}
 	if *all == (len(names) > 0) {
 		return fmt.Errorf("%w: name sources or give --all (not both)", errUsage)
 	}

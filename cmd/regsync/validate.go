@@ -42,22 +42,33 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 	f := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), Logger: log, Version: version}
 	failed := 0
 	for _, src := range cfg.SyncedSources() {
-		fetched, err := f.Fetch(ctx, src)
-		if err == nil {
-			reg, perr := registry.Parse(fetched.Raw)
-			if perr == nil {
-				servers, skills, plugins := registry.Counts(registry.Apply(reg, src.Filter))
-				fmt.Fprintf(stdout, "  %s: ok, %d servers, %d skills, %d plugins after filtering (hash %s)\n",
-					src.Name, servers, skills, plugins, fetched.Hash[:12])
-				continue
-			}
-			err = perr
+		if err := fetchOne(ctx, f, src, stdout); err != nil {
+			failed++
+			fmt.Fprintf(stdout, "  %s: %s\n", src.Name, printable.String(err.Error()))
 		}
-		failed++
-		fmt.Fprintf(stdout, "  %s: %s\n", src.Name, printable.String(err.Error()))
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d sources failed", failed, len(cfg.SyncedSources()))
 	}
+	return nil
+}
+
+// fetchOne fetches, validates and filters a source as a sync does, and
+// prints its counts before and after the filter. A filter that keeps
+// nothing of a source that has entries fails, as the sync would.
+func fetchOne(ctx context.Context, f *sources.Fetcher, src config.Source, stdout io.Writer) error {
+	fetched, err := f.Fetch(ctx, src)
+	if err != nil {
+		return err
+	}
+	built, err := registry.Build(fetched.Raw, src.Filter)
+	if err != nil {
+		return err
+	}
+	if err := registry.CheckKept(built.Source, built.Kept()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  %s: ok, %s in the source, %s after filtering (hash %s)\n",
+		src.Name, built.Source, built.Kept(), fetched.Hash[:12])
 	return nil
 }

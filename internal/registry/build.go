@@ -14,13 +14,19 @@ import (
 )
 
 // Built is what a sync stores for a source: the snapshot bytes, the counts
-// after filtering and the digest index of the kept servers.
+// after filtering and the digest index of the kept servers; and the counts
+// of the source before filtering.
 type Built struct {
 	// Data is the snapshot (see [Snapshot]).
 	Data                     []byte
 	Servers, Skills, Plugins int
 	Index                    Index
+	// Source counts the entries of the source, before filtering.
+	Source Tally
 }
+
+// Kept counts the entries kept by the filter: what Data holds.
+func (b *Built) Kept() Tally { return Tally{Servers: b.Servers, Skills: b.Skills, Plugins: b.Plugins} }
 
 // Build validates raw registry bytes as [Parse] does, applies the filter
 // and returns the snapshot with its counts and digest index. It accepts and
@@ -66,7 +72,7 @@ func (bl *Builder) Build(raw []byte, f *Filter) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b = &Built{Data: data, Index: IndexOf(filtered)}
+	b = &Built{Data: data, Index: IndexOf(filtered), Source: TallyOf(reg)}
 	b.Servers, b.Skills, b.Plugins = Counts(filtered)
 	return b, nil
 }
@@ -190,6 +196,7 @@ func buildEntrywise(raw []byte, f *Filter, before map[digest]entry) (*Built, map
 	}
 	b := &Built{Data: raw, Servers: len(kept), Index: indexOf(index)}
 	b.Skills, b.Plugins = len(reg.Data.Skills), len(reg.Data.Plugins)
+	b.Source = Tally{Servers: len(servers), Skills: b.Skills, Plugins: b.Plugins}
 	if f == nil {
 		return b, checked, true
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/regsync/regsync/internal/registry/registrytest"
@@ -84,6 +85,9 @@ func TestBuildAgreesWithParseAndSnapshot(t *testing.T) {
 				s, k, p := Counts(filtered)
 				if got.Servers != s || got.Skills != k || got.Plugins != p {
 					t.Errorf("counts %d/%d/%d, want %d/%d/%d", got.Servers, got.Skills, got.Plugins, s, k, p)
+				}
+				if want := TallyOf(reg); got.Source != want {
+					t.Errorf("source counts %v, want %v", got.Source, want)
 				}
 				if want := IndexOf(filtered); !reflect.DeepEqual(got.Index, want) {
 					t.Errorf("index of %d names, want %d", len(got.Index), len(want))
@@ -235,6 +239,26 @@ func BenchmarkBuilder10kEdit(b *testing.B) {
 					b.Fatal(err)
 				}
 				i++
+			}
+		})
+	}
+}
+
+func TestCheckKept(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		source, kept Tally
+		fails        bool
+	}{
+		{"some kept", Tally{Servers: 2}, Tally{Servers: 1}, false},
+		{"only skills kept", Tally{Servers: 2, Skills: 1}, Tally{Skills: 1}, false},
+		{"an empty source", Tally{}, Tally{}, false},
+		{"nothing kept", Tally{Servers: 2, Plugins: 1}, Tally{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckKept(tc.source, tc.kept)
+			if (err != nil) != tc.fails || err != nil && (!errors.Is(err, ErrFilterRemovedEverything) || !strings.Contains(err.Error(), tc.source.String())) {
+				t.Errorf("CheckKept(%v, %v) = %v, want failure %v naming the source's counts", tc.source, tc.kept, err, tc.fails)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -293,4 +294,40 @@ func (m tagMatcher) match(tags []string) bool {
 		}
 	}
 	return false
+}
+
+// Tally is how many entries of each kind a registry holds.
+type Tally struct {
+	Servers, Skills, Plugins int
+}
+
+// TallyOf counts the entries of reg (see [Counts]).
+func TallyOf(reg *thvregistry.UpstreamRegistry) Tally {
+	var t Tally
+	t.Servers, t.Skills, t.Plugins = Counts(reg)
+	return t
+}
+
+// Empty reports whether there are no entries at all.
+func (t Tally) Empty() bool { return t.Servers == 0 && t.Skills == 0 && t.Plugins == 0 }
+
+func (t Tally) String() string {
+	return fmt.Sprintf("%d servers, %d skills, %d plugins", t.Servers, t.Skills, t.Plugins)
+}
+
+// ErrFilterRemovedEverything means a filter kept none of the entries of a
+// source that has some: almost always a mistake in the filter (a glob
+// typo), which stored as is would tell every consumer that every entry
+// was removed.
+var ErrFilterRemovedEverything = errors.New("the filter removed every entry")
+
+// CheckKept returns an error wrapping [ErrFilterRemovedEverything] when a
+// filter kept nothing (kept) of a source that has entries (source). A
+// source that is empty itself is no mistake of the filter: nil.
+func CheckKept(source, kept Tally) error {
+	if source.Empty() || !kept.Empty() {
+		return nil
+	}
+	return fmt.Errorf("%w: the source has %s and none passes the filter (check the source's filter.names and filter.tags)",
+		ErrFilterRemovedEverything, source)
 }

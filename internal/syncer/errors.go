@@ -16,6 +16,9 @@ const (
 	ConditionReasonStorageFailed         = "StorageFailed"
 	ConditionReasonConfigInvalid         = "ConfigInvalid"
 	ConditionReasonUnknownSource         = "UnknownSource"
+	// ConditionReasonFilterRemovedEverything: the filter kept none of the
+	// entries of a source that has some (DataValid).
+	ConditionReasonFilterRemovedEverything = "FilterRemovedEverything"
 )
 
 // Failures lists the condition type and reason of every Error the Manager
@@ -25,6 +28,7 @@ var Failures = []struct{ ConditionType, ConditionReason string }{
 	{ConditionSyncSuccessful, ConditionReasonConfigInvalid},
 	{ConditionSourceAvailable, ConditionReasonFetchFailed},
 	{ConditionDataValid, ConditionReasonValidationFailed},
+	{ConditionDataValid, ConditionReasonFilterRemovedEverything},
 	{ConditionSyncSuccessful, ConditionReasonStorageFailed},
 }
 

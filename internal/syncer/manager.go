@@ -367,6 +367,10 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
 			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
 	}
+	if err := registry.CheckKept(built.Source, built.Kept()); err != nil {
+		return nil, &Error{Err: err, Message: "Filtering failed: " + err.Error(),
+			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonFilterRemovedEverything}
+	}
 	index, err := json.Marshal(built.Index)
 	if err != nil {
 		return nil, &Error{Err: err, Message: "Indexing failed: " + err.Error(),

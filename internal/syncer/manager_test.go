@@ -620,3 +620,33 @@ func TestReplayedOlderPushAfterTheCloneWasRebuiltIsSkipped(t *testing.T) {
 		t.Errorf("replayed push of %s answered %s %v, want %s", older, d.Reason, d.Err, ReasonUpToDateNoPolicy)
 	}
 }
+
+// A filter that keeps nothing of a source that has entries is a mistake in
+// the filter (a glob typo), not news that every server was removed: the
+// sync fails and the last good snapshot stays. An empty source is judged
+// by validation alone, as before.
+func TestPerformSyncRefusesAFilterThatRemovesEverything(t *testing.T) {
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)},
+		Filter: &registry.Filter{Names: &registry.PatternSet{Include: []string{"io.tset/*"}}}}
+	t.Run("a source with entries", func(t *testing.T) {
+		snaps := &memSnapshots{data: map[string][]byte{"src": []byte("good")}}
+		_, err := newTestManager(&fakeFetcher{raw: validRegistry}, snaps).PerformSync(context.Background(), src, nil)
+		if err == nil {
+			t.Fatal("the sync succeeded with every entry filtered out")
+		}
+		if err.ConditionType != ConditionDataValid || err.ConditionReason != ConditionReasonFilterRemovedEverything ||
+			!strings.Contains(err.Message, "2 servers") || !strings.Contains(err.Message, "none") {
+			t.Errorf("error %s/%s %q, want DataValid/FilterRemovedEverything naming the counts", err.ConditionType, err.ConditionReason, err.Message)
+		}
+		if string(snaps.data["src"]) != "good" || snaps.stores != 0 {
+			t.Error("the last good snapshot was replaced")
+		}
+	})
+	t.Run("an empty source is not the filter's fault", func(t *testing.T) {
+		empty := `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:00:00Z"},"data":{"servers":[]}}`
+		_, err := newTestManager(&fakeFetcher{raw: empty}, &memSnapshots{data: map[string][]byte{}}).PerformSync(context.Background(), src, nil)
+		if err == nil || err.ConditionReason != ConditionReasonValidationFailed {
+			t.Errorf("err %v, want the validation failure an empty upstream always had", err)
+		}
+	})
+}
