@@ -1,8 +1,8 @@
 package main
 
 import (
-	"io"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
