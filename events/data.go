@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Data is the payload of a regsync event. SourceChanged, SyncRequested,
@@ -31,6 +32,40 @@ type DataType interface {
 // Covered.TriggerIDs. Triggers past it are still counted in
 // Covered.TriggerCount and covered by Covered.TriggerSeq.
 const MaxCoveredIDs = 100
+
+// MaxIDLen is the most bytes an event id or a requestId may have. Ids are
+// repeated in every result that answers them and in the status record, so
+// a trigger with a longer one is refused as malformed.
+const MaxIDLen = 256
+
+// MaxCoveredBytes is the most bytes of ids a Covered lists, triggerIds and
+// requestIds together: past it ids are counted and covered by sequence but
+// not listed, so that the ids of coalesced triggers never make a result
+// too large to publish.
+const MaxCoveredBytes = 16 << 10
+
+// MaxMessageLen is the most bytes of the message of a SyncFailed: a longer
+// error (thousands of validation failures, a remote's whole error page) is
+// cut with Clip before it is recorded.
+const MaxMessageLen = 8 << 10
+
+// Clip returns s cut to at most n bytes on a character boundary, with "…"
+// at its end when it was cut, so that a value quoted from outside input
+// has a bounded size and says that it was shortened.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := max(n-len(mark), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if n < len(mark) {
+		return s[:cut]
+	}
+	return s[:cut] + mark
+}
 
 // SourceChanged is the data of TypeSourceChanged: a producer noticed that a
 // source may have changed.
