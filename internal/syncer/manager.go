@@ -153,12 +153,8 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 
 	intervalDue, _, err := IsIntervalSyncNeeded(st, now)
 	if err != nil {
-		return Decision{Reason: ReasonErrorParsingInterval, Err: &Error{
-			Err:             err,
-			Message:         fmt.Sprintf("cannot decide whether to sync %s: %s", src.Name, err),
-			ConditionType:   ConditionSyncSuccessful,
-			ConditionReason: ConditionReasonConfigInvalid,
-		}}
+		return Decision{Reason: ReasonErrorParsingInterval, Err: newError("cannot decide whether to sync "+src.Name, err,
+			ConditionSyncSuccessful, ConditionReasonConfigInvalid)}
 	}
 
 	stateNeeded := st.Phase != state.PhaseComplete || !m.SnapshotIntact(ctx, src.Name, st)
@@ -226,8 +222,7 @@ func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status,
 		if i == len(m.revisionWaits) {
 			err := fmt.Errorf("%w: the trigger announced commit %s but the remote still serves %s after %d tries",
 				ErrRevisionNotServed, announced, fetched.Revision, i+1)
-			return nil, &Error{Err: err, Message: "Fetch failed: " + err.Error(),
-				ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonRevisionNotServed}
+			return nil, newError("Fetch failed", err, ConditionSourceAvailable, ConditionReasonRevisionNotServed)
 		}
 		t := time.NewTimer(m.revisionWaits[i])
 		select {
@@ -240,8 +235,7 @@ func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status,
 }
 
 func fetchError(err error) *Error {
-	return &Error{Err: err, Message: "Fetch failed: " + err.Error(),
-		ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonFetchFailed}
+	return newError("Fetch failed", err, ConditionSourceAvailable, ConditionReasonFetchFailed)
 }
 
 // defaultRevisionWaits wait about 10 s in all for an announced commit.
@@ -339,13 +333,11 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		built, err = k.builder.Build(fetched.Raw, src.Filter)
 	}
 	if err != nil {
-		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
-			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
+		return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
 	}
 	index, err := json.Marshal(built.Index)
 	if err != nil {
-		return nil, &Error{Err: err, Message: "Indexing failed: " + err.Error(),
-			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
+		return nil, newError("Indexing failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
 	previous := m.previous(ctx, src.Name, k)
 	r := &Result{
@@ -364,8 +356,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	}})
 	cancel()
 	if err != nil {
-		return nil, &Error{Err: err, Message: "Storage failed: " + err.Error(),
-			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
+		return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
 	m.mu.Lock()
 	k.stored, k.index = r.SnapshotDigest, built.Index
