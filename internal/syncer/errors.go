@@ -19,6 +19,7 @@ const (
 	ConditionReasonConfigInvalid         = "ConfigInvalid"
 	ConditionReasonUnknownSource         = "UnknownSource"
 	ConditionReasonRevisionNotServed     = "RevisionNotServed"
+	ConditionReasonMalformedTrigger      = "MalformedTrigger"
 )
 
 // Error is a failed sync: which condition it breaks, why, and a message for

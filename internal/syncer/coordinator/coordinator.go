@@ -75,6 +75,9 @@ type Coordinator struct {
 	queues    *queues
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
+	// recordLimit is the largest status record the status bucket takes
+	// (bus.ValueLimit), set by Run before any sync.
+	recordLimit int
 	// publish stores an event on a subject; a test seam for a JetStream
 	// that does not take results.
 	publish func(ctx context.Context, subject string, ev event.Event) error
@@ -171,6 +174,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ensure consumer %s: %w", ConsumerName, err)
 	}
+	if c.recordLimit, err = bus.ValueLimit(ctx, c.h.Status, c.h.JS.Conn()); err != nil {
+		return err
+	}
 	cc, err := cons.Consume(c.receive, jetstream.PullMaxMessages(256),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			c.logger.Warn("trigger consumer", "err", err)
@@ -249,7 +255,12 @@ func (c *Coordinator) receive(msg jetstream.Msg) {
 		_ = msg.TermWithReason(err.Error())
 		return
 	}
-	c.opts.Metrics.received(d.kind)
+	if d.malformed != nil {
+		c.rejectLog.Warn("malformed trigger, answering it as failed", "subject", msg.Subject(), "trigger", d.id, "err", d.malformed)
+		c.opts.Metrics.rejected()
+	} else {
+		c.opts.Metrics.received(d.kind)
+	}
 	if !c.queues.add(source, d) {
 		_ = msg.Nak()
 	}
@@ -280,6 +291,11 @@ func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 		named, d.kind, d.changed, d.revision = data.Source, data.Trigger, true, data.Revision
 	case events.TypeSyncRequested:
 		data, err := events.DecodeData[events.SyncRequested](ev)
+		if errors.Is(err, events.ErrTooLong) {
+			// Its id and source are known: it is answered, not dropped.
+			d.malformed = err
+			return d, source, nil
+		}
 		if err != nil {
 			return delivery{}, "", err
 		}
@@ -313,6 +329,9 @@ func (c *Coordinator) handle(stopping context.Context, name string, ds []deliver
 	src, known := c.source(name)
 	if !known || !src.Synced() {
 		c.answerUnknown(stopping, log, name, src, known, ds)
+		return
+	}
+	if ds = c.answerMalformed(stopping, log, name, ds); len(ds) == 0 {
 		return
 	}
 
