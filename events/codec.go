@@ -503,6 +503,9 @@ func validateEvent(e event.Event) error {
 	if sv := e.SpecVersion(); sv != event.CloudEventsVersionV1 {
 		return fmt.Errorf("invalid event: specversion: unsupported %q (want %s)", sv, event.CloudEventsVersionV1)
 	}
+	if len(e.ID()) > MaxIDLen {
+		return fmt.Errorf("invalid event: id: %d bytes, more than the %d allowed", len(e.ID()), MaxIDLen)
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Data is the payload of a regsync event. SourceChanged, SyncRequested,
@@ -31,6 +32,51 @@ type DataType interface {
 // Covered.TriggerIDs. Triggers past it are still counted in
 // Covered.TriggerCount and covered by Covered.TriggerSeq.
 const MaxCoveredIDs = 100
+
+// MaxIDLen is the most bytes an event id or a requestId may have. Ids are
+// repeated in every result that answers them and in the status record, so
+// a trigger with a longer one is refused as malformed.
+const MaxIDLen = 256
+
+// ErrTooLong is wrapped by the errors of ids and requestIds over MaxIDLen.
+var ErrTooLong = errors.New("too long")
+
+// checkIDLen refuses an id over MaxIDLen bytes, naming field.
+func checkIDLen(field, id string) error {
+	if len(id) > MaxIDLen {
+		return fmt.Errorf("%s: %w: %d bytes, more than the %d allowed", field, ErrTooLong, len(id), MaxIDLen)
+	}
+	return nil
+}
+
+// MaxCoveredBytes is the most bytes of ids a Covered lists, triggerIds and
+// requestIds together: past it ids are counted and covered by sequence but
+// not listed, so that the ids of coalesced triggers never make a result
+// too large to publish.
+const MaxCoveredBytes = 16 << 10
+
+// MaxMessageLen is the most bytes of the message of a SyncFailed: a longer
+// error (thousands of validation failures, a remote's whole error page) is
+// cut with Clip before it is recorded.
+const MaxMessageLen = 8 << 10
+
+// Clip returns s cut to at most n bytes on a character boundary, with "…"
+// at its end when it was cut, so that a value quoted from outside input
+// has a bounded size and says that it was shortened.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := max(n-len(mark), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if n < len(mark) {
+		return s[:cut]
+	}
+	return s[:cut] + mark
+}
 
 // SourceChanged is the data of TypeSourceChanged: a producer noticed that a
 // source may have changed.
@@ -102,21 +148,39 @@ type Covered struct {
 }
 
 // Cover records that the result answers the trigger with event id id and
-// stream sequence seq: it counts it, lists its id while there is room, and
-// raises TriggerSeq to seq.
+// stream sequence seq: it counts it, lists its id while there is room (at
+// most MaxCoveredIDs ids, MaxCoveredBytes bytes of ids with the requestIds),
+// and raises TriggerSeq to seq.
 func (c *Covered) Cover(id string, seq uint64) {
 	c.TriggerCount++
-	if len(c.TriggerIDs) < MaxCoveredIDs {
+	if len(c.TriggerIDs) < MaxCoveredIDs && c.room(id) {
 		c.TriggerIDs = append(c.TriggerIDs, id)
 	}
 	c.TriggerSeq = max(c.TriggerSeq, seq)
+}
+
+// room reports whether id can be listed: it is at most MaxIDLen bytes,
+// and the ids listed with it at most MaxCoveredBytes.
+func (c *Covered) room(id string) bool {
+	return len(id) <= MaxIDLen && c.listedBytes()+len(id) <= MaxCoveredBytes
+}
+
+// listedBytes counts the bytes of the ids listed.
+func (c *Covered) listedBytes() int {
+	n := 0
+	for _, ids := range [][]string{c.TriggerIDs, c.RequestIDs} {
+		for _, id := range ids {
+			n += len(id)
+		}
+	}
+	return n
 }
 
 // CoverRequest records that the result answers the manual request with id
 // requestID: it is listed in RequestIDs once, while there is room. An empty
 // id is not listed.
 func (c *Covered) CoverRequest(requestID string) {
-	if requestID != "" && len(c.RequestIDs) < MaxCoveredIDs && !slices.Contains(c.RequestIDs, requestID) {
+	if requestID != "" && len(c.RequestIDs) < MaxCoveredIDs && !slices.Contains(c.RequestIDs, requestID) && c.room(requestID) {
 		c.RequestIDs = append(c.RequestIDs, requestID)
 	}
 }
@@ -152,6 +216,19 @@ func (c Covered) validate() error {
 	}
 	if i := slices.Index(c.RequestIDs, ""); i >= 0 {
 		return fmt.Errorf("requestIds[%d]: empty id", i)
+	}
+	for _, list := range []struct {
+		field string
+		ids   []string
+	}{{"triggerIds", c.TriggerIDs}, {"requestIds", c.RequestIDs}} {
+		for i, id := range list.ids {
+			if err := checkIDLen(fmt.Sprintf("%s[%d]", list.field, i), id); err != nil {
+				return err
+			}
+		}
+	}
+	if n := c.listedBytes(); n > MaxCoveredBytes {
+		return fmt.Errorf("triggerIds, requestIds: %d bytes of ids, more than the %d allowed", n, MaxCoveredBytes)
 	}
 	return nil
 }
@@ -332,7 +409,10 @@ func (d SyncRequested) Validate() error {
 	if err := validateSource(d.Source); err != nil {
 		return err
 	}
-	return oneOf("trigger", d.Trigger, TriggerManual, TriggerInterval, TriggerStartup)
+	if err := oneOf("trigger", d.Trigger, TriggerManual, TriggerInterval, TriggerStartup); err != nil {
+		return err
+	}
+	return checkIDLen("requestId", d.RequestID)
 }
 
 // Validate implements Data.
@@ -392,6 +472,8 @@ func (d SyncFailed) Validate() error {
 		return errors.New("conditionReason: required")
 	case d.Message == "":
 		return errors.New("message: required")
+	case len(d.Message) > MaxMessageLen:
+		return fmt.Errorf("message: %d bytes, more than the %d allowed", len(d.Message), MaxMessageLen)
 	case d.AttemptCount < 0:
 		return fmt.Errorf("attemptCount: %d is negative", d.AttemptCount)
 	case d.NextRetryTime != nil && d.NextRetryTime.IsZero():

@@ -333,3 +333,21 @@ func TestSyncRefusesATimeoutThatIsNotPositive(t *testing.T) {
 		})
 	}
 }
+
+// A request id is repeated in the trigger id, every result that answers it
+// and the status record: `regsync sync` refuses one that is too long or not
+// printable before it connects, so nothing is sent and nothing retried.
+func TestSyncRefusesABadRequestID(t *testing.T) {
+	for name, rid := range map[string]string{
+		"too long":          strings.Repeat("r", 193),
+		"a terminal escape": "req-\x1b[2J",
+		"invalid UTF-8":     "req-\xff",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := cli(t, "sync", "local", "--request-id", rid, "--nats-url", "nats://127.0.0.1:1")
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--request-id") {
+				t.Errorf("err %v, want a usage error about --request-id", err)
+			}
+		})
+	}
+}

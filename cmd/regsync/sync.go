@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,6 +44,9 @@ func syncCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 		if !events.ValidSourceName(n) {
 			return fmt.Errorf("%w: %q is not a valid source name (a DNS label)", errUsage, n)
 		}
+	}
+	if err := checkRequestID(*requestID); err != nil {
+		return fmt.Errorf("%w: --request-id: %v", errUsage, err)
 	}
 	// With OTEL_* set, a manual request starts the trace that the sync and
 	// its result continue.
@@ -212,6 +217,29 @@ func syncedSources(ctx context.Context, js jetstream.JetStream, logger *slog.Log
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// maxRequestIDLen is the longest request id `regsync sync` takes: the
+// trigger id "<request-id>-<source>" of the longest source name (63
+// bytes) must stay within events.MaxIDLen.
+const maxRequestIDLen = events.MaxIDLen - 1 - 63
+
+// checkRequestID refuses a request id that is too long or not printable:
+// it is repeated in the trigger id, in every result that answers it and
+// in the status record, and printed by `regsync status`.
+func checkRequestID(rid string) error {
+	if len(rid) > maxRequestIDLen {
+		return fmt.Errorf("%d bytes, at most %d allowed", len(rid), maxRequestIDLen)
+	}
+	if !utf8.ValidString(rid) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range rid {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("character %U is not printable", r)
+		}
+	}
+	return nil
 }
 
 func newRequestID() string {

@@ -74,7 +74,7 @@ func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Da
 	}
 	subject := SubjectOf(d)
 	retry := p.Retry
-	retry.Retryable = func(err error) bool { return !errors.Is(err, ErrStale) }
+	retry.Retryable = func(err error) bool { return !errors.Is(err, ErrStale) && !errors.Is(err, ErrBuild) }
 	retry.OnRetry = func(attempt int, err error, wait time.Duration) {
 		// Tries 1, 2, 4, 8, ... are logged: a long outage logs a line
 		// now and then, not one every few seconds per event.

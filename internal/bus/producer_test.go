@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,22 @@ func TestProducerDoesNotSendAnEventItCannotBuild(t *testing.T) {
 	_, err := p.Publish(context.Background(), "id-1", &events.SourceChanged{Source: "src"})
 	if !errors.Is(err, ErrBuild) || calls != 0 {
 		t.Errorf("err %v after %d sends; want ErrBuild and no send", err, calls)
+	}
+}
+
+// An event that does not encode (over events.MaxEventSize) would fail the
+// same way on every try: it is sent once and not retried.
+func TestProducerDoesNotRetryAnEventThatDoesNotEncode(t *testing.T) {
+	calls := 0
+	pub := Publisher{Mode: events.Structured}
+	p := Producer{Name: "regsync/test", Retry: Backoff{First: time.Millisecond, Limit: time.Millisecond, Timeout: time.Minute},
+		Sender: senderFunc(func(ctx context.Context, subject string, ev event.Event) error {
+			calls++
+			return pub.Publish(ctx, subject, ev)
+		})}
+	huge := &events.SourceChanged{Source: "src", Trigger: events.TriggerFile, Revision: strings.Repeat("r", events.MaxEventSize)}
+	_, err := p.Publish(context.Background(), "id-1", huge)
+	if !errors.Is(err, ErrBuild) || calls != 1 {
+		t.Errorf("err %v after %d sends; want ErrBuild after one", err, calls)
 	}
 }

@@ -63,7 +63,8 @@ func (p Publisher) PublishAck(ctx context.Context, subject string, ev event.Even
 	msg, err := p.Mode.Encode(subject, ev)
 	if err != nil {
 		span.SetStatus(codes.Error, "encode failed")
-		return nil, fmt.Errorf("encode %s event %s: %w", ev.Type(), ev.ID(), err)
+		// No try would store it (too large, say): never retried.
+		return nil, fmt.Errorf("%w: encode %s event %s: %w", ErrBuild, ev.Type(), ev.ID(), err)
 	}
 	tracing.InjectHeader(ev, msg.Header)
 	ack, err := p.JS.PublishMsg(ctx, msg)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/regsync/regsync/events"
 	thvregistry "github.com/stacklok/toolhive-core/registry/types"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -22,6 +24,19 @@ const (
 )
 
 var printer = message.NewPrinter(language.English)
+
+// Bounds of a validation message, which is recorded in the status record
+// and published in a sync.failed event: invalid data of any size (a 2 MB
+// value, 20,000 servers that miss a field) gives a message of a few KiB,
+// well within events.MaxMessageLen.
+const (
+	// maxListedErrors is how many failed checks a message lists; the rest
+	// are counted.
+	maxListedErrors = 20
+	// maxCheckLen bounds the bytes of one failed check as listed, with the
+	// field and the values the check quotes.
+	maxCheckLen = 300
+)
 
 // Validate checks raw registry bytes against the upstream registry schema
 // (with the MCP server, skill and plugin schemas it references), then checks
@@ -92,7 +107,7 @@ func validateServerExtensions(publisher *jsonschema.Schema, server map[string]an
 	}
 	roundToFloat64(extensions)
 	if err := publisher.Validate(extensions); err != nil {
-		return fmt.Sprintf("server %s: %v", serverLabel(server, i), schemaError(extensionSchemaErrPrefix, err))
+		return events.Clip(fmt.Sprintf("server %s: %v", serverLabel(server, i), schemaError(extensionSchemaErrPrefix, err)), maxCheckLen)
 	}
 	return ""
 }
@@ -150,14 +165,15 @@ func schemaError(prefix string, err error) error {
 
 // leafMessages lists the innermost causes of a validation error, each as
 // "field: message", with the field written as gojsonschema writes it
-// ("(root)" or a dotted path such as "data.servers.0.name").
+// ("(root)" or a dotted path such as "data.servers.0.name"), cut to
+// maxCheckLen bytes: the message may quote a value of any size.
 func leafMessages(ve *jsonschema.ValidationError, out []string) []string {
 	if len(ve.Causes) == 0 {
 		field := "(root)"
 		if len(ve.InstanceLocation) > 0 {
 			field = strings.Join(ve.InstanceLocation, ".")
 		}
-		return append(out, field+": "+ve.ErrorKind.LocalizedString(printer))
+		return append(out, events.Clip(field+": "+ve.ErrorKind.LocalizedString(printer), maxCheckLen))
 	}
 	for _, cause := range ve.Causes {
 		out = leafMessages(cause, out)
@@ -166,7 +182,8 @@ func leafMessages(ve *jsonschema.ValidationError, out []string) []string {
 }
 
 // numberedError formats messages like toolhive-core: one message as
-// "prefix: msg", several as "prefix with N errors:" and a numbered list.
+// "prefix: msg", several as "prefix with N errors:" and a numbered list of
+// the first maxListedErrors, then "and M more".
 func numberedError(prefix string, msgs []string) error {
 	switch len(msgs) {
 	case 0:
@@ -176,8 +193,11 @@ func numberedError(prefix string, msgs []string) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s with %d errors:", prefix, len(msgs))
-	for i, msg := range msgs {
+	for i, msg := range msgs[:min(len(msgs), maxListedErrors)] {
 		fmt.Fprintf(&b, "\n  %d. %s", i+1, msg)
+	}
+	if rest := len(msgs) - maxListedErrors; rest > 0 {
+		fmt.Fprintf(&b, "\n  and %d more", rest)
 	}
 	return errors.New(b.String())
 }

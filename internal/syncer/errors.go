@@ -1,5 +1,7 @@
 package syncer
 
+import "github.com/regsync/regsync/events"
+
 // Condition types of a source's status, Kubernetes-style.
 const (
 	ConditionSourceAvailable = "SourceAvailable"
@@ -19,6 +21,7 @@ const (
 	// ConditionReasonFilterRemovedEverything: the filter kept none of the
 	// entries of a source that has some (DataValid).
 	ConditionReasonFilterRemovedEverything = "FilterRemovedEverything"
+	ConditionReasonMalformedTrigger        = "MalformedTrigger"
 )
 
 // Failures lists the condition type and reason of every Error the Manager
@@ -44,3 +47,12 @@ type Error struct {
 func (e *Error) Error() string { return e.Message }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// newError returns the failure of an action (such as "Fetch failed")
+// caused by err. Its message is cut to events.MaxMessageLen: it is stored
+// in the status record and published in the sync.failed event, and the
+// cause may quote outside input of any size.
+func newError(action string, err error, conditionType, conditionReason string) *Error {
+	return &Error{Err: err, Message: events.Clip(action+": "+err.Error(), events.MaxMessageLen),
+		ConditionType: conditionType, ConditionReason: conditionReason}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"runtime/debug"
@@ -158,12 +157,8 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 
 	intervalDue, _, err := IsIntervalSyncNeeded(src.Name, st, now)
 	if err != nil {
-		return Decision{Reason: ReasonErrorParsingInterval, Err: &Error{
-			Err:             err,
-			Message:         fmt.Sprintf("cannot decide whether to sync %s: %s", src.Name, err),
-			ConditionType:   ConditionSyncSuccessful,
-			ConditionReason: ConditionReasonConfigInvalid,
-		}}
+		return Decision{Reason: ReasonErrorParsingInterval, Err: newError("cannot decide whether to sync "+src.Name, err,
+			ConditionSyncSuccessful, ConditionReasonConfigInvalid)}
 	}
 
 	stateNeeded := st.Phase != state.PhaseComplete || !m.SnapshotIntact(ctx, src.Name, st) ||
@@ -252,8 +247,7 @@ func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status,
 }
 
 func fetchError(err error) *Error {
-	return &Error{Err: err, Message: "Fetch failed: " + err.Error(),
-		ConditionType: ConditionSourceAvailable, ConditionReason: ConditionReasonFetchFailed}
+	return newError("Fetch failed", err, ConditionSourceAvailable, ConditionReasonFetchFailed)
 }
 
 // defaultRevisionWaits wait about 10 s in all for an announced commit.
@@ -364,8 +358,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		built, err = k.builder.Build(fetched.Raw, src.Filter)
 	}
 	if err != nil {
-		return nil, &Error{Err: err, Message: "Validation failed: " + err.Error(),
-			ConditionType: ConditionDataValid, ConditionReason: ConditionReasonValidationFailed}
+		return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
 	}
 	if err := registry.CheckKept(built.Source, built.Kept()); err != nil {
 		return nil, &Error{Err: err, Message: "Filtering failed: " + err.Error(),
@@ -373,8 +366,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	}
 	index, err := json.Marshal(built.Index)
 	if err != nil {
-		return nil, &Error{Err: err, Message: "Indexing failed: " + err.Error(),
-			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
+		return nil, newError("Indexing failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
 	previous := m.previous(ctx, src.Name, k)
 	r := &Result{
@@ -393,8 +385,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	}})
 	cancel()
 	if err != nil {
-		return nil, &Error{Err: err, Message: "Storage failed: " + err.Error(),
-			ConditionType: ConditionSyncSuccessful, ConditionReason: ConditionReasonStorageFailed}
+		return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
 	r.SnapshotDigest, r.SnapshotNUID, r.SnapshotSize = stored.Digest, stored.NUID, stored.Size
 	m.mu.Lock()

@@ -650,3 +650,34 @@ func TestPerformSyncRefusesAFilterThatRemovesEverything(t *testing.T) {
 		}
 	})
 }
+
+// A failure's message is recorded in the status record (three times) and
+// published in a sync.failed event, so it is bounded whatever the error
+// says: a remote's whole error page, a store's long answer.
+func TestFailureMessagesAreBounded(t *testing.T) {
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}}
+	huge := strings.Repeat("remote says ", 200_000)
+	check := func(t *testing.T, serr *Error, prefix string) {
+		t.Helper()
+		if serr == nil {
+			t.Fatal("no failure")
+		}
+		if len(serr.Message) > events.MaxMessageLen {
+			t.Errorf("message is %d bytes, want at most %d", len(serr.Message), events.MaxMessageLen)
+		}
+		if !strings.HasPrefix(serr.Message, prefix+"remote says") || !strings.HasSuffix(serr.Message, "…") {
+			t.Errorf("message %q does not say what failed and that it was cut", events.Clip(serr.Message, 100))
+		}
+	}
+	t.Run("fetch", func(t *testing.T) {
+		m := newTestManager(&fakeFetcher{err: errors.New(huge)}, &memSnapshots{data: map[string][]byte{}})
+		check(t, m.ShouldSync(context.Background(), src, nil, Trigger{Manual: true}).Err, "Fetch failed: ")
+		_, serr := m.PerformSync(context.Background(), src, nil)
+		check(t, serr, "Fetch failed: ")
+	})
+	t.Run("storage", func(t *testing.T) {
+		m := newTestManager(&fakeFetcher{raw: validRegistry}, &memSnapshots{data: map[string][]byte{}, err: errors.New(huge)})
+		_, serr := m.PerformSync(context.Background(), src, nil)
+		check(t, serr, "Storage failed: ")
+	})
+}

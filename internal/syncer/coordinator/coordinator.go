@@ -82,6 +82,9 @@ type Coordinator struct {
 	current atomic.Pointer[consumption]
 	// notReady says why the replica consumes no triggers; nil while it does.
 	notReady atomic.Pointer[error]
+	// recordLimit is the largest status record the status bucket takes
+	// (bus.ValueLimit), set by Run before any sync.
+	recordLimit int
 	// publish stores an event on a subject; a test seam for a JetStream
 	// that does not take results.
 	publish func(ctx context.Context, subject string, ev event.Event) error
@@ -166,6 +169,12 @@ func (c *Coordinator) call(ctx context.Context) (context.Context, context.Cancel
 // with its stream) is made again under backoff; meanwhile Ready says why
 // the replica consumes nothing.
 func (c *Coordinator) Run(ctx context.Context) error {
+	limit, err := bus.ValueLimit(ctx, c.h.Status, c.h.JS.Conn())
+	if err != nil {
+		c.logger.Warn("status records are fitted to the server's message limit alone", "err", err)
+	}
+	c.recordLimit = limit
+
 	// stopping ends the syncs that outlive the drain.
 	stopping, cutOff := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cutOff(nil)
@@ -334,7 +343,12 @@ func (c *Coordinator) receive(msg jetstream.Msg) {
 		_ = msg.TermWithReason(err.Error())
 		return
 	}
-	c.opts.Metrics.received(d.kind)
+	if d.malformed != nil {
+		c.rejectLog.Warn("malformed trigger, answering it as failed", "subject", msg.Subject(), "trigger", d.id, "err", d.malformed)
+		c.opts.Metrics.rejected()
+	} else {
+		c.opts.Metrics.received(d.kind)
+	}
 	if !c.queues.add(source, d) {
 		_ = msg.Nak()
 	}
@@ -365,6 +379,11 @@ func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 		named, d.kind, d.changed, d.revision = data.Source, data.Trigger, true, data.Revision
 	case events.TypeSyncRequested:
 		data, err := events.DecodeData[events.SyncRequested](ev)
+		if errors.Is(err, events.ErrTooLong) {
+			// Its id and source are known: it is answered, not dropped.
+			d.malformed = err
+			return d, source, nil
+		}
 		if err != nil {
 			return delivery{}, "", err
 		}
@@ -398,6 +417,9 @@ func (c *Coordinator) handle(stopping context.Context, name string, ds []deliver
 	src, known := c.source(name)
 	if !known || !src.Synced() {
 		c.answerUnknown(stopping, log, name, src, known, ds)
+		return
+	}
+	if ds = c.answerMalformed(stopping, log, name, ds); len(ds) == 0 {
 		return
 	}
 

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
-	"github.com/regsync/regsync/internal/tracing"
 )
 
 // How an outcome reaches downstream consumers, so that no recorded sync
@@ -128,32 +128,30 @@ func nextSlot(src config.Source, after time.Time) *time.Time {
 // (see the top of this file), then announces it. mutate applies the
 // outcome to the status and returns the result's data.
 func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*state.Status) events.Data) error {
-	var ev event.Event
+	var (
+		ev   event.Event
+		cut  bool
+		serr error
+	)
 	call, cancel := c.call(ctx)
 	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) {
 		s.SyncSchedule = syncer.ScheduleOf(o.src)
 		syncer.RecordTriggers(s, o.b.lastID, o.b.lastRequestID)
 		data := mutate(s)
-		var eerr error
 		endSyncSpan(ctx, data, time.Since(o.start).Seconds())
-		if ev, eerr = events.New(resultID(o.src.Name, s, base), c.opts.Source, data); eerr != nil {
-			// A result that does not pass its own schema is a bug; record
-			// the outcome and say so rather than lose it.
-			o.log.Error("result event does not validate", "err", eerr)
-			s.PendingResult = nil
-			return
-		}
-		// The result carries the sync's trace from the start, so that
-		// publishing it again does not change it.
-		tracing.InjectEvent(ctx, &ev)
-		s.PendingResult, eerr = ev.MarshalJSON()
-		if eerr != nil {
-			o.log.Error("result event does not encode", "err", eerr)
-		}
+		ev, cut, serr = c.seal(ctx, s, resultID(o.src.Name, s, base), data)
 	})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("record outcome: %w", err)
+	}
+	switch {
+	case serr != nil:
+		// A result that cannot be published is a bug; record the outcome
+		// and say so rather than lose it or retry it for ever.
+		o.log.Error("outcome recorded without its result event", "err", serr)
+	case cut:
+		o.log.Warn("result cut to fit the status record and the result stream", "result", ev.ID())
 	}
 	if ev.ID() == "" {
 		c.ack(o.log, o.b.deliveries)
@@ -221,10 +219,18 @@ func (c *Coordinator) ack(log *slog.Logger, ds []delivery) {
 // now and the deliveries that still need an answer.
 func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src config.Source, st *state.Status, ds []delivery) (*state.Status, []delivery, error) {
 	var ev event.Event
-	if err := ev.UnmarshalJSON(st.PendingResult); err != nil {
-		log.Error("pending result in the status does not decode, dropping it", "err", err)
-		st.PendingResult = nil
-		return st, ds, nil
+	err := ev.UnmarshalJSON(st.PendingResult)
+	if err == nil {
+		err = c.pendingProblem(src.Name, ev)
+	}
+	if err != nil {
+		// A pending result that can never be published would be tried
+		// ahead of every later batch for good: it is dropped from the
+		// record, the outcome it announced stays, and the triggers are
+		// answered anew.
+		log.Error("pending result in the status cannot be published, dropping it", "result", ev.ID(), "err", err)
+		st, err = c.dropPending(ctx, src, st.PendingResult)
+		return st, ds, err
 	}
 	covered, _ := coveredBy(ev)
 	var answered, rest []delivery
@@ -241,6 +247,39 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 	}
 	st.PendingResult = nil
 	return st, rest, nil
+}
+
+// dropPending removes the pending result from a source's status record,
+// if it still holds that one, and returns the record written.
+func (c *Coordinator) dropPending(ctx context.Context, src config.Source, pending []byte) (*state.Status, error) {
+	call, cancel := c.call(ctx)
+	defer cancel()
+	st, err := c.status.Update(call, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) },
+		func(s *state.Status, _ uint64) {
+			if bytes.Equal(s.PendingResult, pending) {
+				s.PendingResult = nil
+			}
+		})
+	if err != nil {
+		return nil, fmt.Errorf("drop pending result: %w", err)
+	}
+	return st, nil
+}
+
+// pendingProblem says why a pending result cannot be published as the
+// result of source, or nil when it can.
+func (c *Coordinator) pendingProblem(source string, ev event.Event) error {
+	d, err := events.DataOf(ev)
+	if err != nil {
+		return err
+	}
+	if _, _, err := resultOf(ev); err != nil {
+		return err
+	}
+	if d.SourceName() != source || ev.Subject() != source {
+		return fmt.Errorf("event %s is a result of %q, not of %q", ev.ID(), d.SourceName(), source)
+	}
+	return publishable(c.h.Publisher.Mode, ev)
 }
 
 // pendingID is the id of the result a status holds, or "".

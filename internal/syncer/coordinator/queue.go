@@ -22,6 +22,9 @@ type delivery struct {
 	published time.Time
 	// trace is the trace the trigger was published in, if any.
 	trace trace.SpanContext
+	// malformed says what is wrong with a trigger whose source and id
+	// could be read: it is answered with a failed result that says so.
+	malformed error
 }
 
 // queue holds the deliveries of one source that wait for a worker, and

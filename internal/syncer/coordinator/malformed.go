@@ -1,0 +1,71 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/syncer"
+)
+
+// reasonMalformed is the reason of the failed result that answers
+// malformed triggers.
+const reasonMalformed = "malformed-trigger"
+
+// answerMalformed answers the malformed triggers among ds (a requestId
+// over events.MaxIDLen, say) with one failed result that names what is
+// wrong, and returns the others. Nothing is recorded in the status: the
+// source was not looked at. The result's id comes from the triggers, so
+// it is the same every time they are answered.
+func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, name string, ds []delivery) []delivery {
+	var bad, good []delivery
+	for _, d := range ds {
+		if d.malformed != nil {
+			bad = append(bad, d)
+		} else {
+			good = append(good, d)
+		}
+	}
+	if len(bad) == 0 {
+		return ds
+	}
+	var newest time.Time
+	for _, d := range bad {
+		if d.published.After(newest) {
+			newest = d.published
+		}
+	}
+	b := newBatch(bad, newest.UTC())
+	// The result answers these triggers only, not every trigger up to
+	// their sequence: it covers them by id.
+	b.covered.TriggerSeq = 0
+	msg := fmt.Sprintf("malformed trigger %s: %v", bad[0].id, bad[0].malformed)
+	if len(bad) > 1 {
+		msg += fmt.Sprintf(" (and %d more malformed triggers)", len(bad)-1)
+	}
+	data := c.failedEvent(name, b, &syncer.Error{
+		Message: events.Clip(msg, events.MaxMessageLen), ConditionType: syncer.ConditionSyncSuccessful,
+		ConditionReason: syncer.ConditionReasonMalformedTrigger,
+	}, reasonMalformed, nil, 0, 0)
+	ev, err := events.New("m-"+name+"-"+strconv.FormatUint(bad[len(bad)-1].seq, 10), c.opts.Source, data)
+	if err != nil {
+		log.Error("malformed-trigger result does not validate", "err", err)
+		c.ack(log, bad)
+		return good
+	}
+	ev.SetTime(newest.UTC())
+	call, cancel := c.call(ctx)
+	err = c.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
+	cancel()
+	if err != nil {
+		log.Warn("cannot publish result, trying again later", "err", err)
+		c.later(name, bad, time.Second)
+		return good
+	}
+	c.opts.Metrics.answered(name, events.OutcomeFailed, reasonMalformed, bad, time.Now())
+	c.ack(log, bad)
+	return good
+}
