@@ -145,8 +145,9 @@ func TestIntervalWatchesStatusAgainWhenItsWatchEnds(t *testing.T) {
 	if !log.Contains("status watch ended") {
 		t.Errorf("the ended watch was not logged: %s", log)
 	}
-	retryAt := time.Now().Add(100 * time.Millisecond)
-	data, _ := json.Marshal(state.Status{Phase: state.PhaseFailed, AttemptCount: 1, NextSyncTime: &retryAt})
+	failedAt := time.Now()
+	retryAt := failedAt.Add(100 * time.Millisecond)
+	data, _ := json.Marshal(state.Status{Phase: state.PhaseFailed, AttemptCount: 1, LastSyncTime: &failedAt, NextSyncTime: &retryAt})
 	if _, err := h.h.Status.Put(context.Background(), "flaky", data); err != nil {
 		t.Fatal(err)
 	}
