@@ -77,7 +77,7 @@ func embeddedAuth(cfg *config.Config, create bool) (user, password string, err e
 	case !n.Embedded.Auth:
 		return "", "", nil
 	case n.User != "" && n.PasswordFile != "":
-		password, err = bus.ReadPassword(n.PasswordFile)
+		password, err = bus.ReadEmbeddedPassword(n.PasswordFile)
 		if err != nil {
 			return "", "", fmt.Errorf("nats.passwordFile: %w", err)
 		}
@@ -89,7 +89,7 @@ func embeddedAuth(cfg *config.Config, create bool) (user, password string, err e
 	if create {
 		password, err = bus.EnsurePassword(path)
 	} else {
-		password, err = bus.ReadPassword(path)
+		password, err = bus.ReadGeneratedPassword(path)
 	}
 	if err != nil {
 		if !create {
