@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,6 +128,17 @@ func (g *globals) clientOptions() (bus.ConnectOptions, error) {
 		return o, fmt.Errorf("%s: the embedded server has no TCP listener (nats.embedded.listen is empty), so no client can reach it", g.config)
 	}
 	o.URL = "nats://" + loopback(cfg.NATS.Embedded.Listen)
+	if t := cfg.NATS.Embedded.TLS; t.CertFile != "" {
+		// The listener requires TLS: trust its CA (or its certificate,
+		// when it signs itself) and, when it verifies clients, present its
+		// own certificate, unless flags or nats.tls say otherwise.
+		if o.CAFile == "" {
+			o.CAFile = cmp.Or(t.CAFile, t.CertFile)
+		}
+		if t.CAFile != "" && o.CertFile == "" && o.KeyFile == "" {
+			o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
+		}
+	}
 	user, password, err := embeddedAuth(cfg, false)
 	if err != nil {
 		return o, err
@@ -135,6 +147,20 @@ func (g *globals) clientOptions() (bus.ConnectOptions, error) {
 		o.User, o.Password = user, password
 	}
 	return o, nil
+}
+
+// loopbackOnly reports whether a listen address accepts connections from
+// this host alone.
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // loopback turns a listen address into one to connect to: a listener on

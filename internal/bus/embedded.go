@@ -1,12 +1,17 @@
 package bus
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/regsync/regsync/internal/bounded"
 )
 
 // EmbeddedOptions configures the in-process nats-server.
@@ -21,6 +26,10 @@ type EmbeddedOptions struct {
 	// client, in-process connections included. Without a password any
 	// client that reaches the listener may publish, read and delete.
 	User, Password string
+	// CertFile and KeyFile, when set, make the listener require TLS with
+	// that certificate; CAFile, when set too, requires client certificates
+	// signed by it. In-process connections need no TLS.
+	CertFile, KeyFile, CAFile string
 }
 
 // Embedded is a nats-server with JetStream running inside this process.
@@ -43,6 +52,13 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	}
 	if opts.Password != "" {
 		sopts.Username, sopts.Password = opts.User, opts.Password
+	}
+	if opts.CertFile != "" || opts.KeyFile != "" {
+		tc, err := serverTLS(opts.CertFile, opts.KeyFile, opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats-server TLS: %w", err)
+		}
+		sopts.TLSConfig, sopts.TLS, sopts.TLSVerify = tc, true, opts.CAFile != ""
 	}
 	if opts.Listen == "" {
 		sopts.DontListen = true
@@ -89,6 +105,43 @@ func (e *Embedded) ClientURL() string {
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+}
+
+// maxPEMSize bounds a certificate, key or CA bundle file.
+const maxPEMSize = 1 << 20
+
+// serverTLS is the TLS setup of the embedded server's listener: its
+// certificate and, with caFile, client certificates required and verified
+// against caFile. The files are read as every file is (bounded.ReadFile).
+func serverTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("a certificate needs both certFile and keyFile")
+	}
+	certPEM, err := bounded.ReadFile(certFile, maxPEMSize)
+	if err != nil {
+		return nil, fmt.Errorf("read certFile %s: %w", certFile, err)
+	}
+	keyPEM, err := bounded.ReadFile(keyFile, maxPEMSize)
+	if err != nil {
+		return nil, fmt.Errorf("read keyFile %s: %w", keyFile, err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if caFile != "" {
+		caPEM, err := bounded.ReadFile(caFile, maxPEMSize)
+		if err != nil {
+			return nil, fmt.Errorf("read caFile %s: %w", caFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("caFile %s holds no PEM certificate", caFile)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
 }
 
 // checkFree fails fast, and says why, when the listen address is taken: the
