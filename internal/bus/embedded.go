@@ -2,16 +2,12 @@ package bus
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/regsync/regsync/internal/bounded"
 )
 
 // EmbeddedOptions configures the in-process nats-server.
@@ -107,39 +103,20 @@ func (e *Embedded) Shutdown() {
 	e.srv.WaitForShutdown()
 }
 
-// maxPEMSize bounds a certificate, key or CA bundle file.
-const maxPEMSize = 1 << 20
-
 // serverTLS is the TLS setup of the embedded server's listener: its
 // certificate and, with caFile, client certificates required and verified
-// against caFile. The files are read as every file is (bounded.ReadFile).
+// against caFile.
 func serverTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
-	if certFile == "" || keyFile == "" {
-		return nil, errors.New("a certificate needs both certFile and keyFile")
-	}
-	certPEM, err := bounded.ReadFile(certFile, maxPEMSize)
+	cert, err := loadCertificate(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("read certFile %s: %w", certFile, err)
-	}
-	keyPEM, err := bounded.ReadFile(keyFile, maxPEMSize)
-	if err != nil {
-		return nil, fmt.Errorf("read keyFile %s: %w", keyFile, err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("load certificate %s and key %s: %w", certFile, keyFile, err)
+		return nil, err
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	if caFile != "" {
-		caPEM, err := bounded.ReadFile(caFile, maxPEMSize)
-		if err != nil {
-			return nil, fmt.Errorf("read caFile %s: %w", caFile, err)
+		if tc.ClientCAs, err = loadCAs(caFile); err != nil {
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(caPEM) {
-			return nil, fmt.Errorf("caFile %s holds no PEM certificate", caFile)
-		}
-		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return tc, nil
 }
