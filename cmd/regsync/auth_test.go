@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -126,6 +128,71 @@ func TestConnectErrorsAreRedacted(t *testing.T) {
 			msg := err.Error() + errOut
 			if strings.Contains(msg, "hunter2-secret") || strings.Contains(msg, "t0k3n-secret") || !strings.Contains(msg, "server unreachable") {
 				t.Errorf("error %q", msg)
+			}
+		})
+	}
+}
+
+// With nats.embedded.tls the listener requires TLS and, with a CA, client
+// certificates; `regsync status --config` connects with the configured
+// CA and certificate, and a client without TLS is refused.
+func TestEmbeddedNATSTLS(t *testing.T) {
+	dir := t.TempDir()
+	pki := testsupport.NewPKI(t)
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	natsAddr := freeAddr(t)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("dataDir: %s\nnats: {embedded: {listen: %q, tls: {certFile: %s, keyFile: %s, caFile: %s}}}\nhttp: {addr: %q}\nsources:\n  - name: secured\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
+		filepath.Join(dir, "data"), natsAddr, pki.ServerCert, pki.ServerKey, pki.CA, freeAddr(t), regPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	var log testsupport.Buffer
+	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath}, &bytes.Buffer{}, &log) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	testsupport.Eventually(t, "status over TLS", func() bool {
+		out, _, err := cli(t, "status", "secured", "--config", cfgPath)
+		return err == nil && strings.Contains(out, "Complete")
+	})
+	pw, err := os.ReadFile(filepath.Join(dir, "data", "nats-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := bus.Connect(bus.ConnectOptions{URL: "nats://" + natsAddr, User: bus.EmbeddedUser, Password: strings.TrimSpace(string(pw))}); err == nil {
+		nc.Close()
+		t.Error("a client without TLS connected")
+	}
+	if strings.Contains(log.String(), "without TLS") {
+		t.Errorf("warned about a listener without TLS:\n%s", log.String())
+	}
+}
+
+// A listener beyond loopback without TLS is warned about at every start;
+// one on loopback is not.
+func TestEmbeddedListenerWithoutTLSIsWarned(t *testing.T) {
+	for listen, warned := range map[string]bool{"0.0.0.0:0": true, ":0": true, "127.0.0.1:0": false, "localhost:0": false} {
+		t.Run(listen, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.DataDir = t.TempDir()
+			cfg.NATS.Embedded.Listen = listen
+			var log testsupport.Buffer
+			emb, err := startEmbedded(slog.New(slog.NewTextHandler(&log, nil)), cfg, bus.EmbeddedUser, "a-password-of-enough-length")
+			if err != nil {
+				t.Fatal(err)
+			}
+			emb.Shutdown()
+			if got := log.Contains("level=WARN") && log.Contains("without TLS"); got != warned {
+				t.Errorf("warned %v, want %v:\n%s", got, warned, log.String())
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func embeddedAuth(cfg *config.Config, create bool) (user, password string, err e
 	case !n.Embedded.Auth:
 		return "", "", nil
 	case n.User != "" && n.PasswordFile != "":
-		password, err = bus.ReadPassword(n.PasswordFile)
+		password, err = bus.ReadEmbeddedPassword(n.PasswordFile)
 		if err != nil {
 			return "", "", fmt.Errorf("nats.passwordFile: %w", err)
 		}
@@ -91,7 +92,7 @@ func embeddedAuth(cfg *config.Config, create bool) (user, password string, err e
 	if create {
 		password, err = bus.EnsurePassword(path)
 	} else {
-		password, err = bus.ReadPassword(path)
+		password, err = bus.ReadGeneratedPassword(path)
 	}
 	if err != nil {
 		if !create {
@@ -133,6 +134,17 @@ func (g *globals) clientOptions() (bus.ConnectOptions, error) {
 		}
 		o.URL = "nats://" + loopback(cfg.NATS.Embedded.Listen)
 	}
+	if t := cfg.NATS.Embedded.TLS; t.CertFile != "" {
+		// The listener requires TLS: trust its CA (or its certificate,
+		// when it signs itself) and, when it verifies clients, present its
+		// own certificate, unless flags or nats.tls say otherwise.
+		if o.CAFile == "" {
+			o.CAFile = cmp.Or(t.CAFile, t.CertFile)
+		}
+		if t.CAFile != "" && o.CertFile == "" && o.KeyFile == "" {
+			o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
+		}
+	}
 	user, password, err := embeddedAuth(cfg, false)
 	if err != nil {
 		if relativeData && cfg.NATS.User == "" {
@@ -157,7 +169,8 @@ func (g *globals) clientOptions() (bus.ConnectOptions, error) {
 // resolveServiceFiles reports whether that is the case of dataDir.
 func resolveServiceFiles(configPath string, cfg *config.Config) (relativeData bool) {
 	n := &cfg.NATS
-	for _, p := range []*string{&cfg.DataDir, &n.PasswordFile, &n.CredsFile, &n.NKeyFile, &n.TLS.CAFile, &n.TLS.CertFile, &n.TLS.KeyFile} {
+	for _, p := range []*string{&cfg.DataDir, &n.PasswordFile, &n.CredsFile, &n.NKeyFile, &n.TLS.CAFile, &n.TLS.CertFile, &n.TLS.KeyFile,
+		&n.Embedded.TLS.CAFile, &n.Embedded.TLS.CertFile, &n.Embedded.TLS.KeyFile} {
 		if *p == "" || filepath.IsAbs(*p) {
 			continue
 		}
@@ -182,6 +195,20 @@ func absPath(path string) string {
 		return abs
 	}
 	return path
+}
+
+// loopbackOnly reports whether a listen address accepts connections from
+// this host alone.
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // loopback turns a listen address into one to connect to: a listener on

@@ -23,7 +23,11 @@ import (
 func TestEmbeddedAuth(t *testing.T) {
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pwFile, []byte("from-a-file\n"), 0o600); err != nil {
+	if err := os.WriteFile(pwFile, []byte("from-a-file-of-22-chars\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shortFile := filepath.Join(dir, "short")
+	if err := os.WriteFile(shortFile, []byte("   \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfgWith := func(mod func(*config.Config)) *config.Config {
@@ -42,7 +46,8 @@ func TestEmbeddedAuth(t *testing.T) {
 		{"generated on first start", cfgWith(func(*config.Config) {}), true, "regsync", "*", ""},
 		{"a client before the first start", cfgWith(func(*config.Config) {}), false, "", "", "has `regsync serve` run with this configuration?"},
 		{"configured user and password", cfgWith(func(c *config.Config) { c.NATS.User, c.NATS.Password = "ops", "pw" }), true, "ops", "pw", ""},
-		{"configured password file", cfgWith(func(c *config.Config) { c.NATS.User, c.NATS.PasswordFile = "ops", pwFile }), false, "ops", "from-a-file", ""},
+		{"configured password file", cfgWith(func(c *config.Config) { c.NATS.User, c.NATS.PasswordFile = "ops", pwFile }), false, "ops", "from-a-file-of-22-chars", ""},
+		{"a password file of three spaces", cfgWith(func(c *config.Config) { c.NATS.User, c.NATS.PasswordFile = "ops", shortFile }), true, "", "", "requires at least 16 characters"},
 		{"auth off", cfgWith(func(c *config.Config) { c.NATS.Embedded.Auth = false }), true, "", "", ""},
 	}
 	for _, tc := range cases {

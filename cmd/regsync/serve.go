@@ -163,12 +163,20 @@ func startEmbedded(logger *slog.Logger, cfg *config.Config, user, password strin
 		logger.Warn("the embedded nats-server accepts any client that reaches its listener (nats.embedded.auth is false): anyone on this machine can forge results, status and snapshots",
 			"listen", cfg.NATS.Embedded.Listen)
 	}
+	e := cfg.NATS.Embedded
+	if e.Listen != "" && e.TLS.CertFile == "" && !loopbackOnly(e.Listen) {
+		logger.Warn("the embedded nats-server listens beyond this host without TLS: the password and every message cross the network in clear; set nats.embedded.tls",
+			"listen", e.Listen)
+	}
 	storeDir := cfg.EmbeddedStoreDir()
-	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: storeDir, Listen: cfg.NATS.Embedded.Listen, User: user, Password: password})
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{
+		StoreDir: storeDir, Listen: e.Listen, User: user, Password: password,
+		CertFile: e.TLS.CertFile, KeyFile: e.TLS.KeyFile, CAFile: e.TLS.CAFile,
+	})
 	if err != nil {
 		return nil, err
 	}
-	attrs := []any{"store_dir", storeDir, "client_url", emb.ClientURL(), "auth", password != ""}
+	attrs := []any{"store_dir", storeDir, "client_url", emb.ClientURL(), "auth", password != "", "tls", e.TLS.CertFile != ""}
 	if password != "" && cfg.NATS.User == "" {
 		attrs = append(attrs, "user", user, "password_file", cfg.EmbeddedPasswordFile())
 	}

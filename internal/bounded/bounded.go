@@ -1,7 +1,9 @@
 // Package bounded reads all of a file or a reader, up to a limit: every
 // read of outside data that is kept whole in memory (configuration and
 // secret files, fetched registries, webhook secrets) goes through it, so
-// each is refused the same way once it passes its limit.
+// each is refused the same way once it passes its limit. Every file
+// regsync reads is opened through its Open, which reads regular files
+// only and never blocks on a FIFO.
 package bounded
 
 import (
@@ -9,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 )
 
 // TooLargeError is data past the limit of a read.
@@ -39,9 +40,10 @@ func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ReadFile reads the file at path as ReadAll does.
+// ReadFile reads the regular file at path as ReadAll does, opening it
+// with Open: anything else is a *NotRegularError.
 func ReadFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, _, err := Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -251,7 +251,7 @@ func TestReadPasswordRefusesBadFiles(t *testing.T) {
 	}{
 		{"missing", func(string) error { return nil }, "no such file"},
 		{"only a newline", func(p string) error { return os.WriteFile(p, []byte("\n"), 0o600) }, "the file is empty"},
-		{"a directory", func(p string) error { return os.Mkdir(p, 0o700) }, "not a regular file"},
+		{"a directory", func(p string) error { return os.Mkdir(p, 0o700) }, "is a directory"},
 		{"too large", func(p string) error { return os.WriteFile(p, make([]byte, maxPasswordSize+1), 0o600) }, "not a password"},
 	}
 	for _, tc := range cases {

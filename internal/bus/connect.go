@@ -78,7 +78,7 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 		}),
 	}
 	if o.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(o.CredsFile))
+		opts = append(opts, credsOption(o.CredsFile))
 	}
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
@@ -87,17 +87,14 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 		opts = append(opts, nats.Token(o.Token))
 	}
 	if o.NKeyFile != "" {
-		opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
+		opt, err := nkeyOption(o.NKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("read nkey seed %s: %w", o.NKeyFile, err)
 		}
 		opts = append(opts, opt)
 	}
-	if o.CAFile != "" {
-		opts = append(opts, nats.RootCAs(o.CAFile))
-	}
-	if o.CertFile != "" || o.KeyFile != "" {
-		opts = append(opts, nats.ClientCert(o.CertFile, o.KeyFile))
+	if o.CAFile != "" || o.CertFile != "" || o.KeyFile != "" {
+		opts = append(opts, clientTLSOption(o.CAFile, o.CertFile, o.KeyFile))
 	}
 
 	url := o.URL

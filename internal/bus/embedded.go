@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -21,6 +22,10 @@ type EmbeddedOptions struct {
 	// client, in-process connections included. Without a password any
 	// client that reaches the listener may publish, read and delete.
 	User, Password string
+	// CertFile and KeyFile, when set, make the listener require TLS with
+	// that certificate; CAFile, when set too, requires client certificates
+	// signed by it. In-process connections need no TLS.
+	CertFile, KeyFile, CAFile string
 }
 
 // Embedded is a nats-server with JetStream running inside this process.
@@ -43,6 +48,13 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	}
 	if opts.Password != "" {
 		sopts.Username, sopts.Password = opts.User, opts.Password
+	}
+	if opts.CertFile != "" || opts.KeyFile != "" {
+		tc, err := serverTLS(opts.CertFile, opts.KeyFile, opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats-server TLS: %w", err)
+		}
+		sopts.TLSConfig, sopts.TLS, sopts.TLSVerify = tc, true, opts.CAFile != ""
 	}
 	if opts.Listen == "" {
 		sopts.DontListen = true
@@ -89,6 +101,24 @@ func (e *Embedded) ClientURL() string {
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+}
+
+// serverTLS is the TLS setup of the embedded server's listener: its
+// certificate and, with caFile, client certificates required and verified
+// against caFile.
+func serverTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cert, err := loadCertificate(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if caFile != "" {
+		if tc.ClientCAs, err = loadCAs(caFile); err != nil {
+			return nil, err
+		}
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
 }
 
 // checkFree fails fast, and says why, when the listen address is taken: the

@@ -241,7 +241,9 @@ type Events struct {
 	ContentMode string `yaml:"contentMode"`
 }
 
-// TLS is the client side of a TLS connection to NATS.
+// TLS is the files of a TLS endpoint: under nats.tls the client side of
+// the connection to a cluster, under nats.embedded.tls the embedded
+// server's listener (CAFile then verifies client certificates).
 type TLS struct {
 	CAFile   string `yaml:"caFile"`
 	CertFile string `yaml:"certFile"`
@@ -262,6 +264,10 @@ type EmbeddedNATS struct {
 	// EmbeddedPasswordFile. False lets any local user in, which is
 	// warned about at every start.
 	Auth bool `yaml:"auth"`
+	// TLS, with CertFile and KeyFile, makes the listener require TLS;
+	// CAFile then requires client certificates signed by it. In-process
+	// connections need none.
+	TLS TLS `yaml:"tls"`
 }
 
 // HTTP is the one HTTP listener: webhooks, health and metrics.

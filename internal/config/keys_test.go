@@ -252,7 +252,7 @@ func TestWrongTypes(t *testing.T) {
 		yaml string
 		want []string
 	}{
-		{"top level is a list", "- a\n- b\n", []string{"line 1: want a mapping, got a list"}},
+		{"top level is a list", "- a\n- b\n", []string{"line 1: want a mapping of configuration keys, got a list"}},
 		{"sources is a mapping", "sources: {name: s}\n", []string{"line 1: sources: want a list, got a mapping"}},
 		{"interval is a list", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: [5m]}\n", []string{`line 4: source[0] (s): syncPolicy.interval must be a duration such as "30s" or "5m", got a list`}},
 		{"wrong types everywhere, reported together", "sources:\n  - name: s\n    file: {path: r.json}\n    syncPolicy: {interval: 5m}\nnats: {replicas: three}\nsync: {timeout: 5}\nbogus: 1\n", []string{

@@ -52,6 +52,11 @@ func Parse(data []byte) (*Config, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if root != nil && root.Kind != yaml.MappingNode && root.ShortTag() != "!!null" {
+		// Not a configuration at all (a token or key file named by
+		// mistake): say so without quoting any of it.
+		return nil, nil, &ValidationError{Errs: []error{fmt.Errorf("line %d: want a mapping of configuration keys, got %s", root.Line, describeTag(strings.TrimPrefix(root.ShortTag(), "!!")))}}
+	}
 
 	var warnings []string
 	var problems []error
@@ -70,7 +75,7 @@ func Parse(data []byte) (*Config, []string, error) {
 		if err := root.Decode(cfg); err != nil {
 			var te *yaml.TypeError
 			if !errors.As(err, &te) {
-				return nil, warnings, yamlError(err)
+				return nil, warnings, yamlError(err, data)
 			}
 			for _, msg := range te.Errors {
 				path, problem := w.typeProblem(msg)
@@ -153,7 +158,7 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, yamlError(err)
+		return nil, yamlError(err, data)
 	}
 	for {
 		var next yaml.Node
@@ -162,7 +167,7 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 			break
 		}
 		if err != nil {
-			return nil, yamlError(err)
+			return nil, yamlError(err, data)
 		}
 		if !emptyDocument(&next) {
 			return nil, fmt.Errorf("invalid YAML: line %d: a configuration file holds one YAML document, found another", next.Line)
@@ -186,7 +191,12 @@ func emptyDocument(doc *yaml.Node) bool {
 // yamlError names the line of a YAML syntax error counting from one.
 // yaml.v3 counts the lines of its parser errors (not of its scanner errors)
 // from zero, and leaves out "line 0".
-func yamlError(err error) error {
+//
+// Its messages never quote the file: a path that names a secret by
+// mistake must not print it. The few of yaml.v3's messages that quote
+// the document (an anchor's name) are told without it, the line found in
+// data instead.
+func yamlError(err error, data []byte) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
@@ -199,11 +209,20 @@ func yamlError(err error) error {
 	if zeroBasedProblems[msg] {
 		line++
 	}
+	if m := anchorProblem.FindStringSubmatch(msg); m != nil {
+		msg = m[1] + m[3]
+		if i := bytes.Index(data, []byte("*"+m[2])); i >= 0 && line == 0 {
+			line = bytes.Count(data[:i], []byte("\n")) + 1
+		}
+	}
 	if line == 0 {
 		return fmt.Errorf("invalid YAML: %s", msg)
 	}
 	return fmt.Errorf("invalid YAML: line %d: %s", line, msg)
 }
+
+// anchorProblem matches yaml.v3's messages that quote an anchor's name.
+var anchorProblem = regexp.MustCompile(`^((?:unknown )?anchor) '(.*)'( referenced| value contains itself)$`)
 
 // zeroBasedProblems are yaml.v3's parser errors.
 var zeroBasedProblems = map[string]bool{

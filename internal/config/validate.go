@@ -428,6 +428,14 @@ func (c *Config) validateOwnSections() []error {
 			add("nats.embedded.listen %s", msg)
 		}
 	}
+	if t := n.Embedded.TLS; t != (TLS{}) {
+		switch {
+		case t.CertFile == "" || t.KeyFile == "":
+			add("nats.embedded.tls.certFile and nats.embedded.tls.keyFile must both be set")
+		case n.Embedded.Listen == "":
+			add("nats.embedded.tls needs nats.embedded.listen: without a TCP listener there is nothing to secure")
+		}
+	}
 
 	if c.HTTP.Addr == "" {
 		add("http.addr is required")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/regsync/regsync/internal/bounded"
@@ -18,8 +17,7 @@ import (
 //
 // Only regular files are read (symbolic links to them are followed, as a
 // Kubernetes ConfigMap volume needs): a FIFO, device or socket would block
-// the read, or never end it. The file is checked before it is opened and
-// opened without blocking, so one swapped in between is refused as well.
+// the read, or never end it (see bounded.Open).
 //
 // A read that a writer overlapped (the file's size or modification time
 // changed while it was read, fewer bytes came than it held, or another
@@ -97,30 +95,18 @@ func statOrNil(path string) fs.FileInfo {
 }
 
 // openRegular opens path for reading if it is a regular file (see
-// fetchFile): it is checked before it is opened, opened without blocking,
-// and checked again. Errors other than fs.ErrNotExist name the path.
+// fetchFile and bounded.Open). Errors other than fs.ErrNotExist name the
+// path.
 func openRegular(path string) (*os.File, fs.FileInfo, error) {
-	info, err := os.Stat(path)
+	f, info, err := bounded.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, err
 	}
+	if _, ok := errors.AsType[*bounded.NotRegularError](err); ok {
+		return nil, nil, fmt.Errorf("failed to read file %s: %w", path, err)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("failed to read file %s: %w", path, err)
-	}
-	if err := checkRegular(path, info); err != nil {
-		return nil, nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("failed to read file %s: %w", path, err)
-	}
-	if info, err = f.Stat(); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("failed to read file %s: %w", path, err)
-	}
-	if err := checkRegular(path, info); err != nil {
-		f.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("failed to read file: %w", err)
 	}
 	return f, info, nil
 }
@@ -138,24 +124,6 @@ func readRegular(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is %w", path, err)
 	}
 	return b, err
-}
-
-// checkRegular refuses anything but a regular file, naming what it is.
-func checkRegular(path string, info fs.FileInfo) error {
-	mode := info.Mode()
-	switch {
-	case mode.IsRegular():
-		return nil
-	case mode.IsDir():
-		return fmt.Errorf("failed to read file %s: is a directory", path)
-	case mode&fs.ModeNamedPipe != 0:
-		return fmt.Errorf("failed to read file %s: is a named pipe (FIFO), not a regular file", path)
-	case mode&fs.ModeSocket != 0:
-		return fmt.Errorf("failed to read file %s: is a socket, not a regular file", path)
-	case mode&fs.ModeDevice != 0:
-		return fmt.Errorf("failed to read file %s: is a device, not a regular file", path)
-	}
-	return fmt.Errorf("failed to read file %s: not a regular file (mode %s)", path, mode)
 }
 
 func tooLarge(path string, size, limit int64) error {

@@ -24,6 +24,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bounded"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 )
@@ -82,6 +83,10 @@ type FileWatcher struct {
 
 	running atomic.Bool
 	reload  chan struct{} // SetSources was called
+
+	// beforeOpen, when set, runs just before a watched file is opened:
+	// a test swaps the file there.
+	beforeOpen func(path string)
 
 	mu    sync.Mutex
 	want  []fileSource // the last SetSources
@@ -419,7 +424,7 @@ func (l *fileLoop) check(f *watchedFile, now time.Time) {
 	if l.buf == nil {
 		l.buf = make([]byte, readBufferSize)
 	}
-	revision, partial, err := fileRevision(f.path, l.buf)
+	revision, partial, err := fileRevision(f.path, l.buf, l.w.beforeOpen)
 	f.read = time.Now()
 	f.cost = f.read.Sub(start)
 	if err != nil {
@@ -616,27 +621,21 @@ func lookupNames(path string) map[string]bool {
 // never held in memory: it is read through buf, which a watcher reading
 // thousands of files reuses. partial reports content cut short, as a write
 // in progress leaves it (see docShape).
-func fileRevision(path string, buf []byte) (revision string, partial bool, err error) {
-	info, err := os.Stat(path)
+func fileRevision(path string, buf []byte, beforeOpen func(string)) (revision string, partial bool, err error) {
+	if beforeOpen != nil {
+		beforeOpen(path)
+	}
+	// Never a FIFO or a device: reading one could block the watcher.
+	f, info, err := bounded.Open(path)
 	if missing(err) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, err
-	}
-	if !info.Mode().IsRegular() {
-		// Never open a FIFO or device: it could block the watcher.
-		return "", false, fmt.Errorf("read %s: not a regular file", path)
+		return "", false, fmt.Errorf("read %s: %w", path, err)
 	}
 	if info.Size() > maxDigestSize {
+		f.Close()
 		return oversize(info), false, nil
-	}
-	f, err := os.Open(path)
-	if missing(err) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
 	}
 	defer f.Close()
 	h := sha256.New()

@@ -615,12 +615,12 @@ func TestFileRevision(t *testing.T) {
 		{"an empty file is partial", "empty.json", digest(""), true, ""},
 		{"missing", "nope.json", "", false, ""},
 		{"a file in place of a directory", "valid.json/registry.json", "", false, ""},
-		{"a directory", "dir.json", "", false, "not a regular file"},
+		{"a directory", "dir.json", "", false, "is a directory"},
 		{"over the size limit: size and time, unread", "big.json", oversize(bigInfo), false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rev, partial, err := fileRevision(filepath.Join(dir, tc.path), make([]byte, 512))
+			rev, partial, err := fileRevision(filepath.Join(dir, tc.path), make([]byte, 512), nil)
 			if rev != tc.revision || partial != tc.partial {
 				t.Errorf("got (%q, %v), want (%q, %v)", rev, partial, tc.revision, tc.partial)
 			}
@@ -815,7 +815,7 @@ func TestFileRevisionStreams(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	rev, partial, err := fileRevision(p, make([]byte, readBufferSize))
+	rev, partial, err := fileRevision(p, make([]byte, readBufferSize), nil)
 	runtime.ReadMemStats(&after)
 	if err != nil || partial || rev == "" {
 		t.Fatalf("fileRevision: %q %v %v", rev, partial, err)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,13 +22,22 @@ import (
 // server, whoever held it.
 //
 // The holder is the replica's stable identity (see ReplicaID): a lease found
-// under this replica's own name was left by an earlier run of it (a kill -9)
-// or by a release that never reached the server, and is taken over at once
-// instead of waiting for it to expire.
+// under this replica's own name is taken over at once, instead of waiting
+// for it to expire, when it is surely nobody's: this process wrote it (a
+// release that never reached the server), or it was last written before
+// this process started (left by an earlier run, a kill -9). One written
+// since by another process under the same name (two replicas on copies of
+// one data directory) is held as any other replica's, and logged as an
+// error: each would otherwise take the other's leases in turn.
 type Leases struct {
 	kv     jetstream.KeyValue
 	holder string
-	ttl    time.Duration
+	// instance tells this process's leases from those of any other
+	// process under the same holder name; started is when it started.
+	instance string
+	started  time.Time
+	twin     atomic.Bool // another process under holder was logged
+	ttl      time.Duration
 	// call bounds each key-value request, so that a server that does not
 	// answer (a leader election) costs seconds, not the sync timeout.
 	call   time.Duration
@@ -35,7 +46,10 @@ type Leases struct {
 
 // NewLeases returns Leases for holder on a bucket created with TTL ttl.
 func NewLeases(kv jetstream.KeyValue, holder string, ttl time.Duration) *Leases {
-	return &Leases{kv: kv, holder: holder, ttl: ttl, call: CallTimeout(ttl), logger: slog.New(slog.DiscardHandler)}
+	return &Leases{
+		kv: kv, holder: holder, instance: newToken(), started: time.Now(),
+		ttl: ttl, call: CallTimeout(ttl), logger: slog.New(slog.DiscardHandler),
+	}
 }
 
 // CallTimeout is how long one JetStream request may take when leases live
@@ -49,16 +63,20 @@ func CallTimeout(ttl time.Duration) time.Duration {
 type Lease struct {
 	leases *Leases
 	source string
+	token  string
 	rev    uint64
 	// renewed is when the server last confirmed the lease.
 	renewed time.Time
 }
 
 type leaseRecord struct {
-	Holder   string    `json:"holder"`
+	Holder string `json:"holder"`
+	// Acquired is when the holder last wrote the record: acquired or
+	// renewed the lease.
 	Acquired time.Time `json:"acquired"`
 	// Token tells this acquisition from any other of the same holder, so an
-	// answer lost in flight can be recognised as ours.
+	// answer lost in flight can be recognised as ours; it starts with the
+	// instance of the process that wrote it.
 	Token string `json:"token,omitempty"`
 }
 
@@ -85,14 +103,14 @@ func (e *HeldError) Error() string {
 func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) {
 	call, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.call)
 	defer cancel()
-	rec := leaseRecord{Holder: l.holder, Acquired: time.Now().UTC(), Token: newToken()}
+	rec := leaseRecord{Holder: l.holder, Acquired: time.Now().UTC(), Token: l.instance + "-" + newToken()}
 	value, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
 	}
 	rev, err := l.kv.Create(call, source, value)
 	if err == nil {
-		return l.held(source, rev), nil
+		return l.held(source, rec.Token, rev), nil
 	}
 	entry, gerr := l.kv.Get(call, source)
 	if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
@@ -110,9 +128,18 @@ func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) 
 	switch {
 	case found.Holder == l.holder && found.Token == rec.Token:
 		// Our create was stored; only its answer was lost.
-		return l.held(source, entry.Revision()), nil
+		return l.held(source, rec.Token, entry.Revision()), nil
+	case found.Holder == l.holder && !l.leftBehind(found):
+		// Written since this process started by another one under the
+		// same name.
+		if !l.twin.Swap(true) {
+			l.logger.Error("another process uses replica id "+l.holder+" and holds a lease: replicas must not share a data directory; give each its own (or remove replica-id from the copy)",
+				"source", source, "acquired", found.Acquired)
+		}
+		return nil, &HeldError{Source: source, Holder: found.Holder, Until: entry.Created().Add(l.ttl)}
 	case found.Holder == l.holder:
-		// Left by an earlier run of this replica: nobody works under it.
+		// Left by this process or an earlier run of this replica: nobody
+		// works under it.
 		rev, err := l.kv.Update(call, source, value, entry.Revision())
 		if err != nil {
 			if bus.IsConflict(err) {
@@ -121,7 +148,7 @@ func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) 
 			return nil, fmt.Errorf("take over own lease on %s: %w", source, err)
 		}
 		l.logger.Info("took over a lease this replica left behind", "source", source, "acquired", found.Acquired)
-		return l.held(source, rev), nil
+		return l.held(source, rec.Token, rev), nil
 	case bus.IsConflict(err):
 		return nil, &HeldError{Source: source, Holder: found.Holder, Until: entry.Created().Add(l.ttl)}
 	default:
@@ -134,8 +161,14 @@ func (l *Leases) pollInterval() time.Duration {
 	return min(max(l.ttl/20, 50*time.Millisecond), time.Second)
 }
 
-func (l *Leases) held(source string, rev uint64) *Lease {
-	return &Lease{leases: l, source: source, rev: rev, renewed: time.Now()}
+// leftBehind reports whether a lease record under this replica's name is
+// surely nobody's: written by this process, or before it started.
+func (l *Leases) leftBehind(found leaseRecord) bool {
+	return strings.HasPrefix(found.Token, l.instance+"-") || found.Acquired.Before(l.started)
+}
+
+func (l *Leases) held(source, token string, rev uint64) *Lease {
+	return &Lease{leases: l, source: source, token: token, rev: rev, renewed: time.Now()}
 }
 
 func newToken() string {
@@ -147,7 +180,7 @@ func newToken() string {
 // Renew extends the lease; an error means it was not renewed (lost, or
 // the bucket did not answer in time).
 func (l *Lease) Renew(ctx context.Context) error {
-	value, err := json.Marshal(leaseRecord{Holder: l.leases.holder, Acquired: time.Now().UTC()})
+	value, err := json.Marshal(leaseRecord{Holder: l.leases.holder, Acquired: time.Now().UTC(), Token: l.token})
 	if err != nil {
 		return err
 	}

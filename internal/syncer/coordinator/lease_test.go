@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func TestLeases(t *testing.T) {
@@ -156,4 +162,95 @@ func (l *Leases) Acquire(ctx context.Context, source string) (*Lease, error) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// The replica-id file is read as every file is and must hold a short
+// printable id; anything else is refused with what is wrong with it.
+func TestReplicaIDRefusesBadFiles(t *testing.T) {
+	cases := []struct {
+		name    string
+		prepare func(t *testing.T, path string)
+		want    string
+	}{
+		{"too long", func(t *testing.T, path string) { writeFile(t, path, []byte(strings.Repeat("x", 129))) }, "129 bytes long, at most 128"},
+		{"a terminal escape", func(t *testing.T, path string) { writeFile(t, path, []byte("host-\x1b[2J")) }, "byte 0x1b at offset 5"},
+		{"two words", func(t *testing.T, path string) { writeFile(t, path, []byte("host one")) }, "byte 0x20 at offset 4"},
+		{"a huge file", func(t *testing.T, path string) { writeFile(t, path, []byte(strings.Repeat("x", 1<<20))) }, "larger than 4096 bytes, not a replica id"},
+		{"a directory", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a directory"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, replicaIDFile)
+			tc.prepare(t, path)
+			if id, err := ReplicaID(dir); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("ReplicaID = %.40q, %v; want an error naming the file and saying %q", id, err, tc.want)
+			}
+		})
+	}
+	t.Run("a printable id with white space around it", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, replicaIDFile), []byte("  host-1.example_a:b  \n"))
+		if id, err := ReplicaID(dir); err != nil || id != "host-1.example_a:b" {
+			t.Errorf("ReplicaID = %q, %v", id, err)
+		}
+	})
+}
+
+// Two processes with the same replica id (a copied data directory) do not
+// take over each other's leases: a lease under this replica's name is
+// taken over at once only when this process wrote it (its release was
+// lost) or it was written before this process started (a crashed earlier
+// run); otherwise it is held, and the clash is logged as an error.
+func TestLeasesOfATwinAreNotTakenOver(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+
+	earlier := NewLeases(h.h.Locks, "same", h.leaseTTL)
+	if _, err := earlier.TryAcquire(ctx, "crashed"); err != nil {
+		t.Fatal(err)
+	}
+	restarted := NewLeases(h.h.Locks, "same", h.leaseTTL)
+	twin := NewLeases(h.h.Locks, "same", h.leaseTTL)
+	var log testsupport.Buffer
+	restarted.logger = slog.New(slog.NewTextHandler(&log, nil))
+
+	t.Run("a lease left by an earlier run is taken over", func(t *testing.T) {
+		l, err := restarted.TryAcquire(ctx, "crashed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// And one of this process whose release was lost, too.
+		if l, err = restarted.TryAcquire(ctx, "crashed"); err != nil {
+			t.Fatalf("own lease: %v", err)
+		}
+		_ = l.Release(ctx)
+	})
+	t.Run("a twin's lease is held", func(t *testing.T) {
+		held, err := twin.TryAcquire(ctx, "busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Release(ctx)
+		_, err = restarted.TryAcquire(ctx, "busy")
+		if _, ok := errors.AsType[*HeldError](err); !ok {
+			t.Fatalf("err %v, want the lease held", err)
+		}
+		if !log.Contains("level=ERROR") || !log.Contains("another process uses replica id") {
+			t.Errorf("the clash is not logged as an error:\n%s", log.String())
+		}
+		// And the twin does not take it back from us either.
+		mine, err := restarted.Acquire(ctx, "mine")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mine.Release(ctx)
+		if _, err := twin.TryAcquire(ctx, "mine"); err == nil {
+			t.Error("the twin took over a lease of this process")
+		}
+	})
 }
