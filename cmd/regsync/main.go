@@ -81,8 +81,9 @@ Arguments:
 		name: "validate", args: "--config FILE [--fetch]", summary: "check a configuration",
 		about: `Checks a configuration file without starting anything: every problem is
 reported at once, with its line. Webhook secret files and environment
-variables are read. With --fetch every source is also fetched, validated
-and filtered once.`,
+variables are read. A valid file's registries are printed, each with its
+sources in order of precedence. With --fetch every source is also fetched,
+validated and filtered once.`,
 		example: "regsync validate --config /etc/regsync/config.yaml --fetch",
 		run:     validateCmd,
 	},

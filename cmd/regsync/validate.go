@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/printable"
@@ -35,6 +36,7 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 		return fmt.Errorf("%s: %w", g.config, err)
 	}
 	fmt.Fprintf(stdout, "%s: valid, %d sources (%d synced)\n", g.config, len(cfg.Sources), len(cfg.SyncedSources()))
+	printRegistries(stdout, cfg)
 	if !*fetch {
 		return nil
 	}
@@ -60,4 +62,16 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 		return fmt.Errorf("%d of %d sources failed", failed, len(cfg.SyncedSources()))
 	}
 	return nil
+}
+
+// printRegistries prints each registry regsync keeps, with its sources in
+// order of precedence.
+func printRegistries(w io.Writer, cfg *config.Config) {
+	note := ""
+	if len(cfg.Registries) == 0 {
+		note = " (no registries section: one per synced source)"
+	}
+	for _, r := range cfg.EffectiveRegistries() {
+		fmt.Fprintf(w, "  registry %s: %s%s\n", r.Name, strings.Join(r.Sources, ", "), note)
+	}
 }
