@@ -83,9 +83,11 @@ Arguments:
 		name: "validate", maxArgs: 0, args: "--config FILE [--fetch]", summary: "check a configuration",
 		about: `Checks a configuration file without starting anything: every problem is
 reported at once, with its line. Webhook secret files and environment
-variables are read. With --fetch every source is also fetched, validated
-and filtered once, its counts printed before and after its filter; a filter
-that keeps nothing of a source that has entries fails, as its sync would.`,
+variables are read. A valid file's registries are printed, each with its
+sources in order of precedence. With --fetch every source is also fetched,
+validated and filtered once, its counts printed before and after its filter;
+a filter that keeps nothing of a source that has entries fails, as its sync
+would.`,
 		example: "regsync validate --config /etc/regsync/config.yaml --fetch",
 		run:     validateCmd,
 	},

@@ -73,7 +73,7 @@ func serveFile(t testing.TB, regPath string) *service {
 }
 
 // serveSources runs `regsync serve` with the given sources: section (and
-// the reference's ignored registries: section), and waits until the
+// a registries: section of the source named wait), and waits until the
 // source named wait has completed a sync.
 func serveSources(t testing.TB, wait, sourcesYAML string) *service {
 	t.Helper()
@@ -98,7 +98,7 @@ registries:
 	if err != nil {
 		t.Fatalf("validate: %v\n%s%s", err, out, errOut)
 	}
-	if !strings.Contains(out, wait+": ok, ") || !strings.Contains(errOut, `"registries"`) {
+	if !strings.Contains(out, wait+": ok, ") || !strings.Contains(out, "registry default: "+wait+"\n") {
 		t.Errorf("validate output %q, stderr %q", out, errOut)
 	}
 
@@ -285,6 +285,44 @@ bogus: true
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
+	}
+}
+
+func TestValidatePrintsRegistries(t *testing.T) {
+	dir := t.TempDir()
+	sources := "sources:\n" +
+		"  - name: internal\n    file: {path: internal.json}\n    syncPolicy: {interval: 30m}\n" +
+		"  - name: upstream\n    api: {endpoint: https://registry.example.com}\n    syncPolicy: {interval: 1h}\n" +
+		"  - name: published\n    managed: {}\n"
+	tests := []struct {
+		name, registries string
+		want             []string
+	}{
+		{
+			name:       "configured, sources in order",
+			registries: "registries:\n  - name: default\n    sources: [upstream, internal]\n  - name: mirror\n    sources: [upstream]\n",
+			want:       []string{"  registry default: upstream, internal\n", "  registry mirror: upstream\n"},
+		},
+		{
+			name: "one per synced source without a registries section",
+			want: []string{"  registry internal: internal (no registries section: one per synced source)\n", "  registry upstream: upstream (no registries section: one per synced source)\n"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
+			if err := os.WriteFile(path, []byte(sources+tt.registries), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err := cli(t, "validate", "--config", path)
+			if err != nil {
+				t.Fatalf("validate: %v\n%s", err, errOut)
+			}
+			_, block, _ := strings.Cut(out, "\n")
+			if want := strings.Join(tt.want, ""); block != want {
+				t.Errorf("registries printed:\n%s\nwant:\n%s", block, want)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/printable"
@@ -35,6 +36,7 @@ func validateCmd(ctx context.Context, g *globals, args []string, stdout, stderr 
 		return fmt.Errorf("%s: %w", g.config, err)
 	}
 	fmt.Fprintf(stdout, "%s: valid, %d sources (%d synced)\n", g.config, len(cfg.Sources), len(cfg.SyncedSources()))
+	printRegistries(stdout, cfg)
 	if !*fetch {
 		return nil
 	}
@@ -71,4 +73,16 @@ func fetchOne(ctx context.Context, f *sources.Fetcher, src config.Source, stdout
 	fmt.Fprintf(stdout, "  %s: ok, %s in the source, %s after filtering (hash %s)\n",
 		src.Name, built.Source, built.Kept(), fetched.Hash[:12])
 	return nil
+}
+
+// printRegistries prints each registry regsync keeps, with its sources in
+// order of precedence.
+func printRegistries(w io.Writer, cfg *config.Config) {
+	note := ""
+	if len(cfg.Registries) == 0 {
+		note = " (no registries section: one per synced source)"
+	}
+	for _, r := range cfg.EffectiveRegistries() {
+		fmt.Fprintf(w, "  registry %s: %s%s\n", r.Name, strings.Join(r.Sources, ", "), note)
+	}
 }

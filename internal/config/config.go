@@ -39,12 +39,18 @@ type Config struct {
 	// Sources are the registries to keep in sync, in the ToolHive Registry
 	// Server's format.
 	Sources []Source `yaml:"sources"`
+	// Registries are the named, ordered lists of sources that regsync
+	// merges and serves, in the ToolHive Registry Server's format. Empty:
+	// every synced source is a registry of its own name (see
+	// EffectiveRegistries).
+	Registries []Registry `yaml:"registries"`
 	// DataDir holds git clones and, unless nats.embedded.storeDir is set, the
 	// embedded JetStream store.
 	DataDir  string   `yaml:"dataDir"`
 	NATS     NATS     `yaml:"nats"`
 	Events   Events   `yaml:"events"`
 	HTTP     HTTP     `yaml:"http"`
+	API      ReadAPI  `yaml:"api"`
 	Watch    Watch    `yaml:"watch"`
 	Webhooks Webhooks `yaml:"webhooks"`
 	Sync     Sync     `yaml:"sync"`
@@ -68,6 +74,21 @@ type Source struct {
 	Filter *registry.Filter `yaml:"filter"`
 	// Claims are attached to every entry of the source. Each value is a
 	// string or a []any of strings.
+	Claims map[string]any `yaml:"claims"`
+}
+
+// Registry is one entry of registries:, a merged view of its sources. For
+// each name, the first source in Sources that has the name gives all of
+// its versions.
+type Registry struct {
+	// Name is a DNS label, unique among the registries. It names the
+	// registry's subjects, keys and objects in NATS and its API routes.
+	Name string `yaml:"name"`
+	// Sources names the registry's sources in order of precedence.
+	Sources []string `yaml:"sources"`
+	// Claims, as a source's, are strings or []any of strings. A registry
+	// with claims is served over HTTP only with
+	// api.serveClaimedRegistries.
 	Claims map[string]any `yaml:"claims"`
 }
 
@@ -275,6 +296,17 @@ type HTTP struct {
 	Addr string `yaml:"addr"`
 }
 
+// ReadAPI is the read API of the registries (the MCP registry API v0.1).
+type ReadAPI struct {
+	// Addr is a listener of the read API's own, host:port; empty serves
+	// it on http.addr.
+	Addr string `yaml:"addr"`
+	// ServeClaimedRegistries serves registries that have claims too;
+	// regsync does not authenticate callers, so they are not served by
+	// default.
+	ServeClaimedRegistries bool `yaml:"serveClaimedRegistries"`
+}
+
 // Watch tunes the producers that notice changes.
 type Watch struct {
 	// Debounce is how long a watched file whose content is cut short (a
@@ -404,6 +436,21 @@ func (c *Config) SyncedSources() []Source {
 		if s.Synced() {
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// EffectiveRegistries returns the registries regsync keeps: those of the
+// registries section in file order or, without one, a registry for each
+// synced source, named as the source and holding it alone. It is the one
+// place that default is computed.
+func (c *Config) EffectiveRegistries() []Registry {
+	if len(c.Registries) > 0 {
+		return c.Registries
+	}
+	var out []Registry
+	for _, s := range c.SyncedSources() {
+		out = append(out, Registry{Name: s.Name, Sources: []string{s.Name}})
 	}
 	return out
 }

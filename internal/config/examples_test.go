@@ -220,6 +220,13 @@ func TestSchemaRejectsWhatLoadRejects(t *testing.T) {
 		{"bad nats url", fileSource + "nats: {url: 'http://a:4222'}\n"},
 		{"webhook secret file and env", fileSource + "webhooks: {github: {secretFile: /s, secretEnv: GH}}\n"},
 		{"bad size", fileSource + "sync: {maxDataSize: lots}\n"},
+		{"registry without name", fileSource + "registries: [{sources: [local]}]\n"},
+		{"registry without sources", fileSource + "registries: [{name: r, sources: []}]\n"},
+		{"registry name not a DNS label", fileSource + "registries: [{name: Team_R, sources: [local]}]\n"},
+		{"registry source listed twice", fileSource + "registries: [{name: r, sources: [local, local]}]\n"},
+		{"registry with a filter", fileSource + "registries: [{name: r, sources: [local], filter: {}}]\n"},
+		{"registry claim of a number", fileSource + "registries: [{name: r, sources: [local], claims: {n: 1}}]\n"},
+		{"api addr of a number", fileSource + "api: {addr: 8081}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

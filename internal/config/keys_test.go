@@ -202,7 +202,6 @@ claims: {org: acme}
 ` + fileSource
 	_, warnings := mustParse(t, src)
 	equalLists(t, "warnings", warnings, []string{
-		`ignoring section "registries": regsync does not use it`,
 		`ignoring section "database": regsync does not use it`,
 		`ignoring section "auth": regsync does not use it`,
 		`ignoring section "audit": regsync does not use it`,

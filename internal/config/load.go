@@ -20,7 +20,7 @@ const maxFileSize = 4 << 20
 
 // ignoredSections are the top-level sections of the ToolHive Registry
 // Server's configuration that regsync accepts and does not use.
-var ignoredSections = []string{"registries", "database", "auth", "audit", "telemetry", "claims"}
+var ignoredSections = []string{"database", "auth", "audit", "telemetry", "claims"}
 
 // Load reads, parses and validates the configuration file at path. See
 // Parse; errors are wrapped as "load config <path>: ...".

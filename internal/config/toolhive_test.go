@@ -29,7 +29,8 @@ func toolhiveConfigFiles(t *testing.T) []string {
 
 // toolhiveExpectation derives, independently of Parse, what loading a
 // ToolHive Registry Server configuration must report: one warning per
-// ignored section and per non-synced source, plus the reference's
+// ignored section, per non-synced source and per registry that lists one,
+// plus the reference's
 // git.auth.passwordFile checks where a file names one. Git, api, file.path
 // and file.url sources load.
 func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []string) {
@@ -60,6 +61,10 @@ func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []st
 			Managed    *struct{} `yaml:"managed"`
 			Kubernetes *struct{} `yaml:"kubernetes"`
 		} `yaml:"sources"`
+		Registries []struct {
+			Name    string   `yaml:"name"`
+			Sources []string `yaml:"sources"`
+		} `yaml:"registries"`
 	}
 	if err := yaml.Unmarshal(data, &file); err != nil {
 		t.Fatal(err)
@@ -82,7 +87,40 @@ func toolhiveExpectation(t *testing.T, data []byte) (wantErrs, wantWarnings []st
 			wantWarnings = append(wantWarnings, fmt.Sprintf("source %q (kubernetes) is not synced by regsync", s.Name))
 		}
 	}
+	for _, r := range file.Registries {
+		for _, name := range r.Sources {
+			for _, s := range file.Sources {
+				switch {
+				case s.Name != name:
+				case s.Managed != nil:
+					wantWarnings = append(wantWarnings, fmt.Sprintf("registry %q: source %q (managed) is not synced by regsync and adds no entries to it", r.Name, name))
+				case s.Kubernetes != nil:
+					wantWarnings = append(wantWarnings, fmt.Sprintf("registry %q: source %q (kubernetes) is not synced by regsync and adds no entries to it", r.Name, name))
+				}
+			}
+		}
+	}
 	return wantErrs, wantWarnings
+}
+
+// toolhiveRegistries reads the registries section of a ToolHive Registry
+// Server configuration, independently of Parse.
+func toolhiveRegistries(t *testing.T, data []byte) []Registry {
+	t.Helper()
+	var file struct {
+		Registries []struct {
+			Name    string   `yaml:"name"`
+			Sources []string `yaml:"sources"`
+		} `yaml:"registries"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	var out []Registry
+	for _, r := range file.Registries {
+		out = append(out, Registry{Name: r.Name, Sources: r.Sources})
+	}
+	return out
 }
 
 // TestToolHiveConfigs loads every example configuration of the ToolHive
@@ -110,6 +148,18 @@ func TestToolHiveConfigs(t *testing.T) {
 				}
 				if len(cfg.Sources) == 0 {
 					t.Error("no sources loaded")
+				}
+				// Its registries are honoured, in file order with their
+				// sources in order.
+				want := toolhiveRegistries(t, data)
+				got := cfg.EffectiveRegistries()
+				if len(want) == 0 || len(got) != len(want) {
+					t.Fatalf("registries = %+v, want %+v", got, want)
+				}
+				for i := range want {
+					if got[i].Name != want[i].Name || !slices.Equal(got[i].Sources, want[i].Sources) {
+						t.Errorf("registries[%d] = %+v, want %+v", i, got[i], want[i])
+					}
 				}
 				return
 			}

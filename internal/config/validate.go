@@ -81,6 +81,9 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if managed > 1 {
 		add("at most one managed source is allowed, found %d", managed)
 	}
+	rerrs, rwarnings := c.validateRegistries()
+	errs = append(errs, rerrs...)
+	warnings = append(warnings, rwarnings...)
 	errs = append(errs, c.validateOwnSections()...)
 
 	if len(errs) > 0 {
@@ -204,6 +207,56 @@ func validateSource(i int, s Source, seen map[string]bool) []error {
 
 	errs = append(errs, validateClaims(p, s.Claims)...)
 	return errs
+}
+
+// validateRegistries applies the ToolHive Registry Server's rules to the
+// registries, with its error strings, and regsync's: a registry name is a
+// DNS label and names a source once. A registry may list a source that
+// regsync does not sync (managed, kubernetes), as the reference's examples
+// do; it contributes no entries, which the warnings say. A source still
+// listed by a registry cannot be removed, so a reload that tries is
+// refused here.
+func (c *Config) validateRegistries() (errs []error, warnings []string) {
+	sources := make(map[string]Source, len(c.Sources))
+	for _, s := range c.Sources {
+		if _, dup := sources[s.Name]; !dup {
+			sources[s.Name] = s
+		}
+	}
+	seen := make(map[string]bool)
+	for i, r := range c.Registries {
+		p := fmt.Sprintf("registries[%d]", i)
+		switch {
+		case r.Name == "":
+			errs = append(errs, fmt.Errorf("%s: name is required", p))
+		case !events.ValidSourceName(r.Name):
+			errs = append(errs, fmt.Errorf("%s: name '%s' must be a DNS label (lowercase letters, digits and hyphens, starting and ending with a letter or digit, max 63 chars)", p, r.Name))
+		case seen[r.Name]:
+			errs = append(errs, fmt.Errorf("%s: duplicate registry name '%s'", p, r.Name))
+		}
+		seen[r.Name] = true
+		if r.Name != "" {
+			p = fmt.Sprintf("registries[%d] (%s)", i, r.Name)
+		}
+		if len(r.Sources) == 0 {
+			errs = append(errs, fmt.Errorf("%s: at least one source is required", p))
+		}
+		listed := make(map[string]bool, len(r.Sources))
+		for _, name := range r.Sources {
+			s, ok := sources[name]
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("%s: references unknown source '%s'", p, name))
+			case listed[name]:
+				errs = append(errs, fmt.Errorf("%s: lists source '%s' twice", p, name))
+			case !s.Synced() && typeCount(s) == 1:
+				warnings = append(warnings, fmt.Sprintf("registry %q: source %q (%s) is not synced by regsync and adds no entries to it", r.Name, name, s.Type()))
+			}
+			listed[name] = true
+		}
+		errs = append(errs, validateClaims(p, r.Claims)...)
+	}
+	return errs, warnings
 }
 
 func validateGit(p string, g *Git) []error {
@@ -441,6 +494,14 @@ func (c *Config) validateOwnSections() []error {
 		add("http.addr is required")
 	} else if msg := checkHostPort(c.HTTP.Addr); msg != "" {
 		add("http.addr %s", msg)
+	}
+
+	switch a := c.API.Addr; {
+	case a == "":
+	case checkHostPort(a) != "":
+		add("api.addr %s", checkHostPort(a))
+	case a == c.HTTP.Addr:
+		add("api.addr %q is http.addr: leave api.addr empty to serve the API on http.addr", a)
 	}
 
 	for _, d := range []struct {

@@ -15,6 +15,9 @@
 //     events;
 //   - [Encode] produces the snapshot bytes the syncer stores.
 //
+// Sub-package merge combines the entries of a registry's sources into the
+// registry's view by the first-source-wins rule.
+//
 // The registry types are toolhive-core's (UpstreamRegistry, with servers in
 // the MCP registry's ServerJSON form). Validation, filtering and their error
 // messages match the ToolHive Registry Server, so data and configurations

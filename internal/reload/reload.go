@@ -161,8 +161,9 @@ func (r *Reloader) reload(ctx context.Context, force bool) {
 }
 
 // RestartSections names the sections whose change takes effect only after
-// a restart: every section but the sources and the webhook secrets, which
-// the Applier puts into effect live. The webhooks section is named field
+// a restart: every section but the sources, the registries (views of the
+// sources, which follow the applied configuration) and the webhook
+// secrets, which the Applier puts into effect live. The webhooks section is named field
 // by field, so the limits beside the secrets are named alone.
 func RestartSections(old, new *config.Config) []string {
 	var out []string
@@ -170,7 +171,7 @@ func RestartSections(old, new *config.Config) []string {
 	for i := range a.NumField() {
 		name := yamlName(a.Type().Field(i))
 		switch name {
-		case "sources":
+		case "sources", "registries":
 			continue
 		case "webhooks":
 			out = append(out, restartWebhookFields(a.Field(i), b.Field(i))...)

@@ -153,4 +153,44 @@ func TestRestartSections(t *testing.T) {
 	if got := RestartSections(a, c); !slices.Equal(got, []string{"events", "webhooks.maxUnverifiedBytes"}) {
 		t.Errorf("sections %v", got)
 	}
+	// The registries follow the sources live; the API's listener does not.
+	d := config.Default()
+	d.Registries = []config.Registry{{Name: "r", Sources: []string{"x"}}}
+	d.API.Addr = "127.0.0.1:8081"
+	if got := RestartSections(a, d); !slices.Equal(got, []string{"api"}) {
+		t.Errorf("sections %v", got)
+	}
+}
+
+func TestReloadRefusesRemovingASourceOfARegistry(t *testing.T) {
+	const withTwo = baseConfig + `  - name: two
+    file: {path: two.json}
+    syncPolicy: {interval: 1h}
+`
+	const registries = `registries:
+  - name: default
+    sources: [two, one]
+`
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	write(t, path, withTwo+registries)
+	a, logs := start(t, path)
+
+	write(t, path, baseConfig+registries)
+	testsupport.Eventually(t, "a rejection in the log", func() bool { return logs.Contains("config reload rejected") })
+	if a.count() != 0 {
+		t.Errorf("a configuration whose registry lists a removed source was applied")
+	}
+	if !strings.Contains(logs.String(), "registries[0] (default): references unknown source 'two'") {
+		t.Errorf("the rejection does not name the registry and the source:\n%s", logs.String())
+	}
+
+	// Removing the source from the registry too is accepted.
+	write(t, path, baseConfig+"registries:\n  - name: default\n    sources: [one]\n")
+	testsupport.Eventually(t, "the reload without the source", func() bool { return a.count() == 1 })
+	if got := a.last().EffectiveRegistries(); len(got) != 1 || !slices.Equal(got[0].Sources, []string{"one"}) {
+		t.Errorf("registries = %+v", got)
+	}
+	if strings.Contains(logs.String(), "section=registries") {
+		t.Errorf("a registries change is reported as needing a restart:\n%s", logs.String())
+	}
 }
