@@ -15,7 +15,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # test-only requirements out of the service's go.mod). `go test ./...` stops
 # at a nested go.mod, so each is named here; deploy's make_test.go checks
 # that none is missing.
-MODULES   := . deploy test/natscli
+MODULES   := . deploy cmd/regsync/natscli
 
 .DEFAULT_GOAL := help
 

@@ -158,9 +158,7 @@ func TestContainerfile(t *testing.T) {
 	}
 }
 
-// hasCode reports whether dir holds Go files other than tests, at any depth,
-// that belong to the service's module: a directory with a go.mod of its own
-// is another module, which the binary is not built from.
+// hasCode reports whether dir holds Go files other than tests, at any depth.
 func hasCode(t *testing.T, dir string) bool {
 	t.Helper()
 	var found bool
@@ -170,11 +168,6 @@ func hasCode(t *testing.T, dir string) bool {
 		}
 		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != dir {
 			return filepath.SkipDir
-		}
-		if d.IsDir() {
-			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
-				return filepath.SkipDir
-			}
 		}
 		if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
 			found = true

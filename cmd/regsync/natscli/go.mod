@@ -1,4 +1,4 @@
-module github.com/regsync/regsync/test/natscli
+module github.com/regsync/regsync/cmd/regsync/natscli
 
 go 1.26.0
 
@@ -77,6 +77,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
-replace github.com/regsync/regsync => ../..
+replace github.com/regsync/regsync => ../../..
 
 tool github.com/nats-io/natscli/nats

@@ -132,7 +132,7 @@ func TestDownstreamNeedsNothingButNATS(t *testing.T) {
 		t.Skip("builds regsync and the nats CLI; skipped with -short")
 	}
 	natsBin := goBuild(t, ".", "github.com/nats-io/natscli/nats", "nats")
-	svc := startServe(t, goBuild(t, "../..", "./cmd/regsync", "regsync"))
+	svc := startServe(t, goBuild(t, "../../..", "./cmd/regsync", "regsync"))
 	home := t.TempDir()
 	nats := func(ctx context.Context, args ...string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, natsBin, append([]string{"--server", svc.natsURL}, args...)...)

@@ -6,5 +6,5 @@
 // It is a module of its own, as nats.go keeps a separate test module, so
 // that natscli and its requirements stay out of the service's go.mod. The
 // nats CLI's version is the tool directive in this module's go.mod:
-// `go -C test/natscli tool nats` runs it.
+// `go -C cmd/regsync/natscli tool nats` runs it.
 package natscli
