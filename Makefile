@@ -8,6 +8,14 @@ LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 30s
 CONTAINER ?= docker
 IMAGE     ?= regsync:$(VERSION)
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Every Go module of the repository: the service, the deployment files'
+# checks and the nats CLI end-to-end test (each nested module keeps its
+# test-only requirements out of the service's go.mod). `go test ./...` stops
+# at a nested go.mod, so each is named here; deploy's make_test.go checks
+# that none is missing.
+MODULES   := . deploy cmd/regsync/natscli
 
 .DEFAULT_GOAL := help
 
@@ -28,15 +36,19 @@ run: ## Run the service on the embedded NATS with the quick-start config (CONFIG
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/regsync serve --config $(CONFIG)
 
 .PHONY: test
-test: ## Run every test with the race detector (embedded NATS, no Docker, no network).
-	$(GO) mod download
-	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 9m ./...
+test: ## Run every test of every module with the race detector (embedded NATS, no Docker, no network).
+	@set -e; for m in $(MODULES); do \
+		echo "== module $$m"; \
+		(set -x; cd $$m && $(GO) mod download && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 9m ./...); \
+	done
 
 .PHONY: lint
-lint: ## gofmt and go vet.
+lint: ## gofmt, go vet and staticcheck, in every module.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	@set -e; for m in $(MODULES); do \
+		echo "== module $$m"; \
+		(set -x; cd $$m && $(GO) vet ./... && $(STATICCHECK) ./...); \
+	done
 
 # Each line measures figures of BENCHMARKS.md; about three minutes on two cores.
 .PHONY: bench
@@ -56,7 +68,7 @@ bench-large: ## Sync a 100,000-server registry (360 MB) once: time and peak RSS 
 	$(GO) test -run '^$$' -bench 'LargeRegistry/servers=100000$$' -benchtime 1x -timeout 30m ./cmd/regsync/
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz test for 30s (FUZZTIME=30s).
+fuzz: ## Run every fuzz test for 30s (FUZZTIME=30s).
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/registry/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./internal/registry/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
@@ -65,6 +77,9 @@ fuzz: ## Run each fuzz test for 30s (FUZZTIME=30s).
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePush$$' -fuzztime $(FUZZTIME) ./internal/webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzURL$$' -fuzztime $(FUZZTIME) ./internal/redact/
 	$(GO) test -run '^$$' -fuzz '^FuzzDocShape$$' -fuzztime $(FUZZTIME) ./internal/watch/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) ./internal/sources/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckOpenAPI$$' -fuzztime $(FUZZTIME) ./internal/sources/
+	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime $(FUZZTIME) ./internal/printable/
 
 CHAOS_FLAGS ?=
 

@@ -29,14 +29,6 @@ type forgeCase struct {
 	headers  func(body []byte, delivery string) http.Header
 }
 
-func hmacHeader(name, prefix string) func([]byte, string) http.Header {
-	return func(body []byte, _ string) http.Header {
-		h := http.Header{}
-		h.Set(name, prefix+hmacHex(webhookSecret, body))
-		return h
-	}
-}
-
 var forgeCases = []forgeCase{
 	{source: "gl", provider: "gitlab", fixture: "gitlab-push.json", repo: "platform/mcp-catalog", host: "gitlab.example.com",
 		sha: "3e7a1f9c5b2d8e4a6f0c3b7d1e9a5f2c8b4d6e01",

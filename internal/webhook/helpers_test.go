@@ -195,12 +195,6 @@ func (p *fakePublisher) sources() []string {
 	return out
 }
 
-func (p *fakePublisher) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stored, p.seen, p.dups = nil, make(map[string]bool), 0
-}
-
 // writeSecret writes value to a file in dir and returns its path.
 func writeSecret(t testing.TB, dir, name, value string) string {
 	t.Helper()

@@ -76,7 +76,7 @@ func TestOneTraceFromTriggerToResult(t *testing.T) {
 	}
 	for k, v := range want {
 		if got[k] != v {
-			t.Errorf("sync span %s = %v, want %v", k, got[k].Emit(), v.Emit())
+			t.Errorf("sync span %s = %v, want %v", k, got[k].String(), v.String())
 		}
 	}
 }

@@ -1,8 +1,10 @@
-package main
+package natscli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,37 +15,137 @@ import (
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
-// natsCLI builds the real nats CLI (natscli, a tool dependency in go.mod).
-func natsCLI(t *testing.T) string {
+const testRegistry = `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:00:00Z"},"data":{"servers":[
+ {"name":"io.example/alpha","description":"Alpha","version":"1.0.0"},
+ {"name":"io.example/beta","description":"Beta","version":"1.0.0"}]}}`
+
+// goBuild builds pkg in the module at dir into a temporary binary.
+func goBuild(t *testing.T, dir, pkg, name string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the nats CLI; skipped with -short")
-	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("no go command to build the nats CLI: %v", err)
+		t.Skipf("no go command to build %s: %v", name, err)
 	}
-	bin := filepath.Join(t.TempDir(), "nats")
-	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/nats-io/natscli/nats").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build nats CLI: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command(goBin, "build", "-o", bin, pkg)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
 	}
 	return bin
+}
+
+// service is a running `regsync serve` process on a temporary configuration.
+type service struct {
+	natsURL, cfgPath string
+}
+
+// startServe runs the regsync binary's serve, with one source "local" on a
+// file, until the test ends. Both listeners take a free port, and the
+// embedded server's address is read from serve's log.
+func startServe(t *testing.T, regsyncBin string) *service {
+	t.Helper()
+	dir := t.TempDir()
+	regPath := filepath.Join(dir, "registry.json")
+	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf(`dataDir: %s
+nats:
+  embedded: {listen: "127.0.0.1:0"}
+http: {addr: "127.0.0.1:0"}
+sources:
+  - name: local
+    file: {path: %s}
+    syncPolicy: {interval: 30m}
+    filter:
+      names: {exclude: ["*/beta"]}
+`, filepath.Join(dir, "data"), regPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var log testsupport.Buffer
+	serve := exec.Command(regsyncBin, "serve", "--config", cfgPath, "--log-format", "json")
+	serve.Stdout, serve.Stderr = &log, &log
+	if err := serve.Start(); err != nil {
+		t.Fatalf("start serve: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- serve.Wait() }()
+	t.Cleanup(func() {
+		if err := serve.Process.Signal(os.Interrupt); err != nil {
+			t.Errorf("stop serve: %v", err)
+		}
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(testsupport.Patience):
+			_ = serve.Process.Kill()
+			<-served
+			t.Error("serve did not stop on interrupt")
+		}
+		if t.Failed() {
+			t.Logf("serve log:\n%s", log.String())
+		}
+	})
+
+	var addr string
+	testsupport.Eventually(t, "the embedded nats-server's address in serve's log", func() bool {
+		addr = clientURL(log.String())
+		return addr != ""
+	})
+	password, err := os.ReadFile(filepath.Join(dir, "data", "nats-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &service{
+		natsURL: "nats://regsync:" + strings.TrimSpace(string(password)) + "@" + strings.TrimPrefix(addr, "nats://"),
+		cfgPath: cfgPath,
+	}
+}
+
+// clientURL finds the client_url of serve's "embedded nats-server started"
+// record in its JSON log, or "" while there is none.
+func clientURL(log string) string {
+	sc := bufio.NewScanner(strings.NewReader(log))
+	for sc.Scan() {
+		var rec struct {
+			Msg       string `json:"msg"`
+			ClientURL string `json:"client_url"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "embedded nats-server started" {
+			return rec.ClientURL
+		}
+	}
+	return ""
 }
 
 // TestDownstreamNeedsNothingButNATS drives a running service with the nats
 // CLI alone: results, status, snapshot, and a trigger published as a
 // structured CloudEvent.
 func TestDownstreamNeedsNothingButNATS(t *testing.T) {
-	natsBin := natsCLI(t)
-	svc := startServe(t)
+	if testing.Short() {
+		t.Skip("builds regsync and the nats CLI; skipped with -short")
+	}
+	natsBin := goBuild(t, ".", "github.com/nats-io/natscli/nats", "nats")
+	svc := startServe(t, goBuild(t, "../../..", "./cmd/regsync", "regsync"))
+	home := t.TempDir()
 	nats := func(ctx context.Context, args ...string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, natsBin, append([]string{"--server", svc.natsURL}, args...)...)
-		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		cmd.Env = append(os.Environ(), "HOME="+home)
 		return cmd
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// The startup trigger syncs the source without anyone asking.
+	testsupport.Eventually(t, "the startup sync of local", func() bool {
+		out, err := nats(ctx, "kv", "get", "regsync_status", "local", "--raw").Output()
+		return err == nil && strings.Contains(string(out), `"phase":"Complete"`)
+	})
 
 	t.Run("a saved context with the generated password, as in the README", func(t *testing.T) {
 		home := t.TempDir()
