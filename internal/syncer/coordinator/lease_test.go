@@ -220,12 +220,12 @@ func TestLeasesOfATwinAreNotTakenOver(t *testing.T) {
 	restarted.logger = slog.New(slog.NewTextHandler(&log, nil))
 
 	t.Run("a lease left by an earlier run is taken over", func(t *testing.T) {
-		l, err := restarted.TryAcquire(ctx, "crashed")
-		if err != nil {
+		if _, err := restarted.TryAcquire(ctx, "crashed"); err != nil {
 			t.Fatal(err)
 		}
 		// And one of this process whose release was lost, too.
-		if l, err = restarted.TryAcquire(ctx, "crashed"); err != nil {
+		l, err := restarted.TryAcquire(ctx, "crashed")
+		if err != nil {
 			t.Fatalf("own lease: %v", err)
 		}
 		_ = l.Release(ctx)
