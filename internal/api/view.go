@@ -179,7 +179,8 @@ type identity struct {
 }
 
 // readIdentity decodes what the view indexes from raw and checks that it
-// is the entry the record names.
+// is the entry the record names. namespace is "" for a server, which is
+// identified by name and version alone.
 func readIdentity(raw []byte, namespace, name, version, digest string) (identity, error) {
 	var id identity
 	switch {
@@ -192,6 +193,11 @@ func readIdentity(raw []byte, namespace, name, version, digest string) (identity
 	}
 	if err := json.Unmarshal(raw, &id); err != nil {
 		return id, fmt.Errorf("stored JSON: %w", err)
+	}
+	if namespace == "" {
+		// A server has no namespace: a field of that name is one of its
+		// unknown fields, not part of what identifies it.
+		id.Namespace = ""
 	}
 	if id.Namespace != namespace || id.Name != name || id.Version != version {
 		return id, fmt.Errorf("stored JSON is %q, not the record's %q", id.key(), identity{Namespace: namespace, Name: name, Version: version}.key())

@@ -45,6 +45,16 @@ func TestBuildNamesEveryBadRecord(t *testing.T) {
 	}
 }
 
+// TestServerFieldsNamedLikeArtifactFieldsAreKept serves a server entry
+// that carries a field of its own called "namespace": it is an unknown
+// field of a server, kept like any other.
+func TestServerFieldsNamedLikeArtifactFieldsAreKept(t *testing.T) {
+	r := server("io.test/ns", "1.0.0", true, `"namespace":"io.test"`)
+	if _, err := Build(Content{Servers: []ServerRecord{r}}); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+}
+
 // TestOpenAPIDocument checks what MCP registry api sources require of the
 // document and that it lists every route the handler serves.
 func TestOpenAPIDocument(t *testing.T) {
