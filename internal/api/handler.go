@@ -55,6 +55,11 @@ func NewHandler(registries []string, log *slog.Logger) *Handler {
 		h.mux.HandleFunc(prefix+"/{namespace}/{name}/versions/{version}", h.serve(k.version))
 	}
 	h.mux.HandleFunc("/registry/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: the read API answers GET and HEAD", r.Method))
+			return
+		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.EscapedPath()))
 	})
 	return h

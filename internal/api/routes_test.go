@@ -207,3 +207,12 @@ func TestNotLoadedRegistryAnswers503(t *testing.T) {
 		t.Errorf("Swap of an unknown registry: %v", err)
 	}
 }
+
+func TestOnlyGETAndHEAD(t *testing.T) {
+	_, base := serveRegistry(t, routeContent())
+	resp, body := fetch(t, base+"/v0.1/servers", "Method", http.MethodPost)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" ||
+		!strings.Contains(string(body), `"error":"method POST not allowed: the read API answers GET and HEAD"`) {
+		t.Fatalf("POST: %s Allow %q %s", resp.Status, resp.Header.Get("Allow"), body)
+	}
+}
