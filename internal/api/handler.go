@@ -1,0 +1,311 @@
+package api
+
+import (
+	"compress/gzip"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// maxQueryLen bounds the query string of a request; no parameter of the
+// API needs more.
+const maxQueryLen = 4096
+
+// minGzipLen is the smallest body worth compressing.
+const minGzipLen = 1024
+
+//go:embed openapi.yaml
+var openAPIDocument []byte
+
+// Handler serves the MCP registry API v0.1 of a fixed set of registries,
+// each from the View last given to Swap. Requests read the current view
+// through an atomic pointer: they never lock and never wait for a swap.
+type Handler struct {
+	views map[string]*atomic.Pointer[View]
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// NewHandler returns a handler for the named registries. Until a
+// registry's first view is swapped in, its API answers 503.
+func NewHandler(registries []string, log *slog.Logger) *Handler {
+	h := &Handler{views: make(map[string]*atomic.Pointer[View], len(registries)), log: log, mux: http.NewServeMux()}
+	for _, name := range registries {
+		h.views[name] = new(atomic.Pointer[View])
+	}
+	const base = "GET /registry/{registry}"
+	h.mux.HandleFunc(base+"/openapi.yaml", h.openAPI)
+	h.mux.HandleFunc(base+"/v0.1/servers", h.serve(listServers))
+	h.mux.HandleFunc(base+"/v0.1/servers/{serverName}/versions", h.serve(serverVersions))
+	h.mux.HandleFunc(base+"/v0.1/servers/{serverName}/versions/{version}", h.serve(serverVersion))
+	for _, k := range []artifactKind{skills, plugins} {
+		prefix := base + "/v0.1/x/dev.toolhive/" + k.plural
+		h.mux.HandleFunc(prefix, h.serve(k.list))
+		h.mux.HandleFunc(prefix+"/{namespace}/{name}", h.serve(k.latest))
+		h.mux.HandleFunc(prefix+"/{namespace}/{name}/versions", h.serve(k.versions))
+		h.mux.HandleFunc(prefix+"/{namespace}/{name}/versions/{version}", h.serve(k.version))
+	}
+	h.mux.HandleFunc("/registry/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: the read API answers GET and HEAD", r.Method))
+			return
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.EscapedPath()))
+	})
+	return h
+}
+
+// Swap makes v the view the registry is served from, whole, for every
+// request that starts after it returns.
+func (h *Handler) Swap(registry string, v *View) error {
+	p, ok := h.views[registry]
+	if !ok {
+		return fmt.Errorf("swap view: registry %q is not served by this handler", registry)
+	}
+	p.Store(v)
+	return nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// answer is a route's answer before its body is built: key names the
+// request as normalised by the route, so the view's digest and key name
+// the body, and the body is built only when the client does not have it.
+type answer struct {
+	key  string
+	body func() []byte
+}
+
+// requestError is a request the API refuses, with the status and message
+// it answers.
+type requestError struct {
+	code int
+	msg  string
+}
+
+func badRequest(format string, args ...any) *requestError {
+	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) *requestError {
+	return &requestError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+}
+
+// route answers one request from one view.
+type route func(v *View, r *http.Request) (answer, *requestError)
+
+// serve runs a route against the registry's current view.
+func (h *Handler) serve(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.registry(w, r)
+		if !ok {
+			return
+		}
+		v := p.Load()
+		if v == nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("registry %q is not loaded yet", r.PathValue("registry")))
+			return
+		}
+		a, rerr := rt(v, r)
+		if rerr != nil {
+			writeError(w, rerr.code, rerr.msg)
+			return
+		}
+		writeBody(w, r, etag(v.digest, a.key), "application/json", a.body)
+	}
+}
+
+// registry checks what every route checks first: the query's length and
+// the registry's name.
+func (h *Handler) registry(w http.ResponseWriter, r *http.Request) (*atomic.Pointer[View], bool) {
+	if n := len(r.URL.RawQuery); n > maxQueryLen {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("query of %d bytes is longer than the %d bytes accepted", n, maxQueryLen))
+		return nil, false
+	}
+	name := r.PathValue("registry")
+	p, ok := h.views[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("registry %q not found", name))
+		return nil, false
+	}
+	return p, true
+}
+
+// openAPIETag is the ETag of the OpenAPI document, which never changes
+// while the process runs.
+var openAPIETag = etag("openapi", string(openAPIDocument))
+
+// openAPI serves the API's OpenAPI document. It names info.version 1.0.0
+// and the MCP registry's repository, which is what an MCP registry's api
+// source checks before it lists servers. It does not depend on the view,
+// so it is served before the view is loaded too.
+func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.registry(w, r); !ok {
+		return
+	}
+	writeBody(w, r, openAPIETag, "application/yaml", func() []byte { return openAPIDocument })
+}
+
+// etag is the weak entity tag of the body that key names in a view of the
+// given digest: the same content and request give the same tag on every
+// replica.
+func etag(digest, key string) string {
+	h := sha256.New()
+	h.Write([]byte(digest))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	var sum [sha256.Size]byte
+	return `W/"` + hex.EncodeToString(h.Sum(sum[:0])[:16]) + `"`
+}
+
+// writeBody answers 304 when the client already has tag, else builds the
+// body and writes it, compressed when the client accepts gzip.
+func writeBody(w http.ResponseWriter, r *http.Request, tag, contentType string, body func() []byte) {
+	hd := w.Header()
+	hd.Set("ETag", tag)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Vary", "Accept-Encoding")
+	if noneMatch(r.Header.Get("If-None-Match"), tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	b := body()
+	hd.Set("Content-Type", contentType)
+	if len(b) < minGzipLen || !acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		hd.Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+		return
+	}
+	hd.Set("Content-Encoding", "gzip")
+	gz := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(gz)
+	gz.Reset(w)
+	_, _ = gz.Write(b)
+	_ = gz.Close()
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return gz
+}}
+
+// noneMatch reports whether an If-None-Match header names tag, compared
+// weakly (RFC 9110, 13.1.2).
+func noneMatch(header, tag string) bool {
+	if header == "" {
+		return false
+	}
+	opaque := strings.TrimPrefix(tag, "W/")
+	for c := range strings.SplitSeq(header, ",") {
+		c = strings.TrimSpace(c)
+		if c == "*" || strings.TrimPrefix(c, "W/") == opaque {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header accepts gzip.
+func acceptsGzip(header string) bool {
+	for c := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(c), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		f, err := strconv.ParseFloat(q, 64)
+		return err == nil && f > 0
+	}
+	return false
+}
+
+// writeError answers a JSON error that names the problem.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// keyOf joins a route's name and its normalised parameters into the key
+// of an answer; every value is quoted, so no two requests share a key.
+func keyOf(route string, values ...string) string {
+	var b strings.Builder
+	b.WriteString(route)
+	for _, v := range values {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Quote(v))
+	}
+	return b.String()
+}
+
+// listBody encodes a list answer: {"<field>":[items...],"metadata":{...}}
+// with metadata's fields in the order the reference writes them.
+func listBody(field string, items [][]byte, next string, nextFirst bool) []byte {
+	n := 64 + len(next)
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"`...)
+	b = append(b, field...)
+	b = append(b, `":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, `],"metadata":{`...)
+	count := strconv.AppendInt([]byte(`"count":`), int64(len(items)), 10)
+	cursor := []byte(nil)
+	if next != "" {
+		cursor = strconv.AppendQuote([]byte(`"nextCursor":`), next)
+	}
+	first, second := cursor, count
+	if !nextFirst {
+		first, second = count, cursor
+	}
+	b = append(b, first...)
+	if len(first) > 0 && len(second) > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, second...)
+	return append(b, "}}"...)
+}
+
+// statusList parses a comma-separated list of statuses; empty means all.
+func statusList(s string) ([]string, *requestError) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []string
+	for st := range strings.SplitSeq(s, ",") {
+		st = strings.TrimSpace(st)
+		if !slices.Contains(artifactStatuses, st) {
+			return nil, badRequest("invalid status %q: must be one of %s", st, strings.Join(artifactStatuses, ", "))
+		}
+		out = append(out, st)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}

@@ -1,0 +1,286 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ServerRecord is what is stored of one version of one server of a
+// registry: the entry's own bytes and what the registry knows about it.
+// A View is built from these records only.
+type ServerRecord struct {
+	// Name and Version identify the entry; they must equal the "name" and
+	// "version" of JSON.
+	Name    string
+	Version string
+	// JSON is the server entry as stored (server.json form), served as is:
+	// its $schema, icons and unknown fields are kept.
+	JSON []byte
+	// Digest fingerprints JSON; equal bytes give an equal digest.
+	Digest string
+	// PublishedAt is when the entry was first stored, UpdatedAt when its
+	// content last changed (for a deleted entry: when it was removed).
+	PublishedAt time.Time
+	UpdatedAt   time.Time
+	// Deleted marks a tombstone: a version no source has any more.
+	Deleted bool
+	// IsLatest marks the latest version of its name.
+	IsLatest bool
+}
+
+// ArtifactRecord is what is stored of one version of a skill or a plugin,
+// keyed by namespace/name like the ToolHive Registry Server's extension
+// routes.
+type ArtifactRecord struct {
+	// Namespace, Name and Version identify the artifact; they must equal
+	// the "namespace", "name" and "version" of JSON.
+	Namespace string
+	Name      string
+	Version   string
+	// JSON is the skill or plugin as stored, served as is.
+	JSON []byte
+	// Digest fingerprints JSON.
+	Digest string
+	// IsLatest marks the latest version of namespace/name.
+	IsLatest bool
+}
+
+// Content is everything a registry serves.
+type Content struct {
+	Servers []ServerRecord
+	Skills  []ArtifactRecord
+	Plugins []ArtifactRecord
+}
+
+// View is one registry's content, prepared for reading: sorted, indexed
+// and encoded once when built, never changed afterwards, so any number of
+// requests read it at once without locks. A new content is a new View.
+type View struct {
+	digest string
+
+	// all holds every server entry, tombstones included, by name then
+	// version; live leaves the tombstones out; latest and latestAll keep
+	// only the entries marked latest.
+	all, live, latest, latestAll []*serverEntry
+	// versions holds each name's entries, newest first.
+	versions map[string][]*serverEntry
+
+	skills, plugins *artifactIndex
+}
+
+// serverEntry is one server version with the bytes of its ServerResponse.
+type serverEntry struct {
+	name, version string
+	search        string // lower-case name, title and description
+	updatedAt     time.Time
+	publishedAt   time.Time
+	deleted       bool
+	isLatest      bool
+	body          []byte // {"server":...,"_meta":{...}}
+}
+
+// Digest is the fingerprint of the view's content: equal content gives an
+// equal digest on every replica.
+func (v *View) Digest() string { return v.digest }
+
+// officialMetaKey is where the registry's own metadata of an entry goes.
+const officialMetaKey = "io.modelcontextprotocol.registry/official"
+
+// Build prepares content for serving. It checks every record and names
+// each record that is wrong; nothing is served from content with an error.
+func Build(c Content) (*View, error) {
+	var errs []error
+	entries := make([]*serverEntry, 0, len(c.Servers))
+	for i := range c.Servers {
+		e, err := newServerEntry(&c.Servers[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server %d (%s %s): %w", i, c.Servers[i].Name, c.Servers[i].Version, err))
+			continue
+		}
+		entries = append(entries, e)
+	}
+	skills, err := newArtifactIndex("skill", c.Skills)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	plugins, err := newArtifactIndex("plugin", c.Plugins)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	slices.SortFunc(entries, func(a, b *serverEntry) int { return compareKey(a.name, a.version, b.name, b.version) })
+	for i := 1; i < len(entries); i++ {
+		if entries[i-1].name == entries[i].name && entries[i-1].version == entries[i].version {
+			errs = append(errs, fmt.Errorf("server %s %s: stored twice", entries[i].name, entries[i].version))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("build view: %w", errors.Join(errs...))
+	}
+
+	v := &View{all: entries, versions: map[string][]*serverEntry{}, skills: skills, plugins: plugins}
+	for _, e := range entries {
+		if !e.deleted {
+			v.live = append(v.live, e)
+		}
+		if e.isLatest {
+			v.latestAll = append(v.latestAll, e)
+			if !e.deleted {
+				v.latest = append(v.latest, e)
+			}
+		}
+		v.versions[e.name] = append(v.versions[e.name], e)
+	}
+	for i := 1; i < len(v.latestAll); i++ {
+		if a, b := v.latestAll[i-1], v.latestAll[i]; a.name == b.name {
+			return nil, fmt.Errorf("build view: server %s: versions %s and %s are both marked latest", a.name, a.version, b.version)
+		}
+	}
+	for _, vs := range v.versions {
+		slices.SortStableFunc(vs, newestFirst)
+	}
+	v.digest = contentDigest(c)
+	return v, nil
+}
+
+// newestFirst orders one name's versions by publication, newest first, as
+// the MCP registry API does; versions published together by version,
+// highest string first.
+func newestFirst(a, b *serverEntry) int {
+	if c := b.publishedAt.Compare(a.publishedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(b.version, a.version)
+}
+
+// compareKey orders by name, then by version string.
+func compareKey(aName, aVersion, bName, bVersion string) int {
+	if c := strings.Compare(aName, bName); c != 0 {
+		return c
+	}
+	return strings.Compare(aVersion, bVersion)
+}
+
+// identity is the part of a stored entry the view reads.
+type identity struct {
+	Namespace   string `json:"namespace"`
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Status      string `json:"status"`
+}
+
+// readIdentity decodes what the view indexes from raw and checks that it
+// is the entry the record names. namespace is "" for a server, which is
+// identified by name and version alone.
+func readIdentity(raw []byte, namespace, name, version, digest string) (identity, error) {
+	var id identity
+	switch {
+	case name == "":
+		return id, errors.New("no name")
+	case version == "":
+		return id, errors.New("no version")
+	case digest == "":
+		return id, errors.New("no digest")
+	}
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return id, fmt.Errorf("stored JSON: %w", err)
+	}
+	if namespace == "" {
+		// A server has no namespace: a field of that name is one of its
+		// unknown fields, not part of what identifies it.
+		id.Namespace = ""
+	}
+	if id.Namespace != namespace || id.Name != name || id.Version != version {
+		return id, fmt.Errorf("stored JSON is %q, not the record's %q", id.key(), identity{Namespace: namespace, Name: name, Version: version}.key())
+	}
+	return id, nil
+}
+
+func (id identity) key() string {
+	k := id.Name + " " + id.Version
+	if id.Namespace != "" {
+		k = id.Namespace + "/" + k
+	}
+	return k
+}
+
+func newServerEntry(r *ServerRecord) (*serverEntry, error) {
+	id, err := readIdentity(r.JSON, "", r.Name, r.Version, r.Digest)
+	if err != nil {
+		return nil, err
+	}
+	var server bytes.Buffer
+	if err := json.Compact(&server, r.JSON); err != nil {
+		return nil, fmt.Errorf("stored JSON: %w", err)
+	}
+	status := "active"
+	if r.Deleted {
+		status = "deleted"
+	}
+	official := struct {
+		Status      string    `json:"status"`
+		PublishedAt time.Time `json:"publishedAt"`
+		UpdatedAt   time.Time `json:"updatedAt"`
+		IsLatest    bool      `json:"isLatest"`
+	}{status, r.PublishedAt.UTC(), r.UpdatedAt.UTC(), r.IsLatest}
+	meta, err := json.Marshal(map[string]any{officialMetaKey: official})
+	if err != nil {
+		return nil, fmt.Errorf("encode _meta: %w", err)
+	}
+	body := make([]byte, 0, len(`{"server":,"_meta":}`)+server.Len()+len(meta))
+	body = append(body, `{"server":`...)
+	body = append(body, server.Bytes()...)
+	body = append(body, `,"_meta":`...)
+	body = append(body, meta...)
+	body = append(body, '}')
+	return &serverEntry{
+		name:        r.Name,
+		version:     r.Version,
+		search:      searchText(id),
+		updatedAt:   r.UpdatedAt,
+		publishedAt: r.PublishedAt,
+		deleted:     r.Deleted,
+		isLatest:    r.IsLatest,
+		body:        body,
+	}, nil
+}
+
+// searchText is what a case-insensitive search looks in: name, title and
+// description, lower-cased and kept apart so no match spans two of them.
+func searchText(id identity) string {
+	return strings.ToLower(id.Name + "\x00" + id.Title + "\x00" + id.Description)
+}
+
+// contentDigest fingerprints every record the view serves, in a fixed
+// order, with the registry's metadata of each: a view of equal content has
+// an equal digest whatever order the records came in.
+func contentDigest(c Content) string {
+	lines := make([]string, 0, len(c.Servers)+len(c.Skills)+len(c.Plugins))
+	for _, r := range c.Servers {
+		lines = append(lines, strings.Join([]string{"server", r.Name, r.Version, r.Digest,
+			r.PublishedAt.UTC().Format(time.RFC3339Nano), r.UpdatedAt.UTC().Format(time.RFC3339Nano),
+			strconv.FormatBool(r.Deleted), strconv.FormatBool(r.IsLatest)}, "\x00"))
+	}
+	for kind, rs := range map[string][]ArtifactRecord{"skill": c.Skills, "plugin": c.Plugins} {
+		for _, r := range rs {
+			lines = append(lines, strings.Join([]string{kind, r.Namespace, r.Name, r.Version, r.Digest,
+				strconv.FormatBool(r.IsLatest)}, "\x00"))
+		}
+	}
+	slices.Sort(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
