@@ -354,6 +354,12 @@ func (c *Coordinator) receive(msg jetstream.Msg) {
 	}
 }
 
+// decodeTrigger reads a trigger. What cannot name its source and its id
+// (a subject that is not a trigger subject, a body that is not an event) is
+// an error: nothing can be answered. Anything else wrong with it (an event
+// type that is not a trigger, data that does not validate, a source other
+// than its subject's) is set as the delivery's malformed: it is answered
+// with a failed result that says so.
 func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 	source, ok := events.SourceFromSubject(msg.Subject())
 	if !ok {
@@ -369,32 +375,34 @@ func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 	}
 	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, published: meta.Timestamp,
 		trace: trace.SpanContextFromContext(tracing.Extract(context.Background(), msg.Headers(), ev))}
+	d.malformed = readTrigger(&d, source, ev)
+	return d, source, nil
+}
+
+// readTrigger fills d from the data of ev, a trigger published on the
+// subject of source, or says what keeps ev from being one.
+func readTrigger(d *delivery, source string, ev event.Event) error {
 	var named string
 	switch ev.Type() {
 	case events.TypeSourceChanged:
 		data, err := events.DecodeData[events.SourceChanged](ev)
 		if err != nil {
-			return delivery{}, "", err
+			return err
 		}
 		named, d.kind, d.changed, d.revision = data.Source, data.Trigger, true, data.Revision
 	case events.TypeSyncRequested:
 		data, err := events.DecodeData[events.SyncRequested](ev)
-		if errors.Is(err, events.ErrTooLong) {
-			// Its id and source are known: it is answered, not dropped.
-			d.malformed = err
-			return d, source, nil
-		}
 		if err != nil {
-			return delivery{}, "", err
+			return err
 		}
 		named, d.kind, d.requestID = data.Source, data.Trigger, data.RequestID
 	default:
-		return delivery{}, "", fmt.Errorf("event type %q is not a trigger (want %s or %s)", ev.Type(), events.TypeSourceChanged, events.TypeSyncRequested)
+		return fmt.Errorf("event type %q is not a trigger (want %s or %s)", ev.Type(), events.TypeSourceChanged, events.TypeSyncRequested)
 	}
 	if named != source {
-		return delivery{}, "", fmt.Errorf("event names source %q but was published on the subject of %q", named, source)
+		return fmt.Errorf("event names source %q but was published on the subject of %q", named, source)
 	}
-	return d, source, nil
+	return nil
 }
 
 func (c *Coordinator) work(stopping context.Context) {
