@@ -274,8 +274,18 @@ func (c *Coordinator) consume(ctx context.Context) (*consumption, jetstream.Cons
 			c.notReady.Store(&err)
 			return err
 		}
+		// The stream's creation time is read after the consumer is made:
+		// a stream made again in between takes the consumer with it, so
+		// no trigger is delivered under the earlier stream's time.
+		stream, err := c.h.JS.Stream(call, events.StreamTriggers)
+		if err != nil {
+			err = fmt.Errorf("read stream %s: %w", events.StreamTriggers, err)
+			c.notReady.Store(&err)
+			return err
+		}
+		created := stream.CachedInfo().Created.UnixNano()
 		next := &consumption{cons: cons, lost: make(chan struct{})}
-		cc, err = cons.Consume(c.receive, jetstream.PullMaxMessages(256),
+		cc, err = cons.Consume(func(msg jetstream.Msg) { c.receive(msg, created) }, jetstream.PullMaxMessages(256),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if gone(err) {
 					next.fail()
@@ -333,10 +343,11 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 	}
 }
 
-// receive decodes a trigger and queues it for its source. Anything that
-// cannot be a trigger is terminated with the reason, never retried.
-func (c *Coordinator) receive(msg jetstream.Msg) {
-	d, source, err := decodeTrigger(msg)
+// receive decodes a trigger of the stream created at streamCreated (unix
+// nanoseconds) and queues it for its source. Anything that cannot be a
+// trigger is terminated with the reason, never retried.
+func (c *Coordinator) receive(msg jetstream.Msg, streamCreated int64) {
+	d, source, err := decodeTrigger(msg, streamCreated)
 	if err != nil {
 		c.rejectLog.Warn("rejecting malformed trigger", "subject", msg.Subject(), "err", err)
 		c.opts.Metrics.rejected()
@@ -360,7 +371,7 @@ func (c *Coordinator) receive(msg jetstream.Msg) {
 // type that is not a trigger, data that does not validate, a source other
 // than its subject's) is set as the delivery's malformed: it is answered
 // with a failed result that says so.
-func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
+func decodeTrigger(msg jetstream.Msg, streamCreated int64) (delivery, string, error) {
 	source, ok := events.SourceFromSubject(msg.Subject())
 	if !ok {
 		return delivery{}, "", fmt.Errorf("subject %q is not regsync.trigger.<source>", msg.Subject())
@@ -373,7 +384,7 @@ func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 	if err != nil {
 		return delivery{}, "", err
 	}
-	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, published: meta.Timestamp,
+	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, streamCreated: streamCreated, published: meta.Timestamp,
 		trace: trace.SpanContextFromContext(tracing.Extract(context.Background(), msg.Headers(), ev))}
 	d.malformed = readTrigger(&d, source, ev)
 	return d, source, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +57,7 @@ func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, nam
 		Message: events.Clip(msg.String(), events.MaxMessageLen), ConditionType: syncer.ConditionSyncSuccessful,
 		ConditionReason: syncer.ConditionReasonMalformedTrigger,
 	}, reasonMalformed, nil, 0, 0)
-	ev, err := events.New("m-"+name+"-"+strconv.FormatUint(bad[len(bad)-1].seq, 10), c.opts.Source, data)
+	ev, err := events.New("m-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
 	if err != nil {
 		log.Error("malformed-trigger result does not validate", "err", err)
 		c.ack(log, bad)

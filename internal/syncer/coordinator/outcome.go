@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -351,7 +350,7 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	data := c.failedEvent(name, b, &syncer.Error{
 		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
 	}, unknownSourceReason, nil, 0, 0)
-	ev, err := events.New("u-"+name+"-"+strconv.FormatUint(b.covered.TriggerSeq, 10), c.opts.Source, data)
+	ev, err := events.New("u-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
 	if err != nil {
 		log.Error("unknown-source result does not validate", "err", err)
 		c.ack(log, ds)
