@@ -512,13 +512,19 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 			return ds, err
 		}
 	}
+	// Read before the sync starts, so that whatever it covers was stored
+	// before the source is read.
+	at := c.triggerMark(ctx, log)
 	b := newBatch(ds, time.Now().UTC())
 	ctx, span := startSyncSpan(ctx, src, b)
 	defer span.End()
 	// The decision may fetch the source: the sync's time starts here.
 	start := time.Now()
 	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
-	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
+	o := outcome{src: src, b: &b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
+	if d.Read {
+		o.readAt = at
+	}
 	switch {
 	case d.Err != nil:
 		err = c.fail(ctx, o, d.Err)
@@ -529,9 +535,23 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	}
 	syncer.Release(&d)
 	if err != nil {
-		return ds, err
+		return b.deliveries, err
 	}
 	return nil, nil
+}
+
+// triggerMark returns where REGSYNC_TRIGGERS stands now. When it cannot
+// be read, it is the zero mark: the sync answers its own batch alone.
+func (c *Coordinator) triggerMark(ctx context.Context, log *slog.Logger) mark {
+	call, cancel := c.call(ctx)
+	defer cancel()
+	stream, err := c.h.JS.Stream(call, events.StreamTriggers)
+	if err != nil {
+		log.Debug("trigger stream not read: the sync answers its own triggers only", "err", err)
+		return mark{}
+	}
+	info := stream.CachedInfo()
+	return mark{streamCreated: info.Created.UnixNano(), seq: info.State.LastSeq}
 }
 
 // readStatus returns the source's status, creating its initial record if

@@ -155,6 +155,30 @@ func (q *queues) retry(source string, rest []delivery, delay time.Duration) bool
 	return true
 }
 
+// take removes from a source's pending deliveries those that answered
+// says the running batch answers too, and returns them. They count as
+// running until done: the caller answers them with its batch, or puts
+// them back with retry.
+func (q *queues) take(source string, answered func(delivery) bool) []delivery {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	sq := q.bySrc[source]
+	if sq == nil {
+		return nil
+	}
+	var taken, rest []delivery
+	for _, d := range sq.pending {
+		if answered(d) {
+			taken = append(taken, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	sq.pending = rest
+	sq.running = append(sq.running, taken...)
+	return taken
+}
+
 // held returns every delivery not yet answered: pending, waiting or running.
 func (q *queues) held() []delivery {
 	q.mu.Lock()
