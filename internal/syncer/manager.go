@@ -135,6 +135,10 @@ type Decision struct {
 	// read, the schedule does not parse): the sync fails with it, without
 	// reading the source again.
 	Err *Error
+	// Read says the source was read (or its read failed) for the
+	// decision: what it says holds for every observation made before the
+	// read began.
+	Read bool
 }
 
 // ShouldSync decides whether a source is synced for a batch of triggers,
@@ -182,7 +186,7 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 
 	fetched, serr := m.read(ctx, src, st, t.Revision)
 	if serr != nil {
-		return Decision{Reason: ReasonErrorCheckingChanges, Err: serr}
+		return Decision{Reason: ReasonErrorCheckingChanges, Err: serr, Read: true}
 	}
 	changed := st.LastSyncHash == "" || fetched.Hash != st.LastSyncHash
 	reason := upToDate
@@ -205,9 +209,9 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 		reason = ReasonManualNoChanges
 	}
 	if !reason.ShouldSync() {
-		return Decision{Reason: reason}
+		return Decision{Reason: reason, Read: true}
 	}
-	return Decision{Reason: reason, Fetched: fetched}
+	return Decision{Reason: reason, Fetched: fetched, Read: true}
 }
 
 // read fetches the source for a decision. When the triggers announced a

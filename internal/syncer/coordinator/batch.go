@@ -71,3 +71,29 @@ func newBatch(ds []delivery, started time.Time) batch {
 func (b batch) trigger() syncer.Trigger {
 	return syncer.Trigger{Manual: b.manual, Changed: b.changed, Revision: b.revision, OnlyRevision: b.onlyRevision}
 }
+
+// mark is where REGSYNC_TRIGGERS stood when a sync began: the stream's
+// creation time (unix nanoseconds) and its last sequence. Every trigger
+// at or below it was stored, so its observation made, before the sync
+// read the source. The zero mark is before every trigger.
+type mark struct {
+	streamCreated int64
+	seq           uint64
+}
+
+// before reports whether d was stored at or before the mark.
+func (m mark) before(d delivery) bool {
+	return m.seq > 0 && d.streamCreated == m.streamCreated && d.seq <= m.seq
+}
+
+// answersAlso reports whether a read of the source made for b answers d
+// as well, when d was stored before that read began: d is a trigger that
+// asks no more than b does. A manual request does when b is manual too
+// (it also has the snapshot checked); a change does when it names no
+// revision or b's (a git remote may serve an announced commit only later,
+// and the read waited for b's alone). A malformed trigger has its own
+// answer.
+func (b *batch) answersAlso(d delivery) bool {
+	return d.malformed == nil && (d.kind != events.TriggerManual || b.manual) &&
+		(d.revision == "" || d.revision == b.revision)
+}

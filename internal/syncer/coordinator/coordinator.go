@@ -274,8 +274,18 @@ func (c *Coordinator) consume(ctx context.Context) (*consumption, jetstream.Cons
 			c.notReady.Store(&err)
 			return err
 		}
+		// The stream's creation time is read after the consumer is made:
+		// a stream made again in between takes the consumer with it, so
+		// no trigger is delivered under the earlier stream's time.
+		stream, err := c.h.JS.Stream(call, events.StreamTriggers)
+		if err != nil {
+			err = fmt.Errorf("read stream %s: %w", events.StreamTriggers, err)
+			c.notReady.Store(&err)
+			return err
+		}
+		created := stream.CachedInfo().Created.UnixNano()
 		next := &consumption{cons: cons, lost: make(chan struct{})}
-		cc, err = cons.Consume(c.receive, jetstream.PullMaxMessages(256),
+		cc, err = cons.Consume(func(msg jetstream.Msg) { c.receive(msg, created) }, jetstream.PullMaxMessages(256),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if gone(err) {
 					next.fail()
@@ -333,10 +343,11 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 	}
 }
 
-// receive decodes a trigger and queues it for its source. Anything that
-// cannot be a trigger is terminated with the reason, never retried.
-func (c *Coordinator) receive(msg jetstream.Msg) {
-	d, source, err := decodeTrigger(msg)
+// receive decodes a trigger of the stream created at streamCreated (unix
+// nanoseconds) and queues it for its source. Anything that cannot be a
+// trigger is terminated with the reason, never retried.
+func (c *Coordinator) receive(msg jetstream.Msg, streamCreated int64) {
+	d, source, err := decodeTrigger(msg, streamCreated)
 	if err != nil {
 		c.rejectLog.Warn("rejecting malformed trigger", "subject", msg.Subject(), "err", err)
 		c.opts.Metrics.rejected()
@@ -354,7 +365,13 @@ func (c *Coordinator) receive(msg jetstream.Msg) {
 	}
 }
 
-func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
+// decodeTrigger reads a trigger. What cannot name its source and its id
+// (a subject that is not a trigger subject, a body that is not an event) is
+// an error: nothing can be answered. Anything else wrong with it (an event
+// type that is not a trigger, data that does not validate, a source other
+// than its subject's) is set as the delivery's malformed: it is answered
+// with a failed result that says so.
+func decodeTrigger(msg jetstream.Msg, streamCreated int64) (delivery, string, error) {
 	source, ok := events.SourceFromSubject(msg.Subject())
 	if !ok {
 		return delivery{}, "", fmt.Errorf("subject %q is not regsync.trigger.<source>", msg.Subject())
@@ -367,34 +384,36 @@ func decodeTrigger(msg jetstream.Msg) (delivery, string, error) {
 	if err != nil {
 		return delivery{}, "", err
 	}
-	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, published: meta.Timestamp,
+	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, streamCreated: streamCreated, published: meta.Timestamp,
 		trace: trace.SpanContextFromContext(tracing.Extract(context.Background(), msg.Headers(), ev))}
+	d.malformed = readTrigger(&d, source, ev)
+	return d, source, nil
+}
+
+// readTrigger fills d from the data of ev, a trigger published on the
+// subject of source, or says what keeps ev from being one.
+func readTrigger(d *delivery, source string, ev event.Event) error {
 	var named string
 	switch ev.Type() {
 	case events.TypeSourceChanged:
 		data, err := events.DecodeData[events.SourceChanged](ev)
 		if err != nil {
-			return delivery{}, "", err
+			return err
 		}
 		named, d.kind, d.changed, d.revision = data.Source, data.Trigger, true, data.Revision
 	case events.TypeSyncRequested:
 		data, err := events.DecodeData[events.SyncRequested](ev)
-		if errors.Is(err, events.ErrTooLong) {
-			// Its id and source are known: it is answered, not dropped.
-			d.malformed = err
-			return d, source, nil
-		}
 		if err != nil {
-			return delivery{}, "", err
+			return err
 		}
 		named, d.kind, d.requestID = data.Source, data.Trigger, data.RequestID
 	default:
-		return delivery{}, "", fmt.Errorf("event type %q is not a trigger (want %s or %s)", ev.Type(), events.TypeSourceChanged, events.TypeSyncRequested)
+		return fmt.Errorf("event type %q is not a trigger (want %s or %s)", ev.Type(), events.TypeSourceChanged, events.TypeSyncRequested)
 	}
 	if named != source {
-		return delivery{}, "", fmt.Errorf("event names source %q but was published on the subject of %q", named, source)
+		return fmt.Errorf("event names source %q but was published on the subject of %q", named, source)
 	}
-	return d, source, nil
+	return nil
 }
 
 func (c *Coordinator) work(stopping context.Context) {
@@ -493,13 +512,19 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 			return ds, err
 		}
 	}
+	// Read before the sync starts, so that whatever it covers was stored
+	// before the source is read.
+	at := c.triggerMark(ctx, log)
 	b := newBatch(ds, time.Now().UTC())
 	ctx, span := startSyncSpan(ctx, src, b)
 	defer span.End()
 	// The decision may fetch the source: the sync's time starts here.
 	start := time.Now()
 	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
-	o := outcome{src: src, b: b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
+	o := outcome{src: src, b: &b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
+	if d.Read {
+		o.readAt = at
+	}
 	switch {
 	case d.Err != nil:
 		err = c.fail(ctx, o, d.Err)
@@ -510,9 +535,23 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	}
 	syncer.Release(&d)
 	if err != nil {
-		return ds, err
+		return b.deliveries, err
 	}
 	return nil, nil
+}
+
+// triggerMark returns where REGSYNC_TRIGGERS stands now. When it cannot
+// be read, it is the zero mark: the sync answers its own batch alone.
+func (c *Coordinator) triggerMark(ctx context.Context, log *slog.Logger) mark {
+	call, cancel := c.call(ctx)
+	defer cancel()
+	stream, err := c.h.JS.Stream(call, events.StreamTriggers)
+	if err != nil {
+		log.Debug("trigger stream not read: the sync answers its own triggers only", "err", err)
+		return mark{}
+	}
+	info := stream.CachedInfo()
+	return mark{streamCreated: info.Created.UnixNano(), seq: info.State.LastSeq}
 }
 
 // readStatus returns the source's status, creating its initial record if

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -253,6 +254,10 @@ func TestStructuredEventFromPlainNATS(t *testing.T) {
 	}
 }
 
+// A malformed trigger whose subject names a source and whose id can be
+// read is answered with a failed result that names the problem, so that
+// whoever sent it does not wait for ever; a body from which nothing can be
+// read is terminated. Neither keeps the source from answering the others.
 func TestMalformedTriggersNeverBlockOthers(t *testing.T) {
 	h := newHarness(t)
 	path := filepath.Join(h.dir, "registry.json")
@@ -260,25 +265,62 @@ func TestMalformedTriggersNeverBlockOthers(t *testing.T) {
 	h.start([]config.Source{fileSource("local", path, nil)}, 0)
 	res := h.results("")
 
-	bad := map[string]string{
-		"not JSON":           `this is not an event`,
-		"no specversion":     `{"type":"io.regsync.sync.requested.v1","source":"cli","id":"x","data":{"source":"local","trigger":"manual"}}`,
-		"not a trigger type": `{"specversion":"1.0","type":"io.regsync.sync.completed.v1","source":"cli","id":"x2","data":{}}`,
-		"wrong source":       `{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"x3","data":{"source":"other","trigger":"manual"}}`,
-		"bad trigger kind":   `{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"x4","data":{"source":"local","trigger":"sometime"}}`,
+	unreadable := []string{
+		`this is not an event`,
+		`{"type":"io.regsync.sync.requested.v1","source":"cli","id":"x","data":{"source":"local","trigger":"manual"}}`,
 	}
-	for _, body := range bad {
+	// Each answered one, by its id, with what the answer must name.
+	answered := map[string]struct{ body, names string }{
+		"x2": {`{"specversion":"1.0","type":"io.regsync.sync.completed.v1","source":"cli","id":"x2","data":{}}`, `"io.regsync.sync.completed.v1" is not a trigger`},
+		"x3": {`{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"x3","data":{"source":"other","trigger":"manual"}}`, `names source "other"`},
+		"x4": {`{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"x4","data":{"source":"local","trigger":"sometime"}}`, `"sometime" is not one of`},
+		"x5": {`{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"x5","data":{"source":"local","trigger":"manual","requestId":7}}`, `requestId`},
+		"x6": {`{"specversion":"1.0","type":"io.regsync.sync.requested.v2","source":"cli","id":"x6","data":{"source":"local","trigger":"manual"}}`, `"io.regsync.sync.requested.v2" is not a trigger`},
+		"x7": {`{"specversion":"1.0","type":"io.regsync.source.changed.v1","source":"cli","id":"x7","data":{"source":"local","trigger":"file","provider":{"name":"github"}}}`, `provider`},
+	}
+	for _, body := range unreadable {
 		if _, err := h.js.Publish(context.Background(), events.TriggerSubject("local"), []byte(body)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(answered)) {
+		if _, err := h.js.Publish(context.Background(), events.TriggerSubject("local"), []byte(answered[id].body)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	id := h.request("local")
-	c := res.completed()
-	if !slices.Equal(c.TriggerIDs, []string{id}) {
-		t.Errorf("covered %v, want only %s", c.TriggerIDs, id)
+
+	seen := map[string]bool{}
+	completed := false
+	for len(seen) < len(answered) || !completed {
+		_, d := res.next()
+		switch r := d.(type) {
+		case events.SyncCompleted:
+			if !slices.Equal(r.TriggerIDs, []string{id}) {
+				t.Errorf("completed covers %v, want only %s", r.TriggerIDs, id)
+			}
+			completed = true
+		case events.SyncFailed:
+			if r.Source != "local" || r.Reason != "malformed-trigger" || r.ConditionReason != syncer.ConditionReasonMalformedTrigger {
+				t.Fatalf("failed %+v, want a malformed-trigger answer for local", r)
+			}
+			for _, tid := range r.TriggerIDs {
+				want, ok := answered[tid]
+				if !ok || seen[tid] {
+					t.Fatalf("failed %+v answers %s, which is not a malformed trigger or was answered before", r, tid)
+				}
+				seen[tid] = true
+				if !strings.Contains(r.Message, "malformed trigger "+tid+": ") || !strings.Contains(r.Message, want.names) {
+					t.Errorf("answer to %s says %q, want it to name %q", tid, r.Message, want.names)
+				}
+			}
+		default:
+			t.Fatalf("unexpected result %T %+v", d, d)
+		}
 	}
 	res.none(300 * time.Millisecond)
-	// The malformed ones were terminated, not left to redeliver.
+	// The unreadable ones were terminated, the others acknowledged: none is
+	// left to redeliver.
 	testsupport.Eventually(t, "malformed triggers removed from the stream", func() bool {
 		info, err := h.js.Stream(context.Background(), events.StreamTriggers)
 		return err == nil && info.CachedInfo().State.Msgs == 0

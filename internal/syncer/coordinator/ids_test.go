@@ -3,12 +3,14 @@ package coordinator
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
@@ -118,5 +120,73 @@ func TestStatusBucketDeletedIsCreatedAgain(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("Run ended: %v", err)
 	default:
+	}
+}
+
+// The answers to malformed triggers and to triggers for unknown sources
+// are named by the triggers they answer; the trigger stream created again
+// starts its sequences over, and the answers to its triggers must still be
+// stored, not dropped as repeats of the earlier stream's.
+func TestAnswersAfterTriggerStreamRecreatedAreStored(t *testing.T) {
+	malformed := func(source, id string) string {
+		return `{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"` + id +
+			`","data":{"source":"` + source + `","trigger":"sometime"}}`
+	}
+	manual := func(source, id string) string {
+		return `{"specversion":"1.0","type":"io.regsync.sync.requested.v1","source":"cli","id":"` + id +
+			`","data":{"source":"` + source + `","trigger":"manual"}}`
+	}
+	tests := []struct {
+		name, source, prefix string
+		body                 func(source, id string) string
+	}{
+		{"malformed trigger", "local", "m-local-", malformed},
+		{"unknown source", "nosuch", "u-nosuch-", manual},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			path := filepath.Join(h.dir, "registry.json")
+			writeRegistry(t, path, alpha)
+			// Unknown names are answered every time, not once a minute.
+			h.runPrepared([]config.Source{fileSource("local", path, nil)}, &sources.Fetcher{}, h.snapshots, Options{},
+				func(c *Coordinator) { c.unknown = newAnsweredNames(unknownNames, 0) })
+			res := h.results(tt.source)
+			ctx := context.Background()
+			answer := func() string {
+				t.Helper()
+				if _, err := h.js.Publish(ctx, events.TriggerSubject(tt.source), []byte(tt.body(tt.source, nextID("t")))); err != nil {
+					t.Fatal(err)
+				}
+				ev, _ := res.next()
+				if !strings.HasPrefix(ev.ID(), tt.prefix) {
+					t.Fatalf("answer id %q, want %s…", ev.ID(), tt.prefix)
+				}
+				return ev.ID()
+			}
+			first := answer()
+			testsupport.Eventually(t, "the trigger acknowledged", func() bool {
+				info, err := h.js.Stream(ctx, events.StreamTriggers)
+				return err == nil && info.CachedInfo().State.Msgs == 0
+			})
+			stream, err := h.js.Stream(ctx, events.StreamTriggers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := stream.CachedInfo().Config
+			if err := h.js.DeleteStream(ctx, events.StreamTriggers); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.js.CreateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			second := answer()
+			if first == second {
+				t.Errorf("both answers have id %s", first)
+			}
+			if n := storedResults(t, h, tt.source); n != 2 {
+				t.Errorf("REGSYNC_RESULTS holds %d results of %s, want 2", n, tt.source)
+			}
+		})
 	}
 }

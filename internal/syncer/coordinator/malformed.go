@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/regsync/regsync/events"
@@ -42,15 +42,22 @@ func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, nam
 	// The result answers these triggers only, not every trigger up to
 	// their sequence: it covers them by id.
 	b.covered.TriggerSeq = 0
-	msg := fmt.Sprintf("malformed trigger %s: %v", bad[0].id, bad[0].malformed)
-	if len(bad) > 1 {
-		msg += fmt.Sprintf(" (and %d more malformed triggers)", len(bad)-1)
+	// Each trigger's problem is named, as many as the message holds.
+	var msg strings.Builder
+	for i, d := range b.deliveries {
+		if i > 0 {
+			msg.WriteString("; ")
+		}
+		fmt.Fprintf(&msg, "malformed trigger %s: %v", d.id, d.malformed)
+		if msg.Len() > events.MaxMessageLen {
+			break
+		}
 	}
 	data := c.failedEvent(name, b, &syncer.Error{
-		Message: events.Clip(msg, events.MaxMessageLen), ConditionType: syncer.ConditionSyncSuccessful,
+		Message: events.Clip(msg.String(), events.MaxMessageLen), ConditionType: syncer.ConditionSyncSuccessful,
 		ConditionReason: syncer.ConditionReasonMalformedTrigger,
 	}, reasonMalformed, nil, 0, 0)
-	ev, err := events.New("m-"+name+"-"+strconv.FormatUint(bad[len(bad)-1].seq, 10), c.opts.Source, data)
+	ev, err := events.New("m-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
 	if err != nil {
 		log.Error("malformed-trigger result does not validate", "err", err)
 		c.ack(log, bad)

@@ -54,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"trigger"}),
 		rejects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "regsync_triggers_rejected_total",
-			Help: "Malformed triggers terminated without a sync.",
+			Help: "Malformed triggers: answered failed (malformed-trigger) without a sync, or terminated when no event id can be read.",
 		}),
 		suppressed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "regsync_triggers_suppressed_total",

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -37,8 +36,13 @@ import (
 
 // outcome carries one batch's decision to the step that records it.
 type outcome struct {
-	src          config.Source
-	b            batch
+	src config.Source
+	// b is the batch answered; conclude adds to it the triggers the
+	// read answers too.
+	b *batch
+	// readAt is where the trigger stream stood before the source was
+	// read for the decision; zero when it was not read.
+	readAt       mark
 	reason       syncer.Reason
 	log          *slog.Logger
 	start        time.Time
@@ -51,7 +55,7 @@ func (o outcome) initial() *state.Status { return state.Initial(syncer.ScheduleO
 func (c *Coordinator) skip(ctx context.Context, o outcome) error {
 	return c.conclude(ctx, o, func(s *state.Status) events.Data {
 		syncer.RecordSkip(s, o.reason, nextSlot(o.src, time.Now()))
-		return c.skippedEvent(o.src.Name, o.b, o.reason, s)
+		return c.skippedEvent(o.src.Name, *o.b, o.reason, s)
 	})
 }
 
@@ -76,7 +80,7 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 		s.NextSyncTime = &next
 		o.log.Warn("sync failed", "condition", serr.ConditionType, "condition_reason", serr.ConditionReason,
 			"attempt", s.AttemptCount, "err", serr.Message)
-		return c.failedEvent(o.src.Name, o.b, serr, o.reason.String(), s.NextSyncTime, s.AttemptCount, took)
+		return c.failedEvent(o.src.Name, *o.b, serr, o.reason.String(), s.NextSyncTime, s.AttemptCount, took)
 	})
 }
 
@@ -103,7 +107,7 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 		s.NextSyncTime = nextSlot(o.src, end)
 		o.log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
 			"updated", len(res.Diff.Updated), "removed", len(res.Diff.Removed), "took", took)
-		return c.completedEvent(o.src.Name, o.b, o.reason, o.previousHash, res, took)
+		return c.completedEvent(o.src.Name, *o.b, o.reason, o.previousHash, res, took)
 	})
 }
 
@@ -133,6 +137,14 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 		cut  bool
 		serr error
 	)
+	// Triggers queued meanwhile but stored before the source was read saw
+	// nothing the read did not: they share this outcome rather than make
+	// another attempt (at start-up the start-up trigger and the watcher's
+	// first look would count one failure twice).
+	if extra := c.queues.take(o.src.Name, func(d delivery) bool { return o.readAt.before(d) && o.b.answersAlso(d) }); len(extra) > 0 {
+		*o.b = newBatch(append(o.b.deliveries, extra...), o.b.covered.StartedAt)
+		o.log.Debug("triggers stored before the read answered with it", "taken", len(extra))
+	}
 	call, cancel := c.call(ctx)
 	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) {
 		s.SyncSchedule = syncer.ScheduleOf(o.src)
@@ -351,7 +363,7 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	data := c.failedEvent(name, b, &syncer.Error{
 		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
 	}, unknownSourceReason, nil, 0, 0)
-	ev, err := events.New("u-"+name+"-"+strconv.FormatUint(b.covered.TriggerSeq, 10), c.opts.Source, data)
+	ev, err := events.New("u-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
 	if err != nil {
 		log.Error("unknown-source result does not validate", "err", err)
 		c.ack(log, ds)

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -10,12 +11,16 @@ import (
 
 // delivery is one trigger message received from REGSYNC_TRIGGERS, decoded.
 type delivery struct {
-	msg      jetstream.Msg
-	id       string
-	seq      uint64
-	kind     string // events trigger kind: file, git-poll, http-poll, webhook, manual, interval, startup
-	changed  bool   // a source.changed event
-	revision string
+	msg jetstream.Msg
+	id  string
+	seq uint64
+	// streamCreated is when the stream the trigger was stored in was
+	// created (unix nanoseconds): a stream made again starts its
+	// sequences over.
+	streamCreated int64
+	kind          string // events trigger kind: file, git-poll, http-poll, webhook, manual, interval, startup
+	changed       bool   // a source.changed event
+	revision      string
 	// requestID of a manual request.
 	requestID string
 	// published is when the trigger was stored in the stream.
@@ -25,6 +30,15 @@ type delivery struct {
 	// malformed says what is wrong with a trigger whose source and id
 	// could be read: it is answered with a failed result that says so.
 	malformed error
+}
+
+// ref names the trigger's message for the life of the deployment's
+// streams, "<stream created>-<sequence>": a sequence alone repeats when the
+// trigger stream is made again. Answers that record nothing in the status
+// take their ids from it, so they are the same every time the same
+// triggers are answered, and never repeat otherwise.
+func (d delivery) ref() string {
+	return strconv.FormatInt(d.streamCreated, 10) + "-" + strconv.FormatUint(d.seq, 10)
 }
 
 // queue holds the deliveries of one source that wait for a worker, and
@@ -139,6 +153,30 @@ func (q *queues) retry(source string, rest []delivery, delay time.Duration) bool
 		q.markReady(source, sq)
 	})
 	return true
+}
+
+// take removes from a source's pending deliveries those that answered
+// says the running batch answers too, and returns them. They count as
+// running until done: the caller answers them with its batch, or puts
+// them back with retry.
+func (q *queues) take(source string, answered func(delivery) bool) []delivery {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	sq := q.bySrc[source]
+	if sq == nil {
+		return nil
+	}
+	var taken, rest []delivery
+	for _, d := range sq.pending {
+		if answered(d) {
+			taken = append(taken, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	sq.pending = rest
+	sq.running = append(sq.running, taken...)
+	return taken
 }
 
 // held returns every delivery not yet answered: pending, waiting or running.
