@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/regsync/regsync/internal/testsupport"
 )
@@ -158,7 +158,11 @@ var officialSchemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, err
 	if err != nil {
 		return nil, err
 	}
-	js, err := yaml.YAMLToJSON(raw)
+	var tree any
+	if err := yaml.Unmarshal(raw, &tree); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	js, err := json.Marshal(tree)
 	if err != nil {
 		return nil, fmt.Errorf("convert %s: %w", path, err)
 	}
