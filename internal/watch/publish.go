@@ -69,9 +69,11 @@ type slot struct {
 	pending   *observation // the newest observation, not yet taken
 	inflight  *observation // the observation being published
 	// after names the sync the ids in used follow (see identify); used
-	// counts how often each of them was given since that sync.
-	after string
-	used  map[string]int
+	// counts how often each of them was given since that sync, and
+	// announced is the last revision given an id since then.
+	after     string
+	used      map[string]int
+	announced string
 }
 
 type observation struct {
@@ -176,8 +178,11 @@ func (t *triggers) reset() {
 // another id; one that comes back before any sync ended is told apart by
 // a count ("-2", "-3") of the ids this producer gave since that sync.
 //
-// It reports false when the status records the revision as synced: the
-// workers would answer the trigger skipped, so it is no news. When the
+// It reports false when the status records the revision as synced and
+// this producer announced no other revision since that sync: the workers
+// would answer the trigger skipped, so it is no news. A revision announced
+// since then may be what a sync under way has read (A → B → A while B's
+// sync runs, the status still naming A), so A is news again. When the
 // status cannot be read the id is this replica's own, so that nothing is
 // lost: replicas then publish one trigger each.
 func (t *triggers) identify(ctx context.Context, s *slot, revision string) (string, bool) {
@@ -195,19 +200,21 @@ func (t *triggers) identify(ctx context.Context, s *slot, revision string) (stri
 		t.lastID = at
 		return fmt.Sprintf("%s-%s-%s-at%d", t.idPrefix, s.name, seen, at), true
 	}
-	if st != nil && revision != "" && st.Phase == state.PhaseComplete && st.Revision == revision {
-		return "", false
-	}
 	after := "0"
 	if st != nil && st.LastSyncTime != nil {
 		after = strconv.FormatInt(st.LastSyncTime.UnixNano(), 10)
 	}
-	id := fmt.Sprintf("%s-%s-%s-%s", t.idPrefix, s.name, seen, after)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s.after != after || s.used == nil {
-		s.after, s.used = after, map[string]int{}
+		s.after, s.used, s.announced = after, map[string]int{}, ""
 	}
+	if st != nil && revision != "" && st.Phase == state.PhaseComplete && st.Revision == revision &&
+		(s.announced == "" || s.announced == revision) {
+		return "", false
+	}
+	id := fmt.Sprintf("%s-%s-%s-%s", t.idPrefix, s.name, seen, after)
+	s.announced = revision
 	s.used[id]++
 	if n := s.used[id]; n > 1 {
 		id += "-" + strconv.Itoa(n)

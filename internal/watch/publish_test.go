@@ -188,6 +188,22 @@ func TestReplicasNameOneObservationAlike(t *testing.T) {
 	}
 }
 
+// A change undone while the sync of the change is under way (A → B → A,
+// the status still recording A) is news: the sync may have read B, and
+// only a trigger for A brings the source back to A.
+func TestChangeUndoneBeforeItsSyncEndedIsPublished(t *testing.T) {
+	t.Parallel()
+	st := &statuses{}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	st.set("a", state.Status{Phase: state.PhaseComplete, Revision: "aaaa", LastSyncTime: &t0, Epoch: "e0"})
+	r := startReplica(t, st)
+	r.observe(t, "a", "bbbb")
+	r.observe(t, "a", "aaaa")
+	if ids := r.stored(); len(ids) != 2 {
+		t.Errorf("A → B → A before B's sync ended stored %v, want a trigger for B and one for A", ids)
+	}
+}
+
 // Before any sync ends, the status does not move: a revision that comes
 // back to the same producer still gets an id of its own.
 func TestRevisionBackBeforeASyncGetsItsOwnID(t *testing.T) {
