@@ -464,7 +464,7 @@ func (d SyncFailed) Validate() error {
 	if err := d.Covered.validate(); err != nil {
 		return err
 	}
-	if err := oneOf("conditionType", d.ConditionType, conditionTypes...); err != nil {
+	if err := oneOf("conditionType", d.ConditionType, sourceConditionTypes...); err != nil {
 		return err
 	}
 	switch {

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/regsync/regsync/events"
@@ -75,4 +76,33 @@ func ExampleSourceFromSubject() {
 	// "toolhive" true
 	// "mcp-registry" true
 	// "" false
+}
+
+func ExampleStatus() {
+	// The value of `nats kv get regsync_status toolhive --raw`, or of
+	// kv.Get(ctx, "toolhive") on the bucket events.BucketStatus.
+	value := []byte(`{"phase":"Failed","message":"Fetch failed: 503 Service Unavailable",
+		"lastSyncTime":"2026-03-14T10:02:11Z","lastSuccessTime":"2026-03-14T09:27:04Z",
+		"attemptCount":2,"lastSyncHash":"e3f1c2a9","lastAppliedFilterHash":"","serverCount":142,
+		"skillCount":9,"pluginCount":3,"syncSchedule":"30m","revision":"6113728f",
+		"lastReason":"source-data-changed","lastTriggerId":"gp-toolhive-0b5c1e9a","lastManualRequestId":"",
+		"conditions":[
+			{"type":"SourceAvailable","status":"False","reason":"FetchFailed","message":"Fetch failed: 503 Service Unavailable","lastTransitionTime":"2026-03-14T10:01:40Z"},
+			{"type":"APIReady","status":"True","reason":"LastGoodSnapshot","message":"serving the last good snapshot","lastTransitionTime":"2026-03-14T09:27:04Z"}]}`)
+	var st events.Status
+	if err := json.Unmarshal(value, &st); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(st.Phase, st.AttemptCount, st.ServerCount, st.LastSuccessTime.Format("15:04:05"))
+	if c, ok := st.Condition(events.ConditionSourceAvailable); ok && c.Status == events.ConditionFalse {
+		fmt.Println("source unavailable:", c.Reason)
+	}
+	if c, ok := st.Condition(events.ConditionAPIReady); ok && c.Status == events.ConditionTrue {
+		fmt.Println("still served:", c.Reason)
+	}
+	// Output:
+	// Failed 2 142 09:27:04
+	// source unavailable: FetchFailed
+	// still served: LastGoodSnapshot
 }

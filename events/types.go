@@ -79,26 +79,3 @@ const (
 	ProviderBitbucket = "bitbucket"
 	ProviderGeneric   = "generic"
 )
-
-// Reasons of a sync decision, as the sync worker reports them. The first
-// five lead to a sync; the other six answer triggers without one.
-var (
-	syncReasons = []string{
-		"registry-not-ready",
-		"filter-changed",
-		"source-data-changed",
-		"error-checking-data-changes",
-		"manual-sync-with-data-changes",
-	}
-	noSyncReasons = []string{
-		"sync-already-in-progress",
-		"manual-sync-no-data-changes",
-		"error-parsing-sync-interval",
-		"error-checking-sync-need",
-		"up-to-date-with-policy",
-		"up-to-date-no-policy",
-	}
-)
-
-// Status condition types a failed sync can set false.
-var conditionTypes = []string{"SourceAvailable", "DataValid", "SyncSuccessful", "APIReady"}
