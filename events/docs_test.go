@@ -130,11 +130,13 @@ func TestEventsReferenceMatchesSchemas(t *testing.T) {
 				t.Errorf("fields documented %v, %s has %v", documented, s.file, want)
 			}
 
-			subject := "`" + TriggerSubject("SOURCE") + "`"
+			subject := "`" + TriggerSubject("<source>") + "`"
 			if outcome := OutcomeOf(typ); outcome != "" {
-				subject = "`" + ResultSubject("SOURCE", outcome) + "`"
+				subject = "`" + ResultSubject("<source>", outcome) + "`"
 			}
-			subject = strings.Replace(subject, "SOURCE", "<source>", 1)
+			if typ == TypeRegistryChanged {
+				subject = "`" + RegistrySubject("<registry>") + "`"
+			}
 			if !strings.Contains(strings.Join(strings.Fields(section), " "), "Subject: "+subject) {
 				t.Errorf("the section does not say Subject: %s", subject)
 			}
@@ -252,7 +254,7 @@ func TestStatusRecordsDocumented(t *testing.T) {
 		t.Fatalf("%v (docs/ is part of the repository)", err)
 	}
 	for heading, record := range map[string]reflect.Type{
-		"Status record":          reflect.TypeFor[Status](),
+		"Status record": reflect.TypeFor[Status](),
 	} {
 		t.Run(heading, func(t *testing.T) {
 			_, section, ok := strings.Cut(string(b), "\n## "+heading+"\n")

@@ -17,6 +17,10 @@ const (
 	// TypeSyncSkipped is published on the result subject when triggers were
 	// answered without a sync, for example because nothing changed.
 	TypeSyncSkipped = "io.regsync.sync.skipped.v1"
+	// TypeRegistryChanged is published on the registry's subject
+	// (RegistrySubject) when the merged view of a registry changed:
+	// exactly one event per generation.
+	TypeRegistryChanged = "io.regsync.registry.changed.v1"
 )
 
 // Outcomes: the last token of a result subject.
