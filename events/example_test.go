@@ -106,3 +106,45 @@ func ExampleStatus() {
 	// source unavailable: FetchFailed
 	// still served: LastGoodSnapshot
 }
+
+func ExampleRegistryFromSubject() {
+	// A consumer of every registry's changes: nc.Subscribe(events.AllRegistryChanges, ...).
+	fmt.Println(events.AllRegistryChanges)
+	for _, subject := range []string{
+		events.RegistrySubject("default"),
+		"regsync.result.default.completed",
+	} {
+		registry, ok := events.RegistryFromSubject(subject)
+		fmt.Printf("%s %q %v\n", subject, registry, ok)
+	}
+	// Output:
+	// regsync.registry.*.changed
+	// regsync.registry.default.changed "default" true
+	// regsync.result.default.completed "" false
+}
+
+func ExampleRegistryStatus() {
+	// The value of `nats kv get regsync_registry_status default --raw`.
+	value := []byte(`{"generation":8,"viewDigest":"SHA-256=8kq3","serverCount":150,"skillCount":11,"pluginCount":3,
+		"sources":[{"name":"internal","phase":"Complete","revision":"6113728f","lastSyncHash":"e3f1c2a9"},
+			{"name":"upstream","phase":"Failed","lastSyncHash":"b5d4045c"}],
+		"lastChange":"2026-03-14T09:27:04Z",
+		"conditions":[{"type":"Degraded","status":"True","reason":"SourceFailing","message":"source upstream: Fetch failed: 503 Service Unavailable","lastTransitionTime":"2026-03-14T10:02:11Z"}]}`)
+	var st events.RegistryStatus
+	if err := json.Unmarshal(value, &st); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(st.Generation, st.ServerCount)
+	for _, src := range st.Sources {
+		fmt.Println(src.Name, src.Phase)
+	}
+	if c, ok := st.Condition(events.ConditionDegraded); ok && c.Status == events.ConditionTrue {
+		fmt.Println("degraded:", c.Message)
+	}
+	// Output:
+	// 8 150
+	// internal Complete
+	// upstream Failed
+	// degraded: source upstream: Fetch failed: 503 Service Unavailable
+}
