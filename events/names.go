@@ -35,6 +35,24 @@ const (
 	BucketRegistryStatus = "regsync_registry_status"
 )
 
+// Metadata keys of the objects in regsync_data and regsync_registries
+// (`nats object info`). A source's snapshot carries MetaRevision,
+// MetaLastSyncHash, MetaFilterHash and the counts; its digest index
+// (object <source>.index) carries MetaSnapshotDigest; a registry's merged
+// object carries MetaGeneration, MetaViewDigest and the counts. Counts are
+// decimal integers.
+const (
+	MetaRevision       = "revision"
+	MetaLastSyncHash   = "lastSyncHash"
+	MetaFilterHash     = "lastAppliedFilterHash"
+	MetaServerCount    = "serverCount"
+	MetaSkillCount     = "skillCount"
+	MetaPluginCount    = "pluginCount"
+	MetaSnapshotDigest = "snapshotDigest"
+	MetaGeneration     = "generation"
+	MetaViewDigest     = "viewDigest"
+)
+
 // Subject wildcards.
 const (
 	// AllTriggers matches the trigger subject of every source.

@@ -2,7 +2,6 @@ package events
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -93,64 +92,6 @@ const (
 	// ConditionReasonSourceRemoved: the source left the configuration; its
 	// snapshot is kept (SyncSuccessful unknown).
 	ConditionReasonSourceRemoved = "SourceRemoved"
-)
-
-// Reasons of a sync decision, in the ToolHive Registry Server's order, as
-// a result's reason and the status record's lastReason spell them. The
-// first five lead to a sync (SyncCompleted, or SyncFailed when it fails);
-// the other six answer triggers without one (SyncSkipped).
-const (
-	ReasonRegistryNotReady      = "registry-not-ready"
-	ReasonFilterChanged         = "filter-changed"
-	ReasonSourceDataChanged     = "source-data-changed"
-	ReasonErrorCheckingChanges  = "error-checking-data-changes"
-	ReasonManualWithChanges     = "manual-sync-with-data-changes"
-	ReasonAlreadyInProgress     = "sync-already-in-progress"
-	ReasonManualNoChanges       = "manual-sync-no-data-changes"
-	ReasonErrorParsingInterval  = "error-parsing-sync-interval"
-	ReasonErrorCheckingSyncNeed = "error-checking-sync-need"
-	ReasonUpToDateWithPolicy    = "up-to-date-with-policy"
-	ReasonUpToDateNoPolicy      = "up-to-date-no-policy"
-)
-
-// Reasons of a SyncFailed that kept a trigger from being decided.
-const (
-	// ReasonUnknownSource: the trigger names a source regsync does not
-	// sync.
-	ReasonUnknownSource = "unknown-source"
-	// ReasonMalformedTrigger: the trigger could not be read as one.
-	ReasonMalformedTrigger = "malformed-trigger"
-)
-
-var (
-	syncReasons = []string{ReasonRegistryNotReady, ReasonFilterChanged, ReasonSourceDataChanged,
-		ReasonErrorCheckingChanges, ReasonManualWithChanges}
-	noSyncReasons = []string{ReasonAlreadyInProgress, ReasonManualNoChanges, ReasonErrorParsingInterval,
-		ReasonErrorCheckingSyncNeed, ReasonUpToDateWithPolicy, ReasonUpToDateNoPolicy}
-)
-
-// LeadsToSync reports whether a decision reason leads to a sync: it is one
-// of the first five Reason constants, the reasons of a SyncCompleted.
-func LeadsToSync(reason string) bool {
-	return slices.Contains(syncReasons, reason)
-}
-
-// Metadata keys of the objects in regsync_data and regsync_registries
-// (`nats object info`). A source's snapshot carries MetaRevision,
-// MetaLastSyncHash, MetaFilterHash and the counts; its digest index
-// (object <source>.index) carries MetaSnapshotDigest; a registry's merged
-// object carries MetaGeneration, MetaViewDigest and the counts. Counts are
-// decimal integers.
-const (
-	MetaRevision       = "revision"
-	MetaLastSyncHash   = "lastSyncHash"
-	MetaFilterHash     = "lastAppliedFilterHash"
-	MetaServerCount    = "serverCount"
-	MetaSkillCount     = "skillCount"
-	MetaPluginCount    = "pluginCount"
-	MetaSnapshotDigest = "snapshotDigest"
-	MetaGeneration     = "generation"
-	MetaViewDigest     = "viewDigest"
 )
 
 // Conditions is the conditions of a status record, at most one per type.

@@ -358,7 +358,7 @@ func legacyDeploymentID(info *jetstream.StreamInfo) string {
 // EnsureStatus returns the bucket regsync_status, creating it with the
 // given replicas when it is missing: at start, and when it was deleted
 // while regsync runs (a new record then starts a new epoch, so no id
-// repeats; see state.Status.Epoch).
+// repeats; see events.Status.Epoch).
 func EnsureStatus(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	return ensureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      events.BucketStatus,
