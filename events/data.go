@@ -10,12 +10,13 @@ import (
 )
 
 // Data is the payload of a regsync event. SourceChanged, SyncRequested,
-// SyncCompleted, SyncFailed and SyncSkipped implement it.
+// SyncCompleted, SyncFailed, SyncSkipped and RegistryChanged implement it.
 type Data interface {
 	// EventType returns the CloudEvents type the data belongs to.
 	EventType() string
-	// SourceName returns the name of the source the event is about; it is
-	// also the event's CloudEvents subject.
+	// SourceName returns the name of the source the event is about (of the
+	// registry, for RegistryChanged); it is also the event's CloudEvents
+	// subject.
 	SourceName() string
 	// Validate reports the first missing or malformed field, by its JSON name.
 	Validate() error
@@ -24,7 +25,7 @@ type Data interface {
 // DataType is the set of data structs this package defines; DecodeData
 // accepts exactly these.
 type DataType interface {
-	SourceChanged | SyncRequested | SyncCompleted | SyncFailed | SyncSkipped
+	SourceChanged | SyncRequested | SyncCompleted | SyncFailed | SyncSkipped | RegistryChanged
 	Data
 }
 
@@ -434,23 +435,7 @@ func (d SyncCompleted) Validate() error {
 	case d.DurationMs < 0:
 		return fmt.Errorf("durationMs: %d is negative", d.DurationMs)
 	}
-	for _, list := range []struct {
-		field string
-		names []string
-		count int
-	}{{"diff.added", d.Diff.Added, d.Diff.AddedCount}, {"diff.updated", d.Diff.Updated, d.Diff.UpdatedCount},
-		{"diff.removed", d.Diff.Removed, d.Diff.RemovedCount}} {
-		if i := slices.Index(list.names, ""); i >= 0 {
-			return fmt.Errorf("%s[%d]: empty server name", list.field, i)
-		}
-		switch {
-		case list.count < 0:
-			return fmt.Errorf("%sCount: %d is negative", list.field, list.count)
-		case list.count > 0 && list.count < len(list.names):
-			return fmt.Errorf("%sCount: %d is less than the %d names listed", list.field, list.count, len(list.names))
-		}
-	}
-	return nil
+	return d.Diff.validate("diff", "server")
 }
 
 // Validate implements Data.
@@ -464,7 +449,7 @@ func (d SyncFailed) Validate() error {
 	if err := d.Covered.validate(); err != nil {
 		return err
 	}
-	if err := oneOf("conditionType", d.ConditionType, conditionTypes...); err != nil {
+	if err := oneOf("conditionType", d.ConditionType, sourceConditionTypes...); err != nil {
 		return err
 	}
 	switch {
@@ -490,11 +475,16 @@ func (d SyncSkipped) Validate() error {
 }
 
 func validateSource(source string) error {
-	if source == "" {
-		return errors.New("source: required")
+	return validateName("source", "source", source)
+}
+
+// validateName checks the name of a source or registry (kind) at field.
+func validateName(field, kind, name string) error {
+	if name == "" {
+		return fmt.Errorf("%s: required", field)
 	}
-	if !ValidSourceName(source) {
-		return fmt.Errorf("source: %q is not a valid source name (a DNS label: lower-case letters, digits and '-', at most 63 characters)", source)
+	if !ValidSourceName(name) {
+		return fmt.Errorf("%s: %q is not a valid %s name (a DNS label: lower-case letters, digits and '-', at most 63 characters)", field, name, kind)
 	}
 	return nil
 }

@@ -74,6 +74,39 @@ func fullData() []Data {
 			Revision: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
 			Hash:     "e3f1c2a9",
 		},
+		RegistryChanged{
+			Registry:           "default",
+			Reason:             RegistryReasonSourceChanged,
+			Generation:         8,
+			PreviousGeneration: 7,
+			Causes: []Cause{
+				{Source: "internal", ResultID: "r-internal-jk3v9q2m1x-41", Revision: "6113728f27ae82c7b1a177c8d03f9e96e0adf246"},
+				{Source: "upstream", ResultID: "r-upstream-p0w8z7c2b5-12"},
+			},
+			CauseCount: 2,
+			Diff: RegistryDiff{
+				ViewDiff: ViewDiff{
+					Diff: Diff{
+						Added:      []string{"io.github.stacklok/osv"},
+						Updated:    []string{"io.github.stacklok/fetch"},
+						Removed:    []string{"io.github.stacklok/time"},
+						AddedCount: 1, UpdatedCount: 1, RemovedCount: 1,
+					},
+					SourceChanged:      []string{"io.github.stacklok/fetch"},
+					SourceChangedCount: 1,
+				},
+				Skills: &ViewDiff{
+					Diff:               Diff{Added: []string{"stacklok/review"}, AddedCount: 1},
+					SourceChanged:      []string{"stacklok/lint"},
+					SourceChangedCount: 1,
+				},
+				Plugins: &ViewDiff{Diff: Diff{Removed: []string{"stacklok/old"}, RemovedCount: 1}},
+			},
+			ServerCount: 150,
+			SkillCount:  12,
+			PluginCount: 3,
+			ViewDigest:  "SHA-256=8kq3ZbXy1Qm0pA7fT2vR9sL4nH6cJ5dW3eU0iO1yB2E=",
+		},
 	}
 }
 
@@ -97,6 +130,7 @@ func TestValidateAcceptsMinimalData(t *testing.T) {
 		SyncFailed{Source: "nosuch", Reason: "unknown-source", Covered: covered, ConditionType: "SourceAvailable",
 			ConditionReason: "UnknownSource", Message: "m"},
 		SyncSkipped{Source: "toolhive", Reason: "up-to-date-no-policy", Covered: covered},
+		RegistryChanged{Registry: "default", Reason: RegistryReasonConfigChanged, Generation: 1, ViewDigest: "d"},
 	} {
 		t.Run(d.EventType(), func(t *testing.T) {
 			if err := d.Validate(); err != nil {
@@ -113,6 +147,7 @@ func TestValidateRejects(t *testing.T) {
 	completed := full[2].(SyncCompleted)
 	failed := full[3].(SyncFailed)
 	skipped := full[4].(SyncSkipped)
+	registry := full[5].(RegistryChanged)
 	zero := time.Time{}
 
 	tests := []struct {
@@ -159,6 +194,35 @@ func TestValidateRejects(t *testing.T) {
 		{"negative attempt count", with(failed, func(d *SyncFailed) { d.AttemptCount = -1 }), "attemptCount: -1 is negative"},
 		{"failed with zero retry time", with(failed, func(d *SyncFailed) { d.NextRetryTime = &zero }), "nextRetryTime: zero time"},
 		{"negative failed duration", with(failed, func(d *SyncFailed) { d.DurationMs = -5 }), "durationMs: -5 is negative"},
+		{"registry without name", with(registry, func(d *RegistryChanged) { d.Registry = "" }), "registry: required"},
+		{"registry name with a dot", with(registry, func(d *RegistryChanged) { d.Registry = "my.registry" }), `registry: "my.registry" is not a valid registry name`},
+		{"registry change without reason", with(registry, func(d *RegistryChanged) { d.Reason = "" }), "reason: required"},
+		{"registry change with a sync reason", with(registry, func(d *RegistryChanged) { d.Reason = "source-data-changed" }), `reason: "source-data-changed" is not one of source-changed, registry-config-changed`},
+		{"generation zero", with(registry, func(d *RegistryChanged) { d.Generation, d.PreviousGeneration = 0, 0 }), "generation: required, counting from 1"},
+		{"previous generation not before", with(registry, func(d *RegistryChanged) { d.PreviousGeneration = 8 }), "previousGeneration: 8 is not less than generation 8"},
+		{"too many causes", with(registry, func(d *RegistryChanged) {
+			d.Causes = make([]Cause, MaxCauses+1)
+			d.CauseCount = MaxCauses + 1
+		}), "causes: 101 causes, at most 100 allowed"},
+		{"cause count below the causes listed", with(registry, func(d *RegistryChanged) { d.CauseCount = 1 }), "causeCount: 1 is less than the 2 causes listed"},
+		{"cause with an invalid source", with(registry, func(d *RegistryChanged) { d.Causes = []Cause{{Source: "Up", ResultID: "r"}} }), `causes[0].source: "Up" is not a valid source name`},
+		{"cause without result id", with(registry, func(d *RegistryChanged) { d.Causes = []Cause{{Source: "up"}} }), "causes[0].resultId: required"},
+		{"cause with a result id too long", with(registry, func(d *RegistryChanged) {
+			d.Causes = []Cause{{Source: "up", ResultID: strings.Repeat("r", MaxIDLen+1)}}
+		}), "causes[0].resultId: too long"},
+		{"registry without view digest", with(registry, func(d *RegistryChanged) { d.ViewDigest = "" }), "viewDigest: required"},
+		{"negative registry server count", with(registry, func(d *RegistryChanged) { d.ServerCount = -1 }), "serverCount: -1 is negative"},
+		{"negative registry skill count", with(registry, func(d *RegistryChanged) { d.SkillCount = -2 }), "skillCount: -2 is negative"},
+		{"negative registry plugin count", with(registry, func(d *RegistryChanged) { d.PluginCount = -3 }), "pluginCount: -3 is negative"},
+		{"empty server name in a registry diff", with(registry, func(d *RegistryChanged) { d.Diff.Updated = []string{"a/one", ""} }), "diff.updated[1]: empty server name"},
+		{"source-changed count below the names listed", with(registry, func(d *RegistryChanged) {
+			d.Diff.SourceChanged = []string{"a/one", "a/two"}
+		}), "diff.sourceChangedCount: 1 is less than the 2 names listed"},
+		{"more names than a registry diff lists", with(registry, func(d *RegistryChanged) {
+			d.Diff.Added, d.Diff.AddedCount = ids(MaxDiffNames+1), MaxDiffNames+1
+		}), "diff.added: 1001 names, at most 1000 allowed"},
+		{"empty skill name", with(registry, func(d *RegistryChanged) { d.Diff.Skills = &ViewDiff{SourceChanged: []string{""}} }), "diff.skills.sourceChanged[0]: empty skill name"},
+		{"negative plugin count in a diff", with(registry, func(d *RegistryChanged) { d.Diff.Plugins = &ViewDiff{Diff: Diff{RemovedCount: -1}} }), "diff.plugins.removedCount: -1 is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

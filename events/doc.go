@@ -5,8 +5,15 @@
 // trigger, on the REGSYNC_TRIGGERS stream, subject regsync.trigger.<source>)
 // and for every outcome (a result, on the REGSYNC_RESULTS stream, subject
 // regsync.result.<source>.<outcome>). The status of each source is in the
-// key-value bucket regsync_status and its last good registry JSON in the
-// object store regsync_data, both keyed by source name.
+// key-value bucket regsync_status (Status) and its last good registry JSON
+// in the object store regsync_data, both keyed by source name.
+//
+// A registry is a named, ordered list of sources merged into one view.
+// Every change of a registry's view is a RegistryChanged event on
+// REGSYNC_RESULTS, subject regsync.registry.<registry>.changed; the merged
+// registry JSON is in the object store regsync_registries and the
+// registry's status in the key-value bucket regsync_registry_status
+// (RegistryStatus), both keyed by registry name.
 //
 // Events follow the CloudEvents NATS protocol binding. regsync writes
 // structured content mode by default: the message body is the whole event

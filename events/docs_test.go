@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -129,11 +130,13 @@ func TestEventsReferenceMatchesSchemas(t *testing.T) {
 				t.Errorf("fields documented %v, %s has %v", documented, s.file, want)
 			}
 
-			subject := "`" + TriggerSubject("SOURCE") + "`"
+			subject := "`" + TriggerSubject("<source>") + "`"
 			if outcome := OutcomeOf(typ); outcome != "" {
-				subject = "`" + ResultSubject("SOURCE", outcome) + "`"
+				subject = "`" + ResultSubject("<source>", outcome) + "`"
 			}
-			subject = strings.Replace(subject, "SOURCE", "<source>", 1)
+			if typ == TypeRegistryChanged {
+				subject = "`" + RegistrySubject("<registry>") + "`"
+			}
 			if !strings.Contains(strings.Join(strings.Fields(section), " "), "Subject: "+subject) {
 				t.Errorf("the section does not say Subject: %s", subject)
 			}
@@ -239,5 +242,50 @@ func TestDocsNameEveryProducer(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("%s lists the producers %v; the code names %v", eventsDoc, got, want)
+	}
+}
+
+// TestStatusRecordsDocumented keeps the status record tables of the events
+// reference in step with the record types: every JSON field is described,
+// and every described field exists.
+func TestStatusRecordsDocumented(t *testing.T) {
+	b, err := os.ReadFile(eventsDoc)
+	if err != nil {
+		t.Fatalf("%v (docs/ is part of the repository)", err)
+	}
+	for heading, record := range map[string]reflect.Type{
+		"Status record": reflect.TypeFor[Status](),
+	} {
+		t.Run(heading, func(t *testing.T) {
+			_, section, ok := strings.Cut(string(b), "\n## "+heading+"\n")
+			if !ok {
+				t.Fatalf("%s has no %s section", eventsDoc, heading)
+			}
+			section, _, _ = strings.Cut(section, "\n## ")
+			var documented []string
+			name := regexp.MustCompile("`([a-zA-Z.]+)`")
+			for _, line := range strings.Split(section, "\n") {
+				if !strings.HasPrefix(line, "| `") {
+					continue
+				}
+				for _, m := range name.FindAllStringSubmatch(strings.Split(line, "|")[1], -1) {
+					documented = append(documented, m[1])
+				}
+			}
+			slices.Sort(documented)
+			var fields []string
+			for name, f := range jsonFields(record) {
+				fields = append(fields, name)
+				if f.nested != nil {
+					for nested := range jsonFields(f.nested) {
+						fields = append(fields, name+"."+nested)
+					}
+				}
+			}
+			slices.Sort(fields)
+			if !slices.Equal(documented, fields) {
+				t.Errorf("%s documents the fields %v; %s has %v", eventsDoc, documented, record, fields)
+			}
+		})
 	}
 }

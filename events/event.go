@@ -44,7 +44,8 @@ func New(id, source string, d Data) (event.Event, error) {
 
 // DecodeData returns the data of e as T. It fails when e is not of T's event
 // type, when its data is not a JSON object, when the data fails T's
-// Validate, or when e has a subject other than the data's source. Fields T
+// Validate, or when e has a subject other than the data's source (or
+// registry, for RegistryChanged). Fields T
 // does not know are ignored: a .v1 type only ever gains optional fields
 // (see the package documentation).
 func DecodeData[T DataType](e event.Event) (T, error) {
@@ -75,8 +76,9 @@ func DecodeData[T DataType](e event.Event) (T, error) {
 }
 
 // DataOf returns the data of e as one of SourceChanged, SyncRequested,
-// SyncCompleted, SyncFailed or SyncSkipped, chosen by the event type, for
-// use in a type switch. An unknown event type is an error naming it.
+// SyncCompleted, SyncFailed, SyncSkipped or RegistryChanged, chosen by the
+// event type, for use in a type switch. An unknown event type is an error
+// naming it.
 func DataOf(e event.Event) (Data, error) {
 	switch e.Type() {
 	case TypeSourceChanged:
@@ -89,6 +91,8 @@ func DataOf(e event.Event) (Data, error) {
 		return asData(DecodeData[SyncFailed](e))
 	case TypeSyncSkipped:
 		return asData(DecodeData[SyncSkipped](e))
+	case TypeRegistryChanged:
+		return asData(DecodeData[RegistryChanged](e))
 	}
 	return nil, fmt.Errorf("decode data: unknown event type %q", e.Type())
 }

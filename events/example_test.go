@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/regsync/regsync/events"
@@ -75,4 +76,75 @@ func ExampleSourceFromSubject() {
 	// "toolhive" true
 	// "mcp-registry" true
 	// "" false
+}
+
+func ExampleStatus() {
+	// The value of `nats kv get regsync_status toolhive --raw`, or of
+	// kv.Get(ctx, "toolhive") on the bucket events.BucketStatus.
+	value := []byte(`{"phase":"Failed","message":"Fetch failed: 503 Service Unavailable",
+		"lastSyncTime":"2026-03-14T10:02:11Z","lastSuccessTime":"2026-03-14T09:27:04Z",
+		"attemptCount":2,"lastSyncHash":"e3f1c2a9","lastAppliedFilterHash":"","serverCount":142,
+		"skillCount":9,"pluginCount":3,"syncSchedule":"30m","revision":"6113728f",
+		"lastReason":"source-data-changed","lastTriggerId":"gp-toolhive-0b5c1e9a","lastManualRequestId":"",
+		"conditions":[
+			{"type":"SourceAvailable","status":"False","reason":"FetchFailed","message":"Fetch failed: 503 Service Unavailable","lastTransitionTime":"2026-03-14T10:01:40Z"},
+			{"type":"APIReady","status":"True","reason":"LastGoodSnapshot","message":"serving the last good snapshot","lastTransitionTime":"2026-03-14T09:27:04Z"}]}`)
+	var st events.Status
+	if err := json.Unmarshal(value, &st); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(st.Phase, st.AttemptCount, st.ServerCount, st.LastSuccessTime.Format("15:04:05"))
+	if c, ok := st.Condition(events.ConditionSourceAvailable); ok && c.Status == events.ConditionFalse {
+		fmt.Println("source unavailable:", c.Reason)
+	}
+	if c, ok := st.Condition(events.ConditionAPIReady); ok && c.Status == events.ConditionTrue {
+		fmt.Println("still served:", c.Reason)
+	}
+	// Output:
+	// Failed 2 142 09:27:04
+	// source unavailable: FetchFailed
+	// still served: LastGoodSnapshot
+}
+
+func ExampleRegistryFromSubject() {
+	// A consumer of every registry's changes: nc.Subscribe(events.AllRegistryChanges, ...).
+	fmt.Println(events.AllRegistryChanges)
+	for _, subject := range []string{
+		events.RegistrySubject("default"),
+		"regsync.result.default.completed",
+	} {
+		registry, ok := events.RegistryFromSubject(subject)
+		fmt.Printf("%s %q %v\n", subject, registry, ok)
+	}
+	// Output:
+	// regsync.registry.*.changed
+	// regsync.registry.default.changed "default" true
+	// regsync.result.default.completed "" false
+}
+
+func ExampleRegistryStatus() {
+	// The value of `nats kv get regsync_registry_status default --raw`.
+	value := []byte(`{"generation":8,"viewDigest":"SHA-256=8kq3","serverCount":150,"skillCount":11,"pluginCount":3,
+		"sources":[{"name":"internal","phase":"Complete","revision":"6113728f","lastSyncHash":"e3f1c2a9"},
+			{"name":"upstream","phase":"Failed","lastSyncHash":"b5d4045c"}],
+		"lastChange":"2026-03-14T09:27:04Z",
+		"conditions":[{"type":"Degraded","status":"True","reason":"SourceFailing","message":"source upstream: Fetch failed: 503 Service Unavailable","lastTransitionTime":"2026-03-14T10:02:11Z"}]}`)
+	var st events.RegistryStatus
+	if err := json.Unmarshal(value, &st); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(st.Generation, st.ServerCount)
+	for _, src := range st.Sources {
+		fmt.Println(src.Name, src.Phase)
+	}
+	if c, ok := st.Condition(events.ConditionDegraded); ok && c.Status == events.ConditionTrue {
+		fmt.Println("degraded:", c.Message)
+	}
+	// Output:
+	// 8 150
+	// internal Complete
+	// upstream Failed
+	// degraded: source upstream: Fetch failed: 503 Service Unavailable
 }

@@ -13,7 +13,8 @@ const (
 	// regsync.trigger.<source>.
 	StreamTriggers = "REGSYNC_TRIGGERS"
 	// StreamResults holds the outcome of every sync, on the subjects
-	// regsync.result.<source>.<outcome>.
+	// regsync.result.<source>.<outcome>, and every change of a registry's
+	// view, on the subjects regsync.registry.<registry>.changed.
 	StreamResults = "REGSYNC_RESULTS"
 	// BucketStatus is the key-value bucket with one status record per source,
 	// keyed by source name.
@@ -24,6 +25,32 @@ const (
 	// ObjectStoreData is the object store holding the last good, filtered
 	// registry JSON of each source, named by source name.
 	ObjectStoreData = "regsync_data"
+	// ObjectStoreRegistries is the object store holding the merged
+	// registry JSON of each registry (upstream format), named by registry
+	// name; its metadata carries MetaGeneration, MetaViewDigest and the
+	// counts.
+	ObjectStoreRegistries = "regsync_registries"
+	// BucketRegistryStatus is the key-value bucket with one status record
+	// per registry (RegistryStatus), keyed by registry name.
+	BucketRegistryStatus = "regsync_registry_status"
+)
+
+// Metadata keys of the objects in regsync_data and regsync_registries
+// (`nats object info`). A source's snapshot carries MetaRevision,
+// MetaLastSyncHash, MetaFilterHash and the counts; its digest index
+// (object <source>.index) carries MetaSnapshotDigest; a registry's merged
+// object carries MetaGeneration, MetaViewDigest and the counts. Counts are
+// decimal integers.
+const (
+	MetaRevision       = "revision"
+	MetaLastSyncHash   = "lastSyncHash"
+	MetaFilterHash     = "lastAppliedFilterHash"
+	MetaServerCount    = "serverCount"
+	MetaSkillCount     = "skillCount"
+	MetaPluginCount    = "pluginCount"
+	MetaSnapshotDigest = "snapshotDigest"
+	MetaGeneration     = "generation"
+	MetaViewDigest     = "viewDigest"
 )
 
 // Subject wildcards.
@@ -32,11 +59,16 @@ const (
 	AllTriggers = triggerPrefix + "*"
 	// AllResults matches the result subject of every source and outcome.
 	AllResults = resultPrefix + "*.*"
+	// AllRegistryChanges matches the subject of every registry's
+	// RegistryChanged events.
+	AllRegistryChanges = registryPrefix + "*" + registryChangedSuffix
 )
 
 const (
-	triggerPrefix = "regsync.trigger."
-	resultPrefix  = "regsync.result."
+	triggerPrefix         = "regsync.trigger."
+	resultPrefix          = "regsync.result."
+	registryPrefix        = "regsync.registry."
+	registryChangedSuffix = ".changed"
 )
 
 // TriggerSubject returns the subject that triggers for source are published
@@ -57,6 +89,28 @@ func ResultSubject(source, outcome string) string {
 // regsync.result.<source>.*.
 func SourceResults(source string) string {
 	return resultPrefix + source + ".*"
+}
+
+// RegistrySubject returns the subject that the RegistryChanged events of
+// registry are published on: regsync.registry.<registry>.changed. registry
+// must be a valid registry name (a DNS label, as ValidSourceName checks).
+func RegistrySubject(registry string) string {
+	return registryPrefix + registry + registryChangedSuffix
+}
+
+// RegistryFromSubject returns the registry named by a registry subject
+// (regsync.registry.<registry>.changed). It reports false for any other
+// subject and for a wildcard.
+func RegistryFromSubject(subject string) (string, bool) {
+	rest, ok := strings.CutPrefix(subject, registryPrefix)
+	if !ok {
+		return "", false
+	}
+	registry, ok := strings.CutSuffix(rest, registryChangedSuffix)
+	if !ok || !ValidSourceName(registry) {
+		return "", false
+	}
+	return registry, true
 }
 
 // SourceFromSubject returns the source named by a trigger subject
@@ -92,11 +146,12 @@ func ValidSourceName(name string) bool {
 
 // schemaNames names the schema of each event type's data.
 var schemaNames = map[string]string{
-	TypeSourceChanged: "source-changed.v1",
-	TypeSyncRequested: "sync-requested.v1",
-	TypeSyncCompleted: "sync-completed.v1",
-	TypeSyncFailed:    "sync-failed.v1",
-	TypeSyncSkipped:   "sync-skipped.v1",
+	TypeSourceChanged:   "source-changed.v1",
+	TypeSyncRequested:   "sync-requested.v1",
+	TypeSyncCompleted:   "sync-completed.v1",
+	TypeSyncFailed:      "sync-failed.v1",
+	TypeSyncSkipped:     "sync-skipped.v1",
+	TypeRegistryChanged: "registry-changed.v1",
 }
 
 // DataSchema returns the $id of the JSON Schema of an event type's data,
@@ -122,6 +177,9 @@ const (
 	ProducerStartup     = "startup"
 	ProducerReload      = "reload"
 	ProducerCoordinator = "coordinator"
+	// ProducerMerger is the registry merger, which publishes
+	// RegistryChanged.
+	ProducerMerger = "merger"
 )
 
 // ProducerWebhook returns the producer name of a webhook receiver:

@@ -19,6 +19,8 @@ func TestSubjects(t *testing.T) {
 		{"results of one source", SourceResults("toolhive"), "regsync.result.toolhive.*"},
 		{"all triggers", AllTriggers, "regsync.trigger.*"},
 		{"all results", AllResults, "regsync.result.*.*"},
+		{"registry changed", RegistrySubject("default"), "regsync.registry.default.changed"},
+		{"all registry changes", AllRegistryChanges, "regsync.registry.*.changed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +61,36 @@ func TestSourceFromSubject(t *testing.T) {
 				t.Errorf("SourceFromSubject(%q) = %q, %v; want %q, %v", tt.subject, got, ok, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+func TestRegistryFromSubject(t *testing.T) {
+	tests := []struct {
+		subject string
+		want    string
+		ok      bool
+	}{
+		{RegistrySubject("default"), "default", true},
+		{"regsync.registry.team-a.changed", "team-a", true},
+		{"regsync.registry.*.changed", "", false},
+		{"regsync.registry..changed", "", false},
+		{"regsync.registry.Default.changed", "", false},
+		{"regsync.registry.a.b.changed", "", false},
+		{"regsync.registry.default", "", false},
+		{"regsync.registry.default.removed", "", false},
+		{"regsync.result.default.completed", "", false},
+		{"regsync.trigger.default", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.subject, func(t *testing.T) {
+			got, ok := RegistryFromSubject(tt.subject)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("RegistryFromSubject(%q) = %q, %v; want %q, %v", tt.subject, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+	if _, ok := SourceFromSubject(RegistrySubject("default")); ok {
+		t.Errorf("SourceFromSubject reads a source from the registry subject %s", RegistrySubject("default"))
 	}
 }
 
@@ -143,7 +175,7 @@ func TestProducerSource(t *testing.T) {
 }
 
 func TestDataSchema(t *testing.T) {
-	for _, typ := range []string{TypeSourceChanged, TypeSyncRequested, TypeSyncCompleted, TypeSyncFailed, TypeSyncSkipped} {
+	for _, typ := range []string{TypeSourceChanged, TypeSyncRequested, TypeSyncCompleted, TypeSyncFailed, TypeSyncSkipped, TypeRegistryChanged} {
 		id := DataSchema(typ)
 		b, err := schemas.LookupID(id)
 		if err != nil {

@@ -19,11 +19,12 @@ import (
 
 // schemaFiles names the schema of each event type's data.
 var schemaFiles = map[string]string{
-	TypeSourceChanged: "source-changed.v1.json",
-	TypeSyncRequested: "sync-requested.v1.json",
-	TypeSyncCompleted: "sync-completed.v1.json",
-	TypeSyncFailed:    "sync-failed.v1.json",
-	TypeSyncSkipped:   "sync-skipped.v1.json",
+	TypeSourceChanged:   "source-changed.v1.json",
+	TypeSyncRequested:   "sync-requested.v1.json",
+	TypeSyncCompleted:   "sync-completed.v1.json",
+	TypeSyncFailed:      "sync-failed.v1.json",
+	TypeSyncSkipped:     "sync-skipped.v1.json",
+	TypeRegistryChanged: "registry-changed.v1.json",
 }
 
 // compileSchemas compiles the embedded schema of every event type, with
@@ -138,6 +139,7 @@ func TestSchemaRejectsWhatValidateRejects(t *testing.T) {
 	completed := full[2].(SyncCompleted)
 	failed := full[3].(SyncFailed)
 	skipped := full[4].(SyncSkipped)
+	registry := full[5].(RegistryChanged)
 	for _, d := range []Data{
 		with(changed, func(d *SourceChanged) { d.Source = "Tool.Hive" }),
 		with(changed, func(d *SourceChanged) { d.Trigger = TriggerManual }),
@@ -154,6 +156,14 @@ func TestSchemaRejectsWhatValidateRejects(t *testing.T) {
 		with(failed, func(d *SyncFailed) { d.ConditionType = "Ready" }),
 		with(failed, func(d *SyncFailed) { d.Reason = "" }),
 		with(failed, func(d *SyncFailed) { d.Message = "" }),
+		with(registry, func(d *RegistryChanged) { d.Registry = "My.Registry" }),
+		with(registry, func(d *RegistryChanged) { d.Reason = "source-data-changed" }),
+		with(registry, func(d *RegistryChanged) { d.Generation, d.PreviousGeneration = 0, 0 }),
+		with(registry, func(d *RegistryChanged) { d.ViewDigest = "" }),
+		with(registry, func(d *RegistryChanged) { d.Causes = []Cause{{Source: "up"}} }),
+		with(registry, func(d *RegistryChanged) { d.Causes, d.CauseCount = make([]Cause, MaxCauses+1), MaxCauses+1 }),
+		with(registry, func(d *RegistryChanged) { d.Diff.Added, d.Diff.AddedCount = ids(MaxDiffNames+1), MaxDiffNames+1 }),
+		with(registry, func(d *RegistryChanged) { d.Diff.Skills = &ViewDiff{SourceChanged: []string{""}} }),
 	} {
 		if d.Validate() == nil {
 			t.Fatalf("Validate() accepts %+v", d)

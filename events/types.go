@@ -1,5 +1,7 @@
 package events
 
+import "slices"
+
 // Event types (the CloudEvents "type" attribute).
 const (
 	// TypeSourceChanged is published on the trigger subject when a watcher, a
@@ -17,6 +19,10 @@ const (
 	// TypeSyncSkipped is published on the result subject when triggers were
 	// answered without a sync, for example because nothing changed.
 	TypeSyncSkipped = "io.regsync.sync.skipped.v1"
+	// TypeRegistryChanged is published on the registry's subject
+	// (RegistrySubject) when the merged view of a registry changed:
+	// exactly one event per generation.
+	TypeRegistryChanged = "io.regsync.registry.changed.v1"
 )
 
 // Outcomes: the last token of a result subject.
@@ -80,25 +86,42 @@ const (
 	ProviderGeneric   = "generic"
 )
 
-// Reasons of a sync decision, as the sync worker reports them. The first
-// five lead to a sync; the other six answer triggers without one.
-var (
-	syncReasons = []string{
-		"registry-not-ready",
-		"filter-changed",
-		"source-data-changed",
-		"error-checking-data-changes",
-		"manual-sync-with-data-changes",
-	}
-	noSyncReasons = []string{
-		"sync-already-in-progress",
-		"manual-sync-no-data-changes",
-		"error-parsing-sync-interval",
-		"error-checking-sync-need",
-		"up-to-date-with-policy",
-		"up-to-date-no-policy",
-	}
+// Reasons of a sync decision, in the ToolHive Registry Server's order, as
+// a result's reason and the status record's lastReason spell them. The
+// first five lead to a sync (SyncCompleted, or SyncFailed when it fails);
+// the other six answer triggers without one (SyncSkipped).
+const (
+	ReasonRegistryNotReady      = "registry-not-ready"
+	ReasonFilterChanged         = "filter-changed"
+	ReasonSourceDataChanged     = "source-data-changed"
+	ReasonErrorCheckingChanges  = "error-checking-data-changes"
+	ReasonManualWithChanges     = "manual-sync-with-data-changes"
+	ReasonAlreadyInProgress     = "sync-already-in-progress"
+	ReasonManualNoChanges       = "manual-sync-no-data-changes"
+	ReasonErrorParsingInterval  = "error-parsing-sync-interval"
+	ReasonErrorCheckingSyncNeed = "error-checking-sync-need"
+	ReasonUpToDateWithPolicy    = "up-to-date-with-policy"
+	ReasonUpToDateNoPolicy      = "up-to-date-no-policy"
 )
 
-// Status condition types a failed sync can set false.
-var conditionTypes = []string{"SourceAvailable", "DataValid", "SyncSuccessful", "APIReady"}
+// Reasons of a SyncFailed that kept a trigger from being decided.
+const (
+	// ReasonUnknownSource: the trigger names a source regsync does not
+	// sync.
+	ReasonUnknownSource = "unknown-source"
+	// ReasonMalformedTrigger: the trigger could not be read as one.
+	ReasonMalformedTrigger = "malformed-trigger"
+)
+
+var (
+	syncReasons = []string{ReasonRegistryNotReady, ReasonFilterChanged, ReasonSourceDataChanged,
+		ReasonErrorCheckingChanges, ReasonManualWithChanges}
+	noSyncReasons = []string{ReasonAlreadyInProgress, ReasonManualNoChanges, ReasonErrorParsingInterval,
+		ReasonErrorCheckingSyncNeed, ReasonUpToDateWithPolicy, ReasonUpToDateNoPolicy}
+)
+
+// LeadsToSync reports whether a decision reason leads to a sync: it is one
+// of the first five Reason constants, the reasons of a SyncCompleted.
+func LeadsToSync(reason string) bool {
+	return slices.Contains(syncReasons, reason)
+}

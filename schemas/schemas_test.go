@@ -18,6 +18,7 @@ var eventSchemas = []string{
 	"sync-completed.v1.json",
 	"sync-failed.v1.json",
 	"sync-skipped.v1.json",
+	"registry-changed.v1.json",
 }
 
 func TestEverySchemaCompiles(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/registry"
-	"github.com/regsync/regsync/internal/syncer"
 )
 
 // report prints a scenario's progress and checks and remembers what failed.
@@ -356,7 +355,7 @@ func checkWaits(r *report, ev evidence) {
 					j, ok := index[c.Hash]
 					answered = ok && j >= i
 				}
-				if f := res.failed; f != nil && f.ConditionType == syncer.ConditionDataValid && !res.covered.StartedAt.Before(w.at) {
+				if f := res.failed; f != nil && f.ConditionType == events.ConditionDataValid && !res.covered.StartedAt.Before(w.at) {
 					answered = true
 				}
 				if answered {

@@ -180,6 +180,49 @@ func TestDeployedPermissions(t *testing.T) {
 			t.Fatalf("snapshot %q: %v", b, err)
 		}
 	})
+	t.Run("the reader opens the registry buckets and follows registry changes", func(t *testing.T) {
+		if _, err := js.KeyValue(rctx, events.BucketRegistryStatus); err != nil {
+			t.Errorf("open %s: %v", events.BucketRegistryStatus, err)
+		}
+		if _, err := js.ObjectStore(rctx, events.ObjectStoreRegistries); err != nil {
+			t.Errorf("open %s: %v", events.ObjectStoreRegistries, err)
+		}
+		sub, err := nc.SubscribeSync(events.AllRegistryChanges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		svc, err := nats.Connect(url, nats.UserInfo("regsync", "svc-pw"), nats.CustomInboxPrefix(bus.InboxPrefix("regsync")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		svcJS, err := jetstream.New(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The service writes the registry buckets (the merger does).
+		kv, err := svcJS.KeyValue(rctx, events.BucketRegistryStatus)
+		if err == nil {
+			_, err = kv.Put(rctx, "default", []byte(`{}`))
+		}
+		if err != nil {
+			t.Errorf("the service writes %s: %v", events.BucketRegistryStatus, err)
+		}
+		obs, err := svcJS.ObjectStore(rctx, events.ObjectStoreRegistries)
+		if err == nil {
+			_, err = obs.PutBytes(rctx, "default", []byte(`{}`))
+		}
+		if err != nil {
+			t.Errorf("the service writes %s: %v", events.ObjectStoreRegistries, err)
+		}
+		if err := svc.Publish(events.RegistrySubject("default"), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sub.NextMsg(testsupport.Patience); err != nil {
+			t.Errorf("the reader does not see a registry change: %v", err)
+		}
+	})
 	t.Run("the reader cannot change streams or data", func(t *testing.T) {
 		denied := func(what string, err error) {
 			t.Helper()
@@ -197,6 +240,10 @@ func TestDeployedPermissions(t *testing.T) {
 		denied("write the status", err)
 		_, err = js.Publish(short(), "regsync.result.perm.completed", []byte(`{}`))
 		denied("publish a result", err)
+		_, err = js.Publish(short(), "$KV."+events.BucketRegistryStatus+".default", []byte(`{}`))
+		denied("write a registry status", err)
+		_, err = js.Publish(short(), events.RegistrySubject("default"), []byte(`{}`))
+		denied("publish a registry change", err)
 		if _, err := js.Stream(rctx, events.StreamResults); err != nil {
 			t.Errorf("REGSYNC_RESULTS is gone: %v", err)
 		}

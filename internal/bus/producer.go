@@ -94,12 +94,14 @@ func (p Producer) PublishUnlessStale(ctx context.Context, id string, d events.Da
 }
 
 // SubjectOf is the subject an event with data d goes to: the source's
-// trigger subject for source.changed and sync.requested, its result
-// subject for a result.
+// trigger subject for source.changed and sync.requested, the registry's
+// subject for registry.changed, the source's result subject for a result.
 func SubjectOf(d events.Data) string {
 	switch d.EventType() {
 	case events.TypeSourceChanged, events.TypeSyncRequested:
 		return events.TriggerSubject(d.SourceName())
+	case events.TypeRegistryChanged:
+		return events.RegistrySubject(d.SourceName())
 	}
 	return events.ResultSubject(d.SourceName(), events.OutcomeOf(d.EventType()))
 }

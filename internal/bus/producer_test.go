@@ -72,6 +72,7 @@ func TestSubjectOf(t *testing.T) {
 		{&events.SyncCompleted{Source: "a"}, events.ResultSubject("a", "completed")},
 		{&events.SyncFailed{Source: "a"}, events.ResultSubject("a", "failed")},
 		{&events.SyncSkipped{Source: "a"}, events.ResultSubject("a", "skipped")},
+		{&events.RegistryChanged{Registry: "r"}, events.RegistrySubject("r")},
 	}
 	for _, tc := range tests {
 		if got := SubjectOf(tc.data); got != tc.want {

@@ -67,6 +67,10 @@ type Handles struct {
 	Status jetstream.KeyValue
 	Locks  jetstream.KeyValue
 	Data   jetstream.ObjectStore
+	// RegistryStatus is regsync_registry_status, one record per registry.
+	RegistryStatus jetstream.KeyValue
+	// Registries is regsync_registries, the merged view of each registry.
+	Registries jetstream.ObjectStore
 	// Publisher publishes events in the configured content mode and names
 	// their producers in this deployment.
 	Publisher Publisher
@@ -91,10 +95,11 @@ const (
 
 // Ensure creates every stream, bucket and object store that is missing, so
 // that any number of replicas can call it at start without stepping on each
-// other. What exists is left as the operator tuned it, with three
+// other. What exists is left as the operator tuned it, with four
 // exceptions that are logged: a results retention the configuration names,
-// the lease TTL of regsync_locks, which the sync leases depend on, and the
-// replicas of every stream, bucket and object store, which follow
+// the subject of registry changes, added to a results stream that predates
+// it, the lease TTL of regsync_locks, which the sync leases depend on, and
+// the replicas of every stream, bucket and object store, which follow
 // Replicas (see keepReplicas). Settings that
 // break regsync (a trigger stream that is not a work queue, a duplicate
 // window too short to collapse retried requests, missing subjects) are
@@ -164,24 +169,38 @@ func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handl
 	if err := keepLeaseTTL(ctx, js, locks, r.LeaseTTL, log); err != nil {
 		return nil, err
 	}
-	data, err := js.ObjectStore(ctx, events.ObjectStoreData)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		data, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket:      events.ObjectStoreData,
-			Description: "regsync: last good filtered registry per source",
-			Storage:     jetstream.FileStorage,
-			Replicas:    r.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrBucketExists) {
-			data, err = js.ObjectStore(ctx, events.ObjectStoreData)
-		}
-	}
+	data, err := ensureObjectStore(ctx, js, jetstream.ObjectStoreConfig{
+		Bucket:      events.ObjectStoreData,
+		Description: "regsync: last good filtered registry per source",
+		Storage:     jetstream.FileStorage,
+		Replicas:    r.Replicas,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("ensure object store %s: %w", events.ObjectStoreData, err)
+		return nil, err
+	}
+	registryStatus, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      events.BucketRegistryStatus,
+		Description: "regsync: status per registry",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    r.Replicas,
+	})
+	if err != nil {
+		return nil, err
+	}
+	registries, err := ensureObjectStore(ctx, js, jetstream.ObjectStoreConfig{
+		Bucket:      events.ObjectStoreRegistries,
+		Description: "regsync: merged view per registry",
+		Storage:     jetstream.FileStorage,
+		Replicas:    r.Replicas,
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Buckets and object stores are streams too.
 	for _, name := range []string{events.StreamTriggers, events.StreamResults,
-		"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "OBJ_" + events.ObjectStoreData} {
+		"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "OBJ_" + events.ObjectStoreData,
+		"KV_" + events.BucketRegistryStatus, "OBJ_" + events.ObjectStoreRegistries} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("ensure replicas of stream %s: %w", name, err)
@@ -192,6 +211,7 @@ func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handl
 	}
 	return &Handles{
 		JS: js, Status: status, Locks: locks, Data: data,
+		RegistryStatus: registryStatus, Registries: registries,
 		Publisher:  Publisher{JS: js, Mode: r.ContentMode, Deployment: deployment},
 		Deployment: deployment,
 		Replicas:   r.Replicas,
@@ -235,19 +255,25 @@ func triggerProblems(info *jetstream.StreamInfo) []string {
 	return problems
 }
 
+// resultSubjects are the subjects of REGSYNC_RESULTS: every source's
+// results and every registry's changes.
+var resultSubjects = []string{events.AllResults, events.AllRegistryChanges}
+
 // ensureResults creates REGSYNC_RESULTS with a new deployment id and the
 // configured retention when it is missing. When it exists it keeps its
 // settings, except that it applies the configured retention if that is not
 // what regsync applied last (the configuration changed, or the stream
-// predates the record), and gives the stream a deployment id if it has none
-// (a stream from before ids existed). It returns the deployment id.
+// predates the record), adds the subject of registry changes if it lacks
+// it (a stream from before registries existed), and gives the stream a
+// deployment id if it has none (a stream from before ids existed). It
+// returns the deployment id.
 func ensureResults(ctx context.Context, js jetstream.JetStream, r Resources, log *slog.Logger) (string, error) {
 	want := r.Results
 	applied := want.String()
 	info, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:              events.StreamResults,
-		Description:       "regsync: the outcome of every sync decision",
-		Subjects:          []string{events.AllResults},
+		Description:       "regsync: the outcome of every sync decision and every registry change",
+		Subjects:          resultSubjects,
 		Retention:         jetstream.LimitsPolicy,
 		Storage:           jetstream.FileStorage,
 		Replicas:          r.Replicas,
@@ -275,6 +301,11 @@ func ensureResults(ctx context.Context, js jetstream.JetStream, r Resources, log
 	case current != applied:
 		log.Info("keeping the retention set on the stream; change nats.results to override it",
 			"stream", events.StreamResults, "retention", current, "configured", applied)
+	}
+	if !slices.Contains(cfg.Subjects, events.AllRegistryChanges) {
+		// A stream created before registries existed.
+		cfg.Subjects = append(slices.Clone(cfg.Subjects), events.AllRegistryChanges)
+		changes = append(changes, "subject_added", events.AllRegistryChanges)
 	}
 	if cfg.Metadata[DeploymentKey] == "" {
 		cfg.Metadata[DeploymentKey] = legacyDeploymentID(info)
@@ -327,7 +358,7 @@ func legacyDeploymentID(info *jetstream.StreamInfo) string {
 // EnsureStatus returns the bucket regsync_status, creating it with the
 // given replicas when it is missing: at start, and when it was deleted
 // while regsync runs (a new record then starts a new epoch, so no id
-// repeats; see state.Status.Epoch).
+// repeats; see events.Status.Epoch).
 func EnsureStatus(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	return ensureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      events.BucketStatus,
@@ -352,6 +383,22 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 		return nil, fmt.Errorf("ensure kv %s: %w", cfg.Bucket, err)
 	}
 	return kv, nil
+}
+
+// ensureObjectStore returns the object store named by cfg, creating it
+// with cfg when it does not exist.
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	obs, err := js.ObjectStore(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		obs, err = js.CreateObjectStore(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrBucketExists) {
+			obs, err = js.ObjectStore(ctx, cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, err)
+	}
+	return obs, nil
 }
 
 // streamUpdater changes a stream's configuration: jetstream.JetStream,

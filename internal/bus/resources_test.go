@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,31 @@ func editStream(t *testing.T, js jetstream.JetStream, name string, edit func(*je
 	edit(&cfg)
 	if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Every bucket and object store of the contract is there after Ensure,
+// with a handle for the pipeline.
+func TestEnsureCreatesEveryBucket(t *testing.T) {
+	js := startJS(t, filepath.Join(t.TempDir(), "js"))
+	h, _ := ensure(t, js, Resources{})
+	for name, handle := range map[string]any{
+		events.BucketStatus:          h.Status,
+		events.BucketLocks:           h.Locks,
+		events.ObjectStoreData:       h.Data,
+		events.BucketRegistryStatus:  h.RegistryStatus,
+		events.ObjectStoreRegistries: h.Registries,
+	} {
+		if handle == nil {
+			t.Errorf("no handle of %s", name)
+		}
+	}
+	ctx := context.Background()
+	if _, err := js.KeyValue(ctx, events.BucketRegistryStatus); err != nil {
+		t.Errorf("kv %s: %v", events.BucketRegistryStatus, err)
+	}
+	if _, err := js.ObjectStore(ctx, events.ObjectStoreRegistries); err != nil {
+		t.Errorf("object store %s: %v", events.ObjectStoreRegistries, err)
 	}
 }
 
@@ -140,6 +166,64 @@ func TestDeploymentID(t *testing.T) {
 		}
 		if again := legacyDeploymentID(info.CachedInfo()); again != h.Deployment {
 			t.Errorf("legacy id %q, then %q", h.Deployment, again)
+		}
+	})
+}
+
+// Registry changes are stored with the results: a new stream takes their
+// subject, and a stream created before registries gets it in place,
+// keeping what it holds.
+func TestResultsStoreRegistryChanges(t *testing.T) {
+	ctx := context.Background()
+	publishChange := func(t *testing.T, h *Handles) uint64 {
+		t.Helper()
+		ev, err := events.New("g-default-1", h.Publisher.Source(events.ProducerMerger), events.RegistryChanged{
+			Registry: "default", Reason: events.RegistryReasonSourceChanged, Generation: 1, CauseCount: 0, ViewDigest: "SHA-256=x",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, err := h.Publisher.PublishAck(ctx, events.RegistrySubject("default"), ev)
+		if err != nil {
+			t.Fatalf("publish a registry change: %v", err)
+		}
+		if ack.Stream != events.StreamResults {
+			t.Fatalf("registry change stored in %q, want %s", ack.Stream, events.StreamResults)
+		}
+		return ack.Sequence
+	}
+
+	t.Run("a new stream", func(t *testing.T) {
+		js := startJS(t, filepath.Join(t.TempDir(), "js"))
+		h, _ := ensure(t, js, Resources{})
+		if got := streamConfig(t, js, events.StreamResults).Subjects; !slices.Equal(got, []string{events.AllResults, events.AllRegistryChanges}) {
+			t.Errorf("subjects %v, want %s and %s", got, events.AllResults, events.AllRegistryChanges)
+		}
+		publishChange(t, h)
+	})
+	t.Run("a stream from before registries", func(t *testing.T) {
+		js := startJS(t, filepath.Join(t.TempDir(), "js"))
+		h, _ := ensure(t, js, Resources{})
+		editStream(t, js, events.StreamResults, func(c *jetstream.StreamConfig) { c.Subjects = []string{events.AllResults} })
+		ev, err := events.New("r-a-1", h.Publisher.Source(events.ProducerCoordinator), events.SyncSkipped{
+			Source: "a", Reason: events.ReasonUpToDateNoPolicy, Covered: events.Covered{StartedAt: time.Now()},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Publisher.PublishAck(ctx, events.ResultSubject("a", events.OutcomeSkipped), ev); err != nil {
+			t.Fatal(err)
+		}
+
+		h, logs := ensure(t, js, Resources{})
+		if got := streamConfig(t, js, events.StreamResults).Subjects; !slices.Equal(got, []string{events.AllResults, events.AllRegistryChanges}) {
+			t.Errorf("subjects %v after a start, want %s added", got, events.AllRegistryChanges)
+		}
+		if !strings.Contains(logs, "stream updated from the configuration") || !strings.Contains(logs, events.AllRegistryChanges) {
+			t.Errorf("the added subject is not logged:\n%s", logs)
+		}
+		if seq := publishChange(t, h); seq != 2 {
+			t.Errorf("registry change stored at sequence %d, want 2 after the result kept", seq)
 		}
 	})
 }

@@ -2,26 +2,25 @@ package syncer
 
 import "github.com/regsync/regsync/events"
 
-// Condition types of a source's status, Kubernetes-style.
+// Condition types of a source's status, Kubernetes-style (defined in
+// events, the public contract).
 const (
-	ConditionSourceAvailable = "SourceAvailable"
-	ConditionDataValid       = "DataValid"
-	ConditionSyncSuccessful  = "SyncSuccessful"
-	ConditionAPIReady        = "APIReady"
+	ConditionSourceAvailable = events.ConditionSourceAvailable
+	ConditionDataValid       = events.ConditionDataValid
+	ConditionSyncSuccessful  = events.ConditionSyncSuccessful
+	ConditionAPIReady        = events.ConditionAPIReady
 )
 
-// Condition reasons carried by Error.
+// Condition reasons carried by Error (defined in events).
 const (
-	ConditionReasonHandlerCreationFailed = "HandlerCreationFailed"
-	ConditionReasonValidationFailed      = "ValidationFailed"
-	ConditionReasonFetchFailed           = "FetchFailed"
-	ConditionReasonStorageFailed         = "StorageFailed"
-	ConditionReasonConfigInvalid         = "ConfigInvalid"
-	ConditionReasonUnknownSource         = "UnknownSource"
-	// ConditionReasonFilterRemovedEverything: the filter kept none of the
-	// entries of a source that has some (DataValid).
-	ConditionReasonFilterRemovedEverything = "FilterRemovedEverything"
-	ConditionReasonMalformedTrigger        = "MalformedTrigger"
+	ConditionReasonHandlerCreationFailed   = events.ConditionReasonHandlerCreationFailed
+	ConditionReasonValidationFailed        = events.ConditionReasonValidationFailed
+	ConditionReasonFetchFailed             = events.ConditionReasonFetchFailed
+	ConditionReasonStorageFailed           = events.ConditionReasonStorageFailed
+	ConditionReasonConfigInvalid           = events.ConditionReasonConfigInvalid
+	ConditionReasonUnknownSource           = events.ConditionReasonUnknownSource
+	ConditionReasonFilterRemovedEverything = events.ConditionReasonFilterRemovedEverything
+	ConditionReasonMalformedTrigger        = events.ConditionReasonMalformedTrigger
 )
 
 // Failures lists the condition type and reason of every Error the Manager

@@ -402,24 +402,6 @@ func TestRetryBackoff(t *testing.T) {
 	}
 }
 
-// TestReasonsMatchEvents keeps the reason vocabulary of result events in
-// step with the Reason values.
-func TestReasonsMatchEvents(t *testing.T) {
-	started := time.Now()
-	covered := events.Covered{TriggerIDs: []string{"t"}, TriggerCount: 1, TriggerSeq: 1, StartedAt: started}
-	for r := ReasonRegistryNotReady; r <= ReasonUpToDateNoPolicy; r++ {
-		var d events.Data
-		if r.ShouldSync() {
-			d = events.SyncCompleted{Source: "src", Reason: r.String(), Covered: covered, Hash: "h", Revision: "r", SnapshotDigest: "SHA-256=x", FilterHash: "f"}
-		} else {
-			d = events.SyncSkipped{Source: "src", Reason: r.String(), Covered: covered}
-		}
-		if _, err := events.New("id", "/test", d); err != nil {
-			t.Errorf("%s: %v", r, err)
-		}
-	}
-}
-
 // laggingRemote serves an old commit for a number of fetches, then a new one.
 type laggingRemote struct {
 	old, new string

@@ -1,5 +1,7 @@
 package syncer
 
+import "github.com/regsync/regsync/events"
+
 // Reason is why a source is, or is not, synced. The values and their order
 // are the seed's; Reason.ShouldSync is true for the first five.
 type Reason int
@@ -19,17 +21,17 @@ const (
 )
 
 var reasonNames = [...]string{
-	ReasonRegistryNotReady:      "registry-not-ready",
-	ReasonFilterChanged:         "filter-changed",
-	ReasonSourceDataChanged:     "source-data-changed",
-	ReasonErrorCheckingChanges:  "error-checking-data-changes",
-	ReasonManualWithChanges:     "manual-sync-with-data-changes",
-	ReasonAlreadyInProgress:     "sync-already-in-progress",
-	ReasonManualNoChanges:       "manual-sync-no-data-changes",
-	ReasonErrorParsingInterval:  "error-parsing-sync-interval",
-	ReasonErrorCheckingSyncNeed: "error-checking-sync-need",
-	ReasonUpToDateWithPolicy:    "up-to-date-with-policy",
-	ReasonUpToDateNoPolicy:      "up-to-date-no-policy",
+	ReasonRegistryNotReady:      events.ReasonRegistryNotReady,
+	ReasonFilterChanged:         events.ReasonFilterChanged,
+	ReasonSourceDataChanged:     events.ReasonSourceDataChanged,
+	ReasonErrorCheckingChanges:  events.ReasonErrorCheckingChanges,
+	ReasonManualWithChanges:     events.ReasonManualWithChanges,
+	ReasonAlreadyInProgress:     events.ReasonAlreadyInProgress,
+	ReasonManualNoChanges:       events.ReasonManualNoChanges,
+	ReasonErrorParsingInterval:  events.ReasonErrorParsingInterval,
+	ReasonErrorCheckingSyncNeed: events.ReasonErrorCheckingSyncNeed,
+	ReasonUpToDateWithPolicy:    events.ReasonUpToDateWithPolicy,
+	ReasonUpToDateNoPolicy:      events.ReasonUpToDateNoPolicy,
 }
 
 // Reasons returns every Reason, in order.
@@ -41,7 +43,8 @@ func Reasons() []Reason {
 	return rs
 }
 
-// String is the reason's wire form, used in status and events.
+// String is the reason's wire form, used in status and events (the
+// events.Reason constants).
 func (r Reason) String() string {
 	if r < 0 || int(r) >= len(reasonNames) {
 		return "unknown-sync-reason"
@@ -49,9 +52,10 @@ func (r Reason) String() string {
 	return reasonNames[r]
 }
 
-// ShouldSync reports whether the reason calls for a sync.
+// ShouldSync reports whether the reason calls for a sync: whether its
+// wire form is one of the reasons events.LeadsToSync names.
 func (r Reason) ShouldSync() bool {
-	return r >= ReasonRegistryNotReady && r <= ReasonManualWithChanges
+	return events.LeadsToSync(r.String())
 }
 
 // IsError reports whether the reason means the decision itself failed, so

@@ -3,6 +3,8 @@ package syncer
 import (
 	"time"
 
+	"github.com/regsync/regsync/events"
+
 	"github.com/regsync/regsync/internal/backoff"
 
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -33,10 +35,10 @@ func RecordSuccess(st *state.Status, r *Result, reason Reason, now time.Time) {
 	st.Revision = r.Revision
 	st.SnapshotDigest, st.SnapshotNUID, st.SnapshotSize = r.SnapshotDigest, r.SnapshotNUID, r.SnapshotSize
 	st.LastReason = reason.String()
-	st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, "FetchSucceeded", "source fetched", now)
-	st.SetCondition(ConditionDataValid, state.ConditionTrue, "ValidationSucceeded", "data is a valid upstream registry", now)
-	st.SetCondition(ConditionSyncSuccessful, state.ConditionTrue, "SyncSucceeded", "Sync completed successfully", now)
-	st.SetCondition(ConditionAPIReady, state.ConditionTrue, "SnapshotStored", "snapshot available in regsync_data", now)
+	st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, events.ConditionReasonFetchSucceeded, "source fetched", now)
+	st.SetCondition(ConditionDataValid, state.ConditionTrue, events.ConditionReasonValidationSucceeded, "data is a valid upstream registry", now)
+	st.SetCondition(ConditionSyncSuccessful, state.ConditionTrue, events.ConditionReasonSyncSucceeded, "Sync completed successfully", now)
+	st.SetCondition(ConditionAPIReady, state.ConditionTrue, events.ConditionReasonSnapshotStored, "snapshot available in regsync_data", now)
 }
 
 // RecordFailure records a failed sync. The last good hash, counts, filter
@@ -52,14 +54,14 @@ func RecordFailure(st *state.Status, e *Error, reason Reason, now time.Time, has
 	case ConditionSourceAvailable:
 		st.SetCondition(ConditionSourceAvailable, state.ConditionFalse, e.ConditionReason, e.Message, now)
 	case ConditionDataValid:
-		st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, "FetchSucceeded", "source fetched", now)
+		st.SetCondition(ConditionSourceAvailable, state.ConditionTrue, events.ConditionReasonFetchSucceeded, "source fetched", now)
 		st.SetCondition(ConditionDataValid, state.ConditionFalse, e.ConditionReason, e.Message, now)
 	}
 	st.SetCondition(ConditionSyncSuccessful, state.ConditionFalse, e.ConditionReason, e.Message, now)
 	if hasSnapshot {
-		st.SetCondition(ConditionAPIReady, state.ConditionTrue, "LastGoodSnapshot", "serving the last good snapshot", now)
+		st.SetCondition(ConditionAPIReady, state.ConditionTrue, events.ConditionReasonLastGoodSnapshot, "serving the last good snapshot", now)
 	} else {
-		st.SetCondition(ConditionAPIReady, state.ConditionFalse, "NoSnapshot", "no snapshot has been stored yet", now)
+		st.SetCondition(ConditionAPIReady, state.ConditionFalse, events.ConditionReasonNoSnapshot, "no snapshot has been stored yet", now)
 	}
 }
 
@@ -81,7 +83,7 @@ func RecordTriggers(st *state.Status, lastID, lastRequestID string) {
 
 // ConditionReasonSourceRemoved marks the status of a source that left the
 // configuration; its snapshot is kept.
-const ConditionReasonSourceRemoved = "SourceRemoved"
+const ConditionReasonSourceRemoved = events.ConditionReasonSourceRemoved
 
 // RecordRemoved marks a source that left the configuration. Its last
 // snapshot and the record of it stay; no sync is scheduled.

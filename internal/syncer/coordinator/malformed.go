@@ -13,7 +13,7 @@ import (
 
 // reasonMalformed is the reason of the failed result that answers
 // malformed triggers.
-const reasonMalformed = "malformed-trigger"
+const reasonMalformed = events.ReasonMalformedTrigger
 
 // answerMalformed answers the malformed triggers among ds (a requestId
 // over events.MaxIDLen, say) with one failed result that names what is

@@ -39,7 +39,7 @@ const UnknownSourceLabel = "unknown"
 
 // unknownSourceReason is the reason of the result that answers a trigger
 // for a source regsync does not sync.
-const unknownSourceReason = "unknown-source"
+const unknownSourceReason = events.ReasonUnknownSource
 
 // latencyBuckets span a file edit answered in milliseconds to a source
 // retried for minutes.

@@ -56,7 +56,7 @@ func (s *Store) remember(source string, st *Status, rev uint64) {
 		delete(s.last, source)
 		return
 	}
-	s.last[source] = known{st: st.clone(), rev: rev}
+	s.last[source] = known{st: clone(st), rev: rev}
 }
 
 // recall returns a copy of the record last read or written, if any.
@@ -67,7 +67,7 @@ func (s *Store) recall(source string) (*Status, uint64, bool) {
 	if !ok {
 		return nil, 0, false
 	}
-	return k.st.clone(), k.rev, true
+	return clone(k.st), k.rev, true
 }
 
 // maxCASRetries bounds how often Update re-reads after losing a race.

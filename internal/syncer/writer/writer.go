@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
 )
 
 // ErrNoSnapshot means a source has no stored snapshot yet.
@@ -62,16 +64,16 @@ type Info struct {
 	Meta   Meta
 }
 
-// Metadata keys of the snapshot object.
+// Metadata keys of the snapshot object (the contract's, in events).
 const (
-	metaRevision    = "revision"
-	metaHash        = "lastSyncHash"
-	metaFilterHash  = "lastAppliedFilterHash"
-	metaServerCount = "serverCount"
-	metaSkillCount  = "skillCount"
-	metaPluginCount = "pluginCount"
+	metaRevision    = events.MetaRevision
+	metaHash        = events.MetaLastSyncHash
+	metaFilterHash  = events.MetaFilterHash
+	metaServerCount = events.MetaServerCount
+	metaSkillCount  = events.MetaSkillCount
+	metaPluginCount = events.MetaPluginCount
 	// metaSnapshotDigest, on the index object, names the snapshot indexed.
-	metaSnapshotDigest = "snapshotDigest"
+	metaSnapshotDigest = events.MetaSnapshotDigest
 )
 
 func (m Meta) metadata() map[string]string {
