@@ -3,7 +3,9 @@
 // (the file watcher, the git and HTTP pollers, the webhook receiver)
 // promises the same behaviour; TestProducer checks it against each one,
 // through a small Harness per producer, as watermill's tests.TestPubSub
-// does for its Pub/Subs.
+// does for its Pub/Subs. The interval fallback is not among them: it
+// requests syncs by the clock, not on a change it sees, and its own tests
+// (package coordinator) cover its slots and retries.
 package watchtest
 
 import (
