@@ -43,7 +43,21 @@ func TestEmbeddedNATSAuth(t *testing.T) {
 		}
 	})
 	t.Run("REGSYNC_CONFIG gives the address and password", func(t *testing.T) {
-		t.Setenv("REGSYNC_CONFIG", svc.cfgPath)
+		// The service listens on the port the system picked: the client's
+		// copy of its configuration names that port.
+		cfg, err := os.ReadFile(svc.cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listen := []byte(`listen: "` + anyPort + `"`)
+		if !bytes.Contains(cfg, listen) {
+			t.Fatalf("the configuration has no %s:\n%s", listen, cfg)
+		}
+		clientCfg := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(clientCfg, bytes.Replace(cfg, listen, []byte(`listen: "`+addr+`"`), 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("REGSYNC_CONFIG", clientCfg)
 		out, _, err := cli(t, "status")
 		if err != nil || !strings.Contains(out, "local ") {
 			t.Errorf("status: %v\n%s", err, out)
@@ -74,10 +88,9 @@ func TestEmbeddedNATSAuthOff(t *testing.T) {
 	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	natsAddr := freeAddr(t)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf("dataDir: %s\nnats: {embedded: {listen: %q, auth: false}}\nhttp: {addr: %q}\nsources:\n  - name: open\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
-		filepath.Join(dir, "data"), natsAddr, freeAddr(t), regPath)
+		filepath.Join(dir, "data"), anyPort, anyPort, regPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +104,9 @@ func TestEmbeddedNATSAuthOff(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	}()
+	addr := natsAddr(t, &log)
 	testsupport.Eventually(t, "an unauthenticated client reads the status", func() bool {
-		out, _, err := cli(t, "status", "open", "--nats-url", "nats://"+natsAddr)
+		out, _, err := cli(t, "status", "open", "--nats-url", "nats://"+addr)
 		return err == nil && strings.Contains(out, "Complete")
 	})
 	if !strings.Contains(log.String(), "nats.embedded.auth is false") || !strings.Contains(log.String(), "level=WARN") {
@@ -109,11 +123,12 @@ func TestConnectErrorsAreRedacted(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf("dataDir: %s\nhttp: {addr: %q}\nsources:\n  - name: x\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
-		filepath.Join(dir, "data"), freeAddr(t), filepath.Join(dir, "registry.json"))
+		filepath.Join(dir, "data"), anyPort, filepath.Join(dir, "registry.json"))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url := "nats://bob:hunter2-secret@" + freeAddr(t) + "?token=t0k3n-secret"
+	// Nothing listens on port 0: a connection there is refused at once.
+	url := "nats://bob:hunter2-secret@127.0.0.1:0?token=t0k3n-secret"
 	for _, args := range [][]string{
 		{"status"},
 		{"sync", "x"},
@@ -143,10 +158,9 @@ func TestEmbeddedNATSTLS(t *testing.T) {
 	if err := os.WriteFile(regPath, []byte(testRegistry), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	natsAddr := freeAddr(t)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf("dataDir: %s\nnats: {embedded: {listen: %q, tls: {certFile: %s, keyFile: %s, caFile: %s}}}\nhttp: {addr: %q}\nsources:\n  - name: secured\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
-		filepath.Join(dir, "data"), natsAddr, pki.ServerCert, pki.ServerKey, pki.CA, freeAddr(t), regPath)
+		filepath.Join(dir, "data"), anyPort, pki.ServerCert, pki.ServerKey, pki.CA, anyPort, regPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -160,15 +174,16 @@ func TestEmbeddedNATSTLS(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	}()
+	addr := natsAddr(t, &log)
 	testsupport.Eventually(t, "status over TLS", func() bool {
-		out, _, err := cli(t, "status", "secured", "--config", cfgPath)
+		out, _, err := cli(t, "status", "secured", "--config", cfgPath, "--nats-url", "nats://"+addr)
 		return err == nil && strings.Contains(out, "Complete")
 	})
 	pw, err := os.ReadFile(filepath.Join(dir, "data", "nats-password"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nc, err := bus.Connect(bus.ConnectOptions{URL: "nats://" + natsAddr, User: bus.EmbeddedUser, Password: strings.TrimSpace(string(pw))}); err == nil {
+	if nc, err := bus.Connect(bus.ConnectOptions{URL: "nats://" + addr, User: bus.EmbeddedUser, Password: strings.TrimSpace(string(pw))}); err == nil {
 		nc.Close()
 		t.Error("a client without TLS connected")
 	}

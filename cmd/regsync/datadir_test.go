@@ -23,7 +23,7 @@ func TestSecondServeOnOneDataDirIsRefused(t *testing.T) {
 
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	cfg := fmt.Sprintf("dataDir: %s\nnats:\n  embedded: {listen: %q}\nhttp: {addr: %q}\nsources:\n  - name: local\n    file: {path: %s}\n    syncPolicy: {interval: 30m}\n",
-		dataDir, freeAddr(t), freeAddr(t), first.regPath)
+		dataDir, anyPort, anyPort, first.regPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestDeployedPermissions(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf("dataDir: %s\nhttp: {addr: %q}\nsources:\n  - name: perm\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
-		filepath.Join(dir, "data"), freeAddr(t), regPath)
+		filepath.Join(dir, "data"), anyPort, regPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/registry/registrytest"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // BenchmarkLargeRegistry runs `regsync serve` as its own process, with the
@@ -41,23 +42,27 @@ func BenchmarkLargeRegistry(b *testing.B) {
 			if err := os.WriteFile(regPath, versions[0], 0o644); err != nil {
 				b.Fatal(err)
 			}
-			natsAddr := freeAddr(b)
 			cfgPath := filepath.Join(dir, "config.yaml")
 			cfg := fmt.Sprintf("dataDir: %s\nnats: {embedded: {listen: %q}}\nhttp: {addr: %q}\nsources:\n  - name: large\n    file: {path: %s}\n    syncPolicy: {interval: 30m}\n",
-				filepath.Join(dir, "data"), natsAddr, freeAddr(b), regPath)
+				filepath.Join(dir, "data"), anyPort, anyPort, regPath)
 			if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 				b.Fatal(err)
 			}
-			cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "warn")
-			cmd.Stderr = os.Stderr
+			// At level info serve reports the address it listens on.
+			cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "info")
+			var log testsupport.Buffer
+			cmd.Stderr = &log
 			if err := cmd.Start(); err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() {
 				_ = cmd.Process.Signal(os.Interrupt)
 				_ = cmd.Wait()
+				if b.Failed() {
+					b.Logf("serve log:\n%s", log.String())
+				}
 			})
-			next := followAllResults(b, cfgPath)
+			next := followAllResults(b, cfgPath, "nats://"+natsAddr(b, &log))
 			waitCompleted(b, next) // the start-up sync
 			startupRSS := peakRSS(b, cmd.Process.Pid)
 
@@ -81,14 +86,14 @@ func BenchmarkLargeRegistry(b *testing.B) {
 }
 
 // followAllResults connects to the NATS of the serve process running
-// configPath once it answers, as a client command does (with the embedded
-// server's generated password), and returns the next result's data, from
+// configPath at url once it answers, as a client command does (with the
+// embedded server's generated password), and returns the next result's data, from
 // the start of the results stream.
-func followAllResults(b *testing.B, configPath string) func() events.Data {
+func followAllResults(b *testing.B, configPath, url string) func() events.Data {
 	var js jetstream.JetStream
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		opts, err := (&globals{config: configPath}).clientOptions()
+		opts, err := (&globals{config: configPath, natsURL: url}).clientOptions()
 		var nc *nats.Conn
 		if err == nil {
 			nc, err = bus.Connect(opts)

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +22,72 @@ const testRegistry = `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:0
  {"name":"io.example/alpha","description":"Alpha","version":"1.0.0"},
  {"name":"io.example/beta","description":"Beta","version":"1.0.0"}]}}`
 
-func freeAddr(t testing.TB) string {
+// anyPort is the listen address of every test service: the system picks
+// a free port, which serve reports in its log (see listening). Reserving a
+// port by listening and closing it leaves it open to anyone in between.
+const anyPort = "127.0.0.1:0"
+
+// listening waits until the serve log has the line msg and returns the
+// address it reports under key: "http listening" addr, or "embedded
+// nats-server started" client_url (a nats:// URL).
+func listening(t testing.TB, log interface{ String() string }, msg, key string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	line := regexp.MustCompile(`msg="?` + regexp.QuoteMeta(msg) + `"? .*\b` + key + `=(\S+)`)
+	var addr string
+	testsupport.Eventually(t, "serve reports "+msg, func() bool {
+		m := line.FindStringSubmatch(log.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
+	return addr
 }
 
-// cli runs one regsync command and returns its output.
+// natsAddr waits for the embedded server's listener in the serve log and
+// returns its host:port.
+func natsAddr(t testing.TB, log interface{ String() string }) string {
+	t.Helper()
+	u := listening(t, log, "embedded nats-server started", "client_url")
+	_, addr, ok := strings.Cut(u, "://") // nats://, or tls:// with TLS
+	if !ok {
+		t.Fatalf("client_url %q", u)
+	}
+	return addr
+}
+
+// servedNATS maps the configuration file of each running test service to
+// its embedded server's address: a client command given that file (whose
+// listen address is port 0) is given the address too, as --nats-url.
+var servedNATS sync.Map
+
+// cli runs one regsync command and returns its output. A client command
+// for a running test service reaches it at the address the service
+// reported (see servedNATS).
 func cli(t testing.TB, args ...string) (string, string, error) {
 	t.Helper()
+	args = withServedNATS(args)
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := run(ctx, args, &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+// withServedNATS adds --nats-url to the arguments of a client command
+// whose --config is that of a running test service, unless they name one.
+func withServedNATS(args []string) []string {
+	if len(args) == 0 || !slices.Contains([]string{"sync", "status", "watch"}, args[0]) || slices.Contains(args, "--nats-url") {
+		return args
+	}
+	i := slices.Index(args, "--config")
+	if i < 0 || i+1 == len(args) {
+		return args
+	}
+	if addr, ok := servedNATS.Load(args[i+1]); ok {
+		return append(slices.Clip(args), "--nats-url", "nats://"+addr.(string))
+	}
+	return args
 }
 
 // service is a running `regsync serve` on a temporary configuration.
@@ -78,7 +128,6 @@ func serveFile(t testing.TB, regPath string) *service {
 func serveSources(t testing.TB, wait, sourcesYAML string) *service {
 	t.Helper()
 	dir := t.TempDir()
-	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf(`
 dataDir: %s
@@ -90,7 +139,7 @@ sources:
 registries:
   - name: default
     sources: [%s]
-`, filepath.Join(dir, "data"), natsAddr, httpAddr, strings.TrimPrefix(sourcesYAML, "\n"), wait)
+`, filepath.Join(dir, "data"), anyPort, anyPort, strings.TrimPrefix(sourcesYAML, "\n"), wait)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +171,10 @@ registries:
 			t.Logf("serve log:\n%s", serveErr.String())
 		}
 	})
-	s := &service{httpAddr: httpAddr, cfgPath: cfgPath, log: &serveErr}
+	addr := natsAddr(t, &serveErr)
+	servedNATS.Store(cfgPath, addr)
+	t.Cleanup(func() { servedNATS.Delete(cfgPath) })
+	s := &service{httpAddr: listening(t, &serveErr, "http listening", "addr"), cfgPath: cfgPath, log: &serveErr}
 
 	// The startup trigger syncs the source without anyone asking. The
 	// client takes the address and the generated password from the
@@ -137,7 +189,7 @@ registries:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.natsURL = "nats://regsync:" + strings.TrimSpace(string(password)) + "@" + natsAddr
+	s.natsURL = "nats://regsync:" + strings.TrimSpace(string(password)) + "@" + addr
 	return s
 }
 

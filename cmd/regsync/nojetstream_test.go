@@ -34,7 +34,7 @@ func TestServeOnAServerWithoutJetStream(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf("dataDir: %s\nnats: {url: %q}\nhttp: {addr: %q}\nsources:\n  - name: nojs\n    file: {path: %s}\n    syncPolicy: {interval: 1h}\n",
-		filepath.Join(dir, "data"), ns.ClientURL(), freeAddr(t), regPath)
+		filepath.Join(dir, "data"), ns.ClientURL(), anyPort, regPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ sources:
   - name: perm
     file: {path: %s}
     syncPolicy: {interval: 1h}
-`, filepath.Join(dir, "data"), ns.ClientURL(), pwFile, freeAddr(t), regPath)
+`, filepath.Join(dir, "data"), ns.ClientURL(), pwFile, anyPort, regPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

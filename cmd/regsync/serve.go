@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -240,6 +241,15 @@ type pipeline struct {
 	ln       net.Listener
 }
 
+// returnMemory is regsync's one memory policy, called by the parts that
+// leave much garbage at once and then little allocation to set off a
+// collection (a sync of a large document, a drained burst of webhook
+// deliveries): the garbage is collected and its memory returned to the
+// operating system at once (one collection, a few milliseconds), so that
+// the resident memory falls back between peaks. No GOGC or GOMEMLIMIT is
+// set: both remain the operator's.
+func returnMemory() { debug.FreeOSMemory() }
+
 // build makes every part of the pipeline; nothing runs yet.
 func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *connection) (*pipeline, error) {
 	h := conn.h
@@ -258,7 +268,9 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		holder = fmt.Sprintf("%s/%d", hostname, os.Getpid())
 		logger.Warn("no stable replica identity, leases of a crashed run will have to expire", "err", err, "holder", holder)
 	}
-	s.coord = coordinator.New(h, syncer.NewManager(fetcher, writer.New(h.Data), logger), s.status, srcs, coordinator.Options{
+	mgr := syncer.NewManager(fetcher, writer.New(h.Data), logger)
+	mgr.ReturnMemory = returnMemory
+	s.coord = coordinator.New(h, mgr, s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    time.Duration(cfg.Sync.LeaseTTL),
 		SyncTimeout: time.Duration(cfg.Sync.Timeout),
@@ -277,6 +289,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		MaxUnverified: cfg.Webhooks.MaxUnverifiedBytes.Int64(),
 		RatePerSecond: cfg.Webhooks.RateLimit.PerSecond,
 		Burst:         cfg.Webhooks.RateLimit.Burst,
+		ReturnMemory:  returnMemory,
 	}, logger)
 	if enabled := hooks.Enabled(); len(enabled) > 0 {
 		logger.Info("webhooks enabled", "providers", enabled)

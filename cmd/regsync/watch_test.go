@@ -36,7 +36,7 @@ func TestWatchPrintsEachResult(t *testing.T) {
 			out, errOut := &testsupport.Buffer{}, &testsupport.Buffer{}
 			done := make(chan error, 1)
 			go func() {
-				done <- run(ctx, []string{"watch", "local", "-o", tc.format, "--config", svc.cfgPath}, out, errOut)
+				done <- run(ctx, withServedNATS([]string{"watch", "local", "-o", tc.format, "--config", svc.cfgPath}), out, errOut)
 			}()
 			testsupport.Eventually(t, "watch to start", func() bool { return errOut.Contains("watching") })
 			if _, _, err := cli(t, "sync", "local", "--config", svc.cfgPath); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -65,6 +64,9 @@ type Manager struct {
 	// more time for more bytes), so that a store that does not answer
 	// fails the sync in seconds; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+	// ReturnMemory, when set, is called once a sync has dropped a large
+	// fetched document (see Release): main's one memory policy.
+	ReturnMemory func()
 
 	mu sync.Mutex
 	// memory is what the Manager remembers of each source between syncs.
@@ -402,22 +404,22 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 // failed validation and changed since it was read.
 const maxRereads = 3
 
-// releaseSize is the size of fetched data past which Release returns
-// memory to the operating system.
+// releaseSize is the size of fetched data past which Release calls
+// ReturnMemory.
 const releaseSize = 8 << 20
 
 // Release drops the data a decision fetched, once its sync is done. The
 // document of a large registry is the bulk of the heap while it is synced
-// and garbage after: it is collected and the memory returned to the
-// operating system at once (one collection, a few milliseconds), so the
-// process's resident memory falls back between syncs and the next sync's
-// heap is not sized on this one's garbage (the collector lets the heap grow
-// to twice what it found live at its last run).
-func Release(d *Decision) {
+// and garbage after: past releaseSize, Release calls ReturnMemory, so that
+// the memory policy main chose can give it back to the operating system
+// and the next sync's heap is not sized on this one's garbage (the
+// collector lets the heap grow to twice what it found live at its last
+// run).
+func (m *Manager) Release(d *Decision) {
 	large := d.Fetched != nil && len(d.Fetched.Raw) > releaseSize
 	d.Fetched = nil
-	if large {
-		debug.FreeOSMemory()
+	if large && m.ReturnMemory != nil {
+		m.ReturnMemory()
 	}
 }
 

@@ -663,3 +663,41 @@ func TestFailureMessagesAreBounded(t *testing.T) {
 		check(t, serr, "Storage failed: ")
 	})
 }
+
+// Release drops the fetched document and, after a large one, calls the
+// memory hook main injects; the syncer itself never decides how memory
+// goes back to the operating system.
+func TestReleaseCallsTheMemoryHookAfterALargeDocument(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fetched *sources.Fetched
+		want    int
+	}{
+		{"nothing fetched", nil, 0},
+		{"a small document", &sources.Fetched{Raw: make([]byte, 1<<10)}, 0},
+		{"a document of the threshold", &sources.Fetched{Raw: make([]byte, releaseSize)}, 0},
+		{"a large document", &sources.Fetched{Raw: make([]byte, releaseSize+1)}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			m := newTestManager(&fakeFetcher{}, &memSnapshots{})
+			m.ReturnMemory = func() { calls++ }
+			d := Decision{Fetched: tc.fetched}
+			m.Release(&d)
+			if d.Fetched != nil {
+				t.Error("the fetched document is still held")
+			}
+			if calls != tc.want {
+				t.Errorf("memory hook called %d times, want %d", calls, tc.want)
+			}
+		})
+	}
+	t.Run("without a hook", func(t *testing.T) {
+		m := newTestManager(&fakeFetcher{}, &memSnapshots{})
+		d := Decision{Fetched: &sources.Fetched{Raw: make([]byte, releaseSize+1)}}
+		m.Release(&d)
+		if d.Fetched != nil {
+			t.Error("the fetched document is still held")
+		}
+	})
+}

@@ -8,5 +8,6 @@
 //
 // FileWatcher watches the local files of file.path sources with fsnotify.
 // GitPoller lists the watched ref of git sources. HTTPPoller checks api and
-// file.url sources with a conditional GET or one narrow API query.
+// file.url sources with a conditional GET or one narrow API query. Every
+// producer passes the conformance suite of package watchtest.
 package watch

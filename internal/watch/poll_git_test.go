@@ -74,30 +74,6 @@ func startPoller(t *testing.T, remote *fakeRemote, srcs ...config.Source) (*fake
 	return pub, p
 }
 
-func TestGitPollerPublishesWhenTheRefMoves(t *testing.T) {
-	remote := newFakeRemote()
-	remote.set("reg", "aaaa", nil)
-	pub, _ := startPoller(t, remote, gitSource("reg", 50*time.Millisecond))
-
-	testsupport.Eventually(t, "the first commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa"}) })
-	polls := remote.count("reg")
-	testsupport.Eventually(t, "more polls", func() bool { return remote.count("reg") >= polls+3 })
-	if got := pub.revisions("reg"); len(got) != 1 {
-		t.Errorf("an unchanged ref published again: %v", got)
-	}
-
-	remote.set("reg", "bbbb", nil)
-	testsupport.Eventually(t, "the pushed commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa", "bbbb"}) })
-
-	// A force-push back to the first commit is a new observation.
-	remote.set("reg", "aaaa", nil)
-	testsupport.Eventually(t, "the force-pushed commit", func() bool { return slices.Equal(pub.revisions("reg"), []string{"aaaa", "bbbb", "aaaa"}) })
-	calls := pub.stored("reg")
-	if calls[0].id == calls[2].id {
-		t.Errorf("A → B → A reused the id %s", calls[0].id)
-	}
-}
-
 func TestGitPollerFailingRemote(t *testing.T) {
 	remote := newFakeRemote()
 	remote.set("down", "", fmt.Errorf("connection refused"))

@@ -85,31 +85,6 @@ func startHTTPPoller(t *testing.T, checker ChangeChecker, srcs ...config.Source)
 	return pub, p
 }
 
-func TestHTTPPollerPublishesOnlyOnChange(t *testing.T) {
-	c := newFakeChecker()
-	c.set("file", "aaaa", true, nil)
-	c.set("api", "", true, nil)
-	pub, _ := startHTTPPoller(t, c, urlSource("file", "https://x.example/r.json", 20*time.Millisecond), apiSource("api", 20*time.Millisecond))
-
-	testsupport.Eventually(t, "the first triggers", func() bool {
-		return slices.Equal(pub.revisions("file"), []string{"aaaa"}) && slices.Equal(pub.revisions("api"), []string{""})
-	})
-	calls := c.count("file") + c.count("api")
-	testsupport.Eventually(t, "more checks", func() bool { return c.count("file")+c.count("api") >= calls+6 })
-	if got := pub.revisions("file"); len(got) != 1 {
-		t.Errorf("an unchanged file published again: %v", got)
-	}
-	if got := pub.revisions("api"); len(got) != 1 {
-		t.Errorf("an unchanged api published again: %v", got)
-	}
-
-	c.set("file", "bbbb", true, nil)
-	c.set("api", "", true, nil)
-	testsupport.Eventually(t, "the changes", func() bool {
-		return slices.Equal(pub.revisions("file"), []string{"aaaa", "bbbb"}) && slices.Equal(pub.revisions("api"), []string{"", ""})
-	})
-}
-
 func TestHTTPPollerFailingSource(t *testing.T) {
 	c := newFakeChecker()
 	c.set("down", "", false, errors.New("connection refused"))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,8 @@ func samplePush() []byte {
 func newBenchReceiver(b *testing.B) (*Receiver, *encodingPublisher, []byte) {
 	hooks := config.Webhooks{GitHub: config.WebhookSecret{SecretFile: writeSecret(b, b.TempDir(), "gh", githubSecret)}}
 	pub := &encodingPublisher{}
-	r := New(pub, hooks, helloSources, Options{RatePerSecond: -1}, nil)
+	// Memory is returned as serve returns it.
+	r := New(pub, hooks, helloSources, Options{RatePerSecond: -1, ReturnMemory: debug.FreeOSMemory}, nil)
 	return r, pub, samplePush()
 }
 

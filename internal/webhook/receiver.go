@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,8 +69,8 @@ type Options struct {
 	// PublishTimeout bounds storing the triggers of one delivery
 	// (DefaultPublishTimeout when not positive).
 	PublishTimeout time.Duration
-	// ReturnMemory is called when a burst has drained (see
-	// Receiver.ServeHTTP); debug.FreeOSMemory when nil.
+	// ReturnMemory, when set, is called when a burst has drained (see
+	// Receiver.ServeHTTP): main's one memory policy.
 	ReturnMemory func()
 }
 
@@ -92,9 +91,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = DefaultPublishTimeout
-	}
-	if o.ReturnMemory == nil {
-		o.ReturnMemory = debug.FreeOSMemory
 	}
 	return o
 }
@@ -202,8 +198,8 @@ func (d *delivery) ignore(why string) *delivery {
 // drained, no allocation to set off the collection that would let the
 // runtime give that memory back: the process stayed at its peak for
 // minutes. So when the last request in flight ends and at least burstSize
-// were handled since, its answer is sent and the memory is returned at
-// once (one collection).
+// were handled since, its answer is sent and Options.ReturnMemory is
+// called.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.inFlight.Add(1)
 	start := time.Now()
@@ -212,6 +208,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.log(req, d, time.Since(start))
 	r.sinceReturn.Add(1)
 	if r.inFlight.Add(-1) > 0 {
+		return
+	}
+	if r.opts.ReturnMemory == nil {
 		return
 	}
 	if n := r.sinceReturn.Load(); n >= burstSize && r.sinceReturn.CompareAndSwap(n, 0) {

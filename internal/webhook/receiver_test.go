@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -469,5 +470,27 @@ func TestReceiverReturnsMemoryOnceABurstHasDrained(t *testing.T) {
 	burst(burstSize, 10)
 	if n := returns.Load(); n != 1 {
 		t.Errorf("memory returned %d times, want no more for 10 requests after the burst", n)
+	}
+}
+
+// The receiver never decides on its own to collect garbage: without the
+// hook main injects, a drained burst forces no collection.
+func TestReceiverWithoutAMemoryHookForcesNoCollection(t *testing.T) {
+	hooks := config.Webhooks{GitHub: config.WebhookSecret{SecretFile: writeSecret(t, t.TempDir(), "gh", githubSecret)}}
+	r := New(&encodingPublisher{}, hooks, helloSources, Options{RatePerSecond: -1}, nil)
+	body := samplePush()
+	forced := func() uint32 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.NumForcedGC
+	}
+	before := forced()
+	for i := range burstSize {
+		if code := deliver(r, body, fmt.Sprintf("72d3162e-cc78-11e3-81ab-%012d", i)); code != http.StatusAccepted {
+			t.Fatalf("status %d", code)
+		}
+	}
+	if n := forced() - before; n != 0 {
+		t.Errorf("%d collections forced by a drained burst without a memory hook", n)
 	}
 }

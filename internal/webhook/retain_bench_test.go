@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 
@@ -39,7 +40,8 @@ func BenchmarkBurstRetainedHeap(b *testing.B) {
 	}
 	defer cc.Stop()
 	hooks := config.Webhooks{GitHub: config.WebhookSecret{SecretFile: writeSecret(b, b.TempDir(), "gh", githubSecret)}}
-	r := New(bus.Publisher{JS: srv.JS}, hooks, helloSources, Options{RatePerSecond: -1}, nil)
+	// Memory is returned as serve returns it.
+	r := New(bus.Publisher{JS: srv.JS}, hooks, helloSources, Options{RatePerSecond: -1, ReturnMemory: debug.FreeOSMemory}, nil)
 	body := samplePush()
 	const deliveries, senders = 10_000, 128
 	live := func() uint64 {

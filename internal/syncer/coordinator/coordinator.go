@@ -533,7 +533,7 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	default:
 		err = c.perform(ctx, o, d)
 	}
-	syncer.Release(&d)
+	c.mgr.Release(&d)
 	if err != nil {
 		return b.deliveries, err
 	}
