@@ -23,7 +23,9 @@ import (
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/dirlock"
+	"github.com/regsync/regsync/internal/jserr"
 	"github.com/regsync/regsync/internal/reload"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/coordinator"
@@ -207,7 +209,7 @@ func ensure(ctx context.Context, logger *slog.Logger, nc *nats.Conn, cfg *config
 		Logger:      logger,
 	}
 	var h *bus.Handles
-	b := bus.Backoff{First: time.Second, Limit: 30 * time.Second, OnRetry: func(attempt int, err error, wait time.Duration) {
+	b := retry.Backoff{First: time.Second, Limit: 30 * time.Second, Retryable: jserr.Temporary, OnRetry: func(attempt int, err error, wait time.Duration) {
 		logger.Warn("NATS cannot set up regsync's streams and buckets yet, retrying", "attempt", attempt, "retry_in", wait, "err", err)
 	}}
 	err = b.Do(ctx, func(ctx context.Context) (err error) {

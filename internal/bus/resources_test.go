@@ -225,7 +225,7 @@ func TestPublisherContentMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ack, err := h.Publisher.PublishAck(context.Background(), events.TriggerSubject("toolhive"), ev)
+			ack, err := h.Publisher.Publish(context.Background(), events.TriggerSubject("toolhive"), ev)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -498,7 +499,7 @@ func TestFileWatcherPublishErrors(t *testing.T) {
 	t.Run("a trigger given up on is offered again by the next check", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		h.w.triggers.producer.Retry = bus.Backoff{Attempts: 3, First: time.Millisecond, Limit: 2 * time.Millisecond, Timeout: time.Second}
+		h.w.triggers.producer.Retry = retry.Backoff{Attempts: 3, First: time.Millisecond, Limit: 2 * time.Millisecond, Timeout: time.Second}
 		p := h.path("registry.json")
 		mustWrite(t, p, contentA)
 		down := func(subject string) bool { return subject == events.TriggerSubject("a") }
@@ -582,8 +583,8 @@ func TestFileWatcherRun(t *testing.T) {
 
 type publisherFunc func(ctx context.Context, subject string, ev event.Event) error
 
-func (f publisherFunc) Publish(ctx context.Context, subject string, ev event.Event) error {
-	return f(ctx, subject, ev)
+func (f publisherFunc) Publish(ctx context.Context, subject string, ev event.Event) (bus.Stored, error) {
+	return bus.Stored{Event: ev}, f(ctx, subject, ev)
 }
 
 func (publisherFunc) Source(producer string) string { return testSource(producer) }

@@ -15,6 +15,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -56,7 +57,11 @@ func testSource(producer string) string { return events.ProducerSource(testDeplo
 
 func (p *fakePublisher) Source(producer string) string { return testSource(producer) }
 
-func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) error {
+func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) (bus.Stored, error) {
+	return bus.Stored{Event: ev}, p.store(ctx, subject, ev)
+}
+
+func (p *fakePublisher) store(ctx context.Context, subject string, ev event.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
@@ -122,8 +123,7 @@ func (iv *Interval) Run(ctx context.Context) error {
 // is done is made again under backoff: it replays every record, so no
 // failure is missed.
 func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
-	retry := bus.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second,
-		Retryable: func(error) bool { return true },
+	b := retry.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second,
 		OnRetry: func(attempt int, err error, wait time.Duration) {
 			iv.logger.Warn("cannot watch the status, retries of failed sources wait", "attempt", attempt, "retry_in", wait, "err", err)
 		}}
@@ -133,7 +133,7 @@ func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
 			return
 		}
 		iv.logger.Warn("status watch ended, watching again", "bucket", events.BucketStatus)
-		err := retry.Do(ctx, func(ctx context.Context) (err error) {
+		err := b.Do(ctx, func(ctx context.Context) (err error) {
 			w, err = iv.status.WatchAll(ctx)
 			if err != nil {
 				return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
