@@ -14,6 +14,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
@@ -169,22 +170,19 @@ func resultID(source string, s *state.Status, base uint64) string {
 // leaves it pending for the next holder of the lease.
 const publishTries = 3
 
+// announceRetry is how announce tries again: briefly, and not once ctx is
+// done (a try in flight still finishes, see Coordinator.call).
+var announceRetry = retry.Backoff{First: 100 * time.Millisecond, Limit: 200 * time.Millisecond, Attempts: publishTries}
+
 // announce publishes a recorded result, acknowledges the deliveries it
 // answers and clears it from the status record.
 func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source string, ev event.Event, ds []delivery) error {
 	subject := events.ResultSubject(source, events.OutcomeOf(ev.Type()))
-	var err error
-	for try := range publishTries {
-		if try > 0 {
-			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
-		}
+	err := announceRetry.Do(ctx, func(ctx context.Context) error {
 		call, cancel := c.call(ctx)
-		err = c.publish(call, subject, ev)
-		cancel()
-		if err == nil {
-			break
-		}
-	}
+		defer cancel()
+		return c.publish(call, subject, ev)
+	})
 	if err != nil {
 		return fmt.Errorf("publish result %s (kept pending in the status): %w", ev.ID(), err)
 	}
