@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -84,10 +85,8 @@ func (m *StatusMetrics) Run(ctx context.Context) error {
 			return err
 		}
 		m.logger.Warn("status watch stopped; watching again, creating the bucket if it was deleted", "bucket", events.BucketStatus)
-		select {
-		case <-ctx.Done():
+		if retry.Wait(ctx, rewatchWait) != nil {
 			return nil
-		case <-time.After(rewatchWait):
 		}
 	}
 }
