@@ -297,7 +297,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	}
 
 	s.interval = coordinator.NewInterval(h.Publisher, h.Status, srcs, logger)
-	s.files = watch.NewFileWatcher(h.Publisher, s.status, time.Duration(cfg.Watch.Debounce), logger)
+	s.files = watch.NewFileWatcher(h.Publisher, s.status, time.Duration(cfg.Watch.Debounce), cfg.Sync.MaxDataSize.Int64(), logger)
 	s.files.SetSources(srcs)
 	s.refs = watch.NewGitPoller(h.Publisher, s.status, fetcher, time.Duration(cfg.Watch.GitPollInterval), logger)
 	s.refs.SetSources(srcs)

@@ -162,7 +162,7 @@ func newHarness(t *testing.T) *harness {
 	h.probe = filepath.Join(h.dir, "probe", "probe.json")
 	mustMkdir(t, filepath.Dir(h.probe))
 	mustWrite(t, h.probe, `{"probe":0}`)
-	h.w = NewFileWatcher(h.pub, &statuses{}, testDebounce, testsupport.Logger(t))
+	h.w = NewFileWatcher(h.pub, &statuses{}, testDebounce, 0, testsupport.Logger(t))
 	h.w.triggers.workers = 1
 	return h
 }
