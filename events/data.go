@@ -400,8 +400,7 @@ func (d SourceChanged) Validate() error {
 	if d.Provider == nil {
 		return errors.New("provider: required for trigger webhook")
 	}
-	return oneOf("provider.name", d.Provider.Name,
-		ProviderGitHub, ProviderGitLab, ProviderGitea, ProviderBitbucket, ProviderGeneric)
+	return oneOf("provider.name", d.Provider.Name, Providers()...)
 }
 
 // Validate implements Data.

@@ -80,6 +80,13 @@ const (
 	ProviderGeneric   = "generic"
 )
 
+// Providers returns the webhook providers, in the order regsync lists
+// them: the one list that the receiver, the configuration and the event
+// validation share.
+func Providers() []string {
+	return []string{ProviderGitHub, ProviderGitLab, ProviderGitea, ProviderBitbucket, ProviderGeneric}
+}
+
 // Reasons of a sync decision, as the sync worker reports them. The first
 // five lead to a sync; the other six answer triggers without one.
 var (
