@@ -143,7 +143,7 @@ type Decision struct {
 // knowledge first (cheap checks first).
 func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.Status, t Trigger) Decision {
 	if st == nil {
-		st = state.Initial(ScheduleOf(src))
+		st = Initial(src)()
 	}
 	log := m.logger.With("source", src.Name)
 	now := m.now()
@@ -488,6 +488,12 @@ func (m *Manager) previous(ctx context.Context, source string, k *kept) registry
 		return registry.Index{}
 	}
 	return registry.IndexOf(&reg)
+}
+
+// Initial returns the maker of a source's first status record, as
+// state.Store.Update takes it: the one place that record is made.
+func Initial(src config.Source) func() *state.Status {
+	return func() *state.Status { return state.Initial(ScheduleOf(src)) }
 }
 
 // ScheduleOf is the status's syncSchedule for a source: its interval in

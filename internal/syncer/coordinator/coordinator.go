@@ -525,7 +525,7 @@ func (c *Coordinator) readStatus(ctx context.Context, src config.Source) (*state
 	defer cancel()
 	st, _, err := c.status.Get(call, src.Name)
 	if err == nil && st == nil {
-		st, err = c.status.Update(call, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status, uint64) {})
+		st, err = c.status.Update(call, src.Name, syncer.Initial(src), func(*state.Status, uint64) {})
 	}
 	return st, err
 }

@@ -46,7 +46,7 @@ type outcome struct {
 	previousHash string
 }
 
-func (o outcome) initial() *state.Status { return state.Initial(syncer.ScheduleOf(o.src)) }
+func (o outcome) initial() *state.Status { return syncer.Initial(o.src)() }
 
 // skip answers a batch that needs no sync.
 func (c *Coordinator) skip(ctx context.Context, o outcome) error {
@@ -252,7 +252,7 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 func (c *Coordinator) dropPending(ctx context.Context, src config.Source, pending []byte) (*state.Status, error) {
 	call, cancel := c.call(ctx)
 	defer cancel()
-	st, err := c.status.Update(call, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) },
+	st, err := c.status.Update(call, src.Name, syncer.Initial(src),
 		func(s *state.Status, _ uint64) {
 			if bytes.Equal(s.PendingResult, pending) {
 				s.PendingResult = nil
