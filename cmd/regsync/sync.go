@@ -172,15 +172,8 @@ func coveredOf(ev event.Event) (events.Covered, bool) {
 	if err != nil {
 		return events.Covered{}, false
 	}
-	switch r := d.(type) {
-	case events.SyncCompleted:
-		return r.Covered, true
-	case events.SyncFailed:
-		return r.Covered, true
-	case events.SyncSkipped:
-		return r.Covered, true
-	}
-	return events.Covered{}, false
+	c, _, ok := events.ResultOf(d)
+	return c, ok
 }
 
 // syncedSources lists the sources in regsync_status, less those removed

@@ -309,15 +309,11 @@ func resultOf(ev event.Event) (events.Covered, string, error) {
 	if err != nil {
 		return events.Covered{}, "", err
 	}
-	switch r := d.(type) {
-	case events.SyncCompleted:
-		return r.Covered, r.Reason, nil
-	case events.SyncFailed:
-		return r.Covered, r.Reason, nil
-	case events.SyncSkipped:
-		return r.Covered, r.Reason, nil
+	c, reason, ok := events.ResultOf(d)
+	if !ok {
+		return events.Covered{}, "", fmt.Errorf("event %s is not a result", ev.ID())
 	}
-	return events.Covered{}, "", fmt.Errorf("event %s is not a result", ev.ID())
+	return c, reason, nil
 }
 
 // answerUnknown answers the triggers of a source that regsync does not
