@@ -234,12 +234,14 @@ type pipeline struct {
 	metrics  *serveMetrics
 	coord    *coordinator.Coordinator
 	interval *coordinator.Interval
-	files    *watch.FileWatcher
-	refs     *watch.Poller
-	polls    *watch.Poller
-	reloader *reload.Reloader
-	srv      *http.Server
-	ln       net.Listener
+	// statusWatch feeds the status metrics and the interval.
+	statusWatch *coordinator.StatusWatch
+	files       *watch.FileWatcher
+	refs        *watch.Poller
+	polls       *watch.Poller
+	reloader    *reload.Reloader
+	srv         *http.Server
+	ln          net.Listener
 }
 
 // build makes every part of the pipeline; nothing runs yet.
@@ -249,7 +251,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status, logger)}
 	s.ready.consuming = func() error { return s.coord.Ready() }
 	reg := prometheus.NewRegistry()
-	s.metrics = newServeMetrics(reg, conn.nc, h, srcs, logger)
+	s.metrics = newServeMetrics(reg, conn.nc, srcs)
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
@@ -296,7 +298,8 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
 	}
 
-	s.interval = coordinator.NewInterval(h.Publisher, h.Status, srcs, logger)
+	s.interval = coordinator.NewInterval(h.Publisher, srcs, logger)
+	s.statusWatch = coordinator.NewStatusWatch(h, logger, s.metrics.status, s.interval)
 	s.files = watch.NewFileWatcher(h.Publisher, s.status, time.Duration(cfg.Watch.Debounce), cfg.Sync.MaxDataSize.Int64(), logger)
 	s.files.SetSources(srcs)
 	s.refs = watch.NewGitPoller(h.Publisher, s.status, fetcher, time.Duration(cfg.Watch.GitPollInterval), logger)
@@ -322,7 +325,7 @@ func (s *pipeline) run(ctx context.Context) error {
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return s.coord.Run(gctx) })
 	grp.Go(func() error { return s.interval.Run(gctx) })
-	grp.Go(func() error { return s.metrics.status.Run(gctx) })
+	grp.Go(func() error { return s.statusWatch.Run(gctx) })
 	grp.Go(func() error { return s.files.Run(gctx) })
 	grp.Go(func() error { return s.refs.Run(gctx) })
 	grp.Go(func() error { return s.polls.Run(gctx) })

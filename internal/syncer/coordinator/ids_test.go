@@ -76,10 +76,10 @@ func TestResultsAfterStatusBucketRecreatedAreStored(t *testing.T) {
 // created again and followed from the start.
 func TestStatusBucketDeletedIsCreatedAgain(t *testing.T) {
 	h := newHarness(t)
-	m := NewStatusMetrics(h.h, []config.Source{{Name: "a", File: &config.File{Path: "a.json"}}}, testsupport.Logger(t))
+	m := NewStatusMetrics([]config.Source{{Name: "a", File: &config.File{Path: "a.json"}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	go func() { done <- NewStatusWatch(h.h, testsupport.Logger(t), m).Run(ctx) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
