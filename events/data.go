@@ -199,6 +199,21 @@ func (c Covered) Covers(id string, seq uint64) bool {
 	return slices.Contains(c.TriggerIDs, id) || (seq > 0 && seq <= c.TriggerSeq)
 }
 
+// ResultOf returns the triggers a result answers and its reason; ok is
+// false for data that is not a result (sync.completed, sync.failed or
+// sync.skipped).
+func ResultOf(d Data) (c Covered, reason string, ok bool) {
+	switch r := d.(type) {
+	case SyncCompleted:
+		return r.Covered, r.Reason, true
+	case SyncFailed:
+		return r.Covered, r.Reason, true
+	case SyncSkipped:
+		return r.Covered, r.Reason, true
+	}
+	return Covered{}, "", false
+}
+
 func (c Covered) validate() error {
 	if len(c.TriggerIDs) > MaxCoveredIDs {
 		return fmt.Errorf("triggerIds: %d ids, at most %d allowed", len(c.TriggerIDs), MaxCoveredIDs)
@@ -401,8 +416,7 @@ func (d SourceChanged) Validate() error {
 	if d.Provider == nil {
 		return errors.New("provider: required for trigger webhook")
 	}
-	return oneOf("provider.name", d.Provider.Name,
-		ProviderGitHub, ProviderGitLab, ProviderGitea, ProviderBitbucket, ProviderGeneric)
+	return oneOf("provider.name", d.Provider.Name, Providers()...)
 }
 
 // Validate implements Data.

@@ -346,3 +346,22 @@ func TestDiffOfListsNamesUpToTheLimitAndCountsAll(t *testing.T) {
 		}
 	})
 }
+
+func TestResultOf(t *testing.T) {
+	covered := Covered{TriggerIDs: []string{"t-1"}, TriggerCount: 1, TriggerSeq: 7}
+	for _, tc := range []struct {
+		data       Data
+		wantReason string
+		wantOK     bool
+	}{
+		{SyncCompleted{Reason: "source-data-changed", Covered: covered}, "source-data-changed", true},
+		{SyncFailed{Reason: "registry-not-ready", Covered: covered}, "registry-not-ready", true},
+		{SyncSkipped{Reason: "up-to-date-no-policy", Covered: covered}, "up-to-date-no-policy", true},
+		{SyncRequested{Source: "a"}, "", false},
+	} {
+		c, reason, ok := ResultOf(tc.data)
+		if ok != tc.wantOK || reason != tc.wantReason || ok && c.TriggerSeq != covered.TriggerSeq {
+			t.Errorf("ResultOf(%T) = %+v, %q, %v", tc.data, c, reason, ok)
+		}
+	}
+}

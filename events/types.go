@@ -86,6 +86,13 @@ const (
 	ProviderGeneric   = "generic"
 )
 
+// Providers returns the webhook providers, in the order regsync lists
+// them: the one list that the receiver, the configuration and the event
+// validation share.
+func Providers() []string {
+	return []string{ProviderGitHub, ProviderGitLab, ProviderGitea, ProviderBitbucket, ProviderGeneric}
+}
+
 // Reasons of a sync decision, in the ToolHive Registry Server's order, as
 // a result's reason and the status record's lastReason spell them. The
 // first five lead to a sync (SyncCompleted, or SyncFailed when it fails);

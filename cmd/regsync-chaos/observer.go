@@ -318,15 +318,15 @@ func decodeResult(msg jetstream.Msg, meta *jetstream.MsgMetadata) (result, bool)
 	}
 	r := result{id: ev.ID(), typ: ev.Type(), source: d.SourceName(), stored: meta.Timestamp,
 		content: ev.Type() + " " + string(ev.Data())}
+	var ok bool
+	if r.covered, _, ok = events.ResultOf(d); !ok {
+		return result{}, false
+	}
 	switch v := d.(type) {
 	case events.SyncCompleted:
-		r.covered, r.completed = v.Covered, &v
+		r.completed = &v
 	case events.SyncFailed:
-		r.covered, r.failed = v.Covered, &v
-	case events.SyncSkipped:
-		r.covered = v.Covered
-	default:
-		return result{}, false
+		r.failed = &v
 	}
 	return r, true
 }

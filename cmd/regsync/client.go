@@ -17,6 +17,8 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/jserr"
+	"github.com/regsync/regsync/internal/retry"
 )
 
 // defaultClientURL is the embedded server's default listener.
@@ -280,8 +282,8 @@ const unknownDeployment = "unknown"
 // changing while they follow results. A results stream that does not
 // exist (yet) counts: serve makes it at start, and a command follows only
 // once it knows that a service runs.
-var clientBackoff = bus.Backoff{First: 100 * time.Millisecond, Limit: 2 * time.Second, Retryable: func(err error) bool {
-	return bus.Temporary(err) || errors.Is(err, jetstream.ErrStreamNotFound)
+var clientBackoff = retry.Backoff{First: 100 * time.Millisecond, Limit: 2 * time.Second, Retryable: func(err error) bool {
+	return jserr.Temporary(err) || errors.Is(err, jetstream.ErrStreamNotFound)
 }}
 
 // follow hands fn the messages of REGSYNC_RESULTS that an ordered consumer
@@ -351,7 +353,7 @@ const clientCallTimeout = 5 * time.Second
 // wraps jetstream.ErrStreamNotFound when there is no such stream yet.
 func readResults(ctx context.Context, js jetstream.JetStream) (*jetstream.StreamInfo, error) {
 	var info *jetstream.StreamInfo
-	b := bus.Backoff{First: clientBackoff.First, Limit: clientBackoff.Limit, Timeout: clientCallTimeout}
+	b := retry.Backoff{First: clientBackoff.First, Limit: clientBackoff.Limit, Timeout: clientCallTimeout, Retryable: jserr.Temporary}
 	err := b.Do(ctx, func(ctx context.Context) error {
 		s, err := js.Stream(ctx, events.StreamResults)
 		if err == nil {

@@ -116,7 +116,7 @@ func TestAwaitResultOutlastsAnElection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := srv.Handles.Publisher.Publish(ctx, bus.SubjectOf(d), ev); err != nil {
+		if _, err := srv.Handles.Publisher.Publish(ctx, bus.SubjectOf(d), ev); err != nil {
 			t.Fatal(err)
 		}
 	}

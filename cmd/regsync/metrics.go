@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"runtime"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/sources"
@@ -30,7 +28,7 @@ type serveMetrics struct {
 	webhooks *prometheus.CounterVec
 }
 
-func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, h *bus.Handles, srcs []config.Source, logger *slog.Logger) *serveMetrics {
+func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Source) *serveMetrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "regsync_build_info",
@@ -52,7 +50,7 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, h *bus.Handles, s
 	}, []string{"provider", "code"})
 	m := &serveMetrics{
 		coord:    coordinator.NewMetrics(reg),
-		status:   coordinator.NewStatusMetrics(h, srcs, logger),
+		status:   coordinator.NewStatusMetrics(srcs),
 		checks:   sources.NewCheckMetrics(reg),
 		reloads:  reload.NewMetrics(reg),
 		webhooks: webhooks,

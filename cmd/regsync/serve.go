@@ -24,7 +24,9 @@ import (
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/dirlock"
+	"github.com/regsync/regsync/internal/jserr"
 	"github.com/regsync/regsync/internal/reload"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/coordinator"
@@ -208,7 +210,7 @@ func ensure(ctx context.Context, logger *slog.Logger, nc *nats.Conn, cfg *config
 		Logger:      logger,
 	}
 	var h *bus.Handles
-	b := bus.Backoff{First: time.Second, Limit: 30 * time.Second, OnRetry: func(attempt int, err error, wait time.Duration) {
+	b := retry.Backoff{First: time.Second, Limit: 30 * time.Second, Retryable: jserr.Temporary, OnRetry: func(attempt int, err error, wait time.Duration) {
 		logger.Warn("NATS cannot set up regsync's streams and buckets yet, retrying", "attempt", attempt, "retry_in", wait, "err", err)
 	}}
 	err = b.Do(ctx, func(ctx context.Context) (err error) {
@@ -233,12 +235,14 @@ type pipeline struct {
 	metrics  *serveMetrics
 	coord    *coordinator.Coordinator
 	interval *coordinator.Interval
-	files    *watch.FileWatcher
-	refs     *watch.Poller
-	polls    *watch.Poller
-	reloader *reload.Reloader
-	srv      *http.Server
-	ln       net.Listener
+	// statusWatch feeds the status metrics and the interval.
+	statusWatch *coordinator.StatusWatch
+	files       *watch.FileWatcher
+	refs        *watch.Poller
+	polls       *watch.Poller
+	reloader    *reload.Reloader
+	srv         *http.Server
+	ln          net.Listener
 }
 
 // returnMemory is regsync's one memory policy, called by the parts that
@@ -257,7 +261,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status, logger)}
 	s.ready.consuming = func() error { return s.coord.Ready() }
 	reg := prometheus.NewRegistry()
-	s.metrics = newServeMetrics(reg, conn.nc, h, srcs, logger)
+	s.metrics = newServeMetrics(reg, conn.nc, srcs)
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
@@ -307,8 +311,9 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
 	}
 
-	s.interval = coordinator.NewInterval(h.Publisher, h.Status, srcs, logger)
-	s.files = watch.NewFileWatcher(h.Publisher, s.status, time.Duration(cfg.Watch.Debounce), logger)
+	s.interval = coordinator.NewInterval(h.Publisher, srcs, logger)
+	s.statusWatch = coordinator.NewStatusWatch(h, logger, s.metrics.status, s.interval)
+	s.files = watch.NewFileWatcher(h.Publisher, s.status, time.Duration(cfg.Watch.Debounce), cfg.Sync.MaxDataSize.Int64(), logger)
 	s.files.SetSources(srcs)
 	s.refs = watch.NewGitPoller(h.Publisher, s.status, fetcher, time.Duration(cfg.Watch.GitPollInterval), logger)
 	s.refs.SetSources(srcs)
@@ -333,7 +338,7 @@ func (s *pipeline) run(ctx context.Context) error {
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return s.coord.Run(gctx) })
 	grp.Go(func() error { return s.interval.Run(gctx) })
-	grp.Go(func() error { return s.metrics.status.Run(gctx) })
+	grp.Go(func() error { return s.statusWatch.Run(gctx) })
 	grp.Go(func() error { return s.files.Run(gctx) })
 	grp.Go(func() error { return s.refs.Run(gctx) })
 	grp.Go(func() error { return s.polls.Run(gctx) })

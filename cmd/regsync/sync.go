@@ -128,33 +128,18 @@ func request(ctx context.Context, pub bus.Publisher, names []string, rid string,
 	var out []requested
 	for _, name := range names {
 		r := requested{source: name, id: rid + "-" + name}
-		sent := &ackRecorder{Publisher: pub}
-		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: sent, Retry: bus.DefaultRetry}
-		if _, err := prod.Publish(ctx, r.id, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid}); err != nil {
+		prod := bus.Producer{Name: pub.Source(events.ProducerCLI), Sender: pub, Retry: bus.DefaultRetry}
+		stored, err := prod.Publish(ctx, r.id, &events.SyncRequested{Source: name, Trigger: events.TriggerManual, RequestID: rid})
+		if err != nil {
 			return nil, err
 		}
 		// A duplicate collapsed with an earlier try or an earlier run of
 		// this request: its sequence is the stored trigger's.
-		r.seq = sent.ack.Sequence
+		r.seq = stored.Sequence
 		fmt.Fprintf(stderr, "requested sync of %s (request %s, trigger %s)\n", name, rid, r.id)
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-// ackRecorder is the Sender of a request: it keeps the acknowledgement of
-// the try that stored it.
-type ackRecorder struct {
-	bus.Publisher
-	ack *jetstream.PubAck
-}
-
-func (a *ackRecorder) Publish(ctx context.Context, subject string, ev event.Event) error {
-	ack, err := a.PublishAck(ctx, subject, ev)
-	if err == nil {
-		a.ack = ack
-	}
-	return err
 }
 
 // awaitResult returns the first result of source, from stream sequence
@@ -187,15 +172,8 @@ func coveredOf(ev event.Event) (events.Covered, bool) {
 	if err != nil {
 		return events.Covered{}, false
 	}
-	switch r := d.(type) {
-	case events.SyncCompleted:
-		return r.Covered, true
-	case events.SyncFailed:
-		return r.Covered, true
-	case events.SyncSkipped:
-		return r.Covered, true
-	}
-	return events.Covered{}, false
+	c, _, ok := events.ResultOf(d)
+	return c, ok
 }
 
 // syncedSources lists the sources in regsync_status, less those removed

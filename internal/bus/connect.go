@@ -143,19 +143,8 @@ func IsUnreachable(err error) bool { return errors.Is(err, ErrUnreachable) }
 // redacted returns err with the URLs it quotes redacted; errors.Is and
 // errors.As still see err.
 func redacted(err error) error {
-	if msg := redact.Message(err.Error()); msg != err.Error() {
-		return &redactedError{msg: msg, err: err}
-	}
-	return err
+	return redact.Error(err, redact.Message(err.Error()))
 }
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
 
 // classify names the kind of a nats.Connect error.
 func classify(err error) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/regsync/regsync/internal/jserr"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -35,13 +36,13 @@ func TestEnsureOnAServerWithoutJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Ensure(context.Background(), js, Resources{Replicas: 1, LeaseTTL: 5 * time.Second, Results: week})
-	if !errors.Is(err, ErrNoJetStream) {
+	if !errors.Is(err, jserr.ErrNoJetStream) {
 		t.Fatalf("Ensure() = %v, want ErrNoJetStream", err)
 	}
 	if !strings.Contains(err.Error(), "JetStream is not enabled on this server") {
 		t.Errorf("err %q does not say that JetStream is not enabled", err)
 	}
-	if Temporary(err) {
+	if jserr.Temporary(err) {
 		t.Errorf("Temporary(%v) = true: it would be retried for ever", err)
 	}
 }

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -12,12 +11,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/jserr"
 	"github.com/regsync/regsync/internal/tracing"
 )
-
-// errCodeDuplicateInProcess is JetStream's answer to a message whose id
-// another publisher is storing at this moment (JSStreamDuplicateMessageConflict).
-const errCodeDuplicateInProcess jetstream.ErrorCode = 10158
 
 // Publisher publishes the events of one deployment on one JetStream handle,
 // in one content mode; every producer publishes through it.
@@ -37,23 +33,17 @@ func (p Publisher) Source(producer string) string {
 	return events.ProducerSource(p.Deployment, producer)
 }
 
-// Publish stores ev on subject (see PublishAck).
-func (p Publisher) Publish(ctx context.Context, subject string, ev event.Event) error {
-	_, err := p.PublishAck(ctx, subject, ev)
-	return err
-}
-
-// PublishAck writes ev to subject and waits for JetStream to store it. The
-// event id is the message id, so repeats of one observation collapse in the
-// stream's duplicate window; the acknowledgement says whether this was one
-// (Duplicate) and the stream sequence of the stored event. A repeat that
-// another publisher is storing at the same moment counts as stored: the
-// stream holds it either way.
+// Publish writes ev to subject, waits for JetStream to store it and
+// returns what was stored. The event id is the message id, so repeats of
+// one observation collapse in the stream's duplicate window; Stored says
+// whether this was one (Duplicate) and the stream sequence of the stored
+// event. A repeat that another publisher is storing at the same moment
+// counts as stored: the stream holds it either way.
 //
 // Publishing is a span of its own, a child of ctx's span or the start of a
 // trace; the event carries the trace in its distributed-tracing extension
 // (unless it already carries one) and in the message headers.
-func (p Publisher) PublishAck(ctx context.Context, subject string, ev event.Event) (*jetstream.PubAck, error) {
+func (p Publisher) Publish(ctx context.Context, subject string, ev event.Event) (Stored, error) {
 	ctx, span := tracing.Tracer().Start(ctx, "publish "+ev.Type(), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject),
 			attribute.String("messaging.message.id", ev.ID()), attribute.String("registry.name", ev.Subject())))
@@ -64,31 +54,17 @@ func (p Publisher) PublishAck(ctx context.Context, subject string, ev event.Even
 	if err != nil {
 		span.SetStatus(codes.Error, "encode failed")
 		// No try would store it (too large, say): never retried.
-		return nil, fmt.Errorf("%w: encode %s event %s: %w", ErrBuild, ev.Type(), ev.ID(), err)
+		return Stored{}, fmt.Errorf("%w: encode %s event %s: %w", ErrBuild, ev.Type(), ev.ID(), err)
 	}
 	tracing.InjectHeader(ev, msg.Header)
 	ack, err := p.JS.PublishMsg(ctx, msg)
-	if hasCode(err, errCodeDuplicateInProcess) {
-		return &jetstream.PubAck{Duplicate: true}, nil
+	if jserr.IsDuplicateInProcess(err) {
+		return Stored{Event: ev, Duplicate: true}, nil
 	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "publish failed")
-		return nil, fmt.Errorf("publish %s event %s to %s: %w", ev.Type(), ev.ID(), subject, err)
+		return Stored{}, fmt.Errorf("publish %s event %s to %s: %w", ev.Type(), ev.ID(), subject, err)
 	}
-	return ack, nil
-}
-
-// IsConflict reports whether a key-value write lost a compare-and-swap race:
-// the key exists (Create) or moved on (Update, Delete). Replicated buckets
-// answer with a different error code than single-replica ones; both count.
-func IsConflict(err error) bool {
-	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
-		hasCode(err, jetstream.JSErrCodeStreamWrongLastSequence) ||
-		hasCode(err, jetstream.JSErrCodeStreamWrongLastSequenceConstant)
-}
-
-func hasCode(err error, code jetstream.ErrorCode) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == code
+	return Stored{Event: ev, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }

@@ -3,7 +3,6 @@ package bus
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -33,34 +32,12 @@ func TestPublishCountsADuplicateInProcessAsStored(t *testing.T) {
 	// Two replicas publish the interval slot's trigger at the same moment;
 	// the one that loses is told the id is being stored by the other.
 	inProcess := &jetstream.APIError{Code: 409, ErrorCode: 10158, Description: "duplicate message id is in process"}
-	ack, err := Publisher{JS: answeringJS{err: inProcess}}.PublishAck(context.Background(), events.TriggerSubject("src"), ev)
-	if err != nil || !ack.Duplicate {
-		t.Errorf("publish = %+v, %v; want a duplicate ack", ack, err)
+	st, err := Publisher{JS: answeringJS{err: inProcess}}.Publish(context.Background(), events.TriggerSubject("src"), ev)
+	if err != nil || !st.Duplicate {
+		t.Errorf("publish = %+v, %v; want a duplicate", st, err)
 	}
 	other := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "jetstream temporarily unavailable"}
-	if err := (Publisher{JS: answeringJS{err: other}}).Publish(context.Background(), events.TriggerSubject("src"), ev); !errors.Is(err, other) {
+	if _, err := (Publisher{JS: answeringJS{err: other}}).Publish(context.Background(), events.TriggerSubject("src"), ev); !errors.Is(err, other) {
 		t.Errorf("publish = %v, want the server's error", err)
-	}
-}
-
-func TestIsConflict(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"key exists", jetstream.ErrKeyExists, true},
-		{"revision mismatch", jetstream.ErrKeyRevisionMismatch, true},
-		{"wrong last sequence, single replica", &jetstream.APIError{Code: 400, ErrorCode: 10071}, true},
-		{"wrong last sequence, replicated", fmt.Errorf("update: %w", &jetstream.APIError{Code: 400, ErrorCode: 10164}), true},
-		{"timeout", context.DeadlineExceeded, false},
-		{"other api error", &jetstream.APIError{Code: 503, ErrorCode: 10008}, false},
-		{"nil", nil, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := IsConflict(tc.err); got != tc.want {
-				t.Errorf("IsConflict(%v) = %v, want %v", tc.err, got, tc.want)
-			}
-		})
 	}
 }

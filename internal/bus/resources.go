@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/jserr"
 )
 
 // Resources configures the JetStream resources of the contract.
@@ -56,10 +57,6 @@ const (
 	// configuration changed, never undoing an operator's `nats stream edit`.
 	appliedKey = "regsync.results.applied"
 )
-
-// ErrNoJetStream is the error of Ensure when the server regsync is
-// connected to does not run JetStream, and no other server answers for it.
-var ErrNoJetStream = errors.New("JetStream is not enabled on this server")
 
 // Handles are the JetStream resources the pipeline works with.
 type Handles struct {
@@ -106,13 +103,13 @@ const (
 // logged as warnings and left to the operator.
 //
 // A server without JetStream, which no other server answers for, is
-// ErrNoJetStream: no retry makes it appear.
+// jserr.ErrNoJetStream: no retry makes it appear.
 func Ensure(ctx context.Context, js jetstream.JetStream, r Resources) (*Handles, error) {
 	h, err := ensureAll(ctx, js, r)
 	if err != nil && errors.Is(err, nats.ErrNoResponders) {
 		if enabled, _ := js.Conn().ConnectedServerJetStream(); !enabled {
 			return nil, fmt.Errorf("%w (%s; start nats-server with --jetstream or a jetstream {} block in its configuration): %w",
-				ErrNoJetStream, js.Conn().ConnectedUrlRedacted(), err)
+				jserr.ErrNoJetStream, js.Conn().ConnectedUrlRedacted(), err)
 		}
 	}
 	return h, err
@@ -425,7 +422,7 @@ func keepReplicas(ctx context.Context, js streamUpdater, info *jetstream.StreamI
 	case err == nil:
 		log.Info("replicas changed to nats.replicas", "stream", cfg.Name, "from", from, "to", want)
 		return nil
-	case Temporary(err):
+	case jserr.Temporary(err):
 		return fmt.Errorf("set replicas of stream %s to %d: %w", cfg.Name, want, err)
 	}
 	log.Warn(fmt.Sprintf("stream replicas differ from nats.replicas and the cluster refused the change: fix the cluster, or set nats.replicas to what it can hold, or run `nats stream edit %s --replicas %d`", cfg.Name, want),

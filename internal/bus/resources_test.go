@@ -183,14 +183,19 @@ func TestResultsStoreRegistryChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ack, err := h.Publisher.PublishAck(ctx, events.RegistrySubject("default"), ev)
+		stored, err := h.Publisher.Publish(ctx, events.RegistrySubject("default"), ev)
 		if err != nil {
 			t.Fatalf("publish a registry change: %v", err)
 		}
-		if ack.Stream != events.StreamResults {
-			t.Fatalf("registry change stored in %q, want %s", ack.Stream, events.StreamResults)
+		results, err := h.JS.Stream(ctx, events.StreamResults)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return ack.Sequence
+		msg, err := results.GetMsg(ctx, stored.Sequence)
+		if err != nil || msg.Subject != events.RegistrySubject("default") {
+			t.Fatalf("registry change not stored in %s at %d: %v %v", events.StreamResults, stored.Sequence, msg, err)
+		}
+		return stored.Sequence
 	}
 
 	t.Run("a new stream", func(t *testing.T) {
@@ -211,7 +216,7 @@ func TestResultsStoreRegistryChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Publisher.PublishAck(ctx, events.ResultSubject("a", events.OutcomeSkipped), ev); err != nil {
+		if _, err := h.Publisher.Publish(ctx, events.ResultSubject("a", events.OutcomeSkipped), ev); err != nil {
 			t.Fatal(err)
 		}
 
@@ -309,7 +314,7 @@ func TestPublisherContentMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ack, err := h.Publisher.PublishAck(context.Background(), events.TriggerSubject("toolhive"), ev)
+			ack, err := h.Publisher.Publish(context.Background(), events.TriggerSubject("toolhive"), ev)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/registry"
 )
 
@@ -120,15 +121,15 @@ type Git struct {
 
 // WebhookProviders are the webhook receivers, as git.webhookProvider
 // names them.
-var WebhookProviders = []string{"github", "gitlab", "gitea", "bitbucket", "generic"}
+var WebhookProviders = events.Providers()
 
 // forgeHosts are the hosts whose webhook receiver is known.
 var forgeHosts = map[string]string{
-	"github.com":    "github",
-	"gitlab.com":    "gitlab",
-	"bitbucket.org": "bitbucket",
-	"codeberg.org":  "gitea",
-	"gitea.com":     "gitea",
+	"github.com":    events.ProviderGitHub,
+	"gitlab.com":    events.ProviderGitLab,
+	"bitbucket.org": events.ProviderBitbucket,
+	"codeberg.org":  events.ProviderGitea,
+	"gitea.com":     events.ProviderGitea,
 }
 
 // WebhookProviderName is the receiver that the source's own webhook secret

@@ -539,10 +539,10 @@ func (c *Config) validateOwnSections() []error {
 	for _, h := range []struct {
 		provider, fileKey, envKey, file, env string
 	}{
-		{"github", "secretFile", "secretEnv", w.GitHub.SecretFile, w.GitHub.SecretEnv},
-		{"gitlab", "tokenFile", "tokenEnv", w.GitLab.TokenFile, w.GitLab.TokenEnv},
-		{"gitea", "secretFile", "secretEnv", w.Gitea.SecretFile, w.Gitea.SecretEnv},
-		{"bitbucket", "secretFile", "secretEnv", w.Bitbucket.SecretFile, w.Bitbucket.SecretEnv},
+		{events.ProviderGitHub, "secretFile", "secretEnv", w.GitHub.SecretFile, w.GitHub.SecretEnv},
+		{events.ProviderGitLab, "tokenFile", "tokenEnv", w.GitLab.TokenFile, w.GitLab.TokenEnv},
+		{events.ProviderGitea, "secretFile", "secretEnv", w.Gitea.SecretFile, w.Gitea.SecretEnv},
+		{events.ProviderBitbucket, "secretFile", "secretEnv", w.Bitbucket.SecretFile, w.Bitbucket.SecretEnv},
 		{"generic", "secretFile", "secretEnv", w.Generic.SecretFile, w.Generic.SecretEnv},
 	} {
 		if h.file != "" && h.env != "" {

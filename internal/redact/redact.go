@@ -142,3 +142,21 @@ func Message(msg string) string {
 		return URL(trimmed) + u[len(trimmed):]
 	})
 }
+
+// Error returns err shown as msg, its message with what must not be shown
+// taken out; errors.Is and errors.As still see err. When msg is err's own
+// message, err is returned as it is.
+func Error(err error, msg string) error {
+	if err == nil || msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

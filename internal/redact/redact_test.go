@@ -1,6 +1,8 @@
 package redact
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -122,4 +124,15 @@ func FuzzURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestErrorKeepsTheChain(t *testing.T) {
+	inner := errors.New("dial https://user:secret@example.com/x: refused")
+	err := Error(fmt.Errorf("connect: %w", inner), "connect: "+Message(inner.Error()))
+	if strings.Contains(err.Error(), "secret") || !errors.Is(err, inner) {
+		t.Errorf("Error() = %q (is inner: %v), want it redacted and still wrapping", err, errors.Is(err, inner))
+	}
+	if same := errors.New("plain"); Error(same, "plain") != same {
+		t.Error("an unchanged message is not the same error")
+	}
 }

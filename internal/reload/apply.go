@@ -75,7 +75,7 @@ func (a *Applier) publish(ctx context.Context, ch Changes) error {
 		}
 	}
 	for _, src := range ch.Removed {
-		_, err := a.Status.Update(ctx, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(s *state.Status, _ uint64) {
+		_, err := a.Status.Update(ctx, src.Name, syncer.Initial(src), func(s *state.Status, _ uint64) {
 			syncer.RecordRemoved(s, now)
 		})
 		if err != nil {

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/regsync/regsync/internal/bounded"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/retry"
 )
 
 // fetchFile reads a local registry file, refusing one over limit bytes
@@ -21,26 +23,35 @@ import (
 //
 // A read that a writer overlapped (the file's size or modification time
 // changed while it was read, fewer bytes came than it held, or another
-// file took its name) is read again after a short pause, up to
-// len(rereadWaits) times, so half-written data is never handed on; a file
-// that never holds still fails with an error that says so. Fetched.Stale
-// tells later whether the file changed after a read that looked whole.
-func (f *Fetcher) fetchFile(path string, limit int64) (*Fetched, error) {
-	for i := 0; ; i++ {
-		fetched, settled, err := f.readFile(path, limit)
-		if err != nil || settled {
-			return fetched, err
+// file took its name) is read again after a short pause, as reread says,
+// so half-written data is never handed on; a file that never holds still
+// fails with an error that says so. Fetched.Stale tells later whether the
+// file changed after a read that looked whole.
+func (f *Fetcher) fetchFile(ctx context.Context, path string, limit int64) (*Fetched, error) {
+	var fetched *Fetched
+	b := reread
+	b.Retryable = func(err error) bool { return errors.Is(err, errUnsettled) }
+	err := b.Do(ctx, func(context.Context) error {
+		var settled bool
+		var err error
+		fetched, settled, err = f.readFile(path, limit)
+		if err == nil && !settled {
+			return errUnsettled
 		}
-		if i == len(rereadWaits) {
-			return nil, fmt.Errorf("failed to read file %s: it kept changing while it was read (%d reads); it is read again on its next change", path, i+1)
-		}
-		time.Sleep(rereadWaits[i])
+		return err
+	})
+	if errors.Is(err, errUnsettled) {
+		return nil, fmt.Errorf("failed to read file %s: %w; it is read again on its next change", path, err)
 	}
+	return fetched, err
 }
 
-// rereadWaits are the pauses before reading again a file that changed
-// while it was read: about half a second in all for a writer to finish.
-var rereadWaits = []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 75 * time.Millisecond, 150 * time.Millisecond, 250 * time.Millisecond}
+// errUnsettled reports a read of a file that a writer overlapped.
+var errUnsettled = errors.New("it kept changing while it was read")
+
+// reread is how a file that changed while it was read is read again: six
+// reads, with about half a second in all for a writer to finish.
+var reread = retry.Backoff{First: 20 * time.Millisecond, Limit: 250 * time.Millisecond, Attempts: 6}
 
 // readFile reads the file once; settled is false when a writer overlapped
 // the read (see fetchFile).

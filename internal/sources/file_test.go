@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/retry"
 )
 
 func fileSrc(path string) config.Source {
@@ -128,9 +128,9 @@ func TestFetchFileReadsAgainWhenAWriterOverlapsTheRead(t *testing.T) {
 		})
 	}
 	t.Run("a file that never holds still fails and says so", func(t *testing.T) {
-		waits := rereadWaits
-		rereadWaits = []time.Duration{0, 0}
-		t.Cleanup(func() { rereadWaits = waits })
+		b := reread
+		reread = retry.Backoff{Attempts: 3}
+		t.Cleanup(func() { reread = b })
 		path := filepath.Join(t.TempDir(), "registry.json")
 		if err := writeAll(path, half); err != nil {
 			t.Fatal(err)
@@ -144,7 +144,7 @@ func TestFetchFileReadsAgainWhenAWriterOverlapsTheRead(t *testing.T) {
 			}
 		}}
 		_, err := f.Fetch(context.Background(), fileSrc(path))
-		if err == nil || !strings.Contains(err.Error(), "kept changing while it was read (3 reads)") {
+		if err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts: it kept changing while it was read") {
 			t.Errorf("err %v, want one saying the file kept changing", err)
 		}
 	})

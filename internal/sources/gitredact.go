@@ -66,21 +66,10 @@ func (r redactor) err(err error) error {
 	// in any URL, such as net/http's "user:***@host".
 	clean = redact.Message(clean)
 	clean = printable.String(clean)
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
+	return redact.Error(err, clean)
 }
 
 // scrub returns err with every URL it quotes redacted (see
 // redact.Message) and its control characters escaped (see printable).
 // errors.Is and errors.As still see the original chain.
 func scrub(err error) error { return redactor{}.err(err) }
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }

@@ -98,7 +98,7 @@ func (f *Fetcher) fetch(ctx context.Context, src config.Source) (*Fetched, error
 	limit := f.maxSize()
 	switch {
 	case src.File != nil && src.File.Path != "":
-		fetched, err := f.fetchFile(src.File.Path, limit)
+		fetched, err := f.fetchFile(ctx, src.File.Path, limit)
 		f.check(CheckFile, err)
 		return fetched, err
 	case src.File != nil && src.File.URL != "":

@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
@@ -57,9 +58,9 @@ type Manager struct {
 	snapshots Snapshots
 	logger    *slog.Logger
 	now       func() time.Time
-	// revisionWaits are the pauses a read makes between fetches while it
-	// waits for an announced commit.
-	revisionWaits []time.Duration
+	// revisionWait is how often a read fetches, and the pauses between
+	// fetches, while it waits for an announced commit.
+	revisionWait retry.Backoff
 	// CallTimeout bounds each request to the snapshot store (storing gets
 	// more time for more bytes), so that a store that does not answer
 	// fails the sync in seconds; zero means DefaultCallTimeout.
@@ -107,7 +108,7 @@ func (m *Manager) call(ctx context.Context, size int) (context.Context, context.
 
 // NewManager returns a Manager.
 func NewManager(f Fetcher, s Snapshots, logger *slog.Logger) *Manager {
-	return &Manager{fetcher: f, snapshots: s, logger: logger, now: time.Now, revisionWaits: defaultRevisionWaits}
+	return &Manager{fetcher: f, snapshots: s, logger: logger, now: time.Now, revisionWait: defaultRevisionWait}
 }
 
 // Trigger is what a batch of coalesced triggers asks of ShouldSync.
@@ -148,7 +149,7 @@ type Decision struct {
 // knowledge first (cheap checks first).
 func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.Status, t Trigger) Decision {
 	if st == nil {
-		st = state.Initial(ScheduleOf(src))
+		st = Initial(src)()
 	}
 	log := m.logger.With("source", src.Name)
 	now := m.now()
@@ -228,7 +229,7 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 // the read with its error.
 func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status, announced string) (*sources.Fetched, *Error) {
 	await := m.awaitsRevision(ctx, src, st, announced)
-	for i := 0; ; i++ {
+	for i := 1; ; i++ {
 		fetched, err := m.fetcher.Fetch(ctx, src)
 		if err != nil {
 			// Carried with the decision; the sync's failure logs it, once.
@@ -237,17 +238,13 @@ func (m *Manager) read(ctx context.Context, src config.Source, st *state.Status,
 		if !await || fetched.Revision != st.Revision {
 			return fetched, nil
 		}
-		if i == len(m.revisionWaits) {
+		if i >= m.revisionWait.Attempts {
 			m.logger.Info("the announced commit is not what the branch serves; the synced commit still is",
-				"source", src.Name, "announced", announced, "served", fetched.Revision, "tries", i+1)
+				"source", src.Name, "announced", announced, "served", fetched.Revision, "tries", i)
 			return fetched, nil
 		}
-		t := time.NewTimer(m.revisionWaits[i])
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fetchError(ctx.Err())
-		case <-t.C:
+		if err := retry.Wait(ctx, m.revisionWait.Delay(i)); err != nil {
+			return nil, fetchError(err)
 		}
 	}
 }
@@ -256,10 +253,9 @@ func fetchError(err error) *Error {
 	return newError("Fetch failed", err, ConditionSourceAvailable, ConditionReasonFetchFailed)
 }
 
-// defaultRevisionWaits wait about 10 s in all for an announced commit.
-var defaultRevisionWaits = []time.Duration{
-	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second,
-}
+// defaultRevisionWait waits about 10 s in all for an announced commit:
+// seven fetches, 250ms doubling up to 3s apart.
+var defaultRevisionWait = retry.Backoff{First: 250 * time.Millisecond, Limit: 3 * time.Second, Attempts: 7}
 
 // seenRevisions is the optional side of a Fetcher that knows which
 // commits a git source's remote served before (sources.Fetcher does).
@@ -498,6 +494,12 @@ func (m *Manager) previous(ctx context.Context, source string, k *kept) registry
 		return registry.Index{}
 	}
 	return registry.IndexOf(&reg)
+}
+
+// Initial returns the maker of a source's first status record, as
+// state.Store.Update takes it: the one place that record is made.
+func Initial(src config.Source) func() *state.Status {
+	return func() *state.Status { return state.Initial(ScheduleOf(src)) }
 }
 
 // ScheduleOf is the status's syncSchedule for a source: its interval in

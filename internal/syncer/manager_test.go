@@ -16,6 +16,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/sources/gittest"
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -463,7 +464,7 @@ func TestReadAwaitsAnAnnouncedRevision(t *testing.T) {
 			remote := &seenRemote{laggingRemote: laggingRemote{old: "old", new: "new", lag: tc.lag}, seen: []string{"older", "old"}}
 			m := newTestManager(nil, &memSnapshots{data: map[string][]byte{}})
 			m.fetcher = remote
-			m.revisionWaits = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
+			m.revisionWait = retry.Backoff{First: time.Millisecond, Limit: time.Millisecond, Attempts: 4}
 			fetched, err := m.read(context.Background(), tc.src, synced, tc.revision)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err %v, want error %v", err, tc.wantErr)
@@ -580,7 +581,7 @@ func TestReplayedOlderPushAfterTheCloneWasRebuiltIsSkipped(t *testing.T) {
 	src := config.Source{Name: "g", Git: &config.Git{Repository: repo.URL, Branch: "main", Path: "registry.json"}}
 	dataDir := t.TempDir()
 	m := NewManager(&sources.Fetcher{DataDir: dataDir}, &memSnapshots{data: map[string][]byte{}}, slog.New(slog.DiscardHandler))
-	m.revisionWaits = []time.Duration{time.Millisecond, time.Millisecond}
+	m.revisionWait = retry.Backoff{First: time.Millisecond, Limit: time.Millisecond, Attempts: 3}
 	ctx := context.Background()
 
 	st := state.Initial("")

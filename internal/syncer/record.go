@@ -4,9 +4,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/events"
-
-	"github.com/regsync/regsync/internal/backoff"
-
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -101,8 +99,11 @@ func Removed(st *state.Status) bool {
 	return ok && c.Reason == ConditionReasonSourceRemoved
 }
 
+// failedSyncRetry is how a failed sync is retried: 5s doubling up to 5m.
+var failedSyncRetry = retry.Backoff{First: 5 * time.Second, Limit: 5 * time.Minute}
+
 // RetryBackoff is how long to wait before retrying after the given number
-// of consecutive failures: 5s doubling up to 5m.
+// of consecutive failures.
 func RetryBackoff(attempts int) time.Duration {
-	return backoff.Doubling(5*time.Second, 5*time.Minute, attempts)
+	return failedSyncRetry.Delay(attempts)
 }

@@ -33,12 +33,6 @@ import (
 // triggers.
 const fileProducer = events.ProducerFileWatcher
 
-// maxDigestSize is the largest file the watcher reads to compute its
-// digest: sync.maxDataSize's default. A larger file gets a digest of its
-// size and modification time instead, which never equals a content
-// digest, so the worker fetches it and reports the size error.
-var maxDigestSize = config.Default().Sync.MaxDataSize.Int64()
-
 const (
 	// settleWait bounds how long content that is not a complete JSON
 	// document is taken for a write still in progress before it is
@@ -78,6 +72,11 @@ const (
 type FileWatcher struct {
 	debounce time.Duration
 	settle   time.Duration // longest wait for content to become complete
+	// maxSize is the largest file read for its digest: the fetcher's
+	// limit, sync.maxDataSize. A larger file gets a digest of its size and
+	// modification time instead, which never equals a content digest, so
+	// the worker fetches it and reports the size error.
+	maxSize  int64
 	logger   *slog.Logger
 	triggers *triggers
 
@@ -102,11 +101,16 @@ type fileSource struct {
 // naming each trigger by the sync it follows as status tells (see
 // identify). A
 // file whose content is not yet a complete JSON document is read again
-// after debounce (watch.debounce's default when not positive). It watches
-// nothing until SetSources is called.
-func NewFileWatcher(pub Publisher, status Synced, debounce time.Duration, logger *slog.Logger) *FileWatcher {
+// after debounce (watch.debounce's default when not positive). A file is
+// read for its digest up to maxSize, the limit the fetcher reads it to
+// (sync.maxDataSize; its default when not positive). It watches nothing
+// until SetSources is called.
+func NewFileWatcher(pub Publisher, status Synced, debounce time.Duration, maxSize int64, logger *slog.Logger) *FileWatcher {
 	if debounce <= 0 {
 		debounce = time.Duration(config.Default().Watch.Debounce)
+	}
+	if maxSize <= 0 {
+		maxSize = config.Default().Sync.MaxDataSize.Int64()
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -114,6 +118,7 @@ func NewFileWatcher(pub Publisher, status Synced, debounce time.Duration, logger
 	return &FileWatcher{
 		debounce: debounce,
 		settle:   max(settleWait, 2*debounce),
+		maxSize:  maxSize,
 		logger:   logger,
 		triggers: newTriggers(pub, status, fileProducer, events.TriggerFile, "file", "missing", logger),
 		reload:   make(chan struct{}, 1),
@@ -424,7 +429,7 @@ func (l *fileLoop) check(f *watchedFile, now time.Time) {
 	if l.buf == nil {
 		l.buf = make([]byte, readBufferSize)
 	}
-	revision, partial, err := fileRevision(f.path, l.buf, l.w.beforeOpen)
+	revision, partial, err := fileRevision(f.path, l.w.maxSize, l.buf, l.w.beforeOpen)
 	f.read = time.Now()
 	f.cost = f.read.Sub(start)
 	if err != nil {
@@ -616,12 +621,12 @@ func lookupNames(path string) map[string]bool {
 
 // fileRevision returns the revision of the file at path: the digest the
 // file fetcher reports for it (registry.Hash of its bytes), "" when it does
-// not exist or cannot be read, and for a file over maxDigestSize a digest
+// not exist or cannot be read, and for a file over limit bytes a digest
 // of its size and modification time. The file streams through the hash,
 // never held in memory: it is read through buf, which a watcher reading
 // thousands of files reuses. partial reports content cut short, as a write
 // in progress leaves it (see docShape).
-func fileRevision(path string, buf []byte, beforeOpen func(string)) (revision string, partial bool, err error) {
+func fileRevision(path string, limit int64, buf []byte, beforeOpen func(string)) (revision string, partial bool, err error) {
 	if beforeOpen != nil {
 		beforeOpen(path)
 	}
@@ -633,18 +638,18 @@ func fileRevision(path string, buf []byte, beforeOpen func(string)) (revision st
 	if err != nil {
 		return "", false, fmt.Errorf("read %s: %w", path, err)
 	}
-	if info.Size() > maxDigestSize {
+	if info.Size() > limit {
 		f.Close()
 		return oversize(info), false, nil
 	}
 	defer f.Close()
 	h := sha256.New()
 	var shape docShape
-	n, err := io.CopyBuffer(io.MultiWriter(h, &shape), io.LimitReader(f, maxDigestSize+1), buf)
+	n, err := io.CopyBuffer(io.MultiWriter(h, &shape), io.LimitReader(f, limit+1), buf)
 	if err != nil {
 		return "", false, fmt.Errorf("read %s: %w", path, err)
 	}
-	if n > maxDigestSize {
+	if n > limit {
 		if info, err = f.Stat(); err != nil {
 			return "", false, fmt.Errorf("read %s: %w", path, err)
 		}

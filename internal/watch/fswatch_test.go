@@ -19,6 +19,7 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -498,7 +499,7 @@ func TestFileWatcherPublishErrors(t *testing.T) {
 	t.Run("a trigger given up on is offered again by the next check", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		h.w.triggers.producer.Retry = bus.Backoff{Attempts: 3, First: time.Millisecond, Limit: 2 * time.Millisecond, Timeout: time.Second}
+		h.w.triggers.producer.Retry = retry.Backoff{Attempts: 3, First: time.Millisecond, Limit: 2 * time.Millisecond, Timeout: time.Second}
 		p := h.path("registry.json")
 		mustWrite(t, p, contentA)
 		down := func(subject string) bool { return subject == events.TriggerSubject("a") }
@@ -531,7 +532,7 @@ func TestFileWatcherRun(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})
-		w := NewFileWatcher(pub, &statuses{}, testDebounce, testsupport.Logger(t))
+		w := NewFileWatcher(pub, &statuses{}, testDebounce, 0, testsupport.Logger(t))
 		w.SetSources([]config.Source{source("a", filepath.Join(dir, "r.json"))})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -565,7 +566,7 @@ func TestFileWatcherRun(t *testing.T) {
 		p := filepath.Join(dir, "r.json")
 		mustWrite(t, p, contentA)
 		pub := &fakePublisher{}
-		w := NewFileWatcher(pub, &statuses{}, testDebounce, testsupport.Logger(t))
+		w := NewFileWatcher(pub, &statuses{}, testDebounce, 0, testsupport.Logger(t))
 		w.SetSources([]config.Source{source("a", p)})
 		for i := 1; i <= 2; i++ {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -582,8 +583,8 @@ func TestFileWatcherRun(t *testing.T) {
 
 type publisherFunc func(ctx context.Context, subject string, ev event.Event) error
 
-func (f publisherFunc) Publish(ctx context.Context, subject string, ev event.Event) error {
-	return f(ctx, subject, ev)
+func (f publisherFunc) Publish(ctx context.Context, subject string, ev event.Event) (bus.Stored, error) {
+	return bus.Stored{Event: ev}, f(ctx, subject, ev)
 }
 
 func (publisherFunc) Source(producer string) string { return testSource(producer) }
@@ -598,7 +599,7 @@ func TestFileRevision(t *testing.T) {
 	big := filepath.Join(dir, "big.json")
 	f, err := os.Create(big)
 	must(t, err)
-	must(t, f.Truncate(maxDigestSize+1))
+	must(t, f.Truncate(defaultMaxSize+1))
 	must(t, f.Close())
 	bigInfo, err := os.Stat(big)
 	must(t, err)
@@ -620,7 +621,7 @@ func TestFileRevision(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rev, partial, err := fileRevision(filepath.Join(dir, tc.path), make([]byte, 512), nil)
+			rev, partial, err := fileRevision(filepath.Join(dir, tc.path), defaultMaxSize, make([]byte, 512), nil)
 			if rev != tc.revision || partial != tc.partial {
 				t.Errorf("got (%q, %v), want (%q, %v)", rev, partial, tc.revision, tc.partial)
 			}
@@ -634,6 +635,36 @@ func TestFileRevision(t *testing.T) {
 	}
 }
 
+// The watcher reads a file for its digest up to the limit the fetcher
+// reads it to (sync.maxDataSize), not up to that setting's default: a
+// file within the configured limit gets the digest the sync stores, so a
+// touch that changes nothing is not taken for a change, and a file over
+// it gets a revision of its size and time.
+func TestFileRevisionReadsUpToTheConfiguredLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "registry.json")
+	mustWrite(t, path, contentA)
+	info, err := os.Stat(path)
+	must(t, err)
+	for _, tc := range []struct {
+		name  string
+		limit int64
+		want  string
+	}{
+		{"within the limit: the fetcher's digest", info.Size(), digest(contentA)},
+		{"over the limit: size and time", info.Size() - 1, oversize(info)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := NewFileWatcher(&fakePublisher{}, &statuses{}, testDebounce, tc.limit, nil)
+			rev, _, err := fileRevision(path, w.maxSize, make([]byte, 512), nil)
+			if err != nil || rev != tc.want {
+				t.Errorf("revision %q, %v; want %q", rev, err, tc.want)
+			}
+		})
+	}
+}
+
 // BenchmarkEditToPublish measures the time from writing new content to a
 // watched file until its trigger is stored, for the debounce used in the
 // tests and the default one.
@@ -643,7 +674,7 @@ func BenchmarkEditToPublish(b *testing.B) {
 			p := filepath.Join(b.TempDir(), "registry.json")
 			mustWrite(b, p, `{"n":-1}`)
 			pub := &fakePublisher{notify: make(chan string, 1024)}
-			w := NewFileWatcher(pub, &statuses{}, debounce, nil)
+			w := NewFileWatcher(pub, &statuses{}, debounce, 0, nil)
 			w.SetSources([]config.Source{source("bench", p)})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -687,7 +718,7 @@ func TestFileWatcherErrorRechecksEveryFile(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { fsw.Close() })
 
-	w := NewFileWatcher(&fakePublisher{}, &statuses{}, testDebounce, testsupport.Logger(t))
+	w := NewFileWatcher(&fakePublisher{}, &statuses{}, testDebounce, 0, testsupport.Logger(t))
 	w.SetSources([]config.Source{source("one", one), source("two", two)})
 	l := &fileLoop{w: w, fsw: fsw, files: map[string]*watchedFile{}, byName: map[string][]*watchedFile{}, addErr: map[string]string{}}
 	want, _ := w.takeSources()
@@ -792,7 +823,7 @@ func TestFileWatcherIgnoresOtherNames(t *testing.T) {
 func TestFileWatcherPublishesCompleteWritesWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.w = NewFileWatcher(h.pub, &statuses{}, time.Hour, testsupport.Logger(t))
+	h.w = NewFileWatcher(h.pub, &statuses{}, time.Hour, 0, testsupport.Logger(t))
 	h.w.triggers.workers = 1
 	p := h.path("registry.json")
 	mustWrite(t, p, contentA)
@@ -815,7 +846,7 @@ func TestFileRevisionStreams(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	rev, partial, err := fileRevision(p, make([]byte, readBufferSize), nil)
+	rev, partial, err := fileRevision(p, defaultMaxSize, make([]byte, readBufferSize), nil)
 	runtime.ReadMemStats(&after)
 	if err != nil || partial || rev == "" {
 		t.Fatalf("fileRevision: %q %v %v", rev, partial, err)
@@ -882,3 +913,6 @@ func FuzzDocShape(f *testing.F) {
 		}
 	})
 }
+
+// defaultMaxSize is sync.maxDataSize's default.
+var defaultMaxSize = config.Default().Sync.MaxDataSize.Int64()

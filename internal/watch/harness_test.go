@@ -15,6 +15,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -56,7 +57,11 @@ func testSource(producer string) string { return events.ProducerSource(testDeplo
 
 func (p *fakePublisher) Source(producer string) string { return testSource(producer) }
 
-func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) error {
+func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) (bus.Stored, error) {
+	return bus.Stored{Event: ev}, p.store(ctx, subject, ev)
+}
+
+func (p *fakePublisher) store(ctx context.Context, subject string, ev event.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -157,7 +162,7 @@ func newHarness(t *testing.T) *harness {
 	h.probe = filepath.Join(h.dir, "probe", "probe.json")
 	mustMkdir(t, filepath.Dir(h.probe))
 	mustWrite(t, h.probe, `{"probe":0}`)
-	h.w = NewFileWatcher(h.pub, &statuses{}, testDebounce, testsupport.Logger(t))
+	h.w = NewFileWatcher(h.pub, &statuses{}, testDebounce, 0, testsupport.Logger(t))
 	h.w.triggers.workers = 1
 	return h
 }

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/backoff"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/sources"
 )
 
@@ -196,12 +196,8 @@ func (p *Poller) poll(ctx context.Context, src config.Source) {
 	failures := 0
 	var wait time.Duration // check once at start
 	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if retry.Wait(ctx, wait) != nil {
 			return
-		case <-t.C:
 		}
 		cctx, cancel := context.WithTimeout(ctx, p.timeout)
 		changed, rev, err := p.check(cctx, src)
@@ -233,7 +229,7 @@ func pollBackoff(every time.Duration, failures int, auth bool) time.Duration {
 	if auth {
 		return maxPollBackoff
 	}
-	return backoff.Doubling(every, maxPollBackoff, failures)
+	return retry.Backoff{First: every, Limit: maxPollBackoff}.Delay(failures)
 }
 
 // httpBackoff is the wait after a failed http check: the doubling

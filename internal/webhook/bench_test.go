@@ -19,6 +19,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 )
 
@@ -30,12 +31,11 @@ func (p *encodingPublisher) Source(producer string) string {
 	return events.ProducerSource(testDeployment, producer)
 }
 
-func (p *encodingPublisher) Publish(_ context.Context, subject string, ev event.Event) error {
+func (p *encodingPublisher) Publish(_ context.Context, subject string, ev event.Event) (bus.Stored, error) {
 	if _, err := events.Encode(subject, ev); err != nil {
-		return err
+		return bus.Stored{}, err
 	}
-	p.n.Add(1)
-	return nil
+	return bus.Stored{Event: ev, Sequence: uint64(p.n.Add(1))}, nil
 }
 
 // helloSources follow the repository of the GitHub sample payloads.

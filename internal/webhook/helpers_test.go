@@ -24,6 +24,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/testsupport"
 	"github.com/regsync/regsync/schemas"
@@ -113,7 +114,11 @@ func (p *fakePublisher) Source(producer string) string {
 	return events.ProducerSource(testDeployment, producer)
 }
 
-func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) error {
+func (p *fakePublisher) Publish(ctx context.Context, subject string, ev event.Event) (bus.Stored, error) {
+	return bus.Stored{Event: ev}, p.store(ctx, subject, ev)
+}
+
+func (p *fakePublisher) store(ctx context.Context, subject string, ev event.Event) error {
 	if p.entered != nil {
 		p.entered <- struct{}{}
 	}

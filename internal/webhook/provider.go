@@ -25,13 +25,7 @@ type provider struct {
 func Providers() []string { return slices.Clone(providerNames) }
 
 // providerNames lists the receivers in the order Enabled reports them.
-var providerNames = []string{
-	events.ProviderGitHub,
-	events.ProviderGitLab,
-	events.ProviderGitea,
-	events.ProviderBitbucket,
-	events.ProviderGeneric,
-}
+var providerNames = events.Providers()
 
 var providers = map[string]*provider{
 	events.ProviderGitHub: {

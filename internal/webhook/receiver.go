@@ -18,12 +18,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/ratelog"
+	"github.com/regsync/regsync/internal/retry"
 )
 
 // DefaultPublishTimeout is Options.PublishTimeout when not set.
@@ -41,10 +40,9 @@ const retryAfter = 5 * time.Second
 const maxDeliveryIDLen = 64
 
 // Publisher stores a trigger event: bus.Publisher, or a fake in tests.
-// Publish returns once the event is stored, or with the reason it was not;
 // Source names a producer of this deployment (events.ProducerSource).
 type Publisher interface {
-	Publish(ctx context.Context, subject string, ev event.Event) error
+	bus.Sender
 	Source(producer string) string
 }
 
@@ -390,7 +388,7 @@ func (r *Receiver) publish(ctx context.Context, provider string, d *delivery, pl
 		deliveryID = randomID()
 	}
 	// One try: the sender retries the delivery when it is answered 503.
-	prod := bus.Producer{Name: r.pub.Source(events.ProducerWebhook(provider)), Sender: r.pub, Retry: bus.Backoff{Attempts: 1}}
+	prod := bus.Producer{Name: r.pub.Source(events.ProducerWebhook(provider)), Sender: r.pub, Retry: retry.Backoff{Attempts: 1}}
 	publish := func(t target) error {
 		_, err := prod.Publish(ctx, eventID(provider, deliveryID, t.source), &events.SourceChanged{
 			Source:   t.source,

@@ -17,6 +17,7 @@ import (
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/ratelog"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/tracing"
@@ -133,7 +134,10 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 	mgr.CallTimeout = c.callTimeout
 	notStarted := fmt.Errorf("trigger consumer %s on %s not started yet", ConsumerName, events.StreamTriggers)
 	c.notReady.Store(&notStarted)
-	c.publish = h.Publisher.Publish
+	c.publish = func(ctx context.Context, subject string, ev event.Event) error {
+		_, err := h.Publisher.Publish(ctx, subject, ev)
+		return err
+	}
 	c.SetSources(srcs)
 	return c
 }
@@ -254,12 +258,11 @@ func (c *Coordinator) consume(ctx context.Context) (*consumption, jetstream.Cons
 		cur *consumption
 		cc  jetstream.ConsumeContext
 	)
-	retry := bus.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,
-		Retryable: func(error) bool { return true },
+	b := retry.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,
 		OnRetry: func(attempt int, err error, wait time.Duration) {
 			c.logger.Warn("cannot consume triggers, trying again", "attempt", attempt, "retry_in", wait, "err", err)
 		}}
-	err := retry.Do(ctx, func(call context.Context) error {
+	err := b.Do(ctx, func(call context.Context) error {
 		cons, err := c.h.JS.CreateOrUpdateConsumer(call, events.StreamTriggers, jetstream.ConsumerConfig{
 			Durable:       ConsumerName,
 			Description:   "regsync sync workers",
@@ -561,7 +564,7 @@ func (c *Coordinator) readStatus(ctx context.Context, src config.Source) (*state
 	defer cancel()
 	st, _, err := c.status.Get(call, src.Name)
 	if err == nil && st == nil {
-		st, err = c.status.Update(call, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) }, func(*state.Status, uint64) {})
+		st, err = c.status.Update(call, src.Name, syncer.Initial(src), func(*state.Status, uint64) {})
 	}
 	return st, err
 }

@@ -212,13 +212,13 @@ func (h *harness) changed(source, revision string) string {
 	return id
 }
 
-func (h *harness) publish(id string, d events.Data) *jetstream.PubAck {
+func (h *harness) publish(id string, d events.Data) bus.Stored {
 	h.t.Helper()
 	ev, err := events.New(id, "/test", d)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ack, err := h.h.Publisher.PublishAck(context.Background(), events.TriggerSubject(d.SourceName()), ev)
+	ack, err := h.h.Publisher.Publish(context.Background(), events.TriggerSubject(d.SourceName()), ev)
 	if err != nil {
 		h.t.Fatal(err)
 	}

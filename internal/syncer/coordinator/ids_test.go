@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,9 +69,11 @@ func TestResultsAfterStatusBucketRecreatedAreStored(t *testing.T) {
 		ev, _ := res.next()
 		ids = append(ids, ev.ID())
 	}
-	if n := storedResults(t, h, "local"); n != 3 {
-		t.Errorf("REGSYNC_RESULTS holds %d results of local, want 3 (%v)", n, ids)
-	}
+	// A result reaches the core subscription as the stream stores it,
+	// not after: wait for the stream to hold the last one.
+	testsupport.Eventually(t, fmt.Sprintf("REGSYNC_RESULTS to hold 3 results of local (%v)", ids), func() bool {
+		return storedResults(t, h, "local") == 3
+	})
 }
 
 // Deleting regsync_status while regsync runs must not stop the status
@@ -78,10 +81,10 @@ func TestResultsAfterStatusBucketRecreatedAreStored(t *testing.T) {
 // created again and followed from the start.
 func TestStatusBucketDeletedIsCreatedAgain(t *testing.T) {
 	h := newHarness(t)
-	m := NewStatusMetrics(h.h, []config.Source{{Name: "a", File: &config.File{Path: "a.json"}}}, testsupport.Logger(t))
+	m := NewStatusMetrics([]config.Source{{Name: "a", File: &config.File{Path: "a.json"}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	go func() { done <- NewStatusWatch(h.h, testsupport.Logger(t), m).Run(ctx) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -2,13 +2,10 @@ package coordinator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
@@ -22,7 +19,6 @@ import (
 // names. ShouldSync still decides; an unchanged source is skipped.
 type Interval struct {
 	producer bus.Producer
-	status   statusWatch
 	logger   *slog.Logger
 
 	mu sync.Mutex
@@ -34,11 +30,6 @@ type Interval struct {
 	// is only noted (its startup trigger covers it).
 	slots map[string]int64
 	wake  chan struct{}
-}
-
-// statusWatch watches every status record: regsync_status.
-type statusWatch interface {
-	WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error)
 }
 
 // nextRetry is a failed source's next attempt.
@@ -56,9 +47,10 @@ func retryID(source string, st *state.Status) string {
 	return fmt.Sprintf("rt-%s-%d-%d", source, st.AttemptCount, st.LastSyncTime.UnixNano())
 }
 
-// NewInterval returns an Interval for the given sources.
-func NewInterval(pub bus.Publisher, status jetstream.KeyValue, srcs []config.Source, logger *slog.Logger) *Interval {
-	iv := &Interval{producer: pub.Producer(events.ProducerInterval, logger), status: status, logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
+// NewInterval returns an Interval for the given sources. A StatusWatch
+// tells it the failed sources to retry.
+func NewInterval(pub bus.Publisher, srcs []config.Source, logger *slog.Logger) *Interval {
+	iv := &Interval{producer: pub.Producer(events.ProducerInterval, logger), logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
 	iv.SetSources(srcs)
 	return iv
 }
@@ -86,16 +78,6 @@ func (iv *Interval) poke() {
 
 // Run publishes triggers until ctx is done.
 func (iv *Interval) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	watcher, err := iv.status.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
-	}
-	wg.Go(func() { iv.followStatus(ctx, watcher) })
-
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -115,65 +97,20 @@ func (iv *Interval) Run(ctx context.Context) error {
 	}
 }
 
-// followStatus keeps the retry times of failed sources. Only a failure
+// restartStatus: the records replay, so no failure is missed.
+func (iv *Interval) restartStatus() {}
+
+// noteStatus keeps the retry time of a failed source. Only a failure
 // wakes the loop (its retry may come before the next wake-up): every sync
 // writes the status, and a thousand sources synced at once must not
-// recompute the schedule thousands of times. A watch that ends before ctx
-// is done is made again under backoff: it replays every record, so no
-// failure is missed.
-func (iv *Interval) followStatus(ctx context.Context, w jetstream.KeyWatcher) {
-	retry := bus.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second,
-		Retryable: func(error) bool { return true },
-		OnRetry: func(attempt int, err error, wait time.Duration) {
-			iv.logger.Warn("cannot watch the status, retries of failed sources wait", "attempt", attempt, "retry_in", wait, "err", err)
-		}}
-	for {
-		iv.follow(ctx, w)
-		if ctx.Err() != nil {
-			return
-		}
-		iv.logger.Warn("status watch ended, watching again", "bucket", events.BucketStatus)
-		err := retry.Do(ctx, func(ctx context.Context) (err error) {
-			w, err = iv.status.WatchAll(ctx)
-			if err != nil {
-				return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
-			}
-			return nil
-		})
-		if err != nil {
-			return // ctx is done
-		}
-	}
-}
-
-// follow notes every status update until the watch ends or ctx is done.
-func (iv *Interval) follow(ctx context.Context, w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case entry, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if entry == nil {
-				continue
-			}
-			iv.noteStatus(entry)
-		}
-	}
-}
-
-func (iv *Interval) noteStatus(entry jetstream.KeyValueEntry) {
-	var st state.Status
-	failed := entry.Operation() == jetstream.KeyValuePut && json.Unmarshal(entry.Value(), &st) == nil &&
-		st.Phase == state.PhaseFailed && st.AttemptCount > 0 && st.NextSyncTime != nil && st.LastSyncTime != nil
+// recompute the schedule thousands of times.
+func (iv *Interval) noteStatus(source string, st *state.Status) {
+	failed := st != nil && st.Phase == state.PhaseFailed && st.AttemptCount > 0 && st.NextSyncTime != nil && st.LastSyncTime != nil
 	iv.mu.Lock()
 	if failed {
-		iv.retries[entry.Key()] = nextRetry{id: retryID(entry.Key(), &st), at: *st.NextSyncTime}
+		iv.retries[source] = nextRetry{id: retryID(source, st), at: *st.NextSyncTime}
 	} else {
-		delete(iv.retries, entry.Key())
+		delete(iv.retries, source)
 	}
 	iv.mu.Unlock()
 	if failed {

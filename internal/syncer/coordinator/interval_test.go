@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -45,8 +47,8 @@ func TestTwoReplicasPublishOneTriggerPerSlot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	for range 2 {
-		iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, logger)
-		go func() { done <- iv.Run(ctx) }()
+		iv := NewInterval(h.h.Publisher, []config.Source{src}, logger)
+		go func() { done <- runWatched(ctx, h, iv) }()
 	}
 	var ids []string
 	testsupport.Eventually(t, "three interval slots", func() bool {
@@ -80,10 +82,10 @@ func TestIntervalTriggerOnUnchangedDataIsSkipped(t *testing.T) {
 	h.request("local")
 	res.completed()
 
-	iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	iv := NewInterval(h.h.Publisher, []config.Source{src}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- iv.Run(ctx) }()
+	go func() { done <- runWatched(ctx, h, iv) }()
 	defer func() { cancel(); <-done }()
 
 	s := res.skipped()
@@ -99,10 +101,10 @@ func TestIntervalTriggerOnUnchangedDataIsSkipped(t *testing.T) {
 func TestFailedSourceIsRetriedAtItsRetryTime(t *testing.T) {
 	h := newHarness(t)
 	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
-	iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	iv := NewInterval(h.h.Publisher, []config.Source{src}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- iv.Run(ctx) }()
+	go func() { done <- runWatched(ctx, h, iv) }()
 	defer func() { cancel(); <-done }()
 
 	failedAt := time.Now()
@@ -125,10 +127,10 @@ func TestFailedSourceIsRetriedAtItsRetryTime(t *testing.T) {
 func TestEveryFailureEpisodeIsRetried(t *testing.T) {
 	h := newHarness(t)
 	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
-	iv := NewInterval(h.h.Publisher, h.h.Status, []config.Source{src}, slog.New(slog.DiscardHandler))
+	iv := NewInterval(h.h.Publisher, []config.Source{src}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- iv.Run(ctx) }()
+	go func() { done <- runWatched(ctx, h, iv) }()
 	defer func() { cancel(); <-done }()
 
 	put := func(st state.Status) {
@@ -150,4 +152,13 @@ func TestEveryFailureEpisodeIsRetried(t *testing.T) {
 	if ids := streamIDs(t, h, "flaky"); ids[0] == ids[1] {
 		t.Errorf("both episodes' retries have the id %s", ids[0])
 	}
+}
+
+// runWatched runs iv with the status watch that feeds it, as serve does.
+func runWatched(ctx context.Context, h *harness, iv *Interval) error {
+	w := NewStatusWatch(h.h, slog.New(slog.DiscardHandler), iv)
+	var g errgroup.Group
+	g.Go(func() error { return w.Run(ctx) })
+	g.Go(func() error { return iv.Run(ctx) })
+	return g.Wait()
 }

@@ -14,7 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/jserr"
+	"github.com/regsync/regsync/internal/retry"
 )
 
 // Leases hands out per-source leases stored in a key-value bucket whose
@@ -114,7 +115,7 @@ func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) 
 	}
 	entry, gerr := l.kv.Get(call, source)
 	if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
-		if bus.IsConflict(err) {
+		if jserr.IsConflict(err) {
 			// Released or expired between the two requests: free now.
 			return nil, &HeldError{Source: source, Until: time.Now()}
 		}
@@ -142,14 +143,14 @@ func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) 
 		// works under it.
 		rev, err := l.kv.Update(call, source, value, entry.Revision())
 		if err != nil {
-			if bus.IsConflict(err) {
+			if jserr.IsConflict(err) {
 				return nil, &HeldError{Source: source, Holder: found.Holder, Until: time.Now()}
 			}
 			return nil, fmt.Errorf("take over own lease on %s: %w", source, err)
 		}
 		l.logger.Info("took over a lease this replica left behind", "source", source, "acquired", found.Acquired)
 		return l.held(source, rec.Token, rev), nil
-	case bus.IsConflict(err):
+	case jserr.IsConflict(err):
 		return nil, &HeldError{Source: source, Holder: found.Holder, Until: entry.Created().Add(l.ttl)}
 	default:
 		return nil, fmt.Errorf("acquire lease on %s: %w", source, err)
@@ -204,12 +205,8 @@ func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 	ttl := l.leases.ttl
 	wait := ttl / 3
 	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if retry.Wait(ctx, wait) != nil {
 			return
-		case <-t.C:
 		}
 		safe := l.renewed.Add(ttl - ttl/6)
 		renew, cancel := context.WithDeadline(ctx, safe)
@@ -220,7 +217,7 @@ func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 			wait = ttl / 3
 		case ctx.Err() != nil:
 			return
-		case bus.IsConflict(err), !time.Now().Before(safe):
+		case jserr.IsConflict(err), !time.Now().Before(safe):
 			lost(err)
 			return
 		default:
@@ -238,7 +235,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	call, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.leases.call)
 	defer cancel()
 	err := l.leases.kv.Delete(call, l.source, jetstream.LastRevision(l.rev))
-	if bus.IsConflict(err) {
+	if jserr.IsConflict(err) {
 		entry, gerr := l.leases.kv.Get(call, l.source)
 		if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
 			return nil // expired meanwhile

@@ -113,6 +113,8 @@ type endingWatches struct {
 	watches atomic.Int32
 }
 
+func (e *endingWatches) EnsureStatus(context.Context) (jetstream.KeyValue, error) { return e, nil }
+
 func (e *endingWatches) WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
 	if e.watches.Add(1) == 1 {
 		return endedWatch{}, nil
@@ -135,14 +137,17 @@ func TestIntervalWatchesStatusAgainWhenItsWatchEnds(t *testing.T) {
 	src := config.Source{Name: "flaky", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(time.Hour)}}
 	bucket := &endingWatches{KeyValue: h.h.Status}
 	log := &testsupport.Buffer{}
-	iv := NewInterval(h.h.Publisher, bucket, []config.Source{src}, slog.New(slog.NewTextHandler(log, nil)))
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	iv := NewInterval(h.h.Publisher, []config.Source{src}, logger)
+	w := NewStatusWatch(bucket, logger, iv)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- iv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done; <-done }()
 
 	testsupport.Eventually(t, "the status watched again", func() bool { return bucket.watches.Load() >= 2 })
-	if !log.Contains("status watch ended") {
+	if !log.Contains("status watch stopped") {
 		t.Errorf("the ended watch was not logged: %s", log)
 	}
 	failedAt := time.Now()

@@ -27,11 +27,11 @@ func TestMetricsFollowSyncsAndStatus(t *testing.T) {
 	srcs := []config.Source{fileSource("local", path, nil)}
 	reg := prometheus.NewPedanticRegistry()
 	metrics := NewMetrics(reg)
-	status := NewStatusMetrics(h.h, srcs, testsupport.Logger(t))
+	status := NewStatusMetrics(srcs)
 	reg.MustRegister(status)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- status.Run(ctx) }()
+	go func() { done <- NewStatusWatch(h.h, testsupport.Logger(t), status).Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -87,15 +87,15 @@ regsync_source_consecutive_failures{source="local"} 0
 	}
 }
 
-// TestStatusMetricsStopQuietly: the watcher closes its updates when ctx is
+// TestStatusWatchStopsQuietly: the watcher closes its updates when ctx is
 // done, and Run may see that before ctx.Done; a stop is not an error.
-func TestStatusMetricsStopQuietly(t *testing.T) {
+func TestStatusWatchStopsQuietly(t *testing.T) {
 	h := newHarness(t)
 	for range 50 {
-		m := NewStatusMetrics(h.h, nil, testsupport.Logger(t))
+		w := NewStatusWatch(h.h, testsupport.Logger(t), NewStatusMetrics(nil))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- m.Run(ctx) }()
+		go func() { done <- w.Run(ctx) }()
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("Run() after cancel = %v", err)

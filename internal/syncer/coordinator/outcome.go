@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
@@ -49,7 +50,7 @@ type outcome struct {
 	previousHash string
 }
 
-func (o outcome) initial() *state.Status { return state.Initial(syncer.ScheduleOf(o.src)) }
+func (o outcome) initial() *state.Status { return syncer.Initial(o.src)() }
 
 // skip answers a batch that needs no sync.
 func (c *Coordinator) skip(ctx context.Context, o outcome) error {
@@ -181,22 +182,19 @@ func resultID(source string, s *state.Status, base uint64) string {
 // leaves it pending for the next holder of the lease.
 const publishTries = 3
 
+// announceRetry is how announce tries again: briefly, and not once ctx is
+// done (a try in flight still finishes, see Coordinator.call).
+var announceRetry = retry.Backoff{First: 100 * time.Millisecond, Limit: 200 * time.Millisecond, Attempts: publishTries}
+
 // announce publishes a recorded result, acknowledges the deliveries it
 // answers and clears it from the status record.
 func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source string, ev event.Event, ds []delivery) error {
 	subject := events.ResultSubject(source, events.OutcomeOf(ev.Type()))
-	var err error
-	for try := range publishTries {
-		if try > 0 {
-			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
-		}
+	err := announceRetry.Do(ctx, func(ctx context.Context) error {
 		call, cancel := c.call(ctx)
-		err = c.publish(call, subject, ev)
-		cancel()
-		if err == nil {
-			break
-		}
-	}
+		defer cancel()
+		return c.publish(call, subject, ev)
+	})
 	if err != nil {
 		return fmt.Errorf("publish result %s (kept pending in the status): %w", ev.ID(), err)
 	}
@@ -266,7 +264,7 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 func (c *Coordinator) dropPending(ctx context.Context, src config.Source, pending []byte) (*state.Status, error) {
 	call, cancel := c.call(ctx)
 	defer cancel()
-	st, err := c.status.Update(call, src.Name, func() *state.Status { return state.Initial(syncer.ScheduleOf(src)) },
+	st, err := c.status.Update(call, src.Name, syncer.Initial(src),
 		func(s *state.Status, _ uint64) {
 			if bytes.Equal(s.PendingResult, pending) {
 				s.PendingResult = nil
@@ -323,15 +321,11 @@ func resultOf(ev event.Event) (events.Covered, string, error) {
 	if err != nil {
 		return events.Covered{}, "", err
 	}
-	switch r := d.(type) {
-	case events.SyncCompleted:
-		return r.Covered, r.Reason, nil
-	case events.SyncFailed:
-		return r.Covered, r.Reason, nil
-	case events.SyncSkipped:
-		return r.Covered, r.Reason, nil
+	c, reason, ok := events.ResultOf(d)
+	if !ok {
+		return events.Covered{}, "", fmt.Errorf("event %s is not a result", ev.ID())
 	}
-	return events.Covered{}, "", fmt.Errorf("event %s is not a result", ev.ID())
+	return c, reason, nil
 }
 
 // answerUnknown answers the triggers of a source that regsync does not

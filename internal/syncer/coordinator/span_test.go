@@ -34,7 +34,7 @@ func TestOneTraceFromTriggerToResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.h.Publisher.Publish(ctx, events.TriggerSubject("local"), ev); err != nil {
+	if _, err := h.h.Publisher.Publish(ctx, events.TriggerSubject("local"), ev); err != nil {
 		t.Fatal(err)
 	}
 	cause.End()

@@ -1,17 +1,10 @@
 package coordinator
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
 	"sync"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
@@ -22,9 +15,6 @@ import (
 // writes it, so they never go stale on a replica that did not sync, and a
 // source that leaves the configuration leaves the metrics with it.
 type StatusMetrics struct {
-	bucket statusBucket
-	logger *slog.Logger
-
 	mu       sync.Mutex
 	statuses map[string]*state.Status
 	sources  map[string]bool
@@ -45,15 +35,10 @@ var (
 		"1 for the source's current phase (Syncing, Complete, Failed), 0 for the others.", []string{"source", "phase"}, nil)
 )
 
-// statusBucket opens regsync_status, creating it when it is missing
-// (bus.Handles).
-type statusBucket interface {
-	EnsureStatus(ctx context.Context) (jetstream.KeyValue, error)
-}
-
-// NewStatusMetrics returns StatusMetrics for the given sources.
-func NewStatusMetrics(bucket statusBucket, srcs []config.Source, logger *slog.Logger) *StatusMetrics {
-	m := &StatusMetrics{bucket: bucket, logger: logger, statuses: map[string]*state.Status{}}
+// NewStatusMetrics returns StatusMetrics for the given sources; a
+// StatusWatch feeds them.
+func NewStatusMetrics(srcs []config.Source) *StatusMetrics {
+	m := &StatusMetrics{statuses: map[string]*state.Status{}}
 	m.SetSources(srcs)
 	return m
 }
@@ -71,71 +56,21 @@ func (m *StatusMetrics) SetSources(srcs []config.Source) {
 	m.mu.Unlock()
 }
 
-// Run follows regsync_status until ctx is done. When its watch stops
-// (the bucket was deleted, or its stream lost) it opens the bucket again,
-// creating it if it is missing, and watches it from the start.
-func (m *StatusMetrics) Run(ctx context.Context) error {
-	for {
-		err := m.follow(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		m.logger.Warn("status watch stopped; watching again, creating the bucket if it was deleted", "bucket", events.BucketStatus)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(rewatchWait):
-		}
-	}
-}
-
-// rewatchWait is the pause before a stopped status watch starts again.
-const rewatchWait = time.Second
-
-// follow watches regsync_status until ctx is done or the watch stops. Its
-// error is one opening the bucket or its watch.
-func (m *StatusMetrics) follow(ctx context.Context) error {
-	kv, err := m.bucket.EnsureStatus(ctx)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", events.BucketStatus, err)
-	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
-	}
-	defer func() { _ = w.Stop() }()
-	// A watch starts with every record: the records of a bucket created
-	// again are all there is.
+// restartStatus forgets every record: those of a bucket created again
+// are all there is.
+func (m *StatusMetrics) restartStatus() {
 	m.mu.Lock()
 	m.statuses = map[string]*state.Status{}
 	m.mu.Unlock()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case entry, ok := <-w.Updates():
-			if !ok {
-				return nil
-			}
-			if entry != nil {
-				m.note(entry)
-			}
-		}
-	}
 }
 
-func (m *StatusMetrics) note(entry jetstream.KeyValueEntry) {
-	var st state.Status
-	keep := entry.Operation() == jetstream.KeyValuePut && json.Unmarshal(entry.Value(), &st) == nil
+func (m *StatusMetrics) noteStatus(source string, st *state.Status) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if keep {
-		m.statuses[entry.Key()] = &st
+	if st != nil {
+		m.statuses[source] = st
 	} else {
-		delete(m.statuses, entry.Key())
+		delete(m.statuses, source)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/jserr"
 )
 
 // Store reads and writes status records in a key-value bucket. It keeps
@@ -158,7 +158,7 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		} else {
 			written, err = s.kv.Update(ctx, source, data, rev)
 		}
-		if bus.IsConflict(err) {
+		if jserr.IsConflict(err) {
 			continue
 		}
 		if err != nil {

@@ -1,50 +1,38 @@
-package bus
+package retry
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-func TestTemporary(t *testing.T) {
+func TestDelay(t *testing.T) {
 	tests := []struct {
-		name string
-		err  error
-		want bool
+		name         string
+		first, limit time.Duration
+		failures     int
+		want         time.Duration
 	}{
-		{"a call's deadline", fmt.Errorf("ensure stream: %w", context.DeadlineExceeded), true},
-		{"a request timeout", nats.ErrTimeout, true},
-		{"no responders during an election", fmt.Errorf("read: %w", nats.ErrNoResponders), true},
-		{"a reconnecting connection", nats.ErrConnectionReconnecting, true},
-		{"no heartbeat from a restarting server", jetstream.ErrNoHeartbeat, true},
-		{"JetStream temporarily unavailable", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
-		{"a cluster still forming", fmt.Errorf("ensure stream REGSYNC_TRIGGERS: %w", &jetstream.APIError{Code: 400, ErrorCode: 10005, Description: "no suitable peers for placement"}), true},
-		{"JetStream not enabled", jetstream.ErrJetStreamNotEnabled, false},
-		{"JetStream not enabled for the account", &jetstream.APIError{Code: 503, ErrorCode: jetstream.JSErrCodeJetStreamNotEnabledForAccount}, false},
-		{"a stream that does not exist", jetstream.ErrStreamNotFound, false},
-		{"a permissions violation", nats.ErrPermissionViolation, false},
-		{"the caller gave up", context.Canceled, false},
-		{"a closed connection", nats.ErrConnectionClosed, false},
-		{"any other error", errors.New("bad request"), false},
-		{"no error", nil, false},
+		{"first failure waits first", time.Second, time.Minute, 1, time.Second},
+		{"no failure counted waits first", time.Second, time.Minute, 0, time.Second},
+		{"each failure doubles", time.Second, time.Minute, 4, 8 * time.Second},
+		{"capped at the limit", time.Second, time.Minute, 50, time.Minute},
+		{"a first wait over the limit is capped", time.Hour, time.Minute, 1, time.Minute},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := Temporary(tc.err); got != tc.want {
-				t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Backoff{First: tt.first, Limit: tt.limit}).Delay(tt.failures); got != tt.want {
+				t.Errorf("Backoff{%v, %v}.Delay(%d) = %v, want %v", tt.first, tt.limit, tt.failures, got, tt.want)
 			}
 		})
 	}
 }
 
 func TestBackoff(t *testing.T) {
-	temporary := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
+	temporary := errors.New("JetStream system temporarily unavailable")
+	isTemporary := func(err error) bool { return errors.Is(err, temporary) }
 	permanent := errors.New("permissions violation")
 	tests := []struct {
 		name      string
@@ -53,13 +41,13 @@ func TestBackoff(t *testing.T) {
 		wantErr   error
 	}{
 		{"succeeds at once", nil, 1, nil},
-		{"outlasts an election", []error{temporary, nats.ErrNoResponders, context.DeadlineExceeded}, 4, nil},
+		{"outlasts an election", []error{temporary, temporary, temporary}, 4, nil},
 		{"stops at a permanent error", []error{temporary, permanent}, 2, permanent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls, retries := 0, 0
-			b := Backoff{First: time.Microsecond, Limit: time.Millisecond, OnRetry: func(int, error, time.Duration) { retries++ }}
+			b := Backoff{First: time.Microsecond, Limit: time.Millisecond, Retryable: isTemporary, OnRetry: func(int, error, time.Duration) { retries++ }}
 			err := b.Do(context.Background(), func(context.Context) error {
 				calls++
 				if calls <= len(tc.errs) {
@@ -127,4 +115,15 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("%d calls, err %v; want 1 call and the cancellation with the last error", calls, err)
 		}
 	})
+}
+
+func TestWaitEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Wait(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait(cancelled, 1h) = %v, want context.Canceled", err)
+	}
+	if err := Wait(context.Background(), time.Microsecond); err != nil {
+		t.Errorf("Wait(1µs) = %v, want nil", err)
+	}
 }

@@ -1,0 +1,108 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/retry"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// StatusWatch follows regsync_status on one watch per replica and hands
+// every record, decoded once, to the parts that keep something of it: the
+// status metrics and the interval's retries of failed sources.
+type StatusWatch struct {
+	bucket    statusBucket
+	followers []statusFollower
+	logger    *slog.Logger
+}
+
+// statusBucket opens regsync_status, creating it when it is missing
+// (bus.Handles).
+type statusBucket interface {
+	EnsureStatus(ctx context.Context) (jetstream.KeyValue, error)
+}
+
+// statusFollower keeps something of the status records.
+type statusFollower interface {
+	// restartStatus says the watch starts again: every record follows.
+	restartStatus()
+	// noteStatus is one source's record; st is nil when the record was
+	// deleted or does not decode.
+	noteStatus(source string, st *state.Status)
+}
+
+// NewStatusWatch returns a StatusWatch that feeds followers (StatusMetrics,
+// Interval).
+func NewStatusWatch(bucket statusBucket, logger *slog.Logger, followers ...statusFollower) *StatusWatch {
+	return &StatusWatch{bucket: bucket, followers: followers, logger: logger}
+}
+
+// Run follows regsync_status until ctx is done. When its watch stops
+// (the bucket was deleted, or its stream lost) it opens the bucket again,
+// creating it if it is missing, and watches it from the start: the
+// records replay, so nothing is missed.
+func (w *StatusWatch) Run(ctx context.Context) error {
+	for {
+		err := w.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		w.logger.Warn("status watch stopped; watching again, creating the bucket if it was deleted", "bucket", events.BucketStatus)
+		if retry.Wait(ctx, rewatchWait) != nil {
+			return nil
+		}
+	}
+}
+
+// rewatchWait is the pause before a stopped status watch starts again.
+const rewatchWait = time.Second
+
+// follow watches regsync_status until ctx is done or the watch stops. Its
+// error is one opening the bucket or its watch.
+func (w *StatusWatch) follow(ctx context.Context) error {
+	kv, err := w.bucket.EnsureStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", events.BucketStatus, err)
+	}
+	kw, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
+	}
+	defer func() { _ = kw.Stop() }()
+	for _, f := range w.followers {
+		f.restartStatus()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case entry, ok := <-kw.Updates():
+			if !ok {
+				return nil
+			}
+			if entry != nil {
+				w.note(entry)
+			}
+		}
+	}
+}
+
+func (w *StatusWatch) note(entry jetstream.KeyValueEntry) {
+	st := new(state.Status)
+	if entry.Operation() != jetstream.KeyValuePut || json.Unmarshal(entry.Value(), st) != nil {
+		st = nil
+	}
+	for _, f := range w.followers {
+		f.noteStatus(entry.Key(), st)
+	}
+}
