@@ -2,6 +2,9 @@ package reload
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,7 +72,7 @@ func (a *Applier) publish(ctx context.Context, ch Changes) error {
 	now := time.Now().UTC()
 	prod := a.Publisher.Producer(events.ProducerReload, a.Logger)
 	for _, src := range append(append([]config.Source{}, ch.Added...), ch.Changed...) {
-		id := fmt.Sprintf("rl-%s-%d", src.Name, now.UnixNano())
+		id := a.triggerID(ctx, src, now)
 		if _, err := prod.Publish(ctx, id, &events.SyncRequested{Source: src.Name, Trigger: events.TriggerStartup, RequestID: id}); err != nil {
 			errs = append(errs, fmt.Errorf("reload trigger for %s: %w", src.Name, err))
 		}
@@ -83,6 +86,30 @@ func (a *Applier) publish(ctx context.Context, ch Changes) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// triggerID names the reload of src alike on every replica that applies
+// it, so that their triggers collapse into one:
+// rl-<source>-<first 12 hex of the source's configuration digest>-<status
+// version>, the status version being the one of the record the change
+// follows (every outcome writes the record, so a configuration that comes
+// back after an answer gets a new id). When the status cannot be read the
+// id is this replica's own: nothing is lost, and each replica triggers.
+func (a *Applier) triggerID(ctx context.Context, src config.Source, now time.Time) string {
+	digest := "unknown"
+	if b, err := json.Marshal(src); err == nil {
+		sum := sha256.Sum256(b)
+		digest = hex.EncodeToString(sum[:6])
+	}
+	st, rev, err := a.Status.Get(ctx, src.Name)
+	switch {
+	case err != nil:
+		a.Logger.Warn("status not read, the reload trigger is named for this replica only", "source", src.Name, "err", err)
+		return fmt.Sprintf("rl-%s-%s-at%d", src.Name, digest, now.UnixNano())
+	case st == nil:
+		return fmt.Sprintf("rl-%s-%s-0", src.Name, digest)
+	}
+	return fmt.Sprintf("rl-%s-%s-%s", src.Name, digest, st.Version(rev))
 }
 
 // Changes is what a new configuration changes among the synced sources.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/reload"
@@ -77,5 +78,38 @@ func TestReloadWithAChangedPathSyncsTheNewFile(t *testing.T) {
 	got := res.completed()
 	if got.Reason != "source-data-changed" || !slices.Equal(got.Diff.Added, []string{beta.name}) {
 		t.Errorf("completed %+v", got)
+	}
+}
+
+// Every replica applies a reload of the configuration they share: the same
+// change seen by several replicas before its sync is one trigger, so it
+// gets one result.
+func TestReplicasApplyingOneReloadStoreOneTrigger(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha, beta)
+	old := []config.Source{fileSource("keep", path, nil)}
+	next := []config.Source{fileSource("keep", path, &registry.Filter{Tags: &registry.PatternSet{Include: []string{"web"}}})}
+	ctx := context.Background()
+	stream, err := h.js.Stream(ctx, events.StreamTriggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeq := func() uint64 {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.LastSeq
+	}
+	before := lastSeq()
+	for range 3 { // three replicas, no worker running yet
+		a := &reload.Applier{Publisher: h.h.Publisher, Status: h.status, Logger: slog.New(slog.DiscardHandler)}
+		if err := a.Apply(ctx, &config.Config{Sources: old}, &config.Config{Sources: next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if stored := lastSeq() - before; stored != 1 {
+		t.Errorf("three replicas applying one reload stored %d triggers, want 1", stored)
 	}
 }
