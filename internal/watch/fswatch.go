@@ -104,7 +104,7 @@ type fileSource struct {
 // file whose content is not yet a complete JSON document is read again
 // after debounce (watch.debounce's default when not positive). It watches
 // nothing until SetSources is called.
-func NewFileWatcher(pub Publisher, status Synced, debounce time.Duration, logger *slog.Logger) *FileWatcher {
+func NewFileWatcher(pub TriggerSender, status Synced, debounce time.Duration, logger *slog.Logger) *FileWatcher {
 	if debounce <= 0 {
 		debounce = time.Duration(config.Default().Watch.Debounce)
 	}

@@ -54,7 +54,7 @@
 //
 // # Answers
 //
-// 202 once every trigger is stored (the Publisher returns after JetStream
+// 202 once every trigger is stored (the TriggerSender returns after JetStream
 // acknowledged it), 200 for pings and for deliveries that concern no
 // source, 400 for a malformed body, 401 for a missing or wrong signature,
 // 404 for an unknown or disabled provider, 405 for a method other than POST,

@@ -19,8 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
@@ -41,11 +39,12 @@ const retryAfter = 5 * time.Second
 // maxDeliveryIDLen bounds the delivery id inside an event id.
 const maxDeliveryIDLen = 64
 
-// Publisher stores a trigger event: bus.Publisher, or a fake in tests.
-// Publish returns once the event is stored, or with the reason it was not;
-// Source names a producer of this deployment (events.ProducerSource).
-type Publisher interface {
-	Publish(ctx context.Context, subject string, ev event.Event) error
+// TriggerSender stores trigger events and names this deployment's
+// producers: bus.Publisher, or a fake in tests. Publish returns once the
+// event is stored, or with the reason it was not; Source names a producer
+// of this deployment (events.ProducerSource).
+type TriggerSender interface {
+	bus.Sender
 	Source(producer string) string
 }
 
@@ -102,7 +101,7 @@ func (o Options) withDefaults() Options {
 // Receiver is the http.Handler of every webhook receiver (see the package
 // documentation). Mount it at PathPrefix.
 type Receiver struct {
-	pub    Publisher
+	pub    TriggerSender
 	opts   Options
 	logger *slog.Logger
 	// deliveries writes the line of each delivery, bounded so that a
@@ -134,7 +133,7 @@ const (
 // New returns a Receiver that publishes through pub, for the webhook
 // secrets in hooks and the sources srcs. It reads the secrets now; see
 // SetSources.
-func New(pub Publisher, hooks config.Webhooks, srcs []config.Source, opts Options, logger *slog.Logger) *Receiver {
+func New(pub TriggerSender, hooks config.Webhooks, srcs []config.Source, opts Options, logger *slog.Logger) *Receiver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
