@@ -2,7 +2,8 @@
 // Gitea with Forgejo and Gogs, Bitbucket Cloud and Data Center) and of any
 // other system (the generic receiver), and turns each verified push into
 // io.regsync.source.changed.v1 triggers for the sources it concerns. Like
-// every producer it never syncs: it notices, publishes and answers.
+// every producer (see package watch for where the others live) it never
+// syncs: it notices, publishes and answers.
 //
 // # Verification
 //
