@@ -73,7 +73,9 @@ const (
 	TriggerManual = "manual"
 	// TriggerInterval: the source's fallback interval elapsed.
 	TriggerInterval = "interval"
-	// TriggerStartup: the service started and looks at every source once.
+	// TriggerStartup: the service started and looks at every source once,
+	// or a configuration reload added or changed the source (its event's
+	// source names the reload producer, its id starts with rl-).
 	TriggerStartup = "startup"
 )
 

@@ -2,7 +2,9 @@
 // publishes what changed as CloudEvents on NATS JetStream.
 //
 // This package turns flags into configuration and wires the pipeline
-// together; the behaviour lives in the internal packages.
+// together; the behaviour lives in the internal packages. Its sync command
+// is the manual producer: it publishes sync.requested triggers through
+// bus.Producer like every other producer.
 package main
 
 import (

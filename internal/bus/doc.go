@@ -8,6 +8,7 @@
 // exist), and keeps the deployment id that names every event's producer.
 //
 // Everything else in the pipeline reaches JetStream through the handles
-// returned here: producers publish triggers, the sync coordinator consumes
-// them, and state and writer keep status and snapshots.
+// returned here: producers publish triggers (through Producer), the sync
+// coordinator consumes them, and state and writer keep status and
+// snapshots.
 package bus

@@ -42,8 +42,11 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		StoreDir:   opts.StoreDir,
 		NoSigs:     true,
 		NoLog:      true,
-		// Trigger events are small; results carry diffs. 8 MiB leaves room
-		// for a large diff while keeping every message bounded.
+		// Every event is at most 1 MiB (events.MaxEventSize, its diffs
+		// cut to fit). The largest message is a status record holding a
+		// result not yet published (pendingResult: the whole event, in
+		// the record), which can pass NATS' default of 1 MiB; 8 MiB
+		// leaves it room while keeping every message bounded.
 		MaxPayload: 8 << 20,
 	}
 	if opts.Password != "" {

@@ -71,6 +71,12 @@ func (a *Applier) publish(ctx context.Context, ch Changes) error {
 	var errs []error
 	now := time.Now().UTC()
 	prod := a.Publisher.Producer(events.ProducerReload, a.Logger)
+	// The trigger kind is startup, not a kind of its own: the v1 schema
+	// and events.SyncRequested.Validate admit manual, interval and startup
+	// only, so a replica or consumer that predates a new kind would take
+	// such a trigger for a malformed one (the coordinator answers it
+	// failed). The event's source (producer reload) and its rl- id say
+	// that a reload asked.
 	for _, src := range append(append([]config.Source{}, ch.Added...), ch.Changed...) {
 		id := a.triggerID(ctx, src, now)
 		if _, err := prod.Publish(ctx, id, &events.SyncRequested{Source: src.Name, Trigger: events.TriggerStartup, RequestID: id}); err != nil {

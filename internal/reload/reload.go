@@ -3,6 +3,10 @@
 // ConfigMap update). A new configuration that does not load is rejected
 // with a clear log line and the running one stays; an accepted one is
 // handed to the pipeline, which adds, re-filters and removes sources.
+//
+// Its Applier is also a producer: it publishes a sync.requested trigger
+// for each source a reload adds or changes (trigger kind startup, see
+// Applier.publish), and marks removed sources in regsync_status.
 package reload
 
 import (

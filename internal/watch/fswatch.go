@@ -105,7 +105,7 @@ type fileSource struct {
 // read for its digest up to maxSize, the limit the fetcher reads it to
 // (sync.maxDataSize; its default when not positive). It watches nothing
 // until SetSources is called.
-func NewFileWatcher(pub Publisher, status Synced, debounce time.Duration, maxSize int64, logger *slog.Logger) *FileWatcher {
+func NewFileWatcher(pub TriggerSender, status Synced, debounce time.Duration, maxSize int64, logger *slog.Logger) *FileWatcher {
 	if debounce <= 0 {
 		debounce = time.Duration(config.Default().Watch.Debounce)
 	}

@@ -69,7 +69,7 @@ type Poller struct {
 // (watch.gitPollInterval) unless a source sets its own git.pollInterval,
 // and publishes the commit when it moves (trigger git-poll). Sources
 // pinned to a commit are never polled.
-func NewGitPoller(pub Publisher, status Synced, lister RevisionLister, interval time.Duration, logger *slog.Logger) *Poller {
+func NewGitPoller(pub TriggerSender, status Synced, lister RevisionLister, interval time.Duration, logger *slog.Logger) *Poller {
 	return newPoller(pub, status, "git ref listing", events.TriggerGitPoll, events.ProducerGitPoller, "gp",
 		orDefault(interval, time.Duration(config.Default().Watch.GitPollInterval)), gitPollTimeout, logger,
 		func(s config.Source) bool { return s.Git != nil && s.Git.Commit == "" },
@@ -87,14 +87,14 @@ func NewGitPoller(pub Publisher, status Synced, lister RevisionLister, interval 
 // or file.pollInterval, and publishes when one changed (trigger
 // http-poll): with the document's digest for file.url, without a revision
 // for api.
-func NewHTTPPoller(pub Publisher, status Synced, checker ChangeChecker, interval time.Duration, logger *slog.Logger) *Poller {
+func NewHTTPPoller(pub TriggerSender, status Synced, checker ChangeChecker, interval time.Duration, logger *slog.Logger) *Poller {
 	return newPoller(pub, status, "http source check", events.TriggerHTTPPoll, events.ProducerHTTPPoller, "hp",
 		orDefault(interval, time.Duration(config.Default().Watch.HTTPPollInterval)), httpCheckTimeout, logger,
 		func(s config.Source) bool { return s.API != nil || (s.File != nil && s.File.URL != "") },
 		checker.Changed, httpBackoff)
 }
 
-func newPoller(pub Publisher, status Synced, what, trigger, producer, idPrefix string, interval, timeout time.Duration, logger *slog.Logger,
+func newPoller(pub TriggerSender, status Synced, what, trigger, producer, idPrefix string, interval, timeout time.Duration, logger *slog.Logger,
 	polls func(config.Source) bool, c check, failureWait func(time.Duration, int, error) time.Duration) *Poller {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -20,9 +20,10 @@ type Synced interface {
 	Get(ctx context.Context, source string) (*state.Status, uint64, error)
 }
 
-// Publisher stores a trigger event: bus.Publisher, or a fake in tests.
-// Source names a producer of this deployment (events.ProducerSource).
-type Publisher interface {
+// TriggerSender stores trigger events and names this deployment's
+// producers: bus.Publisher, or a fake in tests. Source names a producer of
+// this deployment (events.ProducerSource).
+type TriggerSender interface {
 	bus.Sender
 	Source(producer string) string
 }
@@ -56,13 +57,14 @@ type triggers struct {
 	wake chan struct{}
 
 	mu      sync.Mutex
-	sources map[string]*slot // by source name
-	queue   []*slot          // sources with a pending observation, oldest first
-	lastID  int64            // time part of the last replica-own event id
+	sources map[string]*sourceTriggers // by source name
+	queue   []*sourceTriggers          // sources with a pending observation, oldest first
+	lastID  int64                      // time part of the last replica-own event id
 }
 
-// slot is what the triggers know of one source. Guarded by triggers.mu.
-type slot struct {
+// sourceTriggers is what the triggers know of one source. Guarded by
+// triggers.mu.
+type sourceTriggers struct {
 	name      string
 	known     bool         // published holds a stored revision
 	published string       // the last revision stored ("" = unavailable)
@@ -80,7 +82,7 @@ type observation struct {
 	revision string
 }
 
-func newTriggers(pub Publisher, status Synced, producer, trigger, idPrefix, unknown string, logger *slog.Logger) *triggers {
+func newTriggers(pub TriggerSender, status Synced, producer, trigger, idPrefix, unknown string, logger *slog.Logger) *triggers {
 	return &triggers{
 		producer: bus.Producer{Name: pub.Source(producer), Sender: pub, Retry: bus.DefaultRetry, Logger: logger},
 		status:   status,
@@ -90,13 +92,13 @@ func newTriggers(pub Publisher, status Synced, producer, trigger, idPrefix, unkn
 		workers:  defaultWorkers,
 		logger:   logger,
 		wake:     make(chan struct{}, 1),
-		sources:  make(map[string]*slot),
+		sources:  make(map[string]*sourceTriggers),
 	}
 }
 
 // latest returns the revision the workers will have heard of once every
 // trigger in hand is stored, and whether there is one.
-func (s *slot) latest() (string, bool) {
+func (s *sourceTriggers) latest() (string, bool) {
 	switch {
 	case s.pending != nil:
 		return s.pending.revision, true
@@ -115,7 +117,7 @@ func (t *triggers) offer(source, revision string, changed bool) {
 	defer t.mu.Unlock()
 	s := t.sources[source]
 	if s == nil {
-		s = &slot{name: source, known: t.quietStart}
+		s = &sourceTriggers{name: source, known: t.quietStart}
 		t.sources[source] = s
 	}
 	if !changed {
@@ -166,7 +168,7 @@ func (t *triggers) keep(names map[string]bool) {
 func (t *triggers) reset() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.sources, t.queue = make(map[string]*slot), nil
+	t.sources, t.queue = make(map[string]*sourceTriggers), nil
 }
 
 // identify names an observation alike on every replica that makes it, so
@@ -185,7 +187,7 @@ func (t *triggers) reset() {
 // sync runs, the status still naming A), so A is news again. When the
 // status cannot be read the id is this replica's own, so that nothing is
 // lost: replicas then publish one trigger each.
-func (t *triggers) identify(ctx context.Context, s *slot, revision string) (string, bool) {
+func (t *triggers) identify(ctx context.Context, s *sourceTriggers, revision string) (string, bool) {
 	seen := t.unknown
 	if revision != "" {
 		seen = revision[:min(12, len(revision))]
@@ -249,7 +251,7 @@ func (t *triggers) run(ctx context.Context) {
 
 // next takes the oldest pending observation of a source that has none in
 // flight.
-func (t *triggers) next() (*slot, *observation) {
+func (t *triggers) next() (*sourceTriggers, *observation) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for len(t.queue) > 0 {
@@ -275,7 +277,7 @@ func (t *triggers) next() (*slot, *observation) {
 
 // deliver stores one observation with retries, given up when a newer one
 // of the same source replaces it.
-func (t *triggers) deliver(ctx context.Context, s *slot, o *observation) {
+func (t *triggers) deliver(ctx context.Context, s *sourceTriggers, o *observation) {
 	id, news := t.identify(ctx, s, o.revision)
 	log := t.logger.With("source", s.name, "revision", o.revision, "event_id", id)
 	stale := func() bool {

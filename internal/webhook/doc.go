@@ -2,7 +2,8 @@
 // Gitea with Forgejo and Gogs, Bitbucket Cloud and Data Center) and of any
 // other system (the generic receiver), and turns each verified push into
 // io.regsync.source.changed.v1 triggers for the sources it concerns. Like
-// every producer it never syncs: it notices, publishes and answers.
+// every producer (see package watch for where the others live) it never
+// syncs: it notices, publishes and answers.
 //
 // # Verification
 //
@@ -54,7 +55,7 @@
 //
 // # Answers
 //
-// 202 once every trigger is stored (the Publisher returns after JetStream
+// 202 once every trigger is stored (the TriggerSender returns after JetStream
 // acknowledged it), 200 for pings and for deliveries that concern no
 // source, 400 for a malformed body, 401 for a missing or wrong signature,
 // 404 for an unknown or disabled provider, 405 for a method other than POST,

@@ -39,9 +39,11 @@ const retryAfter = 5 * time.Second
 // maxDeliveryIDLen bounds the delivery id inside an event id.
 const maxDeliveryIDLen = 64
 
-// Publisher stores a trigger event: bus.Publisher, or a fake in tests.
-// Source names a producer of this deployment (events.ProducerSource).
-type Publisher interface {
+// TriggerSender stores trigger events and names this deployment's
+// producers: bus.Publisher, or a fake in tests. Publish returns once the
+// event is stored, or with the reason it was not; Source names a producer
+// of this deployment (events.ProducerSource).
+type TriggerSender interface {
 	bus.Sender
 	Source(producer string) string
 }
@@ -96,7 +98,7 @@ func (o Options) withDefaults() Options {
 // Receiver is the http.Handler of every webhook receiver (see the package
 // documentation). Mount it at PathPrefix.
 type Receiver struct {
-	pub    Publisher
+	pub    TriggerSender
 	opts   Options
 	logger *slog.Logger
 	// deliveries writes the line of each delivery, bounded so that a
@@ -128,7 +130,7 @@ const (
 // New returns a Receiver that publishes through pub, for the webhook
 // secrets in hooks and the sources srcs. It reads the secrets now; see
 // SetSources.
-func New(pub Publisher, hooks config.Webhooks, srcs []config.Source, opts Options, logger *slog.Logger) *Receiver {
+func New(pub TriggerSender, hooks config.Webhooks, srcs []config.Source, opts Options, logger *slog.Logger) *Receiver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -218,70 +220,143 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// inbound is a delivery on its way through the steps of handle: what one
+// step found that a later one needs.
+type inbound struct {
+	w      http.ResponseWriter
+	req    *http.Request
+	d      *delivery
+	client string // the sender, as the rate limit and pending count it
+	p      *provider
+	st     *state          // the configuration the delivery is handled with
+	ub     *unverifiedBody // the body's bytes, counted until verified
+	body   []byte
+	scope  scope // whose secrets proved the body
+	pl     payload
+	// targets are the sources to trigger.
+	targets []target
+}
+
+// close gives back what the delivery held, once it is answered.
+func (in *inbound) close() {
+	recycleBody(in.body)
+	if in.ub != nil {
+		in.ub.release()
+	}
+}
+
+// handleSteps handle a delivery, in order. Each step returns the delivery
+// when it is answered there, nil to go on; a delivery that passes them all
+// is accepted.
+var handleSteps = [...]func(*Receiver, *inbound) *delivery{
+	(*Receiver).checkRate,
+	(*Receiver).selectProvider,
+	(*Receiver).receiveBody,
+	(*Receiver).authenticate,
+	(*Receiver).parsePayload,
+	(*Receiver).matchSources,
+	(*Receiver).storeTriggers,
+}
+
 func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
-	d := &delivery{}
-	client := clientKey(req.RemoteAddr)
-	if r.limit != nil {
-		if ok, wait := r.limit.allow(client); !ok {
-			w.Header().Set("Retry-After", seconds(wait))
-			return d.fail(http.StatusTooManyRequests, "too many requests, slow down", nil)
+	in := &inbound{w: w, req: req, d: &delivery{}, client: clientKey(req.RemoteAddr)}
+	defer in.close()
+	for _, step := range handleSteps {
+		if d := step(r, in); d != nil {
+			return d
 		}
 	}
-	name, _ := strings.CutPrefix(req.URL.Path, PathPrefix)
+	in.d.status = http.StatusAccepted
+	return in.d
+}
+
+// checkRate refuses a sender over its rate.
+func (r *Receiver) checkRate(in *inbound) *delivery {
+	if r.limit == nil {
+		return nil
+	}
+	if ok, wait := r.limit.allow(in.client); !ok {
+		in.w.Header().Set("Retry-After", seconds(wait))
+		return in.d.fail(http.StatusTooManyRequests, "too many requests, slow down", nil)
+	}
+	return nil
+}
+
+// selectProvider finds the receiver of the path, which must be enabled and
+// POSTed to.
+func (r *Receiver) selectProvider(in *inbound) *delivery {
+	d := in.d
+	name, _ := strings.CutPrefix(in.req.URL.Path, PathPrefix)
 	p := providers[name]
-	if p == nil || !strings.HasPrefix(req.URL.Path, PathPrefix) {
+	if p == nil || !strings.HasPrefix(in.req.URL.Path, PathPrefix) {
 		return d.fail(http.StatusNotFound, "unknown webhook provider; use one of "+strings.Join(providerNames, ", "), nil)
 	}
 	d.provider = p.name
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+	if in.req.Method != http.MethodPost {
+		in.w.Header().Set("Allow", http.MethodPost)
 		return d.fail(http.StatusMethodNotAllowed, "webhooks are delivered with POST", nil)
 	}
 	st := r.state.Load()
 	if !st.enabled(p.name) {
 		return d.fail(http.StatusNotFound, "webhook provider "+p.name+" is not configured", nil)
 	}
+	in.p, in.st = p, st
+	d.event, d.id = p.event(in.req.Header), p.delivery(in.req.Header)
+	return nil
+}
 
-	d.event, d.id = p.event(req.Header), p.delivery(req.Header)
+// receiveBody reads the body whole. It is held unverified while it is
+// read and checked: it counts against the bound of such bytes until then,
+// and must arrive at the minimum rate.
+func (r *Receiver) receiveBody(in *inbound) *delivery {
+	req := in.req
 	if req.ContentLength > r.opts.MaxBody {
-		return d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
+		return in.d.fail(http.StatusRequestEntityTooLarge, tooLarge(r.opts.MaxBody), nil)
 	}
-	// The body is held unverified while it is read and checked: it
-	// counts against the bound of such bytes until then, and must arrive
-	// at the minimum rate.
-	rc := http.NewResponseController(w)
-	ub, err := r.openBody(http.MaxBytesReader(w, req.Body, r.opts.MaxBody), req.ContentLength, client, func() {
+	rc := http.NewResponseController(in.w)
+	ub, err := r.openBody(http.MaxBytesReader(in.w, req.Body, r.opts.MaxBody), req.ContentLength, in.client, func() {
 		// A deadline in the past ends a read blocked on the connection
 		// at once. Behind a writer that hides the connection, the body
 		// ends at its next read, or at the server's ReadTimeout.
 		_ = rc.SetReadDeadline(time.Unix(1, 0))
 	})
 	if err != nil {
-		return r.unread(w, d, err)
+		return r.unread(in.w, in.d, err)
 	}
-	defer ub.release()
-	body, err := readBody(ub, req.ContentLength)
+	in.ub = ub
+	in.body, err = readBody(ub, req.ContentLength)
 	ub.finish()
-	defer recycleBody(body)
 	if err != nil {
-		return r.unread(w, d, err)
+		return r.unread(in.w, in.d, err)
 	}
+	return nil
+}
 
-	contentType := req.Header.Get("Content-Type")
-	pr, err := p.proof(req.Header, contentType, body)
+// authenticate checks the body's signature or token against the secrets
+// of the provider and of its sources; a verified body no longer counts as
+// unverified.
+func (r *Receiver) authenticate(in *inbound) *delivery {
+	pr, err := in.p.proof(in.req.Header, in.req.Header.Get("Content-Type"), in.body)
 	if err != nil {
-		return d.fail(http.StatusUnauthorized, err.Error(), nil)
+		return in.d.fail(http.StatusUnauthorized, err.Error(), nil)
 	}
-	sc := st.verify(p.name, pr)
-	if !sc.verified() {
-		return d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
+	in.scope = in.st.verify(in.p.name, pr)
+	if !in.scope.verified() {
+		return in.d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
 	}
-	ub.release()
+	in.ub.release()
+	return nil
+}
 
-	pl, err := p.parse(d.event, contentType, body)
+// parsePayload reads what the event says; pings and events that are not
+// acted on are answered here.
+func (r *Receiver) parsePayload(in *inbound) *delivery {
+	d := in.d
+	pl, err := in.p.parse(d.event, in.req.Header.Get("Content-Type"), in.body)
 	if err != nil {
 		return d.fail(http.StatusBadRequest, err.Error(), nil)
 	}
+	in.pl = pl
 	d.repository, d.refs = clip(pl.repository), pl.refs()
 	switch pl.kind {
 	case kindPing:
@@ -289,11 +364,18 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	case kindOther:
 		return d.ignore(fmt.Sprintf("event %q is not acted on", clip(d.event)))
 	}
-	if pl.source != "" && !sc.allows(pl.source) {
+	return nil
+}
+
+// matchSources finds the sources the event triggers, among those whose
+// secrets proved it.
+func (r *Receiver) matchSources(in *inbound) *delivery {
+	d := in.d
+	if in.pl.source != "" && !in.scope.allows(in.pl.source) {
 		// Proven by another source's secret.
 		return d.fail(http.StatusUnauthorized, errBadSignature.Error(), nil)
 	}
-	targets, why, denied := st.match(pl, sc)
+	targets, why, denied := in.st.match(in.pl, in.scope)
 	if denied {
 		// Proven by the secret of other sources than the repository's.
 		return d.fail(http.StatusUnauthorized, errBadSignature.Error()+": "+why, nil)
@@ -301,20 +383,27 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) *delivery {
 	if len(targets) == 0 {
 		return d.ignore(why)
 	}
+	in.targets = targets
 	for _, t := range targets {
 		d.matched = append(d.matched, t.source)
 	}
-	published, err := r.publish(req.Context(), p.name, d, pl, targets)
+	return nil
+}
+
+// storeTriggers stores a trigger per matched source; one that cannot be
+// stored asks the sender to retry the delivery.
+func (r *Receiver) storeTriggers(in *inbound) *delivery {
+	d := in.d
+	published, err := r.publish(in.req.Context(), in.p.name, d, in.pl, in.targets)
 	d.published = published
 	switch {
 	case errors.Is(err, bus.ErrBuild):
 		return d.fail(http.StatusInternalServerError, "cannot build the trigger", err)
 	case err != nil:
-		w.Header().Set("Retry-After", seconds(retryAfter))
+		in.w.Header().Set("Retry-After", seconds(retryAfter))
 		return d.fail(http.StatusServiceUnavailable, "cannot store the trigger now, retry later", err)
 	}
-	d.status = http.StatusAccepted
-	return d
+	return nil
 }
 
 // unread answers a body that was refused or could not be read whole.

@@ -12,7 +12,7 @@ import (
 // order: a redelivered trigger can arrive after a newer one, but its
 // stream sequence still tells which observation is the latest.
 type batch struct {
-	deliveries []delivery
+	deliveries []triggerMsg
 	covered    events.Covered
 	manual     bool
 	changed    bool
@@ -24,9 +24,9 @@ type batch struct {
 	lastID, lastRequestID string
 }
 
-func newBatch(ds []delivery, started time.Time) batch {
+func newBatch(ds []triggerMsg, started time.Time) batch {
 	ds = slices.Clone(ds)
-	slices.SortStableFunc(ds, func(a, b delivery) int {
+	slices.SortStableFunc(ds, func(a, b triggerMsg) int {
 		switch {
 		case a.seq < b.seq:
 			return -1
@@ -82,7 +82,7 @@ type mark struct {
 }
 
 // before reports whether d was stored at or before the mark.
-func (m mark) before(d delivery) bool {
+func (m mark) before(d triggerMsg) bool {
 	return m.seq > 0 && d.streamCreated == m.streamCreated && d.seq <= m.seq
 }
 
@@ -93,7 +93,7 @@ func (m mark) before(d delivery) bool {
 // revision or b's (a git remote may serve an announced commit only later,
 // and the read waited for b's alone). A malformed trigger has its own
 // answer.
-func (b *batch) answersAlso(d delivery) bool {
+func (b *batch) answersAlso(d triggerMsg) bool {
 	return d.malformed == nil && (d.kind != events.TriggerManual || b.manual) &&
 		(d.revision == "" || d.revision == b.revision)
 }

@@ -374,20 +374,20 @@ func (c *Coordinator) receive(msg jetstream.Msg, streamCreated int64) {
 // type that is not a trigger, data that does not validate, a source other
 // than its subject's) is set as the delivery's malformed: it is answered
 // with a failed result that says so.
-func decodeTrigger(msg jetstream.Msg, streamCreated int64) (delivery, string, error) {
+func decodeTrigger(msg jetstream.Msg, streamCreated int64) (triggerMsg, string, error) {
 	source, ok := events.SourceFromSubject(msg.Subject())
 	if !ok {
-		return delivery{}, "", fmt.Errorf("subject %q is not regsync.trigger.<source>", msg.Subject())
+		return triggerMsg{}, "", fmt.Errorf("subject %q is not regsync.trigger.<source>", msg.Subject())
 	}
 	meta, err := msg.Metadata()
 	if err != nil {
-		return delivery{}, "", fmt.Errorf("trigger metadata: %w", err)
+		return triggerMsg{}, "", fmt.Errorf("trigger metadata: %w", err)
 	}
 	ev, err := events.Decode(msg.Headers(), msg.Data())
 	if err != nil {
-		return delivery{}, "", err
+		return triggerMsg{}, "", err
 	}
-	d := delivery{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, streamCreated: streamCreated, published: meta.Timestamp,
+	d := triggerMsg{msg: msg, id: ev.ID(), seq: meta.Sequence.Stream, streamCreated: streamCreated, published: meta.Timestamp,
 		trace: trace.SpanContextFromContext(tracing.Extract(context.Background(), msg.Headers(), ev))}
 	d.malformed = readTrigger(&d, source, ev)
 	return d, source, nil
@@ -395,7 +395,7 @@ func decodeTrigger(msg jetstream.Msg, streamCreated int64) (delivery, string, er
 
 // readTrigger fills d from the data of ev, a trigger published on the
 // subject of source, or says what keeps ev from being one.
-func readTrigger(d *delivery, source string, ev event.Event) error {
+func readTrigger(d *triggerMsg, source string, ev event.Event) error {
 	var named string
 	switch ev.Type() {
 	case events.TypeSourceChanged:
@@ -434,7 +434,7 @@ func (c *Coordinator) work(stopping context.Context) {
 // puts the batch back for a later try when the source cannot be worked on
 // now: another replica holds its lease, or NATS does not answer. A worker
 // never waits for another holder; it moves on to other sources.
-func (c *Coordinator) handle(stopping context.Context, name string, ds []delivery) {
+func (c *Coordinator) handle(stopping context.Context, name string, ds []triggerMsg) {
 	log := c.logger.With("source", name, "triggers", len(ds))
 	src, known := c.source(name)
 	if !known || !src.Synced() {
@@ -492,7 +492,7 @@ func (c *Coordinator) handle(stopping context.Context, name string, ds []deliver
 
 // later puts deliveries back for another try after delay, or hands them
 // back to the stream when the coordinator is shutting down.
-func (c *Coordinator) later(name string, ds []delivery, delay time.Duration) {
+func (c *Coordinator) later(name string, ds []triggerMsg, delay time.Duration) {
 	if !c.queues.retry(name, ds, delay) {
 		for _, d := range ds {
 			_ = d.msg.Nak()
@@ -503,7 +503,7 @@ func (c *Coordinator) later(name string, ds []delivery, delay time.Duration) {
 // syncLeased decides and, if needed, performs the sync of a batch while
 // the lease is held, then records and publishes the outcome. It returns
 // the deliveries still unanswered and why, if any are.
-func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src config.Source, ds []delivery) ([]delivery, error) {
+func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src config.Source, ds []triggerMsg) ([]triggerMsg, error) {
 	st, err := c.readStatus(ctx, src)
 	if err != nil {
 		return ds, err

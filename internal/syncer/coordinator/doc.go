@@ -5,6 +5,12 @@
 // what to do, records the outcome in regsync_status and answers every
 // batch with exactly one result event on REGSYNC_RESULTS.
 //
+// It also holds the two producers that decide from the status records it
+// keeps: Interval, the safety net that requests a sync of every source at
+// each of its interval slots (syncer.Slot) and retries failed ones, and
+// Startup, the pass at start that triggers every source not Complete or
+// due. Like every producer they only publish triggers.
+//
 // What keeps it correct under faults:
 //   - A batch is read in stream order, so a redelivered old trigger never
 //     hides a newer observation (batch.go).

@@ -35,9 +35,9 @@ import (
 func TestBatchActsOnTheNewestObservation(t *testing.T) {
 	// After a kill -9 the old trigger (seq 10, revision A) is redelivered
 	// and arrives after the trigger of a newer write (seq 11, revision B).
-	stale := delivery{id: "old", seq: 10, kind: events.TriggerFile, changed: true, revision: "A"}
-	fresh := delivery{id: "new", seq: 11, kind: events.TriggerFile, changed: true, revision: "B"}
-	b := newBatch([]delivery{fresh, stale}, time.Now())
+	stale := triggerMsg{id: "old", seq: 10, kind: events.TriggerFile, changed: true, revision: "A"}
+	fresh := triggerMsg{id: "new", seq: 11, kind: events.TriggerFile, changed: true, revision: "B"}
+	b := newBatch([]triggerMsg{fresh, stale}, time.Now())
 	got := b.trigger()
 	if got.Revision != "B" {
 		t.Errorf("batch acts on revision %q, want the newest observation B", got.Revision)
@@ -49,11 +49,11 @@ func TestBatchActsOnTheNewestObservation(t *testing.T) {
 		t.Errorf("last trigger %q, want the one with the highest stream sequence", b.lastID)
 	}
 
-	same := newBatch([]delivery{fresh, {id: "again", seq: 12, kind: events.TriggerFile, changed: true, revision: "B"}}, time.Now())
+	same := newBatch([]triggerMsg{fresh, {id: "again", seq: 12, kind: events.TriggerFile, changed: true, revision: "B"}}, time.Now())
 	if same.trigger().OnlyRevision != "B" {
 		t.Errorf("OnlyRevision %q for two triggers naming B", same.trigger().OnlyRevision)
 	}
-	manual := newBatch([]delivery{fresh, {id: "m", seq: 12, kind: events.TriggerManual}}, time.Now())
+	manual := newBatch([]triggerMsg{fresh, {id: "m", seq: 12, kind: events.TriggerManual}}, time.Now())
 	if manual.trigger().OnlyRevision != "" {
 		t.Error("a manual request beside a change must read the data")
 	}

@@ -20,8 +20,8 @@ const reasonMalformed = events.ReasonMalformedTrigger
 // wrong, and returns the others. Nothing is recorded in the status: the
 // source was not looked at. The result's id comes from the triggers, so
 // it is the same every time they are answered.
-func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, name string, ds []delivery) []delivery {
-	var bad, good []delivery
+func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, name string, ds []triggerMsg) []triggerMsg {
+	var bad, good []triggerMsg
 	for _, d := range ds {
 		if d.malformed != nil {
 			bad = append(bad, d)

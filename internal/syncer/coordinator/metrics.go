@@ -113,7 +113,7 @@ func (m *Metrics) rejected() {
 
 // answered counts a published result and how long each trigger it
 // answers waited for it.
-func (m *Metrics) answered(source, outcome, reason string, ds []delivery, at time.Time) {
+func (m *Metrics) answered(source, outcome, reason string, ds []triggerMsg, at time.Time) {
 	if m == nil {
 		return
 	}

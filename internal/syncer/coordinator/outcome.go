@@ -142,7 +142,7 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 	// nothing the read did not: they share this outcome rather than make
 	// another attempt (at start-up the start-up trigger and the watcher's
 	// first look would count one failure twice).
-	if extra := c.queues.take(o.src.Name, func(d delivery) bool { return o.readAt.before(d) && o.b.answersAlso(d) }); len(extra) > 0 {
+	if extra := c.queues.take(o.src.Name, func(d triggerMsg) bool { return o.readAt.before(d) && o.b.answersAlso(d) }); len(extra) > 0 {
 		*o.b = newBatch(append(o.b.deliveries, extra...), o.b.covered.StartedAt)
 		o.log.Debug("triggers stored before the read answered with it", "taken", len(extra))
 	}
@@ -188,7 +188,7 @@ var announceRetry = retry.Backoff{First: 100 * time.Millisecond, Limit: 200 * ti
 
 // announce publishes a recorded result, acknowledges the deliveries it
 // answers and clears it from the status record.
-func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source string, ev event.Event, ds []delivery) error {
+func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source string, ev event.Event, ds []triggerMsg) error {
 	subject := events.ResultSubject(source, events.OutcomeOf(ev.Type()))
 	err := announceRetry.Do(ctx, func(ctx context.Context) error {
 		call, cancel := c.call(ctx)
@@ -213,7 +213,7 @@ func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source str
 }
 
 // ack acknowledges answered deliveries.
-func (c *Coordinator) ack(log *slog.Logger, ds []delivery) {
+func (c *Coordinator) ack(log *slog.Logger, ds []triggerMsg) {
 	for _, d := range ds {
 		call, cancel := context.WithTimeout(context.Background(), c.callTimeout)
 		err := d.msg.DoubleAck(call)
@@ -227,7 +227,7 @@ func (c *Coordinator) ack(log *slog.Logger, ds []delivery) {
 // flushPending publishes the result a status record still holds and
 // acknowledges the deliveries it answers. It returns the status as it is
 // now and the deliveries that still need an answer.
-func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src config.Source, st *state.Status, ds []delivery) (*state.Status, []delivery, error) {
+func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src config.Source, st *state.Status, ds []triggerMsg) (*state.Status, []triggerMsg, error) {
 	var ev event.Event
 	err := ev.UnmarshalJSON(st.PendingResult)
 	if err == nil {
@@ -243,7 +243,7 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 		return st, ds, err
 	}
 	covered, _ := coveredBy(ev)
-	var answered, rest []delivery
+	var answered, rest []triggerMsg
 	for _, d := range ds {
 		if covered.Covers(d.id, d.seq) {
 			answered = append(answered, d)
@@ -335,7 +335,7 @@ func resultOf(ev event.Event) (events.Covered, string, error) {
 // unknownPeriod (later triggers are acknowledged and counted), and the
 // results for names not in the configuration are counted under source
 // "unknown".
-func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name string, src config.Source, known bool, ds []delivery) {
+func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name string, src config.Source, known bool, ds []triggerMsg) {
 	if !c.unknown.answer(name) {
 		c.rejectLog.Info("trigger for a source regsync does not sync, answered within the last minute: acknowledged without a result",
 			"source", name, "triggers", len(ds), "period", unknownPeriod)

@@ -9,8 +9,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// delivery is one trigger message received from REGSYNC_TRIGGERS, decoded.
-type delivery struct {
+// triggerMsg is one trigger message delivered from REGSYNC_TRIGGERS,
+// decoded.
+type triggerMsg struct {
 	msg jetstream.Msg
 	id  string
 	seq uint64
@@ -37,15 +38,15 @@ type delivery struct {
 // trigger stream is made again. Answers that record nothing in the status
 // take their ids from it, so they are the same every time the same
 // triggers are answered, and never repeat otherwise.
-func (d delivery) ref() string {
+func (d triggerMsg) ref() string {
 	return strconv.FormatInt(d.streamCreated, 10) + "-" + strconv.FormatUint(d.seq, 10)
 }
 
 // queue holds the deliveries of one source that wait for a worker, and
 // whether a worker has the source now or it waits for a retry time.
 type queue struct {
-	pending []delivery
-	running []delivery
+	pending []triggerMsg
+	running []triggerMsg
 	queued  bool
 	// waiting is set while the source sits out a retry delay (its lease is
 	// held elsewhere, or NATS did not answer); new deliveries join pending
@@ -71,7 +72,7 @@ func newQueues() *queues {
 }
 
 // add queues a delivery for a source; false means the queues are closed.
-func (q *queues) add(source string, d delivery) bool {
+func (q *queues) add(source string, d triggerMsg) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -98,7 +99,7 @@ func (q *queues) markReady(source string, sq *queue) {
 
 // next blocks until a source is ready and returns it with its batch; ok is
 // false once the queues are closed.
-func (q *queues) next() (source string, batch []delivery, ok bool) {
+func (q *queues) next() (source string, batch []triggerMsg, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.ready) == 0 && !q.closed {
@@ -134,14 +135,14 @@ func (q *queues) done(source string) {
 // alive by the heartbeat), so no other replica answers them out of order.
 // The caller still calls done. False means the queues are closed and the
 // caller must hand the deliveries back to the stream itself.
-func (q *queues) retry(source string, rest []delivery, delay time.Duration) bool {
+func (q *queues) retry(source string, rest []triggerMsg, delay time.Duration) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return false
 	}
 	sq := q.bySrc[source]
-	sq.pending = append(append([]delivery{}, rest...), sq.pending...)
+	sq.pending = append(append([]triggerMsg{}, rest...), sq.pending...)
 	if len(sq.pending) == 0 {
 		return true
 	}
@@ -159,14 +160,14 @@ func (q *queues) retry(source string, rest []delivery, delay time.Duration) bool
 // says the running batch answers too, and returns them. They count as
 // running until done: the caller answers them with its batch, or puts
 // them back with retry.
-func (q *queues) take(source string, answered func(delivery) bool) []delivery {
+func (q *queues) take(source string, answered func(triggerMsg) bool) []triggerMsg {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	sq := q.bySrc[source]
 	if sq == nil {
 		return nil
 	}
-	var taken, rest []delivery
+	var taken, rest []triggerMsg
 	for _, d := range sq.pending {
 		if answered(d) {
 			taken = append(taken, d)
@@ -180,10 +181,10 @@ func (q *queues) take(source string, answered func(delivery) bool) []delivery {
 }
 
 // held returns every delivery not yet answered: pending, waiting or running.
-func (q *queues) held() []delivery {
+func (q *queues) held() []triggerMsg {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []delivery
+	var out []triggerMsg
 	for _, sq := range q.bySrc {
 		out = append(out, sq.pending...)
 		out = append(out, sq.running...)
@@ -193,12 +194,12 @@ func (q *queues) held() []delivery {
 
 // close wakes every waiting worker and returns the deliveries that no
 // worker has, so they can be handed back to the stream.
-func (q *queues) close() []delivery {
+func (q *queues) close() []triggerMsg {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
 	q.cond.Broadcast()
-	var out []delivery
+	var out []triggerMsg
 	for _, sq := range q.bySrc {
 		out = append(out, sq.pending...)
 		sq.pending = nil
