@@ -18,7 +18,8 @@ import (
 // KV buckets and object stores are streams too.
 var regsyncStreams = []string{
 	events.StreamTriggers, events.StreamResults,
-	"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "OBJ_" + events.ObjectStoreData,
+	"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "KV_" + events.BucketEntries,
+	"OBJ_" + events.ObjectStoreData,
 }
 
 // A replica count that the server cannot give (here: a single server
