@@ -1,0 +1,440 @@
+// Package entries keeps the per-entry records of every source in the
+// regsync_entries bucket (events.BucketEntries): one record per version
+// of each server, skill and plugin a source's snapshot holds, written by
+// the source's sync after its snapshot is stored, and then a commit
+// marker naming the sync. A sync writes only the records that changed, so
+// a one-entry edit of a 10,000-server source writes one record and the
+// marker; an unchanged resync writes nothing. A version a source no
+// longer has becomes a tombstone, kept for the configured time.
+package entries
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/registry"
+)
+
+// The kinds of entries, as record keys spell them.
+const (
+	KindServer = "server"
+	KindSkill  = "skill"
+	KindPlugin = "plugin"
+)
+
+// CommitToken is the last token of a source's commit marker key.
+const CommitToken = "_commit"
+
+// Record is one version of one entry of a source, the value of its key.
+type Record struct {
+	Kind string `json:"kind"`
+	// Namespace is set for skills and plugins only.
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	// Digest is the hex SHA-256 of Data.
+	Digest string `json:"digest"`
+	// PublishedAt is when the entry was first stored; UpdatedAt when its
+	// content last changed, or when it was removed.
+	PublishedAt time.Time `json:"publishedAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	// Deleted marks a version the source no longer has; Data is then its
+	// last content.
+	Deleted bool `json:"deleted,omitempty"`
+	// Generation is the generation of the sync that wrote the record: it
+	// is part of the source's data once a commit of that generation or a
+	// later one is stored.
+	Generation uint64 `json:"generation"`
+	// Data is the entry as the snapshot holds it, compacted.
+	Data json.RawMessage `json:"data"`
+}
+
+// EntryName is the name a record is merged by: the name of a server,
+// "namespace/name" for a skill or a plugin.
+func (r *Record) EntryName() string {
+	if r.Kind == KindServer {
+		return r.Name
+	}
+	return r.Namespace + "/" + r.Name
+}
+
+// Commit is a source's commit marker: the generation of its last
+// complete sync and what that sync stored.
+type Commit struct {
+	Generation     uint64    `json:"generation"`
+	Revision       string    `json:"revision,omitempty"`
+	LastSyncHash   string    `json:"lastSyncHash,omitempty"`
+	SnapshotDigest string    `json:"snapshotDigest,omitempty"`
+	CommittedAt    time.Time `json:"committedAt"`
+	// Changed counts the records the sync wrote.
+	Changed int `json:"changed"`
+}
+
+// Key is the record key of one version of an entry of a source.
+func Key(source, kind, name, version string) string {
+	return source + "." + kind + "." + token(name) + "." + token(version)
+}
+
+// CommitKey is the key of a source's commit marker.
+func CommitKey(source string) string { return source + "." + CommitToken }
+
+// ParseKey splits a key into its source and, for a record key, the kind,
+// name and version; commit is set for a commit marker key.
+func ParseKey(key string) (source, kind, name, version string, commit bool, err error) {
+	parts := strings.Split(key, ".")
+	switch {
+	case len(parts) == 2 && parts[1] == CommitToken:
+		return parts[0], "", "", "", true, nil
+	case len(parts) != 4:
+		return "", "", "", "", false, fmt.Errorf("entry key %q: want <source>.<kind>.<name>.<version>", key)
+	}
+	if name, err = untoken(parts[2]); err == nil {
+		version, err = untoken(parts[3])
+	}
+	if err != nil {
+		return "", "", "", "", false, fmt.Errorf("entry key %q: %w", key, err)
+	}
+	return parts[0], parts[1], name, version, false, nil
+}
+
+// token encodes s as a key token: unpadded base64url, "_" for "" (which
+// no base64url encoding is).
+func token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+func untoken(t string) (string, error) {
+	if t == "_" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil {
+		return "", fmt.Errorf("token %q is not base64url: %w", t, err)
+	}
+	return string(b), nil
+}
+
+// Store writes the records of sources. Safe for concurrent use; syncs of
+// one source must not run at once (the source's lease sees to that).
+type Store struct {
+	js        jetstream.JetStream
+	kv        jetstream.KeyValue
+	tombstone time.Duration
+	now       func() time.Time
+
+	mu      sync.Mutex
+	sources map[string]*stored
+}
+
+// stored is what a Store remembers of a source's records, valid while
+// the source's commit marker is at revision commitRev.
+type stored struct {
+	commitRev uint64
+	commit    Commit
+	records   map[string]meta // by key
+	// seen maps the SHA-256 of an entry's snapshot bytes to what was read
+	// from it, so an entry met again is hashed, not decoded.
+	seen map[[sha256.Size]byte]identity
+}
+
+// meta is what a Store keeps of a stored record: enough to decide what
+// changed without reading it back.
+type meta struct {
+	digest      string
+	publishedAt time.Time
+	updatedAt   time.Time
+	deleted     bool
+	generation  uint64
+}
+
+// identity is what an entry's bytes say it is.
+type identity struct {
+	kind, namespace, name, version string
+	digest                         string
+	key                            string
+}
+
+// New returns a Store on the regsync_entries bucket kv; tombstones are
+// kept for tombstoneTTL (nats.results.maxAge, at least a second).
+func New(js jetstream.JetStream, kv jetstream.KeyValue, tombstoneTTL time.Duration) *Store {
+	return &Store{js: js, kv: kv, tombstone: max(tombstoneTTL, time.Second), now: time.Now, sources: map[string]*stored{}}
+}
+
+// Sync describes the sync whose snapshot Write records.
+type Sync struct {
+	Revision       string
+	LastSyncHash   string
+	SnapshotDigest string
+}
+
+// Written is what Write did.
+type Written struct {
+	// Changed counts the records written: new or changed entries and new
+	// tombstones.
+	Changed int
+	// Committed is set when a commit marker was written, with its
+	// generation.
+	Committed  bool
+	Generation uint64
+}
+
+// Write records the entries of a source's snapshot: the records that
+// differ from those stored, then the commit marker. Nothing is written
+// when nothing differs and the stored records are all committed. After a
+// sync that stopped between its records and its commit, the next Write
+// compares against what is stored (those records included) and commits,
+// so the source converges.
+func (s *Store) Write(ctx context.Context, source string, snapshot []byte, sy Sync) (Written, error) {
+	lists, err := registry.SnapshotLists(snapshot)
+	if err != nil {
+		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
+	}
+	st, err := s.load(ctx, source)
+	if err != nil {
+		return Written{}, err
+	}
+	// Forget what is remembered until the commit is written: a Write
+	// that fails part way leaves the stored records unknown.
+	s.mu.Lock()
+	delete(s.sources, source)
+	s.mu.Unlock()
+
+	now := s.now().UTC()
+	gen := st.commit.Generation + 1
+	seen := make(map[[sha256.Size]byte]identity, len(lists.Servers)+len(lists.Skills)+len(lists.Plugins))
+	live := make(map[string]bool, len(seen))
+	var puts []put
+	dirty := false
+	for kind, list := range map[string][][]byte{KindServer: lists.Servers, KindSkill: lists.Skills, KindPlugin: lists.Plugins} {
+		for _, raw := range list {
+			sum := sha256.Sum256(raw)
+			id, ok := st.seen[sum]
+			if !ok {
+				if id, err = identify(source, kind, raw); err != nil {
+					return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
+				}
+			}
+			seen[sum] = id
+			if live[id.key] {
+				return Written{}, fmt.Errorf("record entries of %s: %s %s version %q is in the snapshot twice", source, kind, id.entryName(), id.version)
+			}
+			live[id.key] = true
+			old, had := st.records[id.key]
+			if had && !old.deleted && old.digest == id.digest {
+				dirty = dirty || old.generation > st.commit.Generation
+				continue
+			}
+			rec := Record{Kind: kind, Namespace: id.namespace, Name: id.name, Version: id.version, Digest: id.digest,
+				PublishedAt: now, UpdatedAt: now, Generation: gen, Data: compact(raw)}
+			if had {
+				rec.PublishedAt = old.publishedAt
+			}
+			puts = append(puts, put{key: id.key, rec: rec})
+		}
+	}
+	for key, old := range st.records {
+		if live[key] {
+			continue
+		}
+		if old.deleted {
+			dirty = dirty || old.generation > st.commit.Generation
+			continue
+		}
+		rec, err := s.get(ctx, key)
+		if err != nil {
+			return Written{}, fmt.Errorf("record removal of %s: %w", key, err)
+		}
+		rec.Deleted, rec.UpdatedAt, rec.Generation = true, now, gen
+		puts = append(puts, put{key: key, rec: rec, ttl: s.tombstone})
+	}
+	if len(puts) == 0 && !dirty {
+		s.remember(source, st, seen)
+		return Written{Generation: st.commit.Generation}, nil
+	}
+	if err := s.publish(ctx, puts); err != nil {
+		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
+	}
+	c := Commit{Generation: gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
+		SnapshotDigest: sy.SnapshotDigest, CommittedAt: now, Changed: len(puts)}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return Written{}, fmt.Errorf("encode commit of %s: %w", source, err)
+	}
+	rev, err := s.kv.Put(ctx, CommitKey(source), raw)
+	if err != nil {
+		return Written{}, fmt.Errorf("commit entries of %s: %w", source, err)
+	}
+	for _, p := range puts {
+		st.records[p.key] = meta{digest: p.rec.Digest, publishedAt: p.rec.PublishedAt, updatedAt: p.rec.UpdatedAt,
+			deleted: p.rec.Deleted, generation: gen}
+	}
+	st.commitRev, st.commit = rev, c
+	s.remember(source, st, seen)
+	return Written{Changed: len(puts), Committed: true, Generation: gen}, nil
+}
+
+// remember keeps st for the next Write of source.
+func (s *Store) remember(source string, st *stored, seen map[[sha256.Size]byte]identity) {
+	st.seen = seen
+	s.mu.Lock()
+	s.sources[source] = st
+	s.mu.Unlock()
+}
+
+// Forget drops what is remembered of a source (a removed one).
+func (s *Store) Forget(source string) {
+	s.mu.Lock()
+	delete(s.sources, source)
+	s.mu.Unlock()
+}
+
+type put struct {
+	key string
+	rec Record
+	ttl time.Duration
+}
+
+// publish writes records at once and waits for every one to be stored.
+func (s *Store) publish(ctx context.Context, puts []put) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(puts))
+	for _, p := range puts {
+		raw, err := json.Marshal(p.rec)
+		if err != nil {
+			return fmt.Errorf("encode record %s: %w", p.key, err)
+		}
+		var opts []jetstream.PublishOpt
+		if p.ttl > 0 {
+			opts = append(opts, jetstream.WithMsgTTL(p.ttl))
+		}
+		f, err := s.js.PublishAsync("$KV."+s.kv.Bucket()+"."+p.key, raw, opts...)
+		if err != nil {
+			return fmt.Errorf("write record %s: %w", p.key, err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("write record %s: %w", puts[i].key, err)
+		case <-ctx.Done():
+			return fmt.Errorf("write record %s: %w", puts[i].key, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// load returns what is stored of a source: what this Store remembers
+// while the source's commit marker is still the one it wrote, else every
+// record read from the bucket.
+func (s *Store) load(ctx context.Context, source string) (*stored, error) {
+	st := &stored{records: map[string]meta{}}
+	e, err := s.kv.Get(ctx, CommitKey(source))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("read commit of %s: %w", source, err)
+	default:
+		if err := json.Unmarshal(e.Value(), &st.commit); err != nil {
+			return nil, fmt.Errorf("read commit of %s: %w", source, err)
+		}
+		st.commitRev = e.Revision()
+	}
+	s.mu.Lock()
+	kept := s.sources[source]
+	s.mu.Unlock()
+	if kept != nil && kept.commitRev == st.commitRev {
+		return kept, nil
+	}
+	w, err := s.kv.Watch(ctx, source+".*.*.*", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read records of %s: %w", source, err)
+	}
+	defer w.Stop()
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case e = <-w.Updates():
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read records of %s: %w", source, ctx.Err())
+		}
+		if e == nil {
+			return st, nil
+		}
+		var r Record
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			return nil, fmt.Errorf("read record %s: %w", e.Key(), err)
+		}
+		st.records[e.Key()] = meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt,
+			deleted: r.Deleted, generation: r.Generation}
+	}
+}
+
+func (s *Store) get(ctx context.Context, key string) (Record, error) {
+	var r Record
+	e, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return r, fmt.Errorf("decode record %s: %w", key, err)
+	}
+	return r, nil
+}
+
+// identify reads what an entry's bytes say it is.
+func identify(source, kind string, raw []byte) (identity, error) {
+	var f struct {
+		Namespace string `json:"namespace"`
+		Name      string `json:"name"`
+		Version   string `json:"version"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return identity{}, fmt.Errorf("%s entry: %w", kind, err)
+	}
+	if kind == KindServer {
+		f.Namespace = ""
+	}
+	id := identity{kind: kind, namespace: f.Namespace, name: f.Name, version: f.Version}
+	switch {
+	case f.Name == "":
+		return id, fmt.Errorf("%s entry without a name", kind)
+	case kind != KindServer && f.Namespace == "":
+		return id, fmt.Errorf("%s %s without a namespace", kind, f.Name)
+	}
+	sum := sha256.Sum256(compact(raw))
+	id.digest = hex.EncodeToString(sum[:])
+	id.key = Key(source, kind, id.entryName(), f.Version)
+	return id, nil
+}
+
+func (id identity) entryName() string {
+	if id.kind == KindServer {
+		return id.name
+	}
+	return id.namespace + "/" + id.name
+}
+
+// compact returns raw without insignificant white space; raw is valid
+// JSON (a snapshot's entry).
+func compact(raw []byte) []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
