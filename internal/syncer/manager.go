@@ -15,6 +15,7 @@ import (
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
 )
@@ -31,6 +32,12 @@ type Snapshots interface {
 	Load(ctx context.Context, source string) ([]byte, error)
 	Index(ctx context.Context, source string) ([]byte, error)
 	Info(ctx context.Context, source string) (writer.Info, error)
+}
+
+// Recorder records the entries of a stored snapshot, so that every
+// replica can follow them one by one (entries.Store).
+type Recorder interface {
+	Write(ctx context.Context, source string, snapshot []byte, sy entries.Sync) (entries.Written, error)
 }
 
 // Result is a completed sync.
@@ -65,6 +72,10 @@ type Manager struct {
 	// more time for more bytes), so that a store that does not answer
 	// fails the sync in seconds; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+	// Entries, when set, records each stored snapshot's entries after it
+	// is stored; a sync whose entries are not recorded fails, and the
+	// next one records them.
+	Entries Recorder
 
 	mu sync.Mutex
 	// memory is what the Manager remembers of each source between syncs.
@@ -391,6 +402,15 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	m.mu.Lock()
 	k.stored, k.index = r.SnapshotDigest, built.Index
 	m.mu.Unlock()
+	if m.Entries != nil {
+		call, cancel := m.call(ctx, len(built.Data))
+		_, err := m.Entries.Write(call, src.Name, built.Data, entries.Sync{
+			Revision: r.Revision, LastSyncHash: r.Hash, SnapshotDigest: r.SnapshotDigest})
+		cancel()
+		if err != nil {
+			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
+		}
+	}
 	return r, nil
 }
 
