@@ -358,7 +358,15 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 	kept := s.sources[source]
 	s.mu.Unlock()
 	if kept != nil && kept.commitRev == st.commitRev {
-		return kept, nil
+		// Still the commit this Store wrote; the records too, unless a
+		// sync elsewhere wrote some and stopped before its commit.
+		last, err := s.lastRecord(ctx, source)
+		if err != nil {
+			return nil, err
+		}
+		if last <= st.commitRev {
+			return kept, nil
+		}
 	}
 	w, err := s.kv.Watch(ctx, source+".*.*.*", jetstream.IgnoreDeletes())
 	if err != nil {
@@ -382,6 +390,23 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 		st.records[e.Key()] = meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt,
 			deleted: r.Deleted, generation: r.Generation}
 	}
+}
+
+// lastRecord returns the bucket sequence of the last record written of a
+// source (an expired tombstone's marker included), 0 without one.
+func (s *Store) lastRecord(ctx context.Context, source string) (uint64, error) {
+	stream, err := s.js.Stream(ctx, "KV_"+s.kv.Bucket())
+	if err != nil {
+		return 0, fmt.Errorf("read records of %s: %w", source, err)
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, "$KV."+s.kv.Bucket()+"."+source+".*.*.*")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read records of %s: %w", source, err)
+	}
+	return m.Sequence, nil
 }
 
 func (s *Store) get(ctx context.Context, key string) (Record, error) {

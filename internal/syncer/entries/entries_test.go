@@ -198,13 +198,15 @@ func TestRemovedVersionBecomesATombstone(t *testing.T) {
 }
 
 // A sync that stopped after some of its records and before its commit
-// leaves them uncommitted; the next sync, on any replica, writes what
-// differs from what is stored and commits them all.
+// leaves them uncommitted; the next sync, on any replica (here the one
+// that wrote the last commit, which must not trust what it remembers),
+// writes what differs from what is stored and commits them all.
 func TestSyncKilledBeforeItsCommitConverges(t *testing.T) {
 	f := start(t)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	list := servers(4)
-	write(t, f.store(&at), "src", snapshot(list), "rev-1")
+	s := f.store(&at)
+	write(t, s, "src", snapshot(list), "rev-1")
 
 	// The killed sync: two records of generation 2 and no commit.
 	at = at.Add(time.Minute)
@@ -226,7 +228,7 @@ func TestSyncKilledBeforeItsCommitConverges(t *testing.T) {
 
 	// The next sync brings the original data back.
 	at = at.Add(time.Minute)
-	w := write(t, f.store(&at), "src", snapshot(list), "rev-1")
+	w := write(t, s, "src", snapshot(list), "rev-1")
 	if !w.Committed || w.Generation != 2 || w.Changed != 2 {
 		t.Fatalf("converging sync: %+v, want the two records rewritten and commit 2", w)
 	}
@@ -251,7 +253,7 @@ func TestSyncKilledBeforeItsCommitConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := f.writes(t)
-	if w := write(t, f.store(&at), "src", snapshot(next), "rev-2"); !w.Committed || w.Changed != 0 || w.Generation != 3 {
+	if w := write(t, s, "src", snapshot(next), "rev-2"); !w.Committed || w.Changed != 0 || w.Generation != 3 {
 		t.Errorf("sync after a complete but uncommitted one: %+v, want a commit of generation 3 only", w)
 	}
 	if n := f.writes(t) - before; n != 1 {
