@@ -285,7 +285,11 @@ func (f *Follower) sourcesOf(reg config.Registry) []merge.Source {
 // swap builds the API view of a registry's merge and makes both current.
 func (f *Follower) swap(name string, merged *merge.View) {
 	reg := f.registryConfig(name)
-	v, err := api.Build(f.content(reg, merged))
+	var prev *api.View
+	if r := f.Registry(name); r != nil {
+		prev = r.API
+	}
+	v, err := api.Rebuild(prev, f.content(reg, merged))
 	if err != nil {
 		// Records are checked when a sync writes them: this is data
 		// written by something else. The previous view stays.
