@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,21 +14,29 @@ import (
 
 // recorder records what a sync asks to record, or fails.
 type recorder struct {
-	calls []entries.Sync
-	data  []byte
-	err   error
+	prepared   []byte
+	written    []entries.Sync
+	prepareErr error
+	writeErr   error
 }
 
-func (r *recorder) Write(_ context.Context, _ string, snapshot []byte, sy entries.Sync) (entries.Written, error) {
-	r.calls = append(r.calls, sy)
-	r.data = snapshot
-	return entries.Written{}, r.err
+func (r *recorder) Prepare(_ context.Context, _ string, snapshot []byte) (*entries.Batch, error) {
+	r.prepared = snapshot
+	if r.prepareErr != nil {
+		return nil, r.prepareErr
+	}
+	return new(entries.Batch), nil
 }
 
-func TestPerformSyncRecordsTheStoredSnapshotsEntries(t *testing.T) {
+func (r *recorder) Write(_ context.Context, _ *entries.Batch, sy entries.Sync) (entries.Written, error) {
+	r.written = append(r.written, sy)
+	return entries.Written{}, r.writeErr
+}
+
+func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 
-	t.Run("after the snapshot is stored, with what the sync stored", func(t *testing.T) {
+	t.Run("prepared from the snapshot, written after it is stored", func(t *testing.T) {
 		snaps := &memSnapshots{data: map[string][]byte{}}
 		m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
 		rec := &recorder{}
@@ -36,19 +45,41 @@ func TestPerformSyncRecordsTheStoredSnapshotsEntries(t *testing.T) {
 		if serr != nil {
 			t.Fatal(serr)
 		}
-		if len(rec.calls) != 1 || string(rec.data) != string(snaps.data["src"]) {
-			t.Fatalf("recorded %d times, data %q", len(rec.calls), rec.data)
+		if string(rec.prepared) != string(snaps.data["src"]) || len(rec.written) != 1 {
+			t.Fatalf("prepared %q, written %d times", rec.prepared, len(rec.written))
 		}
-		if want := (entries.Sync{Revision: res.Revision, LastSyncHash: res.Hash, SnapshotDigest: res.SnapshotDigest}); rec.calls[0] != want {
-			t.Errorf("recorded %+v, want %+v", rec.calls[0], want)
-		}
-	})
-	t.Run("entries not recorded fail the sync", func(t *testing.T) {
-		m := newTestManager(&fakeFetcher{raw: validRegistry}, &memSnapshots{data: map[string][]byte{}})
-		m.Entries = &recorder{err: errors.New("bucket gone")}
-		_, serr := m.PerformSync(context.Background(), src, nil)
-		if serr == nil || serr.ConditionReason != ConditionReasonStorageFailed || !strings.Contains(serr.Message, "bucket gone") {
-			t.Errorf("err %+v", serr)
+		if want := (entries.Sync{Revision: res.Revision, LastSyncHash: res.Hash, SnapshotDigest: res.SnapshotDigest}); rec.written[0] != want {
+			t.Errorf("recorded %+v, want %+v", rec.written[0], want)
 		}
 	})
+	for _, c := range []struct {
+		name          string
+		rec           *recorder
+		reason        string
+		storedAlready bool
+	}{
+		{"two entries of one name and version are invalid data, not stored",
+			&recorder{prepareErr: fmt.Errorf("record entries of src: server a version %q: %w", "1", entries.ErrConflict)},
+			ConditionReasonValidationFailed, false},
+		{"entries that cannot be read keep the snapshot unstored",
+			&recorder{prepareErr: errors.New("bucket gone")}, ConditionReasonStorageFailed, false},
+		{"entries not written fail the sync", &recorder{writeErr: errors.New("bucket gone")}, ConditionReasonStorageFailed, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			snaps := &memSnapshots{data: map[string][]byte{}}
+			m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
+			m.Entries = c.rec
+			_, serr := m.PerformSync(context.Background(), src, nil)
+			want := "bucket gone"
+			if c.reason == ConditionReasonValidationFailed {
+				want = `server a version "1"`
+			}
+			if serr == nil || serr.ConditionReason != c.reason || !strings.Contains(serr.Message, want) {
+				t.Errorf("err %+v", serr)
+			}
+			if got := snaps.stores == 1; got != c.storedAlready {
+				t.Errorf("snapshot stored: %v, want %v", got, c.storedAlready)
+			}
+		})
+	}
 }

@@ -34,10 +34,12 @@ type Snapshots interface {
 	Info(ctx context.Context, source string) (writer.Info, error)
 }
 
-// Recorder records the entries of a stored snapshot, so that every
-// replica can follow them one by one (entries.Store).
+// Recorder records the entries of a snapshot, so that every replica can
+// follow them one by one (entries.Store): Prepare compares them with what
+// is recorded, before the snapshot is stored; Write records them after.
 type Recorder interface {
-	Write(ctx context.Context, source string, snapshot []byte, sy entries.Sync) (entries.Written, error)
+	Prepare(ctx context.Context, source string, snapshot []byte) (*entries.Batch, error)
+	Write(ctx context.Context, b *entries.Batch, sy entries.Sync) (entries.Written, error)
 }
 
 // Result is a completed sync.
@@ -72,9 +74,10 @@ type Manager struct {
 	// more time for more bytes), so that a store that does not answer
 	// fails the sync in seconds; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
-	// Entries, when set, records each stored snapshot's entries after it
-	// is stored; a sync whose entries are not recorded fails, and the
-	// next one records them.
+	// Entries, when set, records each snapshot's entries: a snapshot whose
+	// entries cannot be recorded is not stored, and a sync whose entries
+	// are not recorded after its snapshot was stored fails, so the next
+	// one records them.
 	Entries Recorder
 
 	mu sync.Mutex
@@ -389,6 +392,19 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		FilterHash:  registry.FilterHash(src.Filter),
 		Diff:        registry.CompareIndex(previous, built.Index),
 	}
+	var batch *entries.Batch
+	if m.Entries != nil {
+		// Reading the records of a source costs about its snapshot's size.
+		call, cancel := m.call(ctx, len(built.Data))
+		batch, err = m.Entries.Prepare(call, src.Name, built.Data)
+		cancel()
+		if errors.Is(err, entries.ErrConflict) {
+			return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
+		}
+		if err != nil {
+			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
+		}
+	}
 	call, cancel := m.call(ctx, len(built.Data)+len(index))
 	stored, err := m.snapshots.Store(call, src.Name, writer.Snapshot{Data: built.Data, Index: index, Meta: writer.Meta{
 		Revision: r.Revision, LastSyncHash: r.Hash, FilterHash: r.FilterHash,
@@ -402,9 +418,9 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	m.mu.Lock()
 	k.stored, k.index = r.SnapshotDigest, built.Index
 	m.mu.Unlock()
-	if m.Entries != nil {
-		call, cancel := m.call(ctx, len(built.Data))
-		_, err := m.Entries.Write(call, src.Name, built.Data, entries.Sync{
+	if batch != nil {
+		call, cancel := m.call(ctx, batch.Changed()*recordSize)
+		_, err := m.Entries.Write(call, batch, entries.Sync{
 			Revision: r.Revision, LastSyncHash: r.Hash, SnapshotDigest: r.SnapshotDigest})
 		cancel()
 		if err != nil {
@@ -413,6 +429,9 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	}
 	return r, nil
 }
+
+// recordSize is the size a per-entry record is given time for.
+const recordSize = 4 << 10
 
 // maxRereads bounds how many times PerformSync reads again a file that
 // failed validation and changed since it was read.

@@ -35,7 +35,14 @@ func BenchmarkOneEntryEditOf10000ServersApplied(b *testing.B) {
 		list[i] = bigServer(i, "server")
 	}
 	ctx := context.Background()
-	if _, err := store.Write(ctx, "big", snapshot(list...), entries.Sync{}); err != nil {
+	write := func() (entries.Written, error) {
+		batch, err := store.Prepare(ctx, "big", snapshot(list...))
+		if err != nil {
+			return entries.Written{}, err
+		}
+		return store.Write(ctx, batch, entries.Sync{})
+	}
+	if _, err := write(); err != nil {
 		b.Fatal(err)
 	}
 	regs := []config.Registry{{Name: "big", Sources: []string{"big"}}}
@@ -53,7 +60,7 @@ func BenchmarkOneEntryEditOf10000ServersApplied(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		list[i%n] = bigServer(i%n, fmt.Sprintf("edit %d", i))
-		w, err := store.Write(ctx, "big", snapshot(list...), entries.Sync{})
+		w, err := write()
 		if err != nil || w.Changed != 1 {
 			b.Fatalf("write: %+v %v", w, err)
 		}

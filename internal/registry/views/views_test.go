@@ -51,7 +51,11 @@ func start(t *testing.T) *fixture {
 
 func (f *fixture) write(source string, snap []byte) entries.Written {
 	f.t.Helper()
-	w, err := f.store.Write(context.Background(), source, snap, entries.Sync{Revision: "r"})
+	b, err := f.store.Prepare(context.Background(), source, snap)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	w, err := f.store.Write(context.Background(), b, entries.Sync{Revision: "r"})
 	if err != nil {
 		f.t.Fatal(err)
 	}

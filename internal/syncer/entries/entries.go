@@ -33,6 +33,10 @@ const (
 	KindPlugin = "plugin"
 )
 
+// ErrConflict means a snapshot holds two different entries under one
+// name and version, which no record can hold both of.
+var ErrConflict = errors.New("the snapshot holds two different entries of this name and version")
+
 // CommitToken is the last token of a source's commit marker key.
 const CommitToken = "_commit"
 
@@ -192,84 +196,108 @@ type Written struct {
 	Generation uint64
 }
 
-// Write records the entries of a source's snapshot: the records that
-// differ from those stored, then the commit marker. Nothing is written
-// when nothing differs and the stored records are all committed. After a
-// sync that stopped between its records and its commit, the next Write
-// compares against what is stored (those records included) and commits,
-// so the source converges.
-func (s *Store) Write(ctx context.Context, source string, snapshot []byte, sy Sync) (Written, error) {
+// Batch is what a sync would write of a source: the records that differ
+// from those stored. Prepare computes it, reading only; Write writes it.
+type Batch struct {
+	source string
+	st     *stored
+	seen   map[[sha256.Size]byte]identity
+	puts   []put
+	// dirty is set when stored records are not committed yet.
+	dirty bool
+	gen   uint64
+	now   time.Time
+}
+
+// Changed counts the records the batch writes.
+func (b *Batch) Changed() int { return len(b.puts) }
+
+// Prepare compares the entries of a source's snapshot with the records
+// stored and returns what differs, writing nothing, so a sync can refuse
+// a snapshot before storing it: ErrConflict for two different entries of
+// one name and version.
+func (s *Store) Prepare(ctx context.Context, source string, snapshot []byte) (*Batch, error) {
 	lists, err := registry.SnapshotLists(snapshot)
 	if err != nil {
-		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
+		return nil, fmt.Errorf("record entries of %s: %w", source, err)
 	}
 	st, err := s.load(ctx, source)
 	if err != nil {
-		return Written{}, err
+		return nil, err
 	}
-	// Forget what is remembered until the commit is written: a Write
-	// that fails part way leaves the stored records unknown.
-	s.mu.Lock()
-	delete(s.sources, source)
-	s.mu.Unlock()
-
-	now := s.now().UTC()
-	gen := st.commit.Generation + 1
-	seen := make(map[[sha256.Size]byte]identity, len(lists.Servers)+len(lists.Skills)+len(lists.Plugins))
-	live := make(map[string]bool, len(seen))
-	var puts []put
-	dirty := false
-	for kind, list := range map[string][][]byte{KindServer: lists.Servers, KindSkill: lists.Skills, KindPlugin: lists.Plugins} {
-		for _, raw := range list {
+	b := &Batch{source: source, st: st, gen: st.commit.Generation + 1, now: s.now().UTC(),
+		seen: make(map[[sha256.Size]byte]identity, len(lists.Servers)+len(lists.Skills)+len(lists.Plugins))}
+	live := make(map[string]string, len(b.seen)) // key → digest
+	for _, l := range []struct {
+		kind string
+		list [][]byte
+	}{{KindServer, lists.Servers}, {KindSkill, lists.Skills}, {KindPlugin, lists.Plugins}} {
+		for _, raw := range l.list {
 			sum := sha256.Sum256(raw)
 			id, ok := st.seen[sum]
 			if !ok {
-				if id, err = identify(source, kind, raw); err != nil {
-					return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
+				if id, err = identify(source, l.kind, raw); err != nil {
+					return nil, fmt.Errorf("record entries of %s: %w", source, err)
 				}
 			}
-			seen[sum] = id
-			if live[id.key] {
-				return Written{}, fmt.Errorf("record entries of %s: %s %s version %q is in the snapshot twice", source, kind, id.entryName(), id.version)
+			b.seen[sum] = id
+			if d, ok := live[id.key]; ok {
+				if d == id.digest {
+					continue // the same entry twice: one record
+				}
+				return nil, fmt.Errorf("record entries of %s: %s %s version %q: %w", source, l.kind, id.entryName(), id.version, ErrConflict)
 			}
-			live[id.key] = true
+			live[id.key] = id.digest
 			old, had := st.records[id.key]
 			if had && !old.deleted && old.digest == id.digest {
-				dirty = dirty || old.generation > st.commit.Generation
+				b.dirty = b.dirty || old.generation > st.commit.Generation
 				continue
 			}
-			rec := Record{Kind: kind, Namespace: id.namespace, Name: id.name, Version: id.version, Digest: id.digest,
-				PublishedAt: now, UpdatedAt: now, Generation: gen, Data: compact(raw)}
+			rec := Record{Kind: l.kind, Namespace: id.namespace, Name: id.name, Version: id.version, Digest: id.digest,
+				PublishedAt: b.now, UpdatedAt: b.now, Generation: b.gen, Data: compact(raw)}
 			if had {
 				rec.PublishedAt = old.publishedAt
 			}
-			puts = append(puts, put{key: id.key, rec: rec})
+			b.puts = append(b.puts, put{key: id.key, rec: rec})
 		}
 	}
 	for key, old := range st.records {
-		if live[key] {
+		if _, ok := live[key]; ok {
 			continue
 		}
 		if old.deleted {
-			dirty = dirty || old.generation > st.commit.Generation
+			b.dirty = b.dirty || old.generation > st.commit.Generation
 			continue
 		}
 		rec, err := s.get(ctx, key)
 		if err != nil {
-			return Written{}, fmt.Errorf("record removal of %s: %w", key, err)
+			return nil, fmt.Errorf("record removal of %s: %w", key, err)
 		}
-		rec.Deleted, rec.UpdatedAt, rec.Generation = true, now, gen
-		puts = append(puts, put{key: key, rec: rec, ttl: s.tombstone})
+		rec.Deleted, rec.UpdatedAt, rec.Generation = true, b.now, b.gen
+		b.puts = append(b.puts, put{key: key, rec: rec, ttl: s.tombstone})
 	}
-	if len(puts) == 0 && !dirty {
-		s.remember(source, st, seen)
+	return b, nil
+}
+
+// Write writes a batch: its records, then the commit marker. Nothing is
+// written when nothing differs and the stored records are all committed.
+// After a sync that stopped between its records and its commit, the next
+// batch is computed against what is stored (those records included) and
+// commits, so the source converges.
+func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
+	source, st := b.source, b.st
+	if len(b.puts) == 0 && !b.dirty {
+		s.remember(source, st, b.seen)
 		return Written{Generation: st.commit.Generation}, nil
 	}
-	if err := s.publish(ctx, puts); err != nil {
+	// Forget what is remembered until the commit is written: a Write
+	// that fails part way leaves the stored records unknown.
+	s.Forget(source)
+	if err := s.publish(ctx, b.puts); err != nil {
 		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
 	}
-	c := Commit{Generation: gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
-		SnapshotDigest: sy.SnapshotDigest, CommittedAt: now, Changed: len(puts)}
+	c := Commit{Generation: b.gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
+		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, Changed: len(b.puts)}
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return Written{}, fmt.Errorf("encode commit of %s: %w", source, err)
@@ -278,13 +306,13 @@ func (s *Store) Write(ctx context.Context, source string, snapshot []byte, sy Sy
 	if err != nil {
 		return Written{}, fmt.Errorf("commit entries of %s: %w", source, err)
 	}
-	for _, p := range puts {
+	for _, p := range b.puts {
 		st.records[p.key] = meta{digest: p.rec.Digest, publishedAt: p.rec.PublishedAt, updatedAt: p.rec.UpdatedAt,
-			deleted: p.rec.Deleted, generation: gen}
+			deleted: p.rec.Deleted, generation: b.gen}
 	}
 	st.commitRev, st.commit = rev, c
-	s.remember(source, st, seen)
-	return Written{Changed: len(puts), Committed: true, Generation: gen}, nil
+	s.remember(source, st, b.seen)
+	return Written{Changed: len(b.puts), Committed: true, Generation: b.gen}, nil
 }
 
 // remember keeps st for the next Write of source.

@@ -3,6 +3,7 @@ package entries
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -89,11 +90,19 @@ func (f fixture) commit(t testing.TB, source string) Commit {
 
 func write(t testing.TB, s *Store, source string, snap []byte, rev string) Written {
 	t.Helper()
-	w, err := s.Write(context.Background(), source, snap, Sync{Revision: rev})
+	w, err := prepareAndWrite(s, source, snap, Sync{Revision: rev})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+func prepareAndWrite(s *Store, source string, snap []byte, sy Sync) (Written, error) {
+	b, err := s.Prepare(context.Background(), source, snap)
+	if err != nil {
+		return Written{}, err
+	}
+	return s.Write(context.Background(), b, sy)
 }
 
 func TestSyncWritesOnlyChangedRecordsThenACommit(t *testing.T) {
@@ -281,12 +290,22 @@ func TestKeysRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWriteRefusesAnEntryStoredTwice(t *testing.T) {
+// One name and version twice: the same entry is one record; two
+// different entries are refused, naming them.
+func TestWriteRefusesTwoEntriesOfOneNameAndVersion(t *testing.T) {
 	f := start(t)
 	at := time.Now()
 	a := server("io.example/a", "1.0.0", "one")
-	_, err := f.store(&at).Write(context.Background(), "src", snapshot([]string{a, a}), Sync{})
-	if err == nil || !strings.Contains(err.Error(), `io.example/a version "1.0.0" is in the snapshot twice`) {
+	if w := write(t, f.store(&at), "src", snapshot([]string{a, a}), "r"); w.Changed != 1 {
+		t.Errorf("the same entry twice: %+v, want one record", w)
+	}
+	other := server("io.example/a", "1.0.0", "other")
+	before := f.writes(t)
+	_, err := f.store(&at).Prepare(context.Background(), "src", snapshot([]string{a, other}))
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), `server io.example/a version "1.0.0"`) {
 		t.Errorf("err %v", err)
+	}
+	if f.writes(t) != before {
+		t.Error("a refused snapshot wrote records")
 	}
 }
