@@ -6,8 +6,9 @@ import (
 	"fmt"
 )
 
-// Lists are the entries of a stored snapshot, each one's bytes as the
-// snapshot holds them (slices of the snapshot).
+// Lists are the entries of a snapshot, each one's bytes as the snapshot
+// holds them. Build returns them with the snapshot (Built.Entries);
+// SnapshotLists cuts them out of a stored one.
 type Lists struct {
 	Servers, Skills, Plugins [][]byte
 }

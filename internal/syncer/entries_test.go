@@ -9,19 +9,20 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/syncer/entries"
 )
 
 // recorder records what a sync asks to record, or fails.
 type recorder struct {
-	prepared   []byte
+	prepared   registry.Lists
 	written    []entries.Sync
 	prepareErr error
 	writeErr   error
 }
 
-func (r *recorder) Prepare(_ context.Context, _ string, snapshot []byte) (*entries.Batch, error) {
-	r.prepared = snapshot
+func (r *recorder) Prepare(_ context.Context, _ string, lists registry.Lists) (*entries.Batch, error) {
+	r.prepared = lists
 	if r.prepareErr != nil {
 		return nil, r.prepareErr
 	}
@@ -45,8 +46,12 @@ func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 		if serr != nil {
 			t.Fatal(serr)
 		}
-		if string(rec.prepared) != string(snaps.data["src"]) || len(rec.written) != 1 {
-			t.Fatalf("prepared %q, written %d times", rec.prepared, len(rec.written))
+		want, err := registry.SnapshotLists(snaps.data["src"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%q", rec.prepared) != fmt.Sprintf("%q", want) || len(rec.written) != 1 {
+			t.Fatalf("prepared %q, the snapshot holds %q; written %d times", rec.prepared, want, len(rec.written))
 		}
 		if want := (entries.Sync{Revision: res.Revision, LastSyncHash: res.Hash, SnapshotDigest: res.SnapshotDigest}); rec.written[0] != want {
 			t.Errorf("recorded %+v, want %+v", rec.written[0], want)

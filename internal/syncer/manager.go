@@ -38,7 +38,7 @@ type Snapshots interface {
 // follow them one by one (entries.Store): Prepare compares them with what
 // is recorded, before the snapshot is stored; Write records them after.
 type Recorder interface {
-	Prepare(ctx context.Context, source string, snapshot []byte) (*entries.Batch, error)
+	Prepare(ctx context.Context, source string, lists registry.Lists) (*entries.Batch, error)
 	Write(ctx context.Context, b *entries.Batch, sy entries.Sync) (entries.Written, error)
 }
 
@@ -396,7 +396,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	if m.Entries != nil {
 		// Reading the records of a source costs about its snapshot's size.
 		call, cancel := m.call(ctx, len(built.Data))
-		batch, err = m.Entries.Prepare(call, src.Name, built.Data)
+		batch, err = m.Entries.Prepare(call, src.Name, built.Entries)
 		cancel()
 		if errors.Is(err, entries.ErrConflict) {
 			return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)

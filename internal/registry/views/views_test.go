@@ -16,6 +16,7 @@ import (
 	"github.com/regsync/regsync/internal/api"
 	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/registry/merge"
 	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/testsupport"
@@ -51,7 +52,11 @@ func start(t *testing.T) *fixture {
 
 func (f *fixture) write(source string, snap []byte) entries.Written {
 	f.t.Helper()
-	b, err := f.store.Prepare(context.Background(), source, snap)
+	lists, err := registry.SnapshotLists(snap)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	b, err := f.store.Prepare(context.Background(), source, lists)
 	if err != nil {
 		f.t.Fatal(err)
 	}

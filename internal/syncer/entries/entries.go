@@ -212,15 +212,12 @@ type Batch struct {
 // Changed counts the records the batch writes.
 func (b *Batch) Changed() int { return len(b.puts) }
 
-// Prepare compares the entries of a source's snapshot with the records
+// Prepare compares the entries of a source's snapshot (registry.Built's
+// Entries, or registry.SnapshotLists of a stored one) with the records
 // stored and returns what differs, writing nothing, so a sync can refuse
 // a snapshot before storing it: ErrConflict for two different entries of
 // one name and version.
-func (s *Store) Prepare(ctx context.Context, source string, snapshot []byte) (*Batch, error) {
-	lists, err := registry.SnapshotLists(snapshot)
-	if err != nil {
-		return nil, fmt.Errorf("record entries of %s: %w", source, err)
-	}
+func (s *Store) Prepare(ctx context.Context, source string, lists registry.Lists) (*Batch, error) {
 	st, err := s.load(ctx, source)
 	if err != nil {
 		return nil, err

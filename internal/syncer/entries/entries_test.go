@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus/bustest"
+	"github.com/regsync/regsync/internal/registry"
 )
 
 // server is one server entry's JSON.
@@ -98,7 +99,11 @@ func write(t testing.TB, s *Store, source string, snap []byte, rev string) Writt
 }
 
 func prepareAndWrite(s *Store, source string, snap []byte, sy Sync) (Written, error) {
-	b, err := s.Prepare(context.Background(), source, snap)
+	lists, err := registry.SnapshotLists(snap)
+	if err != nil {
+		return Written{}, err
+	}
+	b, err := s.Prepare(context.Background(), source, lists)
 	if err != nil {
 		return Written{}, err
 	}
@@ -301,7 +306,11 @@ func TestWriteRefusesTwoEntriesOfOneNameAndVersion(t *testing.T) {
 	}
 	other := server("io.example/a", "1.0.0", "other")
 	before := f.writes(t)
-	_, err := f.store(&at).Prepare(context.Background(), "src", snapshot([]string{a, other}))
+	lists, err := registry.SnapshotLists(snapshot([]string{a, other}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.store(&at).Prepare(context.Background(), "src", lists)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), `server io.example/a version "1.0.0"`) {
 		t.Errorf("err %v", err)
 	}
