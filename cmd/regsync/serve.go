@@ -27,6 +27,7 @@ import (
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/coordinator"
+	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
 	"github.com/regsync/regsync/internal/tracing"
@@ -258,7 +259,9 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		holder = fmt.Sprintf("%s/%d", hostname, os.Getpid())
 		logger.Warn("no stable replica identity, leases of a crashed run will have to expire", "err", err, "holder", holder)
 	}
-	s.coord = coordinator.New(h, syncer.NewManager(fetcher, writer.New(h.Data), logger), s.status, srcs, coordinator.Options{
+	mgr := syncer.NewManager(fetcher, writer.New(h.Data), logger)
+	mgr.Entries = entries.New(h.JS, h.Entries, time.Duration(cfg.NATS.Results.MaxAge))
+	s.coord = coordinator.New(h, mgr, s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    time.Duration(cfg.Sync.LeaseTTL),
 		SyncTimeout: time.Duration(cfg.Sync.Timeout),

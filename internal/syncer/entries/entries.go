@@ -173,9 +173,13 @@ type identity struct {
 }
 
 // New returns a Store on the regsync_entries bucket kv; tombstones are
-// kept for tombstoneTTL (nats.results.maxAge, at least a second).
+// kept for tombstoneTTL (nats.results.maxAge; at least a second, zero
+// keeps them, as results are then kept).
 func New(js jetstream.JetStream, kv jetstream.KeyValue, tombstoneTTL time.Duration) *Store {
-	return &Store{js: js, kv: kv, tombstone: max(tombstoneTTL, time.Second), now: time.Now, sources: map[string]*stored{}}
+	if tombstoneTTL > 0 {
+		tombstoneTTL = max(tombstoneTTL, time.Second)
+	}
+	return &Store{js: js, kv: kv, tombstone: tombstoneTTL, now: time.Now, sources: map[string]*stored{}}
 }
 
 // Sync describes the sync whose snapshot Write records.
