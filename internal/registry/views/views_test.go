@@ -264,3 +264,47 @@ func TestTwoFollowersOfTheSameStoredDataAgree(t *testing.T) {
 		t.Errorf("both: %v\nwant  %v", got, want)
 	}
 }
+
+// A replica started while a sync's records wait for their commit serves
+// the committed data only, and the records once they are committed.
+func TestStartUpHoldsBackRecordsNotCommitted(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1")))
+	half := entries.Record{Kind: entries.KindServer, Name: "io.x/new", Version: "1.0.0", Digest: strings.Repeat("0", 64),
+		PublishedAt: time.Now(), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/new", "1.0.0", "half"))}
+	raw, _ := json.Marshal(half)
+	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/new", "1.0.0"), raw); err != nil {
+		t.Fatal(err)
+	}
+	fl := f.follow()
+	_, body, _ := fl.get(t, "/registry/a/v0.1/servers?include_deleted=true")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@1.0.0:v1:active]" {
+		t.Errorf("at start-up: %v", got)
+	}
+	// The commit of generation 2, as the sync that wrote the record would have written it.
+	c, _ := json.Marshal(entries.Commit{Generation: 2, CommittedAt: time.Now(), Changed: 1})
+	if _, err := f.kv.Put(context.Background(), entries.CommitKey("a"), c); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the commit applied", func() bool { return fl.appliedOf("a") == 1 })
+	_, body, _ = fl.get(t, "/registry/a/v0.1/servers")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/new@1.0.0:half:active io.x/one@1.0.0:v1:active]" {
+		t.Errorf("after the commit: %v", got)
+	}
+}
+
+// A tombstone expires after its TTL: every follower drops it.
+func TestAnExpiredTombstoneIsDropped(t *testing.T) {
+	f := start(t)
+	f.store = entries.New(f.js, f.kv, time.Second)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1"), server("io.x/one", "2.0.0", "v2")))
+	fl := f.follow()
+	f.write("a", snapshot(server("io.x/one", "2.0.0", "v2")))
+	testsupport.Eventually(t, "the tombstone served, then dropped", func() bool {
+		_, body, _ := fl.get(t, "/registry/a/v0.1/servers?include_deleted=true")
+		return fl.appliedOf("a") == 2 && fmt.Sprint(names(t, body)) == "[io.x/one@2.0.0:v2:active]"
+	})
+	if fl.Registry("a").API.Digest() != f.follow().Registry("a").API.Digest() {
+		t.Error("a follower started after the expiry serves other content")
+	}
+}
