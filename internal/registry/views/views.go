@@ -106,10 +106,17 @@ func (f *Follower) Run(ctx context.Context) error {
 	loading := true
 	for {
 		var e jetstream.KeyValueEntry
+		var open bool
 		select {
 		case <-ctx.Done():
 			return nil
-		case e = <-w.Updates():
+		case e, open = <-w.Updates():
+		}
+		if !open {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch %s: the watch ended", f.kv.Bucket())
 		}
 		if e == nil {
 			if loading {

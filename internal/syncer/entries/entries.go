@@ -404,10 +404,14 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 	defer w.Stop()
 	for {
 		var e jetstream.KeyValueEntry
+		var open bool
 		select {
-		case e = <-w.Updates():
+		case e, open = <-w.Updates():
 		case <-ctx.Done():
 			return nil, fmt.Errorf("read records of %s: %w", source, ctx.Err())
+		}
+		if !open {
+			return nil, fmt.Errorf("read records of %s: the watch ended", source)
 		}
 		if e == nil {
 			return st, nil
