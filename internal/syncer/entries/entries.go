@@ -255,7 +255,7 @@ func (s *Store) Prepare(ctx context.Context, source string, lists registry.Lists
 				continue
 			}
 			rec := Record{Kind: l.kind, Namespace: id.namespace, Name: id.name, Version: id.version, Digest: id.digest,
-				PublishedAt: b.now, UpdatedAt: b.now, Generation: b.gen, Data: compact(raw)}
+				PublishedAt: b.now, UpdatedAt: b.now, Generation: b.gen, Data: raw} // compacted when encoded
 			if had {
 				rec.PublishedAt = old.publishedAt
 			}
@@ -337,11 +337,35 @@ type put struct {
 	ttl time.Duration
 }
 
-// publish writes records at once and waits for every one to be stored.
+// Records are written in windows of at most window messages or
+// windowBytes bytes, each waited for before the next: a first sync of a
+// large source holds one window's encodings at a time, not all of them.
+const (
+	window      = 1000
+	windowBytes = 8 << 20
+)
+
+// publish writes records, a window at a time, and waits for every one to
+// be stored.
 func (s *Store) publish(ctx context.Context, puts []put) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(puts))
+	var futures []jetstream.PubAckFuture
+	var keys []string
+	size := 0
+	wait := func() error {
+		for i, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return fmt.Errorf("write record %s: %w", keys[i], err)
+			case <-ctx.Done():
+				return fmt.Errorf("write record %s: %w", keys[i], ctx.Err())
+			}
+		}
+		futures, keys, size = futures[:0], keys[:0], 0
+		return nil
+	}
 	for _, p := range puts {
-		raw, err := json.Marshal(p.rec)
+		raw, err := encode(p.rec)
 		if err != nil {
 			return fmt.Errorf("encode record %s: %w", p.key, err)
 		}
@@ -353,18 +377,27 @@ func (s *Store) publish(ctx context.Context, puts []put) error {
 		if err != nil {
 			return fmt.Errorf("write record %s: %w", p.key, err)
 		}
-		futures = append(futures, f)
-	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("write record %s: %w", puts[i].key, err)
-		case <-ctx.Done():
-			return fmt.Errorf("write record %s: %w", puts[i].key, ctx.Err())
+		futures, keys, size = append(futures, f), append(keys, p.key), size+len(raw)
+		if len(futures) == window || size >= windowBytes {
+			if err := wait(); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return wait()
+}
+
+// encode is a record's JSON: its data compacted and otherwise as the
+// snapshot holds it (no HTML escaping), so the digest is that of the
+// stored data.
+func encode(rec Record) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
 }
 
 // load returns what is stored of a source: what this Store remembers

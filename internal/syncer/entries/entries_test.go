@@ -2,6 +2,8 @@ package entries
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -316,5 +318,27 @@ func TestWriteRefusesTwoEntriesOfOneNameAndVersion(t *testing.T) {
 	}
 	if f.writes(t) != before {
 		t.Error("a refused snapshot wrote records")
+	}
+}
+
+// A record holds its entry compacted and otherwise byte for byte (no
+// HTML escaping), so its digest is the SHA-256 of its data; a first sync
+// larger than one write window writes every record.
+func TestRecordDataIsWhatItsDigestNames(t *testing.T) {
+	f := start(t)
+	at := time.Now()
+	odd := "{\n  \"name\": \"io.example/odd\", \"version\": \"1.0.0\",\n  \"description\": \"a & <b> \\u00e9\"\n}"
+	list := append(servers(window+window/2), odd)
+	if w := write(t, f.store(&at), "src", snapshot(list), "r"); w.Changed != len(list) {
+		t.Fatalf("wrote %d records, want %d", w.Changed, len(list))
+	}
+	r := f.record(t, Key("src", KindServer, "io.example/odd", "1.0.0"))
+	want := `{"name":"io.example/odd","version":"1.0.0","description":"a & <b> \u00e9"}`
+	sum := sha256.Sum256(r.Data)
+	if string(r.Data) != want || hex.EncodeToString(sum[:]) != r.Digest {
+		t.Errorf("data %s (digest %s, of the data %x)", r.Data, r.Digest, sum)
+	}
+	if r := f.record(t, Key("src", KindServer, fmt.Sprintf("io.example/s%04d", window+window/2-1), "1.0.0")); r.Generation != 1 {
+		t.Errorf("last record of the second window: %+v", r)
 	}
 }
