@@ -39,13 +39,15 @@ type Registry struct {
 	API    *api.View
 }
 
-// Follower keeps the views of a fixed set of registries.
+// Follower keeps the views of a set of registries.
 type Follower struct {
 	kv         jetstream.KeyValue
 	registries []config.Registry
 	serve      Swapper
 	log        *slog.Logger
 	loaded     chan struct{}
+	// reconfigure carries SetRegistries to Run.
+	reconfigure chan reconfiguration
 	// applied, when set, is called after each change is applied (tests).
 	applied func(source string)
 
@@ -81,6 +83,7 @@ func newSource(name string) *source {
 // new API view.
 func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log *slog.Logger) *Follower {
 	return &Follower{kv: kv, registries: registries, serve: serve, log: log, loaded: make(chan struct{}),
+		reconfigure: make(chan reconfiguration),
 		views: map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
 }
 
@@ -93,6 +96,53 @@ func (f *Follower) Registry(name string) *Registry {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.views[name]
+}
+
+type reconfiguration struct {
+	registries []config.Registry
+	done       chan struct{}
+}
+
+// SetRegistries replaces the registries kept (a reloaded configuration):
+// a registry added, or whose sources or their order changed, is merged
+// anew from the records held, at once; one removed is dropped. It returns
+// once the views are replaced, or when ctx ends first.
+func (f *Follower) SetRegistries(ctx context.Context, registries []config.Registry) error {
+	r := reconfiguration{registries: registries, done: make(chan struct{})}
+	select {
+	case f.reconfigure <- r:
+	case <-ctx.Done():
+		return fmt.Errorf("set registries: %w", ctx.Err())
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("set registries: %w", ctx.Err())
+	}
+}
+
+// setRegistries applies a reconfiguration, in Run.
+func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
+	old := f.registries
+	f.registries = registries
+	if !loaded {
+		return // load builds every view
+	}
+	for _, reg := range registries {
+		i := slices.IndexFunc(old, func(o config.Registry) bool { return o.Name == reg.Name })
+		if i >= 0 && slices.Equal(old[i].Sources, reg.Sources) && f.Registry(reg.Name) != nil {
+			continue
+		}
+		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
+	}
+	f.mu.Lock()
+	for name := range f.views {
+		if !slices.ContainsFunc(registries, func(r config.Registry) bool { return r.Name == name }) {
+			delete(f.views, name)
+		}
+	}
+	f.mu.Unlock()
 }
 
 // Run follows the bucket until ctx ends.
@@ -110,6 +160,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case r := <-f.reconfigure:
+			f.setRegistries(r.registries, !loading)
+			close(r.done)
+			continue
 		case e, open = <-w.Updates():
 		}
 		if !open {

@@ -308,3 +308,46 @@ func TestAnExpiredTombstoneIsDropped(t *testing.T) {
 		t.Error("a follower started after the expiry serves other content")
 	}
 }
+
+// A reloaded configuration changes the views at once: a registry whose
+// order changed is merged anew, one added is built, one removed dropped.
+func TestSetRegistriesChangesTheViewsAtOnce(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "from a")))
+	f.write("b", snapshot(server("io.x/one", "2.0.0", "from b")))
+	fl := f.follow()
+	unchanged := fl.Registry("b")
+
+	next := []config.Registry{
+		{Name: "both", Sources: []string{"b", "a"}},
+		{Name: "b", Sources: []string{"b"}},
+		{Name: "extra", Sources: []string{"a"}},
+	}
+	if err := fl.SetRegistries(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := fl.get(t, "/registry/both/v0.1/servers")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@2.0.0:from b:active]" {
+		t.Errorf("reordered: %v", got)
+	}
+	if fl.Registry("b") != unchanged {
+		t.Error("an unchanged registry was merged again")
+	}
+	if r := fl.Registry("extra"); r == nil || r.Merged.Len() != 1 {
+		t.Errorf("added registry: %+v", r)
+	}
+	if fl.Registry("a") != nil {
+		t.Error("the removed registry is still kept")
+	}
+	// Later commits follow the new configuration.
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "from a, edited")))
+	testsupport.Eventually(t, "a's commit applied", func() bool { return fl.appliedOf("a") == 1 })
+	if it := fl.Registry("extra").Merged.Get(merge.Key{Kind: merge.Server, Name: "io.x/one"}); it.Source != "a" ||
+		!strings.Contains(string(it.Latest().Data), "edited") {
+		t.Errorf("extra holds %s from %s", it.Latest().Data, it.Source)
+	}
+	_, body, _ = fl.get(t, "/registry/both/v0.1/servers")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@2.0.0:from b:active]" {
+		t.Errorf("both after a's edit: %v", got)
+	}
+}
