@@ -84,7 +84,7 @@ func newSource(name string) *source {
 func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log *slog.Logger) *Follower {
 	return &Follower{kv: kv, registries: registries, serve: serve, log: log, loaded: make(chan struct{}),
 		reconfigure: make(chan reconfiguration),
-		views: map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
+		views:       map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
 }
 
 // Loaded is closed once every stored record was read and every view built.
