@@ -19,7 +19,10 @@ type recorder struct {
 	written    []entries.Sync
 	prepareErr error
 	writeErr   error
+	forgotten  []string
 }
+
+func (r *recorder) Forget(source string) { r.forgotten = append(r.forgotten, source) }
 
 func (r *recorder) Prepare(_ context.Context, _ string, lists registry.Lists) (*entries.Batch, error) {
 	r.prepared = lists
@@ -86,5 +89,24 @@ func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 				t.Errorf("snapshot stored: %v, want %v", got, c.storedAlready)
 			}
 		})
+	}
+}
+
+func TestSetSourcesForgetsTheRecordsOfRemovedSources(t *testing.T) {
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
+	m := newTestManager(&fakeFetcher{raw: validRegistry}, &memSnapshots{data: map[string][]byte{}})
+	rec := &recorder{}
+	m.Entries = rec
+	m.SetSources([]config.Source{src})
+	if _, serr := m.PerformSync(context.Background(), src, nil); serr != nil {
+		t.Fatal(serr)
+	}
+	m.SetSources([]config.Source{src})
+	if len(rec.forgotten) != 0 {
+		t.Fatalf("forgot %v of a source still configured", rec.forgotten)
+	}
+	m.SetSources(nil)
+	if fmt.Sprint(rec.forgotten) != "[src]" {
+		t.Errorf("forgot %v, want [src]", rec.forgotten)
 	}
 }

@@ -36,10 +36,12 @@ type Snapshots interface {
 
 // Recorder records the entries of a snapshot, so that every replica can
 // follow them one by one (entries.Store): Prepare compares them with what
-// is recorded, before the snapshot is stored; Write records them after.
+// is recorded, before the snapshot is stored; Write records them after;
+// Forget drops what it remembers of a source no longer configured.
 type Recorder interface {
 	Prepare(ctx context.Context, source string, lists registry.Lists) (*entries.Batch, error)
 	Write(ctx context.Context, b *entries.Batch, sy entries.Sync) (entries.Written, error)
+	Forget(source string)
 }
 
 // Result is a completed sync.
@@ -468,6 +470,9 @@ func (m *Manager) SetSources(srcs []config.Source) {
 	for name := range m.memory {
 		if !m.sources[name] {
 			delete(m.memory, name)
+			if m.Entries != nil {
+				m.Entries.Forget(name)
+			}
 		}
 	}
 }
