@@ -22,7 +22,7 @@ import (
 var regsyncPermissions = &server.Permissions{
 	Publish: &server.SubjectPermission{Allow: []string{
 		"regsync.>", "$JS.API.>", "$JS.ACK.REGSYNC_TRIGGERS.>",
-		"$KV.regsync_status.>", "$KV.regsync_locks.>", "$O.regsync_data.>",
+		"$KV.regsync_status.>", "$KV.regsync_locks.>", "$KV.regsync_entries.>", "$O.regsync_data.>",
 	}},
 	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "_INBOX_regsync.>"}},
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/coordinator"
+	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
 	"github.com/regsync/regsync/internal/tracing"
@@ -274,6 +275,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	}
 	mgr := syncer.NewManager(fetcher, writer.New(h.Data), logger)
 	mgr.ReturnMemory = returnMemory
+	mgr.Entries = entries.New(h.JS, h.Entries, time.Duration(cfg.NATS.Results.MaxAge))
 	s.coord = coordinator.New(h, mgr, s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    time.Duration(cfg.Sync.LeaseTTL),

@@ -79,6 +79,7 @@ type View struct {
 // serverEntry is one server version with the bytes of its ServerResponse.
 type serverEntry struct {
 	name, version string
+	digest        string // the record's
 	search        string // lower-case name, title and description
 	updatedAt     time.Time
 	publishedAt   time.Time
@@ -96,10 +97,21 @@ const officialMetaKey = "io.modelcontextprotocol.registry/official"
 
 // Build prepares content for serving. It checks every record and names
 // each record that is wrong; nothing is served from content with an error.
-func Build(c Content) (*View, error) {
+func Build(c Content) (*View, error) { return Rebuild(nil, c) }
+
+// Rebuild is Build reusing what prev, the view of the previous content,
+// prepared for every server record that did not change (same name,
+// version, digest, times, deleted and latest marks): a change of a few
+// records of a large registry prepares those records only. A nil prev is
+// Build.
+func Rebuild(prev *View, c Content) (*View, error) {
 	var errs []error
 	entries := make([]*serverEntry, 0, len(c.Servers))
 	for i := range c.Servers {
+		if e := prev.prepared(&c.Servers[i]); e != nil {
+			entries = append(entries, e)
+			continue
+		}
 		e, err := newServerEntry(&c.Servers[i])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("server %d (%s %s): %w", i, c.Servers[i].Name, c.Servers[i].Version, err))
@@ -148,6 +160,20 @@ func Build(c Content) (*View, error) {
 	}
 	v.digest = contentDigest(c)
 	return v, nil
+}
+
+// prepared returns the entry v prepared for a record equal to r, or nil.
+func (v *View) prepared(r *ServerRecord) *serverEntry {
+	if v == nil {
+		return nil
+	}
+	for _, e := range v.versions[r.Name] {
+		if e.version == r.Version && e.digest == r.Digest && e.deleted == r.Deleted && e.isLatest == r.IsLatest &&
+			e.publishedAt.Equal(r.PublishedAt) && e.updatedAt.Equal(r.UpdatedAt) {
+			return e
+		}
+	}
+	return nil
 }
 
 // newestFirst orders one name's versions by publication, newest first, as
@@ -245,6 +271,7 @@ func newServerEntry(r *ServerRecord) (*serverEntry, error) {
 	return &serverEntry{
 		name:        r.Name,
 		version:     r.Version,
+		digest:      r.Digest,
 		search:      searchText(id),
 		updatedAt:   r.UpdatedAt,
 		publishedAt: r.PublishedAt,

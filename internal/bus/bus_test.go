@@ -92,6 +92,14 @@ func TestEmbeddedWithoutListener(t *testing.T) {
 		if _, err := js.ObjectStore(ctx, events.ObjectStoreData); err != nil {
 			t.Error(err)
 		}
+		entries, err := js.KeyValue(ctx, events.BucketEntries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		est, _ := entries.Status(ctx)
+		if est.History() != 1 || est.LimitMarkerTTL() <= 0 {
+			t.Errorf("entries bucket: history %d, limit marker TTL %v; want 1 and a TTL, so tombstones expire", est.History(), est.LimitMarkerTTL())
+		}
 	})
 	t.Run("duplicate trigger ids collapse", func(t *testing.T) {
 		for range 2 {

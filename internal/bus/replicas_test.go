@@ -19,7 +19,7 @@ import (
 var regsyncStreams = []string{
 	events.StreamTriggers, events.StreamResults,
 	"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "OBJ_" + events.ObjectStoreData,
-	"KV_" + events.BucketRegistryStatus, "OBJ_" + events.ObjectStoreRegistries,
+	"KV_" + events.BucketRegistryStatus, "OBJ_" + events.ObjectStoreRegistries, "KV_" + events.BucketEntries,
 }
 
 // A replica count that the server cannot give (here: a single server

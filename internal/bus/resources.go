@@ -68,6 +68,9 @@ type Handles struct {
 	RegistryStatus jetstream.KeyValue
 	// Registries is regsync_registries, the merged view of each registry.
 	Registries jetstream.ObjectStore
+	// Entries holds the per-entry records of every source (see
+	// events.BucketEntries).
+	Entries jetstream.KeyValue
 	// Publisher publishes events in the configured content mode and names
 	// their producers in this deployment.
 	Publisher Publisher
@@ -82,6 +85,10 @@ type Handles struct {
 func (h *Handles) EnsureStatus(ctx context.Context) (jetstream.KeyValue, error) {
 	return EnsureStatus(ctx, h.JS, h.Replicas)
 }
+
+// entriesMarkerTTL is how long regsync_entries keeps the marker left by
+// an expired tombstone: long enough for every follower to see it.
+const entriesMarkerTTL = time.Hour
 
 // Limits of the trigger stream. A trigger is small; the stream is a work
 // queue, so it only holds triggers not yet answered.
@@ -166,6 +173,19 @@ func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handl
 	if err := keepLeaseTTL(ctx, js, locks, r.LeaseTTL, log); err != nil {
 		return nil, err
 	}
+	entries, err := ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      events.BucketEntries,
+		Description: "regsync: per-entry records of every source, with a commit marker per sync",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    r.Replicas,
+		// Tombstones carry their own TTL (nats.results.maxAge); the
+		// marker left when one expires tells followers it is gone.
+		LimitMarkerTTL: entriesMarkerTTL,
+	})
+	if err != nil {
+		return nil, err
+	}
 	data, err := ensureObjectStore(ctx, js, jetstream.ObjectStoreConfig{
 		Bucket:      events.ObjectStoreData,
 		Description: "regsync: last good filtered registry per source",
@@ -196,7 +216,7 @@ func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handl
 	}
 	// Buckets and object stores are streams too.
 	for _, name := range []string{events.StreamTriggers, events.StreamResults,
-		"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "OBJ_" + events.ObjectStoreData,
+		"KV_" + events.BucketStatus, "KV_" + events.BucketLocks, "OBJ_" + events.ObjectStoreData, "KV_" + events.BucketEntries,
 		"KV_" + events.BucketRegistryStatus, "OBJ_" + events.ObjectStoreRegistries} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
@@ -208,7 +228,7 @@ func ensureAll(ctx context.Context, js jetstream.JetStream, r Resources) (*Handl
 	}
 	return &Handles{
 		JS: js, Status: status, Locks: locks, Data: data,
-		RegistryStatus: registryStatus, Registries: registries,
+		RegistryStatus: registryStatus, Registries: registries, Entries: entries,
 		Publisher:  Publisher{JS: js, Mode: r.ContentMode, Deployment: deployment},
 		Deployment: deployment,
 		Replicas:   r.Replicas,

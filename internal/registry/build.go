@@ -21,6 +21,8 @@ type Built struct {
 	Data                     []byte
 	Servers, Skills, Plugins int
 	Index                    Index
+	// Entries are the entries Data holds, each one's bytes (see Lists).
+	Entries Lists
 	// Source counts the entries of the source, before filtering.
 	Source Tally
 }
@@ -72,7 +74,11 @@ func (bl *Builder) Build(raw []byte, f *Filter) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b = &Built{Data: data, Index: IndexOf(filtered), Source: TallyOf(reg)}
+	lists, err := SnapshotLists(data)
+	if err != nil {
+		return nil, err
+	}
+	b = &Built{Data: data, Index: IndexOf(filtered), Entries: lists, Source: TallyOf(reg)}
 	b.Servers, b.Skills, b.Plugins = Counts(filtered)
 	return b, nil
 }
@@ -198,10 +204,14 @@ func buildEntrywise(raw []byte, f *Filter, before map[digest]entry) (*Built, map
 	b.Skills, b.Plugins = len(reg.Data.Skills), len(reg.Data.Plugins)
 	b.Source = Tally{Servers: len(servers), Skills: b.Skills, Plugins: b.Plugins}
 	if f == nil {
+		b.Entries = Lists{Servers: bytesOf(raw, kept), Skills: bytesOf(raw, pick(raw, lists["skills"], indexes(b.Skills))),
+			Plugins: bytesOf(raw, pick(raw, lists["plugins"], indexes(b.Plugins)))}
 		return b, checked, true
 	}
 	sel := selectEntries(&reg, f) // skills and plugins only: reg holds no servers
 	b.Skills, b.Plugins = len(sel.skills), len(sel.plugins)
+	b.Entries = Lists{Servers: bytesOf(raw, kept), Skills: bytesOf(raw, pick(raw, lists["skills"], sel.skills)),
+		Plugins: bytesOf(raw, pick(raw, lists["plugins"], sel.plugins))}
 	b.Data, ok = cutSnapshot(raw, top, dataMembers, map[string][]span{
 		"servers": kept,
 		"skills":  pick(raw, lists["skills"], sel.skills),
@@ -331,6 +341,27 @@ func (p *pieces) object(raw []byte, members []member, value func(member) bool) {
 		}
 	}
 	p.add([]byte{'}'})
+}
+
+// bytesOf returns the bytes of each span of raw.
+func bytesOf(raw []byte, spans []span) [][]byte {
+	if len(spans) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(spans))
+	for i, sp := range spans {
+		out[i] = raw[sp.start:sp.end]
+	}
+	return out
+}
+
+// indexes returns 0, 1, … n-1.
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 // pick returns the spans of the chosen elements of the array at sp.

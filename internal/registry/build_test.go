@@ -92,6 +92,22 @@ func TestBuildAgreesWithParseAndSnapshot(t *testing.T) {
 				if want := IndexOf(filtered); !reflect.DeepEqual(got.Index, want) {
 					t.Errorf("index of %d names, want %d", len(got.Index), len(want))
 				}
+				want, err := SnapshotLists(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for kind, l := range map[string][2][][]byte{"servers": {got.Entries.Servers, want.Servers},
+					"skills": {got.Entries.Skills, want.Skills}, "plugins": {got.Entries.Plugins, want.Plugins}} {
+					if len(l[0]) != len(l[1]) || len(l[0]) != map[string]int{"servers": s, "skills": k, "plugins": p}[kind] {
+						t.Errorf("%s: %d entries, the snapshot holds %d, counted %d/%d/%d", kind, len(l[0]), len(l[1]), s, k, p)
+						continue
+					}
+					for i := range l[0] {
+						if !bytes.Equal(l[0][i], l[1][i]) {
+							t.Errorf("%s %d: %s, the snapshot holds %s", kind, i, l[0][i], l[1][i])
+						}
+					}
+				}
 			})
 		}
 	}

@@ -27,7 +27,10 @@
 // reference CompareIndex is tested against.
 //
 // Sub-package merge combines the entries of a registry's sources into the
-// registry's view by the first-source-wins rule.
+// registry's view by the first-source-wins rule; sub-package views keeps
+// those views current on every replica from the per-entry records source
+// syncs write (internal/syncer/entries), and [SnapshotLists] cuts a
+// stored snapshot into the entries those records hold.
 //
 // The registry types are toolhive-core's (UpstreamRegistry, with servers in
 // the MCP registry's ServerJSON form). Validation, filtering and their error

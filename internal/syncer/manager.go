@@ -15,6 +15,7 @@ import (
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
 )
@@ -31,6 +32,16 @@ type Snapshots interface {
 	Load(ctx context.Context, source string) ([]byte, error)
 	Index(ctx context.Context, source string) ([]byte, error)
 	Info(ctx context.Context, source string) (writer.Info, error)
+}
+
+// Recorder records the entries of a snapshot, so that every replica can
+// follow them one by one (entries.Store): Prepare compares them with what
+// is recorded, before the snapshot is stored; Write records them after;
+// Forget drops what it remembers of a source no longer configured.
+type Recorder interface {
+	Prepare(ctx context.Context, source string, lists registry.Lists) (*entries.Batch, error)
+	Write(ctx context.Context, b *entries.Batch, sy entries.Sync) (entries.Written, error)
+	Forget(source string)
 }
 
 // Result is a completed sync.
@@ -68,6 +79,11 @@ type Manager struct {
 	// ReturnMemory, when set, is called once a sync has dropped a large
 	// fetched document (see Release): main's one memory policy.
 	ReturnMemory func()
+	// Entries, when set, records each snapshot's entries: a snapshot whose
+	// entries cannot be recorded is not stored, and a sync whose entries
+	// are not recorded after its snapshot was stored fails, so the next
+	// one records them.
+	Entries Recorder
 
 	mu sync.Mutex
 	// memory is what the Manager remembers of each source between syncs.
@@ -380,6 +396,19 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		FilterHash:  registry.FilterHash(src.Filter),
 		Diff:        registry.CompareIndex(previous, built.Index),
 	}
+	var batch *entries.Batch
+	if m.Entries != nil {
+		// Reading the records of a source costs about its snapshot's size.
+		call, cancel := m.call(ctx, len(built.Data))
+		batch, err = m.Entries.Prepare(call, src.Name, built.Entries)
+		cancel()
+		if errors.Is(err, entries.ErrConflict) {
+			return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
+		}
+		if err != nil {
+			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
+		}
+	}
 	call, cancel := m.call(ctx, len(built.Data)+len(index))
 	stored, err := m.snapshots.Store(call, src.Name, writer.Snapshot{Data: built.Data, Index: index, Meta: writer.Meta{
 		Revision: r.Revision, LastSyncHash: r.Hash, FilterHash: r.FilterHash,
@@ -393,8 +422,20 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	m.mu.Lock()
 	k.stored, k.index = r.SnapshotDigest, built.Index
 	m.mu.Unlock()
+	if batch != nil {
+		call, cancel := m.call(ctx, batch.Changed()*recordSize)
+		_, err := m.Entries.Write(call, batch, entries.Sync{
+			Revision: r.Revision, LastSyncHash: r.Hash, SnapshotDigest: r.SnapshotDigest})
+		cancel()
+		if err != nil {
+			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
+		}
+	}
 	return r, nil
 }
+
+// recordSize is the size a per-entry record is given time for.
+const recordSize = 4 << 10
 
 // maxRereads bounds how many times PerformSync reads again a file that
 // failed validation and changed since it was read.
@@ -431,6 +472,9 @@ func (m *Manager) SetSources(srcs []config.Source) {
 	for name := range m.memory {
 		if !m.sources[name] {
 			delete(m.memory, name)
+			if m.Entries != nil {
+				m.Entries.Forget(name)
+			}
 		}
 	}
 }

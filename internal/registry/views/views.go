@@ -1,0 +1,462 @@
+// Package views keeps, on every replica, the merged view of each registry
+// current from the per-entry records that source syncs write
+// (events.BucketEntries). It watches the bucket once, holds each source's
+// records back until the source's commit marker arrives, so a sync is
+// seen whole or not at all, and then merges only the names that commit
+// changed (merge.Apply) into a new view of every registry that uses the
+// source, swapped in whole. Start-up reads every stored record before it
+// reports the views loaded.
+package views
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/api"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry/merge"
+	"github.com/regsync/regsync/internal/syncer/entries"
+)
+
+// Swapper serves the views it is given (api.Handler).
+type Swapper interface {
+	Swap(registry string, v *api.View) error
+}
+
+// Registry is one registry's current view: its merge and what the read
+// API serves of it. Both are immutable.
+type Registry struct {
+	Merged *merge.View
+	API    *api.View
+}
+
+// Follower keeps the views of a set of registries.
+type Follower struct {
+	kv         jetstream.KeyValue
+	registries []config.Registry
+	serve      Swapper
+	log        *slog.Logger
+	loaded     chan struct{}
+	// reconfigure carries SetRegistries to Run.
+	reconfigure chan reconfiguration
+	// applied, when set, is called after each change is applied (tests).
+	applied func(source string)
+
+	mu    sync.RWMutex
+	views map[string]*Registry
+
+	// Owned by Run.
+	sources map[string]*source
+	// pending holds, per source, the records received and not yet
+	// committed, by key; nil marks a key removed.
+	pending map[string]map[string]*entries.Record
+}
+
+// source is what a follower holds of one source: its committed records.
+type source struct {
+	generation uint64
+	records    map[string]*entries.Record // by key
+	// byName holds the records of each entry, by version.
+	byName map[merge.Key]map[string]*entries.Record
+	// merged is the source's live entries, as merge reads them.
+	merged merge.Source
+	// tombstones holds the keys of its deleted records.
+	tombstones map[string]bool
+}
+
+func newSource(name string) *source {
+	return &source{records: map[string]*entries.Record{}, byName: map[merge.Key]map[string]*entries.Record{},
+		merged: merge.Source{Name: name, Entries: map[merge.Key][]merge.Entry{}}, tombstones: map[string]bool{}}
+}
+
+// New returns a Follower of the registries (config.EffectiveRegistries)
+// over the regsync_entries bucket kv; serve, if not nil, is given every
+// new API view.
+func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log *slog.Logger) *Follower {
+	return &Follower{kv: kv, registries: registries, serve: serve, log: log, loaded: make(chan struct{}),
+		reconfigure: make(chan reconfiguration),
+		views:       map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
+}
+
+// Loaded is closed once every stored record was read and every view built.
+func (f *Follower) Loaded() <-chan struct{} { return f.loaded }
+
+// Registry returns the current view of a registry, nil before it is
+// loaded or for a registry the follower does not keep.
+func (f *Follower) Registry(name string) *Registry {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.views[name]
+}
+
+type reconfiguration struct {
+	registries []config.Registry
+	done       chan struct{}
+}
+
+// SetRegistries replaces the registries kept (a reloaded configuration):
+// a registry added, or whose sources or their order changed, is merged
+// anew from the records held, at once; one removed is dropped. It returns
+// once the views are replaced, or when ctx ends first.
+func (f *Follower) SetRegistries(ctx context.Context, registries []config.Registry) error {
+	r := reconfiguration{registries: registries, done: make(chan struct{})}
+	select {
+	case f.reconfigure <- r:
+	case <-ctx.Done():
+		return fmt.Errorf("set registries: %w", ctx.Err())
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("set registries: %w", ctx.Err())
+	}
+}
+
+// setRegistries applies a reconfiguration, in Run.
+func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
+	old := f.registries
+	f.registries = registries
+	if !loaded {
+		return // load builds every view
+	}
+	for _, reg := range registries {
+		i := slices.IndexFunc(old, func(o config.Registry) bool { return o.Name == reg.Name })
+		if i >= 0 && slices.Equal(old[i].Sources, reg.Sources) && f.Registry(reg.Name) != nil {
+			continue
+		}
+		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
+	}
+	f.mu.Lock()
+	for name := range f.views {
+		if !slices.ContainsFunc(registries, func(r config.Registry) bool { return r.Name == name }) {
+			delete(f.views, name)
+		}
+	}
+	f.mu.Unlock()
+}
+
+// Run follows the bucket until ctx ends.
+func (f *Follower) Run(ctx context.Context) error {
+	w, err := f.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", f.kv.Bucket(), err)
+	}
+	defer w.Stop()
+	commits := map[string]entries.Commit{}
+	loading := true
+	for {
+		var e jetstream.KeyValueEntry
+		var open bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-f.reconfigure:
+			f.setRegistries(r.registries, !loading)
+			close(r.done)
+			continue
+		case e, open = <-w.Updates():
+		}
+		if !open {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch %s: the watch ended", f.kv.Bucket())
+		}
+		if e == nil {
+			if loading {
+				f.load(commits)
+				loading = false
+			}
+			continue
+		}
+		src, commit, err := f.receive(e)
+		if err != nil {
+			// A record regsync did not write: skip it, say which.
+			f.log.Warn("skipping a record of the entries bucket", "key", e.Key(), "err", err)
+			continue
+		}
+		switch {
+		case commit != nil && loading:
+			commits[src] = *commit
+		case commit != nil:
+			f.commit(src, *commit)
+		case !loading && e.Operation() != jetstream.KeyValuePut:
+			// A tombstone expired (or was purged): not part of a sync.
+			f.commit(src, entries.Commit{Generation: f.sourceOf(src).generation})
+		}
+	}
+}
+
+// receive files a bucket update: a record or a removal is held in
+// pending; a commit marker is returned.
+func (f *Follower) receive(e jetstream.KeyValueEntry) (string, *entries.Commit, error) {
+	src, _, _, _, isCommit, err := entries.ParseKey(e.Key())
+	if err != nil {
+		return "", nil, err
+	}
+	if isCommit {
+		if e.Operation() != jetstream.KeyValuePut {
+			return src, nil, nil
+		}
+		var c entries.Commit
+		if err := json.Unmarshal(e.Value(), &c); err != nil {
+			return "", nil, fmt.Errorf("decode commit: %w", err)
+		}
+		return src, &c, nil
+	}
+	var rec *entries.Record
+	if e.Operation() == jetstream.KeyValuePut {
+		rec = new(entries.Record)
+		if err := json.Unmarshal(e.Value(), rec); err != nil {
+			return "", nil, fmt.Errorf("decode record: %w", err)
+		}
+		if _, ok := kindOf(rec.Kind); !ok {
+			return "", nil, fmt.Errorf("record of unknown kind %q", rec.Kind)
+		}
+	}
+	if f.pending[src] == nil {
+		f.pending[src] = map[string]*entries.Record{}
+	}
+	f.pending[src][e.Key()] = rec
+	return src, nil, nil
+}
+
+func (f *Follower) sourceOf(name string) *source {
+	s := f.sources[name]
+	if s == nil {
+		s = newSource(name)
+		f.sources[name] = s
+	}
+	return s
+}
+
+// load applies what start-up read, committed records only, and builds
+// every view.
+func (f *Follower) load(commits map[string]entries.Commit) {
+	for name, c := range commits {
+		f.take(name, c)
+	}
+	for _, reg := range f.registries {
+		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
+	}
+	close(f.loaded)
+}
+
+// commit applies a source's pending records up to the commit and updates
+// the views of the registries that use it.
+func (f *Follower) commit(name string, c entries.Commit) {
+	changed := f.take(name, c)
+	if len(changed) == 0 {
+		return
+	}
+	for _, reg := range f.registries {
+		if !slices.Contains(reg.Sources, name) {
+			continue
+		}
+		prev := f.Registry(reg.Name)
+		if prev == nil {
+			continue
+		}
+		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), changed))
+	}
+	if f.applied != nil {
+		f.applied(name)
+	}
+}
+
+// take moves the pending records of a source that the commit covers into
+// its committed records and returns the names whose records changed.
+func (f *Follower) take(name string, c entries.Commit) []merge.Key {
+	s := f.sourceOf(name)
+	s.generation = max(s.generation, c.Generation)
+	touched := map[merge.Key]bool{}
+	for key, rec := range f.pending[name] {
+		if rec != nil && rec.Generation > s.generation {
+			continue // written by a sync not committed yet
+		}
+		delete(f.pending[name], key)
+		if old := s.records[key]; old != nil {
+			k, _ := keyOf(old)
+			touched[k] = true
+			delete(s.byName[k], old.Version)
+			delete(s.records, key)
+			delete(s.tombstones, key)
+		}
+		if rec == nil {
+			continue
+		}
+		k, _ := keyOf(rec)
+		touched[k] = true
+		s.records[key] = rec
+		if s.byName[k] == nil {
+			s.byName[k] = map[string]*entries.Record{}
+		}
+		s.byName[k][rec.Version] = rec
+		if rec.Deleted {
+			s.tombstones[key] = true
+		}
+	}
+	changed := make([]merge.Key, 0, len(touched))
+	for k := range touched {
+		var live []merge.Entry
+		for _, rec := range s.byName[k] {
+			if !rec.Deleted {
+				live = append(live, entryOf(rec))
+			}
+		}
+		if len(s.byName[k]) == 0 {
+			delete(s.byName, k)
+		}
+		if len(live) == 0 {
+			delete(s.merged.Entries, k)
+		} else {
+			s.merged.Entries[k] = live
+		}
+		changed = append(changed, k)
+	}
+	slices.SortFunc(changed, func(a, b merge.Key) int {
+		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return changed
+}
+
+// sourcesOf returns the sources of a registry in its order; a source
+// with nothing committed is empty.
+func (f *Follower) sourcesOf(reg config.Registry) []merge.Source {
+	out := make([]merge.Source, 0, len(reg.Sources))
+	for _, name := range reg.Sources {
+		out = append(out, f.sourceOf(name).merged)
+	}
+	return out
+}
+
+// swap builds the API view of a registry's merge and makes both current.
+func (f *Follower) swap(name string, merged *merge.View) {
+	reg := f.registryConfig(name)
+	var prev *api.View
+	if r := f.Registry(name); r != nil {
+		prev = r.API
+	}
+	v, err := api.Rebuild(prev, f.content(reg, merged))
+	if err != nil {
+		// Records are checked when a sync writes them: this is data
+		// written by something else. The previous view stays.
+		f.log.Error("cannot build the view of a registry, keeping the previous one", "registry", name, "err", err)
+		return
+	}
+	f.mu.Lock()
+	f.views[name] = &Registry{Merged: merged, API: v}
+	f.mu.Unlock()
+	if f.serve != nil {
+		if err := f.serve.Swap(name, v); err != nil {
+			f.log.Debug("view not served", "registry", name, "err", err)
+		}
+	}
+}
+
+func (f *Follower) registryConfig(name string) config.Registry {
+	for _, r := range f.registries {
+		if r.Name == name {
+			return r
+		}
+	}
+	return config.Registry{Name: name}
+}
+
+// content is what the API serves of a merge: every version of every
+// winning entry, and the tombstones of server versions that no source of
+// the registry has any more (the first source's, in the registry's
+// order).
+func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content {
+	var c api.Content
+	live := map[[2]string]bool{}
+	for _, it := range merged.Items() {
+		latest := it.Latest().Version
+		for _, e := range it.Versions {
+			rec := f.sources[it.Source].byName[it.Key][e.Version]
+			switch it.Key.Kind {
+			case merge.Server:
+				live[[2]string{rec.Name, rec.Version}] = true
+				c.Servers = append(c.Servers, serverRecord(rec, e.Version == latest))
+			case merge.Skill:
+				c.Skills = append(c.Skills, artifactRecord(rec, e.Version == latest))
+			case merge.Plugin:
+				c.Plugins = append(c.Plugins, artifactRecord(rec, e.Version == latest))
+			}
+		}
+	}
+	for _, name := range reg.Sources {
+		s := f.sources[name]
+		if s == nil {
+			continue
+		}
+		keys := make([]string, 0, len(s.tombstones))
+		for key := range s.tombstones {
+			keys = append(keys, key)
+		}
+		slices.Sort(keys)
+		for _, key := range keys {
+			rec := s.records[key]
+			id := [2]string{rec.Name, rec.Version}
+			if rec.Kind != entries.KindServer || live[id] {
+				continue
+			}
+			live[id] = true
+			c.Servers = append(c.Servers, serverRecord(rec, false))
+		}
+	}
+	return c
+}
+
+func serverRecord(rec *entries.Record, latest bool) api.ServerRecord {
+	return api.ServerRecord{Name: rec.Name, Version: rec.Version, JSON: rec.Data, Digest: rec.Digest,
+		PublishedAt: rec.PublishedAt, UpdatedAt: rec.UpdatedAt, Deleted: rec.Deleted, IsLatest: latest}
+}
+
+func artifactRecord(rec *entries.Record, latest bool) api.ArtifactRecord {
+	return api.ArtifactRecord{Namespace: rec.Namespace, Name: rec.Name, Version: rec.Version, JSON: rec.Data,
+		Digest: rec.Digest, IsLatest: latest}
+}
+
+func kindOf(kind string) (merge.Kind, bool) {
+	switch kind {
+	case entries.KindServer:
+		return merge.Server, true
+	case entries.KindSkill:
+		return merge.Skill, true
+	case entries.KindPlugin:
+		return merge.Plugin, true
+	}
+	return "", false
+}
+
+func keyOf(rec *entries.Record) (merge.Key, bool) {
+	k, ok := kindOf(rec.Kind)
+	return merge.Key{Kind: k, Name: rec.EntryName()}, ok
+}
+
+// entryOf is a record as merge reads it. A digest that is not hex (not
+// written by regsync) is taken as its bytes' digest, so it still
+// compares.
+func entryOf(rec *entries.Record) merge.Entry {
+	var d merge.Digest
+	if b, err := hex.DecodeString(rec.Digest); err == nil && len(b) == len(d) {
+		copy(d[:], b)
+	} else {
+		d = sha256.Sum256(rec.Data)
+	}
+	return merge.Entry{Version: rec.Version, Digest: d, Data: rec.Data}
+}

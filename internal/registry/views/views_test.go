@@ -1,0 +1,353 @@
+package views
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/api"
+	"github.com/regsync/regsync/internal/bus/bustest"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/registry/merge"
+	"github.com/regsync/regsync/internal/syncer/entries"
+	"github.com/regsync/regsync/internal/testsupport"
+)
+
+func server(name, version, description string) string {
+	return fmt.Sprintf(`{"name":%q,"version":%q,"description":%q}`, name, version, description)
+}
+
+func snapshot(servers ...string) []byte {
+	return []byte(`{"version":"1.0.0","meta":{"last_updated":"2025-01-01T00:00:00Z"},"data":{"servers":[` +
+		strings.Join(servers, ",") + `]}}`)
+}
+
+// registries: "both" prefers a over b; "a" and "b" hold one source each.
+var registries = []config.Registry{
+	{Name: "both", Sources: []string{"a", "b"}},
+	{Name: "a", Sources: []string{"a"}},
+	{Name: "b", Sources: []string{"b"}},
+}
+
+type fixture struct {
+	t     *testing.T
+	js    jetstream.JetStream
+	kv    jetstream.KeyValue
+	store *entries.Store
+}
+
+func start(t *testing.T) *fixture {
+	srv := bustest.Start(t, 0)
+	return &fixture{t: t, js: srv.JS, kv: srv.Handles.Entries, store: entries.New(srv.JS, srv.Handles.Entries, time.Hour)}
+}
+
+func (f *fixture) write(source string, snap []byte) entries.Written {
+	f.t.Helper()
+	lists, err := registry.SnapshotLists(snap)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	b, err := f.store.Prepare(context.Background(), source, lists)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	w, err := f.store.Write(context.Background(), b, entries.Sync{Revision: "r"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return w
+}
+
+// follower is a running Follower whose applied changes are counted.
+type follower struct {
+	*Follower
+	handler *api.Handler
+	mu      sync.Mutex
+	applied map[string]int
+}
+
+func (f *fixture) follow() *follower {
+	f.t.Helper()
+	names := make([]string, len(registries))
+	for i, r := range registries {
+		names[i] = r.Name
+	}
+	h := api.NewHandler(names, testsupport.Logger(f.t))
+	fl := &follower{Follower: New(f.kv, registries, h, testsupport.Logger(f.t)), handler: h, applied: map[string]int{}}
+	fl.Follower.applied = func(source string) {
+		fl.mu.Lock()
+		fl.applied[source]++
+		fl.mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fl.Run(ctx) }()
+	f.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			f.t.Error(err)
+		}
+	})
+	testsupport.Eventually(f.t, "views loaded", func() bool {
+		select {
+		case <-fl.Loaded():
+			return true
+		default:
+			return false
+		}
+	})
+	return fl
+}
+
+func (fl *follower) appliedOf(source string) int {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.applied[source]
+}
+
+// get answers a request from the follower's handler.
+func (fl *follower) get(t *testing.T, path string) (int, string, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	fl.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String(), rec.Header().Get("ETag")
+}
+
+// names lists the server names and versions a listing answers.
+func names(t *testing.T, body string) []string {
+	t.Helper()
+	var list struct {
+		Servers []struct {
+			Server struct{ Name, Version, Description string }
+			Meta   map[string]struct {
+				Status string
+			} `json:"_meta"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	var out []string
+	for _, s := range list.Servers {
+		out = append(out, s.Server.Name+"@"+s.Server.Version+":"+s.Server.Description+":"+s.Meta["io.modelcontextprotocol.registry/official"].Status)
+	}
+	return out
+}
+
+func TestTheAPIAnswers503UntilTheViewsAreLoaded(t *testing.T) {
+	f := start(t)
+	h := api.NewHandler([]string{"a"}, testsupport.Logger(t))
+	New(f.kv, registries[1:2], h, testsupport.Logger(t)) // not running
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/registry/a/v0.1/servers", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("before loading: %d", rec.Code)
+	}
+}
+
+func TestStartUpLoadsEveryCommittedRecordAndMerges(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "from a")))
+	f.write("b", snapshot(server("io.x/one", "2.0.0", "from b"), server("io.x/two", "1.0.0", "from b")))
+	fl := f.follow()
+
+	code, body, _ := fl.get(t, "/registry/both/v0.1/servers")
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, body)
+	}
+	// a wins io.x/one, even though b's version sorts after a's.
+	want := []string{"io.x/one@1.0.0:from a:active", "io.x/two@1.0.0:from b:active"}
+	if got := names(t, body); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("both serves %v, want %v", got, want)
+	}
+	if got := fl.Registry("both").Merged.Len(); got != 2 {
+		t.Errorf("merged view holds %d names", got)
+	}
+}
+
+// The records of a sync are applied when its commit arrives, all at once:
+// a record written without its commit is not served.
+func TestAFollowerSeesACommitsEntriesAllAtOnce(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1")))
+	f.write("b", snapshot(server("io.x/other", "1.0.0", "b1")))
+	fl := f.follow()
+
+	// Half a sync of a: one record, no commit.
+	half := entries.Record{Kind: entries.KindServer, Name: "io.x/new", Version: "1.0.0", Digest: strings.Repeat("0", 64),
+		PublishedAt: time.Now(), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/new", "1.0.0", "half"))}
+	raw, _ := json.Marshal(half)
+	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/new", "1.0.0"), raw); err != nil {
+		t.Fatal(err)
+	}
+	// A later commit of b is applied: the follower has read past a's record.
+	f.write("b", snapshot(server("io.x/other", "1.0.0", "b2")))
+	testsupport.Eventually(t, "b's commit applied", func() bool { return fl.appliedOf("b") == 1 })
+	_, body, _ := fl.get(t, "/registry/both/v0.1/servers")
+	if got := names(t, body); fmt.Sprint(got) != "[io.x/one@1.0.0:v1:active io.x/other@1.0.0:b2:active]" {
+		t.Errorf("half a sync is served: %v", got)
+	}
+
+	// The next sync of a edits one entry and commits the uncommitted record's removal with it.
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v2"), server("io.x/three", "1.0.0", "v2")))
+	testsupport.Eventually(t, "a's commit applied", func() bool { return fl.appliedOf("a") == 1 })
+	_, body, _ = fl.get(t, "/registry/both/v0.1/servers?include_deleted=true")
+	want := "[io.x/new@1.0.0:half:deleted io.x/one@1.0.0:v2:active io.x/other@1.0.0:b2:active io.x/three@1.0.0:v2:active]"
+	if got := names(t, body); fmt.Sprint(got) != want {
+		t.Errorf("after the commit: %v, want %v", got, want)
+	}
+}
+
+func TestARemovedVersionIsServedAsDeleted(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1"), server("io.x/one", "2.0.0", "v2")))
+	fl := f.follow()
+	f.write("a", snapshot(server("io.x/one", "2.0.0", "v2")))
+	testsupport.Eventually(t, "removal applied", func() bool { return fl.appliedOf("a") == 1 })
+	_, body, _ := fl.get(t, "/registry/a/v0.1/servers")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@2.0.0:v2:active]" {
+		t.Errorf("listing: %v", got)
+	}
+	_, body, _ = fl.get(t, "/registry/a/v0.1/servers?include_deleted=true")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@1.0.0:v1:deleted io.x/one@2.0.0:v2:active]" {
+		t.Errorf("with deletions: %v", got)
+	}
+}
+
+// Views are a function of the stored data: a follower that watched every
+// change and one started afterwards have the same merge digests and serve
+// the same ETags, and both equal a merge built from scratch.
+func TestTwoFollowersOfTheSameStoredDataAgree(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "a1"), server("io.x/two", "1.0.0", "a")))
+	f.write("b", snapshot(server("io.x/one", "0.9.0", "b"), server("io.x/three", "1.0.0", "b")))
+	early := f.follow()
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "a2"), server("io.x/one", "1.1.0", "a2")))
+	f.write("b", snapshot(server("io.x/three", "1.0.0", "b2"), server("io.x/two", "3.0.0", "b")))
+	testsupport.Eventually(t, "both changes applied", func() bool { return early.appliedOf("a") == 1 && early.appliedOf("b") == 1 })
+	late := f.follow()
+
+	for _, reg := range registries {
+		e, l := early.Registry(reg.Name), late.Registry(reg.Name)
+		if e.Merged.Digest() != l.Merged.Digest() || e.API.Digest() != l.API.Digest() {
+			t.Errorf("%s: merge %s / %s, API %s / %s", reg.Name, e.Merged.Digest(), l.Merged.Digest(), e.API.Digest(), l.API.Digest())
+		}
+		var srcs []merge.Source
+		for _, name := range reg.Sources {
+			srcs = append(srcs, late.sources[name].merged)
+		}
+		if want := merge.Merge(srcs).Digest(); e.Merged.Digest() != want {
+			t.Errorf("%s: incremental merge %s, from scratch %s", reg.Name, e.Merged.Digest(), want)
+		}
+		for _, path := range []string{"/v0.1/servers", "/v0.1/servers?include_deleted=true", "/v0.1/servers/io.x%2Fone/versions"} {
+			_, eb, et := early.get(t, "/registry/"+reg.Name+path)
+			_, lb, lt := late.get(t, "/registry/"+reg.Name+path)
+			if et != lt || eb != lb {
+				t.Errorf("%s%s: ETags %s / %s\n%s\n%s", reg.Name, path, et, lt, eb, lb)
+			}
+		}
+	}
+	_, body, _ := late.get(t, "/registry/both/v0.1/servers?include_deleted=true")
+	// Versions no source of the registry has any more are tombstones,
+	// whichever source removed them.
+	want := "[io.x/one@0.9.0:b:deleted io.x/one@1.0.0:a2:active io.x/one@1.1.0:a2:active io.x/three@1.0.0:b2:active io.x/two@1.0.0:a:deleted io.x/two@3.0.0:b:active]"
+	if got := fmt.Sprint(names(t, body)); got != want {
+		t.Errorf("both: %v\nwant  %v", got, want)
+	}
+}
+
+// A replica started while a sync's records wait for their commit serves
+// the committed data only, and the records once they are committed.
+func TestStartUpHoldsBackRecordsNotCommitted(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1")))
+	half := entries.Record{Kind: entries.KindServer, Name: "io.x/new", Version: "1.0.0", Digest: strings.Repeat("0", 64),
+		PublishedAt: time.Now(), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/new", "1.0.0", "half"))}
+	raw, _ := json.Marshal(half)
+	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/new", "1.0.0"), raw); err != nil {
+		t.Fatal(err)
+	}
+	fl := f.follow()
+	_, body, _ := fl.get(t, "/registry/a/v0.1/servers?include_deleted=true")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@1.0.0:v1:active]" {
+		t.Errorf("at start-up: %v", got)
+	}
+	// The commit of generation 2, as the sync that wrote the record would have written it.
+	c, _ := json.Marshal(entries.Commit{Generation: 2, CommittedAt: time.Now(), Changed: 1})
+	if _, err := f.kv.Put(context.Background(), entries.CommitKey("a"), c); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the commit applied", func() bool { return fl.appliedOf("a") == 1 })
+	_, body, _ = fl.get(t, "/registry/a/v0.1/servers")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/new@1.0.0:half:active io.x/one@1.0.0:v1:active]" {
+		t.Errorf("after the commit: %v", got)
+	}
+}
+
+// A tombstone expires after its TTL: every follower drops it.
+func TestAnExpiredTombstoneIsDropped(t *testing.T) {
+	f := start(t)
+	f.store = entries.New(f.js, f.kv, time.Second)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1"), server("io.x/one", "2.0.0", "v2")))
+	fl := f.follow()
+	f.write("a", snapshot(server("io.x/one", "2.0.0", "v2")))
+	testsupport.Eventually(t, "the tombstone served, then dropped", func() bool {
+		_, body, _ := fl.get(t, "/registry/a/v0.1/servers?include_deleted=true")
+		return fl.appliedOf("a") == 2 && fmt.Sprint(names(t, body)) == "[io.x/one@2.0.0:v2:active]"
+	})
+	if fl.Registry("a").API.Digest() != f.follow().Registry("a").API.Digest() {
+		t.Error("a follower started after the expiry serves other content")
+	}
+}
+
+// A reloaded configuration changes the views at once: a registry whose
+// order changed is merged anew, one added is built, one removed dropped.
+func TestSetRegistriesChangesTheViewsAtOnce(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "from a")))
+	f.write("b", snapshot(server("io.x/one", "2.0.0", "from b")))
+	fl := f.follow()
+	unchanged := fl.Registry("b")
+
+	next := []config.Registry{
+		{Name: "both", Sources: []string{"b", "a"}},
+		{Name: "b", Sources: []string{"b"}},
+		{Name: "extra", Sources: []string{"a"}},
+	}
+	if err := fl.SetRegistries(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := fl.get(t, "/registry/both/v0.1/servers")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@2.0.0:from b:active]" {
+		t.Errorf("reordered: %v", got)
+	}
+	if fl.Registry("b") != unchanged {
+		t.Error("an unchanged registry was merged again")
+	}
+	if r := fl.Registry("extra"); r == nil || r.Merged.Len() != 1 {
+		t.Errorf("added registry: %+v", r)
+	}
+	if fl.Registry("a") != nil {
+		t.Error("the removed registry is still kept")
+	}
+	// Later commits follow the new configuration.
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "from a, edited")))
+	testsupport.Eventually(t, "a's commit applied", func() bool { return fl.appliedOf("a") == 1 })
+	if it := fl.Registry("extra").Merged.Get(merge.Key{Kind: merge.Server, Name: "io.x/one"}); it.Source != "a" ||
+		!strings.Contains(string(it.Latest().Data), "edited") {
+		t.Errorf("extra holds %s from %s", it.Latest().Data, it.Source)
+	}
+	_, body, _ = fl.get(t, "/registry/both/v0.1/servers")
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@2.0.0:from b:active]" {
+		t.Errorf("both after a's edit: %v", got)
+	}
+}

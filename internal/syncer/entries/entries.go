@@ -1,0 +1,531 @@
+// Package entries keeps the per-entry records of every source in the
+// regsync_entries bucket (events.BucketEntries): one record per version
+// of each server, skill and plugin a source's snapshot holds, written by
+// the source's sync after its snapshot is stored, and then a commit
+// marker naming the sync. A sync writes only the records that changed, so
+// a one-entry edit of a 10,000-server source writes one record and the
+// marker; an unchanged resync writes nothing. A version a source no
+// longer has becomes a tombstone, kept for the configured time.
+package entries
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/registry"
+)
+
+// The kinds of entries, as record keys spell them.
+const (
+	KindServer = "server"
+	KindSkill  = "skill"
+	KindPlugin = "plugin"
+)
+
+// ErrConflict means a snapshot holds two different entries under one
+// name and version, which no record can hold both of.
+var ErrConflict = errors.New("the snapshot holds two different entries of this name and version")
+
+// CommitToken is the last token of a source's commit marker key.
+const CommitToken = "_commit"
+
+// Record is one version of one entry of a source, the value of its key.
+type Record struct {
+	Kind string `json:"kind"`
+	// Namespace is set for skills and plugins only.
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	// Digest is the hex SHA-256 of Data.
+	Digest string `json:"digest"`
+	// PublishedAt is when the entry was first stored; UpdatedAt when its
+	// content last changed, or when it was removed.
+	PublishedAt time.Time `json:"publishedAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	// Deleted marks a version the source no longer has; Data is then its
+	// last content.
+	Deleted bool `json:"deleted,omitempty"`
+	// Generation is the generation of the sync that wrote the record: it
+	// is part of the source's data once a commit of that generation or a
+	// later one is stored.
+	Generation uint64 `json:"generation"`
+	// Data is the entry as the snapshot holds it, compacted.
+	Data json.RawMessage `json:"data"`
+}
+
+// EntryName is the name a record is merged by: the name of a server,
+// "namespace/name" for a skill or a plugin.
+func (r *Record) EntryName() string {
+	if r.Kind == KindServer {
+		return r.Name
+	}
+	return r.Namespace + "/" + r.Name
+}
+
+// Commit is a source's commit marker: the generation of its last
+// complete sync and what that sync stored.
+type Commit struct {
+	Generation     uint64    `json:"generation"`
+	Revision       string    `json:"revision,omitempty"`
+	LastSyncHash   string    `json:"lastSyncHash,omitempty"`
+	SnapshotDigest string    `json:"snapshotDigest,omitempty"`
+	CommittedAt    time.Time `json:"committedAt"`
+	// Changed counts the records the sync wrote.
+	Changed int `json:"changed"`
+}
+
+// Key is the record key of one version of an entry of a source.
+func Key(source, kind, name, version string) string {
+	return source + "." + kind + "." + token(name) + "." + token(version)
+}
+
+// CommitKey is the key of a source's commit marker.
+func CommitKey(source string) string { return source + "." + CommitToken }
+
+// ParseKey splits a key into its source and, for a record key, the kind,
+// name and version; commit is set for a commit marker key.
+func ParseKey(key string) (source, kind, name, version string, commit bool, err error) {
+	parts := strings.Split(key, ".")
+	switch {
+	case len(parts) == 2 && parts[1] == CommitToken:
+		return parts[0], "", "", "", true, nil
+	case len(parts) != 4:
+		return "", "", "", "", false, fmt.Errorf("entry key %q: want <source>.<kind>.<name>.<version>", key)
+	}
+	if name, err = untoken(parts[2]); err == nil {
+		version, err = untoken(parts[3])
+	}
+	if err != nil {
+		return "", "", "", "", false, fmt.Errorf("entry key %q: %w", key, err)
+	}
+	return parts[0], parts[1], name, version, false, nil
+}
+
+// token encodes s as a key token: unpadded base64url, "_" for "" (which
+// no base64url encoding is).
+func token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+func untoken(t string) (string, error) {
+	if t == "_" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil {
+		return "", fmt.Errorf("token %q is not base64url: %w", t, err)
+	}
+	return string(b), nil
+}
+
+// Store writes the records of sources. Safe for concurrent use; syncs of
+// one source must not run at once (the source's lease sees to that).
+type Store struct {
+	js        jetstream.JetStream
+	kv        jetstream.KeyValue
+	tombstone time.Duration
+	now       func() time.Time
+
+	mu      sync.Mutex
+	sources map[string]*stored
+}
+
+// stored is what a Store remembers of a source's records, valid while
+// the source's commit marker is at revision commitRev.
+type stored struct {
+	commitRev uint64
+	commit    Commit
+	records   map[string]meta // by key
+	// seen maps the SHA-256 of an entry's snapshot bytes to what was read
+	// from it, so an entry met again is hashed, not decoded.
+	seen map[[sha256.Size]byte]identity
+}
+
+// meta is what a Store keeps of a stored record: enough to decide what
+// changed without reading it back.
+type meta struct {
+	digest      string
+	publishedAt time.Time
+	updatedAt   time.Time
+	deleted     bool
+	generation  uint64
+}
+
+// identity is what an entry's bytes say it is.
+type identity struct {
+	kind, namespace, name, version string
+	digest                         string
+	key                            string
+}
+
+// New returns a Store on the regsync_entries bucket kv; tombstones are
+// kept for tombstoneTTL (nats.results.maxAge; at least a second, zero
+// keeps them, as results are then kept).
+func New(js jetstream.JetStream, kv jetstream.KeyValue, tombstoneTTL time.Duration) *Store {
+	if tombstoneTTL > 0 {
+		tombstoneTTL = max(tombstoneTTL, time.Second)
+	}
+	return &Store{js: js, kv: kv, tombstone: tombstoneTTL, now: time.Now, sources: map[string]*stored{}}
+}
+
+// Sync describes the sync whose snapshot Write records.
+type Sync struct {
+	Revision       string
+	LastSyncHash   string
+	SnapshotDigest string
+}
+
+// Written is what Write did.
+type Written struct {
+	// Changed counts the records written: new or changed entries and new
+	// tombstones.
+	Changed int
+	// Committed is set when a commit marker was written, with its
+	// generation.
+	Committed  bool
+	Generation uint64
+}
+
+// Batch is what a sync would write of a source: the records that differ
+// from those stored. Prepare computes it, reading only; Write writes it.
+type Batch struct {
+	source string
+	st     *stored
+	seen   map[[sha256.Size]byte]identity
+	puts   []put
+	// dirty is set when stored records are not committed yet.
+	dirty bool
+	gen   uint64
+	now   time.Time
+}
+
+// Changed counts the records the batch writes.
+func (b *Batch) Changed() int { return len(b.puts) }
+
+// Prepare compares the entries of a source's snapshot (registry.Built's
+// Entries, or registry.SnapshotLists of a stored one) with the records
+// stored and returns what differs, writing nothing, so a sync can refuse
+// a snapshot before storing it: ErrConflict for two different entries of
+// one name and version.
+func (s *Store) Prepare(ctx context.Context, source string, lists registry.Lists) (*Batch, error) {
+	st, err := s.load(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{source: source, st: st, gen: st.commit.Generation + 1, now: s.now().UTC(),
+		seen: make(map[[sha256.Size]byte]identity, len(lists.Servers)+len(lists.Skills)+len(lists.Plugins))}
+	live := make(map[string]string, len(b.seen)) // key → digest
+	for _, l := range []struct {
+		kind string
+		list [][]byte
+	}{{KindServer, lists.Servers}, {KindSkill, lists.Skills}, {KindPlugin, lists.Plugins}} {
+		for _, raw := range l.list {
+			sum := sha256.Sum256(raw)
+			id, ok := st.seen[sum]
+			if !ok {
+				if id, err = identify(source, l.kind, raw); err != nil {
+					return nil, fmt.Errorf("record entries of %s: %w", source, err)
+				}
+			}
+			b.seen[sum] = id
+			if d, ok := live[id.key]; ok {
+				if d == id.digest {
+					continue // the same entry twice: one record
+				}
+				return nil, fmt.Errorf("record entries of %s: %s %s version %q: %w", source, l.kind, id.entryName(), id.version, ErrConflict)
+			}
+			live[id.key] = id.digest
+			old, had := st.records[id.key]
+			if had && !old.deleted && old.digest == id.digest {
+				b.dirty = b.dirty || old.generation > st.commit.Generation
+				continue
+			}
+			rec := Record{Kind: l.kind, Namespace: id.namespace, Name: id.name, Version: id.version, Digest: id.digest,
+				PublishedAt: b.now, UpdatedAt: b.now, Generation: b.gen, Data: raw} // compacted when encoded
+			if had {
+				rec.PublishedAt = old.publishedAt
+			}
+			b.puts = append(b.puts, put{key: id.key, rec: rec})
+		}
+	}
+	for key, old := range st.records {
+		if _, ok := live[key]; ok {
+			continue
+		}
+		if old.deleted {
+			b.dirty = b.dirty || old.generation > st.commit.Generation
+			continue
+		}
+		rec, err := s.get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("record removal of %s: %w", key, err)
+		}
+		rec.Deleted, rec.UpdatedAt, rec.Generation = true, b.now, b.gen
+		b.puts = append(b.puts, put{key: key, rec: rec, ttl: s.tombstone})
+	}
+	return b, nil
+}
+
+// Write writes a batch: its records, then the commit marker. Nothing is
+// written when nothing differs and the stored records are all committed.
+// After a sync that stopped between its records and its commit, the next
+// batch is computed against what is stored (those records included) and
+// commits, so the source converges.
+func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
+	source, st := b.source, b.st
+	if len(b.puts) == 0 && !b.dirty {
+		s.remember(source, st, b.seen)
+		return Written{Generation: st.commit.Generation}, nil
+	}
+	// Forget what is remembered until the commit is written: a Write
+	// that fails part way leaves the stored records unknown.
+	s.Forget(source)
+	if err := s.publish(ctx, b.puts); err != nil {
+		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
+	}
+	c := Commit{Generation: b.gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
+		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, Changed: len(b.puts)}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return Written{}, fmt.Errorf("encode commit of %s: %w", source, err)
+	}
+	rev, err := s.kv.Put(ctx, CommitKey(source), raw)
+	if err != nil {
+		return Written{}, fmt.Errorf("commit entries of %s: %w", source, err)
+	}
+	for _, p := range b.puts {
+		st.records[p.key] = meta{digest: p.rec.Digest, publishedAt: p.rec.PublishedAt, updatedAt: p.rec.UpdatedAt,
+			deleted: p.rec.Deleted, generation: b.gen}
+	}
+	st.commitRev, st.commit = rev, c
+	s.remember(source, st, b.seen)
+	return Written{Changed: len(b.puts), Committed: true, Generation: b.gen}, nil
+}
+
+// remember keeps st for the next Write of source.
+func (s *Store) remember(source string, st *stored, seen map[[sha256.Size]byte]identity) {
+	st.seen = seen
+	s.mu.Lock()
+	s.sources[source] = st
+	s.mu.Unlock()
+}
+
+// Forget drops what is remembered of a source (a removed one).
+func (s *Store) Forget(source string) {
+	s.mu.Lock()
+	delete(s.sources, source)
+	s.mu.Unlock()
+}
+
+type put struct {
+	key string
+	rec Record
+	ttl time.Duration
+}
+
+// Records are written in windows of at most window messages or
+// windowBytes bytes, each waited for before the next: a first sync of a
+// large source holds one window's encodings at a time, not all of them.
+const (
+	window      = 1000
+	windowBytes = 8 << 20
+)
+
+// publish writes records, a window at a time, and waits for every one to
+// be stored.
+func (s *Store) publish(ctx context.Context, puts []put) error {
+	var futures []jetstream.PubAckFuture
+	var keys []string
+	size := 0
+	wait := func() error {
+		for i, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return fmt.Errorf("write record %s: %w", keys[i], err)
+			case <-ctx.Done():
+				return fmt.Errorf("write record %s: %w", keys[i], ctx.Err())
+			}
+		}
+		futures, keys, size = futures[:0], keys[:0], 0
+		return nil
+	}
+	for _, p := range puts {
+		raw, err := encode(p.rec)
+		if err != nil {
+			return fmt.Errorf("encode record %s: %w", p.key, err)
+		}
+		var opts []jetstream.PublishOpt
+		if p.ttl > 0 {
+			opts = append(opts, jetstream.WithMsgTTL(p.ttl))
+		}
+		f, err := s.js.PublishAsync("$KV."+s.kv.Bucket()+"."+p.key, raw, opts...)
+		if err != nil {
+			return fmt.Errorf("write record %s: %w", p.key, err)
+		}
+		futures, keys, size = append(futures, f), append(keys, p.key), size+len(raw)
+		if len(futures) == window || size >= windowBytes {
+			if err := wait(); err != nil {
+				return err
+			}
+		}
+	}
+	return wait()
+}
+
+// encode is a record's JSON: its data compacted and otherwise as the
+// snapshot holds it (no HTML escaping), so the digest is that of the
+// stored data.
+func encode(rec Record) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
+}
+
+// load returns what is stored of a source: what this Store remembers
+// while the source's commit marker is still the one it wrote, else every
+// record read from the bucket.
+func (s *Store) load(ctx context.Context, source string) (*stored, error) {
+	st := &stored{records: map[string]meta{}}
+	e, err := s.kv.Get(ctx, CommitKey(source))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("read commit of %s: %w", source, err)
+	default:
+		if err := json.Unmarshal(e.Value(), &st.commit); err != nil {
+			return nil, fmt.Errorf("read commit of %s: %w", source, err)
+		}
+		st.commitRev = e.Revision()
+	}
+	s.mu.Lock()
+	kept := s.sources[source]
+	s.mu.Unlock()
+	if kept != nil && kept.commitRev == st.commitRev {
+		// Still the commit this Store wrote; the records too, unless a
+		// sync elsewhere wrote some and stopped before its commit.
+		last, err := s.lastRecord(ctx, source)
+		if err != nil {
+			return nil, err
+		}
+		if last <= st.commitRev {
+			return kept, nil
+		}
+	}
+	w, err := s.kv.Watch(ctx, source+".*.*.*", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read records of %s: %w", source, err)
+	}
+	defer w.Stop()
+	for {
+		var e jetstream.KeyValueEntry
+		var open bool
+		select {
+		case e, open = <-w.Updates():
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read records of %s: %w", source, ctx.Err())
+		}
+		if !open {
+			return nil, fmt.Errorf("read records of %s: the watch ended", source)
+		}
+		if e == nil {
+			return st, nil
+		}
+		var r Record
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			return nil, fmt.Errorf("read record %s: %w", e.Key(), err)
+		}
+		st.records[e.Key()] = meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt,
+			deleted: r.Deleted, generation: r.Generation}
+	}
+}
+
+// lastRecord returns the bucket sequence of the last record written of a
+// source (an expired tombstone's marker included), 0 without one.
+func (s *Store) lastRecord(ctx context.Context, source string) (uint64, error) {
+	stream, err := s.js.Stream(ctx, "KV_"+s.kv.Bucket())
+	if err != nil {
+		return 0, fmt.Errorf("read records of %s: %w", source, err)
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, "$KV."+s.kv.Bucket()+"."+source+".*.*.*")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read records of %s: %w", source, err)
+	}
+	return m.Sequence, nil
+}
+
+func (s *Store) get(ctx context.Context, key string) (Record, error) {
+	var r Record
+	e, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return r, fmt.Errorf("decode record %s: %w", key, err)
+	}
+	return r, nil
+}
+
+// identify reads what an entry's bytes say it is.
+func identify(source, kind string, raw []byte) (identity, error) {
+	var f struct {
+		Namespace string `json:"namespace"`
+		Name      string `json:"name"`
+		Version   string `json:"version"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return identity{}, fmt.Errorf("%s entry: %w", kind, err)
+	}
+	if kind == KindServer {
+		f.Namespace = ""
+	}
+	id := identity{kind: kind, namespace: f.Namespace, name: f.Name, version: f.Version}
+	switch {
+	case f.Name == "":
+		return id, fmt.Errorf("%s entry without a name", kind)
+	case kind != KindServer && f.Namespace == "":
+		return id, fmt.Errorf("%s %s without a namespace", kind, f.Name)
+	}
+	sum := sha256.Sum256(compact(raw))
+	id.digest = hex.EncodeToString(sum[:])
+	id.key = Key(source, kind, id.entryName(), f.Version)
+	return id, nil
+}
+
+func (id identity) entryName() string {
+	if id.kind == KindServer {
+		return id.name
+	}
+	return id.namespace + "/" + id.name
+}
+
+// compact returns raw without insignificant white space; raw is valid
+// JSON (a snapshot's entry).
+func compact(raw []byte) []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}

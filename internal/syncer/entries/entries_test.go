@@ -1,0 +1,344 @@
+package entries
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus/bustest"
+	"github.com/regsync/regsync/internal/registry"
+)
+
+// server is one server entry's JSON.
+func server(name, version, description string) string {
+	return fmt.Sprintf(`{"name":%q,"version":%q,"description":%q}`, name, version, description)
+}
+
+// snapshot is a registry snapshot holding servers and skills.
+func snapshot(servers []string, skills ...string) []byte {
+	return []byte(`{"version":"1.0.0","meta":{"last_updated":"2025-01-01T00:00:00Z"},"data":{"servers":[` +
+		strings.Join(servers, ",") + `],"skills":[` + strings.Join(skills, ",") + `]}}`)
+}
+
+// servers is n servers named s0000… at version 1.0.0.
+func servers(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = server(fmt.Sprintf("io.example/s%04d", i), "1.0.0", "server")
+	}
+	return out
+}
+
+type fixture struct {
+	js jetstream.JetStream
+	kv jetstream.KeyValue
+}
+
+func start(t testing.TB) fixture {
+	srv := bustest.Start(t, 0)
+	return fixture{js: srv.JS, kv: srv.Handles.Entries}
+}
+
+// store is a Store whose clock reads *at.
+func (f fixture) store(at *time.Time) *Store {
+	s := New(f.js, f.kv, time.Hour)
+	s.now = func() time.Time { return *at }
+	return s
+}
+
+// writes is how many messages the bucket has taken so far.
+func (f fixture) writes(t testing.TB) uint64 {
+	t.Helper()
+	st, err := f.js.Stream(context.Background(), "KV_"+events.BucketEntries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().State.LastSeq
+}
+
+func (f fixture) record(t testing.TB, key string) Record {
+	t.Helper()
+	e, err := f.kv.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	var r Record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (f fixture) commit(t testing.TB, source string) Commit {
+	t.Helper()
+	e, err := f.kv.Get(context.Background(), CommitKey(source))
+	if err != nil {
+		t.Fatalf("get commit: %v", err)
+	}
+	var c Commit
+	if err := json.Unmarshal(e.Value(), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func write(t testing.TB, s *Store, source string, snap []byte, rev string) Written {
+	t.Helper()
+	w, err := prepareAndWrite(s, source, snap, Sync{Revision: rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func prepareAndWrite(s *Store, source string, snap []byte, sy Sync) (Written, error) {
+	lists, err := registry.SnapshotLists(snap)
+	if err != nil {
+		return Written{}, err
+	}
+	b, err := s.Prepare(context.Background(), source, lists)
+	if err != nil {
+		return Written{}, err
+	}
+	return s.Write(context.Background(), b, sy)
+}
+
+func TestSyncWritesOnlyChangedRecordsThenACommit(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := f.store(&at)
+	list := servers(50)
+	w := write(t, s, "src", snapshot(list, `{"namespace":"io.example","name":"sk","version":"1.0.0"}`), "rev-1")
+	if w.Changed != 51 || !w.Committed || w.Generation != 1 {
+		t.Fatalf("first sync: %+v, want 51 records and commit 1", w)
+	}
+	if c := f.commit(t, "src"); c.Generation != 1 || c.Revision != "rev-1" || c.Changed != 51 {
+		t.Errorf("commit %+v", c)
+	}
+	sk := f.record(t, Key("src", KindSkill, "io.example/sk", "1.0.0"))
+	if sk.Namespace != "io.example" || sk.Name != "sk" || sk.Generation != 1 {
+		t.Errorf("skill record %+v", sk)
+	}
+
+	before := f.writes(t)
+	at = at.Add(time.Minute)
+	list[7] = server("io.example/s0007", "1.0.0", "edited")
+	w = write(t, s, "src", snapshot(list, `{"namespace":"io.example","name":"sk","version":"1.0.0"}`), "rev-2")
+	if w.Changed != 1 || w.Generation != 2 {
+		t.Fatalf("one-entry edit: %+v, want one record and commit 2", w)
+	}
+	if n := f.writes(t) - before; n != 2 {
+		t.Errorf("one-entry edit wrote %d messages, want the record and the commit", n)
+	}
+	r := f.record(t, Key("src", KindServer, "io.example/s0007", "1.0.0"))
+	if !r.UpdatedAt.Equal(at) || !r.PublishedAt.Equal(at.Add(-time.Minute)) || r.Generation != 2 {
+		t.Errorf("edited record: published %v updated %v generation %d", r.PublishedAt, r.UpdatedAt, r.Generation)
+	}
+	if string(r.Data) != server("io.example/s0007", "1.0.0", "edited") {
+		t.Errorf("edited record holds %s", r.Data)
+	}
+}
+
+func TestUnchangedResyncWritesNothingAndKeepsUpdatedAt(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := at
+	snap := snapshot(servers(5))
+	write(t, f.store(&at), "src", snap, "rev-1")
+	before := f.writes(t)
+	at = at.Add(time.Hour)
+	// The same Store, and another replica's (which reads what is stored).
+	for _, s := range []*Store{f.store(&at), f.store(&at)} {
+		if w := write(t, s, "src", snap, "rev-1"); w.Changed != 0 || w.Committed || w.Generation != 1 {
+			t.Errorf("unchanged resync: %+v, want nothing written", w)
+		}
+	}
+	// Reformatted bytes are the same content.
+	spaced := []byte(strings.ReplaceAll(string(snap), `","`, `", "`))
+	if w := write(t, f.store(&at), "src", spaced, "rev-2"); w.Changed != 0 {
+		t.Errorf("reformatted resync wrote %d records", w.Changed)
+	}
+	if n := f.writes(t) - before; n != 0 {
+		t.Errorf("unchanged resyncs wrote %d messages", n)
+	}
+	if r := f.record(t, Key("src", KindServer, "io.example/s0003", "1.0.0")); !r.UpdatedAt.Equal(first) {
+		t.Errorf("updatedAt moved to %v by an unchanged resync", r.UpdatedAt)
+	}
+}
+
+func TestRemovedVersionBecomesATombstone(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := f.store(&at)
+	v1, v2 := server("io.example/a", "1.0.0", "one"), server("io.example/a", "2.0.0", "two")
+	write(t, s, "src", snapshot([]string{v1, v2}), "rev-1")
+	at = at.Add(time.Minute)
+	if w := write(t, s, "src", snapshot([]string{v2}), "rev-2"); w.Changed != 1 || !w.Committed {
+		t.Fatalf("removal: %+v", w)
+	}
+	key := Key("src", KindServer, "io.example/a", "1.0.0")
+	r := f.record(t, key)
+	if !r.Deleted || !r.UpdatedAt.Equal(at) || !r.PublishedAt.Equal(at.Add(-time.Minute)) || string(r.Data) != v1 {
+		t.Errorf("tombstone %+v (data %s)", r, r.Data)
+	}
+	st, err := f.js.Stream(context.Background(), "KV_"+events.BucketEntries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := st.GetLastMsgForSubject(context.Background(), "$KV."+events.BucketEntries+"."+key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl := msg.Header.Get("Nats-TTL"); ttl != "1h0m0s" && ttl != "3600" && ttl != "3600s" {
+		t.Errorf("tombstone TTL header %q, want the store's 1h", ttl)
+	}
+	// Removing it again writes nothing; adding it back revives it.
+	before := f.writes(t)
+	if w := write(t, s, "src", snapshot([]string{v2}), "rev-2"); w.Changed != 0 || f.writes(t) != before {
+		t.Errorf("a tombstone was written again: %+v", w)
+	}
+	at = at.Add(time.Minute)
+	write(t, s, "src", snapshot([]string{v1, v2}), "rev-3")
+	if r := f.record(t, key); r.Deleted || !r.UpdatedAt.Equal(at) || !r.PublishedAt.Equal(at.Add(-2*time.Minute)) {
+		t.Errorf("revived record %+v", r)
+	}
+}
+
+// A sync that stopped after some of its records and before its commit
+// leaves them uncommitted; the next sync, on any replica (here the one
+// that wrote the last commit, which must not trust what it remembers),
+// writes what differs from what is stored and commits them all.
+func TestSyncKilledBeforeItsCommitConverges(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	list := servers(4)
+	s := f.store(&at)
+	write(t, s, "src", snapshot(list), "rev-1")
+
+	// The killed sync: two records of generation 2 and no commit.
+	at = at.Add(time.Minute)
+	for _, p := range []put{
+		{key: Key("src", KindServer, "io.example/s0001", "1.0.0"), rec: Record{Kind: KindServer, Name: "io.example/s0001",
+			Version: "1.0.0", Digest: "x", PublishedAt: at, UpdatedAt: at, Generation: 2,
+			Data: json.RawMessage(server("io.example/s0001", "1.0.0", "half-written"))}},
+		{key: Key("src", KindServer, "io.example/new", "1.0.0"), rec: Record{Kind: KindServer, Name: "io.example/new",
+			Version: "1.0.0", Digest: "y", PublishedAt: at, UpdatedAt: at, Generation: 2,
+			Data: json.RawMessage(server("io.example/new", "1.0.0", "new"))}},
+	} {
+		if err := f.store(&at).publish(context.Background(), []put{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := f.commit(t, "src"); c.Generation != 1 {
+		t.Fatalf("commit moved to %d", c.Generation)
+	}
+
+	// The next sync brings the original data back.
+	at = at.Add(time.Minute)
+	w := write(t, s, "src", snapshot(list), "rev-1")
+	if !w.Committed || w.Generation != 2 || w.Changed != 2 {
+		t.Fatalf("converging sync: %+v, want the two records rewritten and commit 2", w)
+	}
+	if r := f.record(t, Key("src", KindServer, "io.example/s0001", "1.0.0")); string(r.Data) != list[1] || r.Deleted {
+		t.Errorf("s0001 holds %s", r.Data)
+	}
+	if r := f.record(t, Key("src", KindServer, "io.example/new", "1.0.0")); !r.Deleted {
+		t.Errorf("the killed sync's new entry is not removed: %+v", r)
+	}
+
+	// A killed sync whose records equal the next sync's data: only the
+	// commit is written.
+	next := append(servers(4), server("io.example/late", "1.0.0", "late"))
+	late := Record{Kind: KindServer, Name: "io.example/late", Version: "1.0.0", PublishedAt: at, UpdatedAt: at, Generation: 3,
+		Data: json.RawMessage(next[4])}
+	id, err := identify("src", KindServer, []byte(next[4]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.Digest = id.digest
+	if err := f.store(&at).publish(context.Background(), []put{{key: id.key, rec: late}}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.writes(t)
+	if w := write(t, s, "src", snapshot(next), "rev-2"); !w.Committed || w.Changed != 0 || w.Generation != 3 {
+		t.Errorf("sync after a complete but uncommitted one: %+v, want a commit of generation 3 only", w)
+	}
+	if n := f.writes(t) - before; n != 1 {
+		t.Errorf("%d messages written, want the commit", n)
+	}
+}
+
+func TestKeysRoundTrip(t *testing.T) {
+	for _, c := range []struct{ kind, name, version string }{
+		{KindServer, "io.github.x/y", "1.0.0+20130313144700"},
+		{KindSkill, "ns/name.with.dots", ""},
+		{KindPlugin, "ns/ünïcode *>", "v 1"},
+	} {
+		key := Key("src", c.kind, c.name, c.version)
+		source, kind, name, version, commit, err := ParseKey(key)
+		if err != nil || commit || source != "src" || kind != c.kind || name != c.name || version != c.version {
+			t.Errorf("%q: %q %q %q %q %v %v", key, source, kind, name, version, commit, err)
+		}
+	}
+	if source, _, _, _, commit, err := ParseKey(CommitKey("src")); err != nil || !commit || source != "src" {
+		t.Errorf("commit key: %q %v %v", source, commit, err)
+	}
+	if _, _, _, _, _, err := ParseKey("src.server.!!.x"); err == nil || !strings.Contains(err.Error(), "src.server.!!.x") {
+		t.Errorf("bad key: %v", err)
+	}
+}
+
+// One name and version twice: the same entry is one record; two
+// different entries are refused, naming them.
+func TestWriteRefusesTwoEntriesOfOneNameAndVersion(t *testing.T) {
+	f := start(t)
+	at := time.Now()
+	a := server("io.example/a", "1.0.0", "one")
+	if w := write(t, f.store(&at), "src", snapshot([]string{a, a}), "r"); w.Changed != 1 {
+		t.Errorf("the same entry twice: %+v, want one record", w)
+	}
+	other := server("io.example/a", "1.0.0", "other")
+	before := f.writes(t)
+	lists, err := registry.SnapshotLists(snapshot([]string{a, other}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.store(&at).Prepare(context.Background(), "src", lists)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), `server io.example/a version "1.0.0"`) {
+		t.Errorf("err %v", err)
+	}
+	if f.writes(t) != before {
+		t.Error("a refused snapshot wrote records")
+	}
+}
+
+// A record holds its entry compacted and otherwise byte for byte (no
+// HTML escaping), so its digest is the SHA-256 of its data; a first sync
+// larger than one write window writes every record.
+func TestRecordDataIsWhatItsDigestNames(t *testing.T) {
+	f := start(t)
+	at := time.Now()
+	odd := "{\n  \"name\": \"io.example/odd\", \"version\": \"1.0.0\",\n  \"description\": \"a & <b> \\u00e9\"\n}"
+	list := append(servers(window+window/2), odd)
+	if w := write(t, f.store(&at), "src", snapshot(list), "r"); w.Changed != len(list) {
+		t.Fatalf("wrote %d records, want %d", w.Changed, len(list))
+	}
+	r := f.record(t, Key("src", KindServer, "io.example/odd", "1.0.0"))
+	want := `{"name":"io.example/odd","version":"1.0.0","description":"a & <b> \u00e9"}`
+	sum := sha256.Sum256(r.Data)
+	if string(r.Data) != want || hex.EncodeToString(sum[:]) != r.Digest {
+		t.Errorf("data %s (digest %s, of the data %x)", r.Data, r.Digest, sum)
+	}
+	if r := f.record(t, Key("src", KindServer, fmt.Sprintf("io.example/s%04d", window+window/2-1), "1.0.0")); r.Generation != 1 {
+		t.Errorf("last record of the second window: %+v", r)
+	}
+}
