@@ -60,7 +60,8 @@ bench: ## Run the benchmarks behind each figure of BENCHMARKS.md (about 3 minute
 	$(GO) test -run '^$$' -benchmem -bench 'Build10k$$|Builder10kEdit|Parse10k' -benchtime 5x ./internal/registry/
 	$(GO) test -run '^$$' -benchmem -bench 'Validate|SyncPath' ./internal/registry/
 	$(GO) test -run '^$$' -benchmem -bench 'OneEntryEdit' -benchtime 30x ./internal/registry/views/
-	$(GO) test -run '^$$' -benchmem -bench 'Rebuild10kOneChange|Build10k' ./internal/api/
+	$(GO) test -run '^$$' -benchmem -bench 'Rebuild10kOneChange|Build10k|FullPage|NotModified|Search|ToolHiveWalk' ./internal/api/
+	$(GO) test -run '^$$' -benchmem -bench . ./internal/registry/merge/
 	$(GO) test -run '^$$' -benchmem -bench . ./internal/sources/ ./internal/watch/ ./internal/syncer/coordinator/
 	$(GO) test -run '^$$' -benchmem -bench 'Burst1000|Delivery202|SlowBodyFloodHeap' ./internal/webhook/
 	$(GO) test -run '^$$' -benchmem -bench 'BurstRetainedHeap' -benchtime 3x ./internal/webhook/
