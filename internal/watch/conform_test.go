@@ -90,9 +90,20 @@ func (h *fileConformance) Set(t *testing.T, version int) string {
 	return digest(content)
 }
 
+// Settle waits for the probe's trigger, which the watcher reads after
+// every change made before it, and then until what the watcher offered
+// for the source is stored: triggers of different sources are stored
+// concurrently, so the probe's may be stored first.
 func (h *fileConformance) Settle(t *testing.T) {
 	h.t = t
 	h.settle()
+	testsupport.Eventually(t, "the source's triggers stored", func() bool {
+		tr := h.w.triggers
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		s := tr.sources[conformSource]
+		return s == nil || (s.pending == nil && s.inflight == nil)
+	})
 }
 
 func (h *fileConformance) Stored() []watchtest.Trigger { return conformStored(h.pub) }
