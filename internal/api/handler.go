@@ -37,8 +37,6 @@ type Handler struct {
 	mux *http.ServeMux
 	// setMu orders SetRegistries calls; requests never take it.
 	setMu sync.Mutex
-	// routes names every route, as Route names it.
-	routes []string
 }
 
 // routePrefix is the part every route's pattern starts with.
@@ -47,16 +45,41 @@ const routePrefix = "GET /registry/{registry}"
 // OtherRoute is the route name of a request that no route answers.
 const OtherRoute = "other"
 
-// handle registers a route under /registry/{registry}; its name is the
-// rest of its pattern.
-func (h *Handler) handle(route string, fn http.HandlerFunc) {
-	h.mux.HandleFunc(routePrefix+route, fn)
-	h.routes = append(h.routes, route)
+// namedRoute is a route under /registry/{registry}: its name is the rest
+// of its pattern.
+type namedRoute struct {
+	name string
+	fn   http.HandlerFunc
+}
+
+// table is every route of the API and what answers it.
+func (h *Handler) table() []namedRoute {
+	t := []namedRoute{
+		{"/openapi.yaml", h.openAPI},
+		{"/v0.1/servers", h.serve(listServers)},
+		{"/v0.1/servers/{serverName}/versions", h.serve(serverVersions)},
+		{"/v0.1/servers/{serverName}/versions/{version}", h.serve(serverVersion)},
+	}
+	for _, k := range []artifactKind{skills, plugins} {
+		prefix := "/v0.1/x/dev.toolhive/" + k.plural
+		t = append(t,
+			namedRoute{prefix, h.serve(k.list)},
+			namedRoute{prefix + "/{namespace}/{name}", h.serve(k.latest)},
+			namedRoute{prefix + "/{namespace}/{name}/versions", h.serve(k.versions)},
+			namedRoute{prefix + "/{namespace}/{name}/versions/{version}", h.serve(k.version)})
+	}
+	return t
 }
 
 // Routes names every route of the API, as Route names them: the pattern
 // after /registry/{registry} (/v0.1/servers, …), and OtherRoute.
-func (h *Handler) Routes() []string { return slices.Clone(h.routes) }
+func Routes() []string {
+	var out []string
+	for _, rt := range (*Handler)(nil).table() {
+		out = append(out, rt.name)
+	}
+	return append(out, OtherRoute)
+}
 
 // Route names the route that answered r, once ServeHTTP has returned: a
 // fixed name from Routes, never a part of the request.
@@ -80,16 +103,8 @@ type registrySet struct {
 func NewHandler(registries []string, log *slog.Logger) *Handler {
 	h := &Handler{log: log, mux: http.NewServeMux()}
 	h.SetRegistries(registries, nil)
-	h.handle("/openapi.yaml", h.openAPI)
-	h.handle("/v0.1/servers", h.serve(listServers))
-	h.handle("/v0.1/servers/{serverName}/versions", h.serve(serverVersions))
-	h.handle("/v0.1/servers/{serverName}/versions/{version}", h.serve(serverVersion))
-	for _, k := range []artifactKind{skills, plugins} {
-		prefix := "/v0.1/x/dev.toolhive/" + k.plural
-		h.handle(prefix, h.serve(k.list))
-		h.handle(prefix+"/{namespace}/{name}", h.serve(k.latest))
-		h.handle(prefix+"/{namespace}/{name}/versions", h.serve(k.versions))
-		h.handle(prefix+"/{namespace}/{name}/versions/{version}", h.serve(k.version))
+	for _, rt := range h.table() {
+		h.mux.HandleFunc(routePrefix+rt.name, rt.fn)
 	}
 	h.mux.HandleFunc("/registry/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -99,7 +114,6 @@ func NewHandler(registries []string, log *slog.Logger) *Handler {
 		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.EscapedPath()))
 	})
-	h.routes = append(h.routes, OtherRoute)
 	return h
 }
 
