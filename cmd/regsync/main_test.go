@@ -150,7 +150,14 @@ registries:
 	if !strings.Contains(out, wait+": ok, ") || !strings.Contains(out, "registry default: "+wait+"\n") {
 		t.Errorf("validate output %q, stderr %q", out, errOut)
 	}
+	return serveConfig(t, cfgPath, filepath.Join(dir, "data"), wait)
+}
 
+// serveConfig runs `regsync serve` on the configuration at cfgPath, whose
+// dataDir is dataDir and whose listeners are on port 0, until the test
+// ends, and waits until the source named wait has completed a sync.
+func serveConfig(t testing.TB, cfgPath, dataDir, wait string) *service {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	var serveErr testsupport.Buffer
@@ -185,7 +192,7 @@ registries:
 	})
 	// For tests that connect on their own: the URL with the embedded
 	// server's credentials.
-	password, err := os.ReadFile(filepath.Join(dir, "data", "nats-password"))
+	password, err := os.ReadFile(filepath.Join(dataDir, "nats-password"))
 	if err != nil {
 		t.Fatal(err)
 	}

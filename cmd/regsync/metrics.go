@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/regsync/regsync/internal/api"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/sources"
@@ -26,6 +27,8 @@ type serveMetrics struct {
 	checks   *prometheus.CounterVec
 	reloads  *prometheus.CounterVec
 	webhooks *prometheus.CounterVec
+	// apiRequests counts the read API's requests by route and code.
+	apiRequests *prometheus.CounterVec
 }
 
 func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Source) *serveMetrics {
@@ -48,14 +51,20 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Sou
 		Name: "regsync_webhook_requests_total",
 		Help: "Webhook requests, by provider (github, gitlab, gitea, bitbucket, generic, other) and HTTP answer code.",
 	}, []string{"provider", "code"})
+	apiRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "regsync_api_requests_total",
+		Help: "Read API requests, by route (the pattern after /registry/{registry}, or other) and HTTP answer code; code 304 counts the answers the client's ETag made unnecessary.",
+	}, []string{"route", "code"})
 	m := &serveMetrics{
 		coord:    coordinator.NewMetrics(reg),
 		status:   coordinator.NewStatusMetrics(srcs),
 		checks:   sources.NewCheckMetrics(reg),
 		reloads:  reload.NewMetrics(reg),
 		webhooks: webhooks,
+
+		apiRequests: apiRequests,
 	}
-	reg.MustRegister(info, connected, webhooks, m.status)
+	reg.MustRegister(info, connected, webhooks, apiRequests, m.status)
 	m.coord.SetSources(srcs)
 	for _, provider := range webhook.Providers() {
 		for _, code := range webhookCodes {
@@ -63,6 +72,11 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Sou
 		}
 	}
 	webhooks.WithLabelValues("other", strconv.Itoa(http.StatusNotFound))
+	for _, route := range api.Routes() {
+		for _, code := range apiCodes {
+			apiRequests.WithLabelValues(route, strconv.Itoa(code)) // from the start, at zero
+		}
+	}
 	return m
 }
 
@@ -71,6 +85,24 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Sou
 var webhookCodes = []int{
 	http.StatusOK, http.StatusAccepted, http.StatusBadRequest, http.StatusUnauthorized,
 	http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable,
+}
+
+// apiCodes are the answers of the read API (docs/api.md) whose series
+// exist from the start.
+var apiCodes = []int{
+	http.StatusOK, http.StatusNotModified, http.StatusBadRequest, http.StatusNotFound,
+	http.StatusMethodNotAllowed, http.StatusServiceUnavailable,
+}
+
+// instrumentAPI counts read API requests by route and answer code. The
+// route is the fixed name of the pattern that answered (api.Route), never
+// a part of the request.
+func instrumentAPI(requests *prometheus.CounterVec, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		requests.WithLabelValues(api.Route(r), strconv.Itoa(rec.code)).Inc()
+	})
 }
 
 // instrumentWebhooks counts webhook requests by provider and answer code.

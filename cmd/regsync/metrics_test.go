@@ -240,6 +240,10 @@ func TestEveryDocumentedSeriesExistsFromStart(t *testing.T) {
 		"regsync_webhook_requests_total":                {"provider": set("github", "gitlab", "gitea", "bitbucket", "generic", "other")},
 		"regsync_source_checks_total":                   {"kind": set("file", "http", "git-ls-remote", "git-fetch"), "outcome": set("ok", "not-modified", "error")},
 		"regsync_config_reloads_total":                  {"result": set("applied", "partial", "rejected")},
+		"regsync_api_requests_total": {"route": set("/openapi.yaml", "/v0.1/servers", "/v0.1/servers/{serverName}/versions", "/v0.1/servers/{serverName}/versions/{version}",
+			"/v0.1/x/dev.toolhive/skills", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}",
+			"/v0.1/x/dev.toolhive/plugins", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}/versions", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}/versions/{version}",
+			"other"), "code": set("200", "304", "400", "404", "405", "503")},
 	}
 	for name, labels := range want {
 		for label, values := range labels {

@@ -16,6 +16,8 @@ import (
 func TestReadyzSaysWhyNotReady(t *testing.T) {
 	srv := bustest.Start(t, 0)
 	consumerGone := errors.New("trigger consumer regsync-sync on REGSYNC_TRIGGERS lost, making it again")
+	loaded := make(chan struct{})
+	close(loaded)
 	tests := []struct {
 		name     string
 		prepare  func(r *readiness)
@@ -23,6 +25,7 @@ func TestReadyzSaysWhyNotReady(t *testing.T) {
 		want     string
 	}{
 		{"starting", func(*readiness) {}, nil, "not ready: starting"},
+		{"registry views not loaded", func(r *readiness) { r.started.Store(true); r.views = make(chan struct{}) }, nil, "not ready: registry views not loaded"},
 		{"ready", func(r *readiness) { r.started.Store(true) }, nil, "ready"},
 		{"consumer lost", func(r *readiness) { r.started.Store(true) }, consumerGone, "not ready: " + consumerGone.Error()},
 		// Shutdown can begin while the startup triggers are still being
@@ -31,10 +34,10 @@ func TestReadyzSaysWhyNotReady(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &readiness{consuming: func() error { return tt.consumer }}
+			r := &readiness{views: loaded, consuming: func() error { return tt.consumer }}
 			tt.prepare(r)
 			rec := httptest.NewRecorder()
-			httpHandler(srv.Conn, r, prometheus.NewRegistry(), http.NotFoundHandler()).
+			httpHandler(srv.Conn, r, prometheus.NewRegistry(), http.NotFoundHandler(), nil).
 				ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 			body, _ := io.ReadAll(rec.Body)
 			wantCode := http.StatusServiceUnavailable

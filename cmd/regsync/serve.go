@@ -21,10 +21,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/api"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/dirlock"
 	"github.com/regsync/regsync/internal/jserr"
+	"github.com/regsync/regsync/internal/registry/views"
 	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/sources"
@@ -242,8 +244,15 @@ type pipeline struct {
 	refs        *watch.Poller
 	polls       *watch.Poller
 	reloader    *reload.Reloader
-	srv         *http.Server
-	ln          net.Listener
+	// registries keeps this replica's views of the registries and serves
+	// them (the read API).
+	registries *servedRegistries
+	srv        *http.Server
+	ln         net.Listener
+	// apiSrv and apiLn are the read API's own listener (api.addr), nil
+	// when it is served on http.addr.
+	apiSrv *http.Server
+	apiLn  net.Listener
 }
 
 // returnMemory is regsync's one memory policy, called by the parts that
@@ -300,16 +309,26 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	if enabled := hooks.Enabled(); len(enabled) > 0 {
 		logger.Info("webhooks enabled", "providers", enabled)
 	}
-	s.srv = &http.Server{
-		Addr:    cfg.HTTP.Addr,
-		Handler: httpHandler(conn.nc, &s.ready, reg, instrumentWebhooks(s.metrics.webhooks, hooks)),
-		// Slow clients cannot hold connections open.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	// Every replica keeps the views of every registry and serves them.
+	handler := api.NewHandler(nil, logger)
+	s.registries = &servedRegistries{handler: handler, serveClaimed: cfg.API.ServeClaimedRegistries, logger: logger}
+	regs := cfg.EffectiveRegistries()
+	s.registries.serve(regs)
+	s.registries.views = views.New(h.Entries, regs, handler, logger)
+	s.ready.views = s.registries.views.Loaded()
+	apiHandler := instrumentAPI(s.metrics.apiRequests, handler)
+	mounted := apiHandler
+	if cfg.API.Addr != "" {
+		mounted = nil
+		if s.apiSrv, s.apiLn, err = listenHTTP(cfg.API.Addr, apiHandler); err != nil {
+			return nil, fmt.Errorf("api listen %s: %w", cfg.API.Addr, err)
+		}
 	}
-	if s.ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+	s.srv, s.ln, err = listenHTTP(cfg.HTTP.Addr, httpHandler(conn.nc, &s.ready, reg, instrumentWebhooks(s.metrics.webhooks, hooks), mounted))
+	if err != nil {
+		if s.apiLn != nil {
+			s.apiLn.Close()
+		}
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
 	}
 
@@ -322,15 +341,67 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	s.polls = watch.NewHTTPPoller(h.Publisher, s.status, fetcher, time.Duration(cfg.Watch.HTTPPollInterval), logger)
 	s.polls.SetSources(srcs)
 	applier := &reload.Applier{
-		Followers: []reload.Follower{s.coord, s.metrics.status, s.interval, s.files, s.refs, s.polls},
-		Webhooks:  hooks,
-		Publisher: h.Publisher,
-		Status:    s.status,
-		Logger:    logger,
+		Followers:  []reload.Follower{s.coord, s.metrics.status, s.interval, s.files, s.refs, s.polls},
+		Webhooks:   hooks,
+		Registries: s.registries,
+		Publisher:  h.Publisher,
+		Status:     s.status,
+		Logger:     logger,
 	}
 	s.reloader = reload.New(configPath, cfg, applier.Apply, logger)
 	s.reloader.Reloads = s.metrics.reloads
 	return s, nil
+}
+
+// listenHTTP listens on addr and returns the server that will serve h
+// there.
+func listenHTTP(addr string, h http.Handler) (*http.Server, net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &http.Server{
+		Addr:    addr,
+		Handler: h,
+		// Slow clients cannot hold connections open.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}, ln, nil
+}
+
+// servedRegistries is the read API of this replica and the follower that
+// keeps its views; a reload gives both the new registries at once.
+type servedRegistries struct {
+	handler      *api.Handler
+	views        *views.Follower
+	serveClaimed bool
+	logger       *slog.Logger
+}
+
+// serve makes the handler's registries those given, refusing each one
+// with claims unless api.serveClaimedRegistries is set.
+func (s *servedRegistries) serve(regs []config.Registry) {
+	names := make([]string, 0, len(regs))
+	refused := map[string]string{}
+	for _, reg := range regs {
+		names = append(names, reg.Name)
+		if len(reg.Claims) > 0 && !s.serveClaimed {
+			refused[reg.Name] = "it has claims and regsync does not authenticate callers (set api.serveClaimedRegistries: true to serve it)"
+			s.logger.Warn("registry has claims and is not served over HTTP: regsync does not authenticate callers; set api.serveClaimedRegistries: true to serve it",
+				"registry", reg.Name)
+		}
+	}
+	s.handler.SetRegistries(names, refused)
+}
+
+// SetRegistries is the reload's: the API's set of registries and the
+// views follow the new registries at once.
+func (s *servedRegistries) SetRegistries(ctx context.Context, regs []config.Registry) error {
+	s.serve(regs)
+	return s.views.SetRegistries(ctx, regs)
 }
 
 // run runs every part of the pipeline until ctx is done or one of them
@@ -345,20 +416,18 @@ func (s *pipeline) run(ctx context.Context) error {
 	grp.Go(func() error { return s.refs.Run(gctx) })
 	grp.Go(func() error { return s.polls.Run(gctx) })
 	grp.Go(func() error { return s.reloader.Run(gctx) })
+	grp.Go(func() error { return s.registries.views.Run(gctx) })
 	grp.Go(func() error {
-		s.logger.Info("http listening", "addr", s.ln.Addr().String())
-		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
+		<-s.registries.views.Loaded()
+		s.logger.Info("registry views loaded")
 		return nil
 	})
 	grp.Go(func() error {
-		<-gctx.Done()
-		s.ready.stopping.Store(true)
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
-		defer cancel()
-		return s.srv.Shutdown(shutdownCtx)
+		return serveHTTP(gctx, s.logger, "http", s.srv, s.ln, func() { s.ready.stopping.Store(true) })
 	})
+	if s.apiSrv != nil {
+		grp.Go(func() error { return serveHTTP(gctx, s.logger, "api", s.apiSrv, s.apiLn, func() {}) })
+	}
 	grp.Go(func() error {
 		srcs := s.cfg.SyncedSources()
 		n, err := coordinator.Startup(gctx, s.conn.h.Publisher, s.status, srcs, s.logger)
@@ -370,6 +439,31 @@ func (s *pipeline) run(ctx context.Context) error {
 		return nil
 	})
 	return grp.Wait()
+}
+
+// serveHTTP serves srv on ln until ctx is done, then calls stopping and
+// shuts the server down. name names the listener in the log ("http
+// listening", "api listening") and in errors.
+func serveHTTP(ctx context.Context, logger *slog.Logger, name string, srv *http.Server, ln net.Listener, stopping func()) error {
+	served := make(chan error, 1)
+	go func() {
+		logger.Info(name+" listening", "addr", ln.Addr().String())
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			served <- fmt.Errorf("%s: %w", name, err)
+			return
+		}
+		served <- nil
+	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	stopping()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	return errors.Join(err, <-served)
 }
 
 // traced runs h in a server span that continues the caller's trace, if
@@ -384,10 +478,11 @@ func traced(h http.Handler) http.Handler {
 }
 
 // readiness is what /readyz answers from: the startup triggers are
-// published, shutdown has not begun (it never ends), and the coordinator
-// consumes triggers.
+// published, shutdown has not begun (it never ends), the registry views
+// are loaded (views is closed) and the coordinator consumes triggers.
 type readiness struct {
 	started, stopping atomic.Bool
+	views             <-chan struct{}
 	consuming         func() error
 }
 
@@ -399,12 +494,22 @@ func (r *readiness) err() error {
 	case !r.started.Load():
 		return errors.New("starting")
 	}
+	select {
+	case <-r.views:
+	default:
+		return errors.New("registry views not loaded")
+	}
 	return r.consuming()
 }
 
-func httpHandler(nc *nats.Conn, ready *readiness, reg *prometheus.Registry, hooks http.Handler) http.Handler {
+// httpHandler routes http.addr: webhooks, health, metrics and, unless
+// readAPI is nil (it has a listener of its own), the read API.
+func httpHandler(nc *nats.Conn, ready *readiness, reg *prometheus.Registry, hooks, readAPI http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(webhook.PathPrefix, traced(hooks))
+	if readAPI != nil {
+		mux.Handle("/registry/", readAPI)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

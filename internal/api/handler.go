@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -26,33 +27,84 @@ const minGzipLen = 1024
 //go:embed openapi.yaml
 var openAPIDocument []byte
 
-// Handler serves the MCP registry API v0.1 of a fixed set of registries,
-// each from the View last given to Swap. Requests read the current view
-// through an atomic pointer: they never lock and never wait for a swap.
+// Handler serves the MCP registry API v0.1 of a set of registries, each
+// from the View last given to Swap. Requests read the set and the current
+// view through atomic pointers: they never lock and never wait for a swap
+// or for SetRegistries.
 type Handler struct {
-	views map[string]*atomic.Pointer[View]
-	log   *slog.Logger
-	mux   *http.ServeMux
+	set atomic.Pointer[registrySet]
+	log *slog.Logger
+	mux *http.ServeMux
+	// setMu orders SetRegistries calls; requests never take it.
+	setMu sync.Mutex
+}
+
+// routePrefix is the part every route's pattern starts with.
+const routePrefix = "GET /registry/{registry}"
+
+// OtherRoute is the route name of a request that no route answers.
+const OtherRoute = "other"
+
+// namedRoute is a route under /registry/{registry}: its name is the rest
+// of its pattern.
+type namedRoute struct {
+	name string
+	fn   http.HandlerFunc
+}
+
+// table is every route of the API and what answers it.
+func (h *Handler) table() []namedRoute {
+	t := []namedRoute{
+		{"/openapi.yaml", h.openAPI},
+		{"/v0.1/servers", h.serve(listServers)},
+		{"/v0.1/servers/{serverName}/versions", h.serve(serverVersions)},
+		{"/v0.1/servers/{serverName}/versions/{version}", h.serve(serverVersion)},
+	}
+	for _, k := range []artifactKind{skills, plugins} {
+		prefix := "/v0.1/x/dev.toolhive/" + k.plural
+		t = append(t,
+			namedRoute{prefix, h.serve(k.list)},
+			namedRoute{prefix + "/{namespace}/{name}", h.serve(k.latest)},
+			namedRoute{prefix + "/{namespace}/{name}/versions", h.serve(k.versions)},
+			namedRoute{prefix + "/{namespace}/{name}/versions/{version}", h.serve(k.version)})
+	}
+	return t
+}
+
+// Routes names every route of the API, as Route names them: the pattern
+// after /registry/{registry} (/v0.1/servers, …), and OtherRoute.
+func Routes() []string {
+	var out []string
+	for _, rt := range (*Handler)(nil).table() {
+		out = append(out, rt.name)
+	}
+	return append(out, OtherRoute)
+}
+
+// Route names the route that answered r, once ServeHTTP has returned: a
+// fixed name from Routes, never a part of the request.
+func Route(r *http.Request) string {
+	route, ok := strings.CutPrefix(r.Pattern, routePrefix)
+	if !ok {
+		return OtherRoute
+	}
+	return route
+}
+
+// registrySet is the registries a Handler knows, immutable once stored:
+// the current view of each, and why a known registry is refused.
+type registrySet struct {
+	views   map[string]*atomic.Pointer[View]
+	refused map[string]string
 }
 
 // NewHandler returns a handler for the named registries. Until a
 // registry's first view is swapped in, its API answers 503.
 func NewHandler(registries []string, log *slog.Logger) *Handler {
-	h := &Handler{views: make(map[string]*atomic.Pointer[View], len(registries)), log: log, mux: http.NewServeMux()}
-	for _, name := range registries {
-		h.views[name] = new(atomic.Pointer[View])
-	}
-	const base = "GET /registry/{registry}"
-	h.mux.HandleFunc(base+"/openapi.yaml", h.openAPI)
-	h.mux.HandleFunc(base+"/v0.1/servers", h.serve(listServers))
-	h.mux.HandleFunc(base+"/v0.1/servers/{serverName}/versions", h.serve(serverVersions))
-	h.mux.HandleFunc(base+"/v0.1/servers/{serverName}/versions/{version}", h.serve(serverVersion))
-	for _, k := range []artifactKind{skills, plugins} {
-		prefix := base + "/v0.1/x/dev.toolhive/" + k.plural
-		h.mux.HandleFunc(prefix, h.serve(k.list))
-		h.mux.HandleFunc(prefix+"/{namespace}/{name}", h.serve(k.latest))
-		h.mux.HandleFunc(prefix+"/{namespace}/{name}/versions", h.serve(k.versions))
-		h.mux.HandleFunc(prefix+"/{namespace}/{name}/versions/{version}", h.serve(k.version))
+	h := &Handler{log: log, mux: http.NewServeMux()}
+	h.SetRegistries(registries, nil)
+	for _, rt := range h.table() {
+		h.mux.HandleFunc(routePrefix+rt.name, rt.fn)
 	}
 	h.mux.HandleFunc("/registry/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -65,10 +117,33 @@ func NewHandler(registries []string, log *slog.Logger) *Handler {
 	return h
 }
 
+// SetRegistries replaces the set of registries, whole, for every request
+// that starts after it returns. A registry kept keeps its view; one added
+// answers 503 until its first view is swapped in; one dropped answers
+// 404. A registry in refused has its view kept and swapped like the
+// others but answers 404 with the reason given.
+func (h *Handler) SetRegistries(registries []string, refused map[string]string) {
+	h.setMu.Lock()
+	defer h.setMu.Unlock()
+	var old map[string]*atomic.Pointer[View]
+	if cur := h.set.Load(); cur != nil {
+		old = cur.views
+	}
+	next := &registrySet{views: make(map[string]*atomic.Pointer[View], len(registries)), refused: maps.Clone(refused)}
+	for _, name := range registries {
+		p := old[name]
+		if p == nil {
+			p = new(atomic.Pointer[View])
+		}
+		next.views[name] = p
+	}
+	h.set.Store(next)
+}
+
 // Swap makes v the view the registry is served from, whole, for every
 // request that starts after it returns.
 func (h *Handler) Swap(registry string, v *View) error {
-	p, ok := h.views[registry]
+	p, ok := h.set.Load().views[registry]
 	if !ok {
 		return fmt.Errorf("swap view: registry %q is not served by this handler", registry)
 	}
@@ -136,9 +211,14 @@ func (h *Handler) registry(w http.ResponseWriter, r *http.Request) (*atomic.Poin
 		return nil, false
 	}
 	name := r.PathValue("registry")
-	p, ok := h.views[name]
+	set := h.set.Load()
+	p, ok := set.views[name]
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("registry %q not found", name))
+		return nil, false
+	}
+	if why, refused := set.refused[name]; refused {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("registry %q is not served: %s", name, why))
 		return nil, false
 	}
 	return p, true

@@ -216,3 +216,43 @@ func TestOnlyGETAndHEAD(t *testing.T) {
 		t.Fatalf("POST: %s Allow %q %s", resp.Status, resp.Header.Get("Allow"), body)
 	}
 }
+
+func TestSetRegistriesReplacesTheServedSet(t *testing.T) {
+	h := NewHandler([]string{"kept", "dropped"}, testsupport.Logger(t))
+	for _, name := range []string{"kept", "dropped"} {
+		if err := h.Swap(name, mustBuild(t, Content{})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.SetRegistries([]string{"kept", "added", "claimed"}, map[string]string{"claimed": "it has claims"})
+	tests := []struct {
+		registry string
+		code     int
+		body     string
+	}{
+		{"kept", http.StatusOK, `"servers":[]`},
+		{"added", http.StatusServiceUnavailable, `registry \"added\" is not loaded yet`},
+		{"dropped", http.StatusNotFound, `registry \"dropped\" not found`},
+		{"claimed", http.StatusNotFound, `registry \"claimed\" is not served: it has claims`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.registry, func(t *testing.T) {
+			rec := httptestGet(h, "/registry/"+tt.registry+"/v0.1/servers")
+			if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.body) {
+				t.Errorf("GET: %d %s, want %d with %s", rec.Code, rec.Body, tt.code, tt.body)
+			}
+		})
+	}
+	// A refused registry still takes its views, so serving it later
+	// needs no rebuild.
+	if err := h.Swap("claimed", mustBuild(t, Content{})); err != nil {
+		t.Fatalf("Swap of a refused registry: %v", err)
+	}
+	h.SetRegistries([]string{"claimed"}, nil)
+	if rec := httptestGet(h, "/registry/claimed/v0.1/servers"); rec.Code != http.StatusOK {
+		t.Errorf("GET once no longer refused: %d %s", rec.Code, rec.Body)
+	}
+	if err := h.Swap("dropped", mustBuild(t, Content{})); err == nil {
+		t.Error("Swap of a dropped registry succeeded")
+	}
+}

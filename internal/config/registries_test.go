@@ -157,6 +157,10 @@ func TestReadAPIConfig(t *testing.T) {
 		t.Errorf("api = %+v, want %+v", cfg.API, want)
 	}
 
+	// Port 0 is a free port chosen at start, so both listeners on port 0
+	// of one host are two listeners.
+	mustParse(t, fileSource+"http: {addr: \"127.0.0.1:0\"}\napi: {addr: \"127.0.0.1:0\"}\n")
+
 	tests := []struct {
 		name string
 		yaml string

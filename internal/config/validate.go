@@ -500,7 +500,8 @@ func (c *Config) validateOwnSections() []error {
 	case a == "":
 	case checkHostPort(a) != "":
 		add("api.addr %s", checkHostPort(a))
-	case a == c.HTTP.Addr:
+	case a == c.HTTP.Addr && !strings.HasSuffix(a, ":0"):
+		// Port 0 is a free port chosen at start: two such listeners differ.
 		add("api.addr %q is http.addr: leave api.addr empty to serve the API on http.addr", a)
 	}
 

@@ -31,17 +31,26 @@ type WebhookFollower interface {
 	SetSources(srcs []config.Source, hooks config.Webhooks)
 }
 
+// RegistryFollower is what serves the registries (the read API and its
+// views): it follows the registries section.
+type RegistryFollower interface {
+	SetRegistries(ctx context.Context, registries []config.Registry) error
+}
+
 // Applier puts an accepted configuration into effect, the one place that
-// knows what a reload changes: the followers get the new sources, added
+// knows what a reload changes: the followers get the new sources, the
+// registry follower the registries (config.EffectiveRegistries), added
 // and changed sources get a reload trigger (so a new filter or path is
 // synced with the reason it calls for), and removed sources are marked so
 // in their status. Their snapshots stay.
 type Applier struct {
 	Followers []Follower
 	Webhooks  WebhookFollower // nil when there is no receiver
-	Publisher bus.Publisher
-	Status    *state.Store
-	Logger    *slog.Logger
+	// Registries is nil when nothing serves the registries.
+	Registries RegistryFollower
+	Publisher  bus.Publisher
+	Status     *state.Store
+	Logger     *slog.Logger
 }
 
 // Apply is the Reloader's Apply.
@@ -63,7 +72,13 @@ func (a *Applier) Apply(ctx context.Context, old, next *config.Config) error {
 	for _, s := range ch.Removed {
 		a.Logger.Info("source removed: no longer synced, snapshot kept", "source", s.Name)
 	}
-	return a.publish(ctx, ch)
+	var errs []error
+	if a.Registries != nil {
+		if err := a.Registries.SetRegistries(ctx, next.EffectiveRegistries()); err != nil {
+			errs = append(errs, fmt.Errorf("apply registries: %w", err))
+		}
+	}
+	return errors.Join(append(errs, a.publish(ctx, ch))...)
 }
 
 // publish makes the changes take effect in NATS.
