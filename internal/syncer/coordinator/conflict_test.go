@@ -82,11 +82,16 @@ func TestOutcomeSideEffectsOnceOnConflict(t *testing.T) {
 			res := h.results("local")
 
 			h.request("local")
-			res.next()
+			ev, _ := res.next()
 			<-kv.overtaken
 			if kv.err != nil {
 				t.Fatalf("the other writer did not write: %v", kv.err)
 			}
+			// The result published is the one written: it is cleared from
+			// the record once published.
+			testsupport.Eventually(t, "result "+ev.ID()+" cleared from the status", func() bool {
+				return h.getStatus("local").PendingResult == nil
+			})
 			if n := logs.Count(tt.logLine); n != 1 {
 				t.Errorf("%q logged %d times, want once:\n%s", tt.logLine, n, logs.String())
 			}

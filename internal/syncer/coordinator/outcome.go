@@ -32,6 +32,13 @@ import (
 // written over and epoch the record's (see state.Status.Epoch): at most one
 // write succeeds over each revision, and the epoch changes whenever the
 // revisions start over, so an id is never given to two outcomes.
+//
+// The steps that do not depend on what an outcome answers (record it with
+// its event in one write, publish the event, clear it once published, drop
+// one that can never be published) are ledger's (ledger.go); what a sync
+// adds (the triggers answered, their acks, the span, the log) is here. The
+// closure of a record only changes the record and builds the event, as it
+// may run more than once; everything else happens after the write.
 
 // outcome carries one batch's decision to the step that records it.
 type outcome struct {
