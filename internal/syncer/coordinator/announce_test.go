@@ -18,11 +18,11 @@ import (
 func TestAnnounceStopsRetryingWhenItsContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	c := &Coordinator{callTimeout: time.Minute, publish: func(context.Context, string, event.Event) error {
+	c := &Coordinator{callTimeout: time.Minute, ledger: &ledger{callTimeout: time.Minute, publish: func(context.Context, string, event.Event) error {
 		calls++
 		cancel()
 		return errors.New("nats: no responders available for request")
-	}}
+	}}}
 	ev, err := events.New("r-local-1", "/test", &events.SyncSkipped{Source: "local", Reason: "up-to-date-no-policy", Covered: events.Covered{StartedAt: time.Now()}})
 	if err != nil {
 		t.Fatal(err)

@@ -83,12 +83,9 @@ type Coordinator struct {
 	current atomic.Pointer[consumption]
 	// notReady says why the replica consumes no triggers; nil while it does.
 	notReady atomic.Pointer[error]
-	// recordLimit is the largest status record the status bucket takes
-	// (bus.ValueLimit), set by Run before any sync.
-	recordLimit int
-	// publish stores an event on a subject; a test seam for a JetStream
-	// that does not take results.
-	publish func(ctx context.Context, subject string, ev event.Event) error
+	// ledger records outcomes in the status bucket and announces them;
+	// Run sets its record limit before any sync.
+	ledger *ledger
 }
 
 // New returns a Coordinator for the given sources. Every JetStream request
@@ -134,10 +131,11 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 	mgr.CallTimeout = c.callTimeout
 	notStarted := fmt.Errorf("trigger consumer %s on %s not started yet", ConsumerName, events.StreamTriggers)
 	c.notReady.Store(&notStarted)
-	c.publish = func(ctx context.Context, subject string, ev event.Event) error {
-		_, err := h.Publisher.Publish(ctx, subject, ev)
-		return err
-	}
+	c.ledger = &ledger{status: status, mode: h.Publisher.Mode, source: opts.Source, callTimeout: c.callTimeout,
+		publish: func(ctx context.Context, subject string, ev event.Event) error {
+			_, err := h.Publisher.Publish(ctx, subject, ev)
+			return err
+		}}
 	c.SetSources(srcs)
 	return c
 }
@@ -177,7 +175,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		c.logger.Warn("status records are fitted to the server's message limit alone", "err", err)
 	}
-	c.recordLimit = limit
+	c.ledger.recordLimit = limit
 
 	// stopping ends the syncs that outlive the drain.
 	stopping, cutOff := context.WithCancelCause(context.WithoutCancel(ctx))

@@ -109,8 +109,8 @@ func TestRecordedSyncIsAnnouncedWhenPublishingFails(t *testing.T) {
 	var attempts []event.Event
 	res := h.results("local")
 	h.runPrepared(srcs, &sources.Fetcher{}, h.snapshots, Options{}, func(c *Coordinator) {
-		real := c.publish
-		c.publish = func(ctx context.Context, subject string, ev event.Event) error {
+		real := c.ledger.publish
+		c.ledger.publish = func(ctx context.Context, subject string, ev event.Event) error {
 			mu.Lock()
 			attempts = append(attempts, ev.Clone())
 			n := len(attempts)

@@ -24,9 +24,9 @@ const minCut = 256
 // never left unrecordable or unpublishable by what it says. It reports
 // whether anything was cut; an error means the result cannot be made to
 // fit, and s holds no pending result.
-func (c *Coordinator) seal(ctx context.Context, s *state.Status, id string, data events.Data) (event.Event, bool, error) {
+func (l *ledger) seal(ctx context.Context, s *state.Status, id string, data events.Data) (event.Event, bool, error) {
 	for cuts := 0; ; cuts++ {
-		ev, err := events.New(id, c.opts.Source, data)
+		ev, err := events.New(id, l.source, data)
 		if err != nil {
 			s.PendingResult = nil
 			return event.Event{}, false, fmt.Errorf("result event does not validate: %w", err)
@@ -38,7 +38,7 @@ func (c *Coordinator) seal(ctx context.Context, s *state.Status, id string, data
 			s.PendingResult = nil
 			return event.Event{}, false, fmt.Errorf("encode result event: %w", err)
 		}
-		problem := c.oversize(s, ev)
+		problem := l.oversize(s, ev)
 		if problem == nil {
 			return ev, cuts > 0, nil
 		}
@@ -54,16 +54,16 @@ func (c *Coordinator) seal(ctx context.Context, s *state.Status, id string, data
 
 // oversize says why a result event or the status record that holds it
 // cannot be stored, or nil when both can.
-func (c *Coordinator) oversize(s *state.Status, ev event.Event) error {
-	if err := publishable(c.h.Publisher.Mode, ev); err != nil {
+func (l *ledger) oversize(s *state.Status, ev event.Event) error {
+	if err := publishable(l.mode, ev); err != nil {
 		return err
 	}
 	rec, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode status record: %w", err)
 	}
-	if len(rec) > c.recordLimit {
-		return fmt.Errorf("status record is %d bytes, more than the %d the status bucket takes", len(rec), c.recordLimit)
+	if len(rec) > l.recordLimit {
+		return fmt.Errorf("status record is %d bytes, more than the %d the status bucket takes", len(rec), l.recordLimit)
 	}
 	return nil
 }

@@ -53,19 +53,19 @@ func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, nam
 			break
 		}
 	}
-	data := c.failedEvent(name, b, &syncer.Error{
+	data := refusal(name, b, reasonMalformed, &syncer.Error{
 		Message: events.Clip(msg.String(), events.MaxMessageLen), ConditionType: syncer.ConditionSyncSuccessful,
 		ConditionReason: syncer.ConditionReasonMalformedTrigger,
-	}, reasonMalformed, nil, 0, 0)
+	})
 	ev, err := events.New("m-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
 	if err != nil {
 		log.Error("malformed-trigger result does not validate", "err", err)
-		c.ack(log, bad)
+		c.ack(ctx, log, bad)
 		return good
 	}
 	ev.SetTime(newest.UTC())
 	call, cancel := c.call(ctx)
-	err = c.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
+	err = c.ledger.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
 	cancel()
 	if err != nil {
 		log.Warn("cannot publish result, trying again later", "err", err)
@@ -73,6 +73,6 @@ func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, nam
 		return good
 	}
 	c.opts.Metrics.answered(name, events.OutcomeFailed, reasonMalformed, bad, time.Now())
-	c.ack(log, bad)
+	c.ack(ctx, log, bad)
 	return good
 }

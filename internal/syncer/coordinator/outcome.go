@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
-	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
@@ -34,6 +32,13 @@ import (
 // written over and epoch the record's (see state.Status.Epoch): at most one
 // write succeeds over each revision, and the epoch changes whenever the
 // revisions start over, so an id is never given to two outcomes.
+//
+// The steps that do not depend on what an outcome answers (record it with
+// its event in one write, publish the event, clear it once published, drop
+// one that can never be published) are ledger's (ledger.go); what a sync
+// adds (the triggers answered, their acks, the span, the log) is here. The
+// closure of a record only changes the record and builds the event, as it
+// may run more than once; everything else happens after the write.
 
 // outcome carries one batch's decision to the step that records it.
 type outcome struct {
@@ -54,10 +59,15 @@ func (o outcome) initial() *state.Status { return syncer.Initial(o.src)() }
 
 // skip answers a batch that needs no sync.
 func (c *Coordinator) skip(ctx context.Context, o outcome) error {
-	return c.conclude(ctx, o, func(s *state.Status) events.Data {
-		syncer.RecordSkip(s, o.reason, nextSlot(o.src, time.Now()))
-		return c.skippedEvent(o.src.Name, *o.b, o.reason, s)
+	next := nextSlot(o.src, time.Now())
+	e, err := c.conclude(ctx, o, func(s *state.Status) events.Data {
+		syncer.RecordSkip(s, o.reason, next)
+		return o.skipped(s)
 	})
+	if err != nil {
+		return err
+	}
+	return c.answer(ctx, o, e)
 }
 
 // fail records a failed sync and answers the batch with it. The last good
@@ -71,18 +81,23 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 	c.opts.Metrics.observe(o.src.Name, events.OutcomeFailed, took)
 	c.opts.Metrics.failed(serr.ConditionType, serr.ConditionReason)
 	hasSnapshot := c.mgr.HasSnapshot(ctx, o.src.Name)
-	return c.conclude(ctx, o, func(s *state.Status) events.Data {
+	slot := nextSlot(o.src, end)
+	e, err := c.conclude(ctx, o, func(s *state.Status) events.Data {
 		syncer.RecordFailure(s, serr, o.reason, end, hasSnapshot)
 		// The interval fallback retries at this time (see Interval).
 		next := end.Add(syncer.RetryBackoff(s.AttemptCount))
-		if slot := nextSlot(o.src, end); slot != nil && slot.Before(next) {
+		if slot != nil && slot.Before(next) {
 			next = *slot
 		}
 		s.NextSyncTime = &next
-		o.log.Warn("sync failed", "condition", serr.ConditionType, "condition_reason", serr.ConditionReason,
-			"attempt", s.AttemptCount, "err", serr.Message)
-		return c.failedEvent(o.src.Name, *o.b, serr, o.reason.String(), s.NextSyncTime, s.AttemptCount, took)
+		return o.failed(serr, s, took)
 	})
+	if err != nil {
+		return err
+	}
+	o.log.Warn("sync failed", "condition", serr.ConditionType, "condition_reason", serr.ConditionReason,
+		"attempt", e.status.AttemptCount, "err", serr.Message)
+	return c.answer(ctx, o, e)
 }
 
 // perform runs a sync and answers the batch with its outcome.
@@ -103,13 +118,18 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 	}
 	c.opts.Metrics.observe(o.src.Name, events.OutcomeCompleted, took)
 	end := time.Now().UTC()
-	return c.conclude(ctx, o, func(s *state.Status) events.Data {
+	next := nextSlot(o.src, end)
+	e, err := c.conclude(ctx, o, func(s *state.Status) events.Data {
 		syncer.RecordSuccess(s, res, o.reason, end)
-		s.NextSyncTime = nextSlot(o.src, end)
-		o.log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
-			"updated", len(res.Diff.Updated), "removed", len(res.Diff.Removed), "took", took)
-		return c.completedEvent(o.src.Name, *o.b, o.reason, o.previousHash, res, took)
+		s.NextSyncTime = next
+		return o.completed(res, took)
 	})
+	if err != nil {
+		return err
+	}
+	o.log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
+		"updated", len(res.Diff.Updated), "removed", len(res.Diff.Removed), "took", took)
+	return c.answer(ctx, o, e)
 }
 
 // cutOff returns why the work under ctx was cut off, if it was cut off
@@ -130,14 +150,10 @@ func nextSlot(src config.Source, after time.Time) *time.Time {
 }
 
 // conclude records an outcome and its result event in one status write
-// (see the top of this file), then announces it. mutate applies the
-// outcome to the status and returns the result's data.
-func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*state.Status) events.Data) error {
-	var (
-		ev   event.Event
-		cut  bool
-		serr error
-	)
+// (see the top of this file) and notes the outcome on the sync's span.
+// mutate applies the outcome to the status and returns the result's
+// data; it may run more than once, so it only changes the status.
+func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*state.Status) events.Data) (entry, error) {
 	// Triggers queued meanwhile but stored before the source was read saw
 	// nothing the read did not: they share this outcome rather than make
 	// another attempt (at start-up the start-up trigger and the watcher's
@@ -146,31 +162,27 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 		*o.b = newBatch(append(o.b.deliveries, extra...), o.b.covered.StartedAt)
 		o.log.Debug("triggers stored before the read answered with it", "taken", len(extra))
 	}
-	call, cancel := c.call(ctx)
-	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) {
+	e, err := c.ledger.record(ctx, o.src.Name, o.initial, func(s *state.Status, base uint64) (string, events.Data) {
 		s.SyncSchedule = syncer.ScheduleOf(o.src)
 		syncer.RecordTriggers(s, o.b.lastID, o.b.lastRequestID)
-		data := mutate(s)
-		endSyncSpan(ctx, data, time.Since(o.start).Seconds())
-		ev, cut, serr = c.seal(ctx, s, resultID(o.src.Name, s, base), data)
+		return resultID(o.src.Name, s, base), mutate(s)
 	})
-	cancel()
 	if err != nil {
-		return fmt.Errorf("record outcome: %w", err)
+		return entry{}, err
 	}
-	switch {
-	case serr != nil:
-		// A result that cannot be published is a bug; record the outcome
-		// and say so rather than lose it or retry it for ever.
-		o.log.Error("outcome recorded without its result event", "err", serr)
-	case cut:
-		o.log.Warn("result cut to fit the status record and the result stream", "result", ev.ID())
-	}
-	if ev.ID() == "" {
-		c.ack(o.log, o.b.deliveries)
+	endSyncSpan(ctx, e.data, time.Since(o.start).Seconds())
+	e.report(o.log)
+	return e, nil
+}
+
+// answer announces a recorded outcome, or, when its result could not be
+// recorded, acknowledges the triggers it answers.
+func (c *Coordinator) answer(ctx context.Context, o outcome, e entry) error {
+	if e.event.ID() == "" {
+		c.ack(ctx, o.log, o.b.deliveries)
 		return nil
 	}
-	return c.announce(ctx, o.log, o.src.Name, ev, o.b.deliveries)
+	return c.announce(ctx, o.log, o.src.Name, e.event, o.b.deliveries)
 }
 
 // resultID names the outcome written over the status s at revision base.
@@ -178,44 +190,25 @@ func resultID(source string, s *state.Status, base uint64) string {
 	return "r-" + source + "-" + s.Version(base)
 }
 
-// publishTries is how often announce tries to store a result before it
-// leaves it pending for the next holder of the lease.
-const publishTries = 3
-
-// announceRetry is how announce tries again: briefly, and not once ctx is
-// done (a try in flight still finishes, see Coordinator.call).
-var announceRetry = retry.Backoff{First: 100 * time.Millisecond, Limit: 200 * time.Millisecond, Attempts: publishTries}
-
 // announce publishes a recorded result, acknowledges the deliveries it
 // answers and clears it from the status record.
 func (c *Coordinator) announce(ctx context.Context, log *slog.Logger, source string, ev event.Event, ds []triggerMsg) error {
-	subject := events.ResultSubject(source, events.OutcomeOf(ev.Type()))
-	err := announceRetry.Do(ctx, func(ctx context.Context) error {
-		call, cancel := c.call(ctx)
-		defer cancel()
-		return c.publish(call, subject, ev)
-	})
-	if err != nil {
+	if err := c.ledger.announce(ctx, events.ResultSubject(source, events.OutcomeOf(ev.Type())), ev); err != nil {
 		return fmt.Errorf("publish result %s (kept pending in the status): %w", ev.ID(), err)
 	}
 	c.opts.Metrics.answered(source, events.OutcomeOf(ev.Type()), resultReason(ev), ds, time.Now())
-	c.ack(log, ds)
-	call, cancel := c.call(ctx)
-	defer cancel()
-	if _, err := c.status.Update(call, source, func() *state.Status { return nil }, func(s *state.Status, _ uint64) {
-		if s != nil && pendingID(s) == ev.ID() {
-			s.PendingResult = nil
-		}
-	}); err != nil {
+	c.ack(ctx, log, ds)
+	if err := c.ledger.settle(ctx, source, ev.ID()); err != nil {
 		log.Warn("published result not cleared from the status; it will be published again with the same id", "result", ev.ID(), "err", err)
 	}
 	return nil
 }
 
-// ack acknowledges answered deliveries.
-func (c *Coordinator) ack(log *slog.Logger, ds []triggerMsg) {
+// ack acknowledges answered deliveries. An answered trigger is
+// acknowledged also when ctx is cut off (each ack bounded by call).
+func (c *Coordinator) ack(ctx context.Context, log *slog.Logger, ds []triggerMsg) {
 	for _, d := range ds {
-		call, cancel := context.WithTimeout(context.Background(), c.callTimeout)
+		call, cancel := c.call(ctx)
 		err := d.msg.DoubleAck(call)
 		cancel()
 		if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
@@ -239,7 +232,7 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 		// record, the outcome it announced stays, and the triggers are
 		// answered anew.
 		log.Error("pending result in the status cannot be published, dropping it", "result", ev.ID(), "err", err)
-		st, err = c.dropPending(ctx, src, st.PendingResult)
+		st, err = c.ledger.drop(ctx, src.Name, syncer.Initial(src), st.PendingResult)
 		return st, ds, err
 	}
 	covered, _ := coveredBy(ev)
@@ -259,23 +252,6 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 	return st, rest, nil
 }
 
-// dropPending removes the pending result from a source's status record,
-// if it still holds that one, and returns the record written.
-func (c *Coordinator) dropPending(ctx context.Context, src config.Source, pending []byte) (*state.Status, error) {
-	call, cancel := c.call(ctx)
-	defer cancel()
-	st, err := c.status.Update(call, src.Name, syncer.Initial(src),
-		func(s *state.Status, _ uint64) {
-			if bytes.Equal(s.PendingResult, pending) {
-				s.PendingResult = nil
-			}
-		})
-	if err != nil {
-		return nil, fmt.Errorf("drop pending result: %w", err)
-	}
-	return st, nil
-}
-
 // pendingProblem says why a pending result cannot be published as the
 // result of source, or nil when it can.
 func (c *Coordinator) pendingProblem(source string, ev event.Event) error {
@@ -289,19 +265,7 @@ func (c *Coordinator) pendingProblem(source string, ev event.Event) error {
 	if d.SourceName() != source || ev.Subject() != source {
 		return fmt.Errorf("event %s is a result of %q, not of %q", ev.ID(), d.SourceName(), source)
 	}
-	return publishable(c.h.Publisher.Mode, ev)
-}
-
-// pendingID is the id of the result a status holds, or "".
-func pendingID(s *state.Status) string {
-	if s.PendingResult == nil {
-		return ""
-	}
-	var ev event.Event
-	if ev.UnmarshalJSON(s.PendingResult) != nil {
-		return ""
-	}
-	return ev.ID()
+	return publishable(c.ledger.mode, ev)
 }
 
 // coveredBy returns the triggers a result event answers.
@@ -340,7 +304,7 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 		c.rejectLog.Info("trigger for a source regsync does not sync, answered within the last minute: acknowledged without a result",
 			"source", name, "triggers", len(ds), "period", unknownPeriod)
 		c.opts.Metrics.suppress(len(ds))
-		c.ack(log, ds)
+		c.ack(ctx, log, ds)
 		return
 	}
 	var newest time.Time
@@ -354,18 +318,18 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	if known {
 		msg = fmt.Sprintf("source %q (%s) is not synced by regsync", name, src.Type())
 	}
-	data := c.failedEvent(name, b, &syncer.Error{
+	data := refusal(name, b, unknownSourceReason, &syncer.Error{
 		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
-	}, unknownSourceReason, nil, 0, 0)
+	})
 	ev, err := events.New("u-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
 	if err != nil {
 		log.Error("unknown-source result does not validate", "err", err)
-		c.ack(log, ds)
+		c.ack(ctx, log, ds)
 		return
 	}
 	ev.SetTime(newest.UTC())
 	call, cancel := c.call(ctx)
-	err = c.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
+	err = c.ledger.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
 	cancel()
 	if err != nil {
 		log.Warn("cannot publish result, trying again later", "err", err)
@@ -378,5 +342,5 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 		label = name // a configured name: the series are bounded by the configuration
 	}
 	c.opts.Metrics.answered(label, events.OutcomeFailed, unknownSourceReason, ds, time.Now())
-	c.ack(log, ds)
+	c.ack(ctx, log, ds)
 }

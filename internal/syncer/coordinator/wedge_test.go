@@ -13,7 +13,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
@@ -158,9 +157,9 @@ func TestSealCutsAResultToFit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &Coordinator{h: &bus.Handles{}, opts: Options{Source: "/test"}, recordLimit: tt.limit}
+			l := &ledger{source: "/test", recordLimit: tt.limit}
 			s := tt.status
-			ev, cut, err := c.seal(context.Background(), s, "r-local-1", tt.data)
+			ev, cut, err := l.seal(context.Background(), s, "r-local-1", tt.data)
 			if !tt.fits {
 				if err == nil || s.PendingResult != nil {
 					t.Fatalf("sealed %s (pending %d bytes), want an error and no pending result", ev.ID(), len(s.PendingResult))

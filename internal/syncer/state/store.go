@@ -118,10 +118,15 @@ func (s *Store) ownEpoch(source string) bool {
 }
 
 // Update applies mutate to the current status (or to init() when there is
-// none; a nil init() writes nothing and returns nil) and writes it back with compare-and-swap, re-reading and applying
-// again when another writer got there first. mutate is told the revision it
-// writes over (0 for a new record): one write at most succeeds over each
-// revision, so (source, st.Version(base)) names one write for good.
+// none; a nil init() writes nothing and returns nil) and writes it back
+// with compare-and-swap, re-reading and applying again when another writer
+// got there first. mutate may therefore run several times, each on a fresh
+// copy, and only the last run is written: it must only change the status
+// and compute from it, with no side effects (no logging, tracing, metrics
+// or publishing); do those with the status Update returns. mutate is told
+// the revision it writes over (0 for a new record): one write at most
+// succeeds over each revision, so (source, st.Version(base)) names one
+// write for good.
 //
 // The first write of each record by a Store gives the record a new epoch,
 // and so does every write of a record without one (created again):

@@ -1,0 +1,149 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/retry"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// ledger holds the steps of the outcome protocol (see outcome.go) that do
+// not depend on what an outcome answers: record a status and its event in
+// one compare-and-swap, publish the event, and clear it from the record
+// once published. Every method takes the key of the record, so any writer
+// of outcomes in the status bucket goes through the same steps.
+type ledger struct {
+	status *state.Store
+	// publish stores an event on a subject; a test seam for a JetStream
+	// that does not take results.
+	publish func(ctx context.Context, subject string, ev event.Event) error
+	// mode is the content mode events are published in, and source their
+	// CloudEvents source attribute.
+	mode   events.ContentMode
+	source string
+	// recordLimit is the largest record the status bucket takes
+	// (bus.ValueLimit), set before the first record.
+	recordLimit int
+	// callTimeout bounds every request.
+	callTimeout time.Duration
+}
+
+// entry is an outcome as it was written.
+type entry struct {
+	// status is the record written.
+	status *state.Status
+	// data is what the outcome's event says, before any cut to fit.
+	data events.Data
+	// event is the event kept in status.PendingResult; it has no id when
+	// err says why it could not be made.
+	event event.Event
+	// cut says that the event or the record was cut to fit.
+	cut bool
+	err error
+}
+
+// report logs what kept an entry's event from being recorded whole.
+func (e entry) report(log *slog.Logger) {
+	switch {
+	case e.err != nil:
+		// An event that cannot be published is a bug; the outcome is
+		// recorded and said so rather than lost or retried for ever.
+		log.Error("outcome recorded without its result event", "err", e.err)
+	case e.cut:
+		log.Warn("result cut to fit the status record and the result stream", "result", e.event.ID())
+	}
+}
+
+// call bounds one request. It is not cut short when ctx is: a request
+// under way is better finished than left in doubt.
+func (l *ledger) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), l.callTimeout)
+}
+
+// record applies an outcome to the record of key (init() when there is
+// none) and seals its event into the record, in one compare-and-swap.
+// mutate changes the record and returns the event's id and data; it is
+// told the revision it writes over, and may run more than once (see
+// state.Store.Update), so it must do nothing else: whatever else the
+// outcome does, it does with the entry returned.
+func (l *ledger) record(ctx context.Context, key string, init func() *state.Status,
+	mutate func(s *state.Status, base uint64) (string, events.Data)) (entry, error) {
+	var e entry
+	call, cancel := l.call(ctx)
+	defer cancel()
+	st, err := l.status.Update(call, key, init, func(s *state.Status, base uint64) {
+		id, data := mutate(s, base)
+		ev, cut, serr := l.seal(ctx, s, id, data)
+		e = entry{data: data, event: ev, cut: cut, err: serr}
+	})
+	if err != nil {
+		return entry{}, fmt.Errorf("record outcome: %w", err)
+	}
+	e.status = st
+	return e, nil
+}
+
+// publishTries is how often announce tries to store an event before it
+// leaves it pending for the next holder of the lease.
+const publishTries = 3
+
+// announceRetry is how an event is tried again: briefly, and not once ctx
+// is done (a try in flight still finishes, see call).
+var announceRetry = retry.Backoff{First: 100 * time.Millisecond, Limit: 200 * time.Millisecond, Attempts: publishTries}
+
+// announce publishes a recorded event on subject, trying again briefly.
+func (l *ledger) announce(ctx context.Context, subject string, ev event.Event) error {
+	return announceRetry.Do(ctx, func(ctx context.Context) error {
+		call, cancel := l.call(ctx)
+		defer cancel()
+		return l.publish(call, subject, ev)
+	})
+}
+
+// settle clears the event with the given id from the record of key once
+// it is published; a record that holds another event (or none) is left.
+func (l *ledger) settle(ctx context.Context, key, id string) error {
+	call, cancel := l.call(ctx)
+	defer cancel()
+	_, err := l.status.Update(call, key, func() *state.Status { return nil }, func(s *state.Status, _ uint64) {
+		if pendingID(s) == id {
+			s.PendingResult = nil
+		}
+	})
+	return err
+}
+
+// drop removes the pending event from the record of key, if it still
+// holds that one, and returns the record written.
+func (l *ledger) drop(ctx context.Context, key string, init func() *state.Status, pending []byte) (*state.Status, error) {
+	call, cancel := l.call(ctx)
+	defer cancel()
+	st, err := l.status.Update(call, key, init, func(s *state.Status, _ uint64) {
+		if bytes.Equal(s.PendingResult, pending) {
+			s.PendingResult = nil
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("drop pending result: %w", err)
+	}
+	return st, nil
+}
+
+// pendingID is the id of the event a record holds, or "".
+func pendingID(s *state.Status) string {
+	if s.PendingResult == nil {
+		return ""
+	}
+	var ev event.Event
+	if ev.UnmarshalJSON(s.PendingResult) != nil {
+		return ""
+	}
+	return ev.ID()
+}
