@@ -3,12 +3,9 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/regsync/regsync/internal/testsupport"
 )
@@ -17,22 +14,9 @@ import (
 // waited for a writer, which hung the start or a reload.
 func TestLoadRefusesAFIFO(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("cannot make a FIFO here: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-	done := make(chan error, 1)
-	go func() { _, _, err := Load(path); done <- err }()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "is a named pipe (FIFO), not a regular file") || !strings.Contains(err.Error(), path) {
-			t.Errorf("err %v, want one naming the FIFO", err)
-		}
-	case <-time.After(testsupport.Patience):
-		t.Fatal("loading the configuration blocks on a FIFO")
+	testsupport.FIFO(t, path)
+	err := testsupport.Returns(t, "loading the configuration from a FIFO", func() error { _, _, err := Load(path); return err })
+	if err == nil || !strings.Contains(err.Error(), "is a named pipe (FIFO), not a regular file") || !strings.Contains(err.Error(), path) {
+		t.Errorf("err %v, want one naming the FIFO", err)
 	}
 }

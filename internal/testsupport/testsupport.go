@@ -74,3 +74,20 @@ func (l *Buffer) Count(s string) int {
 func Logger(tb testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// Returns runs fn and gives its error, failing the test if fn has not
+// returned within Patience: what must answer at once and would block
+// instead (an open of a FIFO) fails the test rather than hanging the
+// suite. fn is left running when it blocks.
+func Returns(t testing.TB, what string, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(Patience):
+		t.Fatalf("%s blocks", what)
+		return nil
+	}
+}
