@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/syncer"
@@ -32,13 +31,7 @@ func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, nam
 	if len(bad) == 0 {
 		return ds
 	}
-	var newest time.Time
-	for _, d := range bad {
-		if d.published.After(newest) {
-			newest = d.published
-		}
-	}
-	b := newBatch(bad, newest.UTC())
+	b := refusalBatch(bad)
 	// The result answers these triggers only, not every trigger up to
 	// their sequence: it covers them by id.
 	b.covered.TriggerSeq = 0
@@ -53,26 +46,9 @@ func (c *Coordinator) answerMalformed(ctx context.Context, log *slog.Logger, nam
 			break
 		}
 	}
-	data := refusal(name, b, reasonMalformed, &syncer.Error{
+	c.refuse(ctx, log, name, "m", name, b, refusal(name, b, reasonMalformed, &syncer.Error{
 		Message: events.Clip(msg.String(), events.MaxMessageLen), ConditionType: syncer.ConditionSyncSuccessful,
 		ConditionReason: syncer.ConditionReasonMalformedTrigger,
-	})
-	ev, err := events.New("m-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
-	if err != nil {
-		log.Error("malformed-trigger result does not validate", "err", err)
-		c.ack(ctx, log, bad)
-		return good
-	}
-	ev.SetTime(newest.UTC())
-	call, cancel := c.call(ctx)
-	err = c.ledger.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
-	cancel()
-	if err != nil {
-		log.Warn("cannot publish result, trying again later", "err", err)
-		c.later(name, bad, time.Second)
-		return good
-	}
-	c.opts.Metrics.answered(name, events.OutcomeFailed, reasonMalformed, bad, time.Now())
-	c.ack(ctx, log, bad)
+	}))
 	return good
 }

@@ -307,13 +307,7 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 		c.ack(ctx, log, ds)
 		return
 	}
-	var newest time.Time
-	for _, d := range ds {
-		if d.published.After(newest) {
-			newest = d.published
-		}
-	}
-	b := newBatch(ds, newest.UTC())
+	b := refusalBatch(ds)
 	msg := fmt.Sprintf("unknown source %q: it is not in regsync's configuration", name)
 	if known {
 		msg = fmt.Sprintf("source %q (%s) is not synced by regsync", name, src.Type())
@@ -321,26 +315,11 @@ func (c *Coordinator) answerUnknown(ctx context.Context, log *slog.Logger, name 
 	data := refusal(name, b, unknownSourceReason, &syncer.Error{
 		Message: msg, ConditionType: syncer.ConditionSourceAvailable, ConditionReason: syncer.ConditionReasonUnknownSource,
 	})
-	ev, err := events.New("u-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
-	if err != nil {
-		log.Error("unknown-source result does not validate", "err", err)
-		c.ack(ctx, log, ds)
-		return
-	}
-	ev.SetTime(newest.UTC())
-	call, cancel := c.call(ctx)
-	err = c.ledger.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
-	cancel()
-	if err != nil {
-		log.Warn("cannot publish result, trying again later", "err", err)
-		c.unknown.forget(name)
-		c.later(name, ds, time.Second)
-		return
-	}
 	label := UnknownSourceLabel
 	if known {
 		label = name // a configured name: the series are bounded by the configuration
 	}
-	c.opts.Metrics.answered(label, events.OutcomeFailed, unknownSourceReason, ds, time.Now())
-	c.ack(ctx, log, ds)
+	if !c.refuse(ctx, log, name, "u", label, b, data) {
+		c.unknown.forget(name)
+	}
 }

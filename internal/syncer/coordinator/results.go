@@ -1,6 +1,8 @@
 package coordinator
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"github.com/regsync/regsync/events"
@@ -60,4 +62,42 @@ func refusal(name string, b batch, reason string, e *syncer.Error) *events.SyncF
 		ConditionReason: e.ConditionReason,
 		Message:         e.Message,
 	}
+}
+
+// refusalBatch is the batch a refusal answers, started when its newest
+// trigger was stored: a refusal reads nothing, so it is dated by what it
+// answers, alike on every replica.
+func refusalBatch(ds []triggerMsg) batch {
+	var newest time.Time
+	for _, d := range ds {
+		if d.published.After(newest) {
+			newest = d.published
+		}
+	}
+	return newBatch(ds, newest.UTC())
+}
+
+// refuse publishes the refusal of b (see refusal) with the id
+// <prefix>-<source>-<ref of its newest trigger>, counts it under label and
+// acknowledges its triggers. It reports false when the result could not be
+// stored: the triggers then come back a second later.
+func (c *Coordinator) refuse(ctx context.Context, log *slog.Logger, name, prefix, label string, b batch, data *events.SyncFailed) bool {
+	ev, err := events.New(prefix+"-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
+	if err != nil {
+		log.Error("refusal does not validate", "reason", data.Reason, "err", err)
+		c.ack(ctx, log, b.deliveries)
+		return true
+	}
+	ev.SetTime(b.covered.StartedAt)
+	call, cancel := c.call(ctx)
+	err = c.ledger.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
+	cancel()
+	if err != nil {
+		log.Warn("cannot publish result, trying again later", "err", err)
+		c.later(name, b.deliveries, time.Second)
+		return false
+	}
+	c.opts.Metrics.answered(label, events.OutcomeFailed, data.Reason, b.deliveries, time.Now())
+	c.ack(ctx, log, b.deliveries)
+	return true
 }
