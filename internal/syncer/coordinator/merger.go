@@ -184,7 +184,9 @@ func (m *Merger) Run(ctx context.Context) error {
 				continue
 			}
 			var held *HeldError
-			if !errors.As(err, &held) { // a holder is looked at again: it may die
+			if errors.As(err, &held) { // looked at again: the holder may die
+				m.log.Debug("registry written by another replica", "registry", name, "err", err)
+			} else {
 				m.log.Warn("registry not written; trying again", "registry", name, "err", err)
 			}
 			m.mu.Lock()
@@ -276,6 +278,8 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	if e.err != nil {
 		return nil
 	}
+	m.log.Info("registry changed", "registry", name, "generation", e.status.Generation, "event_id", e.event.ID(),
+		"servers", e.status.ServerCount)
 	return m.flush(ctx, name, e.status.PendingEvent)
 }
 
