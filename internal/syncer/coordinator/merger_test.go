@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,4 +244,40 @@ func TestAFailingSourceDegradesTheRegistryUntilItRecovers(t *testing.T) {
 	}
 	f.setPhase("b", events.PhaseComplete)
 	testsupport.Eventually(t, "Ready again", condition(events.ConditionDegraded, state.ConditionFalse))
+}
+
+// A holder that recorded a generation and died before publishing it left
+// the event pending: the next holder publishes it, with its id, first.
+func TestANewHolderPublishesTheEventADeadOneLeftPending(t *testing.T) {
+	f := startMerger(t)
+	ev, err := events.New("g-both-deadholder-1", "/test", events.RegistryChanged{Registry: "both",
+		Reason: events.RegistryReasonSourceChanged, Generation: 1, ViewDigest: "left-by-the-dead-holder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := ev.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := json.Marshal(events.RegistryStatus{Generation: 1, ViewDigest: "left-by-the-dead-holder",
+		Epoch: "deadholder", PendingEvent: pending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.Handles.RegistryStatus.Put(context.Background(), "both", rec); err != nil {
+		t.Fatal(err)
+	}
+	f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	second := f.waitGeneration(2)
+	f.mu.Lock()
+	ids := slices.Clone(f.ids)
+	f.mu.Unlock()
+	if ids[0] != "g-both-deadholder-1" || ids[1] != "g-both-deadholder-2" || second.PreviousGeneration != 1 {
+		t.Fatalf("events %v (second %+v), want the pending generation 1 first, then 2", ids, second)
+	}
+	if s := f.status(); s.PendingEvent != nil || s.Generation != 2 {
+		t.Fatalf("status generation %d, pending %s: want generation 2, nothing pending", s.Generation, s.PendingEvent)
+	}
 }
