@@ -52,6 +52,9 @@ type Merger struct {
 	mu         sync.Mutex
 	registries []config.Registry
 	dirty      map[string]bool
+	// reconfigured holds the registries whose sources or their order
+	// changed, until the view of the new configuration is stored.
+	reconfigured map[string]bool
 	// phases is the last phase of each source's status record.
 	phases map[string]events.Phase
 	// seen holds, per registry, the views seen last, so the diff of a
@@ -84,7 +87,7 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 		}}
 	return &Merger{h: h, leases: opts.Leases, views: opts.Views, objects: h.Registries, ledger: l, status: st,
 		log: opts.Logger, retry: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
-		dirty: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
+		dirty: map[string]bool{}, reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
 		wake: make(chan struct{}, 1)}
 }
 
@@ -92,10 +95,15 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 // every one is looked at again.
 func (m *Merger) SetRegistries(registries []config.Registry) {
 	m.mu.Lock()
-	m.registries = registries
 	for _, r := range registries {
+		i := slices.IndexFunc(m.registries, func(o config.Registry) bool { return o.Name == r.Name })
+		if i < 0 || !slices.Equal(m.registries[i].Sources, r.Sources) {
+			// The next generation of its view is the configuration's.
+			m.reconfigured[r.Name] = true
+		}
 		m.dirty[r.Name] = true
 	}
+	m.registries = registries
 	m.mu.Unlock()
 	m.poke()
 }
@@ -200,6 +208,10 @@ func (m *Merger) Run(ctx context.Context) error {
 func (m *Merger) merge(ctx context.Context, name string) error {
 	m.mu.Lock()
 	i := slices.IndexFunc(m.registries, func(r config.Registry) bool { return r.Name == name })
+	var order []string
+	if i >= 0 {
+		order = m.registries[i].Sources
+	}
 	m.mu.Unlock()
 	if i < 0 {
 		return nil // removed from the configuration
@@ -208,6 +220,18 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	if v == nil {
 		return nil // not loaded yet: the follower tells when it is
 	}
+	// A view of the configuration before a reload is not written: the
+	// follower tells of the new one.
+	current := slices.EqualFunc(v.Sources, order, func(s views.Source, name string) bool { return s.Name == name })
+	if !current {
+		return nil
+	}
+	m.mu.Lock()
+	reason := events.RegistryReasonSourceChanged
+	if m.reconfigured[name] {
+		reason = events.RegistryReasonConfigChanged
+	}
+	m.mu.Unlock()
 	lease, err := m.leases.TryAcquire(ctx, registryLeasePrefix+name)
 	if err != nil {
 		return err
@@ -234,6 +258,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	sources := m.sourcesOf(v)
 	if digest == prevDigest {
+		m.doneReconfiguring(name)
 		// The view is stored: only the sources' phases may have changed.
 		if slices.Equal(prev.Sources, sources) {
 			return nil
@@ -258,6 +283,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	m.mu.Unlock()
 	data := changeOf(name, before, v, generation)
+	data.Reason = reason
 	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
 		func(s *events.RegistryStatus, _ uint64) (string, events.Data) {
 			data.PreviousGeneration = s.Generation
@@ -274,6 +300,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	m.doneReconfiguring(name)
 	e.report(m.log)
 	if e.err != nil {
 		return nil
@@ -281,6 +308,13 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	m.log.Info("registry changed", "registry", name, "generation", e.status.Generation, "event_id", e.event.ID(),
 		"servers", e.status.ServerCount)
 	return m.flush(ctx, name, e.status.PendingEvent)
+}
+
+// doneReconfiguring says the view of a registry's configuration is stored.
+func (m *Merger) doneReconfiguring(name string) {
+	m.mu.Lock()
+	delete(m.reconfigured, name)
+	m.mu.Unlock()
 }
 
 // flush publishes a pending event and clears it from the record.
