@@ -402,11 +402,9 @@ func (m *Merger) store(ctx context.Context, name string, v *views.Registry, gene
 	}
 	call, cancel := m.ledger.call(ctx)
 	defer cancel()
-	if _, err := m.objects.PutBytes(call, name, body); err != nil {
+	// One put: the body and its metadata are never seen apart.
+	if _, err := m.objects.Put(call, jetstream.ObjectMeta{Name: name, Metadata: meta}, bytes.NewReader(body)); err != nil {
 		return fmt.Errorf("store registry %s: %w", name, err)
-	}
-	if err := m.objects.UpdateMeta(call, name, jetstream.ObjectMeta{Name: name, Metadata: meta}); err != nil {
-		return fmt.Errorf("store metadata of registry %s: %w", name, err)
 	}
 	return nil
 }
