@@ -3,6 +3,7 @@ package coordinator
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/jserr"
+	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/registry/merge"
 	"github.com/regsync/regsync/internal/registry/views"
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -282,6 +284,13 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		}
 	}
 	m.mu.Unlock()
+	if before == nil && prev != nil {
+		// Stored before this replica followed the registry: the diff is
+		// taken against the stored object.
+		if before, err = m.storedView(ctx, name, v); err != nil {
+			return err
+		}
+	}
 	data := changeOf(name, before, v, generation)
 	data.Reason = reason
 	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
@@ -423,7 +432,10 @@ func upstreamOf(v *merge.View, now time.Time) ([]byte, error) {
 		Skills  []json.RawMessage `json:"skills,omitempty"`
 		Plugins []json.RawMessage `json:"plugins,omitempty"`
 	}
-	b, err := json.Marshal(struct {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // entries are stored byte for byte
+	err := enc.Encode(struct {
 		Version string            `json:"version"`
 		Meta    map[string]string `json:"meta"`
 		Data    data              `json:"data"`
@@ -432,7 +444,65 @@ func upstreamOf(v *merge.View, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode merged registry: %w", err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// storedView reads the view stored as object <registry> back, each entry
+// credited to the source that wins it in next (the stored object does not
+// say which source it came from).
+func (m *Merger) storedView(ctx context.Context, name string, next *views.Registry) (*views.Registry, error) {
+	call, cancel := m.ledger.call(ctx)
+	defer cancel()
+	body, err := m.objects.GetBytes(call, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	v, err := viewOfObject(body, next.Merged)
+	if err != nil {
+		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	return &views.Registry{Merged: v}, nil
+}
+
+// viewOfObject is the merged view an object written by upstreamOf holds,
+// each key credited to the source that wins it in next ("" if none).
+func viewOfObject(body []byte, next *merge.View) (*merge.View, error) {
+	lists, err := registry.SnapshotLists(body)
+	if err != nil {
+		return nil, err
+	}
+	bySource := map[string]map[merge.Key][]merge.Entry{}
+	for _, kind := range []struct {
+		kind  merge.Kind
+		items [][]byte
+	}{{merge.Server, lists.Servers}, {merge.Skill, lists.Skills}, {merge.Plugin, lists.Plugins}} {
+		for _, raw := range kind.items {
+			var id struct{ Namespace, Name, Version string }
+			if err := json.Unmarshal(raw, &id); err != nil {
+				return nil, fmt.Errorf("decode %s entry: %w", kind.kind, err)
+			}
+			k := merge.Key{Kind: kind.kind, Name: id.Name}
+			if kind.kind != merge.Server {
+				k.Name = id.Namespace + "/" + id.Name
+			}
+			var src string
+			if it := next.Get(k); it != nil {
+				src = it.Source
+			}
+			if bySource[src] == nil {
+				bySource[src] = map[merge.Key][]merge.Entry{}
+			}
+			bySource[src][k] = append(bySource[src][k], merge.Entry{Version: id.Version, Digest: sha256.Sum256(raw), Data: raw})
+		}
+	}
+	sources := make([]merge.Source, 0, len(bySource))
+	for src, entries := range bySource {
+		sources = append(sources, merge.Source{Name: src, Entries: entries})
+	}
+	return merge.Merge(sources), nil
 }
 
 // changeOf is the RegistryChanged of a view replacing before (nil when

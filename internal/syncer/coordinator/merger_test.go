@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/registry/merge"
 	"github.com/regsync/regsync/internal/registry/views"
 	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
@@ -309,5 +311,40 @@ func TestAReorderedRegistryIsAConfigChange(t *testing.T) {
 	f.write("b", srv("io.x/one", "1.0.1", "b's one"))
 	if got := f.waitGeneration(gen + 2); got.Reason != events.RegistryReasonSourceChanged {
 		t.Fatalf("after b's sync: reason %s, want source-changed", got.Reason)
+	}
+}
+
+// A holder that did not see the view stored before it takes the diff
+// against the stored object: read back, it is the view that was written.
+func TestAStoredRegistryReadsBackAsTheViewWritten(t *testing.T) {
+	entry := func(raw string) merge.Entry {
+		var id struct{ Version string }
+		if err := json.Unmarshal([]byte(raw), &id); err != nil {
+			t.Fatal(err)
+		}
+		return merge.Entry{Version: id.Version, Digest: sha256.Sum256([]byte(raw)), Data: []byte(raw)}
+	}
+	one := merge.Key{Kind: merge.Server, Name: "io.x/one"}
+	skill := merge.Key{Kind: merge.Skill, Name: "team/review"}
+	written := merge.Merge([]merge.Source{
+		{Name: "a", Entries: map[merge.Key][]merge.Entry{one: {entry(`{"name":"io.x/one","version":"1.0.0","description":"<a> & b"}`),
+			entry(`{"name":"io.x/one","version":"1.1.0","description":"a"}`)}}},
+		{Name: "b", Entries: map[merge.Key][]merge.Entry{skill: {entry(`{"namespace":"team","name":"review","version":"2"}`)}}},
+	})
+	body, err := upstreamOf(written, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := viewOfObject(body, written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Digest() != written.Digest() {
+		t.Fatalf("read back %s, written %s:\n%s", read.Digest(), written.Digest(), body)
+	}
+	for _, kind := range []merge.Kind{merge.Server, merge.Skill, merge.Plugin} {
+		if d := merge.Compare(read, written, kind); !d.Empty() || d.SourceChangedCount != 0 {
+			t.Errorf("%s diff of the view read back: %+v", kind, d)
+		}
 	}
 }
