@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -196,6 +197,17 @@ type RegistryStatus struct {
 	// Conditions are ConditionReady, ConditionDegraded and
 	// ConditionAPIReady.
 	Conditions Conditions `json:"conditions"`
+	// PendingEvent is the RegistryChanged event (CloudEvents JSON format)
+	// of the generation this record describes, kept until REGSYNC_RESULTS
+	// confirmed storing it. Whoever next holds the registry's lease
+	// publishes it again, with the same id and content, before anything
+	// else.
+	PendingEvent json.RawMessage `json:"pendingEvent,omitempty"`
+	// Epoch is random, new whenever the record is created: generations
+	// start over when the record or its bucket is created again, the
+	// epoch does not, so event ids g-<registry>-<epoch>-<generation>
+	// never repeat.
+	Epoch string `json:"epoch,omitempty"`
 }
 
 // RegistrySource is a source of a registry as its status record shows it.

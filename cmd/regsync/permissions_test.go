@@ -23,6 +23,7 @@ var regsyncPermissions = &server.Permissions{
 	Publish: &server.SubjectPermission{Allow: []string{
 		"regsync.>", "$JS.API.>", "$JS.ACK.REGSYNC_TRIGGERS.>",
 		"$KV.regsync_status.>", "$KV.regsync_locks.>", "$KV.regsync_entries.>", "$O.regsync_data.>",
+		"$KV.regsync_registry_status.>", "$O.regsync_registries.>",
 	}},
 	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "_INBOX_regsync.>"}},
 }

@@ -315,6 +315,14 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	regs := cfg.EffectiveRegistries()
 	s.registries.serve(regs)
 	s.registries.views = views.New(h.Entries, regs, handler, logger)
+	// One leased merger per registry writes its view, status and events.
+	s.registries.merger = coordinator.NewMerger(h, coordinator.MergerOptions{
+		Leases:   coordinator.NewLeases(h.Locks, holder, time.Duration(cfg.Sync.LeaseTTL)),
+		Views:    s.registries.views.Registry,
+		LeaseTTL: time.Duration(cfg.Sync.LeaseTTL),
+		Logger:   logger,
+	}, regs)
+	s.registries.views.OnChange(s.registries.merger.Changed)
 	s.ready.views = s.registries.views.Loaded()
 	apiHandler := instrumentAPI(s.metrics.apiRequests, handler)
 	mounted := apiHandler
@@ -333,7 +341,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	}
 
 	s.interval = coordinator.NewInterval(h.Publisher, srcs, logger)
-	s.statusWatch = coordinator.NewStatusWatch(h, logger, s.metrics.status, s.interval)
+	s.statusWatch = coordinator.NewStatusWatch(h, logger, s.metrics.status, s.interval, s.registries.merger)
 	s.files = watch.NewFileWatcher(h.Publisher, s.status, time.Duration(cfg.Watch.Debounce), cfg.Sync.MaxDataSize.Int64(), logger)
 	s.files.SetSources(srcs)
 	s.refs = watch.NewGitPoller(h.Publisher, s.status, fetcher, time.Duration(cfg.Watch.GitPollInterval), logger)
@@ -377,6 +385,7 @@ func listenHTTP(addr string, h http.Handler) (*http.Server, net.Listener, error)
 type servedRegistries struct {
 	handler      *api.Handler
 	views        *views.Follower
+	merger       *coordinator.Merger
 	serveClaimed bool
 	logger       *slog.Logger
 }
@@ -401,6 +410,7 @@ func (s *servedRegistries) serve(regs []config.Registry) {
 // views follow the new registries at once.
 func (s *servedRegistries) SetRegistries(ctx context.Context, regs []config.Registry) error {
 	s.serve(regs)
+	s.merger.SetRegistries(regs)
 	return s.views.SetRegistries(ctx, regs)
 }
 
@@ -417,6 +427,7 @@ func (s *pipeline) run(ctx context.Context) error {
 	grp.Go(func() error { return s.polls.Run(gctx) })
 	grp.Go(func() error { return s.reloader.Run(gctx) })
 	grp.Go(func() error { return s.registries.views.Run(gctx) })
+	grp.Go(func() error { return s.registries.merger.Run(gctx) })
 	grp.Go(func() error {
 		<-s.registries.views.Loaded()
 		s.logger.Info("registry views loaded")

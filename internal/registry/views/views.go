@@ -37,6 +37,16 @@ type Swapper interface {
 type Registry struct {
 	Merged *merge.View
 	API    *api.View
+	// Sources are the registry's sources in its order, each with the
+	// commit of the data in the view (zero before its first sync).
+	Sources []Source
+}
+
+// Source is a source of a registry's view and the commit it was built
+// from.
+type Source struct {
+	Name   string
+	Commit entries.Commit
 }
 
 // Follower keeps the views of a set of registries.
@@ -50,6 +60,9 @@ type Follower struct {
 	reconfigure chan reconfiguration
 	// applied, when set, is called after each change is applied (tests).
 	applied func(source string)
+	// changed, when set, is told of every registry view made current
+	// (OnChange).
+	changed func(registry string, r *Registry)
 
 	mu    sync.RWMutex
 	views map[string]*Registry
@@ -64,7 +77,9 @@ type Follower struct {
 // source is what a follower holds of one source: its committed records.
 type source struct {
 	generation uint64
-	records    map[string]*entries.Record // by key
+	// commit is the last commit applied.
+	commit  entries.Commit
+	records map[string]*entries.Record // by key
 	// byName holds the records of each entry, by version.
 	byName map[merge.Key]map[string]*entries.Record
 	// merged is the source's live entries, as merge reads them.
@@ -86,6 +101,11 @@ func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log
 		reconfigure: make(chan reconfiguration),
 		views:       map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
 }
+
+// OnChange sets fn to be told, from Run, of every view of a registry it
+// makes current, in order: once loaded, after a commit, on
+// reconfiguration. It must be set before Run and must not block for long.
+func (f *Follower) OnChange(fn func(registry string, r *Registry)) { f.changed = fn }
 
 // Loaded is closed once every stored record was read and every view built.
 func (f *Follower) Loaded() <-chan struct{} { return f.loaded }
@@ -278,6 +298,9 @@ func (f *Follower) commit(name string, c entries.Commit) {
 // its committed records and returns the names whose records changed.
 func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 	s := f.sourceOf(name)
+	if c.Generation >= s.generation && !c.CommittedAt.IsZero() {
+		s.commit = c
+	}
 	s.generation = max(s.generation, c.Generation)
 	touched := map[merge.Key]bool{}
 	for key, rec := range f.pending[name] {
@@ -357,13 +380,21 @@ func (f *Follower) swap(name string, merged *merge.View) {
 		f.log.Error("cannot build the view of a registry, keeping the previous one", "registry", name, "err", err)
 		return
 	}
+	srcs := make([]Source, 0, len(reg.Sources))
+	for _, s := range reg.Sources {
+		srcs = append(srcs, Source{Name: s, Commit: f.sourceOf(s).commit})
+	}
+	r := &Registry{Merged: merged, API: v, Sources: srcs}
 	f.mu.Lock()
-	f.views[name] = &Registry{Merged: merged, API: v}
+	f.views[name] = r
 	f.mu.Unlock()
 	if f.serve != nil {
 		if err := f.serve.Swap(name, v); err != nil {
 			f.log.Debug("view not served", "registry", name, "err", err)
 		}
+	}
+	if f.changed != nil {
+		f.changed(name, r)
 	}
 }
 

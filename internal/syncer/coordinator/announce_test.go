@@ -9,6 +9,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestAnnounceStopsRetryingWhenItsContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	c := &Coordinator{callTimeout: time.Minute, ledger: &ledger{callTimeout: time.Minute, publish: func(context.Context, string, event.Event) error {
+	c := &Coordinator{callTimeout: time.Minute, ledger: &ledger[*state.Status]{callTimeout: time.Minute, publish: func(context.Context, string, event.Event) error {
 		calls++
 		cancel()
 		return errors.New("nats: no responders available for request")

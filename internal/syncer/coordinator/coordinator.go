@@ -85,7 +85,7 @@ type Coordinator struct {
 	notReady atomic.Pointer[error]
 	// ledger records outcomes in the status bucket and announces them;
 	// Run sets its record limit before any sync.
-	ledger *ledger
+	ledger *ledger[*state.Status]
 }
 
 // New returns a Coordinator for the given sources. Every JetStream request
@@ -131,11 +131,12 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 	mgr.CallTimeout = c.callTimeout
 	notStarted := fmt.Errorf("trigger consumer %s on %s not started yet", ConsumerName, events.StreamTriggers)
 	c.notReady.Store(&notStarted)
-	c.ledger = &ledger{status: status, mode: h.Publisher.Mode, source: opts.Source, callTimeout: c.callTimeout,
-		publish: func(ctx context.Context, subject string, ev event.Event) error {
-			_, err := h.Publisher.Publish(ctx, subject, ev)
-			return err
-		}}
+	c.ledger = statusLedger(status)
+	c.ledger.mode, c.ledger.source, c.ledger.callTimeout = h.Publisher.Mode, opts.Source, c.callTimeout
+	c.ledger.publish = func(ctx context.Context, subject string, ev event.Event) error {
+		_, err := h.Publisher.Publish(ctx, subject, ev)
+		return err
+	}
 	c.SetSources(srcs)
 	return c
 }

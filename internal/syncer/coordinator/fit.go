@@ -24,18 +24,18 @@ const minCut = 256
 // never left unrecordable or unpublishable by what it says. It reports
 // whether anything was cut; an error means the result cannot be made to
 // fit, and s holds no pending result.
-func (l *ledger) seal(ctx context.Context, s *state.Status, id string, data events.Data) (event.Event, bool, error) {
+func (l *ledger[R]) seal(ctx context.Context, s R, id string, data events.Data) (event.Event, bool, error) {
 	for cuts := 0; ; cuts++ {
 		ev, err := events.New(id, l.source, data)
 		if err != nil {
-			s.PendingResult = nil
+			*l.pending(s) = nil
 			return event.Event{}, false, fmt.Errorf("result event does not validate: %w", err)
 		}
 		// The result carries the sync's trace from the start, so that
 		// publishing it again does not change it.
 		tracing.InjectEvent(ctx, &ev)
-		if s.PendingResult, err = ev.MarshalJSON(); err != nil {
-			s.PendingResult = nil
+		if *l.pending(s), err = ev.MarshalJSON(); err != nil {
+			*l.pending(s) = nil
 			return event.Event{}, false, fmt.Errorf("encode result event: %w", err)
 		}
 		problem := l.oversize(s, ev)
@@ -44,9 +44,9 @@ func (l *ledger) seal(ctx context.Context, s *state.Status, id string, data even
 		}
 		var cutData, cutStatus bool
 		data, cutData = shrinkResult(data)
-		cutStatus = shrinkStatus(s)
+		cutStatus = l.shrink(s)
 		if !cutData && !cutStatus {
-			s.PendingResult = nil
+			*l.pending(s) = nil
 			return event.Event{}, true, fmt.Errorf("result %s does not fit with nothing left to cut: %w", id, problem)
 		}
 	}
@@ -54,7 +54,7 @@ func (l *ledger) seal(ctx context.Context, s *state.Status, id string, data even
 
 // oversize says why a result event or the status record that holds it
 // cannot be stored, or nil when both can.
-func (l *ledger) oversize(s *state.Status, ev event.Event) error {
+func (l *ledger[R]) oversize(s R, ev event.Event) error {
 	if err := publishable(l.mode, ev); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,13 +15,27 @@ import (
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
+// records is a store of records of type R keyed by name, written with
+// compare-and-swap: state.Store (a source's status) and registryStatuses
+// (a registry's). Update follows state.Store.Update: mutate may run more
+// than once and only changes the record.
+type records[R any] interface {
+	Update(ctx context.Context, key string, init func() R, mutate func(r R, base uint64)) (R, error)
+}
+
 // ledger holds the steps of the outcome protocol (see outcome.go) that do
 // not depend on what an outcome answers: record a status and its event in
 // one compare-and-swap, publish the event, and clear it from the record
 // once published. Every method takes the key of the record, so any writer
-// of outcomes in the status bucket goes through the same steps.
-type ledger struct {
-	status *state.Store
+// of outcomes in a status bucket goes through the same steps, for sources
+// and registries alike.
+type ledger[R any] struct {
+	status records[R]
+	// pending is the field of a record that holds its event until it is
+	// published; shrink cuts the messages of a record, false when they
+	// are short already.
+	pending func(R) *json.RawMessage
+	shrink  func(R) bool
 	// publish stores an event on a subject; a test seam for a JetStream
 	// that does not take results.
 	publish func(ctx context.Context, subject string, ev event.Event) error
@@ -36,9 +51,9 @@ type ledger struct {
 }
 
 // entry is an outcome as it was written.
-type entry struct {
+type entry[R any] struct {
 	// status is the record written.
-	status *state.Status
+	status R
 	// data is what the outcome's event says, before any cut to fit.
 	data events.Data
 	// event is the event kept in status.PendingResult; it has no id when
@@ -50,7 +65,7 @@ type entry struct {
 }
 
 // report logs what kept an entry's event from being recorded whole.
-func (e entry) report(log *slog.Logger) {
+func (e entry[R]) report(log *slog.Logger) {
 	switch {
 	case e.err != nil:
 		// An event that cannot be published is a bug; the outcome is
@@ -63,7 +78,7 @@ func (e entry) report(log *slog.Logger) {
 
 // call bounds one request. It is not cut short when ctx is: a request
 // under way is better finished than left in doubt.
-func (l *ledger) call(ctx context.Context) (context.Context, context.CancelFunc) {
+func (l *ledger[R]) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), l.callTimeout)
 }
 
@@ -73,18 +88,18 @@ func (l *ledger) call(ctx context.Context) (context.Context, context.CancelFunc)
 // told the revision it writes over, and may run more than once (see
 // state.Store.Update), so it must do nothing else: whatever else the
 // outcome does, it does with the entry returned.
-func (l *ledger) record(ctx context.Context, key string, init func() *state.Status,
-	mutate func(s *state.Status, base uint64) (string, events.Data)) (entry, error) {
-	var e entry
+func (l *ledger[R]) record(ctx context.Context, key string, init func() R,
+	mutate func(s R, base uint64) (string, events.Data)) (entry[R], error) {
+	var e entry[R]
 	call, cancel := l.call(ctx)
 	defer cancel()
-	st, err := l.status.Update(call, key, init, func(s *state.Status, base uint64) {
+	st, err := l.status.Update(call, key, init, func(s R, base uint64) {
 		id, data := mutate(s, base)
 		ev, cut, serr := l.seal(ctx, s, id, data)
-		e = entry{data: data, event: ev, cut: cut, err: serr}
+		e = entry[R]{data: data, event: ev, cut: cut, err: serr}
 	})
 	if err != nil {
-		return entry{}, fmt.Errorf("record outcome: %w", err)
+		return entry[R]{}, fmt.Errorf("record outcome: %w", err)
 	}
 	e.status = st
 	return e, nil
@@ -99,7 +114,7 @@ const publishTries = 3
 var announceRetry = retry.Backoff{First: 100 * time.Millisecond, Limit: 200 * time.Millisecond, Attempts: publishTries}
 
 // announce publishes a recorded event on subject, trying again briefly.
-func (l *ledger) announce(ctx context.Context, subject string, ev event.Event) error {
+func (l *ledger[R]) announce(ctx context.Context, subject string, ev event.Event) error {
 	return announceRetry.Do(ctx, func(ctx context.Context) error {
 		call, cancel := l.call(ctx)
 		defer cancel()
@@ -109,12 +124,12 @@ func (l *ledger) announce(ctx context.Context, subject string, ev event.Event) e
 
 // settle clears the event with the given id from the record of key once
 // it is published; a record that holds another event (or none) is left.
-func (l *ledger) settle(ctx context.Context, key, id string) error {
+func (l *ledger[R]) settle(ctx context.Context, key, id string) error {
 	call, cancel := l.call(ctx)
 	defer cancel()
-	_, err := l.status.Update(call, key, func() *state.Status { return nil }, func(s *state.Status, _ uint64) {
-		if pendingID(s) == id {
-			s.PendingResult = nil
+	_, err := l.status.Update(call, key, func() (none R) { return none }, func(s R, _ uint64) {
+		if pendingID(*l.pending(s)) == id {
+			*l.pending(s) = nil
 		}
 	})
 	return err
@@ -122,28 +137,36 @@ func (l *ledger) settle(ctx context.Context, key, id string) error {
 
 // drop removes the pending event from the record of key, if it still
 // holds that one, and returns the record written.
-func (l *ledger) drop(ctx context.Context, key string, init func() *state.Status, pending []byte) (*state.Status, error) {
+func (l *ledger[R]) drop(ctx context.Context, key string, init func() R, pending []byte) (R, error) {
 	call, cancel := l.call(ctx)
 	defer cancel()
-	st, err := l.status.Update(call, key, init, func(s *state.Status, _ uint64) {
-		if bytes.Equal(s.PendingResult, pending) {
-			s.PendingResult = nil
+	st, err := l.status.Update(call, key, init, func(s R, _ uint64) {
+		if bytes.Equal(*l.pending(s), pending) {
+			*l.pending(s) = nil
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("drop pending result: %w", err)
+		var none R
+		return none, fmt.Errorf("drop pending result: %w", err)
 	}
 	return st, nil
 }
 
-// pendingID is the id of the event a record holds, or "".
-func pendingID(s *state.Status) string {
-	if s.PendingResult == nil {
+// pendingID is the id of a pending event, or "".
+func pendingID(pending json.RawMessage) string {
+	if pending == nil {
 		return ""
 	}
 	var ev event.Event
-	if ev.UnmarshalJSON(s.PendingResult) != nil {
+	if ev.UnmarshalJSON(pending) != nil {
 		return ""
 	}
 	return ev.ID()
+}
+
+// statusLedger is the ledger of the sources' status records.
+func statusLedger(status *state.Store) *ledger[*state.Status] {
+	return &ledger[*state.Status]{status: status,
+		pending: func(s *state.Status) *json.RawMessage { return &s.PendingResult },
+		shrink:  shrinkStatus}
 }

@@ -153,7 +153,7 @@ func nextSlot(src config.Source, after time.Time) *time.Time {
 // (see the top of this file) and notes the outcome on the sync's span.
 // mutate applies the outcome to the status and returns the result's
 // data; it may run more than once, so it only changes the status.
-func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*state.Status) events.Data) (entry, error) {
+func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*state.Status) events.Data) (entry[*state.Status], error) {
 	// Triggers queued meanwhile but stored before the source was read saw
 	// nothing the read did not: they share this outcome rather than make
 	// another attempt (at start-up the start-up trigger and the watcher's
@@ -168,7 +168,7 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 		return resultID(o.src.Name, s, base), mutate(s)
 	})
 	if err != nil {
-		return entry{}, err
+		return entry[*state.Status]{}, err
 	}
 	endSyncSpan(ctx, e.data, time.Since(o.start).Seconds())
 	e.report(o.log)
@@ -177,7 +177,7 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 
 // answer announces a recorded outcome, or, when its result could not be
 // recorded, acknowledges the triggers it answers.
-func (c *Coordinator) answer(ctx context.Context, o outcome, e entry) error {
+func (c *Coordinator) answer(ctx context.Context, o outcome, e entry[*state.Status]) error {
 	if e.event.ID() == "" {
 		c.ack(ctx, o.log, o.b.deliveries)
 		return nil

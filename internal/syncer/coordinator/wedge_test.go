@@ -157,7 +157,8 @@ func TestSealCutsAResultToFit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := &ledger{source: "/test", recordLimit: tt.limit}
+			l := statusLedger(nil)
+			l.source, l.recordLimit = "/test", tt.limit
 			s := tt.status
 			ev, cut, err := l.seal(context.Background(), s, "r-local-1", tt.data)
 			if !tt.fits {

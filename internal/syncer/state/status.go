@@ -40,6 +40,10 @@ func newEpoch() string {
 	return strings.ToLower(rand.Text()[:10])
 }
 
+// NewEpoch returns a new random epoch, for other records that need one
+// (a registry's status record).
+func NewEpoch() string { return newEpoch() }
+
 // Initial is the status of a source that has never been synced, as the
 // seed records it.
 func Initial(schedule string) *Status {

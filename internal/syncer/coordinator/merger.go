@@ -1,0 +1,613 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/jserr"
+	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/registry/merge"
+	"github.com/regsync/regsync/internal/registry/views"
+	"github.com/regsync/regsync/internal/syncer/state"
+)
+
+// registryLeasePrefix starts the lease key of a registry in regsync_locks:
+// "registry.<name>". Source names are DNS labels, without dots, so the
+// key of a registry's lease never names a source's.
+const registryLeasePrefix = "registry."
+
+// Merger writes, for each registry whose view changed, the merged object
+// to regsync_registries, the registry's status record and exactly one
+// RegistryChanged event per generation. It runs on every replica beside
+// its views.Follower, which tells it of every view it replaces, and the
+// StatusWatch, which tells it of every source status; only the replica
+// that holds a registry's lease (key "registry.<name>" in regsync_locks)
+// writes. The others keep the registry to look at again, so a lease left
+// by a replica that died is taken over once it expires, and the new
+// holder first publishes the event its predecessor left pending.
+type Merger struct {
+	h       *bus.Handles
+	leases  *Leases
+	views   func(registry string) *views.Registry
+	objects jetstream.ObjectStore
+	ledger  *ledger[*events.RegistryStatus]
+	status  *registryStatuses
+	log     *slog.Logger
+	// retry is how often registries not written yet are looked at again.
+	retry time.Duration
+
+	mu         sync.Mutex
+	registries []config.Registry
+	dirty      map[string]bool
+	// reconfigured holds the registries whose sources or their order
+	// changed, until the view of the new configuration is stored.
+	reconfigured map[string]bool
+	// phases is the last phase of each source's status record.
+	phases map[string]events.Phase
+	// seen holds, per registry, the views seen last, so the diff of a
+	// generation is taken against the view its predecessor stored.
+	seen map[string][]*views.Registry
+	wake chan struct{}
+}
+
+// MergerOptions are what a Merger needs.
+type MergerOptions struct {
+	Leases *Leases
+	// Views returns a registry's current view (views.Follower.Registry).
+	Views    func(registry string) *views.Registry
+	LeaseTTL time.Duration
+	Logger   *slog.Logger
+}
+
+// NewMerger returns a Merger of the registries (config.EffectiveRegistries).
+// Its events are published by h.Publisher, their source the merger's URI.
+func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry) *Merger {
+	call := CallTimeout(opts.LeaseTTL)
+	st := &registryStatuses{kv: h.RegistryStatus}
+	l := &ledger[*events.RegistryStatus]{status: st, mode: h.Publisher.Mode,
+		source: h.Publisher.Source(events.ProducerMerger), callTimeout: call,
+		pending: func(s *events.RegistryStatus) *json.RawMessage { return &s.PendingEvent },
+		shrink:  shrinkRegistryStatus,
+		publish: func(ctx context.Context, subject string, ev event.Event) error {
+			_, err := h.Publisher.Publish(ctx, subject, ev)
+			return err
+		}}
+	return &Merger{h: h, leases: opts.Leases, views: opts.Views, objects: h.Registries, ledger: l, status: st,
+		log: opts.Logger, retry: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
+		dirty: map[string]bool{}, reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
+		wake: make(chan struct{}, 1)}
+}
+
+// SetRegistries replaces the registries merged (a reloaded configuration);
+// every one is looked at again.
+func (m *Merger) SetRegistries(registries []config.Registry) {
+	m.mu.Lock()
+	for _, r := range registries {
+		i := slices.IndexFunc(m.registries, func(o config.Registry) bool { return o.Name == r.Name })
+		if i < 0 || !slices.Equal(m.registries[i].Sources, r.Sources) {
+			// The next generation of its view is the configuration's.
+			m.reconfigured[r.Name] = true
+		}
+		m.dirty[r.Name] = true
+	}
+	m.registries = registries
+	m.mu.Unlock()
+	m.poke()
+}
+
+// Changed is told of a registry's new view (views.Follower.OnChange).
+func (m *Merger) Changed(registry string, v *views.Registry) {
+	m.mu.Lock()
+	// Any recent view may be the one another replica stored.
+	seen := append(m.seen[registry], v)
+	m.seen[registry] = seen[max(0, len(seen)-maxSeenViews):]
+	m.dirty[registry] = true
+	m.mu.Unlock()
+	m.poke()
+}
+
+// maxSeenViews is how many recent views of a registry a merger keeps to
+// take the diff of a generation against the view stored before it.
+const maxSeenViews = 64
+
+// restartStatus implements statusFollower.
+func (m *Merger) restartStatus() {}
+
+// noteStatus implements statusFollower: a source whose phase changed
+// changes the conditions of the registries that use it.
+func (m *Merger) noteStatus(source string, st *state.Status) {
+	var phase events.Phase
+	if st != nil {
+		phase = st.Phase
+	}
+	m.mu.Lock()
+	changed := m.phases[source] != phase
+	m.phases[source] = phase
+	if changed {
+		for _, r := range m.registries {
+			if slices.Contains(r.Sources, source) {
+				m.dirty[r.Name] = true
+			}
+		}
+	}
+	m.mu.Unlock()
+	if changed {
+		m.poke()
+	}
+}
+
+func (m *Merger) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run writes registries as they change until ctx ends. A registry whose
+// lease another replica holds, or whose write failed, is looked at again
+// after a while.
+func (m *Merger) Run(ctx context.Context) error {
+	limit, err := bus.ValueLimit(ctx, m.h.RegistryStatus, m.h.JS.Conn())
+	if err != nil {
+		m.log.Warn("registry status records are fitted to the server's message limit alone", "err", err)
+	}
+	m.ledger.recordLimit = limit
+	t := time.NewTicker(m.retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.wake:
+		case <-t.C:
+		}
+		// A registry changed while it is written is written again.
+		m.mu.Lock()
+		names := make([]string, 0, len(m.dirty))
+		for name := range m.dirty {
+			names = append(names, name)
+		}
+		clear(m.dirty)
+		m.mu.Unlock()
+		slices.Sort(names)
+		for _, name := range names {
+			if ctx.Err() != nil {
+				return nil
+			}
+			err := m.merge(ctx, name)
+			if err == nil {
+				continue
+			}
+			var held *HeldError
+			if errors.As(err, &held) { // looked at again: the holder may die
+				m.log.Debug("registry written by another replica", "registry", name, "err", err)
+			} else {
+				m.log.Warn("registry not written; trying again", "registry", name, "err", err)
+			}
+			m.mu.Lock()
+			m.dirty[name] = true
+			m.mu.Unlock()
+		}
+	}
+}
+
+// merge writes what changed of one registry under its lease.
+func (m *Merger) merge(ctx context.Context, name string) error {
+	m.mu.Lock()
+	i := slices.IndexFunc(m.registries, func(r config.Registry) bool { return r.Name == name })
+	var order []string
+	if i >= 0 {
+		order = m.registries[i].Sources
+	}
+	m.mu.Unlock()
+	if i < 0 {
+		return nil // removed from the configuration
+	}
+	v := m.views(name)
+	if v == nil {
+		return nil // not loaded yet: the follower tells when it is
+	}
+	// A view of the configuration before a reload is not written: the
+	// follower tells of the new one.
+	current := slices.EqualFunc(v.Sources, order, func(s views.Source, name string) bool { return s.Name == name })
+	if !current {
+		return nil
+	}
+	m.mu.Lock()
+	reason := events.RegistryReasonSourceChanged
+	if m.reconfigured[name] {
+		reason = events.RegistryReasonConfigChanged
+	}
+	m.mu.Unlock()
+	lease, err := m.leases.TryAcquire(ctx, registryLeasePrefix+name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+			m.log.Debug("registry lease not released", "registry", name, "err", err)
+		}
+	}()
+	prev, err := m.status.get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if prev != nil && prev.PendingEvent != nil {
+		if err := m.flush(ctx, name, prev.PendingEvent); err != nil {
+			return err
+		}
+	}
+	digest := v.Merged.Digest().String()
+	var generation uint64
+	var prevDigest string
+	if prev != nil {
+		generation, prevDigest = prev.Generation, prev.ViewDigest
+	}
+	sources := m.sourcesOf(v)
+	if digest == prevDigest {
+		m.doneReconfiguring(name)
+		// The view is stored: only the sources' phases may have changed.
+		if slices.Equal(prev.Sources, sources) {
+			return nil
+		}
+		_, err := m.status.update(ctx, name, func(s *events.RegistryStatus, _ uint64) {
+			s.Sources = sources
+			setRegistryConditions(s, time.Now())
+		})
+		return err
+	}
+	generation++
+	now := time.Now().UTC()
+	if err := m.store(ctx, name, v, generation, now); err != nil {
+		return err
+	}
+	var before *views.Registry
+	m.mu.Lock()
+	for _, r := range m.seen[name] {
+		if r.Merged.Digest().String() == prevDigest {
+			before = r
+		}
+	}
+	m.mu.Unlock()
+	if before == nil && prev != nil {
+		// Stored before this replica followed the registry: the diff is
+		// taken against the stored object.
+		if before, err = m.storedView(ctx, name, v); err != nil {
+			return err
+		}
+	}
+	data := changeOf(name, before, v, generation)
+	data.Reason = reason
+	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
+		func(s *events.RegistryStatus, _ uint64) (string, events.Data) {
+			data.PreviousGeneration = s.Generation
+			data.Generation = s.Generation + 1
+			s.Generation, s.ViewDigest = data.Generation, digest
+			s.ServerCount, s.SkillCount, s.PluginCount = data.ServerCount, data.SkillCount, data.PluginCount
+			s.Sources = sources
+			s.LastChange = &now
+			setRegistryConditions(s, now)
+			s.SetCondition(events.ConditionAPIReady, state.ConditionTrue, events.ConditionReasonViewStored,
+				"generation "+strconv.FormatUint(data.Generation, 10)+" is stored in "+events.ObjectStoreRegistries, now)
+			return "g-" + name + "-" + s.Epoch + "-" + strconv.FormatUint(data.Generation, 10), data
+		})
+	if err != nil {
+		return err
+	}
+	m.doneReconfiguring(name)
+	e.report(m.log)
+	if e.err != nil {
+		return nil
+	}
+	m.log.Info("registry changed", "registry", name, "generation", e.status.Generation, "event_id", e.event.ID(),
+		"servers", e.status.ServerCount)
+	return m.flush(ctx, name, e.status.PendingEvent)
+}
+
+// doneReconfiguring says the view of a registry's configuration is stored.
+func (m *Merger) doneReconfiguring(name string) {
+	m.mu.Lock()
+	delete(m.reconfigured, name)
+	m.mu.Unlock()
+}
+
+// flush publishes a pending event and clears it from the record.
+func (m *Merger) flush(ctx context.Context, name string, pending json.RawMessage) error {
+	var ev event.Event
+	if err := ev.UnmarshalJSON(pending); err != nil {
+		_, derr := m.ledger.drop(ctx, name, func() *events.RegistryStatus { return nil }, pending)
+		return errors.Join(fmt.Errorf("decode pending event of registry %s: %w", name, err), derr)
+	}
+	if err := m.ledger.announce(ctx, events.RegistrySubject(name), ev); err != nil {
+		return fmt.Errorf("publish %s: %w", ev.ID(), err)
+	}
+	return m.ledger.settle(ctx, name, ev.ID())
+}
+
+// sourcesOf is what the status record shows of a view's sources.
+func (m *Merger) sourcesOf(v *views.Registry) []events.RegistrySource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]events.RegistrySource, 0, len(v.Sources))
+	for _, s := range v.Sources {
+		out = append(out, events.RegistrySource{Name: s.Name, Phase: m.phases[s.Name],
+			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash})
+	}
+	return out
+}
+
+// setRegistryConditions sets Ready and Degraded from the sources' phases.
+func setRegistryConditions(s *events.RegistryStatus, now time.Time) {
+	var failing, unsynced []string
+	for _, src := range s.Sources {
+		// A source with data in the view shows what it last stored.
+		synced := src.Revision != "" || src.LastSyncHash != ""
+		switch {
+		case !synced:
+			unsynced = append(unsynced, src.Name)
+		case src.Phase == events.PhaseFailed:
+			failing = append(failing, src.Name)
+		}
+	}
+	switch {
+	case len(failing) > 0:
+		s.SetCondition(events.ConditionDegraded, state.ConditionTrue, events.ConditionReasonSourceFailing,
+			fmt.Sprintf("source %s fails; its last good entries are kept", joinNames(failing)), now)
+	default:
+		s.SetCondition(events.ConditionDegraded, state.ConditionFalse, events.ConditionReasonSourcesSynced, "", now)
+	}
+	switch {
+	case len(unsynced) > 0:
+		s.SetCondition(events.ConditionReady, state.ConditionFalse, events.ConditionReasonSourceNotSynced,
+			fmt.Sprintf("source %s has not been synced", joinNames(unsynced)), now)
+	case len(failing) > 0:
+		s.SetCondition(events.ConditionReady, state.ConditionTrue, events.ConditionReasonSourceFailing,
+			"every source is in the view; "+joinNames(failing)+" from its last good sync", now)
+	default:
+		s.SetCondition(events.ConditionReady, state.ConditionTrue, events.ConditionReasonSourcesSynced,
+			"every source is synced", now)
+	}
+}
+
+func joinNames(names []string) string {
+	var b bytes.Buffer
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(n)
+	}
+	return b.String()
+}
+
+// store writes the merged upstream-format JSON of a view as object
+// <registry>, with its generation, view digest and counts.
+func (m *Merger) store(ctx context.Context, name string, v *views.Registry, generation uint64, now time.Time) error {
+	body, err := upstreamOf(v.Merged, now)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{
+		events.MetaGeneration:  strconv.FormatUint(generation, 10),
+		events.MetaViewDigest:  v.Merged.Digest().String(),
+		events.MetaServerCount: strconv.Itoa(v.Merged.Count(merge.Server)),
+		events.MetaSkillCount:  strconv.Itoa(v.Merged.Count(merge.Skill)),
+		events.MetaPluginCount: strconv.Itoa(v.Merged.Count(merge.Plugin)),
+	}
+	call, cancel := m.ledger.call(ctx)
+	defer cancel()
+	// One put: the body and its metadata are never seen apart.
+	if _, err := m.objects.Put(call, jetstream.ObjectMeta{Name: name, Metadata: meta}, bytes.NewReader(body)); err != nil {
+		return fmt.Errorf("store registry %s: %w", name, err)
+	}
+	return nil
+}
+
+// upstreamOf is the upstream registry JSON of a merged view: every version
+// of every winning entry, as stored.
+func upstreamOf(v *merge.View, now time.Time) ([]byte, error) {
+	lists := map[merge.Kind][]json.RawMessage{merge.Server: {}, merge.Skill: {}, merge.Plugin: {}}
+	for _, it := range v.Items() {
+		for _, e := range it.Versions {
+			lists[it.Key.Kind] = append(lists[it.Key.Kind], e.Data)
+		}
+	}
+	type data struct {
+		Servers []json.RawMessage `json:"servers"`
+		Skills  []json.RawMessage `json:"skills,omitempty"`
+		Plugins []json.RawMessage `json:"plugins,omitempty"`
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // entries are stored byte for byte
+	err := enc.Encode(struct {
+		Version string            `json:"version"`
+		Meta    map[string]string `json:"meta"`
+		Data    data              `json:"data"`
+	}{"1.0.0", map[string]string{"last_updated": now.Format(time.RFC3339)},
+		data{lists[merge.Server], lists[merge.Skill], lists[merge.Plugin]}})
+	if err != nil {
+		return nil, fmt.Errorf("encode merged registry: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// storedView reads the view stored as object <registry> back, each entry
+// credited to the source that wins it in next (the stored object does not
+// say which source it came from).
+func (m *Merger) storedView(ctx context.Context, name string, next *views.Registry) (*views.Registry, error) {
+	call, cancel := m.ledger.call(ctx)
+	defer cancel()
+	body, err := m.objects.GetBytes(call, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	v, err := viewOfObject(body, next.Merged)
+	if err != nil {
+		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	return &views.Registry{Merged: v}, nil
+}
+
+// viewOfObject is the merged view an object written by upstreamOf holds,
+// each key credited to the source that wins it in next ("" if none).
+func viewOfObject(body []byte, next *merge.View) (*merge.View, error) {
+	lists, err := registry.SnapshotLists(body)
+	if err != nil {
+		return nil, err
+	}
+	bySource := map[string]map[merge.Key][]merge.Entry{}
+	for _, kind := range []struct {
+		kind  merge.Kind
+		items [][]byte
+	}{{merge.Server, lists.Servers}, {merge.Skill, lists.Skills}, {merge.Plugin, lists.Plugins}} {
+		for _, raw := range kind.items {
+			var id struct{ Namespace, Name, Version string }
+			if err := json.Unmarshal(raw, &id); err != nil {
+				return nil, fmt.Errorf("decode %s entry: %w", kind.kind, err)
+			}
+			k := merge.Key{Kind: kind.kind, Name: id.Name}
+			if kind.kind != merge.Server {
+				k.Name = id.Namespace + "/" + id.Name
+			}
+			var src string
+			if it := next.Get(k); it != nil {
+				src = it.Source
+			}
+			if bySource[src] == nil {
+				bySource[src] = map[merge.Key][]merge.Entry{}
+			}
+			bySource[src][k] = append(bySource[src][k], merge.Entry{Version: id.Version, Digest: sha256.Sum256(raw), Data: raw})
+		}
+	}
+	sources := make([]merge.Source, 0, len(bySource))
+	for src, entries := range bySource {
+		sources = append(sources, merge.Source{Name: src, Entries: entries})
+	}
+	return merge.Merge(sources), nil
+}
+
+// changeOf is the RegistryChanged of a view replacing before (nil when
+// unknown: every entry counts as added), without its generations.
+func changeOf(name string, before, after *views.Registry, generation uint64) events.RegistryChanged {
+	var prev *merge.View
+	if before != nil {
+		prev = before.Merged
+	}
+	viewDiff := func(kind merge.Kind) events.ViewDiff {
+		d := merge.Compare(prev, after.Merged, kind)
+		return events.ViewDiff{Diff: d.Diff, SourceChanged: d.SourceChanged, SourceChangedCount: d.SourceChangedCount}
+	}
+	c := events.RegistryChanged{Registry: name, Reason: events.RegistryReasonSourceChanged, Generation: generation,
+		Diff:        events.RegistryDiff{ViewDiff: viewDiff(merge.Server)},
+		ServerCount: after.Merged.Count(merge.Server), SkillCount: after.Merged.Count(merge.Skill),
+		PluginCount: after.Merged.Count(merge.Plugin), ViewDigest: after.Merged.Digest().String()}
+	for _, sub := range []struct {
+		kind merge.Kind
+		dst  **events.ViewDiff
+	}{{merge.Skill, &c.Diff.Skills}, {merge.Plugin, &c.Diff.Plugins}} {
+		if d := viewDiff(sub.kind); d.AddedCount+d.UpdatedCount+d.RemovedCount+d.SourceChangedCount > 0 {
+			*sub.dst = &d
+		}
+	}
+	return c
+}
+
+// shrinkRegistryStatus cuts the condition messages of a registry's record.
+func shrinkRegistryStatus(s *events.RegistryStatus) bool {
+	cut := false
+	for i := range s.Conditions {
+		cut = cutMessage(&s.Conditions[i].Message) || cut
+	}
+	return cut
+}
+
+// registryStatuses is regsync_registry_status, written with
+// compare-and-swap (the ledger's record store for registries).
+type registryStatuses struct {
+	kv jetstream.KeyValue
+}
+
+func (r *registryStatuses) get(ctx context.Context, name string) (*events.RegistryStatus, error) {
+	s, _, err := r.read(ctx, name)
+	return s, err
+}
+
+func (r *registryStatuses) read(ctx context.Context, name string) (*events.RegistryStatus, uint64, error) {
+	e, err := r.kv.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read status of registry %s: %w", name, err)
+	}
+	var s events.RegistryStatus
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		return nil, 0, fmt.Errorf("decode status of registry %s: %w", name, err)
+	}
+	return &s, e.Revision(), nil
+}
+
+// update changes an existing record (none: nothing is written).
+func (r *registryStatuses) update(ctx context.Context, name string, mutate func(*events.RegistryStatus, uint64)) (*events.RegistryStatus, error) {
+	return r.Update(ctx, name, func() *events.RegistryStatus { return nil }, mutate)
+}
+
+// Update implements records, as state.Store.Update does: mutate runs on a
+// fresh copy each try; a record created gets a new epoch.
+func (r *registryStatuses) Update(ctx context.Context, name string, init func() *events.RegistryStatus,
+	mutate func(*events.RegistryStatus, uint64)) (*events.RegistryStatus, error) {
+	for range maxStatusTries {
+		s, rev, err := r.read(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			if s = init(); s == nil {
+				return nil, nil
+			}
+		}
+		if s.Epoch == "" {
+			s.Epoch = state.NewEpoch()
+		}
+		mutate(s, rev)
+		b, err := json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("encode status of registry %s: %w", name, err)
+		}
+		if rev == 0 {
+			_, err = r.kv.Create(ctx, name, b)
+		} else {
+			_, err = r.kv.Update(ctx, name, b, rev)
+		}
+		if jserr.IsConflict(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write status of registry %s: %w", name, err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("write status of registry %s: gave up after %d conflicting writes", name, maxStatusTries)
+}
+
+// maxStatusTries bounds the compare-and-swap tries of a registry's record.
+const maxStatusTries = 10

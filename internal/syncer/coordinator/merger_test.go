@@ -1,0 +1,350 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus/bustest"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/registry/merge"
+	"github.com/regsync/regsync/internal/registry/views"
+	"github.com/regsync/regsync/internal/syncer/entries"
+	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/testsupport"
+)
+
+// mergerRegistries: "both" prefers a over b.
+var mergerRegistries = []config.Registry{{Name: "both", Sources: []string{"a", "b"}}}
+
+type mergerFixture struct {
+	t      *testing.T
+	srv    *bustest.Server
+	writer *entries.Store
+
+	mu     sync.Mutex
+	events []events.RegistryChanged
+	ids    []string
+}
+
+func startMerger(t *testing.T) *mergerFixture {
+	srv := bustest.Start(t, 2*time.Second)
+	f := &mergerFixture{t: t, srv: srv, writer: entries.New(srv.JS, srv.Handles.Entries, time.Hour)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cons, err := srv.JS.OrderedConsumer(ctx, events.StreamResults, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.AllRegistryChanges}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		ev, err := events.Decode(msg.Headers(), msg.Data())
+		if err != nil {
+			t.Errorf("decode %s: %v", msg.Subject(), err)
+			return
+		}
+		var d events.RegistryChanged
+		if err := json.Unmarshal(ev.Data(), &d); err != nil {
+			t.Errorf("decode data of %s: %v", ev.ID(), err)
+			return
+		}
+		f.mu.Lock()
+		f.events, f.ids = append(f.events, d), append(f.ids, ev.ID())
+		f.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Stop(); cancel() })
+	return f
+}
+
+// replica runs a follower, a merger and their status watch under holder.
+func (f *mergerFixture) replica(holder string) (*Merger, *views.Follower) {
+	f.t.Helper()
+	log := testsupport.Logger(f.t)
+	h := f.srv.Handles
+	fl := views.New(h.Entries, mergerRegistries, nil, log)
+	m := NewMerger(h, MergerOptions{Leases: NewLeases(h.Locks, holder, 2*time.Second), Views: fl.Registry,
+		LeaseTTL: 2 * time.Second, Logger: log}, mergerRegistries)
+	fl.OnChange(m.Changed)
+	sw := NewStatusWatch(h, log, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{fl.Run, m.Run, sw.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				f.t.Errorf("%s: %v", holder, err)
+			}
+		}()
+	}
+	f.t.Cleanup(func() { cancel(); wg.Wait() })
+	return m, fl
+}
+
+func (f *mergerFixture) write(source string, servers ...string) {
+	f.t.Helper()
+	snap := []byte(`{"version":"1.0.0","meta":{"last_updated":"2025-01-01T00:00:00Z"},"data":{"servers":[` +
+		strings.Join(servers, ",") + `]}}`)
+	lists, err := registry.SnapshotLists(snap)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	b, err := f.writer.Prepare(context.Background(), source, lists)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.writer.Write(context.Background(), b, entries.Sync{Revision: "rev-" + source}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// setPhase writes a source's status record as its syncs would.
+func (f *mergerFixture) setPhase(source string, phase events.Phase) {
+	f.t.Helper()
+	st := state.NewStore(f.srv.Handles.Status, testsupport.Logger(f.t))
+	if _, err := st.Update(context.Background(), source, func() *state.Status { return state.Initial("") },
+		func(s *state.Status, _ uint64) { s.Phase = phase }); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *mergerFixture) waitGeneration(gen uint64) events.RegistryChanged {
+	f.t.Helper()
+	testsupport.Eventually(f.t, fmt.Sprintf("registry.changed of generation %d", gen), func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.events) > 0 && f.events[len(f.events)-1].Generation >= gen
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, e := range f.events {
+		if e.Generation != uint64(i+1) {
+			f.t.Fatalf("event %d (%s) is of generation %d, want one event per generation: %v", i, f.ids[i], e.Generation, f.ids)
+		}
+	}
+	return f.events[gen-1]
+}
+
+func (f *mergerFixture) status() *events.RegistryStatus {
+	f.t.Helper()
+	e, err := f.srv.Handles.RegistryStatus.Get(context.Background(), "both")
+	if err != nil {
+		return nil
+	}
+	var s events.RegistryStatus
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		f.t.Fatal(err)
+	}
+	return &s
+}
+
+func srv(name, version, desc string) string {
+	return fmt.Sprintf(`{"name":%q,"version":%q,"description":%q}`, name, version, desc)
+}
+
+func TestMergerAnnouncesEachGenerationOnce(t *testing.T) {
+	for _, replicas := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d replicas", replicas), func(t *testing.T) {
+			f := startMerger(t)
+			for i := range replicas {
+				f.replica(fmt.Sprintf("replica-%d", i))
+			}
+			f.setPhase("a", events.PhaseComplete)
+			f.setPhase("b", events.PhaseComplete)
+			f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+			f.write("b", srv("io.x/one", "2.0.0", "b's one"), srv("io.x/two", "1.0.0", "b's two"))
+			last := f.waitGeneration(1)
+			testsupport.Eventually(t, "both sources in the view", func() bool {
+				s := f.status()
+				return s != nil && s.ServerCount == 2 && s.PendingEvent == nil
+			})
+			gen := f.status().Generation
+			last = f.waitGeneration(gen)
+
+			// An unchanged resync of a writes nothing; the edit of b after
+			// it is the next generation, and the only event.
+			f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+			f.write("b", srv("io.x/one", "2.0.0", "b's one"), srv("io.x/two", "1.0.0", "b's two, edited"))
+			next := f.waitGeneration(gen + 1)
+			if next.PreviousGeneration != gen || next.Diff.UpdatedCount != 1 || next.Diff.Updated[0] != "io.x/two" ||
+				next.Diff.AddedCount+next.Diff.RemovedCount != 0 || next.ServerCount != 2 {
+				t.Fatalf("generation %d: %+v, want io.x/two updated over generation %d", gen+1, next, gen)
+			}
+			if next.ViewDigest == last.ViewDigest {
+				t.Fatal("the view digest did not change with the view")
+			}
+			// a wins io.x/one: removing b's says nothing of the view.
+			f.write("b", srv("io.x/two", "1.0.0", "b's two, edited"))
+			f.write("a", srv("io.x/one", "1.0.1", "a's one"))
+			third := f.waitGeneration(gen + 2)
+			if third.Diff.UpdatedCount != 1 || third.Diff.Updated[0] != "io.x/one" {
+				t.Fatalf("generation %d: %+v, want only io.x/one updated", gen+2, third.Diff)
+			}
+			st := f.status()
+			obj, err := f.srv.Handles.Registries.GetBytes(context.Background(), "both")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(obj), `"1.0.1"`) || strings.Contains(string(obj), `"2.0.0"`) {
+				t.Fatalf("stored registry %s: want a's io.x/one 1.0.1 only", obj)
+			}
+			info, err := f.srv.Handles.Registries.GetInfo(context.Background(), "both")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Metadata[events.MetaGeneration] != fmt.Sprint(st.Generation) || info.Metadata[events.MetaViewDigest] != st.ViewDigest {
+				t.Fatalf("object metadata %v, want generation %d and digest %s", info.Metadata, st.Generation, st.ViewDigest)
+			}
+			f.mu.Lock()
+			id := f.ids[len(f.ids)-1]
+			f.mu.Unlock()
+			if want := fmt.Sprintf("g-both-%s-%d", st.Epoch, gen+2); id != want {
+				t.Fatalf("event id %s, want %s", id, want)
+			}
+		})
+	}
+}
+
+func TestAFailingSourceDegradesTheRegistryUntilItRecovers(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	f.setPhase("b", events.PhaseComplete)
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	f.write("b", srv("io.x/two", "1.0.0", "b's two"))
+	condition := func(typ, status string) func() bool {
+		return func() bool {
+			s := f.status()
+			if s == nil || s.ServerCount != 2 {
+				return false
+			}
+			c, ok := s.Condition(typ)
+			return ok && c.Status == status
+		}
+	}
+	testsupport.Eventually(t, "Ready", condition(events.ConditionDegraded, state.ConditionFalse))
+	f.setPhase("b", events.PhaseFailed)
+	testsupport.Eventually(t, "Degraded", condition(events.ConditionDegraded, state.ConditionTrue))
+	c, _ := f.status().Condition(events.ConditionDegraded)
+	if !strings.Contains(c.Message, "b") || c.Reason != events.ConditionReasonSourceFailing {
+		t.Fatalf("Degraded %+v, want it to name source b", c)
+	}
+	if s := f.status(); s.ServerCount != 2 {
+		t.Fatalf("the failing source's entries left the view: %d servers", s.ServerCount)
+	}
+	f.setPhase("b", events.PhaseComplete)
+	testsupport.Eventually(t, "Ready again", condition(events.ConditionDegraded, state.ConditionFalse))
+}
+
+// A holder that recorded a generation and died before publishing it left
+// the event pending: the next holder publishes it, with its id, first.
+func TestANewHolderPublishesTheEventADeadOneLeftPending(t *testing.T) {
+	f := startMerger(t)
+	ev, err := events.New("g-both-deadholder-1", "/test", events.RegistryChanged{Registry: "both",
+		Reason: events.RegistryReasonSourceChanged, Generation: 1, ViewDigest: "left-by-the-dead-holder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := ev.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := json.Marshal(events.RegistryStatus{Generation: 1, ViewDigest: "left-by-the-dead-holder",
+		Epoch: "deadholder", PendingEvent: pending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.Handles.RegistryStatus.Put(context.Background(), "both", rec); err != nil {
+		t.Fatal(err)
+	}
+	f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	second := f.waitGeneration(2)
+	f.mu.Lock()
+	ids := slices.Clone(f.ids)
+	f.mu.Unlock()
+	if ids[0] != "g-both-deadholder-1" || ids[1] != "g-both-deadholder-2" || second.PreviousGeneration != 1 {
+		t.Fatalf("events %v (second %+v), want the pending generation 1 first, then 2", ids, second)
+	}
+	testsupport.Eventually(t, "the published event cleared from the record", func() bool {
+		return f.status().PendingEvent == nil
+	})
+}
+
+// A reload that reorders a registry's sources makes a generation of
+// reason registry-config-changed; the next source change is
+// source-changed again.
+func TestAReorderedRegistryIsAConfigChange(t *testing.T) {
+	f := startMerger(t)
+	m, fl := f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	f.setPhase("b", events.PhaseComplete)
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	f.write("b", srv("io.x/one", "1.0.0", "b's one"))
+	testsupport.Eventually(t, "a's io.x/one stored", func() bool {
+		s := f.status()
+		return s != nil && s.ServerCount == 1 && len(s.Sources) == 2 && s.Sources[1].Revision != "" && s.PendingEvent == nil
+	})
+	gen := f.status().Generation
+	reordered := []config.Registry{{Name: "both", Sources: []string{"b", "a"}}}
+	m.SetRegistries(reordered)
+	if err := fl.SetRegistries(context.Background(), reordered); err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitGeneration(gen + 1)
+	if got.Reason != events.RegistryReasonConfigChanged || got.Diff.SourceChangedCount != 1 || got.Diff.UpdatedCount != 1 {
+		t.Fatalf("after the reorder: %+v, want registry-config-changed with io.x/one from b", got)
+	}
+	f.write("b", srv("io.x/one", "1.0.1", "b's one"))
+	if got := f.waitGeneration(gen + 2); got.Reason != events.RegistryReasonSourceChanged {
+		t.Fatalf("after b's sync: reason %s, want source-changed", got.Reason)
+	}
+}
+
+// A holder that did not see the view stored before it takes the diff
+// against the stored object: read back, it is the view that was written.
+func TestAStoredRegistryReadsBackAsTheViewWritten(t *testing.T) {
+	entry := func(raw string) merge.Entry {
+		var id struct{ Version string }
+		if err := json.Unmarshal([]byte(raw), &id); err != nil {
+			t.Fatal(err)
+		}
+		return merge.Entry{Version: id.Version, Digest: sha256.Sum256([]byte(raw)), Data: []byte(raw)}
+	}
+	one := merge.Key{Kind: merge.Server, Name: "io.x/one"}
+	skill := merge.Key{Kind: merge.Skill, Name: "team/review"}
+	written := merge.Merge([]merge.Source{
+		{Name: "a", Entries: map[merge.Key][]merge.Entry{one: {entry(`{"name":"io.x/one","version":"1.0.0","description":"<a> & b"}`),
+			entry(`{"name":"io.x/one","version":"1.1.0","description":"a"}`)}}},
+		{Name: "b", Entries: map[merge.Key][]merge.Entry{skill: {entry(`{"namespace":"team","name":"review","version":"2"}`)}}},
+	})
+	body, err := upstreamOf(written, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := viewOfObject(body, written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Digest() != written.Digest() {
+		t.Fatalf("read back %s, written %s:\n%s", read.Digest(), written.Digest(), body)
+	}
+	for _, kind := range []merge.Kind{merge.Server, merge.Skill, merge.Plugin} {
+		if d := merge.Compare(read, written, kind); !d.Empty() || d.SourceChangedCount != 0 {
+			t.Errorf("%s diff of the view read back: %+v", kind, d)
+		}
+	}
+}
