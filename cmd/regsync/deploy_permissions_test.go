@@ -37,19 +37,8 @@ func TestDeployedPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
 	opts.JetStream, opts.StoreDir = true, t.TempDir()
-	opts.NoSigs, opts.NoLog = true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(testsupport.Patience) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	url := ns.ClientURL()
+	url := testsupport.NATS(t, *opts).ClientURL()
 
 	dir := t.TempDir()
 	regPath := filepath.Join(dir, "registry.json")

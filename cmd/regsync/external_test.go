@@ -17,19 +17,10 @@ import (
 // TestServeOnExternalNATS runs the service against an existing server
 // that requires a password, as on a secured cluster.
 func TestServeOnExternalNATS(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoSigs: true, NoLog: true,
+	ns := testsupport.NATS(t, server.Options{
+		JetStream: true, StoreDir: t.TempDir(),
 		Users: []*server.User{{Username: "regsync", Password: "s3cret"}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(testsupport.Patience) {
-		t.Fatal("external nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
 	url := ns.ClientURL()
 
 	dir := t.TempDir()

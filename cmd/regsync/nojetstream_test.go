@@ -17,15 +17,7 @@ import (
 // serve on a NATS server without JetStream stops with an error that says
 // so, instead of retrying for ever without its HTTP endpoints.
 func TestServeOnAServerWithoutJetStream(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(testsupport.Patience) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := testsupport.NATS(t, server.Options{})
 
 	dir := t.TempDir()
 	regPath := filepath.Join(dir, "registry.json")
@@ -41,7 +33,7 @@ func TestServeOnAServerWithoutJetStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testsupport.Patience)
 	defer cancel()
 	var log testsupport.Buffer
-	err = run(ctx, []string{"serve", "--config", cfgPath}, &bytes.Buffer{}, &log)
+	err := run(ctx, []string{"serve", "--config", cfgPath}, &bytes.Buffer{}, &log)
 	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "JetStream is not enabled on this server") {
 		t.Fatalf("serve = %v, want it to stop saying that JetStream is not enabled\n%s", err, log.String())
 	}

@@ -38,22 +38,13 @@ var readerPermissions = &server.Permissions{
 // The service and its client commands work with no more NATS permissions
 // than the README documents.
 func TestServeWithDocumentedPermissions(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoSigs: true, NoLog: true,
+	ns := testsupport.NATS(t, server.Options{
+		JetStream: true, StoreDir: t.TempDir(),
 		Users: []*server.User{
 			{Username: "regsync", Password: "perm-s3cret", Permissions: regsyncPermissions},
 			{Username: "reader", Password: "reader-s3cret", Permissions: readerPermissions},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(testsupport.Patience) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
 
 	dir := t.TempDir()
 	regPath := filepath.Join(dir, "registry.json")

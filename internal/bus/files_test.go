@@ -31,15 +31,7 @@ func TestConnectWithNKeySeedFile(t *testing.T) {
 		ok    bool
 	}{"known key": {pub, true}, "unknown key": {otherPub, false}} {
 		t.Run(name, func(t *testing.T) {
-			srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, Nkeys: []*server.NkeyUser{{Nkey: tc.known}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			go srv.Start()
-			defer srv.Shutdown()
-			if !srv.ReadyForConnections(testsupport.Patience) {
-				t.Fatal("server not ready")
-			}
+			srv := testsupport.NATS(t, server.Options{Nkeys: []*server.NkeyUser{{Nkey: tc.known}}})
 			nc, err := Connect(ConnectOptions{URL: srv.ClientURL(), NKeyFile: seedFile})
 			if err == nil {
 				nc.Close()

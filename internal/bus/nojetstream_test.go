@@ -17,15 +17,7 @@ import (
 // A server without JetStream never answers the JetStream API: Ensure says
 // so at once instead of being retried for ever as a cluster still forming.
 func TestEnsureOnAServerWithoutJetStream(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(testsupport.Patience) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := testsupport.NATS(t, server.Options{})
 	nc, err := Connect(ConnectOptions{URL: ns.ClientURL()})
 	if err != nil {
 		t.Fatal(err)
