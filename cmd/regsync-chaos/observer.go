@@ -260,7 +260,8 @@ type result struct {
 	failed          *events.SyncFailed
 }
 
-// results reads every result stored in REGSYNC_RESULTS, in stream order.
+// results reads every result stored in REGSYNC_RESULTS, in stream order,
+// leaving out the registry changes stored there too.
 func (o *observer) results(ctx context.Context) ([]result, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -287,7 +288,10 @@ func (o *observer) results(ctx context.Context) ([]result, error) {
 			if err != nil {
 				return nil, err
 			}
-			if r, ok := decodeResult(msg, meta); ok {
+			if _, registry := events.RegistryFromSubject(msg.Subject()); registry {
+				// A registry.changed, stored beside the results: not a
+				// source's result.
+			} else if r, ok := decodeResult(msg, meta); ok {
 				out = append(out, r)
 			} else {
 				o.mu.Lock()
