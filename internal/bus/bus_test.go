@@ -3,14 +3,7 @@ package bus
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 func TestEmbeddedWithListener(t *testing.T) {
@@ -199,8 +193,7 @@ func TestConnectErrorKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emb.Shutdown()
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	writeTestCA(t, caFile)
+	caFile := testsupport.NewPKI(t).CA
 	cases := []struct {
 		name string
 		opts ConnectOptions
@@ -272,27 +265,6 @@ func TestReadPasswordRefusesBadFiles(t *testing.T) {
 				t.Errorf("err %v, want one saying %q", err, tc.want)
 			}
 		})
-	}
-}
-
-// writeTestCA writes a self-signed CA certificate in PEM form.
-func writeTestCA(t *testing.T, path string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 

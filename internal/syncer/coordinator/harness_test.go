@@ -336,3 +336,21 @@ func coveredOf(t testing.TB, d events.Data) events.Covered {
 	t.Fatalf("not a result: %T %+v", d, d)
 	return events.Covered{}
 }
+
+// recreateTriggerStream deletes REGSYNC_TRIGGERS and creates it again with
+// the same configuration, as an operator restoring it would.
+func (h *harness) recreateTriggerStream(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	stream, err := h.js.Stream(ctx, events.StreamTriggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stream.CachedInfo().Config
+	if err := h.js.DeleteStream(ctx, events.StreamTriggers); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+}

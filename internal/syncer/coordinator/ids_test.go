@@ -172,17 +172,7 @@ func TestAnswersAfterTriggerStreamRecreatedAreStored(t *testing.T) {
 				info, err := h.js.Stream(ctx, events.StreamTriggers)
 				return err == nil && info.CachedInfo().State.Msgs == 0
 			})
-			stream, err := h.js.Stream(ctx, events.StreamTriggers)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := stream.CachedInfo().Config
-			if err := h.js.DeleteStream(ctx, events.StreamTriggers); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.js.CreateStream(ctx, cfg); err != nil {
-				t.Fatal(err)
-			}
+			h.recreateTriggerStream(t)
 			second := answer()
 			if first == second {
 				t.Errorf("both answers have id %s", first)

@@ -32,18 +32,7 @@ func TestTriggersAreAnsweredAfterTheConsumerIsLost(t *testing.T) {
 			}
 		}},
 		{"trigger stream recreated", func(t *testing.T, h *harness) {
-			ctx := context.Background()
-			stream, err := h.js.Stream(ctx, events.StreamTriggers)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := stream.CachedInfo().Config
-			if err := h.js.DeleteStream(ctx, events.StreamTriggers); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.js.CreateStream(ctx, cfg); err != nil {
-				t.Fatal(err)
-			}
+			h.recreateTriggerStream(t)
 		}},
 	}
 	for _, tt := range tests {
