@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -324,4 +325,125 @@ func TestRestartedReplicaServesNoMixedView(t *testing.T) {
 	}
 	t.Logf("%d answers from the replica, %d of them 503 while it loaded; %d views served", len(seen), loading, len(served))
 	sameAnswers(t, a, b)
+}
+
+// officialServer is a ServerResponse of a listing: the server as
+// decoded, and the registry's metadata of it.
+type officialServer struct {
+	Server map[string]any `json:"server"`
+	Meta   struct {
+		Official struct {
+			Status      string    `json:"status"`
+			PublishedAt time.Time `json:"publishedAt"`
+			UpdatedAt   time.Time `json:"updatedAt"`
+			IsLatest    bool      `json:"isLatest"`
+		} `json:"io.modelcontextprotocol.registry/official"`
+	} `json:"_meta"`
+}
+
+// fullListing follows the cursors of base's listing with the given query
+// and returns every entry, in order.
+func fullListing(t *testing.T, base, query string) []officialServer {
+	t.Helper()
+	var out []officialServer
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 100 {
+			t.Fatalf("%s?%s: more than 100 pages", base, query)
+		}
+		u := base + "/v0.1/servers?limit=5&" + query
+		if cursor != "" {
+			u += "&cursor=" + cursor
+		}
+		a := apiGet(t, u)
+		if a.code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", u, a.code, a.body)
+		}
+		var page struct {
+			Servers  []officialServer `json:"servers"`
+			Metadata struct {
+				NextCursor string `json:"nextCursor"`
+			} `json:"metadata"`
+		}
+		if err := json.Unmarshal(a.body, &page); err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		out = append(out, page.Servers...)
+		if page.Metadata.NextCursor == "" {
+			return out
+		}
+		cursor = page.Metadata.NextCursor
+	}
+}
+
+func (s officialServer) key() string { return fmt.Sprint(s.Server["name"], "@", s.Server["version"]) }
+
+// richRegistryJSON is registryJSON of state with fields of the MCP server
+// schema beyond name, description and version on the entries of plus.
+func richRegistryJSON(t *testing.T, state []string) string {
+	t.Helper()
+	raw := registryJSON(state...)
+	rich := strings.Replace(raw, `{"name":"io.example/plus",`,
+		`{"$schema":"`+currentServerSchema+`","title":"Plus",`+
+			`"repository":{"url":"https://github.com/example/plus","source":"github"},"websiteUrl":"https://example.com/plus","name":"io.example/plus",`, 1)
+	if rich == raw {
+		t.Fatal("the state has no io.example/plus")
+	}
+	return rich
+}
+
+// currentServerSchema is the $schema an api source gives an entry listed
+// without one.
+const currentServerSchema = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
+
+// TestRegsyncSyncsFromRegsync points the api source of one regsync at the
+// registry another regsync serves, and after each change of the first
+// one's source (and a sync of the api source) expects the same servers
+// listed by both: every field of each server, its status and isLatest.
+// publishedAt and updatedAt are each regsync's own (when it stored the
+// entry), so they are not compared.
+func TestRegsyncSyncsFromRegsync(t *testing.T) {
+	ns := testsupport.NATS(t, server.Options{JetStream: true, StoreDir: t.TempDir()})
+	regPath := filepath.Join(t.TempDir(), "registry.json")
+	if err := os.WriteFile(regPath, []byte(richRegistryJSON(t, confStates[0])), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	upstream := startReplica(t, writeReplicaConfig(t, regPath), ns.ClientURL())
+	waitServing(t, upstream, confStates[0])
+
+	mirror := serveSources(t, "mirror", fmt.Sprintf("  - name: mirror\n    api: {endpoint: %q}\n    syncPolicy: {interval: 30m}\n", upstream.base()))
+	mirrorBase := "http://" + mirror.httpAddr + "/registry/default"
+
+	for i, state := range confStates {
+		if i > 0 {
+			writeAtomically(t, regPath, richRegistryJSON(t, state))
+			waitServing(t, upstream, state)
+			if out, errOut, err := cli(t, "sync", "mirror", "--wait", "--config", mirror.cfgPath); err != nil || !strings.Contains(out, "io.regsync.sync.completed.v1") {
+				t.Fatalf("sync of the api source after change %d: %v\n%s%s", i, err, out, errOut)
+			}
+		}
+		t.Run(fmt.Sprintf("after change %d", i), func(t *testing.T) {
+			want, got := fullListing(t, upstream.base(), ""), fullListing(t, mirrorBase, "")
+			if len(got) != len(want) {
+				t.Fatalf("the mirror lists %d servers, the upstream %d", len(got), len(want))
+			}
+			for j := range want {
+				w, g := want[j], got[j]
+				// An entry stored without $schema is listed by the api
+				// source as of the current server schema.
+				if _, ok := w.Server["$schema"]; !ok {
+					if g.Server["$schema"] != currentServerSchema {
+						t.Errorf("%s: the mirror's $schema is %v, want %s for an entry without one", w.key(), g.Server["$schema"], currentServerSchema)
+					}
+					delete(g.Server, "$schema")
+				}
+				if !reflect.DeepEqual(g.Server, w.Server) {
+					t.Errorf("entry %d: the mirror serves\n %v\nthe upstream\n %v", j, g.Server, w.Server)
+				}
+				if g.Meta.Official.Status != w.Meta.Official.Status || g.Meta.Official.IsLatest != w.Meta.Official.IsLatest {
+					t.Errorf("%s: the mirror's _meta %+v, the upstream's %+v", w.key(), g.Meta.Official, w.Meta.Official)
+				}
+			}
+		})
+	}
 }
