@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -182,9 +183,16 @@ func confDeployment(t *testing.T) (a, b *replica, regPath string) {
 // waitServing waits until the replica lists the live versions of state.
 func waitServing(t *testing.T, r *replica, state []string) {
 	t.Helper()
+	waitListing(t, r.base(), state)
+}
+
+// waitListing waits until the registry at base lists the live versions
+// of state.
+func waitListing(t *testing.T, base string, state []string) {
+	t.Helper()
 	want := liveKeys(state)
-	testsupport.Eventually(t, r.httpAddr+" serving "+strings.Join(want, ", "), func() bool {
-		a := apiGet(t, r.base()+"/v0.1/servers?limit=1000")
+	testsupport.Eventually(t, base+" serving "+strings.Join(want, ", "), func() bool {
+		a := apiGet(t, base+"/v0.1/servers?limit=1000")
 		return a.code == http.StatusOK && slices.Equal(listedKeys(t, a.body), want)
 	})
 }
@@ -445,5 +453,94 @@ func TestRegsyncSyncsFromRegsync(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIncrementalClientOfAMergedRegistry follows the official registry's
+// incremental recipe against a registry merged from two sources: one full
+// listing, then after each change updated_since the newest updatedAt seen,
+// storing active entries and dropping deleted ones. Besides adds, edits
+// and removals, the first source drops a name the second also has (whose
+// versions then win) and takes it back (hiding them again). After every
+// change the client holds exactly what a full listing lists.
+func TestIncrementalClientOfAMergedRegistry(t *testing.T) {
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "first.json"), filepath.Join(dir, "second.json")
+	steps := []struct{ first, second, want []string }{
+		{
+			first:  []string{"io.example/shared@1.0.0 from-first", "io.example/a@1.0.0 a"},
+			second: []string{"io.example/shared@2.0.0 from-second", "io.example/b@1.0.0 b"},
+			want:   []string{"io.example/shared@1.0.0 from-first", "io.example/a@1.0.0 a", "io.example/b@1.0.0 b"},
+		},
+		{
+			first:  []string{"io.example/shared@1.0.0 from-first", "io.example/a@1.0.0 a, edited", "io.example/c@1.0.0 c"},
+			second: []string{"io.example/shared@2.0.0 from-second", "io.example/b@1.0.0 b"},
+			want:   []string{"io.example/shared@1.0.0 from-first", "io.example/a@1.0.0 a, edited", "io.example/b@1.0.0 b", "io.example/c@1.0.0 c"},
+		},
+		{
+			first:  []string{"io.example/a@1.0.0 a, edited", "io.example/c@1.0.0 c"},
+			second: []string{"io.example/shared@2.0.0 from-second", "io.example/b@1.0.0 b"},
+			want:   []string{"io.example/shared@2.0.0 from-second", "io.example/a@1.0.0 a, edited", "io.example/b@1.0.0 b", "io.example/c@1.0.0 c"},
+		},
+		{
+			first:  []string{"io.example/shared@1.0.0 from-first", "io.example/a@1.0.0 a, edited", "io.example/c@1.0.0 c"},
+			second: []string{"io.example/shared@2.0.0 from-second", "io.example/b@1.0.0 b, edited"},
+			want:   []string{"io.example/shared@1.0.0 from-first", "io.example/a@1.0.0 a, edited", "io.example/b@1.0.0 b, edited", "io.example/c@1.0.0 c"},
+		},
+		{
+			first:  []string{"io.example/shared@1.0.0 from-first", "io.example/c@1.0.0 c"},
+			second: []string{"io.example/shared@2.0.0 from-second", "io.example/b@1.0.0 b, edited", "io.example/d@1.0.0 d"},
+			want:   []string{"io.example/shared@1.0.0 from-first", "io.example/b@1.0.0 b, edited", "io.example/c@1.0.0 c", "io.example/d@1.0.0 d"},
+		},
+	}
+	write := func(path string, state []string) {
+		writeAtomically(t, path, registryJSON(state...))
+	}
+	write(first, steps[0].first)
+	write(second, steps[0].second)
+	dataDir := filepath.Join(dir, "data")
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("dataDir: %s\nnats:\n  embedded: {listen: %q}\nhttp: {addr: %q}\nsources:\n"+
+		"  - name: first\n    file: {path: %s}\n    syncPolicy: {interval: 30m}\n"+
+		"  - name: second\n    file: {path: %s}\n    syncPolicy: {interval: 30m}\n"+
+		"registries:\n  - name: merged\n    sources: [first, second]\n", dataDir, anyPort, anyPort, first, second)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc := serveConfig(t, cfgPath, dataDir, "first")
+	base := "http://" + svc.httpAddr + "/registry/merged"
+	waitListing(t, base, steps[0].want)
+
+	held := map[string]string{} // name@version → server bytes
+	var newest time.Time
+	apply := func(query string) {
+		for _, s := range fullListing(t, base, query) {
+			if s.Meta.Official.Status == "deleted" {
+				delete(held, s.key())
+			} else {
+				b, _ := json.Marshal(s.Server)
+				held[s.key()] = string(b)
+			}
+			if s.Meta.Official.UpdatedAt.After(newest) {
+				newest = s.Meta.Official.UpdatedAt
+			}
+		}
+	}
+	apply("")
+	for i, step := range steps {
+		if i > 0 {
+			write(first, step.first)
+			write(second, step.second)
+			waitListing(t, base, step.want)
+			apply("updated_since=" + newest.Format(time.RFC3339Nano))
+		}
+		full := map[string]string{}
+		for _, s := range fullListing(t, base, "") {
+			b, _ := json.Marshal(s.Server)
+			full[s.key()] = string(b)
+		}
+		if !maps.Equal(held, full) {
+			t.Fatalf("after change %d the incremental client holds\n %v\nthe full listing is\n %v", i, held, full)
+		}
 	}
 }
