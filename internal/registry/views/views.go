@@ -449,30 +449,37 @@ func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content 
 				c.Plugins = append(c.Plugins, artifactRecord(rec, e.Version == latest))
 			}
 		}
-		if it.Key.Kind == merge.Server {
+		if it.Key.Kind == merge.Server && len(reg.Sources) > 1 {
 			took[it.Key] = w
 		}
 	}
-	for _, name := range reg.Sources {
+	for i, name := range reg.Sources {
 		s := f.sources[name]
 		if s == nil {
 			continue
 		}
+		for key := range s.tombstones {
+			if rec := s.records[key]; rec.Kind == entries.KindServer && !served[[2]string{rec.Name, rec.Version}] {
+				served[[2]string{rec.Name, rec.Version}] = true
+				c.Servers = append(c.Servers, serverRecord(rec, false))
+			}
+		}
+		if i == 0 {
+			continue // the first source wins every name it has
+		}
 		for _, rec := range s.records {
 			id := [2]string{rec.Name, rec.Version}
-			if rec.Kind != entries.KindServer || served[id] {
+			if rec.Kind != entries.KindServer || rec.Deleted || served[id] {
+				continue
+			}
+			// Live here and not served: an earlier source wins the name.
+			k, _ := keyOf(rec)
+			w, ok := took[k]
+			if !ok || w.source == name {
 				continue
 			}
 			r := serverRecord(rec, false)
-			if !rec.Deleted {
-				// Live here, so the name is won by an earlier source.
-				k, _ := keyOf(rec)
-				w, ok := took[k]
-				if !ok || w.source == name {
-					continue
-				}
-				r.Deleted, r.UpdatedAt = true, later(r.UpdatedAt, w.at)
-			}
+			r.Deleted, r.UpdatedAt = true, later(r.UpdatedAt, w.at)
 			served[id] = true
 			c.Servers = append(c.Servers, r)
 		}
