@@ -57,6 +57,15 @@ func TestServerRoutes(t *testing.T) {
 		{name: "cursor of no entry form", path: "/v0.1/servers?cursor=" + base64Of("no-separator"), code: 400, errHas: "invalid cursor"},
 		{name: "updated_since not RFC 3339", path: "/v0.1/servers?updated_since=yesterday", code: 400, errHas: `invalid updated_since "yesterday"`},
 		{name: "updated_since without time", path: "/v0.1/servers?updated_since=2025-06-01", code: 400, errHas: "invalid updated_since"},
+		{name: "updated_since with an offset", path: "/v0.1/servers?updated_since=2025-06-01T14:30:00%2B01:00",
+			want: []string{"io.github.acme/weather 0.9.0", "io.github.acme/weather 2.0.0", "org.gone/old 1.0.0"}},
+		{name: "updated_since in the future", path: "/v0.1/servers?updated_since=2030-01-01T00:00:00Z", want: []string{}},
+		{name: "updated_since long ago lists removals too", path: "/v0.1/servers?updated_since=1990-01-01T00:00:00Z",
+			want: []string{"com.example/files 3.0.0", "io.github.acme/weather 0.9.0", "io.github.acme/weather 1.0.0", "io.github.acme/weather 1.1.0", "io.github.acme/weather 2.0.0", "io.github.x/y 1.0.0+20130313144700", "org.gone/old 1.0.0"}},
+		{name: "updated_since with include_deleted=false contradicts itself", path: "/v0.1/servers?updated_since=1990-01-01T00:00:00Z&include_deleted=false",
+			code: 400, errHas: "include_deleted=false contradicts updated_since"},
+		{name: "include_deleted=false", path: "/v0.1/servers?include_deleted=false&search=weather",
+			want: []string{"io.github.acme/weather 1.0.0", "io.github.acme/weather 1.1.0", "io.github.acme/weather 2.0.0"}},
 		{name: "updated_since is strictly after and includes removals", path: "/v0.1/servers?updated_since=" + since,
 			want: []string{"io.github.acme/weather 0.9.0", "io.github.acme/weather 2.0.0", "org.gone/old 1.0.0"}},
 		{name: "updated_since at an update excludes it", path: "/v0.1/servers?updated_since=" + url.QueryEscape(t0.Add(2*time.Hour).Format(time.RFC3339Nano)),
@@ -71,6 +80,16 @@ func TestServerRoutes(t *testing.T) {
 		{name: "search finds a title", path: "/v0.1/servers?search=filesystem", want: []string{"com.example/files 3.0.0"}},
 		{name: "search finds a description", path: "/v0.1/servers?search=serves%20io.github.x", want: []string{"io.github.x/y 1.0.0+20130313144700"}},
 		{name: "search finding nothing", path: "/v0.1/servers?search=nothing-like-it", want: []string{}},
+		{name: "empty search", path: "/v0.1/servers?search=&version=latest",
+			want: []string{"com.example/files 3.0.0", "io.github.acme/weather 2.0.0", "io.github.x/y 1.0.0+20130313144700"}},
+		{name: "search with characters beyond ASCII", path: "/v0.1/servers?search=" + url.QueryEscape("测试名"), want: []string{}},
+		{name: "search, limit and version together", path: "/v0.1/servers?search=IO.GITHUB&limit=1&version=latest",
+			want: []string{"io.github.acme/weather 2.0.0"}},
+		{name: "an exact version with build metadata", path: "/v0.1/servers?version=1.0.0%2B20130313144700",
+			want: []string{"io.github.x/y 1.0.0+20130313144700"}},
+		{name: "versions of a URL-encoded name", path: "/v0.1/servers/io.github.x%2Fy/versions",
+			want: []string{"io.github.x/y 1.0.0+20130313144700"}},
+		{name: "a name with an unencoded slash is no route", path: "/v0.1/servers/io.github.x/y/versions", code: 404, errHas: "no route GET"},
 		{name: "versions newest first", path: "/v0.1/servers/io.github.acme%2Fweather/versions",
 			want: []string{"io.github.acme/weather 2.0.0", "io.github.acme/weather 1.1.0", "io.github.acme/weather 1.0.0"}},
 		{name: "versions with removals", path: "/v0.1/servers/io.github.acme%2Fweather/versions?include_deleted=true",
@@ -129,6 +148,20 @@ func httptestGet(h http.Handler, path string) *httptest.ResponseRecorder {
 	return rec
 }
 
+// TestLimitAboveTheMaximumIsCapped asks for 1001 entries of a registry
+// that has more than 1000: it gets 1000 and a cursor to the rest.
+func TestLimitAboveTheMaximumIsCapped(t *testing.T) {
+	_, base := serveRegistry(t, manyServers(501)) // 1002 entries
+	first := getList(t, base+"/v0.1/servers?limit=1001")
+	if len(first.Servers) != maxServerLimit || first.Metadata.NextCursor == "" {
+		t.Fatalf("limit=1001: %d entries, next cursor %q; want %d and a cursor", len(first.Servers), first.Metadata.NextCursor, maxServerLimit)
+	}
+	rest := getList(t, base+"/v0.1/servers?limit=1001&cursor="+first.Metadata.NextCursor)
+	if len(rest.Servers) != 2 || rest.Metadata.NextCursor != "" {
+		t.Fatalf("the page after: %d entries, next cursor %q; want 2 and none", len(rest.Servers), rest.Metadata.NextCursor)
+	}
+}
+
 func TestOneServerVersion(t *testing.T) {
 	_, base := serveRegistry(t, routeContent())
 	cases := []struct {
@@ -141,6 +174,8 @@ func TestOneServerVersion(t *testing.T) {
 		{name: "a URL-encoded version with build metadata", path: "/io.github.x%2Fy/versions/1.0.0%2B20130313144700", want: "io.github.x/y 1.0.0+20130313144700"},
 		{name: "latest of a URL-encoded name", path: "/io.github.x%2Fy/versions/latest", want: "io.github.x/y 1.0.0+20130313144700"},
 		{name: "a removed version", path: "/io.github.acme%2Fweather/versions/0.9.0", code: 404, errHas: `has no version "0.9.0"`},
+		{name: "a removed version with include_deleted=false", path: "/io.github.acme%2Fweather/versions/0.9.0?include_deleted=false", code: 404, errHas: `has no version "0.9.0"`},
+		{name: "an unencoded version with build metadata", path: "/io.github.x%2Fy/versions/1.0.0+20130313144700", want: "io.github.x/y 1.0.0+20130313144700"},
 		{name: "a removed version asked with include_deleted", path: "/io.github.acme%2Fweather/versions/0.9.0?include_deleted=true", want: "io.github.acme/weather 0.9.0"},
 		{name: "an unknown version", path: "/io.github.acme%2Fweather/versions/9.9.9", code: 404, errHas: `server "io.github.acme/weather" has no version "9.9.9"`},
 		{name: "an unknown name", path: "/io.github.acme%2Fnone/versions/latest", code: 404, errHas: `server "io.github.acme/none" not found`},

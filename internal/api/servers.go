@@ -87,20 +87,22 @@ func parseServerQuery(q url.Values) (serverQuery, *requestError) {
 	}
 	p.search = strings.ToLower(q.Get("search"))
 	p.version = q.Get("version")
+	if p.includeDeleted, rerr = includeDeleted(q); rerr != nil {
+		return p, rerr
+	}
 	if s := q.Get("updated_since"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return p, badRequest("invalid updated_since %q: must be an RFC 3339 time such as 2025-08-07T13:15:04Z", s)
 		}
+		// An incremental reader must learn of removals: a request that
+		// refuses them asks for something the API cannot answer.
+		if q.Get("include_deleted") != "" && !p.includeDeleted {
+			return p, badRequest("include_deleted=false contradicts updated_since, which always lists removed versions")
+		}
 		p.since = t
-		// An incremental reader must learn of removals.
 		p.includeDeleted = true
 	}
-	deleted, rerr := includeDeleted(q)
-	if rerr != nil {
-		return p, rerr
-	}
-	p.includeDeleted = p.includeDeleted || deleted
 	return p, nil
 }
 

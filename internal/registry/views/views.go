@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -408,48 +409,110 @@ func (f *Follower) registryConfig(name string) config.Registry {
 }
 
 // content is what the API serves of a merge: every version of every
-// winning entry, and the tombstones of server versions that no source of
-// the registry has any more (the first source's, in the registry's
-// order).
+// winning entry, and as tombstones the server versions the registry does
+// not serve: those that no source of the registry has any more, and those
+// of a later source that an earlier source's versions of the name hide
+// (the first source's record of each, in the registry's order).
+//
+// The times are the registry's, so the official incremental sync
+// (updated_since, dropping deleted entries) ends equal to a full listing
+// also when the source that wins a name changes: a version that wins
+// because an earlier source dropped the name is updated no earlier than
+// that drop (the earlier source's tombstones), and a version hidden
+// because an earlier source took the name is removed no earlier than that
+// source's versions of it appeared. Both are read from stored records
+// only, so every replica serves the same times.
 func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content {
 	var c api.Content
-	live := map[[2]string]bool{}
+	served := map[[2]string]bool{}
+	// took holds, for each server name served, when its winning source
+	// took it: the earliest update of the winner's versions of it.
+	took := map[merge.Key]winner{}
 	for _, it := range merged.Items() {
 		latest := it.Latest().Version
+		dropped := f.lastUpdate(reg.Sources[:slices.Index(reg.Sources, it.Source)], it.Key)
+		w := winner{source: it.Source}
 		for _, e := range it.Versions {
 			rec := f.sources[it.Source].byName[it.Key][e.Version]
 			switch it.Key.Kind {
 			case merge.Server:
-				live[[2]string{rec.Name, rec.Version}] = true
-				c.Servers = append(c.Servers, serverRecord(rec, e.Version == latest))
+				served[[2]string{rec.Name, rec.Version}] = true
+				r := serverRecord(rec, e.Version == latest)
+				r.UpdatedAt = later(r.UpdatedAt, dropped)
+				if w.at.IsZero() || r.UpdatedAt.Before(w.at) {
+					w.at = r.UpdatedAt
+				}
+				c.Servers = append(c.Servers, r)
 			case merge.Skill:
 				c.Skills = append(c.Skills, artifactRecord(rec, e.Version == latest))
 			case merge.Plugin:
 				c.Plugins = append(c.Plugins, artifactRecord(rec, e.Version == latest))
 			}
 		}
+		if it.Key.Kind == merge.Server && len(reg.Sources) > 1 {
+			took[it.Key] = w
+		}
 	}
-	for _, name := range reg.Sources {
+	for i, name := range reg.Sources {
 		s := f.sources[name]
 		if s == nil {
 			continue
 		}
-		keys := make([]string, 0, len(s.tombstones))
 		for key := range s.tombstones {
-			keys = append(keys, key)
+			if rec := s.records[key]; rec.Kind == entries.KindServer && !served[[2]string{rec.Name, rec.Version}] {
+				served[[2]string{rec.Name, rec.Version}] = true
+				c.Servers = append(c.Servers, serverRecord(rec, false))
+			}
 		}
-		slices.Sort(keys)
-		for _, key := range keys {
-			rec := s.records[key]
+		if i == 0 {
+			continue // the first source wins every name it has
+		}
+		for _, rec := range s.records {
 			id := [2]string{rec.Name, rec.Version}
-			if rec.Kind != entries.KindServer || live[id] {
+			if rec.Kind != entries.KindServer || rec.Deleted || served[id] {
 				continue
 			}
-			live[id] = true
-			c.Servers = append(c.Servers, serverRecord(rec, false))
+			// Live here and not served: an earlier source wins the name.
+			k, _ := keyOf(rec)
+			w, ok := took[k]
+			if !ok || w.source == name {
+				continue
+			}
+			r := serverRecord(rec, false)
+			r.Deleted, r.UpdatedAt = true, later(r.UpdatedAt, w.at)
+			served[id] = true
+			c.Servers = append(c.Servers, r)
 		}
 	}
 	return c
+}
+
+// winner is the source that wins a name and when it took it.
+type winner struct {
+	source string
+	at     time.Time
+}
+
+// lastUpdate is the latest update of any record of key in the sources
+// named: none of them has the key live (else it would win), so this is
+// when the last of them dropped it, zero when none did.
+func (f *Follower) lastUpdate(sources []string, key merge.Key) time.Time {
+	var t time.Time
+	for _, name := range sources {
+		if s := f.sources[name]; s != nil {
+			for _, rec := range s.byName[key] {
+				t = later(t, rec.UpdatedAt)
+			}
+		}
+	}
+	return t
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func serverRecord(rec *entries.Record, latest bool) api.ServerRecord {

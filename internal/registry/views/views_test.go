@@ -351,3 +351,72 @@ func TestSetRegistriesChangesTheViewsAtOnce(t *testing.T) {
 		t.Errorf("both after a's edit: %v", got)
 	}
 }
+
+// official decodes a listing into "name@version" → its official _meta.
+func official(t *testing.T, body string) map[string]struct {
+	Status    string
+	UpdatedAt time.Time
+} {
+	t.Helper()
+	var list struct {
+		Servers []struct {
+			Server struct{ Name, Version string }
+			Meta   map[string]struct {
+				Status    string
+				UpdatedAt time.Time
+			} `json:"_meta"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	out := map[string]struct {
+		Status    string
+		UpdatedAt time.Time
+	}{}
+	for _, s := range list.Servers {
+		out[s.Server.Name+"@"+s.Server.Version] = s.Meta["io.modelcontextprotocol.registry/official"]
+	}
+	return out
+}
+
+// When the source that wins a name changes, the versions that start or
+// stop being served are dated at that change, so that updated_since lists
+// them: a version of b that wins once a drops the name is updated no
+// earlier than a's removal, and one that a hides again is deleted no
+// earlier than a's versions came back. A follower started afterwards
+// serves the same.
+func TestAWinnerChangeIsDatedForIncrementalClients(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "a")))
+	f.write("b", snapshot(server("io.x/one", "2.0.0", "b")))
+	fl := f.follow()
+	const path = "/registry/both/v0.1/servers?include_deleted=true"
+	_, body, _ := fl.get(t, path)
+	got := official(t, body)
+	if got["io.x/one@2.0.0"].Status != "deleted" || got["io.x/one@2.0.0"].UpdatedAt.Before(got["io.x/one@1.0.0"].UpdatedAt) {
+		t.Fatalf("b's version hidden by a's: %+v", got)
+	}
+
+	f.write("a", snapshot(server("io.x/two", "1.0.0", "a")))
+	testsupport.Eventually(t, "a's removal applied", func() bool { return fl.appliedOf("a") == 1 })
+	_, body, _ = fl.get(t, path)
+	got = official(t, body)
+	dropped := got["io.x/one@1.0.0"]
+	if dropped.Status != "deleted" || got["io.x/one@2.0.0"].Status != "active" || got["io.x/one@2.0.0"].UpdatedAt.Before(dropped.UpdatedAt) {
+		t.Fatalf("after a dropped io.x/one: %+v", got)
+	}
+
+	f.write("a", snapshot(server("io.x/two", "1.0.0", "a"), server("io.x/one", "1.0.0", "a")))
+	testsupport.Eventually(t, "a's addition applied", func() bool { return fl.appliedOf("a") == 2 })
+	_, body, etag := fl.get(t, path)
+	got = official(t, body)
+	back := got["io.x/one@1.0.0"]
+	if back.Status != "active" || !back.UpdatedAt.After(dropped.UpdatedAt) ||
+		got["io.x/one@2.0.0"].Status != "deleted" || got["io.x/one@2.0.0"].UpdatedAt.Before(back.UpdatedAt) {
+		t.Fatalf("after a took io.x/one back: %+v", got)
+	}
+	if _, lateBody, lateETag := f.follow().get(t, path); lateETag != etag || lateBody != body {
+		t.Errorf("a follower started afterwards serves\n%s\nnot\n%s", lateBody, body)
+	}
+}
