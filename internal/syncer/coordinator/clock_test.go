@@ -69,12 +69,16 @@ func (c *fakeClock) advance(d time.Duration) {
 	}
 }
 
+// current is the clock's time, read without counting as a call of Now.
+func (c *fakeClock) current() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
 // advanceTo moves the clock forward to t, if it is not there yet.
 func (c *fakeClock) advanceTo(t time.Time) {
-	c.mu.Lock()
-	d := t.Sub(c.now)
-	c.mu.Unlock()
-	c.advance(max(d, 0))
+	c.advance(max(t.Sub(c.current()), 0))
 }
 
 // running returns the pauses not run or stopped yet.
