@@ -19,6 +19,7 @@
 // or changes), package coordinator (the interval safety net and the pass
 // at startup, both decided from the status records the workers keep) and
 // the sync command of cmd/regsync (manual requests). Every producer stores
-// its events through bus.Producer. The producers of this package pass the
-// conformance suite of package watchtest.
+// its events through bus.Producer. The producers of this package, the
+// webhook receiver and the interval fallback pass the conformance suite of
+// package watchtest.
 package watch

@@ -209,9 +209,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.logger.Warn("trigger consumer lost, making it again", "consumer", ConsumerName, "stream", events.StreamTriggers)
 	}
 	c.notReady.Store(&errShutdown)
-	for _, d := range c.queues.close() {
-		_ = d.msg.Nak()
-	}
+	nak(c.queues.close())
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	select {
@@ -446,18 +444,19 @@ func (c *Coordinator) handle(stopping context.Context, name string, ds []trigger
 
 	lease, err := c.leases.TryAcquire(stopping, name)
 	if err != nil {
-		delay := time.Second
 		var held *HeldError
-		if errors.As(err, &held) {
-			// Holders let go as soon as they are done, usually long
-			// before the lease would expire: look again soon.
-			delay = min(max(time.Until(held.Until), 50*time.Millisecond), c.leases.pollInterval())
-			log.Debug("lease held elsewhere, trying again later", "holder", held.Holder, "retry_in", delay)
-			c.opts.Metrics.leaseHeld()
-		} else {
-			log.Warn("cannot take lease, trying again later", "err", err, "retry_in", delay)
+		if !errors.As(err, &held) {
+			c.retry(log, name, ds, fmt.Errorf("take lease: %w", err))
+			return
 		}
-		c.later(name, ds, delay)
+		// Holders let go as soon as they are done, usually long before
+		// the lease would expire: look again soon.
+		delay := min(max(time.Until(held.Until), 50*time.Millisecond), c.leases.pollInterval())
+		log.Debug("lease held elsewhere, trying again later", "holder", held.Holder, "retry_in", delay)
+		c.opts.Metrics.leaseHeld()
+		if !c.queues.wait(name, ds, delay) {
+			nak(ds)
+		}
 		return
 	}
 
@@ -484,18 +483,28 @@ func (c *Coordinator) handle(stopping context.Context, name string, ds []trigger
 		log.Warn("lease not released, it will expire", "err", rerr)
 	}
 	if err != nil {
-		log.Warn("batch not answered, trying again", "err", err)
-		c.later(name, rest, time.Second)
+		c.retry(log, name, rest, fmt.Errorf("answer batch: %w", err))
 	}
 }
 
-// later puts deliveries back for another try after delay, or hands them
-// back to the stream when the coordinator is shutting down.
-func (c *Coordinator) later(name string, ds []triggerMsg, delay time.Duration) {
-	if !c.queues.retry(name, ds, delay) {
-		for _, d := range ds {
-			_ = d.msg.Nak()
-		}
+// retry puts back deliveries that could not be answered because of err,
+// for another try after the pause of the source's consecutive failures
+// (queueRetry), or hands them back to the stream when the coordinator is
+// shutting down.
+func (c *Coordinator) retry(log *slog.Logger, name string, ds []triggerMsg, err error) {
+	delay, ok := c.queues.retry(name, ds)
+	if !ok {
+		log.Debug("triggers handed back: shutting down", "err", err)
+		nak(ds)
+		return
+	}
+	log.Warn("triggers not answered, trying again later", "err", err, "retry_in", delay)
+}
+
+// nak hands deliveries back to the stream for redelivery.
+func nak(ds []triggerMsg) {
+	for _, d := range ds {
+		_ = d.msg.Nak()
 	}
 }
 

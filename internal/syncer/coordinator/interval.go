@@ -20,6 +20,9 @@ import (
 type Interval struct {
 	producer bus.Producer
 	logger   *slog.Logger
+	// clock tells the time the schedule is read at and wakes the loop
+	// when its next slot or retry comes.
+	clock clock
 
 	mu sync.Mutex
 	// intervals are the sources' syncPolicy intervals, parsed once: the
@@ -50,7 +53,8 @@ func retryID(source string, st *state.Status) string {
 // NewInterval returns an Interval for the given sources. A StatusWatch
 // tells it the failed sources to retry.
 func NewInterval(pub bus.Publisher, srcs []config.Source, logger *slog.Logger) *Interval {
-	iv := &Interval{producer: pub.Producer(events.ProducerInterval, logger), logger: logger, retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
+	iv := &Interval{producer: pub.Producer(events.ProducerInterval, logger), logger: logger, clock: wallClock{},
+		retries: map[string]nextRetry{}, slots: map[string]int64{}, wake: make(chan struct{}, 1)}
 	iv.SetSources(srcs)
 	return iv
 }
@@ -76,24 +80,26 @@ func (iv *Interval) poke() {
 	}
 }
 
-// Run publishes triggers until ctx is done.
+// Run publishes triggers until ctx is done. Each round reads the schedule
+// at one time and sleeps until the next slot or retry after that same
+// time: a slot that starts while a round publishes is published by the
+// next round at once, not skipped for the slot after it.
 func (iv *Interval) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	for {
-		now := time.Now()
+		now := iv.clock.Now()
 		for _, d := range iv.due(now) {
 			if err := iv.publish(ctx, d); err != nil && ctx.Err() == nil {
 				iv.logger.Warn("interval trigger not published, next slot will try again", "source", d.source, "err", err)
 			}
 		}
-		timer.Reset(max(time.Until(iv.next(time.Now())), 10*time.Millisecond))
+		stop := iv.clock.AfterFunc(max(iv.next(now).Sub(iv.clock.Now()), 10*time.Millisecond), iv.poke)
 		select {
 		case <-ctx.Done():
+			stop()
 			return nil
-		case <-timer.C:
 		case <-iv.wake:
 		}
+		stop()
 	}
 }
 

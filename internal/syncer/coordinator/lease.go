@@ -197,31 +197,22 @@ func (l *Lease) Renew(ctx context.Context) error {
 }
 
 // KeepAlive renews the lease every third of its TTL until ctx is done. A
-// renewal that fails is retried while the lease is surely still ours on
-// the server (until a sixth of the TTL before it expires); then, or at
-// once when another holder took it, it calls lost and returns. The work
-// under the lease must stop when lost is called.
+// renewal that fails is retried, every tenth of the TTL, while the lease is
+// surely still ours on the server (until a sixth of the TTL before it
+// expires); then, or at once when another holder took it, it calls lost
+// and returns. The work under the lease must stop when lost is called.
 func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 	ttl := l.leases.ttl
-	wait := ttl / 3
-	for {
-		if retry.Wait(ctx, wait) != nil {
-			return
-		}
-		safe := l.renewed.Add(ttl - ttl/6)
-		renew, cancel := context.WithDeadline(ctx, safe)
-		err := l.Renew(renew)
+	renewal := retry.Backoff{First: ttl / 10, Limit: ttl / 10, Retryable: func(err error) bool { return !jserr.IsConflict(err) }}
+	for retry.Wait(ctx, ttl/3) == nil {
+		safe, cancel := context.WithDeadline(ctx, l.renewed.Add(ttl-ttl/6))
+		err := renewal.Do(safe, l.Renew)
 		cancel()
-		switch {
-		case err == nil:
-			wait = ttl / 3
-		case ctx.Err() != nil:
+		if err != nil {
+			if ctx.Err() == nil {
+				lost(err)
+			}
 			return
-		case jserr.IsConflict(err), !time.Now().Before(safe):
-			lost(err)
-			return
-		default:
-			wait = min(ttl/10, time.Until(safe))
 		}
 	}
 }

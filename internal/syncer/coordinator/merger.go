@@ -23,6 +23,7 @@ import (
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/registry/merge"
 	"github.com/regsync/regsync/internal/registry/views"
+	"github.com/regsync/regsync/internal/retry"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -48,12 +49,17 @@ type Merger struct {
 	ledger  *ledger[*events.RegistryStatus]
 	status  *registryStatuses
 	log     *slog.Logger
-	// retry is how often registries not written yet are looked at again.
-	retry time.Duration
+	// clock tells when a registry that waits is looked at again.
+	clock clock
+	// heldWait is how long a registry whose lease another replica holds
+	// waits before it is looked at again: the holder may die.
+	heldWait time.Duration
 
 	mu         sync.Mutex
 	registries []config.Registry
 	dirty      map[string]bool
+	// waiting holds the registries not written yet for a while.
+	waiting map[string]mergeWait
 	// reconfigured holds the registries whose sources or their order
 	// changed, until the view of the new configuration is stored.
 	reconfigured map[string]bool
@@ -88,8 +94,8 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 			return err
 		}}
 	return &Merger{h: h, leases: opts.Leases, views: opts.Views, objects: h.Registries, ledger: l, status: st,
-		log: opts.Logger, retry: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
-		dirty: map[string]bool{}, reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
+		log: opts.Logger, clock: wallClock{}, heldWait: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
+		dirty: map[string]bool{}, waiting: map[string]mergeWait{}, reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
 		wake: make(chan struct{}, 1)}
 }
 
@@ -159,51 +165,99 @@ func (m *Merger) poke() {
 }
 
 // Run writes registries as they change until ctx ends. A registry whose
-// lease another replica holds, or whose write failed, is looked at again
-// after a while.
+// lease another replica holds, or whose write failed, waits a while before
+// it is looked at again (merged).
 func (m *Merger) Run(ctx context.Context) error {
 	limit, err := bus.ValueLimit(ctx, m.h.RegistryStatus, m.h.JS.Conn())
 	if err != nil {
 		m.log.Warn("registry status records are fitted to the server's message limit alone", "err", err)
 	}
 	m.ledger.recordLimit = limit
-	t := time.NewTicker(m.retry)
-	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-m.wake:
-		case <-t.C:
-		}
-		// A registry changed while it is written is written again.
-		m.mu.Lock()
-		names := make([]string, 0, len(m.dirty))
-		for name := range m.dirty {
-			names = append(names, name)
-		}
-		clear(m.dirty)
-		m.mu.Unlock()
-		slices.Sort(names)
-		for _, name := range names {
+		for _, name := range m.due(m.clock.Now()) {
 			if ctx.Err() != nil {
 				return nil
 			}
-			err := m.merge(ctx, name)
-			if err == nil {
-				continue
-			}
-			var held *HeldError
-			if errors.As(err, &held) { // looked at again: the holder may die
-				m.log.Debug("registry written by another replica", "registry", name, "err", err)
-			} else {
-				m.log.Warn("registry not written; trying again", "registry", name, "err", err)
-			}
-			m.mu.Lock()
-			m.dirty[name] = true
-			m.mu.Unlock()
+			m.merged(name, m.merge(ctx, name), m.clock.Now())
+		}
+		stop := func() bool { return false }
+		if d, ok := m.nextDue(m.clock.Now()); ok {
+			stop = m.clock.AfterFunc(d, m.poke)
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			return nil
+		case <-m.wake:
+		}
+		stop()
+	}
+}
+
+// mergeWait is a registry not written yet for a while.
+type mergeWait struct {
+	failures int       // its writes in a row that failed
+	at       time.Time // when it is looked at again
+}
+
+// mergeRetry is the pause before a registry whose write failed is written
+// again: a second, doubling with each further failure in a row, up to half
+// a minute.
+var mergeRetry = retry.Backoff{First: time.Second, Limit: 30 * time.Second}
+
+// due takes, sorted, the changed registries that do not wait past now. A
+// registry changed while it is written is written again.
+func (m *Merger) due(now time.Time) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var names []string
+	for name := range m.dirty {
+		if w, ok := m.waiting[name]; !ok || !w.at.After(now) {
+			names = append(names, name)
+			delete(m.dirty, name)
 		}
 	}
+	slices.Sort(names)
+	return names
+}
+
+// merged notes how the write of a registry went: a write ends its
+// failures; a registry whose lease is held elsewhere waits heldWait, and
+// one whose write failed mergeRetry's pause for its failures in a row.
+func (m *Merger) merged(name string, err error, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil {
+		delete(m.waiting, name)
+		return
+	}
+	m.dirty[name] = true
+	w := m.waiting[name]
+	var held *HeldError
+	if errors.As(err, &held) {
+		w.at = now.Add(m.heldWait)
+		m.log.Debug("registry written by another replica", "registry", name, "err", err)
+	} else {
+		w.failures++
+		wait := mergeRetry.Delay(w.failures)
+		w.at = now.Add(wait)
+		m.log.Warn("registry not written; trying again", "registry", name, "retry_in", wait, "err", err)
+	}
+	m.waiting[name] = w
+}
+
+// nextDue is how long after now the first changed registry that waits is
+// due; false when none waits.
+func (m *Merger) nextDue(now time.Time) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var next time.Time
+	for name := range m.dirty {
+		if w, ok := m.waiting[name]; ok && (next.IsZero() || w.at.Before(next)) {
+			next = w.at
+		}
+	}
+	return max(next.Sub(now), 0), !next.IsZero()
 }
 
 // merge writes what changed of one registry under its lease.

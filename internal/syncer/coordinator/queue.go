@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/regsync/regsync/internal/retry"
 )
 
 // triggerMsg is one trigger message delivered from REGSYNC_TRIGGERS,
@@ -48,10 +50,16 @@ type queue struct {
 	pending []triggerMsg
 	running []triggerMsg
 	queued  bool
-	// waiting is set while the source sits out a retry delay (its lease is
-	// held elsewhere, or NATS did not answer); new deliveries join pending
-	// without readying it.
+	// waiting is set while the source sits out a pause (its lease is held
+	// elsewhere, or NATS did not answer); new deliveries join pending
+	// without readying it. stop ends the pause early, at shutdown.
 	waiting bool
+	stop    func() bool
+	// failures counts the source's batches in a row that were put back
+	// after a failure; a batch that is not put back sets it to 0.
+	failures int
+	// putBack says the running batch was put back (retry or wait).
+	putBack bool
 }
 
 // queues coalesces deliveries per source and hands sources to workers: a
@@ -63,10 +71,23 @@ type queues struct {
 	bySrc  map[string]*queue
 	ready  []string
 	closed bool
+	// backoff is the pause before a source whose batch failed is tried
+	// again, after its consecutive failures.
+	backoff retry.Backoff
+	// clock ends the pauses.
+	clock clock
 }
 
+// queueRetry is the pause before a batch that could not be answered (NATS
+// did not answer, its result could not be stored) is tried again: a second
+// after the first failure, doubled after each further one in a row, so a
+// source whose calls keep failing does not keep a worker busy; bounded like
+// the retry of the trigger consumer, so the queues go on within seconds of
+// the consumer once NATS is back.
+var queueRetry = retry.Backoff{First: time.Second, Limit: 10 * time.Second}
+
 func newQueues() *queues {
-	q := &queues{bySrc: map[string]*queue{}}
+	q := &queues{bySrc: map[string]*queue{}, backoff: queueRetry, clock: wallClock{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -116,12 +137,17 @@ func (q *queues) next() (source string, batch []triggerMsg, ok bool) {
 }
 
 // done marks a source's batch finished and readies it again if deliveries
-// arrived meanwhile.
+// arrived meanwhile. A batch that was not put back ends the source's run
+// of failures.
 func (q *queues) done(source string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	sq := q.bySrc[source]
 	sq.running = nil
+	if !sq.putBack {
+		sq.failures = 0
+	}
+	sq.putBack = false
 	if len(sq.pending) == 0 && !sq.waiting {
 		delete(q.bySrc, source)
 		return
@@ -129,31 +155,52 @@ func (q *queues) done(source string) {
 	q.markReady(source, sq)
 }
 
-// retry puts the rest of a source's batch back, ahead of anything that
-// arrived meanwhile, and readies the source again after delay. The worker
-// is free for other sources in between; the deliveries stay held (and kept
-// alive by the heartbeat), so no other replica answers them out of order.
-// The caller still calls done. False means the queues are closed and the
-// caller must hand the deliveries back to the stream itself.
-func (q *queues) retry(source string, rest []triggerMsg, delay time.Duration) bool {
+// retry puts the rest of a source's batch back after a failure, ahead of
+// anything that arrived meanwhile, and readies the source again after the
+// backoff's pause for its consecutive failures, which it returns. The
+// worker is free for other sources in between; the deliveries stay held
+// (and kept alive by the heartbeat), so no other replica answers them out
+// of order. The caller still calls done. False means the queues are closed
+// and the caller must hand the deliveries back to the stream itself.
+func (q *queues) retry(source string, rest []triggerMsg) (time.Duration, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return 0, false
+	}
+	sq := q.bySrc[source]
+	sq.failures++
+	delay := q.backoff.Delay(sq.failures)
+	q.putBack(source, sq, rest, delay)
+	return delay, true
+}
+
+// wait is retry for a batch that did not fail but cannot be worked on
+// before d has passed (its lease is held elsewhere): the source's failures
+// are neither counted nor forgiven.
+func (q *queues) wait(source string, rest []triggerMsg, d time.Duration) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return false
 	}
-	sq := q.bySrc[source]
+	q.putBack(source, q.bySrc[source], rest, d)
+	return true
+}
+
+func (q *queues) putBack(source string, sq *queue, rest []triggerMsg, delay time.Duration) {
+	sq.putBack = true
 	sq.pending = append(append([]triggerMsg{}, rest...), sq.pending...)
-	if len(sq.pending) == 0 {
-		return true
+	if len(sq.pending) == 0 || sq.waiting {
+		return
 	}
 	sq.waiting = true
-	time.AfterFunc(delay, func() {
+	sq.stop = q.clock.AfterFunc(delay, func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		sq.waiting = false
+		sq.waiting, sq.stop = false, nil
 		q.markReady(source, sq)
 	})
-	return true
 }
 
 // take removes from a source's pending deliveries those that answered
@@ -192,8 +239,8 @@ func (q *queues) held() []triggerMsg {
 	return out
 }
 
-// close wakes every waiting worker and returns the deliveries that no
-// worker has, so they can be handed back to the stream.
+// close wakes every waiting worker, ends the pauses and returns the
+// deliveries that no worker has, so they can be handed back to the stream.
 func (q *queues) close() []triggerMsg {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -201,6 +248,9 @@ func (q *queues) close() []triggerMsg {
 	q.cond.Broadcast()
 	var out []triggerMsg
 	for _, sq := range q.bySrc {
+		if sq.stop != nil {
+			sq.stop()
+		}
 		out = append(out, sq.pending...)
 		sq.pending = nil
 	}

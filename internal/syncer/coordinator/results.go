@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -80,7 +81,7 @@ func refusalBatch(ds []triggerMsg) batch {
 // refuse publishes the refusal of b (see refusal) with the id
 // <prefix>-<source>-<ref of its newest trigger>, counts it under label and
 // acknowledges its triggers. It reports false when the result could not be
-// stored: the triggers then come back a second later.
+// stored: the triggers are then tried again after a pause (queueRetry).
 func (c *Coordinator) refuse(ctx context.Context, log *slog.Logger, name, prefix, label string, b batch, data *events.SyncFailed) bool {
 	ev, err := events.New(prefix+"-"+name+"-"+b.deliveries[len(b.deliveries)-1].ref(), c.opts.Source, data)
 	if err != nil {
@@ -93,8 +94,7 @@ func (c *Coordinator) refuse(ctx context.Context, log *slog.Logger, name, prefix
 	err = c.ledger.publish(call, events.ResultSubject(name, events.OutcomeFailed), ev)
 	cancel()
 	if err != nil {
-		log.Warn("cannot publish result, trying again later", "err", err)
-		c.later(name, b.deliveries, time.Second)
+		c.retry(log, name, b.deliveries, fmt.Errorf("publish result: %w", err))
 		return false
 	}
 	c.opts.Metrics.answered(label, events.OutcomeFailed, data.Reason, b.deliveries, time.Now())

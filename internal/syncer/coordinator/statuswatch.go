@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -21,6 +22,9 @@ type StatusWatch struct {
 	bucket    statusBucket
 	followers []statusFollower
 	logger    *slog.Logger
+	// wait pauses before a stopped watch starts again (retry.Wait, or a
+	// test's).
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // statusBucket opens regsync_status, creating it when it is missing
@@ -41,42 +45,55 @@ type statusFollower interface {
 // NewStatusWatch returns a StatusWatch that feeds followers (StatusMetrics,
 // Interval).
 func NewStatusWatch(bucket statusBucket, logger *slog.Logger, followers ...statusFollower) *StatusWatch {
-	return &StatusWatch{bucket: bucket, followers: followers, logger: logger}
+	return &StatusWatch{bucket: bucket, followers: followers, logger: logger, wait: retry.Wait}
 }
 
 // Run follows regsync_status until ctx is done. When its watch stops
-// (the bucket was deleted, or its stream lost) it opens the bucket again,
-// creating it if it is missing, and watches it from the start: the
-// records replay, so nothing is missed.
+// (the bucket was deleted, or its stream lost), or the bucket cannot be
+// opened (NATS does not answer), it opens the bucket again, creating it if
+// it is missing, and watches it from the start: the records replay, so
+// nothing is missed. The pause before it does grows with the watches in a
+// row that stopped before they replayed the records (rewatch).
 func (w *StatusWatch) Run(ctx context.Context) error {
+	failures := 0
 	for {
-		err := w.follow(ctx)
+		caughtUp, err := w.follow(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			return err
+		if caughtUp {
+			failures = 0
 		}
-		w.logger.Warn("status watch stopped; watching again, creating the bucket if it was deleted", "bucket", events.BucketStatus)
-		if retry.Wait(ctx, rewatchWait) != nil {
+		failures++
+		wait := rewatch.Delay(failures)
+		if err == nil {
+			err = errWatchStopped
+		}
+		w.logger.Warn("status watch stopped; watching again, creating the bucket if it was deleted", "bucket", events.BucketStatus, "retry_in", wait, "err", err)
+		if w.wait(ctx, wait) != nil {
 			return nil
 		}
 	}
 }
 
-// rewatchWait is the pause before a stopped status watch starts again.
-const rewatchWait = time.Second
+// rewatch is the pause before a stopped status watch starts again: a
+// second, doubling while watches keep stopping before they replay the
+// records, up to half a minute.
+var rewatch = retry.Backoff{First: time.Second, Limit: 30 * time.Second}
 
-// follow watches regsync_status until ctx is done or the watch stops. Its
+var errWatchStopped = errors.New("watch stopped")
+
+// follow watches regsync_status until ctx is done or the watch stops, and
+// reports whether the watch replayed every record before it stopped. Its
 // error is one opening the bucket or its watch.
-func (w *StatusWatch) follow(ctx context.Context) error {
+func (w *StatusWatch) follow(ctx context.Context) (caughtUp bool, err error) {
 	kv, err := w.bucket.EnsureStatus(ctx)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", events.BucketStatus, err)
+		return false, fmt.Errorf("open %s: %w", events.BucketStatus, err)
 	}
 	kw, err := kv.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", events.BucketStatus, err)
+		return false, fmt.Errorf("watch %s: %w", events.BucketStatus, err)
 	}
 	defer func() { _ = kw.Stop() }()
 	for _, f := range w.followers {
@@ -85,12 +102,14 @@ func (w *StatusWatch) follow(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return caughtUp, nil
 		case entry, ok := <-kw.Updates():
 			if !ok {
-				return nil
+				return caughtUp, nil
 			}
-			if entry != nil {
+			if entry == nil { // the records are replayed
+				caughtUp = true
+			} else {
 				w.note(entry)
 			}
 		}

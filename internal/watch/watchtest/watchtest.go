@@ -1,11 +1,36 @@
 // Package watchtest is the conformance suite of the producers. Every part
-// that notices that a source may have changed and stores a trigger for it
-// (the file watcher, the git and HTTP pollers, the webhook receiver)
-// promises the same behaviour; TestProducer checks it against each one,
-// through a small Harness per producer, as watermill's tests.TestPubSub
-// does for its Pub/Subs. The interval fallback is not among them: it
-// requests syncs by the clock, not on a change it sees, and its own tests
-// (package coordinator) cover its slots and retries.
+// that stores triggers on its own (the file watcher, the git and HTTP
+// pollers, the webhook receiver, the interval fallback) promises the same
+// behaviour; TestProducer checks it against each one, through a small
+// Harness per producer, as watermill's tests.TestPubSub does for its
+// Pub/Subs.
+//
+// The suite speaks of a source that changes (Set), of the producer looking
+// at it again (Settle) and of the revision a trigger names. Each producer
+// maps them onto what it watches:
+//
+//   - File watcher (package watch): Set writes new content to the file; a
+//     trigger names the file's digest. Settle waits for a probe file's
+//     trigger, which the watcher reads after every earlier change.
+//   - Git and HTTP pollers (package watch): Set moves the fake remote's ref
+//     or document; a trigger names the commit or digest (an api source
+//     names none: its query only tells that something changed). Settle
+//     waits for two more checks of the fake remote.
+//   - Webhook receiver (package webhook): Set sends a new signed push
+//     delivery; a trigger names the pushed commit (a generic delivery names
+//     none). Settle redelivers the last push, as a forge does when it
+//     missed the answer: the redelivery must collapse, so it is a look at an
+//     unchanged source. The receiver runs in the requests it answers and
+//     has no loop to stop, so "stops when its context is cancelled" is
+//     skipped for it.
+//   - Interval fallback (package coordinator): its change is time passing.
+//     Set moves the test's clock to the start of the source's next interval
+//     slot; the trigger names no revision, so the harness takes the slot
+//     its id requests (iv-<source>-<slot>) for one. Settle wakes the loop as
+//     a new configuration or a failure's status does, and waits until a
+//     round that read the clock after that sleeps again: a wake-up within a
+//     slot publishes nothing, and slots that pass faster than the loop runs
+//     end with a trigger for the newest.
 package watchtest
 
 import (

@@ -1,0 +1,117 @@
+package coordinator
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func newPausedQueues() (*queues, *fakeClock) {
+	q, c := newQueues(), newFakeClock()
+	q.clock = c
+	return q, c
+}
+
+// nextBatch takes the next batch and checks it is source's.
+func nextBatch(t *testing.T, q *queues, source string) []triggerMsg {
+	t.Helper()
+	got, batch, ok := q.next()
+	if !ok || got != source {
+		t.Fatalf("next() = %q, %v; want %q", got, ok, source)
+	}
+	return batch
+}
+
+func TestQueueRetryPausesGrowWithConsecutiveFailures(t *testing.T) {
+	q, p := newPausedQueues()
+	q.add("a", triggerMsg{id: "t1"})
+	var asked []time.Duration
+	for range 6 {
+		batch := nextBatch(t, q, "a")
+		delay, ok := q.retry("a", batch)
+		if !ok {
+			t.Fatal("retry on open queues reported closed")
+		}
+		asked = append(asked, delay)
+		q.done("a")
+		p.advance(queueRetry.Limit)
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	if !slices.Equal(asked, want) || !slices.Equal(p.pauses(), want) {
+		t.Errorf("pauses after six failures in a row: returned %v, waited %v; want %v", asked, p.asked, want)
+	}
+}
+
+func TestQueueRetryPauseStartsOverAfterSuccess(t *testing.T) {
+	q, p := newPausedQueues()
+	q.add("a", triggerMsg{id: "t1"})
+	for range 3 {
+		q.retry("a", nextBatch(t, q, "a"))
+		q.done("a")
+		p.advance(queueRetry.Limit)
+	}
+	nextBatch(t, q, "a")
+	q.add("a", triggerMsg{id: "t2"}) // arrives during the sync that succeeds
+	q.done("a")
+
+	if delay, _ := q.retry("a", nextBatch(t, q, "a")); delay != queueRetry.First {
+		t.Errorf("first failure after a success paused %v, want %v", delay, queueRetry.First)
+	}
+}
+
+func TestQueueWaitForLeaseIsNotAFailure(t *testing.T) {
+	q, p := newPausedQueues()
+	q.add("a", triggerMsg{id: "t1"})
+	q.retry("a", nextBatch(t, q, "a"))
+	q.done("a")
+	p.advance(queueRetry.Limit)
+	if !q.wait("a", nextBatch(t, q, "a"), 50*time.Millisecond) {
+		t.Fatal("wait on open queues reported closed")
+	}
+	q.done("a")
+	p.advance(queueRetry.Limit)
+	if delay, _ := q.retry("a", nextBatch(t, q, "a")); delay != 2*queueRetry.First {
+		t.Errorf("second failure, after a wait for the lease, paused %v; want %v", delay, 2*queueRetry.First)
+	}
+	if want := []time.Duration{time.Second, 50 * time.Millisecond, 2 * time.Second}; !slices.Equal(p.pauses(), want) {
+		t.Errorf("paused %v, want %v", p.asked, want)
+	}
+}
+
+func TestQueueRetriedSourceWaitsItsPause(t *testing.T) {
+	q, p := newPausedQueues()
+	q.add("a", triggerMsg{id: "t1"})
+	q.retry("a", nextBatch(t, q, "a"))
+	q.done("a")
+	q.add("a", triggerMsg{id: "t2"}) // joins the batch that waits
+	q.add("b", triggerMsg{id: "t3"})
+	if got := nextBatch(t, q, "b"); len(got) != 1 {
+		t.Errorf("b's batch %+v", got)
+	}
+	q.done("b")
+	p.advance(queueRetry.Limit)
+	got := nextBatch(t, q, "a")
+	if ids := []string{got[0].id, got[1].id}; len(got) != 2 || !slices.Equal(ids, []string{"t1", "t2"}) {
+		t.Errorf("after its pause a's batch is %+v, want t1 then t2", got)
+	}
+}
+
+func TestQueueCloseEndsPausesAndHandsBackWaitingTriggers(t *testing.T) {
+	q, p := newPausedQueues()
+	q.add("a", triggerMsg{id: "t1"})
+	q.retry("a", nextBatch(t, q, "a"))
+	q.done("a")
+	back := q.close()
+	if len(back) != 1 || back[0].id != "t1" {
+		t.Errorf("close handed back %+v, want t1", back)
+	}
+	if n := len(p.running()); n != 0 {
+		t.Errorf("%d pauses still running after close", n)
+	}
+	if _, ok := q.retry("a", back); ok {
+		t.Error("retry after close reported the triggers kept")
+	}
+	if q.wait("a", back, time.Second) {
+		t.Error("wait after close reported the triggers kept")
+	}
+}
