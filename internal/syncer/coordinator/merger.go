@@ -293,6 +293,11 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	data := changeOf(name, before, v, generation)
 	data.Reason = reason
+	var stored []events.RegistrySource
+	if prev != nil {
+		stored = prev.Sources
+	}
+	data.Causes, data.CauseCount = causesOf(stored, sources)
 	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
 		func(s *events.RegistryStatus, _ uint64) (string, events.Data) {
 			data.PreviousGeneration = s.Generation
@@ -346,7 +351,7 @@ func (m *Merger) sourcesOf(v *views.Registry) []events.RegistrySource {
 	out := make([]events.RegistrySource, 0, len(v.Sources))
 	for _, s := range v.Sources {
 		out = append(out, events.RegistrySource{Name: s.Name, Phase: m.phases[s.Name],
-			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash})
+			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash, ResultID: s.Commit.ResultID})
 	}
 	return out
 }
@@ -529,6 +534,27 @@ func changeOf(name string, before, after *views.Registry, generation uint64) eve
 		}
 	}
 	return c
+}
+
+// causesOf names the results that stored a source's data in the view and
+// not in the one stored before (its record's sources), in the registry's
+// order: at most events.MaxCauses of them, and how many there are.
+func causesOf(stored, sources []events.RegistrySource) ([]events.Cause, int) {
+	var causes []events.Cause
+	n := 0
+	for _, s := range sources {
+		if s.ResultID == "" {
+			continue // not synced, or stored before results were named
+		}
+		if slices.ContainsFunc(stored, func(o events.RegistrySource) bool { return o.Name == s.Name && o.ResultID == s.ResultID }) {
+			continue
+		}
+		n++
+		if len(causes) < events.MaxCauses {
+			causes = append(causes, events.Cause{Source: s.Name, ResultID: s.ResultID, Revision: s.Revision})
+		}
+	}
+	return causes, n
 }
 
 // shrinkRegistryStatus cuts the condition messages of a registry's record.
