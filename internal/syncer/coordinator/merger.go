@@ -259,6 +259,24 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		generation, prevDigest = prev.Generation, prev.ViewDigest
 	}
 	sources := m.sourcesOf(v)
+	if generation == 0 && v.Merged.Count(merge.Server)+v.Merged.Count(merge.Skill)+v.Merged.Count(merge.Plugin) == 0 &&
+		slices.ContainsFunc(sources, func(s events.RegistrySource) bool { return !synced(s) }) {
+		// No data yet, and a source may bring some: the record says the
+		// registry waits, and the first generation is the first with data
+		// (or the empty view of sources that all synced empty).
+		if prev != nil && slices.Equal(prev.Sources, sources) {
+			return nil
+		}
+		_, err := m.status.Update(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
+			func(s *events.RegistryStatus, _ uint64) {
+				now := time.Now().UTC()
+				s.Sources = sources
+				setRegistryConditions(s, now)
+				s.SetCondition(events.ConditionAPIReady, state.ConditionFalse, events.ConditionReasonSourceNotSynced,
+					"no generation is stored yet", now)
+			})
+		return err
+	}
 	if digest == prevDigest {
 		m.doneReconfiguring(name)
 		// The view is stored: only the sources' phases may have changed.
@@ -294,7 +312,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	data := changeOf(name, before, v, generation)
 	data.Reason = reason
 	var stored []events.RegistrySource
-	if prev != nil {
+	if prev != nil && prev.Generation > 0 { // a record waiting for data names no generation
 		stored = prev.Sources
 	}
 	data.Causes, data.CauseCount = causesOf(stored, sources)
@@ -360,10 +378,8 @@ func (m *Merger) sourcesOf(v *views.Registry) []events.RegistrySource {
 func setRegistryConditions(s *events.RegistryStatus, now time.Time) {
 	var failing, unsynced []string
 	for _, src := range s.Sources {
-		// A source with data in the view shows what it last stored.
-		synced := src.Revision != "" || src.LastSyncHash != ""
 		switch {
-		case !synced:
+		case !synced(src):
 			unsynced = append(unsynced, src.Name)
 		case src.Phase == events.PhaseFailed:
 			failing = append(failing, src.Name)
@@ -379,7 +395,7 @@ func setRegistryConditions(s *events.RegistryStatus, now time.Time) {
 	switch {
 	case len(unsynced) > 0:
 		s.SetCondition(events.ConditionReady, state.ConditionFalse, events.ConditionReasonSourceNotSynced,
-			fmt.Sprintf("source %s has not been synced", joinNames(unsynced)), now)
+			"waits for the first sync of "+joinNames(unsynced), now)
 	case len(failing) > 0:
 		s.SetCondition(events.ConditionReady, state.ConditionTrue, events.ConditionReasonSourceFailing,
 			"every source is in the view; "+joinNames(failing)+" from its last good sync", now)
@@ -387,6 +403,12 @@ func setRegistryConditions(s *events.RegistryStatus, now time.Time) {
 		s.SetCondition(events.ConditionReady, state.ConditionTrue, events.ConditionReasonSourcesSynced,
 			"every source is synced", now)
 	}
+}
+
+// synced reports whether a source's data is in the view: it shows what
+// the source last stored.
+func synced(src events.RegistrySource) bool {
+	return src.Revision != "" || src.LastSyncHash != ""
 }
 
 func joinNames(names []string) string {

@@ -250,6 +250,46 @@ func TestAGenerationNamesTheResultsThatMadeIt(t *testing.T) {
 	}
 }
 
+// Before its sources have synced, a registry has a status record that
+// says it waits for them, and no generation: the first one announced is
+// the first with data.
+func TestARegistryWaitsForItsSourcesAtFirstStart(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	testsupport.Eventually(t, "the status record of the registry", func() bool { return f.status() != nil })
+	st := f.status()
+	ready, ok := st.Condition(events.ConditionReady)
+	if st.Generation != 0 || !ok || ready.Status != state.ConditionFalse || ready.Reason != events.ConditionReasonSourceNotSynced ||
+		ready.Message != "waits for the first sync of a, b" {
+		t.Fatalf("status before any sync: %+v, want generation 0 and Ready false waiting for a, b", st)
+	}
+	f.write("b", srv("io.x/two", "1.0.0", "b's two"))
+	first := f.waitGeneration(1)
+	if first.ServerCount != 1 || first.PreviousGeneration != 0 {
+		t.Fatalf("first generation %+v, want the one with b's server", first)
+	}
+	ready, _ = f.status().Condition(events.ConditionReady)
+	if ready.Status != state.ConditionFalse || ready.Message != "waits for the first sync of a" {
+		t.Fatalf("Ready %+v, want false while a has not synced", ready)
+	}
+}
+
+// A registry whose sources all synced empty announces its empty view.
+func TestARegistryOfEmptySourcesIsAnnounced(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	f.write("a")
+	f.write("b")
+	first := f.waitGeneration(1)
+	if first.ServerCount != 0 || first.CauseCount != 2 {
+		t.Fatalf("first generation %+v, want the empty view of a and b", first)
+	}
+	testsupport.Eventually(t, "the registry ready", func() bool {
+		ready, _ := f.status().Condition(events.ConditionReady)
+		return ready.Status == state.ConditionTrue
+	})
+}
+
 func TestAFailingSourceDegradesTheRegistryUntilItRecovers(t *testing.T) {
 	f := startMerger(t)
 	f.replica("replica-0")

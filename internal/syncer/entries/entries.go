@@ -287,13 +287,15 @@ func (s *Store) Prepare(ctx context.Context, source string, lists registry.Lists
 }
 
 // Write writes a batch: its records, then the commit marker. Nothing is
-// written when nothing differs and the stored records are all committed.
+// written when nothing differs, the stored records are all committed and
+// the source has a commit (its first sync commits, also when empty).
 // After a sync that stopped between its records and its commit, the next
 // batch is computed against what is stored (those records included) and
 // commits, so the source converges.
 func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
 	source, st := b.source, b.st
-	if len(b.puts) == 0 && !b.dirty {
+	// The first sync commits also without records: its source is synced.
+	if len(b.puts) == 0 && !b.dirty && st.commit.Generation > 0 {
 		s.remember(source, st, b.seen)
 		return Written{Generation: st.commit.Generation}, nil
 	}
