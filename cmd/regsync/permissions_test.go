@@ -128,7 +128,9 @@ sources:
 	wctx, wcancel := context.WithCancel(ctx)
 	wout, werr := &testsupport.Buffer{}, &testsupport.Buffer{}
 	watched := make(chan error, 1)
-	go func() { watched <- run(wctx, append([]string{"watch", "--registries", "--all"}, reader...), wout, werr) }()
+	go func() {
+		watched <- run(wctx, append([]string{"watch", "--registries", "--all"}, reader...), wout, werr)
+	}()
 	testsupport.Eventually(t, "the reader's watch of registry changes", func() bool {
 		return wout.Contains(" registry ") || werr.Contains("rror")
 	})
