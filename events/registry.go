@@ -220,6 +220,9 @@ type RegistrySource struct {
 	Revision string `json:"revision,omitempty"`
 	// LastSyncHash is the hash of the source data in the view.
 	LastSyncHash string `json:"lastSyncHash,omitempty"`
+	// ResultID is the event id of the result of the sync that stored the
+	// source data in the view (its SyncCompleted).
+	ResultID string `json:"resultId,omitempty"`
 }
 
 // Condition types of a registry's status record, with ConditionAPIReady.

@@ -212,6 +212,47 @@ func TestDeployedPermissions(t *testing.T) {
 			t.Errorf("the reader does not see a registry change: %v", err)
 		}
 	})
+	t.Run("the reader follows the per-entry records", func(t *testing.T) {
+		kv, err := js.KeyValue(rctx, events.BucketEntries)
+		if err != nil {
+			t.Fatalf("open %s: %v", events.BucketEntries, err)
+		}
+		if e, err := kv.Get(rctx, "perm._commit"); err != nil || !bytes.Contains(e.Value(), []byte(`"generation"`)) {
+			t.Fatalf("commit marker of perm: %v", err)
+		}
+		w, err := kv.Watch(rctx, "perm.>")
+		if err != nil {
+			t.Fatalf("watch %s: %v", events.BucketEntries, err)
+		}
+		defer w.Stop()
+		var records int
+		for e := range w.Updates() {
+			if e == nil { // the initial values are all delivered
+				break
+			}
+			records++
+		}
+		if records < 2 { // a record and the commit marker at least
+			t.Fatalf("the reader's watch of perm.> delivered %d records", records)
+		}
+	})
+	t.Run("the reader watches registry changes and their status", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		out, errOut := &testsupport.Buffer{}, &testsupport.Buffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"watch", "--registries", "--all", "--nats-url", url, "--nats-user", "reader", "--nats-password", "reader-pw"}, out, errOut)
+		}()
+		testsupport.Eventually(t, "the registry perm's change", func() bool { return out.Contains(" registry ") || errOut.Contains("rror") })
+		cancel()
+		if err := <-done; err != nil || !out.Contains("causes=perm") {
+			t.Fatalf("watch --registries as reader: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		status, errText, err := as("reader", "reader-pw", "status")
+		if err != nil || !strings.Contains(status, "REGISTRY") {
+			t.Fatalf("status as reader: %v\n%s%s", err, status, errText)
+		}
+	})
 	t.Run("the reader cannot change streams or data", func(t *testing.T) {
 		denied := func(what string, err error) {
 			t.Helper()
@@ -229,6 +270,8 @@ func TestDeployedPermissions(t *testing.T) {
 		denied("write the status", err)
 		_, err = js.Publish(short(), "regsync.result.perm.completed", []byte(`{}`))
 		denied("publish a result", err)
+		_, err = js.Publish(short(), "$KV."+events.BucketEntries+".perm._commit", []byte(`{}`))
+		denied("write a commit marker", err)
 		_, err = js.Publish(short(), "$KV."+events.BucketRegistryStatus+".default", []byte(`{}`))
 		denied("write a registry status", err)
 		_, err = js.Publish(short(), events.RegistrySubject("default"), []byte(`{}`))

@@ -97,3 +97,27 @@ func TestValidateFetchEscapesControls(t *testing.T) {
 		t.Errorf("validate stderr holds controls: %q", errOut)
 	}
 }
+
+func TestRegistryTableEscapesControls(t *testing.T) {
+	var out bytes.Buffer
+	r := namedRegistry{Name: "both", RegistryStatus: events.RegistryStatus{Generation: 2,
+		Sources: []events.RegistrySource{{Name: "a", Phase: events.PhaseFailed}}}}
+	r.SetCondition(events.ConditionDegraded, state.ConditionTrue, events.ConditionReasonSourceFailing,
+		"source a fails: "+hostile, time.Now())
+	if err := printRegistryTable(&out, []namedRegistry{r}); err != nil {
+		t.Fatal(err)
+	}
+	noControls(t, "registry table", out.String())
+}
+
+func TestRegistryLineEscapesControls(t *testing.T) {
+	ev, err := events.New("g-both-e-1", "/test", events.RegistryChanged{
+		Registry: "both", Reason: events.RegistryReasonSourceChanged, Generation: 1, ViewDigest: "d",
+		Causes: []events.Cause{{Source: "a", ResultID: "r-a-1", Revision: hostile}}, CauseCount: 1,
+		Diff: events.RegistryDiff{ViewDiff: events.ViewDiffOf([]string{hostile}, nil, nil, nil)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noControls(t, "registry line", resultLine(ev))
+}

@@ -62,7 +62,10 @@ Arguments:
 	{
 		name: "status", maxArgs: 1, args: "[SOURCE] [-o table|json]", summary: "print status records",
 		about: `Prints the status records from the regsync_status bucket: of one SOURCE, or
-of every source.
+of every source followed by every registry (regsync_registry_status: its
+generation, servers, Ready and Degraded, and its sources in order). With
+-o json and no SOURCE the output is {"sources": {...}, "registries": [...]},
+each registry its status record with its name.
 
 Arguments:
   SOURCE   the name of a configured source (default: all)`,
@@ -70,14 +73,18 @@ Arguments:
 		run:     statusCmd,
 	},
 	{
-		name: "watch", maxArgs: 1, args: "[SOURCE] [-o text|json] [--since DURATION | --all]", summary: "stream result events",
-		about: `Prints result events (completed, failed, skipped) as they are published, of
-one SOURCE or of every source, until interrupted. --since replays the
-results of the last DURATION from the REGSYNC_RESULTS stream first, --all
-every result the stream still holds.
+		name: "watch", maxArgs: 1, args: "[SOURCE | --registries [REGISTRY]] [-o text|json] [--since DURATION | --all]", summary: "stream result and registry events",
+		about: `Prints result events (completed, failed, skipped) and registry changes
+(registry.changed: generation, counts, causes) as they are published, until
+interrupted. With SOURCE: that source's results, and the changes of the
+registry named SOURCE and of every registry whose causes name SOURCE.
+--registries prints registry changes only, those of REGISTRY if given.
+--since replays the events of the last DURATION from the REGSYNC_RESULTS
+stream first, --all every event the stream still holds.
 
 Arguments:
-  SOURCE   the name of a configured source (default: all)`,
+  SOURCE     the name of a configured source (default: all)
+  REGISTRY   with --registries, the name of a registry (default: all)`,
 		example: "regsync watch toolhive --since 1h -o json",
 		run:     watchCmd,
 	},

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -409,5 +410,46 @@ func TestVersion(t *testing.T) {
 	out, _, err := cli(t, "version")
 	if err != nil || !strings.Contains(out, "regsync ") || !strings.Contains(out, "go1.") {
 		t.Errorf("version %q %v", out, err)
+	}
+}
+
+// status lists the registries after the sources, and -o json holds them
+// as a registries array beside the sources.
+func TestStatusShowsRegistries(t *testing.T) {
+	svc := startServe(t)
+	testsupport.Eventually(t, "the registry's first generation", func() bool {
+		out, _, err := cli(t, "status", "--config", svc.cfgPath, "-o", "json")
+		var got struct {
+			Sources    map[string]events.Status `json:"sources"`
+			Registries []struct {
+				Name string `json:"name"`
+				events.RegistryStatus
+			} `json:"registries"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &got) != nil {
+			t.Fatalf("status -o json: %v\n%s", err, out)
+		}
+		if _, ok := got.Sources["local"]; !ok {
+			t.Fatalf("status -o json without the source local:\n%s", out)
+		}
+		if len(got.Registries) != 1 {
+			return false
+		}
+		r := got.Registries[0]
+		ready, _ := r.Condition(events.ConditionReady)
+		return r.Name == "default" && r.Generation >= 1 && r.ServerCount == 1 && ready.Status == events.ConditionTrue &&
+			len(r.Sources) == 1 && r.Sources[0].Name == "local"
+	})
+	out, _, err := cli(t, "status", "--config", svc.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, reg, ok := strings.Cut(out, "\n\n")
+	if !ok || !strings.Contains(src, "SOURCE") || !strings.HasPrefix(reg, "REGISTRY") {
+		t.Fatalf("status table: want the sources, then the registries:\n%s", out)
+	}
+	fields := strings.Fields(strings.Split(reg, "\n")[1])
+	if len(fields) < 6 || fields[0] != "default" || fields[2] != "1" || fields[3] != "True" || fields[4] != "False" || fields[5] != "local" {
+		t.Fatalf("registry line %q, want default, its generation, 1 server, Ready, not Degraded, source local", fields)
 	}
 }

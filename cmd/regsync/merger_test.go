@@ -31,16 +31,27 @@ func TestServeAnnouncesEachRegistryGenerationOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, events.StreamResults, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.AllRegistryChanges}})
+		FilterSubjects: []string{events.AllRegistryChanges, events.ResultSubject("local", events.OutcomeCompleted)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var got []events.RegistryChanged
+	completed := map[string]string{} // revision → id of its completed
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		ev, err := events.Decode(msg.Headers(), msg.Data())
 		if err != nil {
 			t.Errorf("decode: %v", err)
+			return
+		}
+		if ev.Type() == events.TypeSyncCompleted {
+			var d events.SyncCompleted
+			if err := json.Unmarshal(ev.Data(), &d); err != nil {
+				t.Errorf("decode %s: %v", ev.ID(), err)
+			}
+			mu.Lock()
+			completed[d.Revision] = ev.ID()
+			mu.Unlock()
 			return
 		}
 		var d events.RegistryChanged
@@ -79,6 +90,21 @@ func TestServeAnnouncesEachRegistryGenerationOnce(t *testing.T) {
 	next := last()
 	if next.Generation != first.Generation+1 || next.Diff.UpdatedCount != 1 || next.Diff.Updated[0] != "io.example/alpha" {
 		t.Fatalf("after the edit: %+v, want generation %d with io.example/alpha updated", next, first.Generation+1)
+	}
+	// The generation names the sync that made it: its completed result.
+	if len(next.Causes) != 1 || next.CauseCount != 1 || next.Causes[0].Source != "local" || next.Causes[0].Revision == "" {
+		t.Fatalf("causes %+v (count %d), want the sync of local", next.Causes, next.CauseCount)
+	}
+	// The result may be published after the registry changed.
+	var id string
+	testsupport.Eventually(t, "the completed result of the edit", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		id = completed[next.Causes[0].Revision]
+		return id != ""
+	})
+	if next.Causes[0].ResultID != id {
+		t.Fatalf("cause %+v, want the id of the completed result of revision %s (%q)", next.Causes[0], next.Causes[0].Revision, id)
 	}
 	info, err := js.ObjectStore(ctx, events.ObjectStoreRegistries)
 	if err != nil {

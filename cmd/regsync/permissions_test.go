@@ -32,7 +32,7 @@ var regsyncPermissions = &server.Permissions{
 // consumer that only reads.
 var readerPermissions = &server.Permissions{
 	Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.>"}},
-	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "_INBOX_reader.>"}},
+	Subscribe: &server.SubjectPermission{Allow: []string{"regsync.result.>", "regsync.registry.*.changed", "_INBOX_reader.>"}},
 }
 
 // The service and its client commands work with no more NATS permissions
@@ -110,6 +110,33 @@ sources:
 	}
 	if entry, err := kv.Get(ctx, "perm"); err != nil || !strings.Contains(string(entry.Value()), "Complete") {
 		t.Errorf("status: %v", err)
+	}
+	// It follows the per-entry records and the registries: their status
+	// with `regsync status`, their changes with `regsync watch`.
+	entries, err := js.KeyValue(ctx, events.BucketEntries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := entries.Get(ctx, "perm._commit"); err != nil {
+		t.Errorf("commit marker of perm: %v", err)
+	}
+	reader := []string{"--nats-url", ns.ClientURL(), "--nats-user", "reader", "--nats-password", "reader-s3cret"}
+	testsupport.Eventually(t, "the registry perm in the status", func() bool {
+		out, _, err := cli(t, append([]string{"status", "-o", "json"}, reader...)...)
+		return err == nil && strings.Contains(out, `"name": "perm"`)
+	})
+	wctx, wcancel := context.WithCancel(ctx)
+	wout, werr := &testsupport.Buffer{}, &testsupport.Buffer{}
+	watched := make(chan error, 1)
+	go func() {
+		watched <- run(wctx, append([]string{"watch", "--registries", "--all"}, reader...), wout, werr)
+	}()
+	testsupport.Eventually(t, "the reader's watch of registry changes", func() bool {
+		return wout.Contains(" registry ") || werr.Contains("rror")
+	})
+	wcancel()
+	if err := <-watched; err != nil || !wout.Contains("causes=perm") {
+		t.Errorf("watch --registries as reader: %v\n%s%s", err, wout.String(), werr.String())
 	}
 	if strings.Contains(strings.ToLower(log.String()), "permissions violation") {
 		t.Errorf("permission violations in the log:\n%s", log.String())

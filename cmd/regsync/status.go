@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/printable"
@@ -58,15 +62,116 @@ func statusCmd(ctx context.Context, g *globals, args []string, stdout, stderr io
 		return err
 	}
 
-	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if len(names) == 1 {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if len(names) == 1 {
+		if *output == "json" {
 			return enc.Encode(records[names[0]])
 		}
-		return enc.Encode(records)
+		return printStatusTable(stdout, records)
 	}
-	return printStatusTable(stdout, records)
+	registries, err := listRegistries(ctx, js, logger)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		return enc.Encode(struct {
+			Sources    map[string]*state.Status `json:"sources"`
+			Registries []namedRegistry          `json:"registries"`
+		}{records, registries})
+	}
+	if err := printStatusTable(stdout, records); err != nil {
+		return err
+	}
+	if len(registries) == 0 {
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	return printRegistryTable(stdout, registries)
+}
+
+// namedRegistry is a registry's status record with its name.
+type namedRegistry struct {
+	Name string `json:"name"`
+	events.RegistryStatus
+}
+
+// listRegistries reads every record of regsync_registry_status, sorted by
+// name. A record that does not decode is left out with a warning, as a
+// source's is; without the bucket (a serve of before registries) there
+// are none.
+func listRegistries(ctx context.Context, js jetstream.JetStream, log *slog.Logger) ([]namedRegistry, error) {
+	kv, err := js.KeyValue(ctx, events.BucketRegistryStatus)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", events.BucketRegistryStatus, err)
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", events.BucketRegistryStatus, err)
+	}
+	out := []namedRegistry{}
+	for key := range lister.Keys() {
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read status of registry %s: %w", key, err)
+		}
+		r := namedRegistry{Name: key}
+		if err := json.Unmarshal(e.Value(), &r.RegistryStatus); err != nil {
+			log.Warn("registry status record does not decode; left out", "registry", key, "err", err)
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b namedRegistry) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// printRegistryTable writes one line per registry: its generation,
+// servers, Ready and Degraded, the sources in their order (with the phase
+// of any that is not Complete) and what a condition says, escaped like
+// the sources' lines.
+func printRegistryTable(w io.Writer, registries []namedRegistry) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGISTRY\tGENERATION\tSERVERS\tREADY\tDEGRADED\tSOURCES\tMESSAGE")
+	for _, r := range registries {
+		srcs := make([]string, 0, len(r.Sources))
+		for _, s := range r.Sources {
+			if s.Phase != "" && s.Phase != events.PhaseComplete {
+				srcs = append(srcs, s.Name+"("+string(s.Phase)+")")
+				continue
+			}
+			srcs = append(srcs, s.Name)
+		}
+		ready, _ := r.Condition(events.ConditionReady)
+		degraded, _ := r.Condition(events.ConditionDegraded)
+		var msg string
+		switch {
+		case degraded.Status == state.ConditionTrue:
+			msg = degraded.Message
+		case ready.Status != state.ConditionTrue:
+			msg = ready.Message
+		}
+		fields := []string{r.Name, strconv.FormatUint(r.Generation, 10), strconv.Itoa(r.ServerCount),
+			orDash(ready.Status), orDash(degraded.Status), strings.Join(srcs, ","), oneLine(msg)}
+		for i, f := range fields {
+			fields[i] = printable.String(f)
+		}
+		fmt.Fprintln(tw, strings.Join(fields, "\t"))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // printStatusTable writes one line per source, sorted by name. Every

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,12 +21,13 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	output := fs.String("o", "text", "output format: text or json")
 	since := fs.Duration("since", 0, "first replay the results of the last `DURATION` (such as 30m or 24h)")
 	all := fs.Bool("all", false, "first replay every result REGSYNC_RESULTS still holds")
+	onlyRegistries := fs.Bool("registries", false, "show registry changes only (with NAME: those of registry NAME)")
 	names, err := g.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
 	if len(names) > 1 {
-		return fmt.Errorf("%w: watch takes at most one SOURCE", errUsage)
+		return fmt.Errorf("%w: watch takes at most one SOURCE (or REGISTRY with --registries)", errUsage)
 	}
 	if *output != "text" && *output != "json" {
 		return fmt.Errorf("%w: -o %q: want text or json", errUsage, *output)
@@ -36,13 +38,11 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	if *since > 0 && *all {
 		return fmt.Errorf("%w: give --since or --all, not both", errUsage)
 	}
-	subject := events.AllResults
-	if len(names) == 1 {
-		if !events.ValidSourceName(names[0]) {
-			return fmt.Errorf("%w: %q is not a valid source name", errUsage, names[0])
-		}
-		subject = events.SourceResults(names[0])
+	subjects, show, err := watched(names, *onlyRegistries)
+	if err != nil {
+		return err
 	}
+	subject := strings.Join(subjects, " and ")
 	nc, js, err := g.connectClient()
 	if err != nil {
 		return err
@@ -57,13 +57,13 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", subject, err)
 	}
-	cfg := fromSequence([]string{subject}, results.State.LastSeq+1)
+	cfg := fromSequence(subjects, results.State.LastSeq+1)
 	switch {
 	case *all:
-		cfg = fromSequence([]string{subject}, 1)
+		cfg = fromSequence(subjects, 1)
 	case *since > 0:
 		start := time.Now().Add(-*since)
-		cfg = jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start}
+		cfg = jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start}
 	}
 	fmt.Fprintf(stderr, "watching %s (Ctrl-C to stop)\n", subject)
 	err = follow(ctx, js, cfg, func(msg jetstream.Msg) bool {
@@ -71,6 +71,7 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 		switch {
 		case err != nil:
 			fmt.Fprintln(stderr, printable.String(fmt.Sprintf("skipping undecodable message on %s: %v", msg.Subject(), err)))
+		case !show(ev):
 		case *output == "json":
 			out, _ := json.Marshal(ev)
 			fmt.Fprintln(stdout, string(out))
@@ -86,6 +87,39 @@ func watchCmd(ctx context.Context, g *globals, args []string, stdout, stderr io.
 		return fmt.Errorf("watch %s: %w", subject, err)
 	}
 	return nil
+}
+
+// watched returns the subjects watch follows and which of their events
+// it shows. By default: every source's results and every registry's
+// changes. With a source NAME: that source's results, and the changes of
+// registry NAME and of every registry whose listed causes name the
+// source, so the registries its syncs changed are not hidden. With
+// --registries: registry changes only, those of registry NAME if given.
+func watched(names []string, onlyRegistries bool) ([]string, func(event.Event) bool, error) {
+	every := func(event.Event) bool { return true }
+	switch {
+	case len(names) == 0 && onlyRegistries:
+		return []string{events.AllRegistryChanges}, every, nil
+	case len(names) == 0:
+		return []string{events.AllResults, events.AllRegistryChanges}, every, nil
+	case onlyRegistries:
+		if !events.ValidSourceName(names[0]) {
+			return nil, nil, fmt.Errorf("%w: %q is not a valid registry name", errUsage, names[0])
+		}
+		return []string{events.RegistrySubject(names[0])}, every, nil
+	}
+	name := names[0]
+	if !events.ValidSourceName(name) {
+		return nil, nil, fmt.Errorf("%w: %q is not a valid source name", errUsage, name)
+	}
+	show := func(ev event.Event) bool {
+		if ev.Type() != events.TypeRegistryChanged || ev.Subject() == name {
+			return true
+		}
+		d, err := events.DecodeData[events.RegistryChanged](ev)
+		return err == nil && slices.ContainsFunc(d.Causes, func(c events.Cause) bool { return c.Source == name })
+	}
+	return []string{events.SourceResults(name), events.AllRegistryChanges}, show, nil
 }
 
 // resultLine is one result as a line for people: time, source, outcome,
@@ -110,8 +144,34 @@ func resultText(ev event.Event) string {
 			ts, r.Source, r.Reason, r.ConditionType, r.ConditionReason, r.AttemptCount, oneLine(r.Message))
 	case events.SyncSkipped:
 		return fmt.Sprintf("%s  %-20s skipped    %-30s triggers=%d", ts, r.Source, r.Reason, r.TriggerCount)
+	case events.RegistryChanged:
+		added, updated, removed := r.Diff.Counts()
+		return fmt.Sprintf("%s  %-20s registry   %-30s generation=%d servers=%d skills=%d plugins=%d  +%d ~%d -%d%s  causes=%s",
+			ts, r.Registry, r.Reason, r.Generation, r.ServerCount, r.SkillCount, r.PluginCount,
+			added, updated, removed, diffNames(r.Diff.Diff), causesText(r))
 	}
 	return fmt.Sprintf("%s  %s  %s", ts, ev.Subject(), ev.Type())
+}
+
+// causesText lists the sources and revisions a generation came from:
+// "internal@6113728f27ae,upstream", "-" for none.
+func causesText(r events.RegistryChanged) string {
+	if r.CauseCount == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(r.Causes))
+	for _, c := range r.Causes {
+		if c.Revision == "" {
+			parts = append(parts, c.Source)
+			continue
+		}
+		parts = append(parts, c.Source+"@"+short(c.Revision))
+	}
+	s := strings.Join(parts, ",")
+	if more := r.CauseCount - len(r.Causes); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
 }
 
 // diffNames lists a few changed names.

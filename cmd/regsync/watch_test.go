@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +80,71 @@ func TestResultLine(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("line %q lacks %q", line, want)
 		}
+	}
+}
+
+func TestRegistryLine(t *testing.T) {
+	ev, err := events.New("g-both-e-3", "/test", events.RegistryChanged{
+		Registry: "both", Reason: events.RegistryReasonSourceChanged, Generation: 3, PreviousGeneration: 2,
+		Causes: []events.Cause{{Source: "internal", ResultID: "r-internal-e-7", Revision: "6113728f27ae82c7b1a177c8d03f9e96e0adf246"},
+			{Source: "upstream", ResultID: "r-upstream-e-9"}},
+		CauseCount: 3, ServerCount: 12, ViewDigest: "d",
+		Diff: events.RegistryDiff{ViewDiff: events.ViewDiffOf([]string{"a/one"}, []string{"a/two"}, nil, nil)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := resultLine(ev)
+	for _, want := range []string{"both", "registry", "source-changed", "generation=3", "servers=12", "+1 ~1 -0",
+		"+a/one ~a/two", "causes=internal@6113728f27ae,upstream and 1 more"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("line %q lacks %q", line, want)
+		}
+	}
+}
+
+// watch shows registry changes beside source results; with a source's
+// name it keeps the changes of the registries that source's syncs made,
+// and --registries shows registry changes alone.
+func TestWatchShowsRegistryChanges(t *testing.T) {
+	svc := startServe(t)
+	for i, tc := range []struct {
+		name string
+		args []string
+		only bool // registry lines only
+	}{
+		{"all", nil, false},
+		{"source", []string{"local"}, false},
+		{"registries", []string{"--registries"}, true},
+		{"one registry", []string{"--registries", "default"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			out, errOut := &testsupport.Buffer{}, &testsupport.Buffer{}
+			done := make(chan error, 1)
+			args := append([]string{"watch", "--config", svc.cfgPath}, tc.args...)
+			go func() { done <- run(ctx, withServedNATS(args), out, errOut) }()
+			testsupport.Eventually(t, "watch to start", func() bool { return errOut.Contains("watching") })
+			desc := fmt.Sprintf(`"description":"Alpha, edit %d"`, i)
+			edited := strings.Replace(testRegistry, `"description":"Alpha"`, desc, 1)
+			if err := os.WriteFile(svc.regPath, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			testsupport.Eventually(t, "the registry change of the edit", func() bool {
+				return out.Contains(" registry ") && out.Contains("causes=local@")
+			})
+			if !tc.only {
+				testsupport.Eventually(t, "the source's result", func() bool { return out.Contains(" completed ") })
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("watch: %v", err)
+			}
+			for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				if tc.only && !strings.Contains(l, " registry ") {
+					t.Errorf("watch %v printed %q, want registry changes only", tc.args, l)
+				}
+			}
+		})
 	}
 }

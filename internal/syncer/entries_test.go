@@ -45,7 +45,7 @@ func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 		m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
 		rec := &recorder{}
 		m.Entries = rec
-		res, serr := m.PerformSync(context.Background(), src, nil)
+		res, serr := m.PerformSync(context.Background(), src, nil, "")
 		if serr != nil {
 			t.Fatal(serr)
 		}
@@ -77,7 +77,7 @@ func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 			snaps := &memSnapshots{data: map[string][]byte{}}
 			m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
 			m.Entries = c.rec
-			_, serr := m.PerformSync(context.Background(), src, nil)
+			_, serr := m.PerformSync(context.Background(), src, nil, "")
 			want := "bucket gone"
 			if c.reason == ConditionReasonValidationFailed {
 				want = `server a version "1"`
@@ -98,7 +98,7 @@ func TestSetSourcesForgetsTheRecordsOfRemovedSources(t *testing.T) {
 	rec := &recorder{}
 	m.Entries = rec
 	m.SetSources([]config.Source{src})
-	if _, serr := m.PerformSync(context.Background(), src, nil); serr != nil {
+	if _, serr := m.PerformSync(context.Background(), src, nil, ""); serr != nil {
 		t.Fatal(serr)
 	}
 	m.SetSources([]config.Source{src})

@@ -355,8 +355,9 @@ func (m *Manager) SnapshotReadable(ctx context.Context, source string, st *state
 // source. Nothing is stored unless every step before storing succeeded, so
 // a failure leaves the last good snapshot in place. Data that fails
 // validation is fetched again when it is stale (a file changed since it
-// was read), up to maxRereads times.
-func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched *sources.Fetched) (*Result, *Error) {
+// was read), up to maxRereads times. resultID is the id its result will
+// be given; the commit of its per-entry records carries it.
+func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched *sources.Fetched, resultID string) (*Result, *Error) {
 	fetched := prefetched
 	if fetched == nil {
 		var err error
@@ -424,7 +425,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	m.mu.Unlock()
 	if batch != nil {
 		call, cancel := m.call(ctx, batch.Changed()*recordSize)
-		_, err := m.Entries.Write(call, batch, entries.Sync{
+		_, err := m.Entries.Write(call, batch, entries.Sync{ResultID: resultID,
 			Revision: r.Revision, LastSyncHash: r.Hash, SnapshotDigest: r.SnapshotDigest})
 		cancel()
 		if err != nil {

@@ -274,10 +274,12 @@ func (f *Follower) load(commits map[string]entries.Commit) {
 }
 
 // commit applies a source's pending records up to the commit and updates
-// the views of the registries that use it.
+// the views of the registries that use it: also a commit without records
+// (a source's empty first sync), as the views show each source's commit.
 func (f *Follower) commit(name string, c entries.Commit) {
+	before := f.sourceOf(name).commit
 	changed := f.take(name, c)
-	if len(changed) == 0 {
+	if len(changed) == 0 && f.sourceOf(name).commit == before {
 		return
 	}
 	for _, reg := range f.registries {

@@ -313,6 +313,24 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		generation, prevDigest = prev.Generation, prev.ViewDigest
 	}
 	sources := m.sourcesOf(v)
+	if generation == 0 && v.Merged.Count(merge.Server)+v.Merged.Count(merge.Skill)+v.Merged.Count(merge.Plugin) == 0 &&
+		slices.ContainsFunc(sources, func(s events.RegistrySource) bool { return !synced(s) }) {
+		// No data yet, and a source may bring some: the record says the
+		// registry waits, and the first generation is the first with data
+		// (or the empty view of sources that all synced empty).
+		if prev != nil && slices.Equal(prev.Sources, sources) {
+			return nil
+		}
+		_, err := m.status.Update(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
+			func(s *events.RegistryStatus, _ uint64) {
+				now := time.Now().UTC()
+				s.Sources = sources
+				setRegistryConditions(s, now)
+				s.SetCondition(events.ConditionAPIReady, state.ConditionFalse, events.ConditionReasonSourceNotSynced,
+					"no generation is stored yet", now)
+			})
+		return err
+	}
 	if digest == prevDigest {
 		m.doneReconfiguring(name)
 		// The view is stored: only the sources' phases may have changed.
@@ -347,6 +365,11 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	data := changeOf(name, before, v, generation)
 	data.Reason = reason
+	var stored []events.RegistrySource
+	if prev != nil && prev.Generation > 0 { // a record waiting for data names no generation
+		stored = prev.Sources
+	}
+	data.Causes, data.CauseCount = causesOf(stored, sources)
 	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
 		func(s *events.RegistryStatus, _ uint64) (string, events.Data) {
 			data.PreviousGeneration = s.Generation
@@ -400,7 +423,7 @@ func (m *Merger) sourcesOf(v *views.Registry) []events.RegistrySource {
 	out := make([]events.RegistrySource, 0, len(v.Sources))
 	for _, s := range v.Sources {
 		out = append(out, events.RegistrySource{Name: s.Name, Phase: m.phases[s.Name],
-			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash})
+			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash, ResultID: s.Commit.ResultID})
 	}
 	return out
 }
@@ -409,10 +432,8 @@ func (m *Merger) sourcesOf(v *views.Registry) []events.RegistrySource {
 func setRegistryConditions(s *events.RegistryStatus, now time.Time) {
 	var failing, unsynced []string
 	for _, src := range s.Sources {
-		// A source with data in the view shows what it last stored.
-		synced := src.Revision != "" || src.LastSyncHash != ""
 		switch {
-		case !synced:
+		case !synced(src):
 			unsynced = append(unsynced, src.Name)
 		case src.Phase == events.PhaseFailed:
 			failing = append(failing, src.Name)
@@ -428,7 +449,7 @@ func setRegistryConditions(s *events.RegistryStatus, now time.Time) {
 	switch {
 	case len(unsynced) > 0:
 		s.SetCondition(events.ConditionReady, state.ConditionFalse, events.ConditionReasonSourceNotSynced,
-			fmt.Sprintf("source %s has not been synced", joinNames(unsynced)), now)
+			"waits for the first sync of "+joinNames(unsynced), now)
 	case len(failing) > 0:
 		s.SetCondition(events.ConditionReady, state.ConditionTrue, events.ConditionReasonSourceFailing,
 			"every source is in the view; "+joinNames(failing)+" from its last good sync", now)
@@ -436,6 +457,12 @@ func setRegistryConditions(s *events.RegistryStatus, now time.Time) {
 		s.SetCondition(events.ConditionReady, state.ConditionTrue, events.ConditionReasonSourcesSynced,
 			"every source is synced", now)
 	}
+}
+
+// synced reports whether a source's data is in the view: it shows what
+// the source last stored.
+func synced(src events.RegistrySource) bool {
+	return src.Revision != "" || src.LastSyncHash != ""
 }
 
 func joinNames(names []string) string {
@@ -583,6 +610,27 @@ func changeOf(name string, before, after *views.Registry, generation uint64) eve
 		}
 	}
 	return c
+}
+
+// causesOf names the results that stored a source's data in the view and
+// not in the one stored before (its record's sources), in the registry's
+// order: at most events.MaxCauses of them, and how many there are.
+func causesOf(stored, sources []events.RegistrySource) ([]events.Cause, int) {
+	var causes []events.Cause
+	n := 0
+	for _, s := range sources {
+		if s.ResultID == "" {
+			continue // not synced, or stored before results were named
+		}
+		if slices.ContainsFunc(stored, func(o events.RegistrySource) bool { return o.Name == s.Name && o.ResultID == s.ResultID }) {
+			continue
+		}
+		n++
+		if len(causes) < events.MaxCauses {
+			causes = append(causes, events.Cause{Source: s.Name, ResultID: s.ResultID, Revision: s.Revision})
+		}
+	}
+	return causes, n
 }
 
 // shrinkRegistryStatus cuts the condition messages of a registry's record.

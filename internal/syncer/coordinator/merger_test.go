@@ -35,6 +35,8 @@ type mergerFixture struct {
 	mu     sync.Mutex
 	events []events.RegistryChanged
 	ids    []string
+	// results counts the syncs write stands for, to name their results.
+	results int
 }
 
 func startMerger(t *testing.T) *mergerFixture {
@@ -93,8 +95,14 @@ func (f *mergerFixture) replica(holder string) (*Merger, *views.Follower) {
 	return m, fl
 }
 
-func (f *mergerFixture) write(source string, servers ...string) {
+// write stores a source's servers as a sync does, and returns the id of
+// the result that sync stands for.
+func (f *mergerFixture) write(source string, servers ...string) string {
 	f.t.Helper()
+	f.mu.Lock()
+	f.results++
+	id := fmt.Sprintf("r-%s-test-%d", source, f.results)
+	f.mu.Unlock()
 	snap := []byte(`{"version":"1.0.0","meta":{"last_updated":"2025-01-01T00:00:00Z"},"data":{"servers":[` +
 		strings.Join(servers, ",") + `]}}`)
 	lists, err := registry.SnapshotLists(snap)
@@ -105,9 +113,10 @@ func (f *mergerFixture) write(source string, servers ...string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.writer.Write(context.Background(), b, entries.Sync{Revision: "rev-" + source}); err != nil {
+	if _, err := f.writer.Write(context.Background(), b, entries.Sync{Revision: "rev-" + source, ResultID: id}); err != nil {
 		f.t.Fatal(err)
 	}
+	return id
 }
 
 // setPhase writes a source's status record as its syncs would.
@@ -215,6 +224,70 @@ func TestMergerAnnouncesEachGenerationOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A generation names as its causes the source results stored since the
+// generation before it, in the registry's source order.
+func TestAGenerationNamesTheResultsThatMadeIt(t *testing.T) {
+	f := startMerger(t)
+	f.setPhase("a", events.PhaseComplete)
+	f.setPhase("b", events.PhaseComplete)
+	// Both sources are stored before any replica looks: one generation.
+	ra := f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	rb := f.write("b", srv("io.x/two", "1.0.0", "b's two"))
+	f.replica("replica-0")
+	first := f.waitGeneration(1)
+	want := []events.Cause{{Source: "a", ResultID: ra, Revision: "rev-a"}, {Source: "b", ResultID: rb, Revision: "rev-b"}}
+	if !slices.Equal(first.Causes, want) || first.CauseCount != 2 {
+		t.Fatalf("generation 1 causes %+v (count %d), want %+v", first.Causes, first.CauseCount, want)
+	}
+
+	rb = f.write("b", srv("io.x/two", "1.0.0", "b's two, edited"))
+	second := f.waitGeneration(2)
+	want = []events.Cause{{Source: "b", ResultID: rb, Revision: "rev-b"}}
+	if !slices.Equal(second.Causes, want) || second.CauseCount != 1 {
+		t.Fatalf("generation 2 causes %+v (count %d), want %+v", second.Causes, second.CauseCount, want)
+	}
+}
+
+// Before its sources have synced, a registry has a status record that
+// says it waits for them, and no generation: the first one announced is
+// the first with data.
+func TestARegistryWaitsForItsSourcesAtFirstStart(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	testsupport.Eventually(t, "the status record of the registry", func() bool { return f.status() != nil })
+	st := f.status()
+	ready, ok := st.Condition(events.ConditionReady)
+	if st.Generation != 0 || !ok || ready.Status != state.ConditionFalse || ready.Reason != events.ConditionReasonSourceNotSynced ||
+		ready.Message != "waits for the first sync of a, b" {
+		t.Fatalf("status before any sync: %+v, want generation 0 and Ready false waiting for a, b", st)
+	}
+	f.write("b", srv("io.x/two", "1.0.0", "b's two"))
+	first := f.waitGeneration(1)
+	if first.ServerCount != 1 || first.PreviousGeneration != 0 {
+		t.Fatalf("first generation %+v, want the one with b's server", first)
+	}
+	ready, _ = f.status().Condition(events.ConditionReady)
+	if ready.Status != state.ConditionFalse || ready.Message != "waits for the first sync of a" {
+		t.Fatalf("Ready %+v, want false while a has not synced", ready)
+	}
+}
+
+// A registry whose sources all synced empty announces its empty view.
+func TestARegistryOfEmptySourcesIsAnnounced(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	f.write("a")
+	f.write("b")
+	first := f.waitGeneration(1)
+	if first.ServerCount != 0 || first.CauseCount != 2 {
+		t.Fatalf("first generation %+v, want the empty view of a and b", first)
+	}
+	testsupport.Eventually(t, "the registry ready", func() bool {
+		ready, _ := f.status().Condition(events.ConditionReady)
+		return ready.Status == state.ConditionTrue
+	})
 }
 
 func TestAFailingSourceDegradesTheRegistryUntilItRecovers(t *testing.T) {

@@ -31,7 +31,11 @@ import (
 // "r-<source>-<epoch>-<n>" where n is the status revision the outcome was
 // written over and epoch the record's (see state.Status.Epoch): at most one
 // write succeeds over each revision, and the epoch changes whenever the
-// revisions start over, so an id is never given to two outcomes.
+// revisions start over, so an id is never given to two outcomes. The
+// outcome of a sync that stores data is named by its start instead (n is
+// the revision the start was written over, see perform), so the id is
+// known before anything is stored and the per-entry commit can carry it;
+// a start is followed by one outcome at most, so no id repeats either.
 //
 // The steps that do not depend on what an outcome answers (record it with
 // its event in one write, publish the event, clear it once published, drop
@@ -53,6 +57,10 @@ type outcome struct {
 	log          *slog.Logger
 	start        time.Time
 	previousHash string
+	// resultID is the id of the outcome when fixed before it is written
+	// (a started sync's); empty, it is named by the revision it is
+	// written over.
+	resultID string
 }
 
 func (o outcome) initial() *state.Status { return syncer.Initial(o.src)() }
@@ -104,14 +112,17 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision) error {
 	startedAt := time.Now().UTC()
 	call, cancel := c.call(ctx)
-	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, _ uint64) {
+	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) {
 		syncer.RecordStart(s, o.reason, startedAt)
+		// The write of the start names its outcome: the entries the sync
+		// stores are committed under the id of the result that reports them.
+		o.resultID = resultID(o.src.Name, s, base)
 	})
 	cancel()
 	if err != nil {
 		return err
 	}
-	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched)
+	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched, o.resultID)
 	took := time.Since(o.start)
 	if serr != nil {
 		return c.fail(ctx, o, serr)
@@ -165,7 +176,11 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 	e, err := c.ledger.record(ctx, o.src.Name, o.initial, func(s *state.Status, base uint64) (string, events.Data) {
 		s.SyncSchedule = syncer.ScheduleOf(o.src)
 		syncer.RecordTriggers(s, o.b.lastID, o.b.lastRequestID)
-		return resultID(o.src.Name, s, base), mutate(s)
+		id := o.resultID
+		if id == "" {
+			id = resultID(o.src.Name, s, base)
+		}
+		return id, mutate(s)
 	})
 	if err != nil {
 		return entry[*state.Status]{}, err

@@ -81,6 +81,10 @@ type Commit struct {
 	LastSyncHash   string    `json:"lastSyncHash,omitempty"`
 	SnapshotDigest string    `json:"snapshotDigest,omitempty"`
 	CommittedAt    time.Time `json:"committedAt"`
+	// ResultID is the event id of the result of the sync that wrote the
+	// commit (its SyncCompleted), so a registry can name the results
+	// that changed it.
+	ResultID string `json:"resultId,omitempty"`
 	// Changed counts the records the sync wrote.
 	Changed int `json:"changed"`
 }
@@ -184,6 +188,8 @@ func New(js jetstream.JetStream, kv jetstream.KeyValue, tombstoneTTL time.Durati
 
 // Sync describes the sync whose snapshot Write records.
 type Sync struct {
+	// ResultID is the event id the sync's result is given.
+	ResultID       string
 	Revision       string
 	LastSyncHash   string
 	SnapshotDigest string
@@ -281,13 +287,15 @@ func (s *Store) Prepare(ctx context.Context, source string, lists registry.Lists
 }
 
 // Write writes a batch: its records, then the commit marker. Nothing is
-// written when nothing differs and the stored records are all committed.
+// written when nothing differs, the stored records are all committed and
+// the source has a commit (its first sync commits, also when empty).
 // After a sync that stopped between its records and its commit, the next
 // batch is computed against what is stored (those records included) and
 // commits, so the source converges.
 func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
 	source, st := b.source, b.st
-	if len(b.puts) == 0 && !b.dirty {
+	// The first sync commits also without records: its source is synced.
+	if len(b.puts) == 0 && !b.dirty && st.commit.Generation > 0 {
 		s.remember(source, st, b.seen)
 		return Written{Generation: st.commit.Generation}, nil
 	}
@@ -298,7 +306,7 @@ func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
 		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
 	}
 	c := Commit{Generation: b.gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
-		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, Changed: len(b.puts)}
+		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, ResultID: sy.ResultID, Changed: len(b.puts)}
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return Written{}, fmt.Errorf("encode commit of %s: %w", source, err)

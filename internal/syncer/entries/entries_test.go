@@ -112,6 +112,23 @@ func prepareAndWrite(s *Store, source string, snap []byte, sy Sync) (Written, er
 	return s.Write(context.Background(), b, sy)
 }
 
+// The first sync of a source commits also when it has no entries, so a
+// reader knows the source is synced, and empty.
+func TestAnEmptyFirstSyncCommits(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := f.store(&at)
+	if w := write(t, s, "src", snapshot(nil), "rev-1"); w.Changed != 0 || !w.Committed || w.Generation != 1 {
+		t.Fatalf("first sync: %+v, want no record and commit 1", w)
+	}
+	if c := f.commit(t, "src"); c.Generation != 1 || c.Revision != "rev-1" {
+		t.Errorf("commit %+v", c)
+	}
+	if w := write(t, s, "src", snapshot(nil), "rev-1"); w.Committed || w.Generation != 1 {
+		t.Fatalf("unchanged resync: %+v, want nothing written", w)
+	}
+}
+
 func TestSyncWritesOnlyChangedRecordsThenACommit(t *testing.T) {
 	f := start(t)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
