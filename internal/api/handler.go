@@ -35,7 +35,7 @@ type Handler struct {
 	set  atomic.Pointer[registrySet]
 	feed *Feed
 	log  *slog.Logger
-	mux *http.ServeMux
+	mux  *http.ServeMux
 	// setMu orders SetRegistries calls; requests never take it.
 	setMu sync.Mutex
 }
