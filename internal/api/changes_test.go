@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/testsupport"
@@ -325,4 +326,25 @@ func TestFeedEndsOnShutdown(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A stream outlives the server's read and write timeouts, which bound
+// ordinary requests: the feed sets its own deadline for each write.
+func TestFeedOutlivesTheServerTimeouts(t *testing.T) {
+	h := NewHandler([]string{"default"}, testsupport.Logger(t))
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadHeaderTimeout = time.Minute
+	// Deadlines past as soon as they are set.
+	srv.Config.ReadTimeout = time.Nanosecond
+	srv.Config.WriteTimeout = time.Nanosecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	r := &feedRig{h: h, srv: srv, base: srv.URL + "/registry/default"}
+	r.apply(t, 1)
+	r.record(1)
+	h.Feed().Loaded()
+	c := r.connect(t, "-")
+	r.apply(t, 2)
+	r.record(2)
+	c.expect(t, "changed 2")
 }
