@@ -12,15 +12,9 @@ import (
 	"github.com/regsync/regsync/events"
 )
 
-// Defaults of a change feed.
-const (
-	// DefaultMaxFeedClients is how many change feed clients a replica
-	// serves at once unless told otherwise.
-	DefaultMaxFeedClients = 256
-	// DefaultHeartbeat is how often an idle feed sends a comment line, so
-	// that proxies keep the connection and clients notice a dead one.
-	DefaultHeartbeat = 15 * time.Second
-)
+// DefaultHeartbeat is how often an idle feed sends a comment line, so
+// that proxies keep the connection and clients notice a dead one.
+const DefaultHeartbeat = 15 * time.Second
 
 // Bounds of a change feed.
 const (
@@ -101,13 +95,13 @@ type FeedEvent struct {
 }
 
 func newFeed(log *slog.Logger) *Feed {
-	return &Feed{log: log, maxClients: DefaultMaxFeedClients, heartbeat: DefaultHeartbeat,
+	return &Feed{log: log, heartbeat: DefaultHeartbeat,
 		loaded: make(chan struct{}), stop: make(chan struct{}), regs: map[string]*registryFeed{}}
 }
 
-// SetLimits sets how many clients the feed serves at once and how often
-// an idle stream gets a comment line. It must be called before the
-// handler serves.
+// SetLimits sets how many clients the feed serves at once
+// (api.maxSSEClients; none until it is set) and how often an idle stream
+// gets a comment line. It must be called before the handler serves.
 func (f *Feed) SetLimits(maxClients int, heartbeat time.Duration) {
 	f.maxClients, f.heartbeat = maxClients, heartbeat
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
+// maxClients is api.maxSSEClients' default.
+const maxClients = 256
+
 // feedRig is a handler serving registry "default" over httptest, with
 // one view per generation: generation n serves n servers.
 type feedRig struct {
@@ -27,6 +30,7 @@ type feedRig struct {
 func newFeedRig(t *testing.T) *feedRig {
 	t.Helper()
 	h := NewHandler([]string{"default"}, testsupport.Logger(t))
+	h.Feed().SetLimits(maxClients, DefaultHeartbeat)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.RegisterOnShutdown(h.Feed().Close)
 	srv.Start()
@@ -222,22 +226,23 @@ func TestFeedRefusesClientsBeyondTheLimit(t *testing.T) {
 	r.record(1)
 	r.h.Feed().Loaded()
 	var clients []*sse
-	for range DefaultMaxFeedClients {
+	for range maxClients {
 		clients = append(clients, r.connect(t, "-"))
 	}
 	resp, body := fetch(t, r.base+"/v0.1/x/dev.regsync/changes")
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "too many change feed clients") {
-		t.Fatalf("client %d: %s %s", DefaultMaxFeedClients+1, resp.Status, body)
+		t.Fatalf("client %d: %s %s", maxClients+1, resp.Status, body)
 	}
 	clients[0].resp.Body.Close()
 	testsupport.Eventually(t, "the closed client to leave", func() bool {
-		return r.h.Feed().Clients() < DefaultMaxFeedClients
+		return r.h.Feed().Clients() < maxClients
 	})
 	r.connect(t, "-")
 }
 
 func TestFeedDropsAClientThatFallsBehind(t *testing.T) {
 	f := newFeed(testsupport.Logger(t))
+	f.SetLimits(2, DefaultHeartbeat)
 	v, _ := viewOf(t, 1)
 	slow, _, rerr := f.subscribe("default", "", false)
 	if rerr != nil {
@@ -292,7 +297,7 @@ func TestFeedAnswersLikeEveryRoute(t *testing.T) {
 
 func TestFeedSendsACommentWhenIdle(t *testing.T) {
 	r := newFeedRig(t)
-	r.h.Feed().SetLimits(DefaultMaxFeedClients, 1)
+	r.h.Feed().SetLimits(maxClients, 1)
 	r.apply(t, 1)
 	r.h.Feed().Loaded()
 	c := r.connect(t, "-")
@@ -332,6 +337,7 @@ func TestFeedEndsOnShutdown(t *testing.T) {
 // ordinary requests: the feed sets its own deadline for each write.
 func TestFeedOutlivesTheServerTimeouts(t *testing.T) {
 	h := NewHandler([]string{"default"}, testsupport.Logger(t))
+	h.Feed().SetLimits(maxClients, DefaultHeartbeat)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ReadHeaderTimeout = time.Minute
 	// Deadlines past as soon as they are set.
