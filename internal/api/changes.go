@@ -147,16 +147,16 @@ func (f *Feed) registry(name string) *registryFeed {
 // Record takes a registry.changed event, in the order of the stream. It
 // is sent once the view applied has its content (or a later
 // generation's). A generation not after the last one known is a
-// repeat, ignored; unless the registry's generations started again (its
-// status was recreated): then its history is dropped and every client
-// is sent a reset.
+// repeat, ignored; unless it is a first generation after others: the
+// registry's generations started again (its status was recreated), so
+// its history is dropped and every client is sent a reset.
 func (f *Feed) Record(c events.RegistryChanged) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	rf := f.registry(c.Registry)
 	if last := rf.lastGeneration(); c.Generation <= last {
-		if c.Generation != 1 || c.PreviousGeneration != 0 {
-			return
+		if c.Generation != 1 || last == 1 {
+			return // a repeat
 		}
 		rf.pending, rf.history, rf.historyBytes = nil, nil, 0
 		f.broadcast(rf, resetFrame(c.Registry, 0, rf.etag))

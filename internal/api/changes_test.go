@@ -354,3 +354,24 @@ func TestFeedOutlivesTheServerTimeouts(t *testing.T) {
 	r.record(2)
 	c.expect(t, "changed 2")
 }
+
+// A registry whose generations start again (its status record was
+// recreated) resets every client, and a repeat of a generation is not
+// sent twice.
+func TestFeedResetsWhenGenerationsStartAgain(t *testing.T) {
+	r := newFeedRig(t)
+	for n := 1; n <= 3; n++ {
+		r.apply(t, n)
+		r.record(n)
+	}
+	r.h.Feed().Loaded()
+	c := r.connect(t, "-")
+	r.record(3)
+	r.apply(t, 1)
+	r.record(1)
+	c.expect(t, "reset 0", "changed 1")
+	r.record(1) // a repeat of the first generation is no new start
+	r.apply(t, 2)
+	r.record(2)
+	c.expect(t, "changed 2")
+}
