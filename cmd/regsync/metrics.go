@@ -34,9 +34,10 @@ type serveMetrics struct {
 	views *views.Metrics
 }
 
-// newServeMetrics registers every metric; feed, the read API's change
-// feed, may be nil (no feed metrics are collected then).
-func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Source, feed *api.Feed) *serveMetrics {
+// newServeMetrics registers every metric, with a series at zero for each
+// of the registries named; feed, the read API's change feed, may be nil
+// (its metrics stay at zero then).
+func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Source, registries []string, feed *api.Feed) *serveMetrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "regsync_build_info",
@@ -68,9 +69,9 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Sou
 		webhooks: webhooks,
 
 		apiRequests: apiRequests,
-		views:       views.NewMetrics(reg),
+		views:       views.NewMetrics(reg, registries),
 	}
-	reg.MustRegister(info, connected, webhooks, apiRequests, m.status, newFeedCollector(feed))
+	reg.MustRegister(info, connected, webhooks, apiRequests, m.status, newFeedCollector(feed, registries))
 	m.coord.SetSources(srcs)
 	for _, provider := range webhook.Providers() {
 		for _, code := range webhookCodes {
@@ -143,14 +144,15 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter {
 
 // feedCollector exports the change feed's state when scraped: the clients
 // connected, and the generation of each registry's view this replica
-// serves.
+// serves (0 before the first, for the registries configured at start).
 type feedCollector struct {
 	feed                *api.Feed
+	registries          []string
 	clients, generation *prometheus.Desc
 }
 
-func newFeedCollector(feed *api.Feed) *feedCollector {
-	return &feedCollector{feed: feed,
+func newFeedCollector(feed *api.Feed, registries []string) *feedCollector {
+	return &feedCollector{feed: feed, registries: registries,
 		clients: prometheus.NewDesc("regsync_api_sse_clients",
 			"Clients connected to the change feeds (Server-Sent Events) of this replica.", nil, nil),
 		generation: prometheus.NewDesc("regsync_registry_view_generation",
@@ -164,11 +166,18 @@ func (c *feedCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *feedCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.feed == nil {
-		return
+	var clients int
+	generations := map[string]uint64{}
+	if c.feed != nil {
+		clients, generations = c.feed.Clients(), c.feed.Generations()
 	}
-	ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(c.feed.Clients()))
-	for name, g := range c.feed.Generations() {
+	ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(clients))
+	for _, name := range c.registries {
+		if _, ok := generations[name]; !ok {
+			generations[name] = 0
+		}
+	}
+	for name, g := range generations {
 		ch <- prometheus.MustNewConstMetric(c.generation, prometheus.GaugeValue, float64(g), name)
 	}
 }

@@ -275,7 +275,12 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	handler := api.NewHandler(nil, logger)
 	handler.Feed().SetLimits(cfg.API.MaxSSEClients, api.DefaultHeartbeat)
 	reg := prometheus.NewRegistry()
-	s.metrics = newServeMetrics(reg, conn.nc, srcs, handler.Feed())
+	regs := cfg.EffectiveRegistries()
+	regNames := make([]string, 0, len(regs))
+	for _, r := range regs {
+		regNames = append(regNames, r.Name)
+	}
+	s.metrics = newServeMetrics(reg, conn.nc, srcs, regNames, handler.Feed())
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
@@ -314,7 +319,6 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		logger.Info("webhooks enabled", "providers", enabled)
 	}
 	s.registries = &servedRegistries{handler: handler, serveClaimed: cfg.API.ServeClaimedRegistries, logger: logger}
-	regs := cfg.EffectiveRegistries()
 	s.registries.serve(regs)
 	s.registries.views = views.New(h.Entries, regs, handler, logger)
 	// One leased merger per registry writes its view, status and events.

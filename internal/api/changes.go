@@ -317,12 +317,13 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("registry")
 	f := h.feed
+	historyRead := false
 	select {
 	case <-f.loaded:
+		historyRead = true
 	default:
-		p = nil
 	}
-	if p == nil || p.Load() == nil {
+	if !historyRead || p.Load() == nil {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("registry %q is not loaded yet", name))
 		return
@@ -333,12 +334,9 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	lastID, resume := r.Header["Last-Event-Id"]
-	var id string
-	if resume && len(lastID) > 0 {
-		id = lastID[0]
-	}
-	c, replay, rerr := f.subscribe(name, id, resume)
+	// An empty Last-Event-ID is no id, as for an EventSource.
+	id := r.Header.Get("Last-Event-ID")
+	c, replay, rerr := f.subscribe(name, id, id != "")
 	if rerr != nil {
 		writeError(w, rerr.code, rerr.msg)
 		return
