@@ -13,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/internal/api"
 	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry/views"
 	"github.com/regsync/regsync/internal/reload"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer/coordinator"
@@ -29,9 +30,14 @@ type serveMetrics struct {
 	webhooks *prometheus.CounterVec
 	// apiRequests counts the read API's requests by route and code.
 	apiRequests *prometheus.CounterVec
+	// views measures how long a commit takes to be served.
+	views *views.Metrics
 }
 
-func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Source) *serveMetrics {
+// newServeMetrics registers every metric, with a series at zero for each
+// of the registries named; feed, the read API's change feed, may be nil
+// (its metrics stay at zero then).
+func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Source, registries []string, feed *api.Feed) *serveMetrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "regsync_build_info",
@@ -63,8 +69,9 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Sou
 		webhooks: webhooks,
 
 		apiRequests: apiRequests,
+		views:       views.NewMetrics(reg, registries),
 	}
-	reg.MustRegister(info, connected, webhooks, apiRequests, m.status)
+	reg.MustRegister(info, connected, webhooks, apiRequests, m.status, newFeedCollector(feed, registries))
 	m.coord.SetSources(srcs)
 	for _, provider := range webhook.Providers() {
 		for _, code := range webhookCodes {
@@ -133,4 +140,44 @@ func (r *statusRecorder) WriteHeader(code int) {
 // sets read deadlines and flushes through it.
 func (r *statusRecorder) Unwrap() http.ResponseWriter {
 	return r.ResponseWriter
+}
+
+// feedCollector exports the change feed's state when scraped: the clients
+// connected, and the generation of each registry's view this replica
+// serves (0 before the first, for the registries configured at start).
+type feedCollector struct {
+	feed                *api.Feed
+	registries          []string
+	clients, generation *prometheus.Desc
+}
+
+func newFeedCollector(feed *api.Feed, registries []string) *feedCollector {
+	return &feedCollector{feed: feed, registries: registries,
+		clients: prometheus.NewDesc("regsync_api_sse_clients",
+			"Clients connected to the change feeds (Server-Sent Events) of this replica.", nil, nil),
+		generation: prometheus.NewDesc("regsync_registry_view_generation",
+			"Generation of each registry's view this replica serves: the last one its change feed has sent.", []string{"registry"}, nil),
+	}
+}
+
+func (c *feedCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.clients
+	ch <- c.generation
+}
+
+func (c *feedCollector) Collect(ch chan<- prometheus.Metric) {
+	var clients int
+	generations := map[string]uint64{}
+	if c.feed != nil {
+		clients, generations = c.feed.Clients(), c.feed.Generations()
+	}
+	ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(clients))
+	for _, name := range c.registries {
+		if _, ok := generations[name]; !ok {
+			generations[name] = 0
+		}
+	}
+	for name, g := range generations {
+		ch <- prometheus.MustNewConstMetric(c.generation, prometheus.GaugeValue, float64(g), name)
+	}
 }

@@ -25,7 +25,7 @@ import (
 
 func TestWebhookRequestsAreCountedByProviderAndCode(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	requests := newServeMetrics(reg, nil, nil).webhooks
+	requests := newServeMetrics(reg, nil, nil, nil, nil).webhooks
 	h := instrumentWebhooks(requests, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/webhooks/github":
@@ -79,7 +79,7 @@ func (d descNames) Unregister(prometheus.Collector) bool { return false }
 
 func TestMetricsDocumentedOneByOne(t *testing.T) {
 	registered := descNames{}
-	newServeMetrics(registered, nil, nil)
+	newServeMetrics(registered, nil, nil, nil, nil)
 	if !registered["regsync_sync_results_total"] {
 		t.Fatalf("metric names not read from their descriptions: %v", registered)
 	}
@@ -121,7 +121,7 @@ func TestMetricsDocumentedOneByOne(t *testing.T) {
 // read deadline and flushes its answer early: the counting and tracing
 // wrappers must let it reach the connection.
 func TestWebhookWrappersReachTheConnection(t *testing.T) {
-	requests := newServeMetrics(prometheus.NewRegistry(), nil, nil).webhooks
+	requests := newServeMetrics(prometheus.NewRegistry(), nil, nil, nil, nil).webhooks
 	srv := httptest.NewServer(traced(instrumentWebhooks(requests, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		if err := rc.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {
@@ -156,7 +156,7 @@ func TestBuildInfoCarriesVCSRevision(t *testing.T) {
 	for _, tc := range []struct{ ldflags, want string }{{"", "0123abcd"}, {"feedface", "feedface"}} {
 		commit = tc.ldflags
 		reg := prometheus.NewRegistry()
-		newServeMetrics(reg, nil, nil)
+		newServeMetrics(reg, nil, nil, nil, nil)
 		want := fmt.Sprintf(`
 # HELP regsync_build_info Always 1; the labels name the running build.
 # TYPE regsync_build_info gauge
@@ -193,7 +193,7 @@ func TestEveryDocumentedSeriesExistsFromStart(t *testing.T) {
 		{Name: "elsewhere", Managed: &config.Managed{}},
 	}
 	reg := prometheus.NewPedanticRegistry()
-	newServeMetrics(reg, nil, srcs)
+	newServeMetrics(reg, nil, srcs, []string{"alpha", "merged"}, nil)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,10 @@ func TestEveryDocumentedSeriesExistsFromStart(t *testing.T) {
 		"regsync_webhook_requests_total":                {"provider": set("github", "gitlab", "gitea", "bitbucket", "generic", "other")},
 		"regsync_source_checks_total":                   {"kind": set("file", "http", "git-ls-remote", "git-fetch"), "outcome": set("ok", "not-modified", "error")},
 		"regsync_config_reloads_total":                  {"result": set("applied", "partial", "rejected")},
+		"regsync_registry_view_generation":              {"registry": set("alpha", "merged")},
+		"regsync_registry_view_apply_seconds":           {"registry": set("alpha", "merged")},
 		"regsync_api_requests_total": {"route": set("/openapi.yaml", "/v0.1/servers", "/v0.1/servers/{serverName}/versions", "/v0.1/servers/{serverName}/versions/{version}",
+			"/v0.1/x/dev.regsync/changes",
 			"/v0.1/x/dev.toolhive/skills", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}",
 			"/v0.1/x/dev.toolhive/plugins", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}/versions", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}/versions/{version}",
 			"other"), "code": set("200", "304", "400", "404", "405", "503")},

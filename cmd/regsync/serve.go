@@ -270,8 +270,17 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	srcs := cfg.SyncedSources()
 	s := &pipeline{logger: logger, cfg: cfg, conn: conn, status: state.NewStore(h.Status, logger)}
 	s.ready.consuming = func() error { return s.coord.Ready() }
+	// Every replica keeps the views of every registry and serves them,
+	// with a change feed of each.
+	handler := api.NewHandler(nil, logger)
+	handler.Feed().SetLimits(cfg.API.MaxSSEClients, api.DefaultHeartbeat)
 	reg := prometheus.NewRegistry()
-	s.metrics = newServeMetrics(reg, conn.nc, srcs)
+	regs := cfg.EffectiveRegistries()
+	regNames := make([]string, 0, len(regs))
+	for _, r := range regs {
+		regNames = append(regNames, r.Name)
+	}
+	s.metrics = newServeMetrics(reg, conn.nc, srcs, regNames, handler.Feed())
 	// One fetcher for workers and pollers: it keeps the git clones and the
 	// last HTTP responses that make unchanged checks cheap.
 	fetcher := &sources.Fetcher{MaxSize: cfg.Sync.MaxDataSize.Int64(), DataDir: cfg.DataDir, Logger: logger, Version: version,
@@ -309,10 +318,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	if enabled := hooks.Enabled(); len(enabled) > 0 {
 		logger.Info("webhooks enabled", "providers", enabled)
 	}
-	// Every replica keeps the views of every registry and serves them.
-	handler := api.NewHandler(nil, logger)
 	s.registries = &servedRegistries{handler: handler, serveClaimed: cfg.API.ServeClaimedRegistries, logger: logger}
-	regs := cfg.EffectiveRegistries()
 	s.registries.serve(regs)
 	s.registries.views = views.New(h.Entries, regs, handler, logger)
 	// One leased merger per registry writes its view, status and events.
@@ -322,7 +328,14 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		LeaseTTL: time.Duration(cfg.Sync.LeaseTTL),
 		Logger:   logger,
 	}, regs)
-	s.registries.views.OnChange(s.registries.merger.Changed)
+	s.registries.views.SetMetrics(s.metrics.views)
+	// The feed learns each generation from the stored registry.changed
+	// events and sends it once this replica's view has its content.
+	s.registries.changes = views.NewChanges(h.JS, handler.Feed(), logger)
+	s.registries.views.OnChange(func(name string, r *views.Registry) {
+		s.registries.merger.Changed(name, r)
+		handler.Feed().Applied(name, r.Merged.Digest().String(), r.API)
+	})
 	s.ready.views = s.registries.views.Loaded()
 	apiHandler := instrumentAPI(s.metrics.apiRequests, handler)
 	mounted := apiHandler
@@ -338,6 +351,13 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 			s.apiLn.Close()
 		}
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Addr, err)
+	}
+	// Shutdown waits for every request to end: the feed's streams end
+	// when it begins.
+	for _, srv := range []*http.Server{s.srv, s.apiSrv} {
+		if srv != nil {
+			srv.RegisterOnShutdown(handler.Feed().Close)
+		}
 	}
 
 	s.interval = coordinator.NewInterval(h.Publisher, srcs, logger)
@@ -383,9 +403,11 @@ func listenHTTP(addr string, h http.Handler) (*http.Server, net.Listener, error)
 // servedRegistries is the read API of this replica and the follower that
 // keeps its views; a reload gives both the new registries at once.
 type servedRegistries struct {
-	handler      *api.Handler
-	views        *views.Follower
-	merger       *coordinator.Merger
+	handler *api.Handler
+	views   *views.Follower
+	merger  *coordinator.Merger
+	// changes follows the registry.changed events into the change feed.
+	changes      *views.Changes
 	serveClaimed bool
 	logger       *slog.Logger
 }
@@ -428,6 +450,7 @@ func (s *pipeline) run(ctx context.Context) error {
 	grp.Go(func() error { return s.reloader.Run(gctx) })
 	grp.Go(func() error { return s.registries.views.Run(gctx) })
 	grp.Go(func() error { return s.registries.merger.Run(gctx) })
+	grp.Go(func() error { return s.registries.changes.Run(gctx) })
 	grp.Go(func() error {
 		<-s.registries.views.Loaded()
 		s.logger.Info("registry views loaded")

@@ -32,9 +32,10 @@ var openAPIDocument []byte
 // view through atomic pointers: they never lock and never wait for a swap
 // or for SetRegistries.
 type Handler struct {
-	set atomic.Pointer[registrySet]
-	log *slog.Logger
-	mux *http.ServeMux
+	set  atomic.Pointer[registrySet]
+	feed *Feed
+	log  *slog.Logger
+	mux  *http.ServeMux
 	// setMu orders SetRegistries calls; requests never take it.
 	setMu sync.Mutex
 }
@@ -59,6 +60,7 @@ func (h *Handler) table() []namedRoute {
 		{"/v0.1/servers", h.serve(listServers)},
 		{"/v0.1/servers/{serverName}/versions", h.serve(serverVersions)},
 		{"/v0.1/servers/{serverName}/versions/{version}", h.serve(serverVersion)},
+		{"/v0.1/x/dev.regsync/changes", h.changes},
 	}
 	for _, k := range []artifactKind{skills, plugins} {
 		prefix := "/v0.1/x/dev.toolhive/" + k.plural
@@ -101,7 +103,7 @@ type registrySet struct {
 // NewHandler returns a handler for the named registries. Until a
 // registry's first view is swapped in, its API answers 503.
 func NewHandler(registries []string, log *slog.Logger) *Handler {
-	h := &Handler{log: log, mux: http.NewServeMux()}
+	h := &Handler{log: log, mux: http.NewServeMux(), feed: newFeed(log)}
 	h.SetRegistries(registries, nil)
 	for _, rt := range h.table() {
 		h.mux.HandleFunc(routePrefix+rt.name, rt.fn)
@@ -150,6 +152,9 @@ func (h *Handler) Swap(registry string, v *View) error {
 	p.Store(v)
 	return nil
 }
+
+// Feed returns the handler's change feed.
+func (h *Handler) Feed() *Feed { return h.feed }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)

@@ -71,19 +71,20 @@ func TestOpenAPIDocument(t *testing.T) {
 	if doc.Info.Version != "1.0.0" || !strings.Contains(doc.Info.Description, "https://github.com/modelcontextprotocol/registry") {
 		t.Fatalf("info.version %v, description %q", doc.Info.Version, doc.Info.Description)
 	}
-	for _, p := range []string{
-		"/v0.1/servers", "/v0.1/servers/{serverName}/versions", "/v0.1/servers/{serverName}/versions/{version}",
-		"/v0.1/x/dev.toolhive/skills", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}",
-		"/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions", "/v0.1/x/dev.toolhive/skills/{namespace}/{name}/versions/{version}",
-		"/v0.1/x/dev.toolhive/plugins", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}",
-		"/v0.1/x/dev.toolhive/plugins/{namespace}/{name}/versions", "/v0.1/x/dev.toolhive/plugins/{namespace}/{name}/versions/{version}",
-	} {
+	// Every route but the document itself, and no other path.
+	var served []string
+	for _, p := range Routes() {
+		if p != "/openapi.yaml" && p != OtherRoute {
+			served = append(served, p)
+		}
+	}
+	for _, p := range served {
 		if _, ok := doc.Paths[p]; !ok {
 			t.Errorf("the document does not describe %s", p)
 		}
 	}
-	if len(doc.Paths) != 11 {
-		t.Errorf("the document describes %d paths, the handler serves 11", len(doc.Paths))
+	if len(doc.Paths) != len(served) {
+		t.Errorf("the document describes %d paths, the handler serves %d", len(doc.Paths), len(served))
 	}
 }
 

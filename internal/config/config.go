@@ -306,6 +306,9 @@ type ReadAPI struct {
 	// regsync does not authenticate callers, so they are not served by
 	// default.
 	ServeClaimedRegistries bool `yaml:"serveClaimedRegistries"`
+	// MaxSSEClients is how many clients of the change feeds (Server-Sent
+	// Events) a replica serves at once; one more is answered 503.
+	MaxSSEClients int `yaml:"maxSSEClients"`
 }
 
 // Watch tunes the producers that notice changes.
@@ -395,6 +398,7 @@ func Default() *Config {
 		},
 		Events: Events{ContentMode: "structured"},
 		HTTP:   HTTP{Addr: "127.0.0.1:8080"},
+		API:    ReadAPI{MaxSSEClients: 256},
 		Webhooks: Webhooks{
 			MaxBodySize:        3 * MiB,
 			MaxUnverifiedBytes: 32 * MiB,

@@ -149,11 +149,11 @@ func TestRegistryOfUnsyncedSource(t *testing.T) {
 
 func TestReadAPIConfig(t *testing.T) {
 	cfg, _ := mustParse(t, fileSource)
-	if cfg.API != (ReadAPI{}) {
-		t.Errorf("api defaults = %+v, want no own listener and no claimed registries", cfg.API)
+	if cfg.API != (ReadAPI{MaxSSEClients: 256}) {
+		t.Errorf("api defaults = %+v, want no own listener, no claimed registries and 256 SSE clients", cfg.API)
 	}
-	cfg, _ = mustParse(t, fileSource+"api: {addr: \"127.0.0.1:8081\", serveClaimedRegistries: true}\n")
-	if want := (ReadAPI{Addr: "127.0.0.1:8081", ServeClaimedRegistries: true}); cfg.API != want {
+	cfg, _ = mustParse(t, fileSource+"api: {addr: \"127.0.0.1:8081\", serveClaimedRegistries: true, maxSSEClients: 10}\n")
+	if want := (ReadAPI{Addr: "127.0.0.1:8081", ServeClaimedRegistries: true, MaxSSEClients: 10}); cfg.API != want {
 		t.Errorf("api = %+v, want %+v", cfg.API, want)
 	}
 
@@ -169,6 +169,7 @@ func TestReadAPIConfig(t *testing.T) {
 		{"addr without port", `api: {addr: localhost}`, []string{"line 6: api.addr must be host:port: address localhost: missing port in address"}},
 		{"addr with a bad port", `api: {addr: "localhost:99999"}`, []string{`line 6: api.addr has an invalid port "99999"`}},
 		{"addr of http", `api: {addr: "127.0.0.1:8080"}`, []string{`line 6: api.addr "127.0.0.1:8080" is http.addr: leave api.addr empty to serve the API on http.addr`}},
+		{"no SSE clients", `api: {maxSSEClients: 0}`, []string{`line 6: api.maxSSEClients must be at least 1, got 0`}},
 		{"serveClaimedRegistries not a bool", `api: {serveClaimedRegistries: sometimes}`, []string{`line 6: api.serveClaimedRegistries: want true or false, got a string "sometimes"`}},
 	}
 	for _, tt := range tests {

@@ -520,6 +520,9 @@ func (c *Config) validateOwnSections() []error {
 			add("%s must be greater than zero", d.key)
 		}
 	}
+	if c.API.MaxSSEClients < 1 {
+		add("api.maxSSEClients must be at least 1, got %d", c.API.MaxSSEClients)
+	}
 	if c.Sync.Workers < 1 {
 		add("sync.workers must be at least 1, got %d", c.Sync.Workers)
 	}

@@ -64,6 +64,8 @@ type Follower struct {
 	// changed, when set, is told of every registry view made current
 	// (OnChange).
 	changed func(registry string, r *Registry)
+	// metrics, when set, measures how long commits take to be served.
+	metrics *Metrics
 
 	mu    sync.RWMutex
 	views map[string]*Registry
@@ -107,6 +109,10 @@ func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log
 // makes current, in order: once loaded, after a commit, on
 // reconfiguration. It must be set before Run and must not block for long.
 func (f *Follower) OnChange(fn func(registry string, r *Registry)) { f.changed = fn }
+
+// SetMetrics makes the follower measure with m. It must be called
+// before Run.
+func (f *Follower) SetMetrics(m *Metrics) { f.metrics = m }
 
 // Loaded is closed once every stored record was read and every view built.
 func (f *Follower) Loaded() <-chan struct{} { return f.loaded }
@@ -291,6 +297,7 @@ func (f *Follower) commit(name string, c entries.Commit) {
 			continue
 		}
 		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), changed))
+		f.metrics.applied(reg.Name, c.CommittedAt)
 	}
 	if f.applied != nil {
 		f.applied(name)
