@@ -60,6 +60,7 @@ bench: ## Run the benchmarks behind each figure of BENCHMARKS.md (about 3 minute
 	$(GO) test -run '^$$' -benchmem -bench 'Build10k$$|Builder10kEdit|Parse10k' -benchtime 5x ./internal/registry/
 	$(GO) test -run '^$$' -benchmem -bench 'Validate|SyncPath' ./internal/registry/
 	$(GO) test -run '^$$' -benchmem -bench 'OneEntryEdit' -benchtime 30x ./internal/registry/views/
+	$(GO) test -run '^$$' -benchmem -bench 'Load10000' -benchtime 5x ./internal/registry/views/
 	$(GO) test -run '^$$' -benchmem -bench 'Rebuild10kOneChange|Build10k|FullPage|NotModified|Search|ToolHiveWalk' ./internal/api/
 	$(GO) test -run '^$$' -benchmem -bench . ./internal/registry/merge/
 	$(GO) test -run '^$$' -benchmem -bench . ./internal/sources/ ./internal/watch/ ./internal/syncer/coordinator/
@@ -86,6 +87,7 @@ fuzz: ## Run every fuzz test for 30s (FUZZTIME=30s).
 	$(GO) test -run '^$$' -fuzz '^FuzzServerQuery$$' -fuzztime $(FUZZTIME) ./internal/api/
 
 CHAOS_FLAGS ?=
+LOAD_FLAGS  ?=
 
 .PHONY: chaos
 chaos: ## Run the fault suite on loopback: nats-server cluster, regsync replicas, faults (CHAOS_FLAGS=...).
@@ -95,6 +97,15 @@ chaos: ## Run the fault suite on loopback: nats-server cluster, regsync replicas
 	$(GO) build -ldflags "$(LDFLAGS)" -o $$dir/regsync ./cmd/regsync && \
 	$(GO) build -o $$dir/regsync-chaos ./cmd/regsync-chaos && \
 	$$dir/regsync-chaos -nats-server $$dir/nats-server -regsync $$dir/regsync $(CHAOS_FLAGS)
+
+.PHONY: bench-api
+bench-api: ## Measure the read API's targets with 3 replicas on one nats-server (about 4 minutes; LOAD_FLAGS=...).
+	@dir=$$(mktemp -d -t regsync-load-bin.XXXXXX) && trap 'rm -rf "$$dir"' EXIT && \
+	echo "building nats-server v2.15.2, regsync and regsync-load in $$dir" && \
+	GOBIN=$$dir $(GO) install github.com/nats-io/nats-server/v2@v2.15.2 && \
+	$(GO) build -ldflags "$(LDFLAGS)" -o $$dir/regsync ./cmd/regsync && \
+	$(GO) build -o $$dir/regsync-load ./cmd/regsync-load && \
+	$$dir/regsync-load -nats-server $$dir/nats-server -regsync $$dir/regsync $(LOAD_FLAGS)
 
 .PHONY: clean
 clean: ## Remove build output and the quick-start data directory.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/internal/childproc"
 )
 
 // node is one nats-server of the cluster, with fixed ports so that a
@@ -35,7 +37,7 @@ type cluster struct {
 func (e *env) startCluster(ctx context.Context, dir string, n int) (*cluster, error) {
 	c := &cluster{e: e, user: "regsync", password: randomHex(16)}
 	routePassword := randomHex(16)
-	ports, err := freePorts(3 * n)
+	ports, err := childproc.FreePorts(3 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -101,24 +103,24 @@ func (c *cluster) urls() string {
 }
 
 func (c *cluster) start(nd *node) error {
-	f, err := logFile(nd.log)
+	f, err := childproc.LogFile(nd.log)
 	if err != nil {
 		return err
 	}
-	p, err := c.e.procs.start("nats-server "+nd.name, f, f, nil, c.e.natsServer, "-c", nd.conf)
+	p, err := c.e.procs.Start("nats-server "+nd.name, f, f, nil, c.e.natsServer, "-c", nd.conf)
 	if err != nil {
 		f.Close()
 		return err
 	}
-	go func() { <-p.done; f.Close() }()
+	go func() { <-p.Done(); f.Close() }()
 	nd.p = p
 	return nil
 }
 
 // kill kill -9s a node.
 func (c *cluster) kill(nd *node) {
-	if nd.p != nil && !nd.p.exited() {
-		nd.p.kill()
+	if nd.p != nil && !nd.p.Exited() {
+		nd.p.Kill()
 	}
 }
 
@@ -144,7 +146,7 @@ type jsz struct {
 // JetStream meta group.
 func (c *cluster) metaLeader(ctx context.Context) (*node, error) {
 	for _, nd := range c.nodes {
-		if nd.p == nil || nd.p.exited() {
+		if nd.p == nil || nd.p.Exited() {
 			continue
 		}
 		var z jsz

@@ -86,8 +86,8 @@ func (e *env) startClustered(ctx context.Context, r *report, name string, o *opt
 func (d *deployment) stop() {
 	var wg sync.WaitGroup
 	for _, rep := range d.reps {
-		if rep.p != nil && !rep.p.exited() {
-			wg.Go(func() { rep.p.term(15 * time.Second) })
+		if rep.p != nil && !rep.p.Exited() {
+			wg.Go(func() { rep.p.Term(15 * time.Second) })
 		}
 	}
 	wg.Wait()
@@ -145,12 +145,12 @@ func (d *deployment) request(source string) {
 	if d.user != "" {
 		env = append(env, "REGSYNC_NATS_USER="+d.user, "REGSYNC_NATS_PASSWORD="+d.password)
 	}
-	p, err := d.e.procs.start("regsync sync", &stdout, &stderr, env, d.e.regsync,
+	p, err := d.e.procs.Start("regsync sync", &stdout, &stderr, env, d.e.regsync,
 		"sync", source, "--wait", "--timeout", requestTimeout.String(), "--request-id", rid)
 	if err != nil {
 		q.complaint = err.Error()
 	} else {
-		<-p.done
+		<-p.Done()
 		q.accepted = strings.Contains(stderr.String(), "requested sync of")
 		var ev struct {
 			Type string `json:"type"`
@@ -259,8 +259,8 @@ const settleLimit = 30 * time.Second
 // and leaves none of its leases behind.
 func (d *deployment) terminate(ctx context.Context, rep *replica) {
 	holder := rep.holder(d.e.host)
-	took, exited := rep.p.term(termLimit + 5*time.Second)
-	how := fmt.Sprintf("exited after %.1fs (%s)", took.Seconds(), rep.p.state)
+	took, exited := rep.p.Term(termLimit + 5*time.Second)
+	how := fmt.Sprintf("exited after %.1fs (%s)", took.Seconds(), rep.p.State())
 	if !exited {
 		how = fmt.Sprintf("still running after %.0fs, killed", took.Seconds())
 	}

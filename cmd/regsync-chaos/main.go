@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	host, _ := os.Hostname()
 	e := &env{dir: dir, natsServer: o.natsServer, regsync: o.regsync, host: host, out: stdout}
 	defer func() {
-		e.procs.killAll()
+		e.procs.KillAll()
 		if o.keep {
 			fmt.Fprintf(stdout, "\nrun directory kept: %s\n", dir)
 			return
@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var failed []string
 	for _, n := range names {
 		r := scenarios[n](ctx, e, o)
-		e.procs.killAll()
+		e.procs.KillAll()
 		fmt.Fprintf(stdout, "  scenario %s took %.0fs\n", n, time.Since(r.start).Seconds())
 		if len(r.failures) > 0 {
 			failed = append(failed, fmt.Sprintf("%s (%d)", n, len(r.failures)))

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/regsync/regsync/internal/childproc"
 )
 
 // replica is one regsync serve process with its own data directory and
@@ -31,7 +33,7 @@ type natsSection struct {
 // newReplica writes a replica's configuration: its data directory, its
 // NATS, its HTTP port and the file sources.
 func (e *env) newReplica(dir, name string, nats natsSection, sources []string, files *registries) (*replica, error) {
-	port, err := freePort()
+	port, err := childproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -61,16 +63,16 @@ func (e *env) newReplica(dir, name string, nats natsSection, sources []string, f
 
 // start runs the replica and waits until /readyz answers.
 func (e *env) startReplica(ctx context.Context, r *replica) error {
-	f, err := logFile(r.log)
+	f, err := childproc.LogFile(r.log)
 	if err != nil {
 		return err
 	}
-	p, err := e.procs.start("regsync "+r.name, f, f, nil, e.regsync, "serve", "--config", r.conf)
+	p, err := e.procs.Start("regsync "+r.name, f, f, nil, e.regsync, "serve", "--config", r.conf)
 	if err != nil {
 		f.Close()
 		return err
 	}
-	go func() { <-p.done; f.Close() }()
+	go func() { <-p.Done(); f.Close() }()
 	r.p = p
 	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", r.httpPort)
 	deadline := time.Now().Add(readyLimit)
@@ -81,7 +83,7 @@ func (e *env) startReplica(ctx context.Context, r *replica) error {
 		switch {
 		case ctx.Err() != nil:
 			return errInterrupted
-		case p.exited():
+		case p.Exited():
 			return fmt.Errorf("replica %s %w: %s", r.name, errExited, lastLine(r.log))
 		case time.Now().After(deadline):
 			return fmt.Errorf("replica %s not ready %s after its start; its last log line: %s", r.name, readyLimit, lastLine(r.log))

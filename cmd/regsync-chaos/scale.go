@@ -33,7 +33,7 @@ func scaleRound(ctx context.Context, e *env, r *report, o *options, n int) bool 
 	if d != nil {
 		defer func() {
 			d.stop()
-			e.procs.killAll()
+			e.procs.KillAll()
 		}()
 	}
 	if err != nil {

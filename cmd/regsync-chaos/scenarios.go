@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/childproc"
 )
 
 // fault is one step of a scenario's fault schedule, at a fraction of its
@@ -56,7 +57,7 @@ func (d *deployment) runChurn(ctx context.Context, o *options, duration time.Dur
 // killReplica kill -9s a replica and starts it again.
 func (d *deployment) killReplica(rep *replica) func(context.Context) error {
 	return func(ctx context.Context) error {
-		rep.p.kill()
+		rep.p.Kill()
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return err
 		}
@@ -252,7 +253,7 @@ func scenarioB(ctx context.Context, e *env, o *options) *report {
 		if sleep(ctx, delay) != nil {
 			break
 		}
-		rep.p.kill()
+		rep.p.Kill()
 		restarted := time.Now()
 		if err := e.startReplica(ctx, rep); err != nil {
 			r.errorf("round %d: %v", round, err)
@@ -292,7 +293,7 @@ func (d *deployment) startEmbedded(ctx context.Context, o *options) error {
 	if d.files, err = newRegistries(filepath.Join(d.dir, "registries"), d.sources, o.bSize); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := childproc.FreePort()
 	if err != nil {
 		return err
 	}

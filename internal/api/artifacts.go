@@ -60,7 +60,7 @@ func (k artifactKind) list(v *View, r *http.Request) (answer, *requestError) {
 				return compareKey(all[i].key, all[i].version, after.key, after.version) > 0
 			})
 		}
-		var items [][]byte
+		var items []item
 		var last *artifact
 		next := ""
 		for _, a := range all[start:] {
@@ -72,7 +72,7 @@ func (k artifactKind) list(v *View, r *http.Request) (answer, *requestError) {
 				next = encodeCursor(position{last.key, last.version})
 				break
 			}
-			items = append(items, a.body)
+			items = append(items, item{a.body})
 			last = a
 		}
 		return listBody(k.plural, items, next, false)
@@ -87,9 +87,9 @@ func (k artifactKind) versions(v *View, r *http.Request) (answer, *requestError)
 		return answer{}, notFound("%s %q not found", k.singular, key)
 	}
 	return answer{key: keyOf(k.plural+"/versions", key), body: func() []byte {
-		items := make([][]byte, len(vs))
+		items := make([]item, len(vs))
 		for i, a := range vs {
-			items[i] = a.body
+			items[i] = item{a.body}
 		}
 		return listBody(k.plural, items, "", false)
 	}}, nil

@@ -343,12 +343,20 @@ func keyOf(route string, values ...string) string {
 	return b.String()
 }
 
+// item is one element of a list answer: its bytes in parts, written one
+// after the other, so that an entry's stored bytes go into the answer
+// without a copy of their own kept in the view.
+type item [][]byte
+
 // listBody encodes a list answer: {"<field>":[items...],"metadata":{...}}
 // with metadata's fields in the order the reference writes them.
-func listBody(field string, items [][]byte, next string, nextFirst bool) []byte {
+func listBody(field string, items []item, next string, nextFirst bool) []byte {
 	n := 64 + len(next)
 	for _, it := range items {
-		n += len(it) + 1
+		for _, part := range it {
+			n += len(part)
+		}
+		n++
 	}
 	b := make([]byte, 0, n)
 	b = append(b, `{"`...)
@@ -358,7 +366,9 @@ func listBody(field string, items [][]byte, next string, nextFirst bool) []byte 
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, it...)
+		for _, part := range it {
+			b = append(b, part...)
+		}
 	}
 	b = append(b, `],"metadata":{`...)
 	count := strconv.AppendInt([]byte(`"count":`), int64(len(items)), 10)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -159,7 +160,7 @@ func serverPage(list []*serverEntry, p serverQuery) []byte {
 			return compareKey(list[i].name, list[i].version, p.after.key, p.after.version) > 0
 		})
 	}
-	items := make([][]byte, 0, min(p.limit, len(list)-start))
+	items := make([]item, 0, min(p.limit, len(list)-start))
 	var last *serverEntry
 	next := ""
 	for _, e := range list[start:] {
@@ -170,7 +171,7 @@ func serverPage(list []*serverEntry, p serverQuery) []byte {
 			next = encodeCursor(position{last.name, last.version})
 			break
 		}
-		items = append(items, e.body)
+		items = append(items, e.response)
 		last = e
 	}
 	return listBody("servers", items, next, true)
@@ -184,10 +185,10 @@ func serverVersions(v *View, r *http.Request) (answer, *requestError) {
 	if rerr != nil {
 		return answer{}, rerr
 	}
-	var items [][]byte
+	var items []item
 	for _, e := range v.versions[name] {
 		if deleted || !e.deleted {
-			items = append(items, e.body)
+			items = append(items, e.response)
 		}
 	}
 	if len(items) == 0 {
@@ -213,7 +214,7 @@ func serverVersion(v *View, r *http.Request) (answer, *requestError) {
 	}
 	for _, e := range vs {
 		if (e.version == version || version == "latest" && e.isLatest) && (deleted || !e.deleted) {
-			return answer{key: keyOf("version", name, e.version, strconv.FormatBool(deleted)), body: func() []byte { return e.body }}, nil
+			return answer{key: keyOf("version", name, e.version, strconv.FormatBool(deleted)), body: func() []byte { return bytes.Join(e.response, nil) }}, nil
 		}
 	}
 	return answer{}, notFound("server %q has no version %q", name, version)

@@ -22,7 +22,8 @@ type ServerRecord struct {
 	Name    string
 	Version string
 	// JSON is the server entry as stored (server.json form), served as is:
-	// its $schema, icons and unknown fields are kept.
+	// its $schema, icons and unknown fields are kept. The view keeps these
+	// bytes, not a copy, when they are compact: they must not change.
 	JSON []byte
 	// Digest fingerprints JSON; equal bytes give an equal digest.
 	Digest string
@@ -85,8 +86,15 @@ type serverEntry struct {
 	publishedAt   time.Time
 	deleted       bool
 	isLatest      bool
-	body          []byte // {"server":...,"_meta":{...}}
+	// response is the entry's ServerResponse, {"server":...,"_meta":{...}},
+	// in parts: the entry's JSON, compact, is the record's own bytes when
+	// they are compact already (as syncs store them), so the view does not
+	// keep a second copy of every entry.
+	response item
 }
+
+// serverOpen opens a ServerResponse.
+var serverOpen = []byte(`{"server":`)
 
 // Digest is the fingerprint of the view's content: equal content gives an
 // equal digest on every replica.
@@ -244,8 +252,8 @@ func newServerEntry(r *ServerRecord) (*serverEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var server bytes.Buffer
-	if err := json.Compact(&server, r.JSON); err != nil {
+	server, err := compact(r.JSON)
+	if err != nil {
 		return nil, fmt.Errorf("stored JSON: %w", err)
 	}
 	status := "active"
@@ -262,12 +270,10 @@ func newServerEntry(r *ServerRecord) (*serverEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode _meta: %w", err)
 	}
-	body := make([]byte, 0, len(`{"server":,"_meta":}`)+server.Len()+len(meta))
-	body = append(body, `{"server":`...)
-	body = append(body, server.Bytes()...)
-	body = append(body, `,"_meta":`...)
-	body = append(body, meta...)
-	body = append(body, '}')
+	tail := make([]byte, 0, len(`,"_meta":}`)+len(meta))
+	tail = append(tail, `,"_meta":`...)
+	tail = append(tail, meta...)
+	tail = append(tail, '}')
 	return &serverEntry{
 		name:        r.Name,
 		version:     r.Version,
@@ -277,8 +283,31 @@ func newServerEntry(r *ServerRecord) (*serverEntry, error) {
 		publishedAt: r.PublishedAt,
 		deleted:     r.Deleted,
 		isLatest:    r.IsLatest,
-		body:        body,
+		response:    item{serverOpen, server, tail},
 	}, nil
+}
+
+// compact returns raw without insignificant whitespace: raw itself when
+// it has none, else a compacted copy.
+func compact(raw []byte) ([]byte, error) {
+	inString, escaped := false, false
+	for _, c := range raw {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			var b bytes.Buffer
+			if err := json.Compact(&b, raw); err != nil {
+				return nil, err
+			}
+			return b.Bytes(), nil
+		}
+	}
+	return raw, nil
 }
 
 // searchText is what a case-insensitive search looks in: name, title and

@@ -81,3 +81,41 @@ func BenchmarkOneEntryEditOf10000ServersApplied(b *testing.B) {
 		<-applied
 	}
 }
+
+// A replica's start-up over a 10,000-server source: every stored record
+// read from the bucket and the views built (Loaded), as a restarted
+// replica does before it serves.
+func BenchmarkLoad10000Servers(b *testing.B) {
+	const n = 10_000
+	srv := bustest.Start(b, 0)
+	store := entries.New(srv.JS, srv.Handles.Entries, time.Hour)
+	list := make([]string, n)
+	for i := range list {
+		list[i] = bigServer(i, "server")
+	}
+	ctx := context.Background()
+	var builder registry.Builder
+	built, err := builder.Build(snapshot(list...), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch, err := store.Prepare(ctx, "big", built.Entries)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.Write(ctx, batch, entries.Sync{}); err != nil {
+		b.Fatal(err)
+	}
+	regs := []config.Registry{{Name: "big", Sources: []string{"big"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		h := api.NewHandler([]string{"big"}, testsupport.Logger(b))
+		fl := New(srv.Handles.Entries, regs, h, testsupport.Logger(b))
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- fl.Run(runCtx) }()
+		<-fl.Loaded()
+		cancel()
+		<-done
+	}
+}

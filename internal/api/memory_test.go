@@ -1,0 +1,69 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestViewKeepsNoSecondCopyOfStoredEntries builds a view of 1,000 servers
+// of 4 KB each and expects it to hold less than a quarter of their bytes
+// on top of the records: the records' compact bytes are what it serves,
+// not a copy of them. (Keeping a copy made a 10,000-server registry cost
+// every replica its size twice.)
+func TestViewKeepsNoSecondCopyOfStoredEntries(t *testing.T) {
+	const n = 1000
+	filler := strings.Repeat("x", 4000)
+	c := Content{Servers: make([]ServerRecord, n)}
+	size := 0
+	for i := range c.Servers {
+		c.Servers[i] = server(fmt.Sprintf("io.test/server-%04d", i), "1.0.0", true, fmt.Sprintf(`"filler":%q`, filler))
+		size += len(c.Servers[i].JSON)
+	}
+	before := liveHeap()
+	v := mustBuild(t, c)
+	held := liveHeap() - before
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(v)
+	if held > uint64(size/4) {
+		t.Errorf("the view of %d servers (%d bytes of JSON) holds %d bytes more, want under %d", n, size, held, size/4)
+	}
+}
+
+// TestIndentedRecordIsServedCompact gives the view a record whose stored
+// bytes are indented, as another writer may store them, and expects the
+// ServerResponse to carry them compact.
+func TestIndentedRecordIsServedCompact(t *testing.T) {
+	r := server("io.test/indented", "1.0.0", true)
+	var indented strings.Builder
+	indented.WriteString("{\n  ")
+	indented.Write(r.JSON[1:])
+	r.JSON = []byte(indented.String())
+	r.Digest = digestOf(r.JSON)
+	want := server("io.test/indented", "1.0.0", true).JSON
+
+	_, base := serveRegistry(t, Content{Servers: []ServerRecord{r}})
+	resp, body := fetch(t, base+"/v0.1/servers/io.test%2Findented/versions/latest")
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET: %d %s", resp.StatusCode, body)
+	}
+	var got struct {
+		Server json.RawMessage `json:"server"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Server) != string(want) {
+		t.Errorf("served server:\n%s\nwant the stored bytes compacted:\n%s", got.Server, want)
+	}
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
