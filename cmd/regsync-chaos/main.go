@@ -161,8 +161,8 @@ func (o *options) validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not a file", b.flag, b.path))
 		}
 	}
-	if o.sources < 1 || o.bSources < 1 || o.sChanges < 1 {
-		errs = append(errs, errors.New("-sources, -b-sources and -s-changes: at least 1"))
+	if o.sources < minSources || o.bSources < minSources || o.sChanges < minSources {
+		errs = append(errs, fmt.Errorf("-sources, -b-sources and -s-changes: at least %d (the registries ab and ba use 4 sources)", minSources))
 	}
 	if o.rate <= 0 || o.invalid < 0 || o.invalid >= 1 {
 		errs = append(errs, errors.New("-rate: above 0; -invalid: from 0 to below 1"))

@@ -66,13 +66,13 @@ func scaleRound(ctx context.Context, e *env, r *report, o *options, n int) bool 
 		r.errorf("%d replicas: %v", n, err)
 		return false
 	}
-	results, err := settled(ctx, func() ([]result, error) { return d.obs.results(ctx) })
+	st, err := settled(ctx, func() (stored, error) { return d.obs.readResults(ctx) })
 	if err != nil {
 		r.errorf("%d replicas: %v", n, err)
 		return false
 	}
 	per := map[string][]string{}
-	for _, res := range results {
+	for _, res := range st.results {
 		if res.stored.After(since) {
 			per[res.source] = append(per[res.source], events.OutcomeOf(res.typ))
 		}
