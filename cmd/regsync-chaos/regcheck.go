@@ -365,6 +365,7 @@ func checkRegistries(r *report, ev evidence) {
 	checkRegistryObjects(r, ev, snapshots)
 	checkRegistryStatus(r, ev)
 	checkGenerations(r, ev)
+	checkDiffs(r, ev)
 	checkCauses(r, ev)
 }
 
@@ -633,4 +634,48 @@ func dedupe(gens []uint64) []uint64 {
 	out := slices.Clone(gens)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// checkDiffs relates the generations to the source changes by their
+// diffs. Every source of the suite has servers of its own,
+// io.github.chaos/<source>-<i>, that only its own changes change, so a
+// generation whose diff names one of them announces a change of that
+// source. Changes may coalesce into one generation, but no change may be
+// announced twice: per registry and source, no more generations name the
+// source's own servers than the source had completed results with new
+// data.
+func checkDiffs(r *report, ev evidence) {
+	var bad []string
+	for _, reg := range ev.registries {
+		changes := map[string]int{}
+		last := map[string]string{}
+		for _, res := range ev.results {
+			if c := res.completed; c != nil && slices.Contains(reg.def.sources, c.Source) && last[c.Source] != c.Hash {
+				last[c.Source] = c.Hash
+				changes[c.Source]++
+			}
+		}
+		// A generation stored twice is the generations check's finding.
+		named := map[string]int{}
+		seen := map[uint64]bool{}
+		for _, c := range ev.changes {
+			if c.data.Registry != reg.def.name || seen[c.data.Generation] {
+				continue
+			}
+			seen[c.data.Generation] = true
+			d := c.data.Diff.Diff
+			names := slices.Concat(d.Added, d.Updated, d.Removed)
+			for _, s := range reg.def.sources {
+				if slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "io.github.chaos/"+s+"-") }) {
+					named[s]++
+				}
+			}
+		}
+		for _, s := range reg.def.sources {
+			if named[s] > changes[s] {
+				bad = append(bad, fmt.Sprintf("%s: %d generations change the servers of %s, which changed %d times", reg.def.name, named[s], s, changes[s]))
+			}
+		}
+	}
+	r.check(len(bad) == 0, bad, "source changes announced in more than one generation (by the diffs): %d registry sources", len(bad))
 }

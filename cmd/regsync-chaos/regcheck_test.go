@@ -129,7 +129,8 @@ func cleanRegistries(t *testing.T) evidence {
 	gen := func(g uint64, digest, cause, source string) change {
 		return change{id: fmt.Sprintf("g-ab-e-%d", g), data: events.RegistryChanged{Registry: "ab", Generation: g,
 			PreviousGeneration: g - 1, ViewDigest: digest, CauseCount: 1,
-			Causes: []events.Cause{{Source: source, ResultID: cause}}}}
+			Causes: []events.Cause{{Source: source, ResultID: cause}},
+			Diff:   events.RegistryDiff{ViewDiff: events.ViewDiffOf([]string{"io.github.chaos/" + source + "-0"}, nil, nil, nil)}}}
 	}
 	completed := func(id, source, hash string) result {
 		return result{id: id, typ: events.TypeSyncCompleted, source: source,
@@ -194,6 +195,9 @@ func TestRegistryChecks(t *testing.T) {
 			ev.registries[0].final.meta[events.MetaViewDigest] = "v1"
 			ev.registries[0].final.status.ViewDigest = "v1"
 		}, []string{"registry generations:"}},
+		{"a source change announced in two generations", func(ev *evidence) {
+			ev.changes[1].data.Diff.Updated = []string{"io.github.chaos/s1-1"}
+		}, []string{"source changes announced in more than one generation"}},
 		{"a generation seen on the wire with two contents", func(ev *evidence) {
 			ev.genConflicts = []string{"ab generation 2: first v2, then v3"}
 		}, []string{"registry generations announced with different contents"}},
