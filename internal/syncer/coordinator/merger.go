@@ -261,7 +261,13 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	sources := m.sourcesOf(v)
 	if digest == prevDigest {
 		m.doneReconfiguring(name)
-		// The view is stored: only the sources' phases may have changed.
+		// The view is recorded. A holder that died between storing the
+		// object of a later view and recording it left that object: the
+		// recorded view's is stored again.
+		if err := m.restore(ctx, name, v, prev); err != nil {
+			return err
+		}
+		// Only the sources' phases may have changed.
 		if slices.Equal(prev.Sources, sources) {
 			return nil
 		}
@@ -415,6 +421,30 @@ func (m *Merger) store(ctx context.Context, name string, v *views.Registry, gene
 	if _, err := m.objects.Put(call, jetstream.ObjectMeta{Name: name, Metadata: meta}, bytes.NewReader(body)); err != nil {
 		return fmt.Errorf("store registry %s: %w", name, err)
 	}
+	return nil
+}
+
+// restore stores the object of the view a status record holds again when
+// the object stored is not of that generation and view.
+func (m *Merger) restore(ctx context.Context, name string, v *views.Registry, rec *events.RegistryStatus) error {
+	call, cancel := m.ledger.call(ctx)
+	info, err := m.objects.GetInfo(call, name)
+	cancel()
+	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	generation := strconv.FormatUint(rec.Generation, 10)
+	if info != nil && info.Metadata[events.MetaGeneration] == generation && info.Metadata[events.MetaViewDigest] == rec.ViewDigest {
+		return nil
+	}
+	at := time.Now().UTC()
+	if rec.LastChange != nil {
+		at = *rec.LastChange
+	}
+	if err := m.store(ctx, name, v, rec.Generation, at); err != nil {
+		return err
+	}
+	m.log.Info("registry object stored again: it was not the recorded generation's", "registry", name, "generation", rec.Generation)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -316,6 +317,55 @@ func TestAReorderedRegistryIsAConfigChange(t *testing.T) {
 
 // A holder that did not see the view stored before it takes the diff
 // against the stored object: read back, it is the view that was written.
+// A holder stores a view's object, then records it. One that died in
+// between left the object of a view never recorded (generation 2, view
+// B) over the recorded one (generation 1, view A); when the view is A
+// again (B reverted), the next holder must store A's object again, so the
+// object and the status record agree.
+func TestAnObjectLeftByADeadHolderIsStoredAgainWhenTheViewReturns(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	testsupport.Eventually(t, "a's view recorded", func() bool {
+		s := f.status()
+		return s != nil && s.ServerCount == 1 && s.PendingEvent == nil
+	})
+	recorded := f.status().Generation
+	next := strconv.FormatUint(recorded+1, 10)
+	meta := map[string]string{events.MetaGeneration: next, events.MetaViewDigest: "view-b-never-recorded",
+		events.MetaServerCount: "1", events.MetaSkillCount: "0", events.MetaPluginCount: "0"}
+	body := `{"version":"1.0.0","data":{"servers":[` + srv("io.x/one", "2.0.0", "a's reverted one") + `]}}`
+	if _, err := f.srv.Handles.Registries.Put(context.Background(), jetstream.ObjectMeta{Name: "both", Metadata: meta},
+		strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	// Anything that makes the holder look at the registry again: here
+	// the source starts failing.
+	f.setPhase("a", events.PhaseFailed)
+	testsupport.Eventually(t, "Degraded", func() bool {
+		c, ok := f.status().Condition(events.ConditionDegraded)
+		return ok && c.Status == state.ConditionTrue
+	})
+	st := f.status()
+	info, err := f.srv.Handles.Registries.GetInfo(context.Background(), "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Metadata[events.MetaGeneration]; got != strconv.FormatUint(recorded, 10) || st.Generation != recorded ||
+		info.Metadata[events.MetaViewDigest] != st.ViewDigest {
+		t.Fatalf("object of generation %s, view %s; the status record holds generation %d, view %s",
+			got, info.Metadata[events.MetaViewDigest], st.Generation, st.ViewDigest)
+	}
+	stored, err := f.srv.Handles.Registries.GetBytes(context.Background(), "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(stored), "a's one") {
+		t.Fatalf("object %s, want the recorded view's entries", stored)
+	}
+}
+
 func TestAStoredRegistryReadsBackAsTheViewWritten(t *testing.T) {
 	entry := func(raw string) merge.Entry {
 		var id struct{ Version string }
