@@ -209,12 +209,7 @@ func (d *deployment) finish(ctx context.Context, o *options, maxWait time.Durati
 	} else {
 		d.r.logf("%d sources still behind their last write after %s: %s", len(behind), o.converge, strings.Join(behind, " "))
 	}
-	took, behind = d.convergeRegistries(ctx, o.converge)
-	if len(behind) == 0 {
-		d.r.logf("registries hold the last syncs %.1fs later", took.Seconds())
-	} else {
-		d.r.logf("%d registries still behind after %s: %s", len(behind), o.converge, strings.Join(behind, "; "))
-	}
+	d.waitRegistries(ctx, o)
 	d.inflight.Wait()
 	// A result follows its status record; give the last ones a moment.
 	if sleep(ctx, 2*time.Second) != nil {
@@ -241,11 +236,7 @@ func (d *deployment) analyze(ctx context.Context, maxWait time.Duration) {
 	ev.conflicts, ev.undecoded = d.obs.wireState()
 	ev.statusHashes = d.obs.seenStatusHashes()
 	ev.digests = d.obs.seenDigests()
-	ev.genConflicts = d.obs.wireGenerations()
-	finals := d.registryFinals(ctx)
-	for _, reg := range d.regs {
-		ev.registries = append(ev.registries, registryEvidence{def: reg, final: finals[reg.name]})
-	}
+	d.addRegistries(ctx, &ev)
 	d.mu.Lock()
 	ev.requests = d.requests
 	d.mu.Unlock()
@@ -294,3 +285,24 @@ func (d *deployment) terminate(ctx context.Context, rep *replica) {
 
 // termLimit is how long a SIGTERM'd replica may take to exit.
 const termLimit = 10 * time.Second
+
+// waitRegistries waits for the registries to hold the sources' last
+// syncs, and says how long that took or which are behind.
+func (d *deployment) waitRegistries(ctx context.Context, o *options) {
+	took, behind := d.convergeRegistries(ctx, o.converge)
+	if len(behind) == 0 {
+		d.r.logf("registries hold the last syncs %.1fs later", took.Seconds())
+	} else {
+		d.r.logf("%d registries still behind after %s: %s", len(behind), o.converge, strings.Join(behind, "; "))
+	}
+}
+
+// addRegistries adds the registries' end states to ev, and the
+// generations seen on the wire with two contents.
+func (d *deployment) addRegistries(ctx context.Context, ev *evidence) {
+	ev.genConflicts = d.obs.wireGenerations()
+	finals := d.registryFinals(ctx)
+	for _, reg := range d.regs {
+		ev.registries = append(ev.registries, registryEvidence{def: reg, final: finals[reg.name]})
+	}
+}
