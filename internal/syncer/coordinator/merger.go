@@ -259,6 +259,14 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		generation, prevDigest = prev.Generation, prev.ViewDigest
 	}
 	sources := m.sourcesOf(v)
+	if prev != nil {
+		// A view older than the one stored is not written: the registry
+		// would go back. The follower tells when it has caught up.
+		if s := behind(sources, prev); s != "" {
+			m.log.Debug("registry view behind the one stored", "registry", name, "source", s)
+			return nil
+		}
+	}
 	if digest == prevDigest {
 		m.doneReconfiguring(name)
 		// The view is recorded. A holder that died between storing the
@@ -268,7 +276,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 			return err
 		}
 		// Only the sources' phases may have changed.
-		if slices.Equal(prev.Sources, sources) {
+		if slices.EqualFunc(prev.Sources, sources, sameSource) {
 			return nil
 		}
 		_, err := m.status.update(ctx, name, func(s *events.RegistryStatus, _ uint64) {
@@ -352,9 +360,31 @@ func (m *Merger) sourcesOf(v *views.Registry) []events.RegistrySource {
 	out := make([]events.RegistrySource, 0, len(v.Sources))
 	for _, s := range v.Sources {
 		out = append(out, events.RegistrySource{Name: s.Name, Phase: m.phases[s.Name],
-			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash})
+			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash,
+			CommitGeneration: s.Commit.Generation, CommittedAt: s.Commit.CommittedAt})
 	}
 	return out
+}
+
+// sameSource reports whether a and b show a source alike (times compared
+// as instants).
+func sameSource(a, b events.RegistrySource) bool {
+	at, bt := a.CommittedAt, b.CommittedAt
+	a.CommittedAt, b.CommittedAt = time.Time{}, time.Time{}
+	return a == b && at.Equal(bt)
+}
+
+// behind returns the first source whose commit in sources is older than
+// the one the record's view was built from, or "".
+func behind(sources []events.RegistrySource, rec *events.RegistryStatus) string {
+	for _, s := range sources {
+		for _, r := range rec.Sources {
+			if r.Name == s.Name && s.Behind(r) {
+				return s.Name
+			}
+		}
+	}
+	return ""
 }
 
 // setRegistryConditions sets Ready and Degraded from the sources' phases.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
@@ -363,6 +365,59 @@ func TestAnObjectLeftByADeadHolderIsStoredAgainWhenTheViewReturns(t *testing.T) 
 	}
 	if !strings.Contains(string(stored), "a's one") {
 		t.Fatalf("object %s, want the recorded view's entries", stored)
+	}
+}
+
+// A replica whose follower lags behind the view another replica stored
+// must not store its older view as a new generation: the registry would
+// go back, and the change it missed would be announced a second time
+// when it caught up.
+func TestALaggingReplicaDoesNotStoreAnOlderView(t *testing.T) {
+	f := startMerger(t)
+	_, fl := f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	recorded := func(v *views.Registry) func() bool {
+		return func() bool {
+			s := f.status()
+			return v != nil && s != nil && s.ViewDigest == v.Merged.Digest().String() && s.PendingEvent == nil
+		}
+	}
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	testsupport.Eventually(t, "a's first view recorded", func() bool {
+		s := f.status()
+		return s != nil && s.ServerCount == 1 && recorded(fl.Registry("both"))()
+	})
+	older := fl.Registry("both")
+	f.write("a", srv("io.x/one", "1.1.0", "a's one, later"))
+	testsupport.Eventually(t, "a's second view recorded", func() bool {
+		v := fl.Registry("both")
+		return v != older && recorded(v)()
+	})
+	before := f.status()
+	h := f.srv.Handles
+	lagging := NewMerger(h, MergerOptions{Leases: NewLeases(h.Locks, "replica-1", 2*time.Second),
+		Views: func(string) *views.Registry { return older }, LeaseTTL: 2 * time.Second,
+		Logger: testsupport.Logger(t)}, mergerRegistries)
+	limit, err := bus.ValueLimit(context.Background(), h.RegistryStatus, h.JS.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lagging.ledger.recordLimit = limit
+	if err := lagging.merge(context.Background(), "both"); err != nil {
+		var held *HeldError
+		if !errors.As(err, &held) {
+			t.Fatal(err)
+		}
+		// replica-0 holds the lease right now: try again once it let go.
+		testsupport.Eventually(t, "the lease taken", func() bool {
+			err := lagging.merge(context.Background(), "both")
+			return err == nil
+		})
+	}
+	after := f.status()
+	if after.Generation != before.Generation || after.ViewDigest != before.ViewDigest {
+		t.Fatalf("a lagging replica stored generation %d (view %s) over generation %d (view %s)",
+			after.Generation, after.ViewDigest, before.Generation, before.ViewDigest)
 	}
 }
 
