@@ -223,6 +223,24 @@ type RegistrySource struct {
 	// ResultID is the event id of the result of the sync that stored the
 	// source data in the view (its SyncCompleted).
 	ResultID string `json:"resultId,omitempty"`
+	// CommitGeneration and CommittedAt are those of the source's commit
+	// marker in regsync_entries that the view was built from. A replica
+	// whose view holds an older commit of a source (a lower generation,
+	// committed no later) does not store it: it lags behind the view
+	// stored.
+	CommitGeneration uint64    `json:"commitGeneration,omitempty"`
+	CommittedAt      time.Time `json:"committedAt,omitzero"`
+}
+
+// Behind reports whether s is an older commit of the same source than
+// recorded: a lower commit generation, committed no later. A commit
+// generation that starts over (regsync_entries created again) is
+// committed later, so it is not behind.
+func (s RegistrySource) Behind(recorded RegistrySource) bool {
+	if s.CommitGeneration >= recorded.CommitGeneration {
+		return false
+	}
+	return !s.CommittedAt.After(recorded.CommittedAt)
 }
 
 // Condition types of a registry's status record, with ConditionAPIReady.

@@ -21,6 +21,7 @@ type deployment struct {
 	r       *report
 	dir     string
 	sources []string
+	regs    []registryDef
 	files   *registries
 	cl      *cluster // nil on the embedded server
 	reps    []*replica
@@ -46,6 +47,7 @@ func sourceNames(prefix string, n int) []string {
 // resources, and the observer.
 func (e *env) startClustered(ctx context.Context, r *report, name string, o *options, replicas int) (*deployment, error) {
 	d := &deployment{e: e, r: r, dir: filepath.Join(e.dir, name), sources: sourceNames(name, o.sources)}
+	d.regs = registriesOf(d.sources)
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -64,7 +66,7 @@ func (e *env) startClustered(ctx context.Context, r *report, name string, o *opt
 	r.logf("nats-server cluster of 3 up (meta leader %s)", leader.name)
 	nats := natsSection{url: d.urls, user: d.user, password: d.password, replicas: 3}
 	for i := range replicas {
-		rep, err := e.newReplica(d.dir, fmt.Sprintf("r%d", i+1), nats, d.sources, d.files)
+		rep, err := e.newReplica(d.dir, fmt.Sprintf("r%d", i+1), nats, d.sources, d.regs, d.files)
 		if err != nil {
 			return nil, err
 		}
@@ -207,6 +209,7 @@ func (d *deployment) finish(ctx context.Context, o *options, maxWait time.Durati
 	} else {
 		d.r.logf("%d sources still behind their last write after %s: %s", len(behind), o.converge, strings.Join(behind, " "))
 	}
+	d.waitRegistries(ctx, o)
 	d.inflight.Wait()
 	// A result follows its status record; give the last ones a moment.
 	if sleep(ctx, 2*time.Second) != nil {
@@ -216,13 +219,13 @@ func (d *deployment) finish(ctx context.Context, o *options, maxWait time.Durati
 }
 
 func (d *deployment) analyze(ctx context.Context, maxWait time.Duration) {
-	results, err := settled(ctx, func() ([]result, error) { return d.obs.results(ctx) })
+	st, err := settled(ctx, func() (stored, error) { return d.obs.readResults(ctx) })
 	if err != nil {
 		d.r.errorf("%v", err)
 		return
 	}
-	ev := evidence{sources: d.sources, writes: d.files.all(), last: map[string][]byte{}, results: results,
-		finals: map[string]final{}, end: time.Now(), maxWait: maxWait}
+	ev := evidence{sources: d.sources, writes: d.files.all(), last: map[string][]byte{}, results: st.results,
+		changes: st.changes, finals: map[string]final{}, end: time.Now(), maxWait: maxWait}
 	for _, s := range d.sources {
 		ev.last[s], _ = d.files.lastValid(s)
 		ev.finals[s], _ = settled(ctx, func() (final, error) {
@@ -233,6 +236,7 @@ func (d *deployment) analyze(ctx context.Context, maxWait time.Duration) {
 	ev.conflicts, ev.undecoded = d.obs.wireState()
 	ev.statusHashes = d.obs.seenStatusHashes()
 	ev.digests = d.obs.seenDigests()
+	d.addRegistries(ctx, &ev)
 	d.mu.Lock()
 	ev.requests = d.requests
 	d.mu.Unlock()
@@ -281,3 +285,24 @@ func (d *deployment) terminate(ctx context.Context, rep *replica) {
 
 // termLimit is how long a SIGTERM'd replica may take to exit.
 const termLimit = 10 * time.Second
+
+// waitRegistries waits for the registries to hold the sources' last
+// syncs, and says how long that took or which are behind.
+func (d *deployment) waitRegistries(ctx context.Context, o *options) {
+	took, behind := d.convergeRegistries(ctx, o.converge)
+	if len(behind) == 0 {
+		d.r.logf("registries hold the last syncs %.1fs later", took.Seconds())
+	} else {
+		d.r.logf("%d registries still behind after %s: %s", len(behind), o.converge, strings.Join(behind, "; "))
+	}
+}
+
+// addRegistries adds the registries' end states to ev, and the
+// generations seen on the wire with two contents.
+func (d *deployment) addRegistries(ctx context.Context, ev *evidence) {
+	ev.genConflicts = d.obs.wireGenerations()
+	finals := d.registryFinals(ctx)
+	for _, reg := range d.regs {
+		ev.registries = append(ev.registries, registryEvidence{def: reg, final: finals[reg.name]})
+	}
+}

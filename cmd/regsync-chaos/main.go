@@ -8,7 +8,11 @@
 // through NATS alone, and fails when a change is lost, two syncs of a
 // source overlap, a recorded sync is never announced completed, a result
 // id is published with two contents, a manual request goes unanswered,
-// invalid data is stored, or a write waits longer than its target.
+// invalid data is stored, or a write waits longer than its target. Every
+// deployment has two registries over overlapping sources; it fails when a
+// registry's stored object is not the model merge of its sources'
+// snapshots, its status record disagrees with the object, or its
+// generations are not announced exactly once each with one content.
 //
 // It needs a nats-server binary and a regsync binary; `make chaos` builds
 // both. Every process and directory it starts is removed when it ends,
@@ -161,8 +165,8 @@ func (o *options) validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not a file", b.flag, b.path))
 		}
 	}
-	if o.sources < 1 || o.bSources < 1 || o.sChanges < 1 {
-		errs = append(errs, errors.New("-sources, -b-sources and -s-changes: at least 1"))
+	if o.sources < minSources || o.bSources < minSources || o.sChanges < minSources {
+		errs = append(errs, fmt.Errorf("-sources, -b-sources and -s-changes: at least %d (the registries ab and ba use 4 sources)", minSources))
 	}
 	if o.rate <= 0 || o.invalid < 0 || o.invalid >= 1 {
 		errs = append(errs, errors.New("-rate: above 0; -invalid: from 0 to below 1"))

@@ -37,6 +37,11 @@ type observer struct {
 	statusHashes map[string]map[string]bool
 	// digests are the digests of every snapshot each source had.
 	digests map[string]map[string]bool
+	// generations is the content (view digest and diff) of every
+	// registry generation seen on the wire, by registry and generation;
+	// genConflicts are the generations seen with two contents.
+	generations  map[string]string
+	genConflicts []string
 }
 
 // connect opens a NATS connection that reconnects forever and calls
@@ -65,7 +70,8 @@ func connect(urls, user, password string, reconnected func()) (*nats.Conn, error
 // observe starts watching. regsync must have created its resources.
 func observe(ctx context.Context, urls, user, password string) (*observer, error) {
 	o := &observer{wire: make(map[string]string), rewatch: [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)},
-		statusHashes: make(map[string]map[string]bool), digests: make(map[string]map[string]bool)}
+		statusHashes: make(map[string]map[string]bool), digests: make(map[string]map[string]bool),
+		generations: make(map[string]string)}
 	nc, err := connect(urls, user, password, func() {
 		for _, c := range o.rewatch {
 			select {
@@ -86,6 +92,10 @@ func observe(ctx context.Context, urls, user, password string) (*observer, error
 	if _, err := nc.Subscribe(events.AllResults, o.onResult); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("subscribe to results: %w", err)
+	}
+	if _, err := nc.Subscribe(events.AllRegistryChanges, o.onChange); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("subscribe to registry changes: %w", err)
 	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -127,6 +137,25 @@ func (o *observer) onResult(msg *nats.Msg) {
 		return
 	}
 	o.wire[ev.ID()] = content
+}
+
+// onChange records the content of every registry generation published,
+// also those JetStream drops as duplicates.
+func (o *observer) onChange(msg *nats.Msg) {
+	c, ok := decodeChange(msg.Header, msg.Data)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !ok {
+		o.undecoded++
+		return
+	}
+	key := fmt.Sprintf("%s generation %d", c.data.Registry, c.data.Generation)
+	content := c.content()
+	if first, seen := o.generations[key]; seen && first != content {
+		o.genConflicts = append(o.genConflicts, fmt.Sprintf("%s (event %s): first %s, then %s", key, c.id, shorten(first), shorten(content)))
+		return
+	}
+	o.generations[key] = content
 }
 
 func shorten(s string) string {
@@ -260,40 +289,54 @@ type result struct {
 	failed          *events.SyncFailed
 }
 
-// results reads every result stored in REGSYNC_RESULTS, in stream order,
-// leaving out the registry changes stored there too.
-func (o *observer) results(ctx context.Context) ([]result, error) {
+// stored is what REGSYNC_RESULTS holds, in stream order: the sources'
+// results and the registries' changes.
+type stored struct {
+	results []result
+	changes []change
+}
+
+// readResults reads every result and registry change stored in REGSYNC_RESULTS.
+func (o *observer) readResults(ctx context.Context) (stored, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	s, err := o.js.Stream(ctx, events.StreamResults)
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.StreamResults, err)
+		return stored{}, fmt.Errorf("stream %s: %w", events.StreamResults, err)
 	}
 	last := s.CachedInfo().State.LastSeq
 	if last == 0 {
-		return nil, nil
+		return stored{}, nil
 	}
 	cons, err := o.js.OrderedConsumer(ctx, events.StreamResults, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", events.StreamResults, err)
+		return stored{}, fmt.Errorf("read %s: %w", events.StreamResults, err)
 	}
-	var out []result
+	var out stored
 	for {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", events.StreamResults, err)
+			return stored{}, fmt.Errorf("read %s: %w", events.StreamResults, err)
 		}
 		for msg := range batch.Messages() {
 			meta, err := msg.Metadata()
 			if err != nil {
-				return nil, err
+				return stored{}, err
 			}
+			ok := false
 			if _, registry := events.RegistryFromSubject(msg.Subject()); registry {
-				// A registry.changed, stored beside the results: not a
-				// source's result.
-			} else if r, ok := decodeResult(msg, meta); ok {
-				out = append(out, r)
+				var c change
+				if c, ok = decodeChange(msg.Headers(), msg.Data()); ok {
+					c.stored = meta.Timestamp
+					out.changes = append(out.changes, c)
+				}
 			} else {
+				var r result
+				if r, ok = decodeResult(msg, meta); ok {
+					out.results = append(out.results, r)
+				}
+			}
+			if !ok {
 				o.mu.Lock()
 				o.undecoded++
 				o.mu.Unlock()
@@ -303,10 +346,10 @@ func (o *observer) results(ctx context.Context) ([]result, error) {
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("read %s: %w", events.StreamResults, err)
+			return stored{}, fmt.Errorf("read %s: %w", events.StreamResults, err)
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("read %s: %w", events.StreamResults, ctx.Err())
+			return stored{}, fmt.Errorf("read %s: %w", events.StreamResults, ctx.Err())
 		}
 	}
 }
@@ -428,6 +471,14 @@ func (o *observer) wireState() (conflicts []string, undecoded int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]string(nil), o.conflicts...), o.undecoded
+}
+
+// wireGenerations returns the registry generations seen on the wire with
+// two contents.
+func (o *observer) wireGenerations() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.genConflicts...)
 }
 
 func (o *observer) seenStatusHashes() map[string]map[string]bool {

@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,37 +152,69 @@ func registryDoc(source string, seq, n int) map[string]any {
 	servers := make([]any, 0, n)
 	version := fmt.Sprintf("1.%d.%d", seq/1000, seq%1000)
 	for i := range n {
-		image := fmt.Sprintf("ghcr.io/chaos/%s-%d:%s", source, i, version)
-		servers = append(servers, map[string]any{
-			"$schema":     "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
-			"name":        fmt.Sprintf("io.github.chaos/%s-%d", source, i),
-			"title":       fmt.Sprintf("Chaos %s %d", source, i),
-			"description": fmt.Sprintf("Server %d of source %s, written as revision %d by the fault suite", i, source, seq),
-			"version":     version,
-			"repository":  map[string]any{"url": fmt.Sprintf("https://github.com/chaos/%s-%d", source, i), "source": "github"},
-			"packages": []any{map[string]any{
-				"registryType": "oci",
-				"identifier":   image,
-				"transport":    map[string]any{"type": "stdio"},
-			}},
-			"_meta": map[string]any{
-				"io.modelcontextprotocol.registry/publisher-provided": map[string]any{
-					"io.github.stacklok": map[string]any{
-						image: map[string]any{
-							"status": "active",
-							"tier":   "Community",
-							"tags":   []string{"chaos", "stable"},
-							"tools":  []string{"get_thing", "put_thing"},
-						},
-					},
-				},
-			},
-		})
+		servers = append(servers, serverDoc(fmt.Sprintf("%s-%d", source, i), version,
+			fmt.Sprintf("Server %d of source %s, written as revision %d by the fault suite", i, source, seq)))
 	}
+	servers = append(servers, sharedServers(source, seq)...)
 	return map[string]any{
 		"$schema": "https://raw.githubusercontent.com/stacklok/toolhive-core/main/registry/types/data/upstream-registry.schema.json",
 		"version": "1.0.0",
 		"meta":    map[string]any{"last_updated": time.Now().UTC().Format(time.RFC3339)},
 		"data":    map[string]any{"servers": servers},
 	}
+}
+
+// serverDoc is one server entry named io.github.chaos/<id>.
+func serverDoc(id, version, description string) map[string]any {
+	image := fmt.Sprintf("ghcr.io/chaos/%s:%s", id, version)
+	return map[string]any{
+		"$schema":     "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+		"name":        "io.github.chaos/" + id,
+		"title":       "Chaos " + strings.ReplaceAll(id, "-", " "),
+		"description": description,
+		"version":     version,
+		"repository":  map[string]any{"url": "https://github.com/chaos/" + id, "source": "github"},
+		"packages": []any{map[string]any{
+			"registryType": "oci",
+			"identifier":   image,
+			"transport":    map[string]any{"type": "stdio"},
+		}},
+		"_meta": map[string]any{
+			"io.modelcontextprotocol.registry/publisher-provided": map[string]any{
+				"io.github.stacklok": map[string]any{
+					image: map[string]any{
+						"status": "active",
+						"tier":   "Community",
+						"tags":   []string{"chaos", "stable"},
+						"tools":  []string{"get_thing", "put_thing"},
+					},
+				},
+			},
+		},
+	}
+}
+
+// sharedServers are the servers every source has under the same names,
+// each source with its own versions and content, so that which source a
+// registry takes a name from shows: io.github.chaos/shared-semver, whose
+// latest version by semantic version (10.<k>.0) is not the latest by
+// string order (2.<seq>.0); io.github.chaos/shared-string, whose versions
+// are not semantic versions; and io.github.chaos/shared-odd, which a
+// source has only in its odd revisions, so the source that wins it moves
+// as the sources change.
+func sharedServers(source string, seq int) []any {
+	k := int(crc32.ChecksumIEEE([]byte(source)) % 90)
+	about := func(name string) string {
+		return fmt.Sprintf("Shared server %s as source %s wrote it in revision %d", name, source, seq)
+	}
+	out := []any{
+		serverDoc("shared-semver", fmt.Sprintf("2.%d.0", seq), about("shared-semver")),
+		serverDoc("shared-semver", fmt.Sprintf("10.%d.0", k), about("shared-semver")),
+		serverDoc("shared-string", fmt.Sprintf("build-%d", seq), about("shared-string")),
+		serverDoc("shared-string", "build-"+source, about("shared-string")),
+	}
+	if seq%2 == 1 {
+		out = append(out, serverDoc("shared-odd", fmt.Sprintf("1.0.%d", seq), about("shared-odd")))
+	}
+	return out
 }

@@ -30,9 +30,30 @@ type natsSection struct {
 	embeddedListen      string // for the embedded server
 }
 
+// registryDef is a registry of the configuration: its name and its
+// sources in their order of precedence.
+type registryDef struct {
+	name    string
+	sources []string
+}
+
+// registriesOf are the two registries of every deployment, over
+// overlapping sources in different orders, so that which source wins a
+// shared name depends on the registry: ab = [s1, s2, s3] and
+// ba = [s3, s2, s4] of the deployment's sources (at least 4).
+func registriesOf(sources []string) []registryDef {
+	return []registryDef{
+		{"ab", []string{sources[0], sources[1], sources[2]}},
+		{"ba", []string{sources[2], sources[1], sources[3]}},
+	}
+}
+
+// minSources is how many sources registriesOf needs.
+const minSources = 4
+
 // newReplica writes a replica's configuration: its data directory, its
-// NATS, its HTTP port and the file sources.
-func (e *env) newReplica(dir, name string, nats natsSection, sources []string, files *registries) (*replica, error) {
+// NATS, its HTTP port, the file sources and the registries.
+func (e *env) newReplica(dir, name string, nats natsSection, sources []string, regs []registryDef, files *registries) (*replica, error) {
 	port, err := childproc.FreePort()
 	if err != nil {
 		return nil, err
@@ -54,6 +75,10 @@ func (e *env) newReplica(dir, name string, nats natsSection, sources []string, f
 	b.WriteString("sources:\n")
 	for _, s := range sources {
 		fmt.Fprintf(&b, "  - name: %s\n    file:\n      path: %q\n    syncPolicy:\n      interval: 30m\n", s, files.path(s))
+	}
+	b.WriteString("registries:\n")
+	for _, reg := range regs {
+		fmt.Fprintf(&b, "  - name: %s\n    sources: [%s]\n", reg.name, strings.Join(reg.sources, ", "))
 	}
 	if err := os.WriteFile(r.conf, []byte(b.String()), 0o600); err != nil {
 		return nil, fmt.Errorf("write %s: %w", r.conf, err)

@@ -81,6 +81,12 @@ type evidence struct {
 	digests      map[string]map[string]bool
 	finals       map[string]final
 	requests     []*request
+	// registries, changes and genConflicts are the registries' end
+	// states, the registry.changed events stored, and the generations
+	// seen on the wire with two contents.
+	registries   []registryEvidence
+	changes      []change
+	genConflicts []string
 	end          time.Time
 	// maxWait is the longest a write may wait for its result in this
 	// scenario; 0 reports the waits without a target.
@@ -106,6 +112,9 @@ func analyze(r *report, ev evidence) {
 	r.infof("%d sources, %d writes (%d valid, %d invalid), %d manual requests; %d results stored (%d completed, %d failed, %d skipped)",
 		len(ev.sources), valid+invalid, valid, invalid, len(ev.requests), len(ev.results),
 		count[events.OutcomeCompleted], count[events.OutcomeFailed], count[events.OutcomeSkipped])
+	if len(ev.registries) > 0 {
+		r.infof("%d registries, %d registry.changed stored", len(ev.registries), len(ev.changes))
+	}
 	if ev.undecoded > 0 {
 		r.check(false, nil, "%d result messages did not decode", ev.undecoded)
 	}
@@ -116,6 +125,7 @@ func analyze(r *report, ev evidence) {
 	checkIDs(r, ev)
 	checkRequests(r, ev)
 	checkWaits(r, ev)
+	checkRegistries(r, ev)
 }
 
 func short(hash string) string {

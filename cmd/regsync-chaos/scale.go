@@ -66,13 +66,13 @@ func scaleRound(ctx context.Context, e *env, r *report, o *options, n int) bool 
 		r.errorf("%d replicas: %v", n, err)
 		return false
 	}
-	results, err := settled(ctx, func() ([]result, error) { return d.obs.results(ctx) })
+	st, err := settled(ctx, func() (stored, error) { return d.obs.readResults(ctx) })
 	if err != nil {
 		r.errorf("%d replicas: %v", n, err)
 		return false
 	}
 	per := map[string][]string{}
-	for _, res := range results {
+	for _, res := range st.results {
 		if res.stored.After(since) {
 			per[res.source] = append(per[res.source], events.OutcomeOf(res.typ))
 		}
@@ -87,7 +87,30 @@ func scaleRound(ctx context.Context, e *env, r *report, o *options, n int) bool 
 	}
 	r.infof("%d replicas: %d changes, %d results", n, len(d.sources), total)
 	r.check(len(extra) == 0, extra, "%d replicas: changes not answered by exactly one result: %d of %d", n, len(extra), len(d.sources))
+	d.checkRegistries(ctx, o)
 	return true
+}
+
+// checkRegistries waits for the registries to hold the last syncs, then
+// runs the registry checks on what REGSYNC_RESULTS holds and the sources'
+// snapshots.
+func (d *deployment) checkRegistries(ctx context.Context, o *options) {
+	d.waitRegistries(ctx, o)
+	st, err := settled(ctx, func() (stored, error) { return d.obs.readResults(ctx) })
+	if err != nil {
+		d.r.errorf("%v", err)
+		return
+	}
+	ev := evidence{results: st.results, changes: st.changes, finals: map[string]final{}}
+	for _, s := range d.sources {
+		ev.finals[s], _ = settled(ctx, func() (final, error) {
+			f := d.obs.finalState(ctx, s)
+			return f, f.err
+		})
+	}
+	d.addRegistries(ctx, &ev)
+	d.r.infof("%d registries, %d registry.changed stored", len(ev.registries), len(ev.changes))
+	checkRegistries(d.r, ev)
 }
 
 // quiet waits until REGSYNC_RESULTS stores nothing new for quietFor, and

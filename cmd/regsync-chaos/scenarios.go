@@ -223,6 +223,7 @@ func scenarioB(ctx context.Context, e *env, o *options) *report {
 	r := newReport(e.out, fmt.Sprintf("scenario b: embedded NATS, %d rounds of kill -9 with %d registries of %d KB rewritten",
 		o.rounds, o.bSources, o.bSize/1024))
 	d := &deployment{e: e, r: r, dir: filepath.Join(e.dir, "b"), sources: sourceNames("b", o.bSources)}
+	d.regs = registriesOf(d.sources)
 	defer d.stop()
 	if err := d.startEmbedded(ctx, o); err != nil {
 		r.errorf("%v", err)
@@ -297,7 +298,7 @@ func (d *deployment) startEmbedded(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	rep, err := d.e.newReplica(d.dir, "r1", natsSection{embeddedListen: fmt.Sprintf("127.0.0.1:%d", port)}, d.sources, d.files)
+	rep, err := d.e.newReplica(d.dir, "r1", natsSection{embeddedListen: fmt.Sprintf("127.0.0.1:%d", port)}, d.sources, d.regs, d.files)
 	if err != nil {
 		return err
 	}

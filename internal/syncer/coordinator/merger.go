@@ -313,6 +313,14 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		generation, prevDigest = prev.Generation, prev.ViewDigest
 	}
 	sources := m.sourcesOf(v)
+	if prev != nil {
+		// A view older than the one stored is not written: the registry
+		// would go back. The follower tells when it has caught up.
+		if s := behind(sources, prev); s != "" {
+			m.log.Debug("registry view behind the one stored", "registry", name, "source", s)
+			return nil
+		}
+	}
 	if generation == 0 && v.Merged.Count(merge.Server)+v.Merged.Count(merge.Skill)+v.Merged.Count(merge.Plugin) == 0 &&
 		slices.ContainsFunc(sources, func(s events.RegistrySource) bool { return !synced(s) }) {
 		// No data yet, and a source may bring some: the record says the
@@ -333,8 +341,14 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	if digest == prevDigest {
 		m.doneReconfiguring(name)
-		// The view is stored: only the sources' phases may have changed.
-		if slices.Equal(prev.Sources, sources) {
+		// The view is recorded. A holder that died between storing the
+		// object of a later view and recording it left that object: the
+		// recorded view's is stored again.
+		if err := m.restore(ctx, name, v, prev); err != nil {
+			return err
+		}
+		// Only the sources' phases may have changed.
+		if slices.EqualFunc(prev.Sources, sources, sameSource) {
 			return nil
 		}
 		_, err := m.status.update(ctx, name, func(s *events.RegistryStatus, _ uint64) {
@@ -423,9 +437,31 @@ func (m *Merger) sourcesOf(v *views.Registry) []events.RegistrySource {
 	out := make([]events.RegistrySource, 0, len(v.Sources))
 	for _, s := range v.Sources {
 		out = append(out, events.RegistrySource{Name: s.Name, Phase: m.phases[s.Name],
-			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash, ResultID: s.Commit.ResultID})
+			Revision: s.Commit.Revision, LastSyncHash: s.Commit.LastSyncHash, ResultID: s.Commit.ResultID,
+			CommitGeneration: s.Commit.Generation, CommittedAt: s.Commit.CommittedAt})
 	}
 	return out
+}
+
+// sameSource reports whether a and b show a source alike (times compared
+// as instants).
+func sameSource(a, b events.RegistrySource) bool {
+	at, bt := a.CommittedAt, b.CommittedAt
+	a.CommittedAt, b.CommittedAt = time.Time{}, time.Time{}
+	return a == b && at.Equal(bt)
+}
+
+// behind returns the first source whose commit in sources is older than
+// the one the record's view was built from, or "".
+func behind(sources []events.RegistrySource, rec *events.RegistryStatus) string {
+	for _, s := range sources {
+		for _, r := range rec.Sources {
+			if r.Name == s.Name && s.Behind(r) {
+				return s.Name
+			}
+		}
+	}
+	return ""
 }
 
 // setRegistryConditions sets Ready and Degraded from the sources' phases.
@@ -496,6 +532,30 @@ func (m *Merger) store(ctx context.Context, name string, v *views.Registry, gene
 	if _, err := m.objects.Put(call, jetstream.ObjectMeta{Name: name, Metadata: meta}, bytes.NewReader(body)); err != nil {
 		return fmt.Errorf("store registry %s: %w", name, err)
 	}
+	return nil
+}
+
+// restore stores the object of the view a status record holds again when
+// the object stored is not of that generation and view.
+func (m *Merger) restore(ctx context.Context, name string, v *views.Registry, rec *events.RegistryStatus) error {
+	call, cancel := m.ledger.call(ctx)
+	info, err := m.objects.GetInfo(call, name)
+	cancel()
+	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	generation := strconv.FormatUint(rec.Generation, 10)
+	if info != nil && info.Metadata[events.MetaGeneration] == generation && info.Metadata[events.MetaViewDigest] == rec.ViewDigest {
+		return nil
+	}
+	at := time.Now().UTC()
+	if rec.LastChange != nil {
+		at = *rec.LastChange
+	}
+	if err := m.store(ctx, name, v, rec.Generation, at); err != nil {
+		return err
+	}
+	m.log.Info("registry object stored again: it was not the recorded generation's", "registry", name, "generation", rec.Generation)
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
@@ -389,6 +392,108 @@ func TestAReorderedRegistryIsAConfigChange(t *testing.T) {
 
 // A holder that did not see the view stored before it takes the diff
 // against the stored object: read back, it is the view that was written.
+// A holder stores a view's object, then records it. One that died in
+// between left the object of a view never recorded (generation 2, view
+// B) over the recorded one (generation 1, view A); when the view is A
+// again (B reverted), the next holder must store A's object again, so the
+// object and the status record agree.
+func TestAnObjectLeftByADeadHolderIsStoredAgainWhenTheViewReturns(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	testsupport.Eventually(t, "a's view recorded", func() bool {
+		s := f.status()
+		return s != nil && s.ServerCount == 1 && s.PendingEvent == nil
+	})
+	recorded := f.status().Generation
+	next := strconv.FormatUint(recorded+1, 10)
+	meta := map[string]string{events.MetaGeneration: next, events.MetaViewDigest: "view-b-never-recorded",
+		events.MetaServerCount: "1", events.MetaSkillCount: "0", events.MetaPluginCount: "0"}
+	body := `{"version":"1.0.0","data":{"servers":[` + srv("io.x/one", "2.0.0", "a's reverted one") + `]}}`
+	if _, err := f.srv.Handles.Registries.Put(context.Background(), jetstream.ObjectMeta{Name: "both", Metadata: meta},
+		strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	// Anything that makes the holder look at the registry again: here
+	// the source starts failing.
+	f.setPhase("a", events.PhaseFailed)
+	testsupport.Eventually(t, "Degraded", func() bool {
+		c, ok := f.status().Condition(events.ConditionDegraded)
+		return ok && c.Status == state.ConditionTrue
+	})
+	st := f.status()
+	info, err := f.srv.Handles.Registries.GetInfo(context.Background(), "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Metadata[events.MetaGeneration]; got != strconv.FormatUint(recorded, 10) || st.Generation != recorded ||
+		info.Metadata[events.MetaViewDigest] != st.ViewDigest {
+		t.Fatalf("object of generation %s, view %s; the status record holds generation %d, view %s",
+			got, info.Metadata[events.MetaViewDigest], st.Generation, st.ViewDigest)
+	}
+	stored, err := f.srv.Handles.Registries.GetBytes(context.Background(), "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(stored), "a's one") {
+		t.Fatalf("object %s, want the recorded view's entries", stored)
+	}
+}
+
+// A replica whose follower lags behind the view another replica stored
+// must not store its older view as a new generation: the registry would
+// go back, and the change it missed would be announced a second time
+// when it caught up.
+func TestALaggingReplicaDoesNotStoreAnOlderView(t *testing.T) {
+	f := startMerger(t)
+	_, fl := f.replica("replica-0")
+	f.setPhase("a", events.PhaseComplete)
+	recorded := func(v *views.Registry) func() bool {
+		return func() bool {
+			s := f.status()
+			return v != nil && s != nil && s.ViewDigest == v.Merged.Digest().String() && s.PendingEvent == nil
+		}
+	}
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	testsupport.Eventually(t, "a's first view recorded", func() bool {
+		s := f.status()
+		return s != nil && s.ServerCount == 1 && recorded(fl.Registry("both"))()
+	})
+	older := fl.Registry("both")
+	f.write("a", srv("io.x/one", "1.1.0", "a's one, later"))
+	testsupport.Eventually(t, "a's second view recorded", func() bool {
+		v := fl.Registry("both")
+		return v != older && recorded(v)()
+	})
+	before := f.status()
+	h := f.srv.Handles
+	lagging := NewMerger(h, MergerOptions{Leases: NewLeases(h.Locks, "replica-1", 2*time.Second),
+		Views: func(string) *views.Registry { return older }, LeaseTTL: 2 * time.Second,
+		Logger: testsupport.Logger(t)}, mergerRegistries)
+	limit, err := bus.ValueLimit(context.Background(), h.RegistryStatus, h.JS.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lagging.ledger.recordLimit = limit
+	if err := lagging.merge(context.Background(), "both"); err != nil {
+		var held *HeldError
+		if !errors.As(err, &held) {
+			t.Fatal(err)
+		}
+		// replica-0 holds the lease right now: try again once it let go.
+		testsupport.Eventually(t, "the lease taken", func() bool {
+			err := lagging.merge(context.Background(), "both")
+			return err == nil
+		})
+	}
+	after := f.status()
+	if after.Generation != before.Generation || after.ViewDigest != before.ViewDigest {
+		t.Fatalf("a lagging replica stored generation %d (view %s) over generation %d (view %s)",
+			after.Generation, after.ViewDigest, before.Generation, before.ViewDigest)
+	}
+}
+
 func TestAStoredRegistryReadsBackAsTheViewWritten(t *testing.T) {
 	entry := func(raw string) merge.Entry {
 		var id struct{ Version string }
