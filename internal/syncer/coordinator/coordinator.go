@@ -27,10 +27,13 @@ import (
 const ConsumerName = "regsync-sync"
 
 // DefaultAckWait is how long a delivered trigger may go unanswered before
-// the server redelivers it to another replica. Triggers a replica holds are
-// kept alive three times within it, so it only has to cover a replica that
-// died: its triggers come back within seconds.
-const DefaultAckWait = 5 * time.Second
+// the server redelivers it. A replica keeps every trigger it holds alive
+// three times within it (one InProgress each, however long the sync), so
+// it only has to cover a replica that died: a kill -9'd replica restarted
+// on the same data directory, whose file watcher's triggers collapse into
+// the ones its dead run held, gets them back within a second. The price
+// is three small acks a second per held trigger (at most MaxAckPending).
+const DefaultAckWait = time.Second
 
 // DefaultDrainTimeout is how long shutdown waits for syncs in flight before
 // it cuts them off and hands their triggers back.
@@ -187,7 +190,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
-	hb.Go(func() { c.heartbeat(hbCtx) })
+	hb.Go(func() { c.keepAlive(hbCtx) })
+	hb.Go(func() { c.probe(hbCtx) })
 
 	for {
 		cur, cc, err := c.consume(ctx)
@@ -314,10 +318,10 @@ var (
 	errLeaseLost = errors.New("lease lost")
 )
 
-// heartbeat tells the server that held triggers are being worked on,
-// notes how many triggers wait for an answer, and notices a consumer that
-// is gone without a word to the subscription.
-func (c *Coordinator) heartbeat(ctx context.Context) {
+// keepAlive tells the server, three times per AckWait, that every held
+// trigger is being worked on. It makes no request: nothing it waits for
+// can make a live replica's triggers come back.
+func (c *Coordinator) keepAlive(ctx context.Context) {
 	ticker := time.NewTicker(c.opts.AckWait / 3)
 	defer ticker.Stop()
 	for {
@@ -328,6 +332,23 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 			for _, d := range c.queues.held() {
 				_ = d.msg.InProgress()
 			}
+		}
+	}
+}
+
+// probeInterval is how often the trigger consumer is asked for its state.
+const probeInterval = 2 * time.Second
+
+// probe notes how many triggers wait for an answer and notices a consumer
+// that is gone without a word to the subscription.
+func (c *Coordinator) probe(ctx context.Context) {
+	ticker := time.NewTicker(probeInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
 			cur := c.current.Load()
 			if cur == nil {
 				continue

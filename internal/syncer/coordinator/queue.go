@@ -132,7 +132,7 @@ func (q *queues) done(source string) {
 // retry puts the rest of a source's batch back, ahead of anything that
 // arrived meanwhile, and readies the source again after delay. The worker
 // is free for other sources in between; the deliveries stay held (and kept
-// alive by the heartbeat), so no other replica answers them out of order.
+// alive by keepAlive), so no other replica answers them out of order.
 // The caller still calls done. False means the queues are closed and the
 // caller must hand the deliveries back to the stream itself.
 func (q *queues) retry(source string, rest []triggerMsg, delay time.Duration) bool {
