@@ -79,7 +79,9 @@ type Coordinator struct {
 	// unknown remembers the unknown source names answered lately.
 	unknown *answeredNames
 	sources atomic.Pointer[map[string]config.Source]
-	queues  *queues
+	// inbox holds deliveries until they are decoded into queues.
+	inbox  *inbox
+	queues *queues
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
 	// current is the consumer being consumed, nil before the first.
@@ -124,6 +126,7 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		leases: leases,
 		opts:   opts,
 		logger: opts.Logger,
+		inbox:  newInbox(),
 		queues: newQueues(),
 		// A flood of bad messages must not flood the log (metrics count
 		// every one).
@@ -188,6 +191,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	for range c.opts.Workers {
 		wg.Go(func() { c.work(stopping) })
 	}
+	var decoder sync.WaitGroup
+	decoder.Go(c.decode)
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
 	hb.Go(func() { c.keepAlive(hbCtx) })
@@ -213,6 +218,10 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.logger.Warn("trigger consumer lost, making it again", "consumer", ConsumerName, "stream", events.StreamTriggers)
 	}
 	c.notReady.Store(&errShutdown)
+	for _, msg := range c.inbox.close() {
+		_ = msg.Nak()
+	}
+	decoder.Wait()
 	for _, d := range c.queues.close() {
 		_ = d.msg.Nak()
 	}
@@ -291,7 +300,11 @@ func (c *Coordinator) consume(ctx context.Context) (*consumption, jetstream.Cons
 		}
 		created := stream.CachedInfo().Created.UnixNano()
 		next := &consumption{cons: cons, lost: make(chan struct{})}
-		cc, err = cons.Consume(func(msg jetstream.Msg) { c.receive(msg, created) }, jetstream.PullMaxMessages(256),
+		cc, err = cons.Consume(func(msg jetstream.Msg) {
+			if !c.inbox.add(arrival{msg: msg, streamCreated: created}) {
+				_ = msg.Nak()
+			}
+		}, jetstream.PullMaxMessages(256),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if gone(err) {
 					next.fail()
@@ -329,6 +342,9 @@ func (c *Coordinator) keepAlive(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			for _, msg := range c.inbox.held() {
+				_ = msg.InProgress()
+			}
 			for _, d := range c.queues.held() {
 				_ = d.msg.InProgress()
 			}
@@ -363,6 +379,19 @@ func (c *Coordinator) probe(ctx context.Context) {
 				cur.fail()
 			}
 		}
+	}
+}
+
+// decode moves deliveries from the inbox to the queues, oldest first,
+// until the inbox is closed.
+func (c *Coordinator) decode() {
+	for {
+		a, ok := c.inbox.next()
+		if !ok {
+			return
+		}
+		c.receive(a.msg, a.streamCreated)
+		c.inbox.done()
 	}
 }
 
