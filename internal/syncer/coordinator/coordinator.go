@@ -27,10 +27,13 @@ import (
 const ConsumerName = "regsync-sync"
 
 // DefaultAckWait is how long a delivered trigger may go unanswered before
-// the server redelivers it to another replica. Triggers a replica holds are
-// kept alive three times within it, so it only has to cover a replica that
-// died: its triggers come back within seconds.
-const DefaultAckWait = 5 * time.Second
+// the server redelivers it. A replica keeps every trigger it holds alive
+// three times within it (one InProgress each, however long the sync), so
+// it only has to cover a replica that died: a kill -9'd replica restarted
+// on the same data directory, whose file watcher's triggers collapse into
+// the ones its dead run held, gets them back within a second. The price
+// is three small acks a second per held trigger (at most MaxAckPending).
+const DefaultAckWait = time.Second
 
 // DefaultDrainTimeout is how long shutdown waits for syncs in flight before
 // it cuts them off and hands their triggers back.
@@ -76,7 +79,9 @@ type Coordinator struct {
 	// unknown remembers the unknown source names answered lately.
 	unknown *answeredNames
 	sources atomic.Pointer[map[string]config.Source]
-	queues  *queues
+	// inbox holds deliveries until they are decoded into queues.
+	inbox  *inbox
+	queues *queues
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
 	// current is the consumer being consumed, nil before the first.
@@ -121,6 +126,7 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		leases: leases,
 		opts:   opts,
 		logger: opts.Logger,
+		inbox:  newInbox(),
 		queues: newQueues(),
 		// A flood of bad messages must not flood the log (metrics count
 		// every one).
@@ -185,9 +191,12 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	for range c.opts.Workers {
 		wg.Go(func() { c.work(stopping) })
 	}
+	var decoder sync.WaitGroup
+	decoder.Go(c.decode)
 	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	var hb sync.WaitGroup
-	hb.Go(func() { c.heartbeat(hbCtx) })
+	hb.Go(func() { c.keepAlive(hbCtx) })
+	hb.Go(func() { c.probe(hbCtx) })
 
 	for {
 		cur, cc, err := c.consume(ctx)
@@ -209,6 +218,10 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.logger.Warn("trigger consumer lost, making it again", "consumer", ConsumerName, "stream", events.StreamTriggers)
 	}
 	c.notReady.Store(&errShutdown)
+	for _, msg := range c.inbox.close() {
+		_ = msg.Nak()
+	}
+	decoder.Wait()
 	nak(c.queues.close())
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
@@ -285,7 +298,11 @@ func (c *Coordinator) consume(ctx context.Context) (*consumption, jetstream.Cons
 		}
 		created := stream.CachedInfo().Created.UnixNano()
 		next := &consumption{cons: cons, lost: make(chan struct{})}
-		cc, err = cons.Consume(func(msg jetstream.Msg) { c.receive(msg, created) }, jetstream.PullMaxMessages(256),
+		cc, err = cons.Consume(func(msg jetstream.Msg) {
+			if !c.inbox.add(arrival{msg: msg, streamCreated: created}) {
+				_ = msg.Nak()
+			}
+		}, jetstream.PullMaxMessages(256),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if gone(err) {
 					next.fail()
@@ -312,10 +329,10 @@ var (
 	errLeaseLost = errors.New("lease lost")
 )
 
-// heartbeat tells the server that held triggers are being worked on,
-// notes how many triggers wait for an answer, and notices a consumer that
-// is gone without a word to the subscription.
-func (c *Coordinator) heartbeat(ctx context.Context) {
+// keepAlive tells the server, three times per AckWait, that every held
+// trigger is being worked on. It makes no request: nothing it waits for
+// can make a live replica's triggers come back.
+func (c *Coordinator) keepAlive(ctx context.Context) {
 	ticker := time.NewTicker(c.opts.AckWait / 3)
 	defer ticker.Stop()
 	for {
@@ -323,9 +340,29 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			for _, msg := range c.inbox.held() {
+				_ = msg.InProgress()
+			}
 			for _, d := range c.queues.held() {
 				_ = d.msg.InProgress()
 			}
+		}
+	}
+}
+
+// probeInterval is how often the trigger consumer is asked for its state.
+const probeInterval = 2 * time.Second
+
+// probe notes how many triggers wait for an answer and notices a consumer
+// that is gone without a word to the subscription.
+func (c *Coordinator) probe(ctx context.Context) {
+	ticker := time.NewTicker(probeInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
 			cur := c.current.Load()
 			if cur == nil {
 				continue
@@ -340,6 +377,19 @@ func (c *Coordinator) heartbeat(ctx context.Context) {
 				cur.fail()
 			}
 		}
+	}
+}
+
+// decode moves deliveries from the inbox to the queues, oldest first,
+// until the inbox is closed.
+func (c *Coordinator) decode() {
+	for {
+		a, ok := c.inbox.next()
+		if !ok {
+			return
+		}
+		c.receive(a.msg, a.streamCreated)
+		c.inbox.done()
 	}
 }
 

@@ -24,6 +24,10 @@
 //     too, for a pause that grows with the source's failures in a row
 //     (queueRetry, the one retry's Delay). A replica restarted on the same data
 //     directory takes its former leases over at once (replica.go).
-//   - Triggers a dead replica held come back after DefaultAckWait; shutdown
-//     waits DefaultDrainTimeout for syncs in flight, then hands the rest back.
+//   - A delivery is held, and kept alive three times per AckWait, from the
+//     moment it arrives until it is answered (inbox.go, keepAlive), so a live
+//     replica never loses one however long its sync; a dead replica's come
+//     back after DefaultAckWait (1 s), to another replica or to itself
+//     restarted. Shutdown waits DefaultDrainTimeout for syncs in flight,
+//     then hands the rest back.
 package coordinator

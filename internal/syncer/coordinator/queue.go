@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -42,6 +43,11 @@ type triggerMsg struct {
 // triggers are answered, and never repeat otherwise.
 func (d triggerMsg) ref() string {
 	return strconv.FormatInt(d.streamCreated, 10) + "-" + strconv.FormatUint(d.seq, 10)
+}
+
+// sameTrigger reports whether e is a delivery of the same stored trigger.
+func (d triggerMsg) sameTrigger(e triggerMsg) bool {
+	return d.seq == e.seq && d.streamCreated == e.streamCreated
 }
 
 // queue holds the deliveries of one source that wait for a worker, and
@@ -93,6 +99,11 @@ func newQueues() *queues {
 }
 
 // add queues a delivery for a source; false means the queues are closed.
+// A trigger the server hands back while this replica still holds it (its
+// keep-alive came late) is held once: a pending copy is replaced by the
+// newer delivery, and a running one answers it (an answer or keep-alive
+// names the stream sequence, whichever delivery carries it), so one
+// observation is never counted, or answered, twice.
 func (q *queues) add(source string, d triggerMsg) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -103,6 +114,13 @@ func (q *queues) add(source string, d triggerMsg) bool {
 	if sq == nil {
 		sq = &queue{}
 		q.bySrc[source] = sq
+	}
+	if slices.ContainsFunc(sq.running, d.sameTrigger) {
+		return true
+	}
+	if i := slices.IndexFunc(sq.pending, d.sameTrigger); i >= 0 {
+		sq.pending[i] = d
+		return true
 	}
 	sq.pending = append(sq.pending, d)
 	q.markReady(source, sq)
