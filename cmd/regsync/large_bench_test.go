@@ -30,41 +30,13 @@ import (
 // the start-up sync and at the end. Each edit changes one server in a
 // hundred.
 func BenchmarkLargeRegistry(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "regsync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build regsync: %v\n%s", err, out)
-	}
+	bin := buildRegsync(b)
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
-			dir := b.TempDir()
-			regPath := filepath.Join(dir, "registry.json")
+			regPath := filepath.Join(b.TempDir(), "registry.json")
 			versions := [][]byte{registrytest.Large(n, 0), registrytest.Large(n, 1)}
-			if err := os.WriteFile(regPath, versions[0], 0o644); err != nil {
-				b.Fatal(err)
-			}
-			cfgPath := filepath.Join(dir, "config.yaml")
-			cfg := fmt.Sprintf("dataDir: %s\nnats: {embedded: {listen: %q}}\nhttp: {addr: %q}\nsources:\n  - name: large\n    file: {path: %s}\n    syncPolicy: {interval: 30m}\n",
-				filepath.Join(dir, "data"), anyPort, anyPort, regPath)
-			if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-				b.Fatal(err)
-			}
-			// At level info serve reports the address it listens on.
-			cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "info")
-			var log testsupport.Buffer
-			cmd.Stderr = &log
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() {
-				_ = cmd.Process.Signal(os.Interrupt)
-				_ = cmd.Wait()
-				if b.Failed() {
-					b.Logf("serve log:\n%s", log.String())
-				}
-			})
-			next := followAllResults(b, cfgPath, "nats://"+natsAddr(b, &log))
-			waitCompleted(b, next) // the start-up sync
-			startupRSS := peakRSS(b, cmd.Process.Pid)
+			pid, next := serveLarge(b, bin, regPath, versions[0])
+			startupRSS := peakRSS(b, pid)
 
 			var took []time.Duration
 			for i := 0; b.Loop(); i++ {
@@ -76,13 +48,70 @@ func BenchmarkLargeRegistry(b *testing.B) {
 				took = append(took, time.Since(start))
 			}
 			b.StopTimer()
-			slices.Sort(took)
-			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+			reportPercentiles(b, took, "")
 			b.ReportMetric(float64(startupRSS)/(1<<20), "startup-peak-RSS-MiB")
-			b.ReportMetric(float64(peakRSS(b, cmd.Process.Pid))/(1<<20), "peak-RSS-MiB")
+			b.ReportMetric(float64(peakRSS(b, pid))/(1<<20), "peak-RSS-MiB")
 		})
 	}
+}
+
+// buildRegsync builds the regsync binary for benchmarks that run `regsync
+// serve` as a process of its own.
+func buildRegsync(b *testing.B) string {
+	bin := filepath.Join(b.TempDir(), "regsync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build regsync: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serveLarge writes content to regPath and runs bin as `regsync serve`,
+// with the default configuration and one file source "large" on regPath
+// (so one registry "large" of it), until the benchmark ends. It returns
+// the process id and the next result's data, once the start-up sync has
+// completed.
+func serveLarge(b *testing.B, bin, regPath string, content []byte) (int, func() events.Data) {
+	pid, next := serveLargeStored(b, bin, regPath, content)
+	return pid, func() events.Data { return next().data }
+}
+
+// serveLargeStored is serveLarge, each result with the time it was stored.
+func serveLargeStored(b *testing.B, bin, regPath string, content []byte) (int, func() stored) {
+	dir := b.TempDir()
+	if err := os.WriteFile(regPath, content, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("dataDir: %s\nnats: {embedded: {listen: %q}}\nhttp: {addr: %q}\nsources:\n  - name: large\n    file: {path: %s}\n    syncPolicy: {interval: 30m}\n",
+		filepath.Join(dir, "data"), anyPort, anyPort, regPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	// At level info serve reports the address it listens on.
+	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "info")
+	var log testsupport.Buffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if b.Failed() {
+			b.Logf("serve log:\n%s", log.String())
+		}
+	})
+	next := followStored(b, cfgPath, "nats://"+natsAddr(b, &log))
+	waitCompleted(b, func() events.Data { return next().data }) // the start-up sync
+	return cmd.Process.Pid, next
+}
+
+// reportPercentiles reports the p50 and p99 of took, in milliseconds, as
+// metrics named p50-ms and p99-ms after prefix.
+func reportPercentiles(b *testing.B, took []time.Duration, prefix string) {
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, prefix+"p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, prefix+"p99-ms")
 }
 
 // followAllResults connects to the NATS of the serve process running
@@ -90,6 +119,19 @@ func BenchmarkLargeRegistry(b *testing.B) {
 // embedded server's generated password), and returns the next result's data, from
 // the start of the results stream.
 func followAllResults(b *testing.B, configPath, url string) func() events.Data {
+	next := followStored(b, configPath, url)
+	return func() events.Data { return next().data }
+}
+
+// stored is an event of the results stream with the time the stream
+// stored it.
+type stored struct {
+	data events.Data
+	at   time.Time
+}
+
+// followStored is followAllResults with the time each event was stored.
+func followStored(b *testing.B, configPath, url string) func() stored {
 	var js jetstream.JetStream
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -110,6 +152,13 @@ func followAllResults(b *testing.B, configPath, url string) func() events.Data {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return nextStored(b, js, deadline)
+}
+
+// nextStored returns the next event of the results stream, from its start,
+// and the time it was stored; it tries to make the consumer until
+// deadline.
+func nextStored(b *testing.B, js jetstream.JetStream, deadline time.Time) func() stored {
 	ctx := context.Background()
 	var cons jetstream.Consumer
 	for {
@@ -123,10 +172,14 @@ func followAllResults(b *testing.B, configPath, url string) func() events.Data {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return func() events.Data {
+	return func() stored {
 		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Minute))
 		if err != nil {
 			b.Fatalf("next result: %v", err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			b.Fatal(err)
 		}
 		ev, err := events.Decode(msg.Headers(), msg.Data())
 		if err != nil {
@@ -136,7 +189,7 @@ func followAllResults(b *testing.B, configPath, url string) func() events.Data {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return d
+		return stored{data: d, at: meta.Timestamp}
 	}
 }
 

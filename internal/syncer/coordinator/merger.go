@@ -560,32 +560,50 @@ func (m *Merger) restore(ctx context.Context, name string, v *views.Registry, re
 }
 
 // upstreamOf is the upstream registry JSON of a merged view: every version
-// of every winning entry, as stored.
+// of every winning entry, byte for byte as stored. The entries are written
+// as they are, not through an encoder: they are valid JSON (a record does
+// not decode otherwise), and an encoder would scan all of them again for
+// every generation, tens of MB for a large registry.
 func upstreamOf(v *merge.View, now time.Time) ([]byte, error) {
-	lists := map[merge.Kind][]json.RawMessage{merge.Server: {}, merge.Skill: {}, merge.Plugin: {}}
+	lists := map[merge.Kind][][]byte{}
+	size := 0
 	for _, it := range v.Items() {
 		for _, e := range it.Versions {
 			lists[it.Key.Kind] = append(lists[it.Key.Kind], e.Data)
+			size += len(e.Data) + 1
 		}
 	}
-	type data struct {
-		Servers []json.RawMessage `json:"servers"`
-		Skills  []json.RawMessage `json:"skills,omitempty"`
-		Plugins []json.RawMessage `json:"plugins,omitempty"`
-	}
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // entries are stored byte for byte
-	err := enc.Encode(struct {
-		Version string            `json:"version"`
-		Meta    map[string]string `json:"meta"`
-		Data    data              `json:"data"`
-	}{"1.0.0", map[string]string{"last_updated": now.Format(time.RFC3339)},
-		data{lists[merge.Server], lists[merge.Skill], lists[merge.Plugin]}})
-	if err != nil {
-		return nil, fmt.Errorf("encode merged registry: %w", err)
+	b.Grow(size + 128)
+	b.WriteString(`{"version":"1.0.0","meta":{"last_updated":`)
+	b.WriteString(strconv.Quote(now.Format(time.RFC3339)))
+	b.WriteString(`},"data":{`)
+	for _, l := range []struct {
+		kind      merge.Kind
+		key       string
+		omitEmpty bool
+	}{{merge.Server, "servers", false}, {merge.Skill, "skills", true}, {merge.Plugin, "plugins", true}} {
+		entries := lists[l.kind]
+		if len(entries) == 0 && l.omitEmpty {
+			continue
+		}
+		if l.kind != merge.Server {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + l.key + `":[`)
+		for i, e := range entries {
+			if len(e) == 0 {
+				return nil, fmt.Errorf("encode merged registry: %s entry %d has no data", l.kind, i)
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(e)
+		}
+		b.WriteByte(']')
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	b.WriteString(`}}`)
+	return b.Bytes(), nil
 }
 
 // storedView reads the view stored as object <registry> back, each entry
