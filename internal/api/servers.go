@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"encoding/base64"
+	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,27 +145,50 @@ func (p serverQuery) match(e *serverEntry) bool {
 	return p.search == "" || strings.Contains(e.search, p.search)
 }
 
+// listed reports whether e is on the listing p reads (p.list), for
+// entries found through the search index, which holds every entry.
+func (p serverQuery) listed(e *serverEntry) bool {
+	return (p.version != "latest" || e.isLatest) && (p.includeDeleted || !e.deleted)
+}
+
 // listServers answers GET …/v0.1/servers.
 func listServers(v *View, r *http.Request) (answer, *requestError) {
 	p, rerr := parseServerQuery(r.URL.Query())
 	if rerr != nil {
 		return answer{}, rerr
 	}
-	return answer{key: p.key(), body: func() []byte { return serverPage(p.list(v), p) }}, nil
+	return answer{key: p.key(), body: func() []byte { return serverPage(v, p) }}, nil
 }
 
-// serverPage is the page of list that p asks for.
-func serverPage(list []*serverEntry, p serverQuery) []byte {
+// candidates yields, by name then version, the entries after p.after
+// that p may match: the entries of its listing, or, for a search the
+// index can answer, the entries the index finds.
+func (p serverQuery) candidates(v *View) iter.Seq[*serverEntry] {
+	if len(p.search) >= gramLen && v.search != nil {
+		return func(yield func(*serverEntry) bool) {
+			for e := range v.search.candidates(p.search, p.after) {
+				if p.listed(e) && !yield(e) {
+					return
+				}
+			}
+		}
+	}
+	list := p.list(v)
 	start := 0
 	if p.after != nil {
 		start = sort.Search(len(list), func(i int) bool {
 			return compareKey(list[i].name, list[i].version, p.after.key, p.after.version) > 0
 		})
 	}
-	items := make([]item, 0, min(p.limit, len(list)-start))
+	return slices.Values(list[start:])
+}
+
+// serverPage is the page of v's servers that p asks for.
+func serverPage(v *View, p serverQuery) []byte {
+	items := make([]item, 0, min(p.limit, len(p.list(v))))
 	var last *serverEntry
 	next := ""
-	for _, e := range list[start:] {
+	for e := range p.candidates(v) {
 		if !p.match(e) {
 			continue
 		}
