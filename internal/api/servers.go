@@ -3,10 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/base64"
-	"iter"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,18 +158,18 @@ func listServers(v *View, r *http.Request) (answer, *requestError) {
 	return answer{key: p.key(), body: func() []byte { return serverPage(v, p) }}, nil
 }
 
-// candidates yields, by name then version, the entries after p.after
-// that p may match: the entries of its listing, or, for a search the
-// index can answer, the entries the index finds.
-func (p serverQuery) candidates(v *View) iter.Seq[*serverEntry] {
+// serverPage is the page of v's servers that p asks for: from the
+// entries the search index finds when it can answer p's search, else
+// from p's listing.
+func serverPage(v *View, p serverQuery) []byte {
+	pg := page{query: p, items: make([]item, 0, min(p.limit, len(p.list(v))))}
 	if len(p.search) >= gramLen && v.search != nil {
-		return func(yield func(*serverEntry) bool) {
-			for e := range v.search.candidates(p.search, p.after) {
-				if p.listed(e) && !yield(e) {
-					return
-				}
+		for e := range v.search.candidates(p.search, p.after) {
+			if p.listed(e) && !pg.add(e) {
+				break
 			}
 		}
+		return pg.body()
 	}
 	list := p.list(v)
 	start := 0
@@ -180,27 +178,38 @@ func (p serverQuery) candidates(v *View) iter.Seq[*serverEntry] {
 			return compareKey(list[i].name, list[i].version, p.after.key, p.after.version) > 0
 		})
 	}
-	return slices.Values(list[start:])
-}
-
-// serverPage is the page of v's servers that p asks for.
-func serverPage(v *View, p serverQuery) []byte {
-	items := make([]item, 0, min(p.limit, len(p.list(v))))
-	var last *serverEntry
-	next := ""
-	for e := range p.candidates(v) {
-		if !p.match(e) {
-			continue
-		}
-		if len(items) == p.limit {
-			next = encodeCursor(position{last.name, last.version})
+	for _, e := range list[start:] {
+		if !pg.add(e) {
 			break
 		}
-		items = append(items, e.response)
-		last = e
 	}
-	return listBody("servers", items, next, true)
+	return pg.body()
 }
+
+// page collects the entries of a listing's page, in order.
+type page struct {
+	query serverQuery
+	items []item
+	last  *serverEntry
+	next  string
+}
+
+// add takes e onto the page when the query matches it, and reports
+// whether the page wants more entries.
+func (pg *page) add(e *serverEntry) bool {
+	if !pg.query.match(e) {
+		return true
+	}
+	if len(pg.items) == pg.query.limit {
+		pg.next = encodeCursor(position{pg.last.name, pg.last.version})
+		return false
+	}
+	pg.items = append(pg.items, e.response)
+	pg.last = e
+	return true
+}
+
+func (pg *page) body() []byte { return listBody("servers", pg.items, pg.next, true) }
 
 // serverVersions answers GET …/servers/{serverName}/versions: every
 // version of the name, newest first.
