@@ -196,3 +196,46 @@ func TestSearchLooksOnlyAtCandidates(t *testing.T) {
 		t.Fatalf("looked at %d entries, want the 19 latest entries holding 999", looked)
 	}
 }
+
+// BenchmarkSearchIndexMemory reports what the search index holds for
+// 10,000 servers with two versions each (index-bytes), with short texts
+// (manyServers) and with descriptions as long as registrytest.Large's.
+func BenchmarkSearchIndexMemory(b *testing.B) {
+	long := manyServers(10000)
+	for i := range long.Servers {
+		r := &long.Servers[i]
+		raw, err := json.Marshal(map[string]string{"name": r.Name, "version": r.Version, "title": "Server " + r.Name[len(r.Name)-5:],
+			"description": fmt.Sprintf("Server %d of a large test registry: reads, searches and updates records", i/2)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.JSON, r.Digest = raw, digestOf(raw)
+	}
+	for _, bc := range []struct {
+		name string
+		c    Content
+	}{{"short", manyServers(10000)}, {"long", long}} {
+		b.Run(bc.name, func(b *testing.B) {
+			v := mustBuild(b, bc.c)
+			var held uint64
+			for b.Loop() {
+				v.search = nil
+				before := liveHeap()
+				v.search = newSearchIndex(v.all)
+				held = liveHeap() - before
+			}
+			b.ReportMetric(float64(held), "index-bytes")
+		})
+	}
+}
+
+// BenchmarkSearchIndexBuild10k indexes every entry of a view of 10,000
+// servers, two versions each: what Build adds, and what Rebuild adds
+// once every maxSearchOverlay changed records.
+func BenchmarkSearchIndexBuild10k(b *testing.B) {
+	v := mustBuild(b, manyServers(10000))
+	b.ReportAllocs()
+	for b.Loop() {
+		newSearchIndex(v.all)
+	}
+}
