@@ -239,3 +239,25 @@ func BenchmarkSearchIndexBuild10k(b *testing.B) {
 		newSearchIndex(v.all)
 	}
 }
+
+// FuzzSearchMatchesScan searches random entries for any text: the index
+// answers what the scan of every entry answers.
+func FuzzSearchMatchesScan(f *testing.F) {
+	for _, q := range []string{"", "a", "ab", "abc", "İK", "ßσ", "-00", "\x00", "ǅ", "\xff\xfe", "kK"} {
+		f.Add(q)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	c := randomContent(rng, 200)
+	v := mustBuild(f, c)
+	scan := *v
+	scan.search = nil
+	f.Fuzz(func(t *testing.T, search string) {
+		p, rerr := parseServerQuery(url.Values{"search": {search}, "limit": {"1000"}, "include_deleted": {"true"}})
+		if rerr != nil {
+			t.Fatal(rerr.msg)
+		}
+		if got, want := serverPage(v, p), serverPage(&scan, p); string(got) != string(want) {
+			t.Fatalf("search %q:\nindexed %s\nscanned %s", search, got, want)
+		}
+	})
+}
