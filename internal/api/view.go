@@ -184,10 +184,10 @@ func Rebuild(prev *View, c Content) (*View, error) {
 // removedIn returns the entries of v that next, rebuilt from v with kept
 // of them, no longer has.
 func (v *View) removedIn(next *View, kept int) []*serverEntry {
-	var removed []*serverEntry
 	if kept == len(v.all) {
 		return nil
 	}
+	var removed []*serverEntry
 	for _, e := range v.all {
 		if !slices.Contains(next.versions[e.name], e) {
 			removed = append(removed, e)
