@@ -65,6 +65,7 @@ bench: ## Run the benchmarks behind each figure of BENCHMARKS.md (about 5 minute
 	$(GO) test -run '^$$' -benchmem -bench 'OneEntryEdit' -benchtime 30x ./internal/registry/views/
 	$(GO) test -run '^$$' -benchmem -bench 'Load10000' -benchtime 5x ./internal/registry/views/
 	$(GO) test -run '^$$' -benchmem -bench 'Rebuild10kOneChange|Build10k|FullPage|NotModified|Search|ToolHiveWalk' ./internal/api/
+	$(GO) test -run '^$$' -benchmem -bench 'API64Clients' -benchtime 3s ./internal/api/
 	$(GO) test -run '^$$' -benchmem -bench . ./internal/registry/merge/
 	$(GO) test -run '^$$' -benchmem -bench . ./internal/sources/ ./internal/watch/ ./internal/syncer/coordinator/
 	$(GO) test -run '^$$' -benchmem -bench 'Burst1000|Delivery202|SlowBodyFloodHeap' ./internal/webhook/

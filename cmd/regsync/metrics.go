@@ -29,7 +29,7 @@ type serveMetrics struct {
 	reloads  *prometheus.CounterVec
 	webhooks *prometheus.CounterVec
 	// apiRequests counts the read API's requests by route and code.
-	apiRequests *prometheus.CounterVec
+	apiRequests *apiCounters
 	// views measures how long a commit takes to be served.
 	views *views.Metrics
 }
@@ -68,7 +68,7 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Sou
 		reloads:  reload.NewMetrics(reg),
 		webhooks: webhooks,
 
-		apiRequests: apiRequests,
+		apiRequests: newAPICounters(apiRequests),
 		views:       views.NewMetrics(reg, registries),
 	}
 	reg.MustRegister(info, connected, webhooks, apiRequests, m.status, newFeedCollector(feed, registries))
@@ -79,11 +79,6 @@ func newServeMetrics(reg prometheus.Registerer, nc *nats.Conn, srcs []config.Sou
 		}
 	}
 	webhooks.WithLabelValues("other", strconv.Itoa(http.StatusNotFound))
-	for _, route := range api.Routes() {
-		for _, code := range apiCodes {
-			apiRequests.WithLabelValues(route, strconv.Itoa(code)) // from the start, at zero
-		}
-	}
 	return m
 }
 
@@ -101,14 +96,44 @@ var apiCodes = []int{
 	http.StatusMethodNotAllowed, http.StatusServiceUnavailable,
 }
 
+// apiCounters are the read API's request counters, bound to their labels
+// once: a request finds its counter without hashing its labels or taking
+// the vector's lock, which 64 clients on two cores would contend for.
+type apiCounters struct {
+	vec     *prometheus.CounterVec
+	byRoute map[string]map[int]prometheus.Counter
+}
+
+// newAPICounters binds the series of every route and each code of
+// apiCodes, which so exist from the start, at zero.
+func newAPICounters(vec *prometheus.CounterVec) *apiCounters {
+	c := &apiCounters{vec: vec, byRoute: map[string]map[int]prometheus.Counter{}}
+	for _, route := range api.Routes() {
+		c.byRoute[route] = map[int]prometheus.Counter{}
+		for _, code := range apiCodes {
+			c.byRoute[route][code] = vec.WithLabelValues(route, strconv.Itoa(code))
+		}
+	}
+	return c
+}
+
+// inc counts one answer of route with code.
+func (c *apiCounters) inc(route string, code int) {
+	if ctr, ok := c.byRoute[route][code]; ok {
+		ctr.Inc()
+		return
+	}
+	c.vec.WithLabelValues(route, strconv.Itoa(code)).Inc()
+}
+
 // instrumentAPI counts read API requests by route and answer code. The
 // route is the fixed name of the pattern that answered (api.Route), never
 // a part of the request.
-func instrumentAPI(requests *prometheus.CounterVec, h http.Handler) http.Handler {
+func instrumentAPI(requests *apiCounters, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
-		requests.WithLabelValues(api.Route(r), strconv.Itoa(rec.code)).Inc()
+		requests.inc(api.Route(r), rec.code)
 	})
 }
 

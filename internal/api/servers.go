@@ -143,39 +143,73 @@ func (p serverQuery) match(e *serverEntry) bool {
 	return p.search == "" || strings.Contains(e.search, p.search)
 }
 
+// listed reports whether e is on the listing p reads (p.list), for
+// entries found through the search index, which holds every entry.
+func (p serverQuery) listed(e *serverEntry) bool {
+	return (p.version != "latest" || e.isLatest) && (p.includeDeleted || !e.deleted)
+}
+
 // listServers answers GET …/v0.1/servers.
 func listServers(v *View, r *http.Request) (answer, *requestError) {
 	p, rerr := parseServerQuery(r.URL.Query())
 	if rerr != nil {
 		return answer{}, rerr
 	}
-	return answer{key: p.key(), body: func() []byte { return serverPage(p.list(v), p) }}, nil
+	return answer{key: p.key(), body: func() []byte { return serverPage(v, p) }}, nil
 }
 
-// serverPage is the page of list that p asks for.
-func serverPage(list []*serverEntry, p serverQuery) []byte {
+// serverPage is the page of v's servers that p asks for: from the
+// entries the search index finds when it can answer p's search, else
+// from p's listing.
+func serverPage(v *View, p serverQuery) []byte {
+	pg := page{query: p, items: make([]item, 0, min(p.limit, len(p.list(v))))}
+	if len(p.search) >= gramLen && v.search != nil {
+		for e := range v.search.candidates(p.search, p.after) {
+			if p.listed(e) && !pg.add(e) {
+				break
+			}
+		}
+		return pg.body()
+	}
+	list := p.list(v)
 	start := 0
 	if p.after != nil {
 		start = sort.Search(len(list), func(i int) bool {
 			return compareKey(list[i].name, list[i].version, p.after.key, p.after.version) > 0
 		})
 	}
-	items := make([]item, 0, min(p.limit, len(list)-start))
-	var last *serverEntry
-	next := ""
 	for _, e := range list[start:] {
-		if !p.match(e) {
-			continue
-		}
-		if len(items) == p.limit {
-			next = encodeCursor(position{last.name, last.version})
+		if !pg.add(e) {
 			break
 		}
-		items = append(items, e.response)
-		last = e
 	}
-	return listBody("servers", items, next, true)
+	return pg.body()
 }
+
+// page collects the entries of a listing's page, in order.
+type page struct {
+	query serverQuery
+	items []item
+	last  *serverEntry
+	next  string
+}
+
+// add takes e onto the page when the query matches it, and reports
+// whether the page wants more entries.
+func (pg *page) add(e *serverEntry) bool {
+	if !pg.query.match(e) {
+		return true
+	}
+	if len(pg.items) == pg.query.limit {
+		pg.next = encodeCursor(position{pg.last.name, pg.last.version})
+		return false
+	}
+	pg.items = append(pg.items, e.response)
+	pg.last = e
+	return true
+}
+
+func (pg *page) body() []byte { return listBody("servers", pg.items, pg.next, true) }
 
 // serverVersions answers GET …/servers/{serverName}/versions: every
 // version of the name, newest first.

@@ -75,6 +75,10 @@ type View struct {
 	versions map[string][]*serverEntry
 
 	skills, plugins *artifactIndex
+
+	// search finds the entries a search of gramLen bytes or more may
+	// match, without scanning all of them.
+	search *searchIndex
 }
 
 // serverEntry is one server version with the bytes of its ServerResponse.
@@ -115,6 +119,7 @@ func Build(c Content) (*View, error) { return Rebuild(nil, c) }
 func Rebuild(prev *View, c Content) (*View, error) {
 	var errs []error
 	entries := make([]*serverEntry, 0, len(c.Servers))
+	var fresh []*serverEntry // prepared here, not taken from prev
 	for i := range c.Servers {
 		if e := prev.prepared(&c.Servers[i]); e != nil {
 			entries = append(entries, e)
@@ -126,6 +131,7 @@ func Rebuild(prev *View, c Content) (*View, error) {
 			continue
 		}
 		entries = append(entries, e)
+		fresh = append(fresh, e)
 	}
 	skills, err := newArtifactIndex("skill", c.Skills)
 	if err != nil {
@@ -166,8 +172,28 @@ func Rebuild(prev *View, c Content) (*View, error) {
 	for _, vs := range v.versions {
 		slices.SortStableFunc(vs, newestFirst)
 	}
+	if prev == nil {
+		v.search = newSearchIndex(v.all)
+	} else {
+		v.search = prev.search.next(v.all, prev.removedIn(v, len(entries)-len(fresh)), fresh)
+	}
 	v.digest = contentDigest(c)
 	return v, nil
+}
+
+// removedIn returns the entries of v that next, rebuilt from v with kept
+// of them, no longer has.
+func (v *View) removedIn(next *View, kept int) []*serverEntry {
+	if kept == len(v.all) {
+		return nil
+	}
+	var removed []*serverEntry
+	for _, e := range v.all {
+		if !slices.Contains(next.versions[e.name], e) {
+			removed = append(removed, e)
+		}
+	}
+	return removed
 }
 
 // prepared returns the entry v prepared for a record equal to r, or nil.
