@@ -114,15 +114,6 @@ func reportPercentiles(b *testing.B, took []time.Duration, prefix string) {
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, prefix+"p99-ms")
 }
 
-// followAllResults connects to the NATS of the serve process running
-// configPath at url once it answers, as a client command does (with the
-// embedded server's generated password), and returns the next result's data, from
-// the start of the results stream.
-func followAllResults(b *testing.B, configPath, url string) func() events.Data {
-	next := followStored(b, configPath, url)
-	return func() events.Data { return next().data }
-}
-
 // stored is an event of the results stream with the time the stream
 // stored it.
 type stored struct {
@@ -130,7 +121,11 @@ type stored struct {
 	at   time.Time
 }
 
-// followStored is followAllResults with the time each event was stored.
+// followStored connects to the NATS of the serve process running
+// configPath at url once it answers, as a client command does (with the
+// embedded server's generated password), and returns the next result's
+// data with the time the stream stored it, from the start of the results
+// stream.
 func followStored(b *testing.B, configPath, url string) func() stored {
 	var js jetstream.JetStream
 	deadline := time.Now().Add(2 * time.Minute)
