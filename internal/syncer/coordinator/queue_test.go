@@ -24,7 +24,7 @@ func nextBatch(t *testing.T, q *queues, source string) []triggerMsg {
 
 func TestQueueRetryPausesGrowWithConsecutiveFailures(t *testing.T) {
 	q, p := newPausedQueues()
-	q.add("a", triggerMsg{id: "t1"})
+	q.add("a", triggerMsg{id: "t1", seq: 1})
 	var asked []time.Duration
 	for range 6 {
 		batch := nextBatch(t, q, "a")
@@ -44,14 +44,14 @@ func TestQueueRetryPausesGrowWithConsecutiveFailures(t *testing.T) {
 
 func TestQueueRetryPauseStartsOverAfterSuccess(t *testing.T) {
 	q, p := newPausedQueues()
-	q.add("a", triggerMsg{id: "t1"})
+	q.add("a", triggerMsg{id: "t1", seq: 1})
 	for range 3 {
 		q.retry("a", nextBatch(t, q, "a"))
 		q.done("a")
 		p.advance(queueRetry.Limit)
 	}
 	nextBatch(t, q, "a")
-	q.add("a", triggerMsg{id: "t2"}) // arrives during the sync that succeeds
+	q.add("a", triggerMsg{id: "t2", seq: 2}) // arrives during the sync that succeeds
 	q.done("a")
 
 	if delay, _ := q.retry("a", nextBatch(t, q, "a")); delay != queueRetry.First {
@@ -61,7 +61,7 @@ func TestQueueRetryPauseStartsOverAfterSuccess(t *testing.T) {
 
 func TestQueueWaitForLeaseIsNotAFailure(t *testing.T) {
 	q, p := newPausedQueues()
-	q.add("a", triggerMsg{id: "t1"})
+	q.add("a", triggerMsg{id: "t1", seq: 1})
 	q.retry("a", nextBatch(t, q, "a"))
 	q.done("a")
 	p.advance(queueRetry.Limit)
@@ -80,11 +80,11 @@ func TestQueueWaitForLeaseIsNotAFailure(t *testing.T) {
 
 func TestQueueRetriedSourceWaitsItsPause(t *testing.T) {
 	q, p := newPausedQueues()
-	q.add("a", triggerMsg{id: "t1"})
+	q.add("a", triggerMsg{id: "t1", seq: 1})
 	q.retry("a", nextBatch(t, q, "a"))
 	q.done("a")
-	q.add("a", triggerMsg{id: "t2"}) // joins the batch that waits
-	q.add("b", triggerMsg{id: "t3"})
+	q.add("a", triggerMsg{id: "t2", seq: 2}) // joins the batch that waits
+	q.add("b", triggerMsg{id: "t3", seq: 3})
 	if got := nextBatch(t, q, "b"); len(got) != 1 {
 		t.Errorf("b's batch %+v", got)
 	}
@@ -98,7 +98,7 @@ func TestQueueRetriedSourceWaitsItsPause(t *testing.T) {
 
 func TestQueueCloseEndsPausesAndHandsBackWaitingTriggers(t *testing.T) {
 	q, p := newPausedQueues()
-	q.add("a", triggerMsg{id: "t1"})
+	q.add("a", triggerMsg{id: "t1", seq: 1})
 	q.retry("a", nextBatch(t, q, "a"))
 	q.done("a")
 	back := q.close()
