@@ -20,6 +20,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -53,8 +54,15 @@ func at(r ServerRecord, p, u time.Time) ServerRecord {
 	return r
 }
 
-// deleted returns r as a tombstone removed at when.
+// deleted returns r as a tombstone removed at when, holding what storage
+// keeps of a removed version (registry.Tombstone), so every answer with
+// tombstones checks that body against the official schema.
 func deleted(r ServerRecord, when time.Time) ServerRecord {
+	body, err := registry.Tombstone(r.JSON)
+	if err != nil {
+		panic(err)
+	}
+	r.JSON, r.Digest = body, digestOf(body)
 	r.Deleted, r.UpdatedAt = true, when
 	return r
 }

@@ -53,8 +53,8 @@ type Record struct {
 	// content last changed, or when it was removed.
 	PublishedAt time.Time `json:"publishedAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
-	// Deleted marks a version the source no longer has; Data is then its
-	// last content.
+	// Deleted marks a version the source no longer has; Data is then
+	// registry.Tombstone of its last content, and Digest that of it.
 	Deleted bool `json:"deleted,omitempty"`
 	// Generation is the generation of the sync that wrote the record: it
 	// is part of the source's data once a commit of that generation or a
@@ -280,6 +280,11 @@ func (s *Store) Prepare(ctx context.Context, source string, lists registry.Lists
 		if err != nil {
 			return nil, fmt.Errorf("record removal of %s: %w", key, err)
 		}
+		if rec.Data, err = registry.Tombstone(rec.Data); err != nil {
+			return nil, fmt.Errorf("record removal of %s: %w", key, err)
+		}
+		sum := sha256.Sum256(rec.Data)
+		rec.Digest = hex.EncodeToString(sum[:])
 		rec.Deleted, rec.UpdatedAt, rec.Generation = true, b.now, b.gen
 		b.puts = append(b.puts, put{key: key, rec: rec, ttl: s.tombstone})
 	}

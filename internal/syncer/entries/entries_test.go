@@ -204,7 +204,8 @@ func TestRemovedVersionBecomesATombstone(t *testing.T) {
 	}
 	key := Key("src", KindServer, "io.example/a", "1.0.0")
 	r := f.record(t, key)
-	if !r.Deleted || !r.UpdatedAt.Equal(at) || !r.PublishedAt.Equal(at.Add(-time.Minute)) || string(r.Data) != v1 {
+	if !r.Deleted || !r.UpdatedAt.Equal(at) || !r.PublishedAt.Equal(at.Add(-time.Minute)) ||
+		string(r.Data) != `{"name":"io.example/a","description":"one","version":"1.0.0"}` {
 		t.Errorf("tombstone %+v (data %s)", r, r.Data)
 	}
 	st, err := f.js.Stream(context.Background(), "KV_"+events.BucketEntries)
@@ -357,5 +358,34 @@ func TestRecordDataIsWhatItsDigestNames(t *testing.T) {
 	}
 	if r := f.record(t, Key("src", KindServer, fmt.Sprintf("io.example/s%04d", window+window/2-1), "1.0.0")); r.Generation != 1 {
 		t.Errorf("last record of the second window: %+v", r)
+	}
+}
+
+// A tombstone keeps only what a deleted answer needs (name, title,
+// description, version), whatever the size of the entry it replaces:
+// removed versions must not grow the bucket by their full content.
+func TestTombstoneSizeIsBoundedWhateverTheEntrysSize(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := f.store(&at)
+	big := fmt.Sprintf(`{"$schema":"https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json","name":"io.example/big","title":"Big","version":"1.0.0","description":%q,"packages":[{"registryType":"npm","identifier":%q}]}`,
+		strings.Repeat("d", 5000), strings.Repeat("p", 200_000))
+	write(t, s, "src", snapshot([]string{big}), "rev-1")
+	at = at.Add(time.Minute)
+	write(t, s, "src", snapshot(nil), "rev-2")
+	key := Key("src", KindServer, "io.example/big", "1.0.0")
+	e, err := f.kv.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Value()); n > 1024 {
+		t.Errorf("tombstone record is %d bytes, want at most 1024", n)
+	}
+	r := f.record(t, key)
+	want := `{"$schema":"https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json","name":"io.example/big","title":"Big","description":"` +
+		strings.Repeat("d", 100) + `","version":"1.0.0"}`
+	sum := sha256.Sum256(r.Data)
+	if !r.Deleted || string(r.Data) != want || hex.EncodeToString(sum[:]) != r.Digest {
+		t.Errorf("tombstone deleted=%v, %d bytes of data (digest %s, of the data %x), want %s", r.Deleted, len(r.Data), r.Digest, sum, want)
 	}
 }
