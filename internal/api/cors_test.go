@@ -150,6 +150,13 @@ func TestPreflightAnswers204(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a preflight is counted on its route", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodOptions, "/registry/default/v0.1/servers/a.b%2Fc/versions", nil)
+		r.h.ServeHTTP(httptest.NewRecorder(), req)
+		if got := Route(req); got != "/v0.1/servers/{serverName}/versions" {
+			t.Fatalf("Route of a preflight: %q", got)
+		}
+	})
 	t.Run("a plain OPTIONS names the methods", func(t *testing.T) {
 		resp, _ := fetch(t, r.base+"/v0.1/servers", "Method", http.MethodOptions)
 		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
