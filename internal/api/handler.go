@@ -66,7 +66,8 @@ const (
 	// ignored). Accept-Encoding is set by the browser and never asked.
 	corsAllowHeaders = "Accept, Authorization, Content-Type, If-None-Match, Last-Event-ID"
 	// corsMaxAge is how long, in seconds, a browser may keep a preflight's
-	// answer: a day, the longest any browser keeps it.
+	// answer: a day, as long as Firefox keeps one (Chromium keeps two
+	// hours at most).
 	corsMaxAge = "86400"
 )
 
