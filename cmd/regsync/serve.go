@@ -274,6 +274,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	// with a change feed of each.
 	handler := api.NewHandler(nil, logger)
 	handler.Feed().SetLimits(cfg.API.MaxSSEClients, api.DefaultHeartbeat)
+	handler.SetCORS(cfg.API.CORS)
 	reg := prometheus.NewRegistry()
 	regs := cfg.EffectiveRegistries()
 	regNames := make([]string, 0, len(regs))

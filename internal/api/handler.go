@@ -38,10 +38,38 @@ type Handler struct {
 	mux  *http.ServeMux
 	// setMu orders SetRegistries calls; requests never take it.
 	setMu sync.Mutex
+	// noCORS turns the CORS headers off (SetCORS).
+	noCORS atomic.Bool
 }
 
-// routePrefix is the part every route's pattern starts with.
-const routePrefix = "GET /registry/{registry}"
+// routeBase is the part every route's path starts with; a route's pattern
+// is a method, a space, routeBase and the route's name.
+const routeBase = "/registry/{registry}"
+
+// allowedMethods are the methods a route answers, in an Allow header and
+// in a preflight's Access-Control-Allow-Methods.
+const allowedMethods = "GET, HEAD, OPTIONS"
+
+// CORS: the read API serves public data and takes no credentials, so any
+// origin may read it (docs/api.md, "CORS").
+var (
+	// corsOrigin and corsExposed are the values of the headers every
+	// answer carries; one slice each, shared, as a header value is only
+	// read once set.
+	corsOrigin  = []string{"*"}
+	corsExposed = []string{"ETag, Retry-After"}
+)
+
+const (
+	// corsAllowHeaders are the request headers a preflight allows: what
+	// a browser client of the API sends (Authorization is allowed and
+	// ignored). Accept-Encoding is set by the browser and never asked.
+	corsAllowHeaders = "Accept, Authorization, Content-Type, If-None-Match, Last-Event-ID"
+	// corsMaxAge is how long, in seconds, a browser may keep a preflight's
+	// answer: a day, as long as Firefox keeps one (Chromium keeps two
+	// hours at most).
+	corsMaxAge = "86400"
+)
 
 // OtherRoute is the route name of a request that no route answers.
 const OtherRoute = "other"
@@ -86,7 +114,8 @@ func Routes() []string {
 // Route names the route that answered r, once ServeHTTP has returned: a
 // fixed name from Routes, never a part of the request.
 func Route(r *http.Request) string {
-	route, ok := strings.CutPrefix(r.Pattern, routePrefix)
+	_, path, _ := strings.Cut(r.Pattern, " ")
+	route, ok := strings.CutPrefix(path, routeBase)
 	if !ok {
 		return OtherRoute
 	}
@@ -106,17 +135,48 @@ func NewHandler(registries []string, log *slog.Logger) *Handler {
 	h := &Handler{log: log, mux: http.NewServeMux(), feed: newFeed(log)}
 	h.SetRegistries(registries, nil)
 	for _, rt := range h.table() {
-		h.mux.HandleFunc(routePrefix+rt.name, rt.fn)
+		h.mux.HandleFunc("GET "+routeBase+rt.name, h.withCORS(rt.fn))
+		h.mux.HandleFunc("OPTIONS "+routeBase+rt.name, h.withCORS(h.options))
 	}
-	h.mux.HandleFunc("/registry/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: the read API answers GET and HEAD", r.Method))
-			return
+	h.mux.HandleFunc("/registry/", h.withCORS(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.EscapedPath()))
+		default:
+			w.Header().Set("Allow", allowedMethods)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: the read API answers GET, HEAD and OPTIONS", r.Method))
 		}
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.EscapedPath()))
-	})
+	}))
 	return h
+}
+
+// withCORS adds to every answer of fn the headers that let a page of any
+// origin read it, unless SetCORS turned them off.
+func (h *Handler) withCORS(fn http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.noCORS.Load() {
+			hd := w.Header()
+			hd["Access-Control-Allow-Origin"] = corsOrigin
+			hd["Access-Control-Expose-Headers"] = corsExposed
+		}
+		fn(w, r)
+	}
+}
+
+// options answers OPTIONS on a route: 204 with the methods it allows,
+// and for a CORS preflight (Origin and Access-Control-Request-Method)
+// the methods and request headers a page may use. The answer does not
+// depend on the registry: the request that follows answers 404 for an
+// unknown one, readable by the page.
+func (h *Handler) options(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Allow", allowedMethods)
+	if !h.noCORS.Load() && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+		hd.Set("Access-Control-Allow-Methods", allowedMethods)
+		hd.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		hd.Set("Access-Control-Max-Age", corsMaxAge)
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // SetRegistries replaces the set of registries, whole, for every request
@@ -152,6 +212,10 @@ func (h *Handler) Swap(registry string, v *View) error {
 	p.Store(v)
 	return nil
 }
+
+// SetCORS turns the CORS headers of every answer and the answers to
+// preflight requests on or off; they are on unless turned off.
+func (h *Handler) SetCORS(enabled bool) { h.noCORS.Store(!enabled) }
 
 // Feed returns the handler's change feed.
 func (h *Handler) Feed() *Feed { return h.feed }

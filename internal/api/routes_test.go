@@ -243,11 +243,11 @@ func TestNotLoadedRegistryAnswers503(t *testing.T) {
 	}
 }
 
-func TestOnlyGETAndHEAD(t *testing.T) {
+func TestOnlyGETHEADAndOPTIONS(t *testing.T) {
 	_, base := serveRegistry(t, routeContent())
 	resp, body := fetch(t, base+"/v0.1/servers", "Method", http.MethodPost)
-	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" ||
-		!strings.Contains(string(body), `"error":"method POST not allowed: the read API answers GET and HEAD"`) {
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD, OPTIONS" ||
+		!strings.Contains(string(body), `"error":"method POST not allowed: the read API answers GET, HEAD and OPTIONS"`) {
 		t.Fatalf("POST: %s Allow %q %s", resp.Status, resp.Header.Get("Allow"), body)
 	}
 }

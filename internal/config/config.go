@@ -309,6 +309,10 @@ type ReadAPI struct {
 	// MaxSSEClients is how many clients of the change feeds (Server-Sent
 	// Events) a replica serves at once; one more is answered 503.
 	MaxSSEClients int `yaml:"maxSSEClients"`
+	// CORS sends the headers that let a page of any origin read the API
+	// and answers its preflight requests; off for a proxy in front that
+	// adds them itself.
+	CORS bool `yaml:"cors"`
 }
 
 // Watch tunes the producers that notice changes.
@@ -398,7 +402,7 @@ func Default() *Config {
 		},
 		Events: Events{ContentMode: "structured"},
 		HTTP:   HTTP{Addr: "127.0.0.1:8080"},
-		API:    ReadAPI{MaxSSEClients: 256},
+		API:    ReadAPI{MaxSSEClients: 256, CORS: true},
 		Webhooks: Webhooks{
 			MaxBodySize:        3 * MiB,
 			MaxUnverifiedBytes: 32 * MiB,

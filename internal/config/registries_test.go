@@ -149,10 +149,10 @@ func TestRegistryOfUnsyncedSource(t *testing.T) {
 
 func TestReadAPIConfig(t *testing.T) {
 	cfg, _ := mustParse(t, fileSource)
-	if cfg.API != (ReadAPI{MaxSSEClients: 256}) {
-		t.Errorf("api defaults = %+v, want no own listener, no claimed registries and 256 SSE clients", cfg.API)
+	if cfg.API != (ReadAPI{MaxSSEClients: 256, CORS: true}) {
+		t.Errorf("api defaults = %+v, want no own listener, no claimed registries, 256 SSE clients and CORS", cfg.API)
 	}
-	cfg, _ = mustParse(t, fileSource+"api: {addr: \"127.0.0.1:8081\", serveClaimedRegistries: true, maxSSEClients: 10}\n")
+	cfg, _ = mustParse(t, fileSource+"api: {addr: \"127.0.0.1:8081\", serveClaimedRegistries: true, maxSSEClients: 10, cors: false}\n")
 	if want := (ReadAPI{Addr: "127.0.0.1:8081", ServeClaimedRegistries: true, MaxSSEClients: 10}); cfg.API != want {
 		t.Errorf("api = %+v, want %+v", cfg.API, want)
 	}
@@ -171,6 +171,7 @@ func TestReadAPIConfig(t *testing.T) {
 		{"addr of http", `api: {addr: "127.0.0.1:8080"}`, []string{`line 6: api.addr "127.0.0.1:8080" is http.addr: leave api.addr empty to serve the API on http.addr`}},
 		{"no SSE clients", `api: {maxSSEClients: 0}`, []string{`line 6: api.maxSSEClients must be at least 1, got 0`}},
 		{"serveClaimedRegistries not a bool", `api: {serveClaimedRegistries: sometimes}`, []string{`line 6: api.serveClaimedRegistries: want true or false, got a string "sometimes"`}},
+		{"cors not a bool", `api: {cors: "*"}`, []string{`line 6: api.cors: want true or false, got a string "*"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
