@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,31 +15,55 @@ import (
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/registry/views"
+	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
-// pausedPut holds the first Put of an object until resume is closed, as a
-// holder paused (by GC, a starved CPU) right before it stores the object.
-type pausedPut struct {
+// pausedObjects holds the first Put of an object (GetInfo when atInfo)
+// until resume is closed, as a holder paused (by GC, a starved CPU) right
+// before it stores (or looks at) the object.
+type pausedObjects struct {
 	jetstream.ObjectStore
+	atInfo          bool
 	once            sync.Once
 	reached, resume chan struct{}
 }
 
-func (p *pausedPut) Put(ctx context.Context, meta jetstream.ObjectMeta, r io.Reader) (*jetstream.ObjectInfo, error) {
+func newPausedObjects(objects jetstream.ObjectStore, atInfo bool) *pausedObjects {
+	return &pausedObjects{ObjectStore: objects, atInfo: atInfo, reached: make(chan struct{}), resume: make(chan struct{})}
+}
+
+// pause waits for resume the first time; the request is then sent with a
+// bound of its own, as the pause took up the caller's.
+func (p *pausedObjects) pause(ctx context.Context) (context.Context, context.CancelFunc) {
 	paused := false
 	p.once.Do(func() {
 		close(p.reached)
 		<-p.resume
 		paused = true
 	})
-	if paused {
-		// The request is sent after the pause, with a bound of its own.
+	if !paused {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
+func (p *pausedObjects) Put(ctx context.Context, meta jetstream.ObjectMeta, r io.Reader) (*jetstream.ObjectInfo, error) {
+	if !p.atInfo {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel = p.pause(ctx)
 		defer cancel()
 	}
 	return p.ObjectStore.Put(ctx, meta, r)
+}
+
+func (p *pausedObjects) GetInfo(ctx context.Context, name string, opts ...jetstream.GetObjectInfoOpt) (*jetstream.ObjectInfo, error) {
+	if p.atInfo {
+		var cancel context.CancelFunc
+		ctx, cancel = p.pause(ctx)
+		defer cancel()
+	}
+	return p.ObjectStore.GetInfo(ctx, name, opts...)
 }
 
 // manualMerger is a merger of replica holder that the test drives by
@@ -99,7 +124,7 @@ func TestAHolderWhoseLeaseExpiredMidMergeDoesNotOverwriteANewerGeneration(t *tes
 		defer aMu.Unlock()
 		return aView(name)
 	})
-	paused := &pausedPut{ObjectStore: a.objects, reached: make(chan struct{}), resume: make(chan struct{})}
+	paused := newPausedObjects(a.objects, false)
 	a.objects = paused
 	viewOf := func(result string) *views.Registry {
 		var v *views.Registry
@@ -206,5 +231,83 @@ func TestAHolderThatDidNotSeeThePreviousViewDiffsAgainstTheStoredObject(t *testi
 	got := f.waitGeneration(2)
 	if got.Diff.UpdatedCount != 1 || got.Diff.Updated[0] != "io.x/one" || got.Diff.AddedCount+got.Diff.RemovedCount != 0 {
 		t.Fatalf("generation 2 diff %+v, want io.x/one updated", got.Diff)
+	}
+}
+
+// A holder paused while it writes only the sources' phases of a recorded
+// view (it read generation 1) resumes after the next holder recorded
+// generation 2. It must not write generation 1's sources into the record
+// of generation 2, nor leave generation 1's object under it.
+func TestAHolderWhoseLeaseExpiredMidMergeDoesNotWriteStaleSources(t *testing.T) {
+	f := startMerger(t)
+	var fl *views.Follower
+	b := f.manualMerger("replica-b", func(name string) *views.Registry { return fl.Registry(name) })
+	fl = f.follower(b.Changed)
+	var aView *views.Registry
+	var aMu sync.Mutex
+	a := f.manualMerger("replica-a", func(string) *views.Registry {
+		aMu.Lock()
+		defer aMu.Unlock()
+		return aView
+	})
+	paused := newPausedObjects(a.objects, true)
+	a.objects = paused
+	viewOf := func(result string) *views.Registry {
+		var v *views.Registry
+		testsupport.Eventually(t, "the view of "+result, func() bool {
+			v = fl.Registry("both")
+			return v != nil && v.Sources[0].Commit.ResultID == result
+		})
+		return v
+	}
+
+	first := viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one")))
+	if err := b.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGeneration(1)
+	// A sees source a fail: only the record's sources change.
+	a.noteStatus("a", &state.Status{Phase: events.PhaseFailed})
+	aMu.Lock()
+	aView = first
+	aMu.Unlock()
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.merge(context.Background(), "both") }()
+	<-paused.reached
+	if err := f.srv.Handles.Locks.Delete(context.Background(), registryLeasePrefix+"both"); err != nil {
+		t.Fatal(err)
+	}
+	second := viewOf(f.write("a", srv("io.x/one", "1.1.0", "a's one")))
+	if err := b.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGeneration(2)
+	recorded := f.status()
+	close(paused.resume)
+	aErr := <-aDone
+
+	st := f.status()
+	if st.Generation != 2 || !slices.EqualFunc(st.Sources, recorded.Sources, sameSource) {
+		t.Fatalf("after the paused holder resumed: generation %d sources %+v (merge: %v), want generation 2 with sources %+v",
+			st.Generation, st.Sources, aErr, recorded.Sources)
+	}
+	if !errors.Is(aErr, errRecordMoved) {
+		t.Fatalf("the paused holder's merge: %v, want it refused as computed from a record since moved on", aErr)
+	}
+	// Its next merge, its follower caught up, leaves the record's object.
+	aMu.Lock()
+	aView = second
+	aMu.Unlock()
+	if err := a.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.srv.Handles.Registries.GetInfo(context.Background(), "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = f.status()
+	if info.Metadata[events.MetaGeneration] != strconv.FormatUint(st.Generation, 10) || info.Metadata[events.MetaViewDigest] != st.ViewDigest {
+		t.Fatalf("object of generation %s view %s, want the recorded generation %d view %s",
+			info.Metadata[events.MetaGeneration], info.Metadata[events.MetaViewDigest], st.Generation, st.ViewDigest)
 	}
 }
