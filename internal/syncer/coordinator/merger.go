@@ -789,11 +789,6 @@ type registryStatuses struct {
 	kv jetstream.KeyValue
 }
 
-func (r *registryStatuses) get(ctx context.Context, name string) (*events.RegistryStatus, error) {
-	s, _, err := r.read(ctx, name)
-	return s, err
-}
-
 func (r *registryStatuses) read(ctx context.Context, name string) (*events.RegistryStatus, uint64, error) {
 	e, err := r.kv.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
