@@ -203,37 +203,6 @@ func TestAHolderWhoseLeaseExpiredMidMergeDoesNotOverwriteANewerGeneration(t *tes
 	}
 }
 
-// A holder that did not follow the view stored before it (it took the
-// lease over from a replica that started earlier) takes the diff of its
-// generation against the stored object, read before its own replaces it.
-func TestAHolderThatDidNotSeeThePreviousViewDiffsAgainstTheStoredObject(t *testing.T) {
-	f := startMerger(t)
-	var fl *views.Follower
-	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
-	fl = f.follower(first.Changed)
-	viewOf := func(result string) {
-		testsupport.Eventually(t, "the view of "+result, func() bool {
-			v := fl.Registry("both")
-			return v != nil && v.Sources[0].Commit.ResultID == result
-		})
-	}
-	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two")))
-	if err := first.merge(context.Background(), "both"); err != nil {
-		t.Fatal(err)
-	}
-	f.waitGeneration(1)
-	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one, edited"), srv("io.x/two", "1.0.0", "a's two")))
-	// The next holder was told of no view before.
-	next := f.manualMerger("replica-b", fl.Registry)
-	if err := next.merge(context.Background(), "both"); err != nil {
-		t.Fatal(err)
-	}
-	got := f.waitGeneration(2)
-	if got.Diff.UpdatedCount != 1 || got.Diff.Updated[0] != "io.x/one" || got.Diff.AddedCount+got.Diff.RemovedCount != 0 {
-		t.Fatalf("generation 2 diff %+v, want io.x/one updated", got.Diff)
-	}
-}
-
 // A holder paused while it writes only the sources' phases of a recorded
 // view (it read generation 1) resumes after the next holder recorded
 // generation 2. It must not write generation 1's sources into the record

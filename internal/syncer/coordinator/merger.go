@@ -399,8 +399,9 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	generation++
 	now := time.Now().UTC()
-	// The diff is taken against the view recorded, before the object of
-	// this one replaces it.
+	if err := m.store(ctx, name, v, generation, now); err != nil {
+		return err
+	}
 	var before *views.Registry
 	m.mu.Lock()
 	for _, r := range m.seen[name] {
@@ -415,9 +416,6 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		if before, err = m.storedView(ctx, name, v); err != nil {
 			return err
 		}
-	}
-	if err := m.store(ctx, name, v, generation, now); err != nil {
-		return err
 	}
 	data := changeOf(name, before, v, generation)
 	data.Reason = reason
