@@ -99,8 +99,9 @@ func (a *Applier) publish(ctx context.Context, ch Changes) error {
 		}
 	}
 	for _, src := range ch.Removed {
-		_, err := a.Status.Update(ctx, src.Name, syncer.Initial(src), func(s *state.Status, _ uint64) {
+		_, err := a.Status.Update(ctx, src.Name, syncer.Initial(src), func(s *state.Status, _ uint64) error {
 			syncer.RecordRemoved(s, now)
+			return nil
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("mark %s removed: %w", src.Name, err))

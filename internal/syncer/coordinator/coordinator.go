@@ -622,7 +622,7 @@ func (c *Coordinator) readStatus(ctx context.Context, src config.Source) (*state
 	defer cancel()
 	st, _, err := c.status.Get(call, src.Name)
 	if err == nil && st == nil {
-		st, err = c.status.Update(call, src.Name, syncer.Initial(src), func(*state.Status, uint64) {})
+		st, err = c.status.Update(call, src.Name, syncer.Initial(src), func(*state.Status, uint64) error { return nil })
 	}
 	return st, err
 }

@@ -399,8 +399,9 @@ func TestDeadHolderDoesNotWedgeSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if _, err := h.status.Update(ctx, "local", func() *state.Status { return state.Initial("30m0s") }, func(s *state.Status, _ uint64) {
+	if _, err := h.status.Update(ctx, "local", func() *state.Status { return state.Initial("30m0s") }, func(s *state.Status, _ uint64) error {
 		syncer.RecordStart(s, syncer.ReasonRegistryNotReady, now)
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestStatusBucketDeletedIsCreatedAgain(t *testing.T) {
 	put := func(servers int) {
 		t.Helper()
 		_, err := state.NewStore(h.h.Status, nil).Update(ctx, "a", func() *state.Status { return state.Initial("") },
-			func(s *state.Status, _ uint64) { s.ServerCount = servers })
+			func(s *state.Status, _ uint64) error { s.ServerCount = servers; return nil })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,9 +18,11 @@ import (
 // records is a store of records of type R keyed by name, written with
 // compare-and-swap: state.Store (a source's status) and registryStatuses
 // (a registry's). Update follows state.Store.Update: mutate may run more
-// than once and only changes the record.
+// than once and only changes the record; an error from mutate refuses the
+// record it was given (computed from an earlier revision, say), and Update
+// writes nothing and returns that error.
 type records[R any] interface {
-	Update(ctx context.Context, key string, init func() R, mutate func(r R, base uint64)) (R, error)
+	Update(ctx context.Context, key string, init func() R, mutate func(r R, base uint64) error) (R, error)
 }
 
 // ledger holds the steps of the outcome protocol (see outcome.go) that do
@@ -87,16 +89,22 @@ func (l *ledger[R]) call(ctx context.Context) (context.Context, context.CancelFu
 // mutate changes the record and returns the event's id and data; it is
 // told the revision it writes over, and may run more than once (see
 // state.Store.Update), so it must do nothing else: whatever else the
-// outcome does, it does with the entry returned.
+// outcome does, it does with the entry returned. An outcome computed
+// from what an earlier revision said refuses a later one by returning an
+// error: nothing is recorded, and record returns that error, wrapped.
 func (l *ledger[R]) record(ctx context.Context, key string, init func() R,
-	mutate func(s R, base uint64) (string, events.Data)) (entry[R], error) {
+	mutate func(s R, base uint64) (string, events.Data, error)) (entry[R], error) {
 	var e entry[R]
 	call, cancel := l.call(ctx)
 	defer cancel()
-	st, err := l.status.Update(call, key, init, func(s R, base uint64) {
-		id, data := mutate(s, base)
+	st, err := l.status.Update(call, key, init, func(s R, base uint64) error {
+		id, data, err := mutate(s, base)
+		if err != nil {
+			return err
+		}
 		ev, cut, serr := l.seal(ctx, s, id, data)
 		e = entry[R]{data: data, event: ev, cut: cut, err: serr}
+		return nil
 	})
 	if err != nil {
 		return entry[R]{}, fmt.Errorf("record outcome: %w", err)
@@ -127,10 +135,11 @@ func (l *ledger[R]) announce(ctx context.Context, subject string, ev event.Event
 func (l *ledger[R]) settle(ctx context.Context, key, id string) error {
 	call, cancel := l.call(ctx)
 	defer cancel()
-	_, err := l.status.Update(call, key, func() (none R) { return none }, func(s R, _ uint64) {
+	_, err := l.status.Update(call, key, func() (none R) { return none }, func(s R, _ uint64) error {
 		if pendingID(*l.pending(s)) == id {
 			*l.pending(s) = nil
 		}
+		return nil
 	})
 	return err
 }
@@ -140,10 +149,11 @@ func (l *ledger[R]) settle(ctx context.Context, key, id string) error {
 func (l *ledger[R]) drop(ctx context.Context, key string, init func() R, pending []byte) (R, error) {
 	call, cancel := l.call(ctx)
 	defer cancel()
-	st, err := l.status.Update(call, key, init, func(s R, _ uint64) {
+	st, err := l.status.Update(call, key, init, func(s R, _ uint64) error {
 		if bytes.Equal(*l.pending(s), pending) {
 			*l.pending(s) = nil
 		}
+		return nil
 	})
 	if err != nil {
 		var none R

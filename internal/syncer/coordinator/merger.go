@@ -232,6 +232,15 @@ func (m *Merger) merged(name string, err error, now time.Time) {
 		return
 	}
 	m.dirty[name] = true
+	if errors.Is(err, errRecordMoved) {
+		// Another holder wrote the record meanwhile: merge again from
+		// its write at once, which also stores its object again if
+		// this merge's write replaced it.
+		delete(m.waiting, name)
+		m.log.Info("registry record changed during the merge; merging again", "registry", name, "err", err)
+		m.poke()
+		return
+	}
 	w := m.waiting[name]
 	var held *HeldError
 	if errors.As(err, &held) {
@@ -297,13 +306,24 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 			m.log.Debug("registry lease not released", "registry", name, "err", err)
 		}
 	}()
-	prev, err := m.status.get(ctx, name)
+	// Everything written below is computed from the record at revision
+	// rev, and is written only over that revision (see moved): a holder
+	// whose lease expired while it merged must not record a generation
+	// over one recorded meanwhile.
+	prev, rev, err := m.status.read(ctx, name)
 	if err != nil {
 		return err
 	}
 	if prev != nil && prev.PendingEvent != nil {
 		if err := m.flush(ctx, name, prev.PendingEvent); err != nil {
 			return err
+		}
+		// Clearing the event wrote the record: start from that write.
+		if prev, rev, err = m.status.read(ctx, name); err != nil {
+			return err
+		}
+		if prev != nil && prev.PendingEvent != nil {
+			return fmt.Errorf("registry %s: another holder recorded an event: %w", name, errRecordMoved)
 		}
 	}
 	digest := v.Merged.Digest().String()
@@ -330,30 +350,50 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 			return nil
 		}
 		_, err := m.status.Update(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
-			func(s *events.RegistryStatus, _ uint64) {
+			func(s *events.RegistryStatus, base uint64) error {
+				if err := moved(name, rev, base); err != nil {
+					return err
+				}
 				now := time.Now().UTC()
 				s.Sources = sources
 				setRegistryConditions(s, now)
 				s.SetCondition(events.ConditionAPIReady, state.ConditionFalse, events.ConditionReasonSourceNotSynced,
 					"no generation is stored yet", now)
+				return nil
 			})
 		return err
 	}
 	if digest == prevDigest {
 		m.doneReconfiguring(name)
 		// The view is recorded. A holder that died between storing the
-		// object of a later view and recording it left that object: the
-		// recorded view's is stored again.
-		if err := m.restore(ctx, name, v, prev); err != nil {
+		// object of a later view and recording it, or one that stored it
+		// after its lease expired, left that object: the recorded view's
+		// is stored again.
+		restored, err := m.restore(ctx, name, v, prev)
+		if err != nil {
 			return err
 		}
 		// Only the sources' phases may have changed.
 		if slices.EqualFunc(prev.Sources, sources, sameSource) {
-			return nil
+			if !restored {
+				return nil
+			}
+			// The object restored is the record's only while the
+			// record is the one read: a generation recorded meanwhile
+			// is merged again, and its object stored again.
+			_, now, err := m.status.read(ctx, name)
+			if err != nil {
+				return err
+			}
+			return moved(name, rev, now)
 		}
-		_, err := m.status.update(ctx, name, func(s *events.RegistryStatus, _ uint64) {
+		_, err = m.status.update(ctx, name, func(s *events.RegistryStatus, base uint64) error {
+			if err := moved(name, rev, base); err != nil {
+				return err
+			}
 			s.Sources = sources
 			setRegistryConditions(s, time.Now())
+			return nil
 		})
 		return err
 	}
@@ -385,7 +425,13 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	data.Causes, data.CauseCount = causesOf(stored, sources)
 	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
-		func(s *events.RegistryStatus, _ uint64) (string, events.Data) {
+		func(s *events.RegistryStatus, base uint64) (string, events.Data, error) {
+			// Recorded over a later record, the generation would
+			// follow one its diff was not taken against, and its view
+			// could be older than the one recorded.
+			if err := moved(name, rev, base); err != nil {
+				return "", nil, err
+			}
 			data.PreviousGeneration = s.Generation
 			data.Generation = s.Generation + 1
 			s.Generation, s.ViewDigest = data.Generation, digest
@@ -395,7 +441,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 			setRegistryConditions(s, now)
 			s.SetCondition(events.ConditionAPIReady, state.ConditionTrue, events.ConditionReasonViewStored,
 				"generation "+strconv.FormatUint(data.Generation, 10)+" is stored in "+events.ObjectStoreRegistries, now)
-			return "g-" + name + "-" + s.Epoch + "-" + strconv.FormatUint(data.Generation, 10), data
+			return "g-" + name + "-" + s.Epoch + "-" + strconv.FormatUint(data.Generation, 10), data, nil
 		})
 	if err != nil {
 		return err
@@ -408,6 +454,20 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	m.log.Info("registry changed", "registry", name, "generation", e.status.Generation, "event_id", e.event.ID(),
 		"servers", e.status.ServerCount)
 	return m.flush(ctx, name, e.status.PendingEvent)
+}
+
+// errRecordMoved says that a registry's status record changed after a
+// merge read it: what the merge computed from it is not written, and the
+// registry is merged again at once.
+var errRecordMoved = errors.New("status record written by another holder since the merge read it")
+
+// moved refuses a write over a registry's record at revision base when
+// the merge read it at revision read.
+func moved(name string, read, base uint64) error {
+	if base == read {
+		return nil
+	}
+	return fmt.Errorf("registry %s: read at revision %d, now at %d: %w", name, read, base, errRecordMoved)
 }
 
 // doneReconfiguring says the view of a registry's configuration is stored.
@@ -536,27 +596,28 @@ func (m *Merger) store(ctx context.Context, name string, v *views.Registry, gene
 }
 
 // restore stores the object of the view a status record holds again when
-// the object stored is not of that generation and view.
-func (m *Merger) restore(ctx context.Context, name string, v *views.Registry, rec *events.RegistryStatus) error {
+// the object stored is not of that generation and view, and says whether
+// it did.
+func (m *Merger) restore(ctx context.Context, name string, v *views.Registry, rec *events.RegistryStatus) (bool, error) {
 	call, cancel := m.ledger.call(ctx)
 	info, err := m.objects.GetInfo(call, name)
 	cancel()
 	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-		return fmt.Errorf("read stored registry %s: %w", name, err)
+		return false, fmt.Errorf("read stored registry %s: %w", name, err)
 	}
 	generation := strconv.FormatUint(rec.Generation, 10)
 	if info != nil && info.Metadata[events.MetaGeneration] == generation && info.Metadata[events.MetaViewDigest] == rec.ViewDigest {
-		return nil
+		return false, nil
 	}
 	at := time.Now().UTC()
 	if rec.LastChange != nil {
 		at = *rec.LastChange
 	}
 	if err := m.store(ctx, name, v, rec.Generation, at); err != nil {
-		return err
+		return false, err
 	}
 	m.log.Info("registry object stored again: it was not the recorded generation's", "registry", name, "generation", rec.Generation)
-	return nil
+	return true, nil
 }
 
 // upstreamOf is the upstream registry JSON of a merged view: every version
@@ -726,11 +787,6 @@ type registryStatuses struct {
 	kv jetstream.KeyValue
 }
 
-func (r *registryStatuses) get(ctx context.Context, name string) (*events.RegistryStatus, error) {
-	s, _, err := r.read(ctx, name)
-	return s, err
-}
-
 func (r *registryStatuses) read(ctx context.Context, name string) (*events.RegistryStatus, uint64, error) {
 	e, err := r.kv.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
@@ -747,14 +803,15 @@ func (r *registryStatuses) read(ctx context.Context, name string) (*events.Regis
 }
 
 // update changes an existing record (none: nothing is written).
-func (r *registryStatuses) update(ctx context.Context, name string, mutate func(*events.RegistryStatus, uint64)) (*events.RegistryStatus, error) {
+func (r *registryStatuses) update(ctx context.Context, name string, mutate func(*events.RegistryStatus, uint64) error) (*events.RegistryStatus, error) {
 	return r.Update(ctx, name, func() *events.RegistryStatus { return nil }, mutate)
 }
 
 // Update implements records, as state.Store.Update does: mutate runs on a
-// fresh copy each try; a record created gets a new epoch.
+// fresh copy each try, and an error from it writes nothing and is
+// returned as it is; a record created gets a new epoch.
 func (r *registryStatuses) Update(ctx context.Context, name string, init func() *events.RegistryStatus,
-	mutate func(*events.RegistryStatus, uint64)) (*events.RegistryStatus, error) {
+	mutate func(*events.RegistryStatus, uint64) error) (*events.RegistryStatus, error) {
 	for range maxStatusTries {
 		s, rev, err := r.read(ctx, name)
 		if err != nil {
@@ -768,7 +825,9 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		if s.Epoch == "" {
 			s.Epoch = state.NewEpoch()
 		}
-		mutate(s, rev)
+		if err := mutate(s, rev); err != nil {
+			return nil, err
+		}
 		b, err := json.Marshal(s)
 		if err != nil {
 			return nil, fmt.Errorf("encode status of registry %s: %w", name, err)

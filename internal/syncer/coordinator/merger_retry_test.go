@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -12,12 +13,14 @@ import (
 // A registry whose write failed is looked at again after a pause that
 // grows with its failures in a row and starts over after a write; one
 // whose lease another replica holds is looked at again after the lease's
-// poll pause, neither counted nor forgiven as a failure.
+// poll pause, neither counted nor forgiven as a failure. One whose record
+// another holder wrote during the merge is merged again at once.
 func TestMergerRetriesAfterGrowingPauses(t *testing.T) {
 	c := newFakeClock()
 	m := &Merger{log: testsupport.Logger(t), clock: c, heldWait: 5 * time.Second, dirty: map[string]bool{}, waiting: map[string]mergeWait{}}
 	failed := errors.New("nats: timeout")
 	held := &HeldError{Holder: "other", Until: c.current().Add(time.Minute)}
+	moved := fmt.Errorf("registry r: %w", errRecordMoved)
 
 	// look marks the registry dirty as a change does, and returns after
 	// how long from now it is due.
@@ -35,7 +38,7 @@ func TestMergerRetriesAfterGrowingPauses(t *testing.T) {
 		return d
 	}
 	var pauses []time.Duration
-	for _, err := range []error{failed, failed, held, failed, nil, failed} {
+	for _, err := range []error{failed, failed, held, failed, nil, failed, moved, failed} {
 		if d := look(); d > 0 {
 			c.advance(d)
 			if due := m.due(c.current()); !slices.Equal(due, []string{"r"}) {
@@ -50,7 +53,7 @@ func TestMergerRetriesAfterGrowingPauses(t *testing.T) {
 		}
 	}
 	s := time.Second
-	if want := []time.Duration{s, 2 * s, 5 * s, 4 * s, 0, s}; !slices.Equal(pauses, want) {
-		t.Errorf("pauses after failed, failed, held, failed, written, failed: %v, want %v", pauses, want)
+	if want := []time.Duration{s, 2 * s, 5 * s, 4 * s, 0, s, 0, s}; !slices.Equal(pauses, want) {
+		t.Errorf("pauses after failed, failed, held, failed, written, failed, moved, failed: %v, want %v", pauses, want)
 	}
 }

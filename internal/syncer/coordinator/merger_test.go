@@ -127,7 +127,7 @@ func (f *mergerFixture) setPhase(source string, phase events.Phase) {
 	f.t.Helper()
 	st := state.NewStore(f.srv.Handles.Status, testsupport.Logger(f.t))
 	if _, err := st.Update(context.Background(), source, func() *state.Status { return state.Initial("") },
-		func(s *state.Status, _ uint64) { s.Phase = phase }); err != nil {
+		func(s *state.Status, _ uint64) error { s.Phase = phase; return nil }); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -112,11 +112,12 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision) error {
 	startedAt := time.Now().UTC()
 	call, cancel := c.call(ctx)
-	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) {
+	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) error {
 		syncer.RecordStart(s, o.reason, startedAt)
 		// The write of the start names its outcome: the entries the sync
 		// stores are committed under the id of the result that reports them.
 		o.resultID = resultID(o.src.Name, s, base)
+		return nil
 	})
 	cancel()
 	if err != nil {
@@ -173,14 +174,14 @@ func (c *Coordinator) conclude(ctx context.Context, o outcome, mutate func(*stat
 		*o.b = newBatch(append(o.b.deliveries, extra...), o.b.covered.StartedAt)
 		o.log.Debug("triggers stored before the read answered with it", "taken", len(extra))
 	}
-	e, err := c.ledger.record(ctx, o.src.Name, o.initial, func(s *state.Status, base uint64) (string, events.Data) {
+	e, err := c.ledger.record(ctx, o.src.Name, o.initial, func(s *state.Status, base uint64) (string, events.Data, error) {
 		s.SyncSchedule = syncer.ScheduleOf(o.src)
 		syncer.RecordTriggers(s, o.b.lastID, o.b.lastRequestID)
 		id := o.resultID
 		if id == "" {
 			id = resultID(o.src.Name, s, base)
 		}
-		return id, mutate(s)
+		return id, mutate(s), nil
 	})
 	if err != nil {
 		return entry[*state.Status]{}, err

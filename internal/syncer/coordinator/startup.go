@@ -32,7 +32,7 @@ func Startup(ctx context.Context, pub bus.Publisher, store *state.Store, srcs []
 		if err == nil && (st == nil || st.Epoch == "") {
 			// A record is created, or given an epoch, so that the trigger
 			// id below never repeats (see state.Status.Version).
-			st, err = store.Update(ctx, src.Name, syncer.Initial(src), func(*state.Status, uint64) {})
+			st, err = store.Update(ctx, src.Name, syncer.Initial(src), func(*state.Status, uint64) error { return nil })
 			if err == nil {
 				_, rev, err = store.Get(ctx, src.Name)
 			}

@@ -102,7 +102,7 @@ func TestUnpublishablePendingResultIsDropped(t *testing.T) {
 			writeRegistry(t, path, alpha)
 			poison := pending(t)
 			if _, err := h.status.Update(context.Background(), "local", func() *state.Status { return state.Initial("30m0s") },
-				func(s *state.Status, _ uint64) { s.PendingResult = poison }); err != nil {
+				func(s *state.Status, _ uint64) error { s.PendingResult = poison; return nil }); err != nil {
 				t.Fatal(err)
 			}
 			h.start([]config.Source{fileSource("local", path, nil)}, 0)

@@ -126,7 +126,10 @@ func (s *Store) ownEpoch(source string) bool {
 // or publishing); do those with the status Update returns. mutate is told
 // the revision it writes over (0 for a new record): one write at most
 // succeeds over each revision, so (source, st.Version(base)) names one
-// write for good.
+// write for good. A mutate that returns an error refuses the record it
+// was given (one computed from an earlier revision must not be applied
+// to a later one): nothing is written, and Update returns that error as
+// it is.
 //
 // The first write of each record by a Store gives the record a new epoch,
 // and so does every write of a record without one (created again):
@@ -134,7 +137,7 @@ func (s *Store) ownEpoch(source string) bool {
 // and continue from a backup's when a copy of the data is restored and
 // run (also beside the original), whereas an epoch never repeats. It
 // returns the written status.
-func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64)) (*Status, error) {
+func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64) error) (*Status, error) {
 	st, rev, recalled := s.recall(source)
 	for range maxCASRetries {
 		if !recalled {
@@ -152,7 +155,9 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		if st != nil && (st.Epoch == "" || !s.ownEpoch(source)) {
 			st.Epoch = newEpoch()
 		}
-		mutate(st, rev)
+		if err := mutate(st, rev); err != nil {
+			return nil, err
+		}
 		data, err := json.Marshal(st)
 		if err != nil {
 			return nil, fmt.Errorf("encode status of %s: %w", source, err)

@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func TestStore(t *testing.T) {
 		}
 	})
 	t.Run("first update starts from the initial status", func(t *testing.T) {
-		st, err := store.Update(ctx, "a", initial, func(s *state.Status, _ uint64) { s.LastReason = "x" })
+		st, err := store.Update(ctx, "a", initial, func(s *state.Status, _ uint64) error { s.LastReason = "x"; return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func TestStore(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				if _, err := store.Update(ctx, "counter", initial, func(s *state.Status, _ uint64) { s.AttemptCount++ }); err != nil {
+				if _, err := store.Update(ctx, "counter", initial, func(s *state.Status, _ uint64) error { s.AttemptCount++; return nil }); err != nil {
 					t.Error(err)
 				}
 			})
@@ -132,7 +133,7 @@ func TestStoreWritesOverTheRecordItKnows(t *testing.T) {
 	store := state.NewStore(kv, nil)
 	ctx := context.Background()
 	initial := func() *state.Status { return state.Initial("30m0s") }
-	attempt := func(s *state.Status, _ uint64) { s.AttemptCount++ }
+	attempt := func(s *state.Status, _ uint64) error { s.AttemptCount++; return nil }
 
 	for range 3 {
 		if _, err := store.Update(ctx, "a", initial, attempt); err != nil {
@@ -180,7 +181,7 @@ func TestStoreWritesOverTheRecordItKnows(t *testing.T) {
 		}
 		st.SetCondition("Ready", state.ConditionTrue, "r", "m", time.Now())
 		st.LastReason = "changed by the caller"
-		got, err := store.Update(ctx, "a", initial, func(*state.Status, uint64) {})
+		got, err := store.Update(ctx, "a", initial, func(*state.Status, uint64) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +202,7 @@ func TestUndecodableRecordReadsAsMissing(t *testing.T) {
 	ctx := context.Background()
 	initial := func() *state.Status { return state.Initial("30m0s") }
 
-	if _, err := store.Update(ctx, "good", initial, func(*state.Status, uint64) {}); err != nil {
+	if _, err := store.Update(ctx, "good", initial, func(*state.Status, uint64) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	bad, err := h.Status.Put(ctx, "bad", []byte(`{"phase": 42`))
@@ -229,11 +230,12 @@ func TestUndecodableRecordReadsAsMissing(t *testing.T) {
 	}
 
 	t.Run("the next update rewrites it from the initial record", func(t *testing.T) {
-		st, err := store.Update(ctx, "bad", initial, func(s *state.Status, base uint64) {
+		st, err := store.Update(ctx, "bad", initial, func(s *state.Status, base uint64) error {
 			if base != bad {
 				t.Errorf("update wrote over revision %d, want the undecodable record's %d", base, bad)
 			}
 			s.LastReason = "rewritten"
+			return nil
 		})
 		if err != nil {
 			t.Fatalf("Update over an undecodable record: %v", err)
@@ -257,7 +259,7 @@ func TestRestoredRecordNamesNewVersions(t *testing.T) {
 	original, restored := newHandles(t), newHandles(t)
 	initial := func() *state.Status { return state.Initial("30m0s") }
 	var versions []string
-	note := func(s *state.Status, base uint64) { versions = append(versions, s.Version(base)) }
+	note := func(s *state.Status, base uint64) error { versions = append(versions, s.Version(base)); return nil }
 
 	store := state.NewStore(original.Status, nil)
 	if _, err := store.Update(ctx, "a", initial, note); err != nil {
@@ -288,5 +290,41 @@ func TestRestoredRecordNamesNewVersions(t *testing.T) {
 			t.Errorf("version %s named twice: %v", v, versions)
 		}
 		seen[v] = true
+	}
+}
+
+// A mutate that refuses the record it is given (one computed from an
+// earlier revision) writes nothing, and Update returns its error as is.
+func TestUpdateWritesNothingAMutateRefuses(t *testing.T) {
+	h := newHandles(t)
+	store := state.NewStore(h.Status, nil)
+	ctx := context.Background()
+	initial := func() *state.Status { return state.Initial("30m0s") }
+	if _, err := store.Update(ctx, "a", initial, func(s *state.Status, _ uint64) error { s.LastReason = "first"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before, err := h.Status.Get(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := errors.New("computed from an earlier revision")
+	st, err := store.Update(ctx, "a", initial, func(s *state.Status, _ uint64) error {
+		s.LastReason = "refused"
+		return stale
+	})
+	if !errors.Is(err, stale) || st != nil {
+		t.Fatalf("Update with a refusing mutate: %v, %v; want the mutate's error and no status", st, err)
+	}
+	after, err := h.Status.Get(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Revision() != before.Revision() {
+		t.Fatalf("the record moved from revision %d to %d: %s", before.Revision(), after.Revision(), after.Value())
+	}
+	// The next update starts from the record as it was.
+	st, err = store.Update(ctx, "a", initial, func(s *state.Status, _ uint64) error { return nil })
+	if err != nil || st.LastReason != "first" {
+		t.Fatalf("the update after a refusal: %+v, %v; want the record as written first", st, err)
 	}
 }
