@@ -2,12 +2,19 @@ package views
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/internal/api"
+	"github.com/regsync/regsync/internal/bus/bustest"
+	"github.com/regsync/regsync/internal/config"
+	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/testsupport"
 )
@@ -102,6 +109,63 @@ func TestABurstOfCommitsMakesOneViewPerRegistry(t *testing.T) {
 			if s.Commit != want.Sources[i].Commit {
 				t.Errorf("%s: source %s at commit %+v, stored %+v", reg.Name, s.Name, s.Commit, want.Sources[i].Commit)
 			}
+		}
+	}
+}
+
+// BenchmarkBurstOf100Commits applies one sync of each of the 100 sources
+// of a registry, all waiting on the watch at once, as when every source
+// is written together.
+func BenchmarkBurstOf100Commits(b *testing.B) {
+	const n = 100
+	srv := bustest.Start(b, 0)
+	store := entries.New(srv.JS, srv.Handles.Entries, time.Hour)
+	w, err := srv.Handles.Entries.WatchAll(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	reg := config.Registry{Name: "all"}
+	for i := range n {
+		name := fmt.Sprintf("s%03d", i)
+		reg.Sources = append(reg.Sources, name)
+		lists, err := registry.SnapshotLists(snapshot(server("io.x/"+name, "1.0.0", "round 1")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch, err := store.Prepare(context.Background(), name, lists)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := store.Write(context.Background(), batch, entries.Sync{Revision: "r"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var burst []jetstream.KeyValueEntry
+	for commits := 0; commits < n; {
+		e := <-w.Updates()
+		burst = append(burst, e)
+		if e != nil && strings.HasSuffix(e.Key(), "."+entries.CommitToken) {
+			commits++
+		}
+	}
+	for b.Loop() {
+		held := heldWatch{KeyValue: srv.Handles.Entries, updates: make(chan jetstream.KeyValueEntry, len(burst))}
+		for _, e := range burst {
+			held.updates <- e
+		}
+		applied := make(chan struct{}, n)
+		fl := New(held, []config.Registry{reg}, nil, slog.New(slog.DiscardHandler))
+		fl.applied = func(string) { applied <- struct{}{} }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- fl.Run(ctx) }()
+		for range n {
+			<-applied
+		}
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
 		}
 	}
 }
