@@ -4,7 +4,8 @@
 // records back until the source's commit marker arrives, so a sync is
 // seen whole or not at all, and then merges only the names that commit
 // changed (merge.Apply) into a new view of every registry that uses the
-// source, swapped in whole. Start-up reads every stored record before it
+// source, swapped in whole. Commits that wait on the watch together are
+// applied together: one new view per registry, not one per commit. Start-up reads every stored record before it
 // reports the views loaded.
 package views
 
@@ -181,17 +182,30 @@ func (f *Follower) Run(ctx context.Context) error {
 	defer w.Stop()
 	commits := map[string]entries.Commit{}
 	loading := true
+	// batch holds the commits read and not applied yet: those waiting on
+	// the watch together are applied as one change of each registry.
+	var batch []sourceCommit
 	for {
 		var e jetstream.KeyValueEntry
 		var open bool
-		select {
-		case <-ctx.Done():
-			return nil
-		case r := <-f.reconfigure:
-			f.setRegistries(r.registries, !loading)
-			close(r.done)
-			continue
-		case e, open = <-w.Updates():
+		if len(batch) > 0 {
+			select {
+			case e, open = <-w.Updates():
+			default:
+				f.commit(batch)
+				batch = batch[:0]
+				continue
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case r := <-f.reconfigure:
+				f.setRegistries(r.registries, !loading)
+				close(r.done)
+				continue
+			case e, open = <-w.Updates():
+			}
 		}
 		if !open {
 			if ctx.Err() != nil {
@@ -216,10 +230,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		case commit != nil && loading:
 			commits[src] = *commit
 		case commit != nil:
-			f.commit(src, *commit)
+			batch = append(batch, sourceCommit{src, *commit})
 		case !loading && e.Operation() != jetstream.KeyValuePut:
 			// A tombstone expired (or was purged): not part of a sync.
-			f.commit(src, entries.Commit{Generation: f.sourceOf(src).generation})
+			batch = append(batch, sourceCommit{src, entries.Commit{Generation: f.sourceOf(src).generation}})
 		}
 	}
 }
@@ -279,28 +293,57 @@ func (f *Follower) load(commits map[string]entries.Commit) {
 	close(f.loaded)
 }
 
-// commit applies a source's pending records up to the commit and updates
-// the views of the registries that use it: also a commit without records
-// (a source's empty first sync), as the views show each source's commit.
-func (f *Follower) commit(name string, c entries.Commit) {
-	before := f.sourceOf(name).commit
-	changed := f.take(name, c)
-	if len(changed) == 0 && f.sourceOf(name).commit == before {
-		return
+// sourceCommit is a commit of a source's records.
+type sourceCommit struct {
+	source string
+	commit entries.Commit
+}
+
+// commit applies, in order, the pending records of each source up to its
+// commit and then updates each registry that uses a source whose records
+// or commit changed, once for all of them: a burst of syncs costs one new
+// view per registry, not one per sync. A commit without records (a
+// source's empty first sync) counts, as the views show each source's
+// commit.
+func (f *Follower) commit(batch []sourceCommit) {
+	changed := map[string][]merge.Key{}
+	var applied []sourceCommit
+	for _, sc := range batch {
+		before := f.sourceOf(sc.source).commit
+		keys := f.take(sc.source, sc.commit)
+		if len(keys) == 0 && f.sourceOf(sc.source).commit == before {
+			continue
+		}
+		changed[sc.source] = append(changed[sc.source], keys...)
+		applied = append(applied, sc)
 	}
 	for _, reg := range f.registries {
-		if !slices.Contains(reg.Sources, name) {
+		var keys []merge.Key
+		touched := false
+		for _, name := range reg.Sources {
+			if k, ok := changed[name]; ok {
+				keys, touched = append(keys, k...), true
+			}
+		}
+		if !touched {
 			continue
 		}
 		prev := f.Registry(reg.Name)
 		if prev == nil {
 			continue
 		}
-		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), changed))
-		f.metrics.applied(reg.Name, c.CommittedAt)
+		slices.SortFunc(keys, compareKeys)
+		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), slices.CompactFunc(keys, func(a, b merge.Key) bool { return a == b })))
+		for _, sc := range applied {
+			if slices.Contains(reg.Sources, sc.source) {
+				f.metrics.applied(reg.Name, sc.commit.CommittedAt)
+			}
+		}
 	}
 	if f.applied != nil {
-		f.applied(name)
+		for _, sc := range applied {
+			f.applied(sc.source)
+		}
 	}
 }
 
@@ -357,13 +400,15 @@ func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 		}
 		changed = append(changed, k)
 	}
-	slices.SortFunc(changed, func(a, b merge.Key) int {
-		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	slices.SortFunc(changed, compareKeys)
 	return changed
+}
+
+func compareKeys(a, b merge.Key) int {
+	if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // sourcesOf returns the sources of a registry in its order; a source
