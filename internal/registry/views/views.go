@@ -48,7 +48,15 @@ type Registry struct {
 type Source struct {
 	Name   string
 	Commit entries.Commit
+	// Commits are the source's recent commits this follower saw, oldest
+	// first, up to and including Commit: at most MaxRecentCommits. A
+	// follower started after some of them knows only those since.
+	Commits []entries.Commit
 }
+
+// MaxRecentCommits is how many recent commits of each source a follower
+// keeps (Source.Commits).
+const MaxRecentCommits = 100
 
 // Follower keeps the views of a set of registries.
 type Follower struct {
@@ -81,7 +89,10 @@ type Follower struct {
 type source struct {
 	generation uint64
 	// commit is the last commit applied.
-	commit  entries.Commit
+	commit entries.Commit
+	// recent holds the last commits applied, oldest first, commit last.
+	// It is never changed in place, as views share it.
+	recent  []entries.Commit
 	records map[string]*entries.Record // by key
 	// byName holds the records of each entry, by version.
 	byName map[merge.Key]map[string]*entries.Record
@@ -309,6 +320,11 @@ func (f *Follower) commit(name string, c entries.Commit) {
 func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 	s := f.sourceOf(name)
 	if c.Generation >= s.generation && !c.CommittedAt.IsZero() {
+		if c.Generation != s.commit.Generation || !c.CommittedAt.Equal(s.commit.CommittedAt) {
+			// Appended to a clipped copy: the views that hold the
+			// slice keep theirs.
+			s.recent = append(slices.Clip(s.recent[max(0, len(s.recent)-MaxRecentCommits+1):]), c)
+		}
 		s.commit = c
 	}
 	s.generation = max(s.generation, c.Generation)
@@ -392,7 +408,8 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	}
 	srcs := make([]Source, 0, len(reg.Sources))
 	for _, s := range reg.Sources {
-		srcs = append(srcs, Source{Name: s, Commit: f.sourceOf(s).commit})
+		src := f.sourceOf(s)
+		srcs = append(srcs, Source{Name: s, Commit: src.commit, Commits: src.recent})
 	}
 	r := &Registry{Merged: merged, API: v, Sources: srcs}
 	f.mu.Lock()
