@@ -38,7 +38,7 @@ type RegistryChanged struct {
 	// Causes are the source results that made this generation, at most
 	// MaxCauses of them, in the registry's source order and each source's
 	// oldest first: every sync of a source stored since the generation
-	// before that the writing replica saw.
+	// before (of its last 100).
 	Causes []Cause `json:"causes,omitempty"`
 	// CauseCount is how many causes there are in all, listed or not.
 	CauseCount int `json:"causeCount"`

@@ -48,15 +48,11 @@ type Registry struct {
 type Source struct {
 	Name   string
 	Commit entries.Commit
-	// Commits are the source's recent commits this follower saw, oldest
-	// first, up to and including Commit: at most MaxRecentCommits. A
-	// follower started after some of them knows only those since.
+	// Commits are the source's recent commits, oldest first, up to and
+	// including Commit: those its marker names (entries.Commit.Earlier)
+	// and Commit itself.
 	Commits []entries.Commit
 }
-
-// MaxRecentCommits is how many recent commits of each source a follower
-// keeps (Source.Commits).
-const MaxRecentCommits = 100
 
 // Follower keeps the views of a set of registries.
 type Follower struct {
@@ -90,8 +86,8 @@ type source struct {
 	generation uint64
 	// commit is the last commit applied.
 	commit entries.Commit
-	// recent holds the last commits applied, oldest first, commit last.
-	// It is never changed in place, as views share it.
+	// recent holds the commit's earlier commits and the commit, oldest
+	// first. It is never changed in place, as views share it.
 	recent  []entries.Commit
 	records map[string]*entries.Record // by key
 	// byName holds the records of each entry, by version.
@@ -296,7 +292,8 @@ func (f *Follower) load(commits map[string]entries.Commit) {
 func (f *Follower) commit(name string, c entries.Commit) {
 	before := f.sourceOf(name).commit
 	changed := f.take(name, c)
-	if len(changed) == 0 && f.sourceOf(name).commit == before {
+	if now := f.sourceOf(name).commit; len(changed) == 0 && now.Generation == before.Generation &&
+		now.CommittedAt.Equal(before.CommittedAt) && now.ResultID == before.ResultID {
 		return
 	}
 	for _, reg := range f.registries {
@@ -320,12 +317,9 @@ func (f *Follower) commit(name string, c entries.Commit) {
 func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 	s := f.sourceOf(name)
 	if c.Generation >= s.generation && !c.CommittedAt.IsZero() {
-		if c.Generation != s.commit.Generation || !c.CommittedAt.Equal(s.commit.CommittedAt) {
-			// Appended to a clipped copy: the views that hold the
-			// slice keep theirs.
-			s.recent = append(slices.Clip(s.recent[max(0, len(s.recent)-MaxRecentCommits+1):]), c)
-		}
 		s.commit = c
+		// Appended to a clipped copy: the commit keeps its Earlier.
+		s.recent = append(slices.Clip(c.Earlier), c)
 	}
 	s.generation = max(s.generation, c.Generation)
 	touched := map[merge.Key]bool{}

@@ -756,8 +756,8 @@ func changeOf(name string, before, after *views.Registry, generation uint64) eve
 // not in the one stored before (its record's sources): each source's
 // commits after the one recorded, up to the view's, in the registry's
 // order and each source's oldest first; at most events.MaxCauses of them,
-// and how many there are. A follower knows only the commits it saw (a
-// restarted one: the latest).
+// and how many there are. The view's commits are those the source's
+// marker names (entries.Commit.Earlier).
 func causesOf(stored []events.RegistrySource, sources []views.Source) ([]events.Cause, int) {
 	var causes []events.Cause
 	n := 0
