@@ -36,7 +36,9 @@ type RegistryChanged struct {
 	// PreviousGeneration is the generation it replaces; 0 for the first.
 	PreviousGeneration uint64 `json:"previousGeneration"`
 	// Causes are the source results that made this generation, at most
-	// MaxCauses of them, in the registry's source order.
+	// MaxCauses of them, in the registry's source order and each source's
+	// oldest first: every sync of a source stored since the generation
+	// before (of its last 100).
 	Causes []Cause `json:"causes,omitempty"`
 	// CauseCount is how many causes there are in all, listed or not.
 	CauseCount int `json:"causeCount"`

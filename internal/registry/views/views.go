@@ -49,6 +49,10 @@ type Registry struct {
 type Source struct {
 	Name   string
 	Commit entries.Commit
+	// Commits are the source's recent commits, oldest first, up to and
+	// including Commit: those its marker names (entries.Commit.Earlier)
+	// and Commit itself.
+	Commits []entries.Commit
 }
 
 // Follower keeps the views of a set of registries.
@@ -82,7 +86,10 @@ type Follower struct {
 type source struct {
 	generation uint64
 	// commit is the last commit applied.
-	commit  entries.Commit
+	commit entries.Commit
+	// recent holds the commit's earlier commits and the commit, oldest
+	// first. It is never changed in place, as views share it.
+	recent  []entries.Commit
 	records map[string]*entries.Record // by key
 	// byName holds the records of each entry, by version.
 	byName map[merge.Key]map[string]*entries.Record
@@ -311,7 +318,8 @@ func (f *Follower) commit(batch []sourceCommit) {
 	for _, sc := range batch {
 		before := f.sourceOf(sc.source).commit
 		keys := f.take(sc.source, sc.commit)
-		if len(keys) == 0 && f.sourceOf(sc.source).commit == before {
+		if now := f.sourceOf(sc.source).commit; len(keys) == 0 && now.Generation == before.Generation &&
+			now.CommittedAt.Equal(before.CommittedAt) && now.ResultID == before.ResultID {
 			continue
 		}
 		changed[sc.source] = append(changed[sc.source], keys...)
@@ -353,6 +361,8 @@ func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 	s := f.sourceOf(name)
 	if c.Generation >= s.generation && !c.CommittedAt.IsZero() {
 		s.commit = c
+		// Appended to a clipped copy: the commit keeps its Earlier.
+		s.recent = append(slices.Clip(c.Earlier), c)
 	}
 	s.generation = max(s.generation, c.Generation)
 	touched := map[merge.Key]bool{}
@@ -437,7 +447,8 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	}
 	srcs := make([]Source, 0, len(reg.Sources))
 	for _, s := range reg.Sources {
-		srcs = append(srcs, Source{Name: s, Commit: f.sourceOf(s).commit})
+		src := f.sourceOf(s)
+		srcs = append(srcs, Source{Name: s, Commit: src.commit, Commits: src.recent})
 	}
 	r := &Registry{Merged: merged, API: v, Sources: srcs}
 	f.mu.Lock()

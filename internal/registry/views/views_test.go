@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -419,4 +420,35 @@ func TestAWinnerChangeIsDatedForIncrementalClients(t *testing.T) {
 	if _, lateBody, lateETag := f.follow().get(t, path); lateETag != etag || lateBody != body {
 		t.Errorf("a follower started afterwards serves\n%s\nnot\n%s", lateBody, body)
 	}
+}
+
+// A view carries the recent commits of each of its sources, oldest first,
+// so a registry can name every sync since the one it last stored: also a
+// follower started after them knows them (the commit marker names them).
+func TestAViewCarriesItsSourcesRecentCommits(t *testing.T) {
+	f := start(t)
+	fl := f.follow()
+	var gens []uint64
+	for i := range 3 {
+		w := f.write("a", snapshot(server("io.x/one", fmt.Sprintf("1.0.%d", i), "a's one")))
+		gens = append(gens, w.Generation)
+	}
+	testsupport.Eventually(t, "the last commit in the view", func() bool {
+		v := fl.Registry("a")
+		return v != nil && v.Sources[0].Commit.Generation == gens[2]
+	})
+	if got := commitGenerations(fl.Registry("a").Sources[0].Commits); !slices.Equal(got, gens) {
+		t.Fatalf("commits of a in the view: generations %v, want %v", got, gens)
+	}
+	if got := commitGenerations(f.follow().Registry("a").Sources[0].Commits); !slices.Equal(got, gens) {
+		t.Fatalf("commits of a after a restart: generations %v, want %v", got, gens)
+	}
+}
+
+func commitGenerations(cs []entries.Commit) []uint64 {
+	out := make([]uint64, len(cs))
+	for i, c := range cs {
+		out[i] = c.Generation
+	}
+	return out
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/regsync/regsync/internal/registry/merge"
 	"github.com/regsync/regsync/internal/registry/views"
 	"github.com/regsync/regsync/internal/retry"
+	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
 )
 
@@ -423,7 +424,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	if prev != nil && prev.Generation > 0 { // a record waiting for data names no generation
 		stored = prev.Sources
 	}
-	data.Causes, data.CauseCount = causesOf(stored, sources)
+	data.Causes, data.CauseCount = causesOf(stored, v.Sources)
 	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
 		func(s *events.RegistryStatus, base uint64) (string, events.Data, error) {
 			// Recorded over a later record, the generation would
@@ -752,24 +753,54 @@ func changeOf(name string, before, after *views.Registry, generation uint64) eve
 }
 
 // causesOf names the results that stored a source's data in the view and
-// not in the one stored before (its record's sources), in the registry's
-// order: at most events.MaxCauses of them, and how many there are.
-func causesOf(stored, sources []events.RegistrySource) ([]events.Cause, int) {
+// not in the one stored before (its record's sources): each source's
+// commits after the one recorded, up to the view's, in the registry's
+// order and each source's oldest first; at most events.MaxCauses of them,
+// and how many there are. The view's commits are those the source's
+// marker names (entries.Commit.Earlier).
+func causesOf(stored []events.RegistrySource, sources []views.Source) ([]events.Cause, int) {
 	var causes []events.Cause
 	n := 0
 	for _, s := range sources {
-		if s.ResultID == "" {
-			continue // not synced, or stored before results were named
+		var rec events.RegistrySource
+		if i := slices.IndexFunc(stored, func(o events.RegistrySource) bool { return o.Name == s.Name }); i >= 0 {
+			rec = stored[i]
 		}
-		if slices.ContainsFunc(stored, func(o events.RegistrySource) bool { return o.Name == s.Name && o.ResultID == s.ResultID }) {
-			continue
+		commits := s.Commits
+		if len(commits) == 0 || commits[len(commits)-1].Generation != s.Commit.Generation {
+			commits = []entries.Commit{s.Commit} // a view built without them
 		}
-		n++
-		if len(causes) < events.MaxCauses {
-			causes = append(causes, events.Cause{Source: s.Name, ResultID: s.ResultID, Revision: s.Revision})
+		first := len(commits)
+		for first > 0 && after(commits[first-1], rec) {
+			first--
+		}
+		for _, c := range commits[first:] {
+			if c.ResultID == "" {
+				continue // stored before results were named
+			}
+			n++
+			if len(causes) < events.MaxCauses {
+				causes = append(causes, events.Cause{Source: s.Name, ResultID: c.ResultID, Revision: c.Revision})
+			}
 		}
 	}
 	return causes, n
+}
+
+// after reports whether a source's commit came after the one recorded of
+// it (none, for a zero rec): it is not the recorded one, and not older
+// (see events.RegistrySource.Behind).
+func after(c entries.Commit, rec events.RegistrySource) bool {
+	if c.CommittedAt.IsZero() || c.ResultID != "" && c.ResultID == rec.ResultID {
+		return false // not synced, or the one recorded
+	}
+	if rec.CommitGeneration == 0 && rec.ResultID == "" {
+		return true
+	}
+	if c.Generation == rec.CommitGeneration {
+		return false
+	}
+	return !(events.RegistrySource{CommitGeneration: c.Generation, CommittedAt: c.CommittedAt}).Behind(rec)
 }
 
 // shrinkRegistryStatus cuts the condition messages of a registry's record.

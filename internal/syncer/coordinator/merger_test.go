@@ -253,6 +253,46 @@ func TestAGenerationNamesTheResultsThatMadeIt(t *testing.T) {
 	}
 }
 
+// A source that syncs twice before the merger writes the next generation
+// changed the registry twice: that generation names both results, not
+// only the later one.
+func TestAGenerationNamesEveryResultSinceTheOneBefore(t *testing.T) {
+	f := startMerger(t)
+	f.setPhase("a", events.PhaseComplete)
+	f.setPhase("b", events.PhaseComplete)
+	_, fl := f.replica("replica-0")
+	f.write("a", srv("io.x/one", "1.0.0", "a's one"))
+	f.write("b", srv("io.x/two", "1.0.0", "b's two"))
+	testsupport.Eventually(t, "both sources recorded", func() bool {
+		s := f.status()
+		return s != nil && s.ServerCount == 2 && s.PendingEvent == nil
+	})
+	gen := f.status().Generation
+	f.waitGeneration(gen)
+
+	// Another holder keeps the registry's lease while b syncs twice: the
+	// merger writes no generation in between.
+	blocker := NewLeases(f.srv.Handles.Locks, "blocker", time.Hour)
+	lease, err := blocker.TryAcquire(context.Background(), registryLeasePrefix+"both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := f.write("b", srv("io.x/two", "1.1.0", "b's two"))
+	r2 := f.write("b", srv("io.x/two", "1.2.0", "b's two"))
+	testsupport.Eventually(t, "b's second sync in the view", func() bool {
+		v := fl.Registry("both")
+		return v != nil && v.Sources[1].Commit.ResultID == r2
+	})
+	if err := lease.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next := f.waitGeneration(gen + 1)
+	want := []events.Cause{{Source: "b", ResultID: r1, Revision: "rev-b"}, {Source: "b", ResultID: r2, Revision: "rev-b"}}
+	if !slices.Equal(next.Causes, want) || next.CauseCount != 2 {
+		t.Fatalf("generation %d causes %+v (count %d), want %+v", gen+1, next.Causes, next.CauseCount, want)
+	}
+}
+
 // Before its sources have synced, a registry has a status record that
 // says it waits for them, and no generation: the first one announced is
 // the first with data.

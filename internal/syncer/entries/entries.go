@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +88,26 @@ type Commit struct {
 	ResultID string `json:"resultId,omitempty"`
 	// Changed counts the records the sync wrote.
 	Changed int `json:"changed"`
+	// Earlier are the source's commits before this one, oldest first, at
+	// most MaxEarlierCommits, each with its generation, revision,
+	// committedAt and resultId only: a reader that missed some (a watch
+	// that caught up after the marker was replaced, or a restart) still
+	// knows every recent sync.
+	Earlier []Commit `json:"earlier,omitempty"`
+}
+
+// MaxEarlierCommits is how many earlier commits a commit marker carries.
+const MaxEarlierCommits = 99
+
+// earlierOf is the Earlier of the commit that follows prev: prev's
+// earlier commits and prev, the last MaxEarlierCommits of them.
+func earlierOf(prev Commit) []Commit {
+	if prev.CommittedAt.IsZero() {
+		return nil // the source's first commit
+	}
+	earlier := prev.Earlier[max(0, len(prev.Earlier)-MaxEarlierCommits+1):]
+	return append(slices.Clip(earlier), Commit{Generation: prev.Generation, Revision: prev.Revision,
+		CommittedAt: prev.CommittedAt, ResultID: prev.ResultID, Changed: prev.Changed})
 }
 
 // Key is the record key of one version of an entry of a source.
@@ -311,7 +332,8 @@ func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
 		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
 	}
 	c := Commit{Generation: b.gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
-		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, ResultID: sy.ResultID, Changed: len(b.puts)}
+		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, ResultID: sy.ResultID, Changed: len(b.puts),
+		Earlier: earlierOf(st.commit)}
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return Written{}, fmt.Errorf("encode commit of %s: %w", source, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -387,5 +388,36 @@ func TestTombstoneSizeIsBoundedWhateverTheEntrysSize(t *testing.T) {
 	sum := sha256.Sum256(r.Data)
 	if !r.Deleted || string(r.Data) != want || hex.EncodeToString(sum[:]) != r.Digest {
 		t.Errorf("tombstone deleted=%v, %d bytes of data (digest %s, of the data %x), want %s", r.Deleted, len(r.Data), r.Digest, sum, want)
+	}
+}
+
+// A commit marker names the source's earlier commits, so a reader that
+// missed some markers (replaced while its watch was behind, or written
+// before it started) still knows every recent sync; it names the last
+// MaxEarlierCommits of them.
+func TestACommitNamesTheEarlierCommits(t *testing.T) {
+	f := start(t)
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := f.store(&at)
+	var results []string
+	for i := range MaxEarlierCommits + 3 {
+		at = at.Add(time.Second)
+		id := fmt.Sprintf("r-up-test-%d", i)
+		if _, err := prepareAndWrite(s, "up", snapshot([]string{server("io.x/one", fmt.Sprintf("1.0.%d", i), "one")}),
+			Sync{Revision: "rev", ResultID: id}); err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, id)
+	}
+	c := f.commit(t, "up")
+	var got []string
+	for _, e := range c.Earlier {
+		got = append(got, e.ResultID)
+		if len(e.Earlier) > 0 || e.Generation == 0 || e.CommittedAt.IsZero() {
+			t.Fatalf("earlier commit %+v: want its generation, time and result, and no earlier commits of its own", e)
+		}
+	}
+	if want := results[len(results)-1-MaxEarlierCommits : len(results)-1]; !slices.Equal(got, want) || c.ResultID != results[len(results)-1] {
+		t.Fatalf("commit %s names earlier %v, want %v", c.ResultID, got, want)
 	}
 }
