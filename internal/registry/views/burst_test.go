@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -106,7 +107,7 @@ func TestABurstOfCommitsMakesOneViewPerRegistry(t *testing.T) {
 			t.Errorf("%s: merge %s / %s, API %s / %s", reg.Name, got.Merged.Digest(), want.Merged.Digest(), got.API.Digest(), want.API.Digest())
 		}
 		for i, s := range got.Sources {
-			if s.Commit != want.Sources[i].Commit {
+			if !reflect.DeepEqual(s.Commit, want.Sources[i].Commit) {
 				t.Errorf("%s: source %s at commit %+v, stored %+v", reg.Name, s.Name, s.Commit, want.Sources[i].Commit)
 			}
 		}
