@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -398,11 +399,9 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		})
 		return err
 	}
-	generation++
-	now := time.Now().UTC()
-	if err := m.store(ctx, name, v, generation, now); err != nil {
-		return err
-	}
+	// The diff is taken against the recorded view, before the object of
+	// this one replaces it; a record of no generation (none, or one that
+	// waits for data) has none, so every entry is added.
 	var before *views.Registry
 	m.mu.Lock()
 	for _, r := range m.seen[name] {
@@ -411,12 +410,17 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		}
 	}
 	m.mu.Unlock()
-	if before == nil && prev != nil {
-		// Stored before this replica followed the registry: the diff is
-		// taken against the stored object.
-		if before, err = m.storedView(ctx, name, v); err != nil {
+	if before == nil && generation > 0 {
+		// Recorded before this replica followed the registry: the diff
+		// is taken against the recorded generation's object.
+		if before, err = m.storedView(ctx, name, v, prev); err != nil {
 			return err
 		}
+	}
+	generation++
+	now := time.Now().UTC()
+	if err := m.store(ctx, name, v, generation, now); err != nil {
+		return err
 	}
 	data := changeOf(name, before, v, generation)
 	data.Reason = reason
@@ -668,16 +672,35 @@ func upstreamOf(v *merge.View, now time.Time) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// storedView reads the view stored as object <registry> back, each entry
-// credited to the source that wins it in next (the stored object does not
-// say which source it came from).
-func (m *Merger) storedView(ctx context.Context, name string, next *views.Registry) (*views.Registry, error) {
+// storedView reads the view of the generation rec records back from
+// object <registry>, each entry credited to the source that wins it in
+// next (the stored object does not say which source it came from). An
+// object of another generation or view (a holder that died between
+// storing a later view and recording it left it) is not the recorded
+// view: nil, so every entry of next counts as added rather than a change
+// made since the record going unannounced.
+func (m *Merger) storedView(ctx context.Context, name string, next *views.Registry, rec *events.RegistryStatus) (*views.Registry, error) {
 	call, cancel := m.ledger.call(ctx)
 	defer cancel()
-	body, err := m.objects.GetBytes(call, name)
+	obj, err := m.objects.Get(call, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	defer obj.Close()
+	info, err := obj.Info()
+	if err != nil {
+		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
+	}
+	if gen := info.Metadata[events.MetaGeneration]; gen != strconv.FormatUint(rec.Generation, 10) ||
+		info.Metadata[events.MetaViewDigest] != rec.ViewDigest {
+		m.log.Warn("stored registry object is not the recorded generation's; the diff names every entry as added",
+			"registry", name, "generation", rec.Generation, "object_generation", gen)
+		return nil, nil
+	}
+	body, err := io.ReadAll(obj)
 	if err != nil {
 		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
 	}

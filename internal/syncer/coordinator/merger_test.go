@@ -317,6 +317,53 @@ func TestARegistryWaitsForItsSourcesAtFirstStart(t *testing.T) {
 	}
 }
 
+// The first generation of a registry that waited for its sources names
+// every entry of its view as added: the record that waited names no
+// generation, so no view was announced before it.
+func TestTheFirstGenerationAfterWaitingAnnouncesItsEntriesAsAdded(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-0")
+	testsupport.Eventually(t, "the status record of the registry", func() bool { return f.status() != nil })
+	f.write("b", srv("io.x/two", "1.0.0", "b's two"))
+	first := f.waitGeneration(1)
+	if first.Diff.AddedCount != 1 || !slices.Equal(first.Diff.Added, []string{"io.x/two"}) ||
+		first.Diff.UpdatedCount+first.Diff.RemovedCount+first.Diff.SourceChangedCount != 0 {
+		t.Fatalf("first generation diff %+v, want io.x/two added", first.Diff)
+	}
+}
+
+// A holder that did not follow the view stored before it (it took the
+// lease over from a replica that started earlier) takes the diff of its
+// generation against the object of the recorded generation, not against
+// the one it stores itself.
+func TestAHolderThatDidNotSeeThePreviousViewDiffsAgainstTheStoredObject(t *testing.T) {
+	f := startMerger(t)
+	var fl *views.Follower
+	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
+	fl = f.follower(first.Changed)
+	viewOf := func(result string) {
+		testsupport.Eventually(t, "the view of "+result, func() bool {
+			v := fl.Registry("both")
+			return v != nil && v.Sources[0].Commit.ResultID == result
+		})
+	}
+	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two")))
+	if err := first.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGeneration(1)
+	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one, edited"), srv("io.x/two", "1.0.0", "a's two")))
+	// The next holder was told of no view before.
+	next := f.manualMerger("replica-b", fl.Registry)
+	if err := next.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitGeneration(2)
+	if got.Diff.UpdatedCount != 1 || got.Diff.Updated[0] != "io.x/one" || got.Diff.AddedCount+got.Diff.RemovedCount != 0 {
+		t.Fatalf("generation 2 diff %+v, want io.x/one updated", got.Diff)
+	}
+}
+
 // A registry whose sources all synced empty announces its empty view.
 func TestARegistryOfEmptySourcesIsAnnounced(t *testing.T) {
 	f := startMerger(t)
