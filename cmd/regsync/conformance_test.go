@@ -430,6 +430,11 @@ func TestRegsyncSyncsFromRegsync(t *testing.T) {
 				t.Fatalf("sync of the api source after change %d: %v\n%s%s", i, err, out, errOut)
 			}
 		}
+		// The mirror's view follows its sync's commit, not its result:
+		// wait until it lists the upstream's servers, then compare all.
+		testsupport.Eventually(t, fmt.Sprintf("the mirror to list the upstream's servers after change %d", i), func() bool {
+			return slices.Equal(listingKeys(fullListing(t, upstream.base(), "")), listingKeys(fullListing(t, mirrorBase, "")))
+		})
 		t.Run(fmt.Sprintf("after change %d", i), func(t *testing.T) {
 			want, got := fullListing(t, upstream.base(), ""), fullListing(t, mirrorBase, "")
 			if len(got) != len(want) {
@@ -454,6 +459,18 @@ func TestRegsyncSyncsFromRegsync(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listingKeys are the name@version keys of a listing, in its order, each
+// with its server's content but $schema (which the api source may fill).
+func listingKeys(list []officialServer) []string {
+	keys := make([]string, len(list))
+	for i, e := range list {
+		server := maps.Clone(e.Server)
+		delete(server, "$schema")
+		keys[i] = e.key() + " " + fmt.Sprint(server)
+	}
+	return keys
 }
 
 // TestIncrementalClientOfAMergedRegistry follows the official registry's
