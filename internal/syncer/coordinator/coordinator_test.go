@@ -12,16 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/state"
-	"github.com/regsync/regsync/internal/syncer/writer"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -527,31 +523,7 @@ func TestReplicaKilledMidSyncLosesNothing(t *testing.T) {
 	const ackWait = 2 * time.Second
 
 	// Replica A has its own connection, takes the trigger and hangs in the fetch.
-	ncA, err := bus.Connect(bus.ConnectOptions{Embedded: h.emb, Name: "replica-a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jsA, _ := jetstream.New(ncA)
-	hA, err := bus.Ensure(context.Background(), jsA, bus.Resources{Replicas: 1, LeaseTTL: h.leaseTTL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{}, 1)
-	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger), state.NewStore(hA.Status, logger), srcs,
-		Options{LeaseTTL: h.leaseTTL, AckWait: ackWait, SyncTimeout: 5 * time.Second, Holder: "replica-a", Logger: logger})
-	ctxA, cancelA := context.WithCancel(context.Background())
-	doneA := make(chan error, 1)
-	go func() { doneA <- a.Run(ctxA) }()
-	defer func() { cancelA(); <-doneA }()
-
-	res := h.results("local")
-	id := h.request("local")
-	select {
-	case <-started:
-	case <-time.After(testsupport.Patience):
-		t.Fatal("replica A never started the sync")
-	}
+	ncA, res, id := h.startHungReplica(t, "replica-a", srcs, Options{AckWait: ackWait, SyncTimeout: 5 * time.Second, Holder: "replica-a"})
 	// A dies: its connection drops with the trigger unanswered and the lease held.
 	ncA.Close()
 	killed := time.Now()

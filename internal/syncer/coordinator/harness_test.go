@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -353,4 +354,42 @@ func (h *harness) recreateTriggerStream(t *testing.T) {
 	if _, err := h.js.CreateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startHungReplica starts a replica of its own, on a connection named
+// name, whose every fetch hangs; it requests a sync of srcs[0] and returns
+// once that replica is inside the fetch, holding the trigger and the
+// lease. Closing the returned connection is the replica's kill -9. The
+// results subscription was opened before the request, id is the request's.
+func (h *harness) startHungReplica(t *testing.T, name string, srcs []config.Source, opts Options) (nc *nats.Conn, res *resultSub, id string) {
+	t.Helper()
+	nc, err := bus.Connect(bus.ConnectOptions{Embedded: h.emb, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hh, err := bus.Ensure(context.Background(), js, bus.Resources{Replicas: 1, LeaseTTL: h.leaseTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 1)
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+	opts.LeaseTTL, opts.Logger = h.leaseTTL, logger
+	c := New(hh, syncer.NewManager(blockingFetcher{started}, writer.New(hh.Data), logger), state.NewStore(hh.Status, logger), srcs, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	res = h.results(srcs[0].Name)
+	id = h.request(srcs[0].Name)
+	select {
+	case <-started:
+	case <-time.After(testsupport.Patience):
+		t.Fatalf("%s never started the sync", name)
+	}
+	return nc, res, id
 }

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -11,12 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/sources"
-	"github.com/regsync/regsync/internal/syncer"
-	"github.com/regsync/regsync/internal/syncer/state"
-	"github.com/regsync/regsync/internal/syncer/writer"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -91,34 +86,7 @@ func TestRestartedReplicaAnswersWhatItsDeadRunHeldWithinAnAckWait(t *testing.T) 
 
 	// The first run has its own connection, takes the trigger and hangs
 	// in the fetch, with the default AckWait.
-	ncA, err := bus.Connect(bus.ConnectOptions{Embedded: h.emb, Name: "first-run"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jsA, err := jetstream.New(ncA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hA, err := bus.Ensure(context.Background(), jsA, bus.Resources{Replicas: 1, LeaseTTL: h.leaseTTL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{}, 1)
-	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	a := New(hA, syncer.NewManager(blockingFetcher{started}, writer.New(hA.Data), logger), state.NewStore(hA.Status, logger), srcs,
-		Options{LeaseTTL: h.leaseTTL, SyncTimeout: time.Minute, Holder: "replica-a", Logger: logger})
-	ctxA, cancelA := context.WithCancel(context.Background())
-	doneA := make(chan error, 1)
-	go func() { doneA <- a.Run(ctxA) }()
-	defer func() { cancelA(); <-doneA }()
-
-	res := h.results("local")
-	id := h.request("local")
-	select {
-	case <-started:
-	case <-time.After(testsupport.Patience):
-		t.Fatal("the first run never started the sync")
-	}
+	ncA, res, id := h.startHungReplica(t, "first-run", srcs, Options{SyncTimeout: time.Minute, Holder: "replica-a"})
 	// kill -9: the connection drops, the trigger unanswered, the lease held.
 	ncA.Close()
 	w := newWitness(t, h, formerAckWait/2)
