@@ -71,20 +71,7 @@ func scaleRound(ctx context.Context, e *env, r *report, o *options, n int) bool 
 		r.errorf("%d replicas: %v", n, err)
 		return false
 	}
-	per := map[string][]string{}
-	for _, res := range st.results {
-		if res.stored.After(since) {
-			per[res.source] = append(per[res.source], events.OutcomeOf(res.typ))
-		}
-	}
-	var extra []string
-	total := 0
-	for _, s := range d.sources {
-		total += len(per[s])
-		if len(per[s]) != 1 {
-			extra = append(extra, fmt.Sprintf("%s: %v", s, per[s]))
-		}
-	}
+	total, extra := answersPerChange(st.results, since, d.sources)
 	r.infof("%d replicas: %d changes, %d results", n, len(d.sources), total)
 	r.check(len(extra) == 0, extra, "%d replicas: changes not answered by exactly one result: %d of %d", n, len(extra), len(d.sources))
 	d.checkRegistries(ctx, o)
@@ -145,3 +132,24 @@ const (
 	quietFor   = 3 * time.Second
 	quietLimit = time.Minute
 )
+
+// answersPerChange counts the results stored after since, when each of
+// sources had been changed once, and returns how many there are and the
+// sources whose change is not answered by exactly one.
+func answersPerChange(results []result, since time.Time, sources []string) (int, []string) {
+	per := map[string][]string{}
+	for _, res := range results {
+		if res.stored.After(since) {
+			per[res.source] = append(per[res.source], events.OutcomeOf(res.typ))
+		}
+	}
+	var extra []string
+	total := 0
+	for _, s := range sources {
+		total += len(per[s])
+		if len(per[s]) != 1 {
+			extra = append(extra, fmt.Sprintf("%s: %v", s, per[s]))
+		}
+	}
+	return total, extra
+}
