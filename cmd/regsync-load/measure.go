@@ -393,19 +393,27 @@ func (r *results) drain() {
 	}
 }
 
-// completed waits for the next result and returns it with when it
-// arrived; a result other than completed is an error.
+// completed waits for the next completed result and returns it with when
+// it arrived. A skipped result is passed over: it answers a trigger of a
+// revision that another replica's sync stored meanwhile (a replica that
+// waited for the lease while the sync ran). A failed one is an error.
 func (r *results) completed(ctx context.Context) (arrival, error) {
-	select {
-	case a := <-r.ch:
-		if !strings.HasSuffix(a.subject, ".completed") {
+	limit := time.After(time.Minute)
+	for {
+		select {
+		case a := <-r.ch:
+			switch {
+			case strings.HasSuffix(a.subject, ".completed"):
+				return a, nil
+			case strings.HasSuffix(a.subject, ".skipped"):
+				continue
+			}
 			return arrival{}, fmt.Errorf("an edit of %s was answered %s: %s", r.src, a.subject, a.data)
+		case <-limit:
+			return arrival{}, fmt.Errorf("an edit of %s: no result within a minute", r.src)
+		case <-ctx.Done():
+			return arrival{}, ctx.Err()
 		}
-		return a, nil
-	case <-time.After(time.Minute):
-		return arrival{}, fmt.Errorf("an edit of %s: no result within a minute", r.src)
-	case <-ctx.Done():
-		return arrival{}, ctx.Err()
 	}
 }
 
