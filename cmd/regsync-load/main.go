@@ -6,7 +6,9 @@
 //
 // It measures, and prints against the targets of BENCHMARKS.md:
 //   - freshness: a file edit until every replica serves the new ETag (small
-//     registry), and one entry edited in the large registry until every
+//     registry), with the steps of the median and slowest edits (trigger
+//     published, sync started, completed, registry.changed, each replica's
+//     new ETag), and one entry edited in the large registry until every
 //     replica serves it, counted from the source's completed result;
 //   - throughput of one replica under concurrent clients: full pages, 304s
 //     and search, with their latency percentiles;
