@@ -60,3 +60,23 @@ func TestMemoryOfThisProcess(t *testing.T) {
 		t.Errorf("memory %+v: want a resident set above 0 and a peak at least as high", m)
 	}
 }
+
+// TestStepsReportNamesTheSlowStep prints the breakdown of edits, the
+// slowest first after the median, with "?" for a step not seen.
+func TestStepsReportNamesTheSlowStep(t *testing.T) {
+	at := time.Date(2026, 12, 7, 22, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return at.Add(time.Duration(n) * time.Millisecond) }
+	fast := steps{write: at, stored: ms(5), started: ms(8), completed: ms(30), changed: ms(35), replicas: []time.Time{ms(31), ms(32), ms(33)}}
+	slow := steps{write: at, stored: ms(5), started: ms(755), completed: ms(780), replicas: []time.Time{ms(781), ms(782), ms(790)}}
+	var out bytes.Buffer
+	reportSteps(&out, []steps{fast, slow, fast})
+	text := out.String()
+	for _, want := range []string{
+		"p50      total 33.00 ms: stored 5.00 ms, started 3.00 ms, completed 22.00 ms, changed 5.00 ms; replicas 1.00 ms 2.00 ms 3.00 ms",
+		"slowest  total 790.00 ms: stored 5.00 ms, started 750.00 ms, completed 25.00 ms, changed ?; replicas 1.00 ms 2.00 ms 10.00 ms",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+}

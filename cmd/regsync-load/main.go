@@ -6,7 +6,9 @@
 //
 // It measures, and prints against the targets of BENCHMARKS.md:
 //   - freshness: a file edit until every replica serves the new ETag (small
-//     registry), and one entry edited in the large registry until every
+//     registry), with the steps of the median and slowest edits (trigger
+//     published, sync started, completed, registry.changed, each replica's
+//     new ETag), and one entry edited in the large registry until every
 //     replica serves it, counted from the source's completed result;
 //   - throughput of one replica under concurrent clients: full pages, 304s
 //     and search, with their latency percentiles;
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.natsServer, "nats-server", "", "nats-server binary (required)")
 	fs.StringVar(&o.regsync, "regsync", "", "regsync binary (required)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "stop, as on Ctrl-C, after this long")
-	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (logs, configurations, data) instead of removing it")
+	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (logs, configurations, data) instead of removing it, with the replicas logging at debug level")
 	fs.IntVar(&o.small, "small", 12, "servers in the small registry (freshness of file edits)")
 	fs.IntVar(&o.servers, "servers", 10000, "servers in the large registry")
 	fs.IntVar(&o.edits, "edits", 100, "edits of the small registry")

@@ -195,8 +195,8 @@ const pollInterval = time.Millisecond
 
 // everyReplica polls path on every replica, with If-None-Match old, until
 // each answers 200 with a body that done accepts, and returns when the
-// last one did.
-func (b *bench) everyReplica(ctx context.Context, path, old string, done func([]byte) bool) (time.Time, error) {
+// last one did and when each did.
+func (b *bench) everyReplica(ctx context.Context, path, old string, done func([]byte) bool) (time.Time, []time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -219,7 +219,7 @@ func (b *bench) everyReplica(ctx context.Context, path, old string, done func([]
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return time.Time{}, err
+		return time.Time{}, nil, err
 	}
 	last := at[0]
 	for _, t := range at[1:] {
@@ -227,7 +227,7 @@ func (b *bench) everyReplica(ctx context.Context, path, old string, done func([]
 			last = t
 		}
 	}
-	return last, nil
+	return last, at, nil
 }
 
 // smallFreshness edits the small registry's file and measures until every
@@ -238,13 +238,20 @@ func (b *bench) smallFreshness(ctx context.Context) ([]figure, error) {
 		return nil, err
 	}
 	defer res.close()
+	times, err := b.followSteps("small")
+	if err != nil {
+		return nil, err
+	}
+	defer times.close()
 	var took, toCompleted []time.Duration
+	var all []steps
 	old, err := b.converged(ctx, smallList)
 	if err != nil {
 		return nil, err
 	}
 	for k := 1; k <= b.o.edits; k++ {
 		res.drain()
+		times.drain()
 		start := time.Now()
 		if err := writeFile(b.smallPath, registrytest.Large(b.o.small, k)); err != nil {
 			return nil, err
@@ -253,16 +260,20 @@ func (b *bench) smallFreshness(ctx context.Context) ([]figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		last, err := b.everyReplica(ctx, smallList, old, func([]byte) bool { return true })
+		last, at, err := b.everyReplica(ctx, smallList, old, func([]byte) bool { return true })
 		if err != nil {
 			return nil, err
 		}
 		took = append(took, last.Sub(start))
-		toCompleted = append(toCompleted, completed.Sub(start))
+		toCompleted = append(toCompleted, completed.at.Sub(start))
+		st := steps{write: start, started: startedAt(completed), completed: completed.at, replicas: at}
+		times.fill(&st)
+		all = append(all, st)
 		if old, err = b.converged(ctx, smallList); err != nil {
 			return nil, err
 		}
 	}
+	reportSteps(b.out, all)
 	s, c := sorted(took), sorted(toCompleted)
 	p50, p99 := percentile(s, 50), percentile(s, 99)
 	return []figure{
@@ -310,11 +321,11 @@ func (b *bench) bigFreshness(ctx context.Context, doc []byte) ([]figure, error) 
 		if err != nil {
 			return nil, err
 		}
-		last, err := b.everyReplica(ctx, edited, old, func(body []byte) bool { return bytes.Contains(body, []byte(marker)) })
+		last, _, err := b.everyReplica(ctx, edited, old, func(body []byte) bool { return bytes.Contains(body, []byte(marker)) })
 		if err != nil {
 			return nil, err
 		}
-		sinceCompleted = append(sinceCompleted, last.Sub(completed))
+		sinceCompleted = append(sinceCompleted, last.Sub(completed.at))
 		sinceEdit = append(sinceEdit, last.Sub(start))
 	}
 	sc, se := sorted(sinceCompleted), sorted(sinceEdit)
@@ -382,19 +393,27 @@ func (r *results) drain() {
 	}
 }
 
-// completed waits for the next result and returns when it arrived; a
-// result other than completed is an error.
-func (r *results) completed(ctx context.Context) (time.Time, error) {
-	select {
-	case a := <-r.ch:
-		if !strings.HasSuffix(a.subject, ".completed") {
-			return time.Time{}, fmt.Errorf("an edit of %s was answered %s: %s", r.src, a.subject, a.data)
+// completed waits for the next completed result and returns it with when
+// it arrived. A skipped result is passed over: it answers a trigger of a
+// revision that another replica's sync stored meanwhile (a replica that
+// waited for the lease while the sync ran). A failed one is an error.
+func (r *results) completed(ctx context.Context) (arrival, error) {
+	limit := time.After(time.Minute)
+	for {
+		select {
+		case a := <-r.ch:
+			switch {
+			case strings.HasSuffix(a.subject, ".completed"):
+				return a, nil
+			case strings.HasSuffix(a.subject, ".skipped"):
+				continue
+			}
+			return arrival{}, fmt.Errorf("an edit of %s was answered %s: %s", r.src, a.subject, a.data)
+		case <-limit:
+			return arrival{}, fmt.Errorf("an edit of %s: no result within a minute", r.src)
+		case <-ctx.Done():
+			return arrival{}, ctx.Err()
 		}
-		return a.at, nil
-	case <-time.After(time.Minute):
-		return time.Time{}, fmt.Errorf("an edit of %s: no result within a minute", r.src)
-	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
 	}
 }
 

@@ -120,7 +120,12 @@ func (b *bench) start(r *replica) error {
 	if err != nil {
 		return err
 	}
-	p, err := b.procs.Start("regsync "+r.name, f, f, nil, b.o.regsync, "serve", "--config", r.conf)
+	args := []string{"serve", "--config", r.conf}
+	if b.o.keep {
+		// Kept logs are for finding where the time of a step went.
+		args = append(args, "--log-level", "debug")
+	}
+	p, err := b.procs.Start("regsync "+r.name, f, f, nil, b.o.regsync, args...)
 	if err != nil {
 		f.Close()
 		return err

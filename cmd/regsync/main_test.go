@@ -186,10 +186,12 @@ func serveConfig(t testing.TB, cfgPath, dataDir, wait string) *service {
 
 	// The startup trigger syncs the source without anyone asking. The
 	// client takes the address and the generated password from the
-	// configuration.
-	testsupport.Eventually(t, "the startup sync of "+wait, func() bool {
+	// configuration. The record is Complete before its result is
+	// published; the result is out once pendingResult is cleared, so a
+	// test that follows results from here never sees the startup one.
+	testsupport.Eventually(t, "the startup sync of "+wait+" and its result", func() bool {
 		out, _, err := cli(t, "status", wait, "-o", "json", "--config", cfgPath)
-		return err == nil && strings.Contains(out, `"phase": "Complete"`)
+		return err == nil && strings.Contains(out, `"phase": "Complete"`) && !strings.Contains(out, `"pendingResult"`)
 	})
 	// For tests that connect on their own: the URL with the embedded
 	// server's credentials.

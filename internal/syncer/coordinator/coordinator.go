@@ -197,6 +197,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	var hb sync.WaitGroup
 	hb.Go(func() { c.keepAlive(hbCtx) })
 	hb.Go(func() { c.probe(hbCtx) })
+	hb.Go(func() { c.watchLeases(hbCtx) })
 
 	for {
 		cur, cc, err := c.consume(ctx)
@@ -350,6 +351,43 @@ func (c *Coordinator) keepAlive(ctx context.Context) {
 	}
 }
 
+// watchLeases ends the pause of a batch that waits for a lease held by
+// another replica the moment that replica lets the lease go (its delete in
+// regsync_locks), so a trigger that arrived meanwhile is synced at once
+// instead of after the pause. The lease's own look every pollInterval stays
+// for a holder that died: its lease expires without a word.
+func (c *Coordinator) watchLeases(ctx context.Context) {
+	var w jetstream.KeyWatcher
+	b := retry.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			c.logger.Warn("cannot watch leases, a freed lease is noticed at its next look", "attempt", attempt, "retry_in", wait, "err", err)
+		}}
+	if err := b.Do(ctx, func(context.Context) error {
+		var err error
+		w, err = c.h.Locks.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+		if err != nil {
+			return fmt.Errorf("watch bucket %s: %w", events.BucketLocks, err)
+		}
+		return nil
+	}); err != nil {
+		return // ctx is done
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil && e.Operation() != jetstream.KeyValuePut {
+				c.queues.leaseFreed(e.Key())
+			}
+		}
+	}
+}
+
 // probeInterval is how often the trigger consumer is asked for its state.
 const probeInterval = 2 * time.Second
 
@@ -409,6 +447,13 @@ func (c *Coordinator) receive(msg jetstream.Msg, streamCreated int64) {
 		c.opts.Metrics.rejected()
 	} else {
 		c.opts.Metrics.received(d.kind)
+	}
+	if c.logger.Enabled(context.Background(), slog.LevelDebug) {
+		delivered := uint64(0)
+		if meta, err := msg.Metadata(); err == nil {
+			delivered = meta.NumDelivered
+		}
+		c.logger.Debug("trigger received", "source", source, "trigger", d.id, "seq", d.seq, "delivered", delivered, "since_stored", time.Since(d.published))
 	}
 	if !c.queues.add(source, d) {
 		_ = msg.Nak()
@@ -483,6 +528,7 @@ func (c *Coordinator) work(stopping context.Context) {
 // never waits for another holder; it moves on to other sources.
 func (c *Coordinator) handle(stopping context.Context, name string, ds []triggerMsg) {
 	log := c.logger.With("source", name, "triggers", len(ds))
+	log.Debug("batch taken", "since_stored", time.Since(ds[0].published))
 	src, known := c.source(name)
 	if !known || !src.Synced() {
 		c.answerUnknown(stopping, log, name, src, known, ds)

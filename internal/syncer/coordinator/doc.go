@@ -20,7 +20,9 @@
 //   - Every JetStream request has its own timeout, well under the lease
 //     time; a lease that cannot be renewed stops the sync (lease.go).
 //   - A worker never waits for a lease held elsewhere: the batch waits, the
-//     worker moves on (queue.go). A batch that could not be answered waits
+//     worker moves on (queue.go), until the holder lets the lease go (a
+//     watch on regsync_locks, watchLeases) or, for a holder that died, the
+//     next look at the lease. A batch that could not be answered waits
 //     too, for a pause that grows with the source's failures in a row
 //     (queueRetry, the one retry's Delay). A replica restarted on the same data
 //     directory takes its former leases over at once (replica.go).

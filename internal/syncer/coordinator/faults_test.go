@@ -362,3 +362,28 @@ func TestManualSyncRepairsAForgedSnapshot(t *testing.T) {
 		t.Errorf("snapshot after the repair = %q, want the synced one", got)
 	}
 }
+
+// A batch that waits for a lease held by another replica is answered as
+// soon as that replica lets the lease go, not at the next look at the
+// lease: the fresh trigger of an edit that arrives meanwhile would wait out
+// the whole pause (the queues' clock here stands still, so only the
+// release can end it).
+func TestHeldLeaseReleasedEndsTheWaitAtOnce(t *testing.T) {
+	h := newHarnessTTL(t, time.Minute)
+	path := filepath.Join(h.dir, "busy.json")
+	writeRegistry(t, path, alpha)
+	other, err := NewLeases(h.h.Locks, "other-replica", h.leaseTTL).TryAcquire(context.Background(), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := newFakeClock()
+	h.runPrepared([]config.Source{fileSource("busy", path, nil)}, &sources.Fetcher{}, h.snapshots, Options{},
+		func(c *Coordinator) { c.queues.clock = paused })
+	res := h.results("busy")
+	h.request("busy")
+	testsupport.Eventually(t, "the batch waiting for the lease", func() bool { return len(paused.running()) == 1 })
+	if err := other.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res.completed()
+}

@@ -157,7 +157,9 @@ func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) 
 	}
 }
 
-// pollInterval is how often a lease held elsewhere is tried again.
+// pollInterval is how often a lease held elsewhere is tried again; a
+// release seen on the bucket's watch (watchLeases) ends the wait sooner, so
+// this is the wait for a holder that died.
 func (l *Leases) pollInterval() time.Duration {
 	return min(max(l.ttl/20, 50*time.Millisecond), time.Second)
 }

@@ -61,6 +61,9 @@ type queue struct {
 	// without readying it. stop ends the pause early, at shutdown.
 	waiting bool
 	stop    func() bool
+	// forLease says the pause is for a lease held elsewhere, which
+	// leaseFreed ends as soon as its holder lets it go.
+	forLease bool
 	// failures counts the source's batches in a row that were put back
 	// after a failure; a batch that is not put back sets it to 0.
 	failures int
@@ -202,8 +205,28 @@ func (q *queues) wait(source string, rest []triggerMsg, d time.Duration) bool {
 	if q.closed {
 		return false
 	}
-	q.putBack(source, q.bySrc[source], rest, d)
+	sq := q.bySrc[source]
+	pausing := !sq.waiting
+	q.putBack(source, sq, rest, d)
+	sq.forLease = pausing && sq.waiting
 	return true
+}
+
+// leaseFreed ends at once the pause of a source whose batch waits for a
+// lease held elsewhere: its holder let it go. A pause for anything else
+// (a failure's backoff) goes on.
+func (q *queues) leaseFreed(source string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	sq := q.bySrc[source]
+	if sq == nil || !sq.waiting || !sq.forLease || sq.stop == nil {
+		return
+	}
+	if !sq.stop() {
+		return // the pause is ending by itself
+	}
+	sq.waiting, sq.stop, sq.forLease = false, nil, false
+	q.markReady(source, sq)
 }
 
 func (q *queues) putBack(source string, sq *queue, rest []triggerMsg, delay time.Duration) {
@@ -216,7 +239,7 @@ func (q *queues) putBack(source string, sq *queue, rest []triggerMsg, delay time
 	sq.stop = q.clock.AfterFunc(delay, func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		sq.waiting, sq.stop = false, nil
+		sq.waiting, sq.stop, sq.forLease = false, nil, false
 		q.markReady(source, sq)
 	})
 }

@@ -146,3 +146,28 @@ func TestTriggerHandedBackToItsHolderIsHeldOnce(t *testing.T) {
 		t.Errorf("next batch %v, want chg-2 alone", batch)
 	}
 }
+
+func TestLeaseFreedEndsOnlyAPauseForTheLease(t *testing.T) {
+	q, p := newPausedQueues()
+	q.add("a", triggerMsg{id: "t1", seq: 1})
+	q.wait("a", nextBatch(t, q, "a"), time.Second) // its lease is held elsewhere
+	q.done("a")
+	q.add("a", triggerMsg{id: "t2", seq: 2}) // a fresh trigger joins the waiting batch
+	q.leaseFreed("a")
+	if batch := nextBatch(t, q, "a"); len(batch) != 2 {
+		t.Fatalf("batch after the lease was freed: %d triggers, want 2", len(batch))
+	}
+	if len(p.running()) != 0 {
+		t.Errorf("the lease's pause still runs after the lease was freed")
+	}
+
+	q.retry("a", []triggerMsg{{id: "t1", seq: 1}}) // a failure's pause
+	q.done("a")
+	q.leaseFreed("a")
+	q.mu.Lock()
+	ready := len(q.ready)
+	q.mu.Unlock()
+	if ready != 0 || len(p.running()) != 1 {
+		t.Errorf("a freed lease ended a failure's pause: %d ready, %d pauses running", ready, len(p.running()))
+	}
+}
