@@ -22,12 +22,16 @@ import (
 //  1. The status record and the result event are written together, in one
 //     compare-and-swap of regsync_status: the event, with its id fixed,
 //     waits in the record's pendingResult.
-//  2. The event is published to REGSYNC_RESULTS, tried again a few times.
-//  3. The batch's triggers are acknowledged, and pendingResult is cleared.
+//  2. A completed sync's per-entry records, written before step 1, are
+//     committed under the event's id: no commit names a result that is
+//     not recorded, so no registry lists a cause that is never published.
+//  3. The event is published to REGSYNC_RESULTS, tried again a few times.
+//  4. The batch's triggers are acknowledged, and pendingResult is cleared.
 //
-// If step 2 or 3 does not happen (NATS elects a leader, the replica dies),
-// the triggers come back and whoever next holds the lease publishes the
-// pending event first, unchanged, before deciding anything. A result id is
+// If step 2, 3 or 4 does not happen (NATS elects a leader, the replica
+// dies), the triggers come back and whoever next holds the lease commits
+// what the pending sync recorded (unless its commit is written) and
+// publishes the pending event, unchanged, before deciding anything. A result id is
 // "r-<source>-<epoch>-<n>" where n is the status revision the outcome was
 // written over and epoch the record's (see state.Status.Epoch): at most one
 // write succeeds over each revision, and the epoch changes whenever the
