@@ -10,7 +10,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/registry/views"
+	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -88,5 +90,66 @@ func TestAHolderKilledAroundStoringAGenerationLeavesItAnnouncedOnce(t *testing.T
 				t.Errorf("%d generations announced (%v), want 2", len(f.events), f.ids)
 			}
 		})
+	}
+}
+
+// A replica that starts after a sync was killed between its records and
+// its commit does not know what the replaced records held: its merger
+// writes no generation of that partial view (it would announce the
+// replaced entries as removed, then added again), and waits for the
+// commit, whose generation names the change once.
+func TestAMergerWaitsForTheCommitOfASourceStartUpFoundPartial(t *testing.T) {
+	f := startMerger(t)
+	var fl *views.Follower
+	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
+	fl = f.follower(first.Changed)
+	one := f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two"))
+	testsupport.Eventually(t, "the view of "+one, func() bool {
+		v := fl.Registry("both")
+		return v != nil && v.Sources[0].Commit.ResultID == one
+	})
+	if err := first.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGeneration(1)
+
+	// The killed sync's records, not committed: io.x/one replaced.
+	lists, err := registry.SnapshotLists([]byte(`{"version":"1.0.0","meta":{"last_updated":"2025-01-01T00:00:00Z"},"data":{"servers":[` +
+		srv("io.x/one", "1.0.0", "a's one, edited") + "," + srv("io.x/two", "1.0.0", "a's two") + `]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.writer.Prepare(context.Background(), "a", lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.writer.WriteRecords(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+
+	// The replica starts again: a follower and a merger told of nothing.
+	var restarted *views.Follower
+	next := f.manualMerger("replica-b", func(name string) *views.Registry { return restarted.Registry(name) })
+	restarted = f.follower(next.Changed)
+	testsupport.Eventually(t, "the restarted replica's views loaded", func() bool { return restarted.Registry("both") != nil })
+	if err := next.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.status(); st.Generation != 1 {
+		t.Fatalf("generation %d recorded from the partial view, want none until the commit", st.Generation)
+	}
+	if _, err := f.writer.Commit(context.Background(), "a", nil, entries.Sync{ResultID: "r-a-killed", Revision: "rev-a"}); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the commit applied", func() bool {
+		v := restarted.Registry("both")
+		return v.Sources[0].Commit.ResultID == "r-a-killed" && !v.Sources[0].Partial
+	})
+	if err := next.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitGeneration(2)
+	if got.Diff.UpdatedCount != 1 || got.Diff.Updated[0] != "io.x/one" || got.Diff.AddedCount+got.Diff.RemovedCount != 0 {
+		t.Errorf("generation 2 diff %+v, want io.x/one updated alone", got.Diff)
 	}
 }

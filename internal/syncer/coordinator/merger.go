@@ -333,6 +333,14 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 			return fmt.Errorf("registry %s: another holder recorded an event: %w", name, errRecordMoved)
 		}
 	}
+	// A view that lacks part of a source's committed data (this replica
+	// started after a sync of it was stopped before its commit) is not
+	// written: it would announce the entries it lacks as removed, then as
+	// added again. The follower tells when the commit makes it whole.
+	if i := slices.IndexFunc(v.Sources, func(s views.Source) bool { return s.Partial }); i >= 0 {
+		m.log.Debug("registry view partial until its source commits", "registry", name, "source", v.Sources[i].Name)
+		return nil
+	}
 	digest := v.Merged.Digest().String()
 	var generation uint64
 	var prevDigest string
