@@ -16,7 +16,8 @@ import (
 // recorder records what a sync asks to record, or fails.
 type recorder struct {
 	prepared   registry.Lists
-	written    []entries.Sync
+	records    int
+	committed  []entries.Sync
 	prepareErr error
 	writeErr   error
 	forgotten  []string
@@ -32,20 +33,25 @@ func (r *recorder) Prepare(_ context.Context, _ string, lists registry.Lists) (*
 	return new(entries.Batch), nil
 }
 
-func (r *recorder) Write(_ context.Context, _ *entries.Batch, sy entries.Sync) (entries.Written, error) {
-	r.written = append(r.written, sy)
-	return entries.Written{}, r.writeErr
+func (r *recorder) WriteRecords(context.Context, *entries.Batch) error {
+	r.records++
+	return r.writeErr
+}
+
+func (r *recorder) Commit(_ context.Context, _ string, _ *entries.Batch, sy entries.Sync) (entries.Written, error) {
+	r.committed = append(r.committed, sy)
+	return entries.Written{}, nil
 }
 
 func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 
-	t.Run("prepared from the snapshot, written after it is stored", func(t *testing.T) {
+	t.Run("prepared from the snapshot, written after it is stored, committed by Commit", func(t *testing.T) {
 		snaps := &memSnapshots{data: map[string][]byte{}}
 		m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
 		rec := &recorder{}
 		m.Entries = rec
-		res, serr := m.PerformSync(context.Background(), src, nil, "")
+		res, serr := m.PerformSync(context.Background(), src, nil, "r-src-1")
 		if serr != nil {
 			t.Fatal(serr)
 		}
@@ -53,11 +59,16 @@ func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprintf("%q", rec.prepared) != fmt.Sprintf("%q", want) || len(rec.written) != 1 {
-			t.Fatalf("prepared %q, the snapshot holds %q; written %d times", rec.prepared, want, len(rec.written))
+		if fmt.Sprintf("%q", rec.prepared) != fmt.Sprintf("%q", want) || rec.records != 1 || len(rec.committed) != 0 {
+			t.Fatalf("prepared %q, the snapshot holds %q; records written %d times, committed %d times before Commit",
+				rec.prepared, want, rec.records, len(rec.committed))
 		}
-		if want := (entries.Sync{Revision: res.Revision, LastSyncHash: res.Hash, SnapshotDigest: res.SnapshotDigest}); rec.written[0] != want {
-			t.Errorf("recorded %+v, want %+v", rec.written[0], want)
+		if err := m.Commit(context.Background(), src.Name, res); err != nil {
+			t.Fatal(err)
+		}
+		want2 := entries.Sync{ResultID: "r-src-1", Revision: res.Revision, LastSyncHash: res.Hash, SnapshotDigest: res.SnapshotDigest}
+		if len(rec.committed) != 1 || rec.committed[0] != want2 {
+			t.Errorf("committed %+v, want %+v", rec.committed, want2)
 		}
 	})
 	for _, c := range []struct {

@@ -11,6 +11,7 @@ import (
 
 	thv "github.com/stacklok/toolhive-core/registry/types"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/retry"
@@ -36,11 +37,14 @@ type Snapshots interface {
 
 // Recorder records the entries of a snapshot, so that every replica can
 // follow them one by one (entries.Store): Prepare compares them with what
-// is recorded, before the snapshot is stored; Write records them after;
-// Forget drops what it remembers of a source no longer configured.
+// is recorded, before the snapshot is stored; WriteRecords records them
+// after; Commit makes them the source's data once the sync's outcome is
+// recorded (a nil batch: the records stored and not committed); Forget
+// drops what it remembers of a source no longer configured.
 type Recorder interface {
 	Prepare(ctx context.Context, source string, lists registry.Lists) (*entries.Batch, error)
-	Write(ctx context.Context, b *entries.Batch, sy entries.Sync) (entries.Written, error)
+	WriteRecords(ctx context.Context, b *entries.Batch) error
+	Commit(ctx context.Context, source string, b *entries.Batch, sy entries.Sync) (entries.Written, error)
 	Forget(source string)
 }
 
@@ -61,6 +65,11 @@ type Result struct {
 	SnapshotNUID   string
 	SnapshotSize   uint64
 	Diff           registry.Diff
+
+	// batch holds the entries the sync recorded, committed by Commit.
+	batch *entries.Batch
+	// resultID is the id the sync's result is given.
+	resultID string
 }
 
 // Manager decides and performs syncs.
@@ -352,11 +361,13 @@ func (m *Manager) SnapshotReadable(ctx context.Context, source string, st *state
 }
 
 // PerformSync fetches (unless prefetched), validates, filters and stores a
-// source. Nothing is stored unless every step before storing succeeded, so
-// a failure leaves the last good snapshot in place. Data that fails
-// validation is fetched again when it is stale (a file changed since it
-// was read), up to maxRereads times. resultID is the id its result will
-// be given; the commit of its per-entry records carries it.
+// source, and records its entries without committing them: Commit does,
+// once the sync's outcome is recorded. Nothing is stored unless every
+// step before storing succeeded, so a failure leaves the last good
+// snapshot in place. Data that fails validation is fetched again when it
+// is stale (a file changed since it was read), up to maxRereads times.
+// resultID is the id its result will be given; the commit of its
+// per-entry records carries it.
 func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched *sources.Fetched, resultID string) (*Result, *Error) {
 	fetched := prefetched
 	if fetched == nil {
@@ -396,6 +407,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 		PluginCount: built.Plugins,
 		FilterHash:  registry.FilterHash(src.Filter),
 		Diff:        registry.CompareIndex(previous, built.Index),
+		resultID:    resultID,
 	}
 	var batch *entries.Batch
 	if m.Entries != nil {
@@ -425,14 +437,46 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	m.mu.Unlock()
 	if batch != nil {
 		call, cancel := m.call(ctx, batch.Changed()*recordSize)
-		_, err := m.Entries.Write(call, batch, entries.Sync{ResultID: resultID,
-			Revision: r.Revision, LastSyncHash: r.Hash, SnapshotDigest: r.SnapshotDigest})
+		err := m.Entries.WriteRecords(call, batch)
 		cancel()
 		if err != nil {
 			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 		}
+		r.batch = batch
 	}
 	return r, nil
+}
+
+// Commit commits the entries the sync of r recorded, under its result id.
+// It is called once the sync's outcome is recorded, and before that
+// outcome is announced: a commit names only a result recorded as
+// completed, and a registry that follows the commit names it as a cause.
+func (m *Manager) Commit(ctx context.Context, source string, r *Result) error {
+	if m.Entries == nil || r.batch == nil {
+		return nil
+	}
+	return m.commit(ctx, source, r.batch, r.resultID, r, 0)
+}
+
+// CommitRecorded commits the entries of the sync whose completed result,
+// with id, is recorded in the status and was not announced: a sync that
+// stopped after recording its outcome may not have committed them. A
+// commit that names the result already is left as it is. size is the
+// size of the source's snapshot, which reading its records costs.
+func (m *Manager) CommitRecorded(ctx context.Context, source, id string, c events.SyncCompleted, size uint64) error {
+	if m.Entries == nil {
+		return nil
+	}
+	r := &Result{Hash: c.Hash, Revision: c.Revision, SnapshotDigest: c.SnapshotDigest}
+	return m.commit(ctx, source, nil, id, r, int(min(size, math.MaxInt32)))
+}
+
+func (m *Manager) commit(ctx context.Context, source string, b *entries.Batch, id string, r *Result, size int) error {
+	call, cancel := m.call(ctx, size)
+	defer cancel()
+	_, err := m.Entries.Commit(call, source, b, entries.Sync{ResultID: id,
+		Revision: r.Revision, LastSyncHash: r.Hash, SnapshotDigest: r.SnapshotDigest})
+	return err
 }
 
 // recordSize is the size a per-entry record is given time for.

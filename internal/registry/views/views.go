@@ -53,6 +53,12 @@ type Source struct {
 	// including Commit: those its marker names (entries.Commit.Earlier)
 	// and Commit itself.
 	Commits []entries.Commit
+	// Partial is set while the view lacks part of the source's committed
+	// data: the follower started after a sync of the source had replaced
+	// committed records with records it had not committed yet (it was
+	// stopped before its commit), so what those keys held is unknown
+	// until the source's next commit covers them.
+	Partial bool
 }
 
 // Follower keeps the views of a set of registries.
@@ -97,6 +103,9 @@ type source struct {
 	merged merge.Source
 	// tombstones holds the keys of its deleted records.
 	tombstones map[string]bool
+	// partial is set from start-up until a commit covers the records
+	// not committed that start-up found (Source.Partial).
+	partial bool
 }
 
 func newSource(name string) *source {
@@ -293,6 +302,9 @@ func (f *Follower) sourceOf(name string) *source {
 func (f *Follower) load(commits map[string]entries.Commit) {
 	for name, c := range commits {
 		f.take(name, c)
+		// Records not committed replaced committed ones, or are new:
+		// which, start-up cannot tell, as the bucket keeps one version.
+		f.sourceOf(name).partial = f.uncommitted(name)
 	}
 	for _, reg := range f.registries {
 		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
@@ -392,6 +404,9 @@ func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 			s.tombstones[key] = true
 		}
 	}
+	if s.partial && !f.uncommitted(name) {
+		s.partial = false
+	}
 	changed := make([]merge.Key, 0, len(touched))
 	for k := range touched {
 		var live []merge.Entry
@@ -412,6 +427,18 @@ func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 	}
 	slices.SortFunc(changed, compareKeys)
 	return changed
+}
+
+// uncommitted reports whether the follower holds records of a source
+// written by a sync not committed yet.
+func (f *Follower) uncommitted(name string) bool {
+	s := f.sourceOf(name)
+	for _, rec := range f.pending[name] {
+		if rec != nil && rec.Generation > s.generation {
+			return true
+		}
+	}
+	return false
 }
 
 func compareKeys(a, b merge.Key) int {
@@ -448,7 +475,7 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	srcs := make([]Source, 0, len(reg.Sources))
 	for _, s := range reg.Sources {
 		src := f.sourceOf(s)
-		srcs = append(srcs, Source{Name: s, Commit: src.commit, Commits: src.recent})
+		srcs = append(srcs, Source{Name: s, Commit: src.commit, Commits: src.recent, Partial: src.partial})
 	}
 	r := &Registry{Merged: merged, API: v, Sources: srcs}
 	f.mu.Lock()

@@ -294,6 +294,44 @@ func TestStartUpHoldsBackRecordsNotCommitted(t *testing.T) {
 	}
 }
 
+// A follower that starts after a sync replaced committed records with
+// records it did not commit (it was killed before its commit) cannot know
+// what those keys held: the views of the source's registries say the
+// source is partial until its next commit covers them, and whole after.
+func TestStartUpMarksASourceWhoseRecordsAreNotCommittedPartial(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1"), server("io.x/two", "1.0.0", "v1")))
+	f.write("b", snapshot(server("io.x/three", "1.0.0", "v1")))
+	replaced := entries.Record{Kind: entries.KindServer, Name: "io.x/one", Version: "1.0.0", Digest: strings.Repeat("0", 64),
+		PublishedAt: time.Now(), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/one", "1.0.0", "v2"))}
+	raw, _ := json.Marshal(replaced)
+	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/one", "1.0.0"), raw); err != nil {
+		t.Fatal(err)
+	}
+	fl := f.follow()
+	partial := func(registry string) map[string]bool {
+		out := map[string]bool{}
+		for _, s := range fl.Registry(registry).Sources {
+			out[s.Name] = s.Partial
+		}
+		return out
+	}
+	if got := partial("both"); !got["a"] || got["b"] {
+		t.Errorf("at start-up, partial sources of both: %v, want a alone", got)
+	}
+	c, _ := json.Marshal(entries.Commit{Generation: 2, CommittedAt: time.Now(), Changed: 1})
+	if _, err := f.kv.Put(context.Background(), entries.CommitKey("a"), c); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the commit applied", func() bool { return fl.appliedOf("a") == 1 })
+	if got := partial("both"); got["a"] || got["b"] {
+		t.Errorf("after the commit, partial sources of both: %v, want none", got)
+	}
+	if got := partial("a"); got["a"] {
+		t.Errorf("after the commit, registry a's source is partial")
+	}
+}
+
 // A tombstone expires after its TTL: every follower drops it.
 func TestAnExpiredTombstoneIsDropped(t *testing.T) {
 	f := start(t)

@@ -66,6 +66,20 @@ func (p *pausedObjects) GetInfo(ctx context.Context, name string, opts ...jetstr
 	return p.ObjectStore.GetInfo(ctx, name, opts...)
 }
 
+// pausedRecords holds the first Update of a registry's status record
+// until resume is closed, as a holder paused right before it records a
+// generation.
+type pausedRecords struct {
+	jetstream.KeyValue
+	p *pausedObjects
+}
+
+func (r pausedRecords) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	ctx, cancel := r.p.pause(ctx)
+	defer cancel()
+	return r.KeyValue.Update(ctx, key, value, rev)
+}
+
 // manualMerger is a merger of replica holder that the test drives by
 // calling merge itself.
 func (f *mergerFixture) manualMerger(holder string, view func(string) *views.Registry) *Merger {
@@ -100,11 +114,11 @@ func (f *mergerFixture) follower(onChange func(string, *views.Registry)) *views.
 }
 
 // A holder whose lease expired while it was paused mid-merge (it had read
-// the record of generation 1) resumes after another holder recorded
-// generation 2. It must not record a generation computed from its stale
-// read (a view older than the one recorded, a diff against generation 1),
-// and the object it overwrote must be the recorded generation's again
-// after its next merge.
+// the record of generation 1 and was about to record generation 2)
+// resumes after another holder recorded generation 2. It must not record
+// a generation computed from its stale read (a view older than the one
+// recorded, a diff against generation 1), and the object stored must be
+// the recorded generation's after its next merge.
 func TestAHolderWhoseLeaseExpiredMidMergeDoesNotOverwriteANewerGeneration(t *testing.T) {
 	f := startMerger(t)
 	var fl *views.Follower
@@ -124,8 +138,8 @@ func TestAHolderWhoseLeaseExpiredMidMergeDoesNotOverwriteANewerGeneration(t *tes
 		defer aMu.Unlock()
 		return aView(name)
 	})
-	paused := newPausedObjects(a.objects, false)
-	a.objects = paused
+	paused := newPausedObjects(nil, false)
+	a.status.kv = pausedRecords{KeyValue: a.status.kv, p: paused}
 	viewOf := func(result string) *views.Registry {
 		var v *views.Registry
 		testsupport.Eventually(t, "the view of "+result, func() bool {
@@ -155,7 +169,7 @@ func TestAHolderWhoseLeaseExpiredMidMergeDoesNotOverwriteANewerGeneration(t *tes
 	go func() { aDone <- a.merge(context.Background(), "both") }()
 	<-paused.reached
 	// A read the record of generation 1 and holds the lease; it is paused
-	// until its lease expires.
+	// before recording generation 2 until its lease expires.
 	if err := f.srv.Handles.Locks.Delete(context.Background(), registryLeasePrefix+"both"); err != nil {
 		t.Fatal(err)
 	}

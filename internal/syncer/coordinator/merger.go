@@ -317,6 +317,11 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		return err
 	}
 	if prev != nil && prev.PendingEvent != nil {
+		// The holder that recorded the generation may have stopped
+		// before storing its object: it is stored before it is announced.
+		if err := m.storePending(ctx, name, v, prev); err != nil {
+			return err
+		}
 		if err := m.flush(ctx, name, prev.PendingEvent); err != nil {
 			return err
 		}
@@ -327,6 +332,14 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		if prev != nil && prev.PendingEvent != nil {
 			return fmt.Errorf("registry %s: another holder recorded an event: %w", name, errRecordMoved)
 		}
+	}
+	// A view that lacks part of a source's committed data (this replica
+	// started after a sync of it was stopped before its commit) is not
+	// written: it would announce the entries it lacks as removed, then as
+	// added again. The follower tells when the commit makes it whole.
+	if i := slices.IndexFunc(v.Sources, func(s views.Source) bool { return s.Partial }); i >= 0 {
+		m.log.Debug("registry view partial until its source commits", "registry", name, "source", v.Sources[i].Name)
+		return nil
 	}
 	digest := v.Merged.Digest().String()
 	var generation uint64
@@ -367,10 +380,10 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	if digest == prevDigest {
 		m.doneReconfiguring(name)
-		// The view is recorded. A holder that died between storing the
-		// object of a later view and recording it, or one that stored it
-		// after its lease expired, left that object: the recorded view's
-		// is stored again.
+		// The view is recorded. A holder that stored the object of
+		// another view after its lease expired, or one that died after
+		// recording the view and before storing its object, left another
+		// object: the recorded view's is stored (again).
 		restored, err := m.restore(ctx, name, v, prev)
 		if err != nil {
 			return err
@@ -402,14 +415,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	// The diff is taken against the recorded view, before the object of
 	// this one replaces it; a record of no generation (none, or one that
 	// waits for data) has none, so every entry is added.
-	var before *views.Registry
-	m.mu.Lock()
-	for _, r := range m.seen[name] {
-		if r.Merged.Digest().String() == prevDigest {
-			before = r
-		}
-	}
-	m.mu.Unlock()
+	before := m.seenView(name, prevDigest)
 	if before == nil && generation > 0 {
 		// Recorded before this replica followed the registry: the diff
 		// is taken against the recorded generation's object.
@@ -419,9 +425,6 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	generation++
 	now := time.Now().UTC()
-	if err := m.store(ctx, name, v, generation, now); err != nil {
-		return err
-	}
 	data := changeOf(name, before, v, generation)
 	data.Reason = reason
 	var stored []events.RegistrySource
@@ -453,6 +456,14 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	}
 	m.doneReconfiguring(name)
 	e.report(m.log)
+	// The object is stored once its generation is recorded: the object of
+	// the generation before, which a holder that starts again diffs
+	// against, stays until then. A holder that stops before storing it
+	// leaves the event pending, and the next one stores the object first
+	// (storePending).
+	if err := m.store(ctx, name, v, e.status.Generation, now); err != nil {
+		return err
+	}
 	if e.err != nil {
 		return nil
 	}
@@ -600,6 +611,39 @@ func (m *Merger) store(ctx context.Context, name string, v *views.Registry, gene
 	return nil
 }
 
+// seenView returns the view of a registry with the given digest among
+// the views this merger was told of lately, or nil.
+func (m *Merger) seenView(name, digest string) *views.Registry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var found *views.Registry
+	for _, r := range m.seen[name] {
+		if r.Merged.Digest().String() == digest {
+			found = r
+		}
+	}
+	return found
+}
+
+// storePending stores the object of the generation that rec records and
+// has not announced, when it is not stored: the holder that recorded it
+// may have stopped before storing it. The object is the view of that
+// generation, the current view v or one seen lately; when neither is (the
+// sources moved on meanwhile), the object stays the one before, and the
+// next generation's diff is taken against every entry as added.
+func (m *Merger) storePending(ctx context.Context, name string, v *views.Registry, rec *events.RegistryStatus) error {
+	view := v
+	if v.Merged.Digest().String() != rec.ViewDigest {
+		view = m.seenView(name, rec.ViewDigest)
+	}
+	if view == nil {
+		m.log.Warn("the view of the pending generation is gone; its object is not stored", "registry", name, "generation", rec.Generation)
+		return nil
+	}
+	_, err := m.restore(ctx, name, view, rec)
+	return err
+}
+
 // restore stores the object of the view a status record holds again when
 // the object stored is not of that generation and view, and says whether
 // it did.
@@ -675,10 +719,11 @@ func upstreamOf(v *merge.View, now time.Time) ([]byte, error) {
 // storedView reads the view of the generation rec records back from
 // object <registry>, each entry credited to the source that wins it in
 // next (the stored object does not say which source it came from). An
-// object of another generation or view (a holder that died between
-// storing a later view and recording it left it) is not the recorded
-// view: nil, so every entry of next counts as added rather than a change
-// made since the record going unannounced.
+// object of another generation or view (the one before, when a holder
+// died after recording a generation and before storing its object and
+// its view is gone; another view, stored by a holder whose lease
+// expired) is not the recorded view: nil, so every entry of next counts
+// as added rather than a change made since the record going unannounced.
 func (m *Merger) storedView(ctx context.Context, name string, next *views.Registry, rec *events.RegistryStatus) (*views.Registry, error) {
 	call, cancel := m.ledger.call(ctx)
 	defer cancel()

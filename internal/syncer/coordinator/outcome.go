@@ -22,12 +22,16 @@ import (
 //  1. The status record and the result event are written together, in one
 //     compare-and-swap of regsync_status: the event, with its id fixed,
 //     waits in the record's pendingResult.
-//  2. The event is published to REGSYNC_RESULTS, tried again a few times.
-//  3. The batch's triggers are acknowledged, and pendingResult is cleared.
+//  2. A completed sync's per-entry records, written before step 1, are
+//     committed under the event's id: no commit names a result that is
+//     not recorded, so no registry lists a cause that is never published.
+//  3. The event is published to REGSYNC_RESULTS, tried again a few times.
+//  4. The batch's triggers are acknowledged, and pendingResult is cleared.
 //
-// If step 2 or 3 does not happen (NATS elects a leader, the replica dies),
-// the triggers come back and whoever next holds the lease publishes the
-// pending event first, unchanged, before deciding anything. A result id is
+// If step 2, 3 or 4 does not happen (NATS elects a leader, the replica
+// dies), the triggers come back and whoever next holds the lease commits
+// what the pending sync recorded (unless its commit is written) and
+// publishes the pending event, unchanged, before deciding anything. A result id is
 // "r-<source>-<epoch>-<n>" where n is the status revision the outcome was
 // written over and epoch the record's (see state.Status.Epoch): at most one
 // write succeeds over each revision, and the epoch changes whenever the
@@ -139,6 +143,13 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 	if err != nil {
 		return err
 	}
+	// The entries are committed once the outcome is recorded, so that no
+	// commit names a result that is not; a commit that fails leaves the
+	// result pending, and whoever next holds the lease commits and
+	// publishes it (flushPending).
+	if err := c.mgr.Commit(ctx, o.src.Name, res); err != nil {
+		return fmt.Errorf("commit entries of result %s (kept pending in the status): %w", e.event.ID(), err)
+	}
 	o.log.Info("sync completed", "servers", res.ServerCount, "added", len(res.Diff.Added),
 		"updated", len(res.Diff.Updated), "removed", len(res.Diff.Removed), "took", took)
 	return c.answer(ctx, o, e)
@@ -238,9 +249,10 @@ func (c *Coordinator) ack(ctx context.Context, log *slog.Logger, ds []triggerMsg
 // now and the deliveries that still need an answer.
 func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src config.Source, st *state.Status, ds []triggerMsg) (*state.Status, []triggerMsg, error) {
 	var ev event.Event
+	var data events.Data
 	err := ev.UnmarshalJSON(st.PendingResult)
 	if err == nil {
-		err = c.pendingProblem(src.Name, ev)
+		data, err = c.pendingProblem(src.Name, ev)
 	}
 	if err != nil {
 		// A pending result that can never be published would be tried
@@ -250,6 +262,14 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 		log.Error("pending result in the status cannot be published, dropping it", "result", ev.ID(), "err", err)
 		st, err = c.ledger.drop(ctx, src.Name, syncer.Initial(src), st.PendingResult)
 		return st, ds, err
+	}
+	// A sync that stopped after recording its outcome may not have
+	// committed its entries: they are committed before the result that
+	// names them is published.
+	if d, ok := data.(events.SyncCompleted); ok {
+		if err := c.mgr.CommitRecorded(ctx, src.Name, ev.ID(), d, st.SnapshotSize); err != nil {
+			return st, ds, fmt.Errorf("commit entries of result %s (kept pending in the status): %w", ev.ID(), err)
+		}
 	}
 	covered, _ := coveredBy(ev)
 	var answered, rest []triggerMsg
@@ -268,20 +288,20 @@ func (c *Coordinator) flushPending(ctx context.Context, log *slog.Logger, src co
 	return st, rest, nil
 }
 
-// pendingProblem says why a pending result cannot be published as the
-// result of source, or nil when it can.
-func (c *Coordinator) pendingProblem(source string, ev event.Event) error {
+// pendingProblem returns the data of a pending result, and says why it
+// cannot be published as the result of source, or nil when it can.
+func (c *Coordinator) pendingProblem(source string, ev event.Event) (events.Data, error) {
 	d, err := events.DataOf(ev)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, _, err := resultOf(ev); err != nil {
-		return err
+		return nil, err
 	}
 	if d.SourceName() != source || ev.Subject() != source {
-		return fmt.Errorf("event %s is a result of %q, not of %q", ev.ID(), d.SourceName(), source)
+		return nil, fmt.Errorf("event %s is a result of %q, not of %q", ev.ID(), d.SourceName(), source)
 	}
-	return publishable(c.ledger.mode, ev)
+	return d, publishable(c.ledger.mode, ev)
 }
 
 // coveredBy returns the triggers a result event answers.

@@ -236,8 +236,10 @@ type Batch struct {
 	puts   []put
 	// dirty is set when stored records are not committed yet.
 	dirty bool
-	gen   uint64
-	now   time.Time
+	// changed counts the records of the sync its commit stands for.
+	changed int
+	gen     uint64
+	now     time.Time
 }
 
 // Changed counts the records the batch writes.
@@ -309,30 +311,68 @@ func (s *Store) Prepare(ctx context.Context, source string, lists registry.Lists
 		rec.Deleted, rec.UpdatedAt, rec.Generation = true, b.now, b.gen
 		b.puts = append(b.puts, put{key: key, rec: rec, ttl: s.tombstone})
 	}
+	b.changed = len(b.puts)
 	return b, nil
 }
 
-// Write writes a batch: its records, then the commit marker. Nothing is
-// written when nothing differs, the stored records are all committed and
-// the source has a commit (its first sync commits, also when empty).
-// After a sync that stopped between its records and its commit, the next
-// batch is computed against what is stored (those records included) and
-// commits, so the source converges.
+// Write writes a batch: its records, then its commit marker (WriteRecords,
+// then Commit).
 func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
-	source, st := b.source, b.st
-	// The first sync commits also without records: its source is synced.
-	if len(b.puts) == 0 && !b.dirty && st.commit.Generation > 0 {
+	if err := s.WriteRecords(ctx, b); err != nil {
+		return Written{}, err
+	}
+	return s.Commit(ctx, b.source, b, sy)
+}
+
+// commits reports whether a batch ends with a commit marker: when
+// something differs, when stored records are not committed yet, and on
+// the source's first sync (which commits also when empty: its source is
+// synced).
+func (b *Batch) commits() bool {
+	return len(b.puts) > 0 || b.dirty || b.st.commit.Generation == 0
+}
+
+// WriteRecords writes the records of a batch, not its commit: they are
+// not part of the source's data until Commit writes the marker. A sync
+// writes its records, records its outcome, then commits, so that no
+// marker names a result that is not recorded.
+func (s *Store) WriteRecords(ctx context.Context, b *Batch) error {
+	if !b.commits() {
+		return nil
+	}
+	// Forget what is remembered until the commit is written: a write
+	// that fails part way, or a sync that stops before its commit, leaves
+	// the stored records unknown.
+	s.Forget(b.source)
+	if err := s.publish(ctx, b.puts); err != nil {
+		return fmt.Errorf("record entries of %s: %w", b.source, err)
+	}
+	return nil
+}
+
+// Commit writes the commit marker of source for the sync sy: of batch b,
+// whose records WriteRecords wrote, or, with a nil b, of the records
+// stored and not committed, which a sync that stopped after recording its
+// outcome and before its commit left. Nothing is written when the marker
+// names sy's result already (the sync committed before it stopped) or the
+// batch has nothing to commit. After a sync that stopped between its
+// records and its commit without recording an outcome, the next sync's
+// batch is computed against what is stored (those records included) and
+// commits them, so the source converges.
+func (s *Store) Commit(ctx context.Context, source string, b *Batch, sy Sync) (Written, error) {
+	if b == nil {
+		var err error
+		if b, err = s.uncommitted(ctx, source); err != nil {
+			return Written{}, err
+		}
+	}
+	st := b.st
+	if !b.commits() || sy.ResultID != "" && st.commit.ResultID == sy.ResultID {
 		s.remember(source, st, b.seen)
 		return Written{Generation: st.commit.Generation}, nil
 	}
-	// Forget what is remembered until the commit is written: a Write
-	// that fails part way leaves the stored records unknown.
-	s.Forget(source)
-	if err := s.publish(ctx, b.puts); err != nil {
-		return Written{}, fmt.Errorf("record entries of %s: %w", source, err)
-	}
 	c := Commit{Generation: b.gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
-		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, ResultID: sy.ResultID, Changed: len(b.puts),
+		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, ResultID: sy.ResultID, Changed: b.changed,
 		Earlier: earlierOf(st.commit)}
 	raw, err := json.Marshal(c)
 	if err != nil {
@@ -348,7 +388,24 @@ func (s *Store) Write(ctx context.Context, b *Batch, sy Sync) (Written, error) {
 	}
 	st.commitRev, st.commit = rev, c
 	s.remember(source, st, b.seen)
-	return Written{Changed: len(b.puts), Committed: true, Generation: b.gen}, nil
+	return Written{Changed: b.changed, Committed: true, Generation: b.gen}, nil
+}
+
+// uncommitted returns the batch of the records of source stored after its
+// commit: written, not committed.
+func (s *Store) uncommitted(ctx context.Context, source string) (*Batch, error) {
+	st, err := s.load(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{source: source, st: st, gen: st.commit.Generation + 1, now: s.now().UTC(), seen: st.seen}
+	for _, m := range st.records {
+		if m.generation > st.commit.Generation {
+			b.dirty = true
+			b.changed++
+		}
+	}
+	return b, nil
 }
 
 // remember keeps st for the next Write of source.

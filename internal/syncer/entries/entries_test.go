@@ -296,6 +296,67 @@ func TestSyncKilledBeforeItsCommitConverges(t *testing.T) {
 	}
 }
 
+// A sync that wrote its records, recorded its outcome and stopped before
+// its commit is committed by whoever publishes that outcome: Commit with
+// no batch commits the records stored and not committed under the
+// outcome's result, once; a marker that names that result already is
+// left as it is.
+func TestCommitOfAStoppedSyncCommitsWhatItRecordedOnce(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := prepareAndWrite(f.store(&at), "src", snapshot(servers(3)), Sync{Revision: "rev-1", ResultID: "r-src-1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The stopped sync, in a process of its own: records, no commit.
+	at = at.Add(time.Minute)
+	dead := f.store(&at)
+	lists, err := registry.SnapshotLists(snapshot(servers(5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dead.Prepare(context.Background(), "src", lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.WriteRecords(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.commit(t, "src"); c.Generation != 1 || c.ResultID != "r-src-1" {
+		t.Fatalf("records alone moved the commit to %+v", c)
+	}
+
+	// The next holder of the lease, in another process.
+	at = at.Add(time.Minute)
+	next := f.store(&at)
+	sy := Sync{Revision: "rev-2", LastSyncHash: "h2", SnapshotDigest: "d2", ResultID: "r-src-2"}
+	w, err := next.Commit(context.Background(), "src", nil, sy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Committed || w.Generation != 2 || w.Changed != 2 {
+		t.Fatalf("commit of the stopped sync: %+v, want generation 2 of its 2 records", w)
+	}
+	c := f.commit(t, "src")
+	if c.ResultID != "r-src-2" || c.Revision != "rev-2" || c.LastSyncHash != "h2" || c.SnapshotDigest != "d2" || c.Changed != 2 ||
+		len(c.Earlier) != 1 || c.Earlier[0].ResultID != "r-src-1" {
+		t.Errorf("commit %+v", c)
+	}
+
+	before := f.writes(t)
+	if w, err := f.store(&at).Commit(context.Background(), "src", nil, sy); err != nil || w.Committed || w.Generation != 2 {
+		t.Errorf("second commit of the same result: %+v, %v; want nothing written", w, err)
+	}
+	if n := f.writes(t) - before; n != 0 {
+		t.Errorf("%d messages written, want none", n)
+	}
+	// The store that committed knows the records: the next sync of the
+	// same data writes nothing.
+	if w := write(t, next, "src", snapshot(servers(5)), "rev-2"); w.Committed || w.Generation != 2 {
+		t.Errorf("unchanged resync after the commit: %+v, want nothing written", w)
+	}
+}
+
 func TestKeysRoundTrip(t *testing.T) {
 	for _, c := range []struct{ kind, name, version string }{
 		{KindServer, "io.github.x/y", "1.0.0+20130313144700"},

@@ -1,0 +1,155 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/registry/views"
+	"github.com/regsync/regsync/internal/syncer/entries"
+	"github.com/regsync/regsync/internal/testsupport"
+)
+
+// killedObjects stands for a registry holder killed at its next object
+// put: before it, or right after it.
+type killedObjects struct {
+	jetstream.ObjectStore
+	afterPut bool
+}
+
+func (o killedObjects) Put(ctx context.Context, meta jetstream.ObjectMeta, r io.Reader) (*jetstream.ObjectInfo, error) {
+	if o.afterPut {
+		if _, err := o.ObjectStore.Put(ctx, meta, r); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("the holder was killed")
+}
+
+// A holder killed before or after it stores the object of a new
+// generation leaves that change announced once, by the next holder, with
+// the diff against the generation before (not every entry as added), and
+// the object stored the recorded generation's.
+func TestAHolderKilledAroundStoringAGenerationLeavesItAnnouncedOnce(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		afterPut bool
+	}{{"killed before storing the object", false}, {"killed after storing the object", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := startMerger(t)
+			var fl *views.Follower
+			first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
+			fl = f.follower(first.Changed)
+			viewOf := func(result string) {
+				testsupport.Eventually(t, "the view of "+result, func() bool {
+					v := fl.Registry("both")
+					return v != nil && v.Sources[0].Commit.ResultID == result
+				})
+			}
+			viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two")))
+			if err := first.merge(context.Background(), "both"); err != nil {
+				t.Fatal(err)
+			}
+			f.waitGeneration(1)
+			viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one, edited"), srv("io.x/two", "1.0.0", "a's two")))
+			first.objects = killedObjects{ObjectStore: first.objects, afterPut: c.afterPut}
+			if err := first.merge(context.Background(), "both"); err == nil {
+				t.Fatal("the killed holder's merge went through")
+			}
+
+			// The next holder was told of no view before.
+			next := f.manualMerger("replica-b", fl.Registry)
+			for range 2 {
+				if err := next.merge(context.Background(), "both"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := f.waitGeneration(2)
+			if got.Diff.UpdatedCount != 1 || got.Diff.Updated[0] != "io.x/one" || got.Diff.AddedCount+got.Diff.RemovedCount != 0 {
+				t.Errorf("generation 2 diff %+v, want io.x/one updated alone", got.Diff)
+			}
+			st := f.status()
+			info, err := f.srv.Handles.Registries.GetInfo(context.Background(), "both")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Generation != 2 || st.PendingEvent != nil || info.Metadata[events.MetaGeneration] != strconv.FormatUint(st.Generation, 10) ||
+				info.Metadata[events.MetaViewDigest] != st.ViewDigest {
+				t.Errorf("record of generation %d (pending %s), object of generation %s; want generation 2 recorded, announced and stored",
+					st.Generation, st.PendingEvent, info.Metadata[events.MetaGeneration])
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.events) != 2 {
+				t.Errorf("%d generations announced (%v), want 2", len(f.events), f.ids)
+			}
+		})
+	}
+}
+
+// A replica that starts after a sync was killed between its records and
+// its commit does not know what the replaced records held: its merger
+// writes no generation of that partial view (it would announce the
+// replaced entries as removed, then added again), and waits for the
+// commit, whose generation names the change once.
+func TestAMergerWaitsForTheCommitOfASourceStartUpFoundPartial(t *testing.T) {
+	f := startMerger(t)
+	var fl *views.Follower
+	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
+	fl = f.follower(first.Changed)
+	one := f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two"))
+	testsupport.Eventually(t, "the view of "+one, func() bool {
+		v := fl.Registry("both")
+		return v != nil && v.Sources[0].Commit.ResultID == one
+	})
+	if err := first.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGeneration(1)
+
+	// The killed sync's records, not committed: io.x/one replaced.
+	lists, err := registry.SnapshotLists([]byte(`{"version":"1.0.0","meta":{"last_updated":"2025-01-01T00:00:00Z"},"data":{"servers":[` +
+		srv("io.x/one", "1.0.0", "a's one, edited") + "," + srv("io.x/two", "1.0.0", "a's two") + `]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.writer.Prepare(context.Background(), "a", lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.writer.WriteRecords(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+
+	// The replica starts again: a follower and a merger told of nothing.
+	var restarted *views.Follower
+	next := f.manualMerger("replica-b", func(name string) *views.Registry { return restarted.Registry(name) })
+	restarted = f.follower(next.Changed)
+	testsupport.Eventually(t, "the restarted replica's views loaded", func() bool { return restarted.Registry("both") != nil })
+	if err := next.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.status(); st.Generation != 1 {
+		t.Fatalf("generation %d recorded from the partial view, want none until the commit", st.Generation)
+	}
+	if _, err := f.writer.Commit(context.Background(), "a", nil, entries.Sync{ResultID: "r-a-killed", Revision: "rev-a"}); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the commit applied", func() bool {
+		v := restarted.Registry("both")
+		return v.Sources[0].Commit.ResultID == "r-a-killed" && !v.Sources[0].Partial
+	})
+	if err := next.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitGeneration(2)
+	if got.Diff.UpdatedCount != 1 || got.Diff.Updated[0] != "io.x/one" || got.Diff.AddedCount+got.Diff.RemovedCount != 0 {
+		t.Errorf("generation 2 diff %+v, want io.x/one updated alone", got.Diff)
+	}
+}
