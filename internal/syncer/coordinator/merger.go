@@ -836,23 +836,84 @@ func shrinkRegistryStatus(s *events.RegistryStatus) bool {
 }
 
 // registryStatuses is regsync_registry_status, written with
-// compare-and-swap (the ledger's record store for registries).
+// compare-and-swap (the ledger's record store for registries). It keeps
+// the record it last read or wrote of each registry with its revision: a
+// record is decoded only when another writer changed it, and a write
+// starts from the kept record, its compare-and-swap finding out when
+// another writer came between. Each generation reads a record once and
+// writes it twice; each read and write decoded it before.
 type registryStatuses struct {
 	kv jetstream.KeyValue
+
+	mu   sync.Mutex
+	last map[string]keptRecord
+}
+
+// keptRecord is a registry's record as this merger last read or wrote it.
+type keptRecord struct {
+	status *events.RegistryStatus
+	rev    uint64
+}
+
+// kept returns a copy of the record kept of name and its revision; false
+// when none is kept.
+func (r *registryStatuses) kept(name string) (*events.RegistryStatus, uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.last[name]
+	if !ok {
+		return nil, 0, false
+	}
+	return cloneRegistryStatus(k.status), k.rev, true
+}
+
+// keep remembers s (a copy of it) as the record of name at revision rev;
+// a nil s forgets the record kept.
+func (r *registryStatuses) keep(name string, s *events.RegistryStatus, rev uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s == nil {
+		delete(r.last, name)
+		return
+	}
+	if r.last == nil {
+		r.last = map[string]keptRecord{}
+	}
+	r.last[name] = keptRecord{status: cloneRegistryStatus(s), rev: rev}
+}
+
+// cloneRegistryStatus is a copy of s that shares nothing a mutation of
+// either changes.
+func cloneRegistryStatus(s *events.RegistryStatus) *events.RegistryStatus {
+	c := *s
+	c.Sources = slices.Clone(s.Sources)
+	c.Conditions = slices.Clone(s.Conditions)
+	c.PendingEvent = slices.Clone(s.PendingEvent)
+	if s.LastChange != nil {
+		at := *s.LastChange
+		c.LastChange = &at
+	}
+	return &c
 }
 
 func (r *registryStatuses) read(ctx context.Context, name string) (*events.RegistryStatus, uint64, error) {
 	e, err := r.kv.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		r.keep(name, nil, 0)
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read status of registry %s: %w", name, err)
 	}
+	if s, rev, ok := r.kept(name); ok && rev == e.Revision() {
+		return s, rev, nil
+	}
 	var s events.RegistryStatus
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		r.keep(name, nil, 0)
 		return nil, 0, fmt.Errorf("decode status of registry %s: %w", name, err)
 	}
+	r.keep(name, &s, e.Revision())
 	return &s, e.Revision(), nil
 }
 
@@ -863,13 +924,17 @@ func (r *registryStatuses) update(ctx context.Context, name string, mutate func(
 
 // Update implements records, as state.Store.Update does: mutate runs on a
 // fresh copy each try, and an error from it writes nothing and is
-// returned as it is; a record created gets a new epoch.
+// returned as it is; a record created gets a new epoch. The first try
+// starts from the record kept, if any; a conflict reads the record again.
 func (r *registryStatuses) Update(ctx context.Context, name string, init func() *events.RegistryStatus,
 	mutate func(*events.RegistryStatus, uint64) error) (*events.RegistryStatus, error) {
 	for range maxStatusTries {
-		s, rev, err := r.read(ctx, name)
-		if err != nil {
-			return nil, err
+		s, rev, ok := r.kept(name)
+		if !ok {
+			var err error
+			if s, rev, err = r.read(ctx, name); err != nil {
+				return nil, err
+			}
 		}
 		if s == nil {
 			if s = init(); s == nil {
@@ -886,10 +951,15 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		if err != nil {
 			return nil, fmt.Errorf("encode status of registry %s: %w", name, err)
 		}
+		var written uint64
 		if rev == 0 {
-			_, err = r.kv.Create(ctx, name, b)
+			written, err = r.kv.Create(ctx, name, b)
 		} else {
-			_, err = r.kv.Update(ctx, name, b, rev)
+			written, err = r.kv.Update(ctx, name, b, rev)
+		}
+		if err != nil {
+			// Written by another (a conflict) or in doubt: read again.
+			r.keep(name, nil, 0)
 		}
 		if jserr.IsConflict(err) {
 			continue
@@ -897,6 +967,7 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		if err != nil {
 			return nil, fmt.Errorf("write status of registry %s: %w", name, err)
 		}
+		r.keep(name, s, written)
 		return s, nil
 	}
 	return nil, fmt.Errorf("write status of registry %s: gave up after %d conflicting writes", name, maxStatusTries)
