@@ -59,9 +59,16 @@ type Merger struct {
 
 	mu         sync.Mutex
 	registries []config.Registry
-	dirty      map[string]bool
+	// sources holds each registry's sources, by registry name.
+	sources map[string][]string
+	dirty   map[string]bool
 	// waiting holds the registries not written yet for a while.
 	waiting map[string]mergeWait
+	// held holds the changed registries that wait for a sync of one of
+	// their sources to end, and since when (see syncHold).
+	held map[string]time.Time
+	// busy says whether a source has a trigger pending or syncing here.
+	busy func(source string) bool
 	// reconfigured holds the registries whose sources or their order
 	// changed, until the view of the new configuration is stored.
 	reconfigured map[string]bool
@@ -77,7 +84,11 @@ type Merger struct {
 type MergerOptions struct {
 	Leases *Leases
 	// Views returns a registry's current view (views.Follower.Registry).
-	Views    func(registry string) *views.Registry
+	Views func(registry string) *views.Registry
+	// Busy, when set, reports whether a trigger of a source is pending or
+	// syncing on this replica (Coordinator.Busy); a registry changed
+	// meanwhile waits for it (see due), and SourceIdle ends the wait.
+	Busy     func(source string) bool
 	LeaseTTL time.Duration
 	Logger   *slog.Logger
 }
@@ -96,9 +107,19 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 			return err
 		}}
 	return &Merger{h: h, leases: opts.Leases, views: opts.Views, objects: h.Registries, ledger: l, status: st,
-		log: opts.Logger, clock: wallClock{}, heldWait: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
-		dirty: map[string]bool{}, waiting: map[string]mergeWait{}, reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
+		busy: opts.Busy, log: opts.Logger, clock: wallClock{}, heldWait: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
+		sources: sourcesByRegistry(registries), dirty: map[string]bool{}, waiting: map[string]mergeWait{}, held: map[string]time.Time{},
+		reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
 		wake: make(chan struct{}, 1)}
+}
+
+// sourcesByRegistry is each registry's sources, by registry name.
+func sourcesByRegistry(registries []config.Registry) map[string][]string {
+	out := make(map[string][]string, len(registries))
+	for _, r := range registries {
+		out[r.Name] = r.Sources
+	}
+	return out
 }
 
 // SetRegistries replaces the registries merged (a reloaded configuration);
@@ -114,6 +135,7 @@ func (m *Merger) SetRegistries(registries []config.Registry) {
 		m.dirty[r.Name] = true
 	}
 	m.registries = registries
+	m.sources = sourcesByRegistry(registries)
 	m.mu.Unlock()
 	m.poke()
 }
@@ -207,21 +229,62 @@ type mergeWait struct {
 // a minute.
 var mergeRetry = retry.Backoff{First: time.Second, Limit: 30 * time.Second}
 
+// syncHold is how long a changed registry waits at most for the syncs of
+// its sources on this replica (see due): the bound for a registry whose
+// sources are synced one after another without end.
+const syncHold = time.Second
+
 // due takes, sorted, the changed registries that do not wait past now. A
-// registry changed while it is written is written again.
+// registry changed while it is written is written again. A registry one
+// of whose sources has a trigger pending or syncing on this replica
+// (busy) waits until none has, or syncHold after it first waited: a
+// burst of triggers for its sources, each sync of which makes a view, is
+// merged as one generation after the burst rather than one for each view
+// the merger can keep up with, taking the CPU the syncs need. The merger
+// is told when a source's triggers are all answered (SourceIdle).
 func (m *Merger) due(now time.Time) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
 	for name := range m.dirty {
-		if w, ok := m.waiting[name]; !ok || !w.at.After(now) {
-			names = append(names, name)
-			delete(m.dirty, name)
+		if w, ok := m.waiting[name]; ok && w.at.After(now) {
+			continue
 		}
+		if m.syncing(name) {
+			since, ok := m.held[name]
+			if !ok {
+				since = now
+				m.held[name] = now
+			}
+			if now.Sub(since) < syncHold {
+				continue
+			}
+		}
+		delete(m.held, name)
+		names = append(names, name)
+		delete(m.dirty, name)
 	}
 	slices.Sort(names)
 	return names
 }
+
+// syncing reports whether a source of the registry has a trigger pending
+// or syncing on this replica; m.mu is held.
+func (m *Merger) syncing(registry string) bool {
+	if m.busy == nil {
+		return false
+	}
+	for _, s := range m.sources[registry] {
+		if m.busy(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// SourceIdle is told that this replica answered every trigger of a source
+// (Coordinator.OnIdle): the registries that wait for it are looked at.
+func (m *Merger) SourceIdle(string) { m.poke() }
 
 // merged notes how the write of a registry went: a write ends its
 // failures; a registry whose lease is held elsewhere waits heldWait, and
@@ -264,8 +327,15 @@ func (m *Merger) nextDue(now time.Time) (time.Duration, bool) {
 	defer m.mu.Unlock()
 	var next time.Time
 	for name := range m.dirty {
-		if w, ok := m.waiting[name]; ok && (next.IsZero() || w.at.Before(next)) {
-			next = w.at
+		var at time.Time
+		if w, ok := m.waiting[name]; ok {
+			at = w.at
+		}
+		if since, ok := m.held[name]; ok && since.Add(syncHold).After(at) {
+			at = since.Add(syncHold)
+		}
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
 		}
 	}
 	return max(next.Sub(now), 0), !next.IsZero()
