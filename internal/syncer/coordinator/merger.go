@@ -907,8 +907,8 @@ func shrinkRegistryStatus(s *events.RegistryStatus) bool {
 
 // registryStatuses is regsync_registry_status, written with
 // compare-and-swap (the ledger's record store for registries). It keeps
-// the record it last read or wrote of each registry with its revision: a
-// record is decoded only when another writer changed it, and a write
+// the record it last read or wrote of each registry with its revision and
+// bytes: a record is decoded only when its bytes changed, and a write
 // starts from the kept record, its compare-and-swap finding out when
 // another writer came between. Each generation reads a record once and
 // writes it twice; each read and write decoded it before.
@@ -923,23 +923,27 @@ type registryStatuses struct {
 type keptRecord struct {
 	status *events.RegistryStatus
 	rev    uint64
+	// value is the record as stored: a bucket made again counts its
+	// revisions anew, so a revision alone does not say the record is
+	// the one kept.
+	value []byte
 }
 
-// kept returns a copy of the record kept of name and its revision; false
-// when none is kept.
-func (r *registryStatuses) kept(name string) (*events.RegistryStatus, uint64, bool) {
+// kept returns a copy of the record kept of name, its revision and its
+// stored bytes; false when none is kept.
+func (r *registryStatuses) kept(name string) (*events.RegistryStatus, uint64, []byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k, ok := r.last[name]
 	if !ok {
-		return nil, 0, false
+		return nil, 0, nil, false
 	}
-	return cloneRegistryStatus(k.status), k.rev, true
+	return cloneRegistryStatus(k.status), k.rev, k.value, true
 }
 
-// keep remembers s (a copy of it) as the record of name at revision rev;
-// a nil s forgets the record kept.
-func (r *registryStatuses) keep(name string, s *events.RegistryStatus, rev uint64) {
+// keep remembers s (a copy of it) as the record of name at revision rev,
+// stored as value; a nil s forgets the record kept.
+func (r *registryStatuses) keep(name string, s *events.RegistryStatus, rev uint64, value []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s == nil {
@@ -949,7 +953,7 @@ func (r *registryStatuses) keep(name string, s *events.RegistryStatus, rev uint6
 	if r.last == nil {
 		r.last = map[string]keptRecord{}
 	}
-	r.last[name] = keptRecord{status: cloneRegistryStatus(s), rev: rev}
+	r.last[name] = keptRecord{status: cloneRegistryStatus(s), rev: rev, value: value}
 }
 
 // cloneRegistryStatus is a copy of s that shares nothing a mutation of
@@ -969,21 +973,21 @@ func cloneRegistryStatus(s *events.RegistryStatus) *events.RegistryStatus {
 func (r *registryStatuses) read(ctx context.Context, name string) (*events.RegistryStatus, uint64, error) {
 	e, err := r.kv.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		r.keep(name, nil, 0)
+		r.keep(name, nil, 0, nil)
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read status of registry %s: %w", name, err)
 	}
-	if s, rev, ok := r.kept(name); ok && rev == e.Revision() {
+	if s, rev, value, ok := r.kept(name); ok && rev == e.Revision() && bytes.Equal(value, e.Value()) {
 		return s, rev, nil
 	}
 	var s events.RegistryStatus
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
-		r.keep(name, nil, 0)
+		r.keep(name, nil, 0, nil)
 		return nil, 0, fmt.Errorf("decode status of registry %s: %w", name, err)
 	}
-	r.keep(name, &s, e.Revision())
+	r.keep(name, &s, e.Revision(), e.Value())
 	return &s, e.Revision(), nil
 }
 
@@ -999,7 +1003,7 @@ func (r *registryStatuses) update(ctx context.Context, name string, mutate func(
 func (r *registryStatuses) Update(ctx context.Context, name string, init func() *events.RegistryStatus,
 	mutate func(*events.RegistryStatus, uint64) error) (*events.RegistryStatus, error) {
 	for range maxStatusTries {
-		s, rev, ok := r.kept(name)
+		s, rev, _, ok := r.kept(name)
 		if !ok {
 			var err error
 			if s, rev, err = r.read(ctx, name); err != nil {
@@ -1029,7 +1033,7 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		}
 		if err != nil {
 			// Written by another (a conflict) or in doubt: read again.
-			r.keep(name, nil, 0)
+			r.keep(name, nil, 0, nil)
 		}
 		if jserr.IsConflict(err) {
 			continue
@@ -1037,7 +1041,7 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		if err != nil {
 			return nil, fmt.Errorf("write status of registry %s: %w", name, err)
 		}
-		r.keep(name, s, written)
+		r.keep(name, s, written, b)
 		return s, nil
 	}
 	return nil, fmt.Errorf("write status of registry %s: gave up after %d conflicting writes", name, maxStatusTries)

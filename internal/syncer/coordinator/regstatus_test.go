@@ -104,3 +104,43 @@ func TestARegistryRecordIsReadBackOnlyWhenAnotherWriterChangedIt(t *testing.T) {
 		t.Fatalf("read %+v, %v: want generation 7", got, err)
 	}
 }
+
+// A bucket made again counts revisions anew: a record at the revision kept
+// but with other bytes is read as stored, not taken for the one kept.
+func TestARegistryRecordOfABucketMadeAgainIsRead(t *testing.T) {
+	srv := bustest.Start(t, 2*time.Second)
+	ctx := context.Background()
+	kv := srv.Handles.RegistryStatus
+	r := &registryStatuses{kv: kv}
+	if _, err := r.Update(ctx, "reg", func() *events.RegistryStatus { return &events.RegistryStatus{} },
+		func(s *events.RegistryStatus, _ uint64) error { s.Generation = 1; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_, kept, err := r.read(ctx, "reg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.JS.DeleteKeyValue(ctx, st.Bucket()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: st.Bucket()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rev := uint64(0); rev < kept; {
+		if rev, err = again.Put(ctx, "reg", []byte(`{"generation":5,"viewDigest":"other"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, rev, err := r.read(ctx, "reg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev != kept || got.Generation != 5 {
+		t.Fatalf("read generation %d at revision %d, want the new bucket's 5 at %d", got.Generation, rev, kept)
+	}
+}
