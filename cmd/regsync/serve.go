@@ -326,9 +326,11 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	s.registries.merger = coordinator.NewMerger(h, coordinator.MergerOptions{
 		Leases:   coordinator.NewLeases(h.Locks, holder, time.Duration(cfg.Sync.LeaseTTL)),
 		Views:    s.registries.views.Registry,
+		Busy:     s.coord.Busy,
 		LeaseTTL: time.Duration(cfg.Sync.LeaseTTL),
 		Logger:   logger,
 	}, regs)
+	s.coord.OnIdle(s.registries.merger.SourceIdle)
 	s.registries.views.SetMetrics(s.metrics.views)
 	// The feed learns each generation from the stored registry.changed
 	// events and sends it once this replica's view has its content.

@@ -520,9 +520,10 @@ func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content 
 	// took holds, for each server name served, when its winning source
 	// took it: the earliest update of the winner's versions of it.
 	took := map[merge.Key]winner{}
+	dropped := f.dropped(reg.Sources, merged)
 	for _, it := range merged.Items() {
 		latest := it.Latest().Version
-		dropped := f.lastUpdate(reg.Sources[:slices.Index(reg.Sources, it.Source)], it.Key)
+		dropped := dropped[it.Key]
 		w := winner{source: it.Source}
 		for _, e := range it.Versions {
 			rec := f.sources[it.Source].byName[it.Key][e.Version]
@@ -585,19 +586,38 @@ type winner struct {
 	at     time.Time
 }
 
-// lastUpdate is the latest update of any record of key in the sources
-// named: none of them has the key live (else it would win), so this is
-// when the last of them dropped it, zero when none did.
-func (f *Follower) lastUpdate(sources []string, key merge.Key) time.Time {
-	var t time.Time
-	for _, name := range sources {
-		if s := f.sources[name]; s != nil {
-			for _, rec := range s.byName[key] {
-				t = later(t, rec.UpdatedAt)
+// dropped holds, for each name that a source before its winner in the
+// registry's order has records of, the latest update of those records:
+// none of them is live (else that source would win), so this is when the
+// last of them dropped the name. It looks at each record of the sources
+// before the last once, not at every earlier source for each name.
+func (f *Follower) dropped(sources []string, merged *merge.View) map[merge.Key]time.Time {
+	out := map[merge.Key]time.Time{}
+	if len(sources) < 2 {
+		return out
+	}
+	pos := make(map[string]int, len(sources))
+	for i, name := range sources {
+		if _, ok := pos[name]; !ok {
+			pos[name] = i
+		}
+	}
+	for i, name := range sources[:len(sources)-1] {
+		s := f.sources[name]
+		if s == nil {
+			continue
+		}
+		for key, recs := range s.byName {
+			it := merged.Get(key)
+			if it == nil || pos[it.Source] <= i {
+				continue
+			}
+			for _, rec := range recs {
+				out[key] = later(out[key], rec.UpdatedAt)
 			}
 		}
 	}
-	return t
+	return out
 }
 
 func later(a, b time.Time) time.Time {

@@ -82,6 +82,9 @@ type Coordinator struct {
 	// inbox holds deliveries until they are decoded into queues.
 	inbox  *inbox
 	queues *queues
+	// idle, when set, is told of a source none of whose deliveries this
+	// replica holds any more (OnIdle).
+	idle func(source string)
 	// callTimeout bounds every JetStream request made while syncing.
 	callTimeout time.Duration
 	// current is the consumer being consumed, nil before the first.
@@ -518,9 +521,19 @@ func (c *Coordinator) work(stopping context.Context) {
 			return
 		}
 		c.handle(stopping, source, ds)
-		c.queues.done(source)
+		if c.queues.done(source) && c.idle != nil {
+			c.idle(source)
+		}
 	}
 }
+
+// Busy reports whether this replica holds a trigger of the source that is
+// not answered yet: pending, waiting for a retry, or syncing.
+func (c *Coordinator) Busy(source string) bool { return c.queues.busy(source) }
+
+// OnIdle sets fn to be told when this replica has answered every trigger
+// of a source it held (Busy turns false); set it before Run.
+func (c *Coordinator) OnIdle(fn func(source string)) { c.idle = fn }
 
 // handle answers one batch of a source's deliveries with one result, or
 // puts the batch back for a later try when the source cannot be worked on

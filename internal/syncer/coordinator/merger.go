@@ -59,9 +59,16 @@ type Merger struct {
 
 	mu         sync.Mutex
 	registries []config.Registry
-	dirty      map[string]bool
+	// sources holds each registry's sources, by registry name.
+	sources map[string][]string
+	dirty   map[string]bool
 	// waiting holds the registries not written yet for a while.
 	waiting map[string]mergeWait
+	// held holds the changed registries that wait for a sync of one of
+	// their sources to end, and since when (see syncHold).
+	held map[string]time.Time
+	// busy says whether a source has a trigger pending or syncing here.
+	busy func(source string) bool
 	// reconfigured holds the registries whose sources or their order
 	// changed, until the view of the new configuration is stored.
 	reconfigured map[string]bool
@@ -77,7 +84,11 @@ type Merger struct {
 type MergerOptions struct {
 	Leases *Leases
 	// Views returns a registry's current view (views.Follower.Registry).
-	Views    func(registry string) *views.Registry
+	Views func(registry string) *views.Registry
+	// Busy, when set, reports whether a trigger of a source is pending or
+	// syncing on this replica (Coordinator.Busy); a registry changed
+	// meanwhile waits for it (see due), and SourceIdle ends the wait.
+	Busy     func(source string) bool
 	LeaseTTL time.Duration
 	Logger   *slog.Logger
 }
@@ -96,9 +107,19 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 			return err
 		}}
 	return &Merger{h: h, leases: opts.Leases, views: opts.Views, objects: h.Registries, ledger: l, status: st,
-		log: opts.Logger, clock: wallClock{}, heldWait: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
-		dirty: map[string]bool{}, waiting: map[string]mergeWait{}, reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
+		busy: opts.Busy, log: opts.Logger, clock: wallClock{}, heldWait: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
+		sources: sourcesByRegistry(registries), dirty: map[string]bool{}, waiting: map[string]mergeWait{}, held: map[string]time.Time{},
+		reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
 		wake: make(chan struct{}, 1)}
+}
+
+// sourcesByRegistry is each registry's sources, by registry name.
+func sourcesByRegistry(registries []config.Registry) map[string][]string {
+	out := make(map[string][]string, len(registries))
+	for _, r := range registries {
+		out[r.Name] = r.Sources
+	}
+	return out
 }
 
 // SetRegistries replaces the registries merged (a reloaded configuration);
@@ -114,6 +135,7 @@ func (m *Merger) SetRegistries(registries []config.Registry) {
 		m.dirty[r.Name] = true
 	}
 	m.registries = registries
+	m.sources = sourcesByRegistry(registries)
 	m.mu.Unlock()
 	m.poke()
 }
@@ -207,21 +229,62 @@ type mergeWait struct {
 // a minute.
 var mergeRetry = retry.Backoff{First: time.Second, Limit: 30 * time.Second}
 
+// syncHold is how long a changed registry waits at most for the syncs of
+// its sources on this replica (see due): the bound for a registry whose
+// sources are synced one after another without end.
+const syncHold = time.Second
+
 // due takes, sorted, the changed registries that do not wait past now. A
-// registry changed while it is written is written again.
+// registry changed while it is written is written again. A registry one
+// of whose sources has a trigger pending or syncing on this replica
+// (busy) waits until none has, or syncHold after it first waited: a
+// burst of triggers for its sources, each sync of which makes a view, is
+// merged as one generation after the burst rather than one for each view
+// the merger can keep up with, taking the CPU the syncs need. The merger
+// is told when a source's triggers are all answered (SourceIdle).
 func (m *Merger) due(now time.Time) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
 	for name := range m.dirty {
-		if w, ok := m.waiting[name]; !ok || !w.at.After(now) {
-			names = append(names, name)
-			delete(m.dirty, name)
+		if w, ok := m.waiting[name]; ok && w.at.After(now) {
+			continue
 		}
+		if m.syncing(name) {
+			since, ok := m.held[name]
+			if !ok {
+				since = now
+				m.held[name] = now
+			}
+			if now.Sub(since) < syncHold {
+				continue
+			}
+		}
+		delete(m.held, name)
+		names = append(names, name)
+		delete(m.dirty, name)
 	}
 	slices.Sort(names)
 	return names
 }
+
+// syncing reports whether a source of the registry has a trigger pending
+// or syncing on this replica; m.mu is held.
+func (m *Merger) syncing(registry string) bool {
+	if m.busy == nil {
+		return false
+	}
+	for _, s := range m.sources[registry] {
+		if m.busy(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// SourceIdle is told that this replica answered every trigger of a source
+// (Coordinator.OnIdle): the registries that wait for it are looked at.
+func (m *Merger) SourceIdle(string) { m.poke() }
 
 // merged notes how the write of a registry went: a write ends its
 // failures; a registry whose lease is held elsewhere waits heldWait, and
@@ -264,8 +327,15 @@ func (m *Merger) nextDue(now time.Time) (time.Duration, bool) {
 	defer m.mu.Unlock()
 	var next time.Time
 	for name := range m.dirty {
-		if w, ok := m.waiting[name]; ok && (next.IsZero() || w.at.Before(next)) {
-			next = w.at
+		var at time.Time
+		if w, ok := m.waiting[name]; ok {
+			at = w.at
+		}
+		if since, ok := m.held[name]; ok && since.Add(syncHold).After(at) {
+			at = since.Add(syncHold)
+		}
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
 		}
 	}
 	return max(next.Sub(now), 0), !next.IsZero()
@@ -881,23 +951,88 @@ func shrinkRegistryStatus(s *events.RegistryStatus) bool {
 }
 
 // registryStatuses is regsync_registry_status, written with
-// compare-and-swap (the ledger's record store for registries).
+// compare-and-swap (the ledger's record store for registries). It keeps
+// the record it last read or wrote of each registry with its revision and
+// bytes: a record is decoded only when its bytes changed, and a write
+// starts from the kept record, its compare-and-swap finding out when
+// another writer came between. Each generation reads a record once and
+// writes it twice; each read and write decoded it before.
 type registryStatuses struct {
 	kv jetstream.KeyValue
+
+	mu   sync.Mutex
+	last map[string]keptRecord
+}
+
+// keptRecord is a registry's record as this merger last read or wrote it.
+type keptRecord struct {
+	status *events.RegistryStatus
+	rev    uint64
+	// value is the record as stored: a bucket made again counts its
+	// revisions anew, so a revision alone does not say the record is
+	// the one kept.
+	value []byte
+}
+
+// kept returns a copy of the record kept of name, its revision and its
+// stored bytes; false when none is kept.
+func (r *registryStatuses) kept(name string) (*events.RegistryStatus, uint64, []byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.last[name]
+	if !ok {
+		return nil, 0, nil, false
+	}
+	return cloneRegistryStatus(k.status), k.rev, k.value, true
+}
+
+// keep remembers s (a copy of it) as the record of name at revision rev,
+// stored as value; a nil s forgets the record kept.
+func (r *registryStatuses) keep(name string, s *events.RegistryStatus, rev uint64, value []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s == nil {
+		delete(r.last, name)
+		return
+	}
+	if r.last == nil {
+		r.last = map[string]keptRecord{}
+	}
+	r.last[name] = keptRecord{status: cloneRegistryStatus(s), rev: rev, value: value}
+}
+
+// cloneRegistryStatus is a copy of s that shares nothing a mutation of
+// either changes.
+func cloneRegistryStatus(s *events.RegistryStatus) *events.RegistryStatus {
+	c := *s
+	c.Sources = slices.Clone(s.Sources)
+	c.Conditions = slices.Clone(s.Conditions)
+	c.PendingEvent = slices.Clone(s.PendingEvent)
+	if s.LastChange != nil {
+		at := *s.LastChange
+		c.LastChange = &at
+	}
+	return &c
 }
 
 func (r *registryStatuses) read(ctx context.Context, name string) (*events.RegistryStatus, uint64, error) {
 	e, err := r.kv.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		r.keep(name, nil, 0, nil)
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read status of registry %s: %w", name, err)
 	}
+	if s, rev, value, ok := r.kept(name); ok && rev == e.Revision() && bytes.Equal(value, e.Value()) {
+		return s, rev, nil
+	}
 	var s events.RegistryStatus
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		r.keep(name, nil, 0, nil)
 		return nil, 0, fmt.Errorf("decode status of registry %s: %w", name, err)
 	}
+	r.keep(name, &s, e.Revision(), e.Value())
 	return &s, e.Revision(), nil
 }
 
@@ -908,13 +1043,17 @@ func (r *registryStatuses) update(ctx context.Context, name string, mutate func(
 
 // Update implements records, as state.Store.Update does: mutate runs on a
 // fresh copy each try, and an error from it writes nothing and is
-// returned as it is; a record created gets a new epoch.
+// returned as it is; a record created gets a new epoch. The first try
+// starts from the record kept, if any; a conflict reads the record again.
 func (r *registryStatuses) Update(ctx context.Context, name string, init func() *events.RegistryStatus,
 	mutate func(*events.RegistryStatus, uint64) error) (*events.RegistryStatus, error) {
 	for range maxStatusTries {
-		s, rev, err := r.read(ctx, name)
-		if err != nil {
-			return nil, err
+		s, rev, _, ok := r.kept(name)
+		if !ok {
+			var err error
+			if s, rev, err = r.read(ctx, name); err != nil {
+				return nil, err
+			}
 		}
 		if s == nil {
 			if s = init(); s == nil {
@@ -931,10 +1070,15 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		if err != nil {
 			return nil, fmt.Errorf("encode status of registry %s: %w", name, err)
 		}
+		var written uint64
 		if rev == 0 {
-			_, err = r.kv.Create(ctx, name, b)
+			written, err = r.kv.Create(ctx, name, b)
 		} else {
-			_, err = r.kv.Update(ctx, name, b, rev)
+			written, err = r.kv.Update(ctx, name, b, rev)
+		}
+		if err != nil {
+			// Written by another (a conflict) or in doubt: read again.
+			r.keep(name, nil, 0, nil)
 		}
 		if jserr.IsConflict(err) {
 			continue
@@ -942,6 +1086,7 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		if err != nil {
 			return nil, fmt.Errorf("write status of registry %s: %w", name, err)
 		}
+		r.keep(name, s, written, b)
 		return s, nil
 	}
 	return nil, fmt.Errorf("write status of registry %s: gave up after %d conflicting writes", name, maxStatusTries)

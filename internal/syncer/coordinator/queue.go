@@ -159,8 +159,9 @@ func (q *queues) next() (source string, batch []triggerMsg, ok bool) {
 
 // done marks a source's batch finished and readies it again if deliveries
 // arrived meanwhile. A batch that was not put back ends the source's run
-// of failures.
-func (q *queues) done(source string) {
+// of failures. It reports whether no delivery of the source is held any
+// more (see busy).
+func (q *queues) done(source string) (idle bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	sq := q.bySrc[source]
@@ -171,9 +172,18 @@ func (q *queues) done(source string) {
 	sq.putBack = false
 	if len(sq.pending) == 0 && !sq.waiting {
 		delete(q.bySrc, source)
-		return
+		return true
 	}
 	q.markReady(source, sq)
+	return false
+}
+
+// busy reports whether a delivery of the source is held: pending, waiting
+// out a pause, or running.
+func (q *queues) busy(source string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bySrc[source] != nil
 }
 
 // retry puts the rest of a source's batch back after a failure, ahead of
