@@ -76,7 +76,8 @@ type Merger struct {
 // MergerOptions are what a Merger needs.
 type MergerOptions struct {
 	Leases *Leases
-	// Views returns a registry's current view (views.Follower.Registry).
+	// Views returns a registry's newest merge (views.Follower.Merged):
+	// only its Merged and Sources are read.
 	Views    func(registry string) *views.Registry
 	LeaseTTL time.Duration
 	Logger   *slog.Logger
@@ -118,7 +119,7 @@ func (m *Merger) SetRegistries(registries []config.Registry) {
 	m.poke()
 }
 
-// Changed is told of a registry's new view (views.Follower.OnChange).
+// Changed is told of a registry's new merge (views.Follower.OnMerged).
 func (m *Merger) Changed(registry string, v *views.Registry) {
 	m.mu.Lock()
 	// Any recent view may be the one another replica stored.

@@ -79,9 +79,9 @@ func (f *mergerFixture) replica(holder string) (*Merger, *views.Follower) {
 	log := testsupport.Logger(f.t)
 	h := f.srv.Handles
 	fl := views.New(h.Entries, mergerRegistries, nil, log)
-	m := NewMerger(h, MergerOptions{Leases: NewLeases(h.Locks, holder, 2*time.Second), Views: fl.Registry,
+	m := NewMerger(h, MergerOptions{Leases: NewLeases(h.Locks, holder, 2*time.Second), Views: fl.Merged,
 		LeaseTTL: 2 * time.Second, Logger: log}, mergerRegistries)
-	fl.OnChange(m.Changed)
+	fl.OnMerged(m.Changed)
 	sw := NewStatusWatch(h, log, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
