@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -596,7 +597,11 @@ func TestAStoredRegistryReadsBackAsTheViewWritten(t *testing.T) {
 			entry(`{"name":"io.x/one","version":"1.1.0","description":"a"}`)}}},
 		{Name: "b", Entries: map[merge.Key][]merge.Entry{skill: {entry(`{"namespace":"team","name":"review","version":"2"}`)}}},
 	})
-	body, err := upstreamOf(written, time.Now())
+	r, err := upstreamOf(written, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
 	}
