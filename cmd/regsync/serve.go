@@ -325,7 +325,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	// One leased merger per registry writes its view, status and events.
 	s.registries.merger = coordinator.NewMerger(h, coordinator.MergerOptions{
 		Leases:   coordinator.NewLeases(h.Locks, holder, time.Duration(cfg.Sync.LeaseTTL)),
-		Views:    s.registries.views.Registry,
+		Views:    s.registries.views.Merged,
 		Busy:     s.coord.Busy,
 		LeaseTTL: time.Duration(cfg.Sync.LeaseTTL),
 		Logger:   logger,
@@ -335,8 +335,9 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	// The feed learns each generation from the stored registry.changed
 	// events and sends it once this replica's view has its content.
 	s.registries.changes = views.NewChanges(h.JS, handler.Feed(), logger)
+	// The merger writes a merge while its API view is built.
+	s.registries.views.OnMerged(s.registries.merger.Changed)
 	s.registries.views.OnChange(func(name string, r *views.Registry) {
-		s.registries.merger.Changed(name, r)
 		handler.Feed().Applied(name, r.Merged.Digest().String(), r.API)
 	})
 	s.ready.views = s.registries.views.Loaded()

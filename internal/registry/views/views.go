@@ -35,7 +35,8 @@ type Swapper interface {
 }
 
 // Registry is one registry's current view: its merge and what the read
-// API serves of it. Both are immutable.
+// API serves of it. Both are immutable. A merge told before its API view
+// is built (OnMerged, Merged) has no API.
 type Registry struct {
 	Merged *merge.View
 	API    *api.View
@@ -75,11 +76,17 @@ type Follower struct {
 	// changed, when set, is told of every registry view made current
 	// (OnChange).
 	changed func(registry string, r *Registry)
+	// onMerged, when set, is told of every registry merge as soon as it
+	// is made, before its API view is built (OnMerged).
+	onMerged func(registry string, r *Registry)
 	// metrics, when set, measures how long commits take to be served.
 	metrics *Metrics
 
 	mu    sync.RWMutex
 	views map[string]*Registry
+	// merges holds each registry's newest merge, with its sources and
+	// without its API view: the view in views once that is built.
+	merges map[string]*Registry
 
 	// Owned by Run.
 	sources map[string]*source
@@ -119,13 +126,20 @@ func newSource(name string) *source {
 func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log *slog.Logger) *Follower {
 	return &Follower{kv: kv, registries: registries, serve: serve, log: log, loaded: make(chan struct{}),
 		reconfigure: make(chan reconfiguration),
-		views:       map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
+		views:       map[string]*Registry{}, merges: map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
 }
 
 // OnChange sets fn to be told, from Run, of every view of a registry it
 // makes current, in order: once loaded, after a commit, on
 // reconfiguration. It must be set before Run and must not block for long.
 func (f *Follower) OnChange(fn func(registry string, r *Registry)) { f.changed = fn }
+
+// OnMerged sets fn to be told, from Run, of every merge of a registry as
+// soon as it is made, before its API view is built: its Merged and
+// Sources, API nil. The registry's merger writes it meanwhile (the read
+// API keeps answering from the previous whole view until OnChange tells
+// of the new one). It must be set before Run and must not block for long.
+func (f *Follower) OnMerged(fn func(registry string, r *Registry)) { f.onMerged = fn }
 
 // SetMetrics makes the follower measure with m. It must be called
 // before Run.
@@ -140,6 +154,16 @@ func (f *Follower) Registry(name string) *Registry {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.views[name]
+}
+
+// Merged returns the newest merge of a registry with its sources, API
+// nil: the merge of Registry(name), or a newer one whose API view is being
+// built. It is nil before the registry is loaded or for a registry the
+// follower does not keep.
+func (f *Follower) Merged(name string) *Registry {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.merges[name]
 }
 
 type reconfiguration struct {
@@ -175,15 +199,16 @@ func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
 	}
 	for _, reg := range registries {
 		i := slices.IndexFunc(old, func(o config.Registry) bool { return o.Name == reg.Name })
-		if i >= 0 && slices.Equal(old[i].Sources, reg.Sources) && f.Registry(reg.Name) != nil {
+		if i >= 0 && slices.Equal(old[i].Sources, reg.Sources) && f.Merged(reg.Name) != nil {
 			continue
 		}
 		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
 	}
 	f.mu.Lock()
-	for name := range f.views {
+	for name := range f.merges {
 		if !slices.ContainsFunc(registries, func(r config.Registry) bool { return r.Name == name }) {
 			delete(f.views, name)
+			delete(f.merges, name)
 		}
 	}
 	f.mu.Unlock()
@@ -348,7 +373,7 @@ func (f *Follower) commit(batch []sourceCommit) {
 		if !touched {
 			continue
 		}
-		prev := f.Registry(reg.Name)
+		prev := f.Merged(reg.Name)
 		if prev == nil {
 			continue
 		}
@@ -458,9 +483,23 @@ func (f *Follower) sourcesOf(reg config.Registry) []merge.Source {
 	return out
 }
 
-// swap builds the API view of a registry's merge and makes both current.
+// swap tells of a registry's merge (OnMerged), then builds its API view
+// and makes both current (OnChange).
 func (f *Follower) swap(name string, merged *merge.View) {
 	reg := f.registryConfig(name)
+	srcs := make([]Source, 0, len(reg.Sources))
+	for _, s := range reg.Sources {
+		src := f.sourceOf(s)
+		srcs = append(srcs, Source{Name: s, Commit: src.commit, Commits: src.recent, Partial: src.partial})
+	}
+	// The merge is told first: writing it does not wait for the API view.
+	m := &Registry{Merged: merged, Sources: srcs}
+	f.mu.Lock()
+	f.merges[name] = m
+	f.mu.Unlock()
+	if f.onMerged != nil {
+		f.onMerged(name, m)
+	}
 	var prev *api.View
 	if r := f.Registry(name); r != nil {
 		prev = r.API
@@ -468,14 +507,9 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	v, err := api.Rebuild(prev, f.content(reg, merged))
 	if err != nil {
 		// Records are checked when a sync writes them: this is data
-		// written by something else. The previous view stays.
+		// written by something else. The previous view stays served.
 		f.log.Error("cannot build the view of a registry, keeping the previous one", "registry", name, "err", err)
 		return
-	}
-	srcs := make([]Source, 0, len(reg.Sources))
-	for _, s := range reg.Sources {
-		src := f.sourceOf(s)
-		srcs = append(srcs, Source{Name: s, Commit: src.commit, Commits: src.recent, Partial: src.partial})
 	}
 	r := &Registry{Merged: merged, API: v, Sources: srcs}
 	f.mu.Lock()

@@ -490,3 +490,84 @@ func commitGenerations(cs []entries.Commit) []uint64 {
 	}
 	return out
 }
+
+// gatedSwapper serves views, and once closed is set holds every Swap of
+// registry "a" until open is closed: an API view that takes long to build
+// and serve.
+type gatedSwapper struct {
+	*api.Handler
+	mu     sync.Mutex
+	closed bool
+	open   chan struct{}
+}
+
+func (g *gatedSwapper) Swap(registry string, v *api.View) error {
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed && registry == "a" {
+		<-g.open
+	}
+	return g.Handler.Swap(registry, v)
+}
+
+// A registry's merge is told (OnMerged) and returned (Merged) before its
+// API view is built and served, so the merger writes it meanwhile; the
+// read API and Registry keep the previous whole view until then.
+func TestAMergeIsToldBeforeItsAPIViewIsServed(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "a1")))
+	gate := &gatedSwapper{Handler: api.NewHandler([]string{"both", "a", "b"}, testsupport.Logger(t)), open: make(chan struct{})}
+	fl := New(f.kv, registries, gate, testsupport.Logger(t))
+	var mu sync.Mutex
+	told := map[string][]*Registry{}
+	fl.OnMerged(func(registry string, r *Registry) {
+		mu.Lock()
+		told[registry] = append(told[registry], r)
+		mu.Unlock()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fl.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	defer close(gate.open)
+	<-fl.Loaded()
+	loaded := fl.Registry("a")
+
+	gate.mu.Lock()
+	gate.closed = true
+	gate.mu.Unlock()
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "a2")))
+	description := func(r *Registry) string {
+		it := r.Merged.Get(merge.Key{Kind: merge.Server, Name: "io.x/one"})
+		if it == nil || len(it.Versions) != 1 {
+			return ""
+		}
+		var s struct{ Description string }
+		if err := json.Unmarshal(it.Versions[0].Data, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.Description
+	}
+	testsupport.Eventually(t, "the merge of a2 told while its API view is held", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		l := told["a"]
+		return len(l) > 0 && description(l[len(l)-1]) == "a2"
+	})
+	m := fl.Merged("a")
+	if m == nil || description(m) != "a2" || m.API != nil {
+		t.Errorf("Merged(a) = %+v, want the merge of a2 without an API view", m)
+	}
+	if m != nil && (len(m.Sources) != 1 || m.Sources[0].Commit.Generation <= loaded.Sources[0].Commit.Generation) {
+		t.Errorf("Merged(a) sources %+v, want a's new commit", m.Sources)
+	}
+	if r := fl.Registry("a"); r == nil || r.API == nil {
+		t.Errorf("Registry(a) = %+v, not a whole view", r)
+	}
+}

@@ -83,7 +83,8 @@ type Merger struct {
 // MergerOptions are what a Merger needs.
 type MergerOptions struct {
 	Leases *Leases
-	// Views returns a registry's current view (views.Follower.Registry).
+	// Views returns a registry's newest merge (views.Follower.Merged):
+	// only its Merged and Sources are read.
 	Views func(registry string) *views.Registry
 	// Busy, when set, reports whether a trigger of a source is pending or
 	// syncing on this replica (Coordinator.Busy); a registry changed
@@ -140,7 +141,7 @@ func (m *Merger) SetRegistries(registries []config.Registry) {
 	m.poke()
 }
 
-// Changed is told of a registry's new view (views.Follower.OnChange).
+// Changed is told of a registry's new merge (views.Follower.OnMerged).
 func (m *Merger) Changed(registry string, v *views.Registry) {
 	m.mu.Lock()
 	// Any recent view may be the one another replica stored.
@@ -675,7 +676,7 @@ func (m *Merger) store(ctx context.Context, name string, v *views.Registry, gene
 	call, cancel := m.ledger.call(ctx)
 	defer cancel()
 	// One put: the body and its metadata are never seen apart.
-	if _, err := m.objects.Put(call, jetstream.ObjectMeta{Name: name, Metadata: meta}, bytes.NewReader(body)); err != nil {
+	if _, err := m.objects.Put(call, jetstream.ObjectMeta{Name: name, Metadata: meta}, body); err != nil {
 		return fmt.Errorf("store registry %s: %w", name, err)
 	}
 	return nil
@@ -743,47 +744,126 @@ func (m *Merger) restore(ctx context.Context, name string, v *views.Registry, re
 // of every winning entry, byte for byte as stored. The entries are written
 // as they are, not through an encoder: they are valid JSON (a record does
 // not decode otherwise), and an encoder would scan all of them again for
-// every generation, tens of MB for a large registry.
-func upstreamOf(v *merge.View, now time.Time) ([]byte, error) {
-	lists := map[merge.Kind][][]byte{}
-	size := 0
-	for _, it := range v.Items() {
-		for _, e := range it.Versions {
-			lists[it.Key.Kind] = append(lists[it.Key.Kind], e.Data)
-			size += len(e.Data) + 1
-		}
-	}
-	var b bytes.Buffer
-	b.Grow(size + 128)
-	b.WriteString(`{"version":"1.0.0","meta":{"last_updated":`)
-	b.WriteString(strconv.Quote(now.Format(time.RFC3339)))
-	b.WriteString(`},"data":{`)
+// every generation, tens of MB for a large registry. Nor are they copied
+// into one body first: the object store reads them a chunk at a time.
+func upstreamOf(v *merge.View, now time.Time) (io.Reader, error) {
+	r := &upstreamReader{}
+	r.queue = append(r.buf[:0], []byte(`{"version":"1.0.0","meta":{"last_updated":`+strconv.Quote(now.Format(time.RFC3339))+`},"data":{`))
 	for _, l := range []struct {
 		kind      merge.Kind
 		key       string
 		omitEmpty bool
 	}{{merge.Server, "servers", false}, {merge.Skill, "skills", true}, {merge.Plugin, "plugins", true}} {
-		entries := lists[l.kind]
-		if len(entries) == 0 && l.omitEmpty {
+		// The items are sorted by kind: those of one kind are together.
+		all := v.Items()
+		lo := slices.IndexFunc(all, func(it *merge.Item) bool { return it.Key.Kind == l.kind })
+		hi := lo
+		for lo >= 0 && hi < len(all) && all[hi].Key.Kind == l.kind {
+			hi++
+		}
+		var items []*merge.Item
+		if lo >= 0 {
+			items = all[lo:hi]
+		}
+		for _, it := range items {
+			for _, e := range it.Versions {
+				if len(e.Data) == 0 {
+					return nil, fmt.Errorf("encode merged registry: %s %s %s has no data", l.kind, it.Key.Name, e.Version)
+				}
+			}
+		}
+		if len(items) == 0 && l.omitEmpty {
 			continue
 		}
+		open := `"` + l.key + `":[`
 		if l.kind != merge.Server {
-			b.WriteByte(',')
+			open = "," + open
 		}
-		b.WriteString(`"` + l.key + `":[`)
-		for i, e := range entries {
-			if len(e) == 0 {
-				return nil, fmt.Errorf("encode merged registry: %s entry %d has no data", l.kind, i)
-			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.Write(e)
-		}
-		b.WriteByte(']')
+		r.lists = append(r.lists, upstreamList{open: []byte(open), items: items})
 	}
-	b.WriteString(`}}`)
-	return b.Bytes(), nil
+	return r, nil
+}
+
+// upstreamReader reads the upstream registry JSON of upstreamOf, one
+// entry after the other.
+type upstreamReader struct {
+	// queue holds the pieces to read before the next entry's, in buf.
+	queue [][]byte
+	buf   [2][]byte
+	// lists holds the lists not read yet, the first the one being read.
+	lists []upstreamList
+	// version is the next version of the first list's first item.
+	version int
+	done    bool
+}
+
+// upstreamList is a list of the document: its opening and the items
+// whose versions it holds.
+type upstreamList struct {
+	open    []byte
+	items   []*merge.Item
+	opened  bool
+	written bool // an entry is written: the next follows a comma
+}
+
+var (
+	entrySeparator = []byte{','}
+	listEnd        = []byte{']'}
+	documentEnd    = []byte(`}}`)
+)
+
+func (r *upstreamReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(r.queue) == 0 && !r.fill() {
+			break
+		}
+		c := copy(p[n:], r.queue[0])
+		n += c
+		if r.queue[0] = r.queue[0][c:]; len(r.queue[0]) == 0 {
+			r.queue = r.queue[1:]
+		}
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// fill queues the next pieces of the document; false at its end.
+func (r *upstreamReader) fill() bool {
+	r.queue = r.buf[:0]
+	for len(r.lists) > 0 {
+		l := &r.lists[0]
+		if !l.opened {
+			l.opened = true
+			r.queue = append(r.queue, l.open)
+			return true
+		}
+		for len(l.items) > 0 {
+			versions := l.items[0].Versions
+			if r.version == len(versions) {
+				l.items, r.version = l.items[1:], 0
+				continue
+			}
+			if l.written {
+				r.queue = append(r.queue, entrySeparator)
+			}
+			l.written = true
+			r.queue = append(r.queue, versions[r.version].Data)
+			r.version++
+			return true
+		}
+		r.lists = r.lists[1:]
+		r.queue = append(r.queue, listEnd)
+		return true
+	}
+	if r.done {
+		return false
+	}
+	r.done = true
+	r.queue = append(r.queue, documentEnd)
+	return true
 }
 
 // storedView reads the view of the generation rec records back from

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,9 +80,9 @@ func (f *mergerFixture) replica(holder string) (*Merger, *views.Follower) {
 	log := testsupport.Logger(f.t)
 	h := f.srv.Handles
 	fl := views.New(h.Entries, mergerRegistries, nil, log)
-	m := NewMerger(h, MergerOptions{Leases: NewLeases(h.Locks, holder, 2*time.Second), Views: fl.Registry,
+	m := NewMerger(h, MergerOptions{Leases: NewLeases(h.Locks, holder, 2*time.Second), Views: fl.Merged,
 		LeaseTTL: 2 * time.Second, Logger: log}, mergerRegistries)
-	fl.OnChange(m.Changed)
+	fl.OnMerged(m.Changed)
 	sw := NewStatusWatch(h, log, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -596,7 +597,11 @@ func TestAStoredRegistryReadsBackAsTheViewWritten(t *testing.T) {
 			entry(`{"name":"io.x/one","version":"1.1.0","description":"a"}`)}}},
 		{Name: "b", Entries: map[merge.Key][]merge.Entry{skill: {entry(`{"namespace":"team","name":"review","version":"2"}`)}}},
 	})
-	body, err := upstreamOf(written, time.Now())
+	r, err := upstreamOf(written, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
 	}
