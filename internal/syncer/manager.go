@@ -490,13 +490,16 @@ const maxRereads = 3
 // ReturnMemory.
 const releaseSize = 8 << 20
 
-// Release drops the data a decision fetched, once its sync is done. The
-// document of a large registry is the bulk of the heap while it is synced
-// and garbage after: past releaseSize, Release calls ReturnMemory, so that
-// the memory policy main chose can give it back to the operating system
-// and the next sync's heap is not sized on this one's garbage (the
-// collector lets the heap grow to twice what it found live at its last
-// run).
+// Release drops the data a decision fetched, once its sync no longer
+// needs it: stored and its entries recorded, before the outcome is
+// recorded and the entries committed (the commit sets the registries to
+// work). The document of a large registry is the bulk of the heap while
+// it is synced and garbage after: past releaseSize, Release calls
+// ReturnMemory, so that the memory policy main chose can give it back to
+// the operating system and the work that follows is not sized on this
+// sync's garbage (the collector lets the heap grow to twice what it found
+// live at its last run). A second Release of the same decision does
+// nothing.
 func (m *Manager) Release(d *Decision) {
 	large := d.Fetched != nil && len(d.Fetched.Raw) > releaseSize
 	d.Fetched = nil

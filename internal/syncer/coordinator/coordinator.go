@@ -651,7 +651,7 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	case !d.Reason.ShouldSync():
 		err = c.skip(ctx, o)
 	default:
-		err = c.perform(ctx, o, d)
+		err = c.perform(ctx, o, &d)
 	}
 	c.mgr.Release(&d)
 	if err != nil {

@@ -112,8 +112,13 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 	return c.answer(ctx, o, e)
 }
 
-// perform runs a sync and answers the batch with its outcome.
-func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision) error {
+// perform runs a sync and answers the batch with its outcome. The data
+// the decision fetched is released once the sync has stored and recorded
+// it, before its outcome is recorded and its entries committed: the
+// commit sets the registries' views and merger to work, which should not
+// find a large source's document still held (and its garbage not yet
+// collected).
+func (c *Coordinator) perform(ctx context.Context, o outcome, d *syncer.Decision) error {
 	startedAt := time.Now().UTC()
 	call, cancel := c.call(ctx)
 	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) error {
@@ -129,6 +134,7 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 	}
 	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched, o.resultID)
 	took := time.Since(o.start)
+	c.mgr.Release(d)
 	if serr != nil {
 		return c.fail(ctx, o, serr)
 	}

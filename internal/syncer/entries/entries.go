@@ -347,6 +347,12 @@ func (s *Store) WriteRecords(ctx context.Context, b *Batch) error {
 	if err := s.publish(ctx, b.puts); err != nil {
 		return fmt.Errorf("record entries of %s: %w", b.source, err)
 	}
+	// The records are stored: the commit needs what each one is, not its
+	// bytes, which are the snapshot's (the whole document of a large
+	// source), so the sync does not keep it alive until it commits.
+	for i := range b.puts {
+		b.puts[i].rec.Data = nil
+	}
 	return nil
 }
 
