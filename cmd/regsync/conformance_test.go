@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -426,9 +427,7 @@ func TestRegsyncSyncsFromRegsync(t *testing.T) {
 		if i > 0 {
 			writeAtomically(t, regPath, richRegistryJSON(t, state))
 			waitServing(t, upstream, state)
-			if out, errOut, err := cli(t, "sync", "mirror", "--wait", "--config", mirror.cfgPath); err != nil || !strings.Contains(out, "io.regsync.sync.completed.v1") {
-				t.Fatalf("sync of the api source after change %d: %v\n%s%s", i, err, out, errOut)
-			}
+			syncMirror(t, mirror, i)
 		}
 		// The mirror's view follows its sync's commit, not its result:
 		// wait until it lists the upstream's servers, then compare all.
@@ -458,6 +457,28 @@ func TestRegsyncSyncsFromRegsync(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// syncMirror asks the mirror of TestRegsyncSyncsFromRegsync to sync its
+// api source after change i of the upstream, and checks the answer: the
+// first result of a sync started after the request. That sync takes the
+// change (completed), or finds it taken already (skipped, no data
+// changes) by a sync the api source's poller asked for: the poller checks
+// once at start, and its trigger may be answered after the startup sync,
+// once the upstream has changed.
+func syncMirror(t *testing.T, mirror *service, i int) {
+	t.Helper()
+	out, errOut, err := cli(t, "sync", "mirror", "--wait", "--config", mirror.cfgPath)
+	var ev struct {
+		Type string
+		Data struct{ Reason string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &ev) != nil {
+		t.Fatalf("sync of the api source after change %d: %v\n%s%s", i, err, out, errOut)
+	}
+	if ev.Type != events.TypeSyncCompleted && (ev.Type != events.TypeSyncSkipped || ev.Data.Reason != events.ReasonManualNoChanges) {
+		t.Fatalf("sync of the api source after change %d answered %s %s, want it completed or skipped without data changes\n%s", i, ev.Type, ev.Data.Reason, out)
 	}
 }
 

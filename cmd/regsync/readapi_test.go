@@ -123,8 +123,12 @@ func TestReadAPIServesTheQuickStartRegistry(t *testing.T) {
 	svc, regPath := serveQuickStart(t, "")
 	base := "http://" + svc.httpAddr + "/registry/quickstart"
 	wantNames := []string{"io.github.example/issue-tracker", "io.github.example/notes", "io.github.example/postgres-reader", "io.github.example/weather"}
-	testsupport.Eventually(t, "the quick-start registry served", func() bool {
-		return apiGet(t, base+"/v0.1/servers").code == http.StatusOK
+	// The view follows the startup sync's commit, not its status record:
+	// a view loaded before the commit arrived serves the registry empty.
+	testsupport.Eventually(t, "the quick-start registry served with its servers", func() bool {
+		a := apiGet(t, base+"/v0.1/servers")
+		var l serverList
+		return a.code == http.StatusOK && json.Unmarshal(a.body, &l) == nil && len(l.Servers) > 0
 	})
 	list, first := listServers(t, base)
 	if !slices.Equal(list.names(), wantNames) {

@@ -88,7 +88,7 @@ func TestEveryReceiverEndToEnd(t *testing.T) {
 `, secretFile))
 	svc := serveSources(t, forgeCases[0].source, sourcesYAML.String())
 	for _, fc := range forgeCases {
-		awaitAnswer(t, svc, fc.source, "gp-"+fc.source+"-")
+		awaitFirstLook(t, svc, fc.source)
 	}
 	res := followResults(t, svc)
 
