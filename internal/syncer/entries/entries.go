@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -382,11 +383,13 @@ func (s *Store) Commit(ctx context.Context, source string, b *Batch, sy Sync) (W
 	if err != nil {
 		return Written{}, fmt.Errorf("commit entries of %s: %w", source, err)
 	}
+	// Under the lock: Follow may be copying what st holds.
+	s.mu.Lock()
 	for _, p := range b.puts {
-		st.records[p.key] = meta{digest: p.rec.Digest, publishedAt: p.rec.PublishedAt, updatedAt: p.rec.UpdatedAt,
-			deleted: p.rec.Deleted, generation: b.gen}
+		st.records[p.key] = metaOf(&p.rec)
 	}
 	st.commitRev, st.commit = rev, c
+	s.mu.Unlock()
 	s.remember(source, st, b.seen)
 	return Written{Changed: b.changed, Committed: true, Generation: b.gen}, nil
 }
@@ -410,10 +413,58 @@ func (s *Store) uncommitted(ctx context.Context, source string) (*Batch, error) 
 
 // remember keeps st for the next Write of source.
 func (s *Store) remember(source string, st *stored, seen map[[sha256.Size]byte]identity) {
-	st.seen = seen
 	s.mu.Lock()
+	st.seen = seen
 	s.sources[source] = st
 	s.mu.Unlock()
+}
+
+// Follow keeps what the store knows of a source current from a follower
+// of the bucket (views.Follower), so that the sync after another
+// replica's reads none of the source's records back: records are the
+// source's records as the commit marker c, at bucket revision rev,
+// commits them; all of them when base is zero, else those that changed
+// since the marker at revision base (nil: a record removed; base equal to
+// rev: records removed under the same marker, an expired tombstone).
+// Changes are taken only onto what the store holds of the marker at
+// base, and never over what it holds of a later one; the records are
+// copied, not kept. What Follow gives is still checked as what the store
+// wrote itself is (load): used only while the marker is at rev and no
+// record was written after it.
+func (s *Store) Follow(source string, base, rev uint64, c Commit, records map[string]*Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.sources[source]
+	var st *stored
+	switch {
+	case base == rev && (kept == nil || kept.commitRev != base):
+		return
+	case base != rev && kept != nil && kept.commitRev >= rev:
+		return // as current already: its own commit, or a later one
+	case base == 0:
+		st = &stored{records: make(map[string]meta, len(records))}
+	case kept == nil || kept.commitRev != base:
+		return // not what the changes apply to: the next sync reads the records
+	default:
+		st = &stored{records: maps.Clone(kept.records)}
+	}
+	if kept != nil {
+		st.seen = kept.seen
+	}
+	for key, r := range records {
+		if r == nil {
+			delete(st.records, key)
+			continue
+		}
+		st.records[key] = metaOf(r)
+	}
+	st.commitRev, st.commit = rev, c
+	s.sources[source] = st
+}
+
+// metaOf is what a Store keeps of a record.
+func metaOf(r *Record) meta {
+	return meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt, deleted: r.Deleted, generation: r.Generation}
 }
 
 // Forget drops what is remembered of a source (a removed one).
@@ -510,8 +561,9 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 	}
 	s.mu.Lock()
 	kept := s.sources[source]
+	current := kept != nil && kept.commitRev == st.commitRev
 	s.mu.Unlock()
-	if kept != nil && kept.commitRev == st.commitRev {
+	if current {
 		// Still the commit this Store wrote; the records too, unless a
 		// sync elsewhere wrote some and stopped before its commit.
 		last, err := s.lastRecord(ctx, source)
@@ -545,8 +597,7 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 		if err := json.Unmarshal(e.Value(), &r); err != nil {
 			return nil, fmt.Errorf("read record %s: %w", e.Key(), err)
 		}
-		st.records[e.Key()] = meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt,
-			deleted: r.Deleted, generation: r.Generation}
+		st.records[e.Key()] = metaOf(&r)
 	}
 }
 
