@@ -168,6 +168,9 @@ type Store struct {
 
 	mu      sync.Mutex
 	sources map[string]*stored
+	// stream is the bucket's stream once described: a request names it,
+	// so it is described once, not at every sync.
+	stream jetstream.Stream
 }
 
 // stored is what a Store remembers of a source's records, valid while
@@ -604,9 +607,17 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 // lastRecord returns the bucket sequence of the last record written of a
 // source (an expired tombstone's marker included), 0 without one.
 func (s *Store) lastRecord(ctx context.Context, source string) (uint64, error) {
-	stream, err := s.js.Stream(ctx, "KV_"+s.kv.Bucket())
-	if err != nil {
-		return 0, fmt.Errorf("read records of %s: %w", source, err)
+	s.mu.Lock()
+	stream := s.stream
+	s.mu.Unlock()
+	if stream == nil {
+		var err error
+		if stream, err = s.js.Stream(ctx, "KV_"+s.kv.Bucket()); err != nil {
+			return 0, fmt.Errorf("read records of %s: %w", source, err)
+		}
+		s.mu.Lock()
+		s.stream = stream
+		s.mu.Unlock()
 	}
 	m, err := stream.GetLastMsgForSubject(ctx, "$KV."+s.kv.Bucket()+"."+source+".*.*.*")
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
