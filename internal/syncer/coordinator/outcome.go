@@ -127,7 +127,7 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d syncer.Decision)
 	if err != nil {
 		return err
 	}
-	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched, o.resultID)
+	res, serr := c.mgr.PerformSync(ctx, o.src, d, o.resultID)
 	took := time.Since(o.start)
 	if serr != nil {
 		return c.fail(ctx, o, serr)
