@@ -38,7 +38,7 @@ type Snapshots interface {
 // Recorder records the entries of a snapshot, so that every replica can
 // follow them one by one (entries.Store): Prepare compares them with what
 // is recorded, before the snapshot is stored; WriteRecords records them
-// after; Commit makes them the source's data once the sync's outcome is
+// while it is stored; Commit makes them the source's data once the sync's outcome is
 // recorded (a nil batch: the records stored and not committed); Forget
 // drops what it remembers of a source no longer configured.
 type Recorder interface {
@@ -90,7 +90,7 @@ type Manager struct {
 	ReturnMemory func()
 	// Entries, when set, records each snapshot's entries: a snapshot whose
 	// entries cannot be recorded is not stored, and a sync whose entries
-	// are not recorded after its snapshot was stored fails, so the next
+	// are not recorded with its snapshot fails, so the next
 	// one records them.
 	Entries Recorder
 
@@ -436,12 +436,26 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision
 			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 		}
 	}
+	// The records are written while the snapshot is stored: they are not
+	// the source's data until the commit, written once the outcome is
+	// recorded, and a sync that fails or stops before it leaves them
+	// uncommitted for the next sync to compare with and commit.
+	var recorded error
+	var wg sync.WaitGroup
+	if batch != nil {
+		wg.Go(func() {
+			call, cancel := m.call(ctx, batch.Changed()*recordSize)
+			defer cancel()
+			recorded = m.Entries.WriteRecords(call, batch)
+		})
+	}
 	call, cancel := m.call(ctx, len(built.Data)+len(index))
 	stored, err := m.snapshots.Store(call, src.Name, writer.Snapshot{Data: built.Data, Index: index, Meta: writer.Meta{
 		Revision: r.Revision, LastSyncHash: r.Hash, FilterHash: r.FilterHash,
 		ServerCount: r.ServerCount, SkillCount: r.SkillCount, PluginCount: r.PluginCount,
 	}})
 	cancel()
+	wg.Wait()
 	if err != nil {
 		return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
@@ -449,15 +463,10 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision
 	m.mu.Lock()
 	k.stored, k.index = r.SnapshotDigest, built.Index
 	m.mu.Unlock()
-	if batch != nil {
-		call, cancel := m.call(ctx, batch.Changed()*recordSize)
-		err := m.Entries.WriteRecords(call, batch)
-		cancel()
-		if err != nil {
-			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
-		}
-		r.batch = batch
+	if recorded != nil {
+		return nil, newError("Storage failed", recorded, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
+	r.batch = batch
 	return r, nil
 }
 

@@ -1,8 +1,8 @@
 // Package entries keeps the per-entry records of every source in the
 // regsync_entries bucket (events.BucketEntries): one record per version
 // of each server, skill and plugin a source's snapshot holds, written by
-// the source's sync after its snapshot is stored, and then a commit
-// marker naming the sync. A sync writes only the records that changed, so
+// the source's sync while its snapshot is stored, and then, once the
+// sync's outcome is recorded, a commit marker naming the sync. A sync writes only the records that changed, so
 // a one-entry edit of a 10,000-server source writes one record and the
 // marker; an unchanged resync writes nothing. A version a source no
 // longer has becomes a tombstone, kept for the configured time.
@@ -551,7 +551,19 @@ func encode(rec Record) ([]byte, error) {
 // record read from the bucket.
 func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 	st := &stored{records: map[string]meta{}}
+	s.mu.Lock()
+	kept := s.sources[source]
+	s.mu.Unlock()
+	// Where the source's last record stands is asked at the same time as
+	// its marker: it is needed whenever what is kept is still current.
+	var last uint64
+	var lastErr error
+	var wg sync.WaitGroup
+	if kept != nil {
+		wg.Go(func() { last, lastErr = s.lastRecord(ctx, source) })
+	}
 	e, err := s.kv.Get(ctx, CommitKey(source))
+	wg.Wait()
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:
@@ -562,19 +574,22 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 		}
 		st.commitRev = e.Revision()
 	}
+	// What is kept now: a follower may have brought it up to date meanwhile.
 	s.mu.Lock()
-	kept := s.sources[source]
-	current := kept != nil && kept.commitRev == st.commitRev
+	now := s.sources[source]
+	current := now != nil && now.commitRev == st.commitRev
 	s.mu.Unlock()
 	if current {
-		// Still the commit this Store wrote; the records too, unless a
-		// sync elsewhere wrote some and stopped before its commit.
-		last, err := s.lastRecord(ctx, source)
-		if err != nil {
-			return nil, err
+		// Still the commit this Store wrote or followed; the records too,
+		// unless a sync elsewhere wrote some and stopped before its commit.
+		if kept == nil {
+			last, lastErr = s.lastRecord(ctx, source)
+		}
+		if lastErr != nil {
+			return nil, lastErr
 		}
 		if last <= st.commitRev {
-			return kept, nil
+			return now, nil
 		}
 	}
 	w, err := s.kv.Watch(ctx, source+".*.*.*", jetstream.IgnoreDeletes())
