@@ -621,14 +621,7 @@ func nak(ds []triggerMsg) {
 // the lease is held, then records and publishes the outcome. It returns
 // the deliveries still unanswered and why, if any are.
 func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src config.Source, ds []triggerMsg) ([]triggerMsg, error) {
-	// Where the trigger stream stands is read at the same time as the
-	// status, before the sync starts, so that whatever it covers was
-	// stored before the source is read.
-	var at mark
-	var wg sync.WaitGroup
-	wg.Go(func() { at = c.triggerMark(ctx, log) })
 	st, err := c.readStatus(ctx, src)
-	wg.Wait()
 	if err != nil {
 		return ds, err
 	}
@@ -639,6 +632,10 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 			return ds, err
 		}
 	}
+	// Read before the sync starts, so that whatever it covers was stored
+	// before the source is read, and after the status, so that triggers
+	// stored while the status was read share this sync's answer.
+	at := c.triggerMark(ctx, log)
 	b := newBatch(ds, time.Now().UTC())
 	ctx, span := startSyncSpan(ctx, src, b)
 	defer span.End()
