@@ -294,7 +294,8 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	}
 	mgr := syncer.NewManager(fetcher, writer.New(h.Data), logger)
 	mgr.ReturnMemory = returnMemory
-	mgr.Entries = entries.New(h.JS, h.Entries, time.Duration(cfg.NATS.Results.MaxAge))
+	records := entries.New(h.JS, h.Entries, time.Duration(cfg.NATS.Results.MaxAge))
+	mgr.Entries = records
 	s.coord = coordinator.New(h, mgr, s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    time.Duration(cfg.Sync.LeaseTTL),
@@ -322,6 +323,10 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	s.registries = &servedRegistries{handler: handler, serveClaimed: cfg.API.ServeClaimedRegistries, logger: logger}
 	s.registries.serve(regs)
 	s.registries.views = views.New(h.Entries, regs, handler, logger)
+	// The follower reads every commit on this replica already: it keeps
+	// the syncs' record store current, so a sync after another replica's
+	// does not read the source's records back.
+	s.registries.views.Keep(records)
 	// One leased merger per registry writes its view, status and events.
 	s.registries.merger = coordinator.NewMerger(h, coordinator.MergerOptions{
 		Leases:   coordinator.NewLeases(h.Locks, holder, time.Duration(cfg.Sync.LeaseTTL)),

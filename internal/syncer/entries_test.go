@@ -51,7 +51,7 @@ func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 		m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
 		rec := &recorder{}
 		m.Entries = rec
-		res, serr := m.PerformSync(context.Background(), src, nil, "r-src-1")
+		res, serr := m.PerformSync(context.Background(), src, Decision{}, "r-src-1")
 		if serr != nil {
 			t.Fatal(serr)
 		}
@@ -88,7 +88,7 @@ func TestPerformSyncRecordsTheSnapshotsEntries(t *testing.T) {
 			snaps := &memSnapshots{data: map[string][]byte{}}
 			m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
 			m.Entries = c.rec
-			_, serr := m.PerformSync(context.Background(), src, nil, "")
+			_, serr := m.PerformSync(context.Background(), src, Decision{}, "")
 			want := "bucket gone"
 			if c.reason == ConditionReasonValidationFailed {
 				want = `server a version "1"`
@@ -109,7 +109,7 @@ func TestSetSourcesForgetsTheRecordsOfRemovedSources(t *testing.T) {
 	rec := &recorder{}
 	m.Entries = rec
 	m.SetSources([]config.Source{src})
-	if _, serr := m.PerformSync(context.Background(), src, nil, ""); serr != nil {
+	if _, serr := m.PerformSync(context.Background(), src, Decision{}, ""); serr != nil {
 		t.Fatal(serr)
 	}
 	m.SetSources([]config.Source{src})

@@ -31,14 +31,14 @@ type Fetcher interface {
 type Snapshots interface {
 	Store(ctx context.Context, source string, s writer.Snapshot) (writer.Info, error)
 	Load(ctx context.Context, source string) ([]byte, error)
-	Index(ctx context.Context, source string) ([]byte, error)
+	Index(ctx context.Context, source, digest string) ([]byte, error)
 	Info(ctx context.Context, source string) (writer.Info, error)
 }
 
 // Recorder records the entries of a snapshot, so that every replica can
 // follow them one by one (entries.Store): Prepare compares them with what
 // is recorded, before the snapshot is stored; WriteRecords records them
-// after; Commit makes them the source's data once the sync's outcome is
+// while it is stored; Commit makes them the source's data once the sync's outcome is
 // recorded (a nil batch: the records stored and not committed); Forget
 // drops what it remembers of a source no longer configured.
 type Recorder interface {
@@ -90,7 +90,7 @@ type Manager struct {
 	ReturnMemory func()
 	// Entries, when set, records each snapshot's entries: a snapshot whose
 	// entries cannot be recorded is not stored, and a sync whose entries
-	// are not recorded after its snapshot was stored fails, so the next
+	// are not recorded with its snapshot fails, so the next
 	// one records them.
 	Entries Recorder
 
@@ -167,6 +167,10 @@ type Decision struct {
 	// decision: what it says holds for every observation made before the
 	// read began.
 	Read bool
+	// snapshot is the description of the stored snapshot that the
+	// decision found intact, nil when it read none: the sync, under the
+	// same lease, diffs against it without reading it again.
+	snapshot *writer.Info
 }
 
 // ShouldSync decides whether a source is synced for a batch of triggers,
@@ -193,7 +197,11 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 			ConditionSyncSuccessful, ConditionReasonConfigInvalid)}
 	}
 
-	stateNeeded := st.Phase != state.PhaseComplete || !m.SnapshotIntact(ctx, src.Name, st) ||
+	var snapshot *writer.Info
+	if st.Phase == state.PhaseComplete {
+		snapshot = m.intact(ctx, src.Name, st)
+	}
+	stateNeeded := snapshot == nil ||
 		// A manual request is the one way to have a snapshot's content
 		// checked: reading it back costs its size, so other triggers
 		// check its description only.
@@ -239,7 +247,7 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 	if !reason.ShouldSync() {
 		return Decision{Reason: reason, Read: true}
 	}
-	return Decision{Reason: reason, Fetched: fetched, Read: true}
+	return Decision{Reason: reason, Fetched: fetched, Read: true, snapshot: snapshot}
 }
 
 // read fetches the source for a decision. When the triggers announced a
@@ -322,6 +330,12 @@ func (m *Manager) HasSnapshot(ctx context.Context, source string) bool {
 // object's description only, which whoever may write the bucket can
 // republish over other content: SnapshotReadable reads the content.
 func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.Status) bool {
+	return m.intact(ctx, source, st) != nil
+}
+
+// intact returns the description of the stored snapshot of a source if
+// it is intact (SnapshotIntact), else nil.
+func (m *Manager) intact(ctx context.Context, source string, st *state.Status) *writer.Info {
 	call, cancel := m.call(ctx, 0)
 	defer cancel()
 	info, err := m.snapshots.Info(call, source)
@@ -329,7 +343,7 @@ func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.S
 		if !errors.Is(err, writer.ErrNoSnapshot) {
 			m.logger.Warn("cannot check snapshot, treating it as missing", "source", source, "err", err)
 		}
-		return false
+		return nil
 	}
 	switch {
 	case st.SnapshotDigest != "" && info.Digest != st.SnapshotDigest,
@@ -337,13 +351,13 @@ func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.S
 		m.logger.Warn("stored snapshot is not the one synced, treating it as missing", "source", source,
 			"digest", info.Digest, "synced_digest", st.SnapshotDigest, "nuid", info.NUID, "synced_nuid", st.SnapshotNUID,
 			"size", info.Size, "synced_size", st.SnapshotSize)
-		return false
+		return nil
 	case info.Meta.LastSyncHash != st.LastSyncHash:
 		m.logger.Warn("stored snapshot does not describe the synced data, treating it as missing", "source", source,
 			"snapshot_hash", info.Meta.LastSyncHash, "synced_hash", st.LastSyncHash)
-		return false
+		return nil
 	}
-	return true
+	return &info
 }
 
 // SnapshotReadable reports whether the stored snapshot of a source reads
@@ -360,7 +374,7 @@ func (m *Manager) SnapshotReadable(ctx context.Context, source string, st *state
 	return true
 }
 
-// PerformSync fetches (unless prefetched), validates, filters and stores a
+// PerformSync fetches (unless the decision d fetched), validates, filters and stores a
 // source, and records its entries without committing them: Commit does,
 // once the sync's outcome is recorded. Nothing is stored unless every
 // step before storing succeeded, so a failure leaves the last good
@@ -368,8 +382,8 @@ func (m *Manager) SnapshotReadable(ctx context.Context, source string, st *state
 // is stale (a file changed since it was read), up to maxRereads times.
 // resultID is the id its result will be given; the commit of its
 // per-entry records carries it.
-func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched *sources.Fetched, resultID string) (*Result, *Error) {
-	fetched := prefetched
+func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision, resultID string) (*Result, *Error) {
+	fetched := d.Fetched
 	if fetched == nil {
 		var err error
 		fetched, err = m.fetcher.Fetch(ctx, src)
@@ -398,7 +412,7 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	if err != nil {
 		return nil, newError("Indexing failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
-	previous := m.previous(ctx, src.Name, k)
+	previous := m.previous(ctx, src.Name, k, d.snapshot)
 	r := &Result{
 		Hash:        fetched.Hash,
 		Revision:    fetched.Revision,
@@ -422,12 +436,26 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 		}
 	}
+	// The records are written while the snapshot is stored: they are not
+	// the source's data until the commit, written once the outcome is
+	// recorded, and a sync that fails or stops before it leaves them
+	// uncommitted for the next sync to compare with and commit.
+	var recorded error
+	var wg sync.WaitGroup
+	if batch != nil {
+		wg.Go(func() {
+			call, cancel := m.call(ctx, batch.Changed()*recordSize)
+			defer cancel()
+			recorded = m.Entries.WriteRecords(call, batch)
+		})
+	}
 	call, cancel := m.call(ctx, len(built.Data)+len(index))
 	stored, err := m.snapshots.Store(call, src.Name, writer.Snapshot{Data: built.Data, Index: index, Meta: writer.Meta{
 		Revision: r.Revision, LastSyncHash: r.Hash, FilterHash: r.FilterHash,
 		ServerCount: r.ServerCount, SkillCount: r.SkillCount, PluginCount: r.PluginCount,
 	}})
 	cancel()
+	wg.Wait()
 	if err != nil {
 		return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
@@ -435,15 +463,10 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, prefetched
 	m.mu.Lock()
 	k.stored, k.index = r.SnapshotDigest, built.Index
 	m.mu.Unlock()
-	if batch != nil {
-		call, cancel := m.call(ctx, batch.Changed()*recordSize)
-		err := m.Entries.WriteRecords(call, batch)
-		cancel()
-		if err != nil {
-			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
-		}
-		r.batch = batch
+	if recorded != nil {
+		return nil, newError("Storage failed", recorded, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
+	r.batch = batch
 	return r, nil
 }
 
@@ -550,19 +573,30 @@ func (m *Manager) kept(source string) *kept {
 // previous returns the digest index of the stored snapshot to diff
 // against: the one k holds while its snapshot is the one stored, else the
 // one kept with the snapshot or, for a snapshot stored without one, the
-// index of the snapshot decoded. Without a snapshot it is empty.
-func (m *Manager) previous(ctx context.Context, source string, k *kept) registry.Index {
+// index of the snapshot decoded. Without a snapshot it is empty. described
+// is the stored snapshot's description as the sync's decision read it
+// (nil: it is read here).
+func (m *Manager) previous(ctx context.Context, source string, k *kept, described *writer.Info) registry.Index {
 	call, cancel := m.call(ctx, 0)
 	defer cancel()
 	m.mu.Lock()
 	stored, index := k.stored, k.index
 	m.mu.Unlock()
 	if stored != "" {
-		if info, err := m.snapshots.Info(call, source); err == nil && info.Digest == stored {
+		if described == nil {
+			if info, err := m.snapshots.Info(call, source); err == nil {
+				described = &info
+			}
+		}
+		if described != nil && described.Digest == stored {
 			return index
 		}
 	}
-	raw, err := m.snapshots.Index(call, source)
+	digest := ""
+	if described != nil {
+		digest = described.Digest
+	}
+	raw, err := m.snapshots.Index(call, source, digest)
 	if errors.Is(err, writer.ErrNoSnapshot) {
 		return registry.Index{}
 	}

@@ -51,8 +51,10 @@ type memSnapshots struct {
 	index  map[string][]byte
 	stores int
 	loads  int
-	// indexReads counts reads of the index kept with a snapshot.
+	// indexReads counts reads of the index kept with a snapshot, infos
+	// reads of its description.
 	indexReads int
+	infos      int
 	err        error
 }
 
@@ -79,10 +81,14 @@ func (m *memSnapshots) setMeta(s string, meta writer.Meta) {
 
 func memDigest(d []byte) string { return "SHA-256=" + registry.Hash(d) }
 
-func (m *memSnapshots) Index(_ context.Context, s string) ([]byte, error) {
+func (m *memSnapshots) Index(_ context.Context, s, digest string) ([]byte, error) {
 	m.indexReads++
-	if _, ok := m.data[s]; !ok {
+	d, ok := m.data[s]
+	if !ok {
 		return nil, writer.ErrNoSnapshot
+	}
+	if digest != "" && digest != memDigest(d) {
+		return nil, writer.ErrNoIndex
 	}
 	if ix, ok := m.index[s]; ok {
 		return ix, nil
@@ -100,6 +106,7 @@ func (m *memSnapshots) Load(_ context.Context, s string) ([]byte, error) {
 }
 
 func (m *memSnapshots) Info(_ context.Context, s string) (writer.Info, error) {
+	m.infos++
 	d, ok := m.data[s]
 	if !ok {
 		return writer.Info{}, fmt.Errorf("snapshot of %s: %w", s, writer.ErrNoSnapshot)
@@ -260,7 +267,7 @@ func TestPerformSync(t *testing.T) {
 		m := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
 		s := src
 		s.Filter = &registry.Filter{Names: &registry.PatternSet{Exclude: []string{"*/two"}}}
-		res, err := m.PerformSync(context.Background(), s, nil, "")
+		res, err := m.PerformSync(context.Background(), s, Decision{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +280,7 @@ func TestPerformSync(t *testing.T) {
 		f := &fakeFetcher{err: errors.New("must not fetch")}
 		m := newTestManager(f, &memSnapshots{data: map[string][]byte{}})
 		h := registry.Hash([]byte(validRegistry))
-		res, err := m.PerformSync(context.Background(), src, &sources.Fetched{Raw: []byte(validRegistry), Hash: h, Revision: h}, "")
+		res, err := m.PerformSync(context.Background(), src, Decision{Fetched: &sources.Fetched{Raw: []byte(validRegistry), Hash: h, Revision: h}}, "")
 		if err != nil || f.fetches != 0 || res.Hash != h {
 			t.Errorf("res %+v err %v fetches %d", res, err, f.fetches)
 		}
@@ -282,11 +289,11 @@ func TestPerformSync(t *testing.T) {
 		snaps := &memSnapshots{data: map[string][]byte{}}
 		f := &fakeFetcher{raw: validRegistry}
 		m := newTestManager(f, snaps)
-		if _, err := m.PerformSync(context.Background(), src, nil, ""); err != nil {
+		if _, err := m.PerformSync(context.Background(), src, Decision{}, ""); err != nil {
 			t.Fatal(err)
 		}
 		f.raw = strings.Replace(validRegistry, `"second"`, `"second, edited"`, 1)
-		res, err := m.PerformSync(context.Background(), src, nil, "")
+		res, err := m.PerformSync(context.Background(), src, Decision{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +309,7 @@ func TestPerformSync(t *testing.T) {
 		f := &fakeFetcher{raw: validRegistry}
 		m := newTestManager(f, snaps)
 		for i, edit := range []string{`"first, edited"`, `"first, edited again"`} {
-			if _, err := m.PerformSync(context.Background(), src, nil, ""); err != nil {
+			if _, err := m.PerformSync(context.Background(), src, Decision{}, ""); err != nil {
 				t.Fatal(err)
 			}
 			if i == 0 {
@@ -315,7 +322,7 @@ func TestPerformSync(t *testing.T) {
 				snaps.index["src"] = []byte(`{}`)
 			}
 		}
-		res, err := m.PerformSync(context.Background(), src, nil, "")
+		res, err := m.PerformSync(context.Background(), src, Decision{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +336,7 @@ func TestPerformSync(t *testing.T) {
 	t.Run("a snapshot stored without an index is decoded for the diff", func(t *testing.T) {
 		snaps := &memSnapshots{data: map[string][]byte{"src": []byte(validRegistry)}}
 		f := &fakeFetcher{raw: strings.Replace(validRegistry, `"first"`, `"first, edited"`, 1)}
-		res, err := newTestManager(f, snaps).PerformSync(context.Background(), src, nil, "")
+		res, err := newTestManager(f, snaps).PerformSync(context.Background(), src, Decision{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,7 +346,7 @@ func TestPerformSync(t *testing.T) {
 	})
 	t.Run("the snapshot carries what was synced in its metadata", func(t *testing.T) {
 		snaps := &memSnapshots{data: map[string][]byte{}}
-		res, err := newTestManager(&fakeFetcher{raw: validRegistry}, snaps).PerformSync(context.Background(), src, nil, "")
+		res, err := newTestManager(&fakeFetcher{raw: validRegistry}, snaps).PerformSync(context.Background(), src, Decision{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,7 +369,7 @@ func TestPerformSync(t *testing.T) {
 		t.Run(tc.name+" stores nothing", func(t *testing.T) {
 			snaps := &memSnapshots{data: map[string][]byte{"src": []byte("good")}, err: tc.storeErr}
 			m := newTestManager(tc.fetcher, snaps)
-			_, err := m.PerformSync(context.Background(), src, nil, "")
+			_, err := m.PerformSync(context.Background(), src, Decision{}, "")
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -509,7 +516,7 @@ func TestSetSourcesForgetsRemovedSources(t *testing.T) {
 	srcB := config.Source{Name: "b", File: &config.File{Path: "b.json"}, SyncPolicy: &config.SyncPolicy{Interval: config.Duration(30 * time.Minute)}}
 	m := newTestManager(&fakeFetcher{raw: validRegistry}, &memSnapshots{data: map[string][]byte{}})
 	for _, src := range []config.Source{srcA, srcB} {
-		if _, err := m.PerformSync(context.Background(), src, nil, ""); err != nil {
+		if _, err := m.PerformSync(context.Background(), src, Decision{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -523,7 +530,7 @@ func TestSetSourcesForgetsRemovedSources(t *testing.T) {
 	}
 
 	t.Run("a sync of a removed source still under way keeps nothing", func(t *testing.T) {
-		if _, err := m.PerformSync(context.Background(), srcB, nil, ""); err != nil {
+		if _, err := m.PerformSync(context.Background(), srcB, Decision{}, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := m.memory["b"]; ok {
@@ -549,7 +556,7 @@ func TestPerformSyncReadsAgainAFileFinishedAfterItWasRead(t *testing.T) {
 	if err := os.WriteFile(path, []byte(validRegistry), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, serr := m.PerformSync(context.Background(), src, cut, "")
+	res, serr := m.PerformSync(context.Background(), src, Decision{Fetched: cut}, "")
 	if serr != nil {
 		t.Fatalf("the sync failed on the file cut short: %s", serr.Message)
 	}
@@ -561,7 +568,7 @@ func TestPerformSyncReadsAgainAFileFinishedAfterItWasRead(t *testing.T) {
 		if err := os.WriteFile(path, []byte(`{"version":`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, serr := m.PerformSync(context.Background(), src, nil, "")
+		_, serr := m.PerformSync(context.Background(), src, Decision{}, "")
 		if serr == nil || serr.ConditionType != ConditionDataValid {
 			t.Errorf("err %v, want a validation failure", serr)
 		}
@@ -589,7 +596,7 @@ func TestReplayedOlderPushAfterTheCloneWasRebuiltIsSkipped(t *testing.T) {
 	if d.Err != nil {
 		t.Fatal(d.Err)
 	}
-	res, serr := m.PerformSync(ctx, src, d.Fetched, "")
+	res, serr := m.PerformSync(ctx, src, d, "")
 	if serr != nil {
 		t.Fatal(serr)
 	}
@@ -613,7 +620,7 @@ func TestPerformSyncRefusesAFilterThatRemovesEverything(t *testing.T) {
 		Filter: &registry.Filter{Names: &registry.PatternSet{Include: []string{"io.tset/*"}}}}
 	t.Run("a source with entries", func(t *testing.T) {
 		snaps := &memSnapshots{data: map[string][]byte{"src": []byte("good")}}
-		_, err := newTestManager(&fakeFetcher{raw: validRegistry}, snaps).PerformSync(context.Background(), src, nil, "")
+		_, err := newTestManager(&fakeFetcher{raw: validRegistry}, snaps).PerformSync(context.Background(), src, Decision{}, "")
 		if err == nil {
 			t.Fatal("the sync succeeded with every entry filtered out")
 		}
@@ -627,7 +634,7 @@ func TestPerformSyncRefusesAFilterThatRemovesEverything(t *testing.T) {
 	})
 	t.Run("an empty source is not the filter's fault", func(t *testing.T) {
 		empty := `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:00:00Z"},"data":{"servers":[]}}`
-		_, err := newTestManager(&fakeFetcher{raw: empty}, &memSnapshots{data: map[string][]byte{}}).PerformSync(context.Background(), src, nil, "")
+		_, err := newTestManager(&fakeFetcher{raw: empty}, &memSnapshots{data: map[string][]byte{}}).PerformSync(context.Background(), src, Decision{}, "")
 		if err == nil || err.ConditionReason != ConditionReasonValidationFailed {
 			t.Errorf("err %v, want the validation failure an empty upstream always had", err)
 		}
@@ -655,12 +662,12 @@ func TestFailureMessagesAreBounded(t *testing.T) {
 	t.Run("fetch", func(t *testing.T) {
 		m := newTestManager(&fakeFetcher{err: errors.New(huge)}, &memSnapshots{data: map[string][]byte{}})
 		check(t, m.ShouldSync(context.Background(), src, nil, Trigger{Manual: true}).Err, "Fetch failed: ")
-		_, serr := m.PerformSync(context.Background(), src, nil, "")
+		_, serr := m.PerformSync(context.Background(), src, Decision{}, "")
 		check(t, serr, "Fetch failed: ")
 	})
 	t.Run("storage", func(t *testing.T) {
 		m := newTestManager(&fakeFetcher{raw: validRegistry}, &memSnapshots{data: map[string][]byte{}, err: errors.New(huge)})
-		_, serr := m.PerformSync(context.Background(), src, nil, "")
+		_, serr := m.PerformSync(context.Background(), src, Decision{}, "")
 		check(t, serr, "Storage failed: ")
 	})
 }
@@ -701,4 +708,39 @@ func TestReleaseCallsTheMemoryHookAfterALargeDocument(t *testing.T) {
 			t.Error("the fetched document is still held")
 		}
 	})
+}
+
+// A sync decided on the stored snapshot's description diffs against the
+// index it keeps without asking for that description again: one read of
+// it a sync, not two.
+func TestAnEditSyncReadsTheSnapshotsDescriptionOnce(t *testing.T) {
+	f := &fakeFetcher{raw: validRegistry}
+	snaps := &memSnapshots{data: map[string][]byte{}}
+	m := newTestManager(f, snaps)
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}}
+	ctx := context.Background()
+	st := state.Initial("")
+	sync := func() *Result {
+		t.Helper()
+		d := m.ShouldSync(ctx, src, st, Trigger{Changed: true})
+		if d.Err != nil || !d.Reason.ShouldSync() {
+			t.Fatalf("decision %v, %v", d.Reason, d.Err)
+		}
+		res, serr := m.PerformSync(ctx, src, d, "")
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		RecordSuccess(st, res, d.Reason, now)
+		return res
+	}
+	sync()
+	f.raw = strings.Replace(validRegistry, "first", "first, edited", 1)
+	snaps.infos, snaps.indexReads = 0, 0
+	res := sync()
+	if snaps.infos != 1 || snaps.indexReads != 0 {
+		t.Errorf("the edit read the description %d times and the index %d times, want once and none", snaps.infos, snaps.indexReads)
+	}
+	if len(res.Diff.Updated) != 1 {
+		t.Errorf("diff %+v, want one server updated", res.Diff)
+	}
 }

@@ -34,6 +34,14 @@ type Swapper interface {
 	Swap(registry string, v *api.View) error
 }
 
+// Keeper is told of the records of a source as each commit the follower
+// applies leaves them (entries.Store.Follow): all of them when base is
+// zero, else those that changed since the commit marker at bucket
+// revision base. It is called from Run and must copy what it keeps.
+type Keeper interface {
+	Follow(source string, base, rev uint64, c entries.Commit, records map[string]*entries.Record)
+}
+
 // Registry is one registry's current view: its merge and what the read
 // API serves of it. Both are immutable. A merge told before its API view
 // is built (OnMerged, Merged) has no API.
@@ -81,6 +89,8 @@ type Follower struct {
 	onMerged func(registry string, r *Registry)
 	// metrics, when set, measures how long commits take to be served.
 	metrics *Metrics
+	// keep, when set, is told of every source's records as committed (Keep).
+	keep Keeper
 
 	mu    sync.RWMutex
 	views map[string]*Registry
@@ -98,8 +108,10 @@ type Follower struct {
 // source is what a follower holds of one source: its committed records.
 type source struct {
 	generation uint64
-	// commit is the last commit applied.
-	commit entries.Commit
+	// commit is the last commit applied, and commitRev the bucket
+	// revision of its marker.
+	commit    entries.Commit
+	commitRev uint64
 	// recent holds the commit's earlier commits and the commit, oldest
 	// first. It is never changed in place, as views share it.
 	recent  []entries.Commit
@@ -140,6 +152,11 @@ func (f *Follower) OnChange(fn func(registry string, r *Registry)) { f.changed =
 // API keeps answering from the previous whole view until OnChange tells
 // of the new one). It must be set before Run and must not block for long.
 func (f *Follower) OnMerged(fn func(registry string, r *Registry)) { f.onMerged = fn }
+
+// Keep makes the follower tell k of every source's committed records, so
+// that a replica's syncs need not read back what another replica's wrote.
+// It must be called before Run.
+func (f *Follower) Keep(k Keeper) { f.keep = k }
 
 // SetMetrics makes the follower measure with m. It must be called
 // before Run.
@@ -221,7 +238,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		return fmt.Errorf("watch %s: %w", f.kv.Bucket(), err)
 	}
 	defer w.Stop()
-	commits := map[string]entries.Commit{}
+	commits := map[string]sourceCommit{}
 	loading := true
 	// batch holds the commits read and not applied yet: those waiting on
 	// the watch together are applied as one change of each registry.
@@ -269,12 +286,12 @@ func (f *Follower) Run(ctx context.Context) error {
 		}
 		switch {
 		case commit != nil && loading:
-			commits[src] = *commit
+			commits[src] = sourceCommit{src, *commit, e.Revision()}
 		case commit != nil:
-			batch = append(batch, sourceCommit{src, *commit})
+			batch = append(batch, sourceCommit{src, *commit, e.Revision()})
 		case !loading && e.Operation() != jetstream.KeyValuePut:
 			// A tombstone expired (or was purged): not part of a sync.
-			batch = append(batch, sourceCommit{src, entries.Commit{Generation: f.sourceOf(src).generation}})
+			batch = append(batch, sourceCommit{src, entries.Commit{Generation: f.sourceOf(src).generation}, 0})
 		}
 	}
 }
@@ -324,12 +341,13 @@ func (f *Follower) sourceOf(name string) *source {
 
 // load applies what start-up read, committed records only, and builds
 // every view.
-func (f *Follower) load(commits map[string]entries.Commit) {
-	for name, c := range commits {
-		f.take(name, c)
+func (f *Follower) load(commits map[string]sourceCommit) {
+	for name, sc := range commits {
+		f.take(sc)
 		// Records not committed replaced committed ones, or are new:
 		// which, start-up cannot tell, as the bucket keeps one version.
 		f.sourceOf(name).partial = f.uncommitted(name)
+		f.tell(name, 0, nil)
 	}
 	for _, reg := range f.registries {
 		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
@@ -337,10 +355,12 @@ func (f *Follower) load(commits map[string]entries.Commit) {
 	close(f.loaded)
 }
 
-// sourceCommit is a commit of a source's records.
+// sourceCommit is a commit of a source's records, and the bucket
+// revision of its marker.
 type sourceCommit struct {
 	source string
 	commit entries.Commit
+	rev    uint64
 }
 
 // commit applies, in order, the pending records of each source up to its
@@ -353,8 +373,10 @@ func (f *Follower) commit(batch []sourceCommit) {
 	changed := map[string][]merge.Key{}
 	var applied []sourceCommit
 	for _, sc := range batch {
-		before := f.sourceOf(sc.source).commit
-		keys := f.take(sc.source, sc.commit)
+		s := f.sourceOf(sc.source)
+		before, base := s.commit, s.commitRev
+		keys, records := f.take(sc)
+		f.tell(sc.source, base, records)
 		if now := f.sourceOf(sc.source).commit; len(keys) == 0 && now.Generation == before.Generation &&
 			now.CommittedAt.Equal(before.CommittedAt) && now.ResultID == before.ResultID {
 			continue
@@ -392,22 +414,41 @@ func (f *Follower) commit(batch []sourceCommit) {
 	}
 }
 
+// tell tells the keeper, if any, of a source's records once a commit is
+// taken: of those that changed since the marker at revision base, or of
+// all of them when base is zero. A source whose view lacks part of its
+// committed data (partial) is not told of.
+func (f *Follower) tell(name string, base uint64, changed map[string]*entries.Record) {
+	s := f.sourceOf(name)
+	if f.keep == nil || s.partial || s.commitRev == 0 {
+		return
+	}
+	if base == 0 {
+		changed = s.records
+	}
+	f.keep.Follow(name, base, s.commitRev, s.commit, changed)
+}
+
 // take moves the pending records of a source that the commit covers into
-// its committed records and returns the names whose records changed.
-func (f *Follower) take(name string, c entries.Commit) []merge.Key {
+// its committed records and returns the names whose records changed, and
+// those records by key (nil: removed).
+func (f *Follower) take(sc sourceCommit) ([]merge.Key, map[string]*entries.Record) {
+	name, c := sc.source, sc.commit
 	s := f.sourceOf(name)
 	if c.Generation >= s.generation && !c.CommittedAt.IsZero() {
-		s.commit = c
+		s.commit, s.commitRev = c, max(s.commitRev, sc.rev)
 		// Appended to a clipped copy: the commit keeps its Earlier.
 		s.recent = append(slices.Clip(c.Earlier), c)
 	}
 	s.generation = max(s.generation, c.Generation)
 	touched := map[merge.Key]bool{}
+	records := map[string]*entries.Record{}
 	for key, rec := range f.pending[name] {
 		if rec != nil && rec.Generation > s.generation {
 			continue // written by a sync not committed yet
 		}
 		delete(f.pending[name], key)
+		records[key] = rec
 		if old := s.records[key]; old != nil {
 			k, _ := keyOf(old)
 			touched[k] = true
@@ -451,7 +492,7 @@ func (f *Follower) take(name string, c entries.Commit) []merge.Key {
 		changed = append(changed, k)
 	}
 	slices.SortFunc(changed, compareKeys)
-	return changed
+	return changed, records
 }
 
 // uncommitted reports whether the follower holds records of a source

@@ -44,6 +44,8 @@ type fixture struct {
 	js    jetstream.JetStream
 	kv    jetstream.KeyValue
 	store *entries.Store
+	// keep, when set, is the store the follower keeps current.
+	keep Keeper
 }
 
 func start(t *testing.T) *fixture {
@@ -84,6 +86,9 @@ func (f *fixture) follow() *follower {
 	}
 	h := api.NewHandler(names, testsupport.Logger(f.t))
 	fl := &follower{Follower: New(f.kv, registries, h, testsupport.Logger(f.t)), handler: h, applied: map[string]int{}}
+	if f.keep != nil {
+		fl.Keep(f.keep)
+	}
 	fl.Follower.applied = func(source string) {
 		fl.mu.Lock()
 		fl.applied[source]++

@@ -633,7 +633,8 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 		}
 	}
 	// Read before the sync starts, so that whatever it covers was stored
-	// before the source is read.
+	// before the source is read, and after the status, so that triggers
+	// stored while the status was read share this sync's answer.
 	at := c.triggerMark(ctx, log)
 	b := newBatch(ds, time.Now().UTC())
 	ctx, span := startSyncSpan(ctx, src, b)

@@ -132,7 +132,7 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d *syncer.Decision
 	if err != nil {
 		return err
 	}
-	res, serr := c.mgr.PerformSync(ctx, o.src, d.Fetched, o.resultID)
+	res, serr := c.mgr.PerformSync(ctx, o.src, *d, o.resultID)
 	took := time.Since(o.start)
 	c.mgr.Release(d)
 	if serr != nil {

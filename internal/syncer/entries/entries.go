@@ -1,8 +1,8 @@
 // Package entries keeps the per-entry records of every source in the
 // regsync_entries bucket (events.BucketEntries): one record per version
 // of each server, skill and plugin a source's snapshot holds, written by
-// the source's sync after its snapshot is stored, and then a commit
-// marker naming the sync. A sync writes only the records that changed, so
+// the source's sync while its snapshot is stored, and then, once the
+// sync's outcome is recorded, a commit marker naming the sync. A sync writes only the records that changed, so
 // a one-entry edit of a 10,000-server source writes one record and the
 // marker; an unchanged resync writes nothing. A version a source no
 // longer has becomes a tombstone, kept for the configured time.
@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -167,6 +168,9 @@ type Store struct {
 
 	mu      sync.Mutex
 	sources map[string]*stored
+	// stream is the bucket's stream once described: a request names it,
+	// so it is described once, not at every sync.
+	stream jetstream.Stream
 }
 
 // stored is what a Store remembers of a source's records, valid while
@@ -388,11 +392,13 @@ func (s *Store) Commit(ctx context.Context, source string, b *Batch, sy Sync) (W
 	if err != nil {
 		return Written{}, fmt.Errorf("commit entries of %s: %w", source, err)
 	}
+	// Under the lock: Follow may be copying what st holds.
+	s.mu.Lock()
 	for _, p := range b.puts {
-		st.records[p.key] = meta{digest: p.rec.Digest, publishedAt: p.rec.PublishedAt, updatedAt: p.rec.UpdatedAt,
-			deleted: p.rec.Deleted, generation: b.gen}
+		st.records[p.key] = metaOf(&p.rec)
 	}
 	st.commitRev, st.commit = rev, c
+	s.mu.Unlock()
 	s.remember(source, st, b.seen)
 	return Written{Changed: b.changed, Committed: true, Generation: b.gen}, nil
 }
@@ -416,10 +422,58 @@ func (s *Store) uncommitted(ctx context.Context, source string) (*Batch, error) 
 
 // remember keeps st for the next Write of source.
 func (s *Store) remember(source string, st *stored, seen map[[sha256.Size]byte]identity) {
-	st.seen = seen
 	s.mu.Lock()
+	st.seen = seen
 	s.sources[source] = st
 	s.mu.Unlock()
+}
+
+// Follow keeps what the store knows of a source current from a follower
+// of the bucket (views.Follower), so that the sync after another
+// replica's reads none of the source's records back: records are the
+// source's records as the commit marker c, at bucket revision rev,
+// commits them; all of them when base is zero, else those that changed
+// since the marker at revision base (nil: a record removed; base equal to
+// rev: records removed under the same marker, an expired tombstone).
+// Changes are taken only onto what the store holds of the marker at
+// base, and never over what it holds of a later one; the records are
+// copied, not kept. What Follow gives is still checked as what the store
+// wrote itself is (load): used only while the marker is at rev and no
+// record was written after it.
+func (s *Store) Follow(source string, base, rev uint64, c Commit, records map[string]*Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.sources[source]
+	var st *stored
+	switch {
+	case base == rev && (kept == nil || kept.commitRev != base):
+		return
+	case base != rev && kept != nil && kept.commitRev >= rev:
+		return // as current already: its own commit, or a later one
+	case base == 0:
+		st = &stored{records: make(map[string]meta, len(records))}
+	case kept == nil || kept.commitRev != base:
+		return // not what the changes apply to: the next sync reads the records
+	default:
+		st = &stored{records: maps.Clone(kept.records)}
+	}
+	if kept != nil {
+		st.seen = kept.seen
+	}
+	for key, r := range records {
+		if r == nil {
+			delete(st.records, key)
+			continue
+		}
+		st.records[key] = metaOf(r)
+	}
+	st.commitRev, st.commit = rev, c
+	s.sources[source] = st
+}
+
+// metaOf is what a Store keeps of a record.
+func metaOf(r *Record) meta {
+	return meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt, deleted: r.Deleted, generation: r.Generation}
 }
 
 // Forget drops what is remembered of a source (a removed one).
@@ -503,7 +557,19 @@ func encode(rec Record) ([]byte, error) {
 // record read from the bucket.
 func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 	st := &stored{records: map[string]meta{}}
+	s.mu.Lock()
+	kept := s.sources[source]
+	s.mu.Unlock()
+	// Where the source's last record stands is asked at the same time as
+	// its marker: it is needed whenever what is kept is still current.
+	var last uint64
+	var lastErr error
+	var wg sync.WaitGroup
+	if kept != nil {
+		wg.Go(func() { last, lastErr = s.lastRecord(ctx, source) })
+	}
 	e, err := s.kv.Get(ctx, CommitKey(source))
+	wg.Wait()
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:
@@ -514,18 +580,22 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 		}
 		st.commitRev = e.Revision()
 	}
+	// What is kept now: a follower may have brought it up to date meanwhile.
 	s.mu.Lock()
-	kept := s.sources[source]
+	now := s.sources[source]
+	current := now != nil && now.commitRev == st.commitRev
 	s.mu.Unlock()
-	if kept != nil && kept.commitRev == st.commitRev {
-		// Still the commit this Store wrote; the records too, unless a
-		// sync elsewhere wrote some and stopped before its commit.
-		last, err := s.lastRecord(ctx, source)
-		if err != nil {
-			return nil, err
+	if current {
+		// Still the commit this Store wrote or followed; the records too,
+		// unless a sync elsewhere wrote some and stopped before its commit.
+		if kept == nil {
+			last, lastErr = s.lastRecord(ctx, source)
+		}
+		if lastErr != nil {
+			return nil, lastErr
 		}
 		if last <= st.commitRev {
-			return kept, nil
+			return now, nil
 		}
 	}
 	w, err := s.kv.Watch(ctx, source+".*.*.*", jetstream.IgnoreDeletes())
@@ -551,17 +621,24 @@ func (s *Store) load(ctx context.Context, source string) (*stored, error) {
 		if err := json.Unmarshal(e.Value(), &r); err != nil {
 			return nil, fmt.Errorf("read record %s: %w", e.Key(), err)
 		}
-		st.records[e.Key()] = meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt,
-			deleted: r.Deleted, generation: r.Generation}
+		st.records[e.Key()] = metaOf(&r)
 	}
 }
 
 // lastRecord returns the bucket sequence of the last record written of a
 // source (an expired tombstone's marker included), 0 without one.
 func (s *Store) lastRecord(ctx context.Context, source string) (uint64, error) {
-	stream, err := s.js.Stream(ctx, "KV_"+s.kv.Bucket())
-	if err != nil {
-		return 0, fmt.Errorf("read records of %s: %w", source, err)
+	s.mu.Lock()
+	stream := s.stream
+	s.mu.Unlock()
+	if stream == nil {
+		var err error
+		if stream, err = s.js.Stream(ctx, "KV_"+s.kv.Bucket()); err != nil {
+			return 0, fmt.Errorf("read records of %s: %w", source, err)
+		}
+		s.mu.Lock()
+		s.stream = stream
+		s.mu.Unlock()
 	}
 	m, err := stream.GetLastMsgForSubject(ctx, "$KV."+s.kv.Bucket()+"."+source+".*.*.*")
 	if errors.Is(err, jetstream.ErrMsgNotFound) {

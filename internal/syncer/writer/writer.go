@@ -3,9 +3,11 @@ package writer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -105,27 +107,41 @@ func metaOf(md map[string]string) Meta {
 func indexName(source string) string { return source + ".index" }
 
 // Store replaces a source's snapshot and its index and returns the
-// snapshot's description. The snapshot is written first: an index that could
-// not be written names the previous snapshot and is then ignored (see
-// Index), so the two never disagree unnoticed.
+// snapshot's description. The index names the snapshot it indexes by its
+// digest, computed here as the object store computes it, so the two are
+// written at the same time: an index whose snapshot was not stored, or a
+// snapshot whose index was not, leaves an index that names another
+// digest than the stored snapshot's and is then ignored (see Index), so
+// the two never disagree unnoticed.
 func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (Info, error) {
+	h := sha256.New()
+	h.Write(snap.Data)
+	digest := jetstream.GetObjectDigestValue(h)
+	var indexErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, indexErr = s.obs.Put(ctx, jetstream.ObjectMeta{
+			Name:        indexName(source),
+			Description: "regsync digest index of the snapshot of source " + source,
+			Metadata:    map[string]string{metaSnapshotDigest: digest},
+			Opts:        chunking(snap.Index),
+		}, bytes.NewReader(snap.Index))
+	})
 	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{
 		Name:        source,
 		Description: "regsync snapshot of source " + source,
 		Metadata:    snap.Meta.metadata(),
 		Opts:        chunking(snap.Data),
 	}, bytes.NewReader(snap.Data))
+	wg.Wait()
 	if err != nil {
 		return Info{}, fmt.Errorf("store snapshot of %s (%d bytes): %w", source, len(snap.Data), err)
 	}
-	_, err = s.obs.Put(ctx, jetstream.ObjectMeta{
-		Name:        indexName(source),
-		Description: "regsync digest index of the snapshot of source " + source,
-		Metadata:    map[string]string{metaSnapshotDigest: info.Digest},
-		Opts:        chunking(snap.Index),
-	}, bytes.NewReader(snap.Index))
-	if err != nil {
-		return Info{}, fmt.Errorf("store digest index of %s (%d bytes): %w", source, len(snap.Index), err)
+	if indexErr != nil {
+		return Info{}, fmt.Errorf("store digest index of %s (%d bytes): %w", source, len(snap.Index), indexErr)
+	}
+	if info.Digest != digest {
+		return Info{}, fmt.Errorf("store digest index of %s: it names snapshot %q, the store computed %q", source, digest, info.Digest)
 	}
 	return infoOf(info), nil
 }
@@ -157,11 +173,15 @@ func (s *Snapshots) Load(ctx context.Context, source string) ([]byte, error) {
 
 // Index returns the digest index kept with a source's snapshot:
 // ErrNoSnapshot without a snapshot, ErrNoIndex when the index is missing
-// or was written for another snapshot.
-func (s *Snapshots) Index(ctx context.Context, source string) ([]byte, error) {
-	snap, err := s.Info(ctx, source)
-	if err != nil {
-		return nil, err
+// or was written for another snapshot. digest is the stored snapshot's,
+// when the caller read its description already; "" reads it.
+func (s *Snapshots) Index(ctx context.Context, source, digest string) ([]byte, error) {
+	if digest == "" {
+		snap, err := s.Info(ctx, source)
+		if err != nil {
+			return nil, err
+		}
+		digest = snap.Digest
 	}
 	res, err := s.obs.Get(ctx, indexName(source))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -175,9 +195,9 @@ func (s *Snapshots) Index(ctx context.Context, source string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load digest index of %s: %w", source, err)
 	}
-	if info.Metadata[metaSnapshotDigest] != snap.Digest {
+	if info.Metadata[metaSnapshotDigest] != digest {
 		return nil, fmt.Errorf("load digest index of %s: it indexes snapshot %q, not %q: %w",
-			source, info.Metadata[metaSnapshotDigest], snap.Digest, ErrNoIndex)
+			source, info.Metadata[metaSnapshotDigest], digest, ErrNoIndex)
 	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(res); err != nil {

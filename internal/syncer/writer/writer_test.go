@@ -24,7 +24,7 @@ func TestSnapshots(t *testing.T) {
 	if _, err := s.Info(ctx, "src"); !errors.Is(err, writer.ErrNoSnapshot) {
 		t.Errorf("info before store: %v, want ErrNoSnapshot", err)
 	}
-	if _, err := s.Index(ctx, "src"); !errors.Is(err, writer.ErrNoSnapshot) {
+	if _, err := s.Index(ctx, "src", ""); !errors.Is(err, writer.ErrNoSnapshot) {
 		t.Errorf("index before store: %v, want ErrNoSnapshot", err)
 	}
 	meta := writer.Meta{Revision: "abc", LastSyncHash: "h2", FilterHash: "f", ServerCount: 2, SkillCount: 1}
@@ -50,8 +50,17 @@ func TestSnapshots(t *testing.T) {
 	if info, err := s.Info(ctx, "src"); err != nil || info != i2 {
 		t.Errorf("info %+v %v, want %+v", info, err, i2)
 	}
-	if ix, err := s.Index(ctx, "src"); err != nil || string(ix) != `{"a":"2"}` {
+	if ix, err := s.Index(ctx, "src", ""); err != nil || string(ix) != `{"a":"2"}` {
 		t.Errorf("index %q %v", ix, err)
+	}
+	// Given the digest of the snapshot its caller read the description of,
+	// the index is read without reading that description again; an index
+	// of another snapshot is refused.
+	if ix, err := s.Index(ctx, "src", d2); err != nil || string(ix) != `{"a":"2"}` {
+		t.Errorf("index of the snapshot described: %q, %v", ix, err)
+	}
+	if _, err := s.Index(ctx, "src", d1); !errors.Is(err, writer.ErrNoIndex) {
+		t.Errorf("index asked for the previous snapshot: %v, want ErrNoIndex", err)
 	}
 
 	t.Run("metadata is readable with nothing but NATS", func(t *testing.T) {
@@ -88,7 +97,7 @@ func TestSnapshots(t *testing.T) {
 		if _, err := h.Data.PutBytes(ctx, "src", []byte(`{"v":3}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Index(ctx, "src"); !errors.Is(err, writer.ErrNoIndex) {
+		if _, err := s.Index(ctx, "src", ""); !errors.Is(err, writer.ErrNoIndex) {
 			t.Errorf("index of a replaced snapshot: %v, want ErrNoIndex", err)
 		}
 		if info, err := s.Info(ctx, "src"); err != nil || info.Meta != (writer.Meta{}) {
