@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -151,5 +152,65 @@ func TestAMergerWaitsForTheCommitOfASourceStartUpFoundPartial(t *testing.T) {
 	got := f.waitGeneration(2)
 	if got.Diff.UpdatedCount != 1 || got.Diff.Updated[0] != "io.x/one" || got.Diff.AddedCount+got.Diff.RemovedCount != 0 {
 		t.Errorf("generation 2 diff %+v, want io.x/one updated alone", got.Diff)
+	}
+}
+
+// A holder killed after recording a generation and before storing its
+// object, when the sources change again before the next holder takes
+// over, leaves that holder neither the recorded view nor its object: the
+// generation after is still diffed exactly, against the object of the
+// generation before and the digests the record keeps of the pending
+// generation's changed entries, not with every entry named as added.
+func TestTheGenerationAfterOneKilledBeforeItsObjectIsDiffedExactly(t *testing.T) {
+	f := startMerger(t)
+	var fl *views.Follower
+	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
+	fl = f.follower(first.Changed)
+	viewOf := func(result string) {
+		testsupport.Eventually(t, "the view of "+result, func() bool {
+			v := fl.Registry("both")
+			return v != nil && v.Sources[0].Commit.ResultID == result
+		})
+	}
+	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two"),
+		srv("io.x/three", "1.0.0", "a's three"), srv("io.x/four", "1.0.0", "a's four")))
+	if err := first.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGeneration(1)
+	// Generation 2 edits one, removes three and adds five.
+	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one, edited"), srv("io.x/two", "1.0.0", "a's two"),
+		srv("io.x/four", "1.0.0", "a's four"), srv("io.x/five", "1.0.0", "a's five")))
+	first.objects = killedObjects{ObjectStore: first.objects}
+	if err := first.merge(context.Background(), "both"); err == nil {
+		t.Fatal("the killed holder's merge went through")
+	}
+	// The sources change again before the next holder takes over: one
+	// goes back to generation 1's content, two is edited, five removed,
+	// three added back, six added; four stays.
+	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two, edited"),
+		srv("io.x/three", "1.0.0", "a's three"), srv("io.x/four", "1.0.0", "a's four"), srv("io.x/six", "1.0.0", "a's six")))
+
+	// The next holder was told of no view before.
+	next := f.manualMerger("replica-b", fl.Registry)
+	if err := next.merge(context.Background(), "both"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGeneration(2)
+	got := f.waitGeneration(3)
+	d := got.Diff
+	if !slices.Equal(d.Added, []string{"io.x/six", "io.x/three"}) || !slices.Equal(d.Updated, []string{"io.x/one", "io.x/two"}) ||
+		!slices.Equal(d.Removed, []string{"io.x/five"}) || d.AddedCount != 2 || d.UpdatedCount != 2 || d.RemovedCount != 1 {
+		t.Errorf("generation 3 diff added %v updated %v removed %v (counts %d/%d/%d); want six and three added, one and two updated, five removed",
+			d.Added, d.Updated, d.Removed, d.AddedCount, d.UpdatedCount, d.RemovedCount)
+	}
+	st := f.status()
+	info, err := f.srv.Handles.Registries.GetInfo(context.Background(), "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Generation != 3 || st.PendingEvent != nil || info.Metadata[events.MetaGeneration] != "3" {
+		t.Errorf("record of generation %d (pending %s), object of generation %s; want generation 3 recorded, announced and stored",
+			st.Generation, st.PendingEvent, info.Metadata[events.MetaGeneration])
 	}
 }
