@@ -720,7 +720,8 @@ func (m *Merger) seenView(name, digest string) *views.Registry {
 // may have stopped before storing it. The object is the view of that
 // generation, the current view v or one seen lately; when neither is (the
 // sources moved on meanwhile), the object stays the one before, and the
-// next generation's diff is taken against every entry as added.
+// next generation's diff is taken against it with the entries the record
+// keeps of the pending generation in place (rebuiltView).
 func (m *Merger) storePending(ctx context.Context, name string, v *views.Registry, rec *events.RegistryStatus) error {
 	view := v
 	if v.Merged.Digest().String() != rec.ViewDigest {
