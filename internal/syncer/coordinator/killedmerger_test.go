@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/registry"
+	"github.com/regsync/regsync/internal/registry/merge"
 	"github.com/regsync/regsync/internal/registry/views"
 	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/testsupport"
@@ -185,6 +187,9 @@ func TestTheGenerationAfterOneKilledBeforeItsObjectIsDiffedExactly(t *testing.T)
 	if err := first.merge(context.Background(), "both"); err == nil {
 		t.Fatal("the killed holder's merge went through")
 	}
+	if c := f.status().PendingChanges; c == nil || len(c.Entries) != 3 {
+		t.Fatalf("pending changes %+v recorded with generation 2, want its three changed entries", c)
+	}
 	// The sources change again before the next holder takes over: one
 	// goes back to generation 1's content, two is edited, five removed,
 	// three added back, six added; four stays.
@@ -209,8 +214,38 @@ func TestTheGenerationAfterOneKilledBeforeItsObjectIsDiffedExactly(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Generation != 3 || st.PendingEvent != nil || info.Metadata[events.MetaGeneration] != "3" {
+	if st.Generation != 3 || st.PendingEvent != nil || st.PendingChanges != nil || info.Metadata[events.MetaGeneration] != "3" {
 		t.Errorf("record of generation %d (pending %s), object of generation %s; want generation 3 recorded, announced and stored",
 			st.Generation, st.PendingEvent, info.Metadata[events.MetaGeneration])
+	}
+}
+
+// The changed entries a record keeps are every name of a generation's
+// diff; a diff whose lists are cut keeps none, and the generation after
+// one whose object was never stored falls back to naming every entry as
+// added.
+func TestPendingChangesAreKeptOnlyForACompleteDiff(t *testing.T) {
+	viewOf := func(sources ...merge.Source) *views.Registry { return &views.Registry{Merged: merge.Merge(sources)} }
+	entry := func(content string) []merge.Entry {
+		data := []byte(`{"c":"` + content + `"}`)
+		return []merge.Entry{{Version: "1.0.0", Digest: sha256.Sum256(data), Data: data}}
+	}
+	one, two := merge.Key{Kind: merge.Server, Name: "io.x/one"}, merge.Key{Kind: merge.Server, Name: "io.x/two"}
+	before := viewOf(merge.Source{Name: "a", Entries: map[merge.Key][]merge.Entry{one: entry("1"), two: entry("2")}})
+	after := viewOf(merge.Source{Name: "a", Entries: map[merge.Key][]merge.Entry{one: entry("1, edited")}})
+	d := changeOf("both", before, after, 2).Diff
+	c := changesOf(before, "base", after, d)
+	want := []events.ChangedEntry{{Kind: "server", Name: "io.x/one", Source: "a", Digest: after.Merged.Get(one).Digest().String()},
+		{Kind: "server", Name: "io.x/two"}}
+	if c == nil || c.BaseViewDigest != "base" || !slices.Equal(c.Entries, want) {
+		t.Errorf("pending changes %+v, want %+v over base", c, want)
+	}
+	cut := d
+	cut.UpdatedCount++ // a name past the list
+	if c := changesOf(before, "base", after, cut); c != nil {
+		t.Errorf("pending changes %+v kept for a cut diff, want none", c)
+	}
+	if c := changesOf(nil, "", after, changeOf("both", nil, after, 1).Diff); c != nil {
+		t.Errorf("pending changes %+v kept for a diff against no view, want none", c)
 	}
 }
