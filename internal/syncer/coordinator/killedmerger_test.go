@@ -3,10 +3,12 @@ package coordinator
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -247,5 +249,36 @@ func TestPendingChangesAreKeptOnlyForACompleteDiff(t *testing.T) {
 	}
 	if c := changesOf(nil, "", after, changeOf("both", nil, after, 1).Diff); c != nil {
 		t.Errorf("pending changes %+v kept for a diff against no view, want none", c)
+	}
+}
+
+// A registry record that does not fit with the changed entries it keeps
+// leaves them out before anything the event says is cut.
+func TestARecordTooLargeForItsPendingChangesLeavesThemOutFirst(t *testing.T) {
+	names := make([]string, events.MaxDiffNames)
+	c := &events.PendingChanges{BaseViewDigest: "base"}
+	for i := range names {
+		names[i] = "io.test/" + strconv.Itoa(i)
+		c.Entries = append(c.Entries, events.ChangedEntry{Kind: "server", Name: names[i], Source: "a", Digest: strings.Repeat("d", 64)})
+	}
+	l := &ledger[*events.RegistryStatus]{source: "/test", recordLimit: 64 << 10, mode: events.Structured,
+		pending: func(s *events.RegistryStatus) *json.RawMessage { return &s.PendingEvent },
+		shrink:  shrinkRegistryStatus, spare: spareRegistryStatus}
+	s := &events.RegistryStatus{Generation: 2, ViewDigest: "view", PendingChanges: c}
+	data := events.RegistryChanged{Registry: "both", Reason: events.RegistryReasonSourceChanged, Generation: 2, PreviousGeneration: 1,
+		Diff: events.RegistryDiff{ViewDiff: events.ViewDiff{Diff: events.DiffOf(nil, names, nil)}}, ServerCount: len(names), ViewDigest: "view"}
+	ev, _, err := l.seal(context.Background(), s, "g-both-e-2", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.PendingChanges != nil {
+		t.Errorf("the record kept %d pending changes over its limit", len(s.PendingChanges.Entries))
+	}
+	d, err := events.DataOf(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.(events.RegistryChanged).Diff.Updated; len(got) != len(names) {
+		t.Errorf("the event names %d of %d updated entries, want all", len(got), len(names))
 	}
 }

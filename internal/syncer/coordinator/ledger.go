@@ -38,6 +38,10 @@ type ledger[R any] struct {
 	// are short already.
 	pending func(R) *json.RawMessage
 	shrink  func(R) bool
+	// spare, when set, leaves out what a record keeps that it can do
+	// without, false when there is nothing; a record that does not fit
+	// is spared before anything else is cut.
+	spare func(R) bool
 	// unpend, when set, clears what a record keeps beside its pending
 	// event, once the event is cleared.
 	unpend func(R)

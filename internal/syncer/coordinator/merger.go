@@ -105,7 +105,7 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 		source: h.Publisher.Source(events.ProducerMerger), callTimeout: call,
 		pending: func(s *events.RegistryStatus) *json.RawMessage { return &s.PendingEvent },
 		unpend:  func(s *events.RegistryStatus) { s.PendingChanges = nil },
-		shrink:  shrinkRegistryStatus,
+		shrink:  shrinkRegistryStatus, spare: spareRegistryStatus,
 		publish: func(ctx context.Context, subject string, ev event.Event) error {
 			_, err := h.Publisher.Publish(ctx, subject, ev)
 			return err
@@ -1111,13 +1111,18 @@ func after(c entries.Commit, rec events.RegistrySource) bool {
 	return !(events.RegistrySource{CommitGeneration: c.Generation, CommittedAt: c.CommittedAt}).Behind(rec)
 }
 
-// shrinkRegistryStatus leaves out the pending changes of a registry's
-// record, then cuts its condition messages.
-func shrinkRegistryStatus(s *events.RegistryStatus) bool {
-	if s.PendingChanges != nil {
-		s.PendingChanges = nil
-		return true
+// spareRegistryStatus leaves out the pending changes of a registry's
+// record: only a holder that finds the generation's view gone reads them.
+func spareRegistryStatus(s *events.RegistryStatus) bool {
+	if s.PendingChanges == nil {
+		return false
 	}
+	s.PendingChanges = nil
+	return true
+}
+
+// shrinkRegistryStatus cuts the condition messages of a registry's record.
+func shrinkRegistryStatus(s *events.RegistryStatus) bool {
 	cut := false
 	for i := range s.Conditions {
 		cut = cutMessage(&s.Conditions[i].Message) || cut
