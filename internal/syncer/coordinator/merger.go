@@ -504,7 +504,9 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 			// Its holder died before storing its object, and the view
 			// is gone: rebuilt from the object before and the entries
 			// the generation changed.
-			before = m.rebuiltView(ctx, name, v, pending)
+			if before, err = m.rebuiltView(ctx, name, v, pending); err != nil {
+				return err
+			}
 		}
 		if before == nil {
 			m.log.Warn("the recorded generation's view is gone; the diff names every entry as added",
@@ -930,10 +932,10 @@ func (m *Merger) storedView(ctx context.Context, name string, next *views.Regist
 // view is gone: the object of the generation before, with the entries
 // rec's PendingChanges keeps in their place. nil when the record keeps
 // none, or the object is not the generation before's.
-func (m *Merger) rebuiltView(ctx context.Context, name string, next *views.Registry, rec *events.RegistryStatus) *views.Registry {
+func (m *Merger) rebuiltView(ctx context.Context, name string, next *views.Registry, rec *events.RegistryStatus) (*views.Registry, error) {
 	c := rec.PendingChanges
 	if c == nil || rec.Generation < 2 {
-		return nil
+		return nil, nil
 	}
 	known := make([]merge.Known, 0, len(c.Entries))
 	for _, e := range c.Entries {
@@ -943,7 +945,7 @@ func (m *Merger) rebuiltView(ctx context.Context, name string, next *views.Regis
 			if err != nil || len(b) != len(k.Digest) {
 				m.log.Warn("registry record's pending changes hold a malformed digest; they are not used",
 					"registry", name, "generation", rec.Generation, "kind", e.Kind, "entry", e.Name, "digest", e.Digest)
-				return nil
+				return nil, nil
 			}
 			copy(k.Digest[:], b)
 		}
@@ -951,11 +953,9 @@ func (m *Merger) rebuiltView(ctx context.Context, name string, next *views.Regis
 	}
 	base, err := m.storedView(ctx, name, next, rec.Generation-1, c.BaseViewDigest)
 	if err != nil || base == nil {
-		m.log.Warn("the object of the generation before the pending one is not at hand", "registry", name,
-			"generation", rec.Generation-1, "err", err)
-		return nil
+		return nil, err
 	}
-	return &views.Registry{Merged: merge.Patch(base.Merged, known)}
+	return &views.Registry{Merged: merge.Patch(base.Merged, known)}, nil
 }
 
 // changesOf is what a record keeps of the entries a generation changed
