@@ -205,11 +205,43 @@ type RegistryStatus struct {
 	// publishes it again, with the same id and content, before anything
 	// else.
 	PendingEvent json.RawMessage `json:"pendingEvent,omitempty"`
+	// PendingChanges, kept beside PendingEvent, are the entries that
+	// generation changed, as it holds them: a holder that takes over
+	// when the view of that generation is gone and its object was never
+	// stored diffs the next generation against the object of the one
+	// before with these entries in place. Absent when the generation
+	// changed more entries than a diff list names, or when the record
+	// would not fit with them.
+	PendingChanges *PendingChanges `json:"pendingChanges,omitempty"`
 	// Epoch is random, new whenever the record is created: generations
 	// start over when the record or its bucket is created again, the
 	// epoch does not, so event ids g-<registry>-<epoch>-<generation>
 	// never repeat.
 	Epoch string `json:"epoch,omitempty"`
+}
+
+// PendingChanges are the entries a recorded generation changed against
+// the generation before it (see RegistryStatus.PendingChanges).
+type PendingChanges struct {
+	// BaseViewDigest is the view digest of the generation before.
+	BaseViewDigest string `json:"baseViewDigest"`
+	// Entries are every entry added, updated or removed, sorted by kind
+	// and name.
+	Entries []ChangedEntry `json:"entries"`
+}
+
+// ChangedEntry is an entry of a registry's view as a generation holds
+// it: its winning source and digest, or neither when it was removed.
+type ChangedEntry struct {
+	// Kind is "server", "skill" or "plugin".
+	Kind string `json:"kind"`
+	// Name is the entry's name (namespace/name for skills and plugins).
+	Name string `json:"name"`
+	// Source is the source that wins the entry; absent when removed.
+	Source string `json:"source,omitempty"`
+	// Digest fingerprints the winning source and every version of the
+	// entry with its stored bytes; absent when removed.
+	Digest string `json:"digest,omitempty"`
 }
 
 // RegistrySource is a source of a registry as its status record shows it.

@@ -80,6 +80,10 @@ type Item struct {
 	digest Digest
 }
 
+// Digest fingerprints the item: its key, source and every version with
+// its entry digest. Two items are equal when their digests are.
+func (it *Item) Digest() Digest { return it.digest }
+
 // Latest is the item's latest version.
 func (it *Item) Latest() Entry { return it.Versions[len(it.Versions)-1] }
 
@@ -161,6 +165,35 @@ func Apply(prev *View, sources []Source, changed []Key) *View {
 		case ok:
 			items = slices.Delete(items, i, i+1)
 		case it != nil:
+			items = slices.Insert(items, i, it)
+		}
+	}
+	return newView(items)
+}
+
+// Known is a key as a view holds it, known by its winning source and item
+// digest alone (Item.Digest); Gone when the view does not hold it.
+type Known struct {
+	Key    Key
+	Source string
+	Digest Digest
+	Gone   bool
+}
+
+// Patch is prev with the keys of known replaced as known says: a view to
+// Compare against and nothing else, since the items it puts in have no
+// versions.
+func Patch(prev *View, known []Known) *View {
+	items := slices.Clone(prev.items)
+	for _, k := range known {
+		i, ok := slices.BinarySearchFunc(items, k.Key, func(it *Item, k Key) int { return compareKeys(it.Key, k) })
+		it := &Item{Key: k.Key, Source: k.Source, digest: k.Digest}
+		switch {
+		case ok && !k.Gone:
+			items[i] = it
+		case ok:
+			items = slices.Delete(items, i, i+1)
+		case !k.Gone:
 			items = slices.Insert(items, i, it)
 		}
 	}

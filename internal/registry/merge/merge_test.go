@@ -313,3 +313,52 @@ func TestCompare(t *testing.T) {
 		}
 	})
 }
+
+// mutate changes, adds and removes a few keys of a random source.
+func mutate(r *rand.Rand, sources []Source, tag string) []Source {
+	next := cloneSources(r, sources)
+	s := &next[r.IntN(len(next))]
+	for range r.IntN(4) + 1 {
+		k := Key{[]Kind{Server, Skill, Plugin}[r.IntN(3)], fmt.Sprintf("ns/e%d", r.IntN(10))}
+		if _, ok := s.Entries[k]; ok && r.IntN(2) == 0 {
+			delete(s.Entries, k)
+		} else {
+			s.Entries[k] = []Entry{entry("9.9.9", tag)}
+		}
+	}
+	return next
+}
+
+// TestPatchRebuildsAViewFromTheKeysThatChanged checks that the view before
+// a change, patched with the keys the change touched as the view after
+// holds them (source and digest alone), has the digest of the view after
+// and compares with any later view as the view after does.
+func TestPatchRebuildsAViewFromTheKeysThatChanged(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 500 {
+		first := randomSources(r)
+		second := mutate(r, first, "second"+fmt.Sprint(round))
+		third := mutate(r, second, "third"+fmt.Sprint(round))
+		before, after, later := Merge(first), Merge(second), Merge(third)
+		var known []Known
+		for _, kind := range []Kind{Server, Skill, Plugin} {
+			d := Compare(before, after, kind)
+			for _, name := range slices.Concat(d.Added, d.Updated) {
+				it := after.Get(Key{kind, name})
+				known = append(known, Known{Key: it.Key, Source: it.Source, Digest: it.Digest()})
+			}
+			for _, name := range d.Removed {
+				known = append(known, Known{Key: Key{kind, name}, Gone: true})
+			}
+		}
+		patched := Patch(before, known)
+		if patched.Digest() != after.Digest() {
+			t.Fatalf("round %d: the patched view's digest differs from the view after", round)
+		}
+		for _, kind := range []Kind{Server, Skill, Plugin} {
+			if got, want := Compare(patched, later, kind), Compare(after, later, kind); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("round %d: %s diff from the patched view %+v, want %+v", round, kind, got, want)
+			}
+		}
+	}
+}

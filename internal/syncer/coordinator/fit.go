@@ -18,7 +18,8 @@ const minCut = 256
 // seal builds the result event with the given id for data, keeps it in
 // s.PendingResult and makes both fit where they go: the event within
 // events.MaxEventSize in the configured content mode, the status record
-// within what the status bucket takes. While either does not fit, the
+// within what the status bucket takes. A record over its limit first
+// leaves out what it can spare (l.spare). While either does not fit, the
 // lists of the result (trigger and request ids, diff names) are halved and
 // the messages of the result and the record cut, so that an outcome is
 // never left unrecordable or unpublishable by what it says. It reports
@@ -41,6 +42,9 @@ func (l *ledger[R]) seal(ctx context.Context, s R, id string, data events.Data) 
 		problem := l.oversize(s, ev)
 		if problem == nil {
 			return ev, cuts > 0, nil
+		}
+		if l.spare != nil && publishable(l.mode, ev) == nil && l.spare(s) {
+			continue // the record alone is over: first without what it can spare
 		}
 		var cutData, cutStatus bool
 		data, cutData = shrinkResult(data)

@@ -38,6 +38,13 @@ type ledger[R any] struct {
 	// are short already.
 	pending func(R) *json.RawMessage
 	shrink  func(R) bool
+	// spare, when set, leaves out what a record keeps that it can do
+	// without, false when there is nothing; a record that does not fit
+	// is spared before anything else is cut.
+	spare func(R) bool
+	// unpend, when set, clears what a record keeps beside its pending
+	// event, once the event is cleared.
+	unpend func(R)
 	// publish stores an event on a subject; a test seam for a JetStream
 	// that does not take results.
 	publish func(ctx context.Context, subject string, ev event.Event) error
@@ -138,6 +145,9 @@ func (l *ledger[R]) settle(ctx context.Context, key, id string) error {
 	_, err := l.status.Update(call, key, func() (none R) { return none }, func(s R, _ uint64) error {
 		if pendingID(*l.pending(s)) == id {
 			*l.pending(s) = nil
+			if l.unpend != nil {
+				l.unpend(s)
+			}
 		}
 		return nil
 	})
@@ -152,6 +162,9 @@ func (l *ledger[R]) drop(ctx context.Context, key string, init func() R, pending
 	st, err := l.status.Update(call, key, init, func(s R, _ uint64) error {
 		if bytes.Equal(*l.pending(s), pending) {
 			*l.pending(s) = nil
+			if l.unpend != nil {
+				l.unpend(s)
+			}
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,7 +104,8 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 	l := &ledger[*events.RegistryStatus]{status: st, mode: h.Publisher.Mode,
 		source: h.Publisher.Source(events.ProducerMerger), callTimeout: call,
 		pending: func(s *events.RegistryStatus) *json.RawMessage { return &s.PendingEvent },
-		shrink:  shrinkRegistryStatus,
+		unpend:  func(s *events.RegistryStatus) { s.PendingChanges = nil },
+		shrink:  shrinkRegistryStatus, spare: spareRegistryStatus,
 		publish: func(ctx context.Context, subject string, ev event.Event) error {
 			_, err := h.Publisher.Publish(ctx, subject, ev)
 			return err
@@ -387,7 +390,11 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// pending is the record of a generation left pending, kept for its
+	// changed entries (see rebuiltView) once announcing it cleared them.
+	var pending *events.RegistryStatus
 	if prev != nil && prev.PendingEvent != nil {
+		pending = prev
 		// The holder that recorded the generation may have stopped
 		// before storing its object: it is stored before it is announced.
 		if err := m.storePending(ctx, name, v, prev); err != nil {
@@ -490,8 +497,20 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 	if before == nil && generation > 0 {
 		// Recorded before this replica followed the registry: the diff
 		// is taken against the recorded generation's object.
-		if before, err = m.storedView(ctx, name, v, prev); err != nil {
+		if before, err = m.storedView(ctx, name, v, prev.Generation, prev.ViewDigest); err != nil {
 			return err
+		}
+		if before == nil && pending != nil && pending.Generation == prev.Generation && pending.ViewDigest == prev.ViewDigest {
+			// Its holder died before storing its object, and the view
+			// is gone: rebuilt from the object before and the entries
+			// the generation changed.
+			if before, err = m.rebuiltView(ctx, name, v, pending); err != nil {
+				return err
+			}
+		}
+		if before == nil {
+			m.log.Warn("the recorded generation's view is gone; the diff names every entry as added",
+				"registry", name, "generation", prev.Generation)
 		}
 	}
 	generation++
@@ -503,6 +522,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 		stored = prev.Sources
 	}
 	data.Causes, data.CauseCount = causesOf(stored, v.Sources)
+	changes := changesOf(before, prevDigest, v, data.Diff)
 	e, err := m.ledger.record(ctx, name, func() *events.RegistryStatus { return &events.RegistryStatus{} },
 		func(s *events.RegistryStatus, base uint64) (string, events.Data, error) {
 			// Recorded over a later record, the generation would
@@ -517,6 +537,7 @@ func (m *Merger) merge(ctx context.Context, name string) error {
 			s.ServerCount, s.SkillCount, s.PluginCount = data.ServerCount, data.SkillCount, data.PluginCount
 			s.Sources = sources
 			s.LastChange = &now
+			s.PendingChanges = changes
 			setRegistryConditions(s, now)
 			s.SetCondition(events.ConditionAPIReady, state.ConditionTrue, events.ConditionReasonViewStored,
 				"generation "+strconv.FormatUint(data.Generation, 10)+" is stored in "+events.ObjectStoreRegistries, now)
@@ -701,7 +722,8 @@ func (m *Merger) seenView(name, digest string) *views.Registry {
 // may have stopped before storing it. The object is the view of that
 // generation, the current view v or one seen lately; when neither is (the
 // sources moved on meanwhile), the object stays the one before, and the
-// next generation's diff is taken against every entry as added.
+// next generation's diff is taken against it with the entries the record
+// keeps of the pending generation in place (rebuiltView).
 func (m *Merger) storePending(ctx context.Context, name string, v *views.Registry, rec *events.RegistryStatus) error {
 	view := v
 	if v.Merged.Digest().String() != rec.ViewDigest {
@@ -866,15 +888,14 @@ func (r *upstreamReader) fill() bool {
 	return true
 }
 
-// storedView reads the view of the generation rec records back from
-// object <registry>, each entry credited to the source that wins it in
-// next (the stored object does not say which source it came from). An
-// object of another generation or view (the one before, when a holder
-// died after recording a generation and before storing its object and
-// its view is gone; another view, stored by a holder whose lease
-// expired) is not the recorded view: nil, so every entry of next counts
-// as added rather than a change made since the record going unannounced.
-func (m *Merger) storedView(ctx context.Context, name string, next *views.Registry, rec *events.RegistryStatus) (*views.Registry, error) {
+// storedView reads the view of a generation with the given view digest
+// back from object <registry>, each entry credited to the source that
+// wins it in next (the stored object does not say which source it came
+// from). An object of another generation or view (the one before, when a
+// holder died after recording a generation and before storing its
+// object; another view, stored by a holder whose lease expired) is not
+// that view: nil.
+func (m *Merger) storedView(ctx context.Context, name string, next *views.Registry, generation uint64, digest string) (*views.Registry, error) {
 	call, cancel := m.ledger.call(ctx)
 	defer cancel()
 	obj, err := m.objects.Get(call, name)
@@ -889,10 +910,10 @@ func (m *Merger) storedView(ctx context.Context, name string, next *views.Regist
 	if err != nil {
 		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
 	}
-	if gen := info.Metadata[events.MetaGeneration]; gen != strconv.FormatUint(rec.Generation, 10) ||
-		info.Metadata[events.MetaViewDigest] != rec.ViewDigest {
-		m.log.Warn("stored registry object is not the recorded generation's; the diff names every entry as added",
-			"registry", name, "generation", rec.Generation, "object_generation", gen)
+	if gen := info.Metadata[events.MetaGeneration]; gen != strconv.FormatUint(generation, 10) ||
+		info.Metadata[events.MetaViewDigest] != digest {
+		m.log.Info("stored registry object is not the generation's", "registry", name, "generation", generation,
+			"object_generation", gen)
 		return nil, nil
 	}
 	body, err := io.ReadAll(obj)
@@ -904,6 +925,75 @@ func (m *Merger) storedView(ctx context.Context, name string, next *views.Regist
 		return nil, fmt.Errorf("read stored registry %s: %w", name, err)
 	}
 	return &views.Registry{Merged: v}, nil
+}
+
+// rebuiltView is the view of the generation rec records, to diff the next
+// one against, when its holder died before storing its object and the
+// view is gone: the object of the generation before, with the entries
+// rec's PendingChanges keeps in their place. nil when the record keeps
+// none, or the object is not the generation before's.
+func (m *Merger) rebuiltView(ctx context.Context, name string, next *views.Registry, rec *events.RegistryStatus) (*views.Registry, error) {
+	c := rec.PendingChanges
+	if c == nil || rec.Generation < 2 {
+		return nil, nil
+	}
+	known := make([]merge.Known, 0, len(c.Entries))
+	for _, e := range c.Entries {
+		k := merge.Known{Key: merge.Key{Kind: merge.Kind(e.Kind), Name: e.Name}, Source: e.Source, Gone: e.Digest == ""}
+		if !k.Gone {
+			b, err := hex.DecodeString(e.Digest)
+			if err != nil || len(b) != len(k.Digest) {
+				m.log.Warn("registry record's pending changes hold a malformed digest; they are not used",
+					"registry", name, "generation", rec.Generation, "kind", e.Kind, "entry", e.Name, "digest", e.Digest)
+				return nil, nil
+			}
+			copy(k.Digest[:], b)
+		}
+		known = append(known, k)
+	}
+	base, err := m.storedView(ctx, name, next, rec.Generation-1, c.BaseViewDigest)
+	if err != nil || base == nil {
+		return nil, err
+	}
+	return &views.Registry{Merged: merge.Patch(base.Merged, known)}, nil
+}
+
+// changesOf is what a record keeps of the entries a generation changed
+// (events.PendingChanges): every name of its diff d, taken against
+// before (whose view digest is base), as after holds it. nil when before
+// is unknown (every entry counts as added) or a list of d is cut.
+func changesOf(before *views.Registry, base string, after *views.Registry, d events.RegistryDiff) *events.PendingChanges {
+	if before == nil {
+		return nil
+	}
+	c := &events.PendingChanges{BaseViewDigest: base, Entries: []events.ChangedEntry{}}
+	for _, sub := range []struct {
+		kind merge.Kind
+		diff *events.ViewDiff
+	}{{merge.Server, &d.ViewDiff}, {merge.Skill, d.Skills}, {merge.Plugin, d.Plugins}} {
+		if sub.diff == nil {
+			continue
+		}
+		a, u, r := sub.diff.Counts()
+		if a != len(sub.diff.Added) || u != len(sub.diff.Updated) || r != len(sub.diff.Removed) {
+			return nil
+		}
+		var entries []events.ChangedEntry
+		for _, name := range slices.Concat(sub.diff.Added, sub.diff.Updated) {
+			it := after.Merged.Get(merge.Key{Kind: sub.kind, Name: name})
+			if it == nil {
+				return nil
+			}
+			entries = append(entries, events.ChangedEntry{Kind: string(sub.kind), Name: name, Source: it.Source,
+				Digest: it.Digest().String()})
+		}
+		for _, name := range sub.diff.Removed {
+			entries = append(entries, events.ChangedEntry{Kind: string(sub.kind), Name: name})
+		}
+		slices.SortFunc(entries, func(x, y events.ChangedEntry) int { return strings.Compare(x.Name, y.Name) })
+		c.Entries = append(c.Entries, entries...)
+	}
+	return c
 }
 
 // viewOfObject is the merged view an object written by upstreamOf holds,
@@ -1021,6 +1111,16 @@ func after(c entries.Commit, rec events.RegistrySource) bool {
 	return !(events.RegistrySource{CommitGeneration: c.Generation, CommittedAt: c.CommittedAt}).Behind(rec)
 }
 
+// spareRegistryStatus leaves out the pending changes of a registry's
+// record: only a holder that finds the generation's view gone reads them.
+func spareRegistryStatus(s *events.RegistryStatus) bool {
+	if s.PendingChanges == nil {
+		return false
+	}
+	s.PendingChanges = nil
+	return true
+}
+
 // shrinkRegistryStatus cuts the condition messages of a registry's record.
 func shrinkRegistryStatus(s *events.RegistryStatus) bool {
 	cut := false
@@ -1088,6 +1188,11 @@ func cloneRegistryStatus(s *events.RegistryStatus) *events.RegistryStatus {
 	c.Sources = slices.Clone(s.Sources)
 	c.Conditions = slices.Clone(s.Conditions)
 	c.PendingEvent = slices.Clone(s.PendingEvent)
+	if s.PendingChanges != nil {
+		pc := *s.PendingChanges
+		pc.Entries = slices.Clone(pc.Entries)
+		c.PendingChanges = &pc
+	}
 	if s.LastChange != nil {
 		at := *s.LastChange
 		c.LastChange = &at
