@@ -71,6 +71,9 @@ type Merger struct {
 	held map[string]time.Time
 	// busy says whether a source has a trigger pending or syncing here.
 	busy func(source string) bool
+	// lastBusy holds, per registry, the source found busy when it was
+	// last looked at: asked about first, it is likely busy still.
+	lastBusy map[string]string
 	// reconfigured holds the registries whose sources or their order
 	// changed, until the view of the new configuration is stored.
 	reconfigured map[string]bool
@@ -111,7 +114,7 @@ func NewMerger(h *bus.Handles, opts MergerOptions, registries []config.Registry)
 			return err
 		}}
 	return &Merger{h: h, leases: opts.Leases, views: opts.Views, objects: h.Registries, ledger: l, status: st,
-		busy: opts.Busy, log: opts.Logger, clock: wallClock{}, heldWait: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
+		busy: opts.Busy, lastBusy: map[string]string{}, log: opts.Logger, clock: wallClock{}, heldWait: max(opts.LeaseTTL/3, 50*time.Millisecond), registries: registries,
 		sources: sourcesByRegistry(registries), dirty: map[string]bool{}, waiting: map[string]mergeWait{}, held: map[string]time.Time{},
 		reconfigured: map[string]bool{}, phases: map[string]events.Phase{}, seen: map[string][]*views.Registry{},
 		wake: make(chan struct{}, 1)}
@@ -140,6 +143,7 @@ func (m *Merger) SetRegistries(registries []config.Registry) {
 	}
 	m.registries = registries
 	m.sources = sourcesByRegistry(registries)
+	m.lastBusy = map[string]string{}
 	m.mu.Unlock()
 	m.poke()
 }
@@ -273,13 +277,21 @@ func (m *Merger) due(now time.Time) []string {
 }
 
 // syncing reports whether a source of the registry has a trigger pending
-// or syncing on this replica; m.mu is held.
+// or syncing on this replica; m.mu is held. It asks first about the
+// source it found busy last: the merger is woken each time one of a
+// burst's sources goes idle, and looking at every source of a registry
+// each time would cost O(sources) a sync.
 func (m *Merger) syncing(registry string) bool {
 	if m.busy == nil {
 		return false
 	}
+	if s, ok := m.lastBusy[registry]; ok && m.busy(s) {
+		return true
+	}
+	delete(m.lastBusy, registry)
 	for _, s := range m.sources[registry] {
 		if m.busy(s) {
+			m.lastBusy[registry] = s
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestARegistryWaitsForItsSourcesSyncsUnderWay(t *testing.T) {
 		waiting: map[string]mergeWait{}, held: map[string]time.Time{}, seen: map[string][]*views.Registry{},
 		registries: []config.Registry{{Name: "r", Sources: []string{"a", "b"}}, {Name: "other", Sources: []string{"c"}}},
 		sources:    map[string][]string{"r": {"a", "b"}, "other": {"c"}},
-		busy:       func(s string) bool { return busy[s] }, wake: make(chan struct{}, 1)}
+		busy:       func(s string) bool { return busy[s] }, lastBusy: map[string]string{}, wake: make(chan struct{}, 1)}
 	due := func(want ...string) {
 		t.Helper()
 		if got := m.due(c.current()); !slices.Equal(got, want) {
@@ -70,4 +71,45 @@ func TestARegistryWaitsForItsSourcesSyncsUnderWay(t *testing.T) {
 	due()
 	c.advance(syncHold)
 	due("r")
+}
+
+// A registry held by a busy source asks first about the source it found
+// busy last: a burst of syncs wakes the merger once for every source that
+// goes idle, and each wake does not look at every source of every
+// registry that waits.
+func TestAHeldRegistryAsksFirstAboutTheSourceFoundBusyLast(t *testing.T) {
+	c := newFakeClock()
+	var sources []string
+	for i := range 100 {
+		sources = append(sources, fmt.Sprintf("s%02d", i))
+	}
+	busy := map[string]bool{"s99": true}
+	asked := 0
+	m := &Merger{log: testsupport.Logger(t), clock: c, heldWait: 5 * time.Second, dirty: map[string]bool{},
+		waiting: map[string]mergeWait{}, held: map[string]time.Time{}, seen: map[string][]*views.Registry{},
+		registries: []config.Registry{{Name: "r", Sources: sources}},
+		sources:    map[string][]string{"r": sources},
+		busy:       func(s string) bool { asked++; return busy[s] }, lastBusy: map[string]string{}, wake: make(chan struct{}, 1)}
+	m.Changed("r", nil)
+	if got := m.due(c.current()); len(got) != 0 {
+		t.Fatalf("due %v while s99 syncs", got)
+	}
+	asked = 0
+	for range 10 {
+		m.SourceIdle("s00")
+		if got := m.due(c.current()); len(got) != 0 {
+			t.Fatalf("due %v while s99 syncs", got)
+		}
+	}
+	if asked != 10 {
+		t.Fatalf("10 looks at a registry held by s99 asked about %d sources, want 10", asked)
+	}
+	busy["s99"], busy["s42"] = false, true
+	if got := m.due(c.current()); len(got) != 0 {
+		t.Fatalf("due %v while s42 syncs", got)
+	}
+	busy["s42"] = false
+	if got := m.due(c.current()); !slices.Equal(got, []string{"r"}) {
+		t.Fatalf("due %v once every source is idle, want [r]", got)
+	}
 }

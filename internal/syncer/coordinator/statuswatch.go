@@ -16,8 +16,9 @@ import (
 )
 
 // StatusWatch follows regsync_status on one watch per replica and hands
-// every record, decoded once, to the parts that keep something of it: the
-// status metrics and the interval's retries of failed sources.
+// every record, decoded once and only in the fields they read
+// (watchedStatus), to the parts that keep something of it: the status
+// metrics, the interval's retries of failed sources and the merger.
 type StatusWatch struct {
 	bucket    statusBucket
 	followers []statusFollower
@@ -117,11 +118,34 @@ func (w *StatusWatch) follow(ctx context.Context) (caughtUp bool, err error) {
 }
 
 func (w *StatusWatch) note(entry jetstream.KeyValueEntry) {
-	st := new(state.Status)
-	if entry.Operation() != jetstream.KeyValuePut || json.Unmarshal(entry.Value(), st) != nil {
-		st = nil
+	var st *state.Status
+	var r watchedStatus
+	if entry.Operation() == jetstream.KeyValuePut && json.Unmarshal(entry.Value(), &r) == nil {
+		st = r.status()
 	}
 	for _, f := range w.followers {
 		f.noteStatus(entry.Key(), st)
 	}
+}
+
+// watchedStatus is what the followers read of a status record: the watch
+// sees every write of every source, so it decodes these fields and skips
+// the rest (messages, conditions, the pending result). The tags are
+// state.Status's.
+type watchedStatus struct {
+	Phase           state.Phase `json:"phase"`
+	LastSyncTime    *time.Time  `json:"lastSyncTime"`
+	LastSuccessTime *time.Time  `json:"lastSuccessTime"`
+	AttemptCount    int         `json:"attemptCount"`
+	ServerCount     int         `json:"serverCount"`
+	SkillCount      int         `json:"skillCount"`
+	PluginCount     int         `json:"pluginCount"`
+	NextSyncTime    *time.Time  `json:"nextSyncTime"`
+}
+
+// status is the record with the watched fields set and no others.
+func (r *watchedStatus) status() *state.Status {
+	return &state.Status{Phase: r.Phase, LastSyncTime: r.LastSyncTime, LastSuccessTime: r.LastSuccessTime,
+		AttemptCount: r.AttemptCount, ServerCount: r.ServerCount, SkillCount: r.SkillCount,
+		PluginCount: r.PluginCount, NextSyncTime: r.NextSyncTime}
 }
