@@ -344,9 +344,11 @@ func (f *Follower) sourceOf(name string) *source {
 func (f *Follower) load(commits map[string]sourceCommit) {
 	for name, sc := range commits {
 		f.take(sc)
-		// Records not committed replaced committed ones, or are new:
-		// which, start-up cannot tell, as the bucket keeps one version.
-		f.sourceOf(name).partial = f.uncommitted(name)
+		// Records not committed that replaced committed ones leave the
+		// view without what they replaced (the bucket keeps one version):
+		// the source is partial until a commit covers them. Records of new
+		// entries leave the committed view whole.
+		f.sourceOf(name).partial = f.replacing(name)
 		f.tell(name, 0, nil)
 	}
 	for _, reg := range f.registries {
@@ -507,6 +509,20 @@ func (f *Follower) uncommitted(name string) bool {
 	return false
 }
 
+// replacing reports whether the follower holds records of a source,
+// written by a sync not committed yet, that replaced a record: a
+// tombstone, or an entry first stored before it last changed (a new
+// entry is first stored when it changes).
+func (f *Follower) replacing(name string) bool {
+	s := f.sourceOf(name)
+	for _, rec := range f.pending[name] {
+		if rec != nil && rec.Generation > s.generation && (rec.Deleted || !rec.PublishedAt.Equal(rec.UpdatedAt)) {
+			return true
+		}
+	}
+	return false
+}
+
 func compareKeys(a, b merge.Key) int {
 	if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
 		return c
@@ -556,6 +572,13 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	f.mu.Lock()
 	f.views[name] = r
 	f.mu.Unlock()
+	if slices.ContainsFunc(srcs, func(s Source) bool { return s.Partial }) {
+		// The view lacks the entries that records written and not yet
+		// committed replaced: it is not served (the registry answers 503,
+		// as while loading) until the commit that covers them.
+		f.log.Info("registry not served until a source's sync under way commits", "registry", name)
+		return
+	}
 	if f.serve != nil {
 		if err := f.serve.Swap(name, v); err != nil {
 			f.log.Debug("view not served", "registry", name, "err", err)

@@ -189,8 +189,9 @@ func TestAFollowerSeesACommitsEntriesAllAtOnce(t *testing.T) {
 	fl := f.follow()
 
 	// Half a sync of a: one record, no commit.
+	now := time.Now() // a new entry: first stored as it changes
 	half := entries.Record{Kind: entries.KindServer, Name: "io.x/new", Version: "1.0.0", Digest: strings.Repeat("0", 64),
-		PublishedAt: time.Now(), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/new", "1.0.0", "half"))}
+		PublishedAt: now, UpdatedAt: now, Generation: 2, Data: json.RawMessage(server("io.x/new", "1.0.0", "half"))}
 	raw, _ := json.Marshal(half)
 	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/new", "1.0.0"), raw); err != nil {
 		t.Fatal(err)
@@ -276,8 +277,9 @@ func TestTwoFollowersOfTheSameStoredDataAgree(t *testing.T) {
 func TestStartUpHoldsBackRecordsNotCommitted(t *testing.T) {
 	f := start(t)
 	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1")))
+	now := time.Now() // a new entry: first stored as it changes
 	half := entries.Record{Kind: entries.KindServer, Name: "io.x/new", Version: "1.0.0", Digest: strings.Repeat("0", 64),
-		PublishedAt: time.Now(), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/new", "1.0.0", "half"))}
+		PublishedAt: now, UpdatedAt: now, Generation: 2, Data: json.RawMessage(server("io.x/new", "1.0.0", "half"))}
 	raw, _ := json.Marshal(half)
 	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/new", "1.0.0"), raw); err != nil {
 		t.Fatal(err)
@@ -308,7 +310,7 @@ func TestStartUpMarksASourceWhoseRecordsAreNotCommittedPartial(t *testing.T) {
 	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1"), server("io.x/two", "1.0.0", "v1")))
 	f.write("b", snapshot(server("io.x/three", "1.0.0", "v1")))
 	replaced := entries.Record{Kind: entries.KindServer, Name: "io.x/one", Version: "1.0.0", Digest: strings.Repeat("0", 64),
-		PublishedAt: time.Now(), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/one", "1.0.0", "v2"))}
+		PublishedAt: time.Now().Add(-time.Hour), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/one", "1.0.0", "v2"))}
 	raw, _ := json.Marshal(replaced)
 	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/one", "1.0.0"), raw); err != nil {
 		t.Fatal(err)
@@ -334,6 +336,43 @@ func TestStartUpMarksASourceWhoseRecordsAreNotCommittedPartial(t *testing.T) {
 	}
 	if got := partial("a"); got["a"] {
 		t.Errorf("after the commit, registry a's source is partial")
+	}
+}
+
+// A replica that starts while a sync's records are written and not
+// committed lacks the entries they replaced: a registry of that source is
+// not served (503, as while loading) until the commit covers them, so no
+// reader sees an entry missing that neither commit lacks.
+func TestARegistryOfAPartialSourceIsServedOnlyOnceCommitted(t *testing.T) {
+	f := start(t)
+	f.write("a", snapshot(server("io.x/one", "1.0.0", "v1"), server("io.x/two", "1.0.0", "v1")))
+	f.write("b", snapshot(server("io.x/three", "1.0.0", "v1")))
+	replaced := entries.Record{Kind: entries.KindServer, Name: "io.x/one", Version: "1.0.0", Digest: strings.Repeat("0", 64),
+		PublishedAt: time.Now().Add(-time.Hour), UpdatedAt: time.Now(), Generation: 2, Data: json.RawMessage(server("io.x/one", "1.0.0", "v2"))}
+	raw, _ := json.Marshal(replaced)
+	if _, err := f.kv.Put(context.Background(), entries.Key("a", entries.KindServer, "io.x/one", "1.0.0"), raw); err != nil {
+		t.Fatal(err)
+	}
+	fl := f.follow()
+	for _, reg := range []string{"a", "both"} {
+		if code, body, _ := fl.get(t, "/registry/"+reg+"/v0.1/servers"); code != http.StatusServiceUnavailable {
+			t.Errorf("registry %s of a partial source at start-up: %d %s, want 503", reg, code, body)
+		}
+	}
+	if code, body, _ := fl.get(t, "/registry/b/v0.1/servers"); code != http.StatusOK {
+		t.Errorf("registry b, no partial source: %d %s", code, body)
+	}
+	c, _ := json.Marshal(entries.Commit{Generation: 2, CommittedAt: time.Now(), Changed: 1})
+	if _, err := f.kv.Put(context.Background(), entries.CommitKey("a"), c); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, "the commit applied", func() bool { return fl.appliedOf("a") == 1 })
+	code, body, _ := fl.get(t, "/registry/both/v0.1/servers")
+	if code != http.StatusOK {
+		t.Fatalf("registry both after the commit: %d %s", code, body)
+	}
+	if got := fmt.Sprint(names(t, body)); got != "[io.x/one@1.0.0:v2:active io.x/three@1.0.0:v1:active io.x/two@1.0.0:v1:active]" {
+		t.Errorf("registry both after the commit serves %s", got)
 	}
 }
 
