@@ -80,3 +80,17 @@ func TestStepsReportNamesTheSlowStep(t *testing.T) {
 		}
 	}
 }
+
+// The measurements wait for a listing that holds servers: a registry is
+// served empty before its source's first sync.
+func TestListsServers(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"servers":[],"metadata":{"count":0}}`:                             false,
+		`{"servers":[{"server":{"name":"io.x/a"}}],"metadata":{"count":1}}`: true,
+		`not json`: false,
+	} {
+		if got := listsServers([]byte(body)); got != want {
+			t.Errorf("listsServers(%s) = %v, want %v", body, got, want)
+		}
+	}
+}

@@ -73,12 +73,17 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintln(b.out, "replicas ready; waiting for every replica to serve both registries alike")
-	if _, err := b.converged(ctx, smallList); err != nil {
-		return err
-	}
-	if _, err := b.converged(ctx, bigList); err != nil {
-		return err
+	fmt.Fprintln(b.out, "replicas ready; waiting for every replica to serve both registries, synced, alike")
+	// A registry is served (empty) before its source's first sync: the
+	// measurements start once every replica has both syncs, so the large
+	// one's first commit is not applied in the middle of the small edits.
+	for _, path := range []string{smallList, bigList} {
+		if _, _, err := b.everyReplica(ctx, path+"?limit=1", "", listsServers); err != nil {
+			return err
+		}
+		if _, err := b.converged(ctx, path); err != nil {
+			return err
+		}
 	}
 	r1 := b.replicas[0]
 
@@ -157,6 +162,16 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
 	return nil
+}
+
+// listsServers reports whether a listing's page holds any server.
+func listsServers(body []byte) bool {
+	var page struct {
+		Metadata struct {
+			Count int `json:"count"`
+		} `json:"metadata"`
+	}
+	return json.Unmarshal(body, &page) == nil && page.Metadata.Count > 0
 }
 
 // converged waits until every replica answers path with 200 and one ETag,
