@@ -356,12 +356,9 @@ func (h *harness) recreateTriggerStream(t *testing.T) {
 	}
 }
 
-// startHungReplica starts a replica of its own, on a connection named
-// name, whose every fetch hangs; it requests a sync of srcs[0] and returns
-// once that replica is inside the fetch, holding the trigger and the
-// lease. Closing the returned connection is the replica's kill -9. The
-// results subscription was opened before the request, id is the request's.
-func (h *harness) startHungReplica(t *testing.T, name string, srcs []config.Source, opts Options) (nc *nats.Conn, res *resultSub, id string) {
+// replicaConn opens a connection of a replica of its own, named name, to
+// the harness's server, and the streams and buckets it works with.
+func (h *harness) replicaConn(t *testing.T, name string) (*nats.Conn, jetstream.JetStream, *bus.Handles) {
 	t.Helper()
 	nc, err := bus.Connect(bus.ConnectOptions{Embedded: h.emb, Name: name})
 	if err != nil {
@@ -375,6 +372,17 @@ func (h *harness) startHungReplica(t *testing.T, name string, srcs []config.Sour
 	if err != nil {
 		t.Fatal(err)
 	}
+	return nc, js, hh
+}
+
+// startHungReplica starts a replica of its own, on a connection named
+// name, whose every fetch hangs; it requests a sync of srcs[0] and returns
+// once that replica is inside the fetch, holding the trigger and the
+// lease. Closing the returned connection is the replica's kill -9. The
+// results subscription was opened before the request, id is the request's.
+func (h *harness) startHungReplica(t *testing.T, name string, srcs []config.Source, opts Options) (nc *nats.Conn, res *resultSub, id string) {
+	t.Helper()
+	nc, _, hh := h.replicaConn(t, name)
 	started := make(chan struct{}, 1)
 	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	opts.LeaseTTL, opts.Logger = h.leaseTTL, logger

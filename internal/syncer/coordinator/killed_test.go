@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
-	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
@@ -89,18 +88,7 @@ func writesCommit(key string, _ []byte) bool { return strings.HasSuffix(key, "."
 func (h *harness) startDyingReplica(t *testing.T, name string, srcs []config.Source, holder string,
 	statusKV, entriesKV func(jetstream.KeyValue) jetstream.KeyValue) *nats.Conn {
 	t.Helper()
-	nc, err := bus.Connect(bus.ConnectOptions{Embedded: h.emb, Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hh, err := bus.Ensure(context.Background(), js, bus.Resources{Replicas: 1, LeaseTTL: h.leaseTTL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js, hh := h.replicaConn(t, name)
 	logger := slog.New(slog.NewTextHandler(t.Output(), nil)).With("replica", name)
 	mgr := syncer.NewManager(&sources.Fetcher{}, writer.New(hh.Data), logger)
 	mgr.Entries = entries.New(js, entriesKV(hh.Entries), time.Hour)
