@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -280,5 +281,30 @@ func TestARecordTooLargeForItsPendingChangesLeavesThemOutFirst(t *testing.T) {
 	}
 	if got := d.(events.RegistryChanged).Diff.Updated; len(got) != len(names) {
 		t.Errorf("the event names %d of %d updated entries, want all", len(got), len(names))
+	}
+}
+
+// Pending changes are read from a bucket anyone with write access can
+// change: a record whose entries name an unknown kind or hold a digest
+// that is not one is not used (the generation after is diffed as when the
+// record keeps none), and nothing else is read for it.
+func TestMalformedPendingChangesAreNotUsed(t *testing.T) {
+	m := &Merger{log: slog.New(slog.DiscardHandler)}
+	digest := strings.Repeat("ab", sha256.Size)
+	for name, e := range map[string]events.ChangedEntry{
+		"unknown kind":       {Kind: "widget", Name: "io.x/one", Source: "a", Digest: digest},
+		"digest not hex":     {Kind: "server", Name: "io.x/one", Source: "a", Digest: strings.Repeat("zz", sha256.Size)},
+		"digest too short":   {Kind: "server", Name: "io.x/one", Source: "a", Digest: "abcd"},
+		"digest too long":    {Kind: "server", Name: "io.x/one", Source: "a", Digest: digest + "00"},
+		"empty kind removed": {Kind: "", Name: "io.x/one"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := &events.RegistryStatus{Generation: 3,
+				PendingChanges: &events.PendingChanges{BaseViewDigest: digest, Entries: []events.ChangedEntry{e}}}
+			v, err := m.rebuiltView(context.Background(), "both", nil, rec)
+			if v != nil || err != nil {
+				t.Errorf("rebuilt view %v, %v from %+v; want none", v, err, e)
+			}
+		})
 	}
 }

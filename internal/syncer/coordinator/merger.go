@@ -952,6 +952,13 @@ func (m *Merger) rebuiltView(ctx context.Context, name string, next *views.Regis
 	known := make([]merge.Known, 0, len(c.Entries))
 	for _, e := range c.Entries {
 		k := merge.Known{Key: merge.Key{Kind: merge.Kind(e.Kind), Name: e.Name}, Source: e.Source, Gone: e.Digest == ""}
+		switch k.Key.Kind {
+		case merge.Server, merge.Skill, merge.Plugin:
+		default:
+			m.log.Warn("registry record's pending changes hold an entry of an unknown kind; they are not used",
+				"registry", name, "generation", rec.Generation, "kind", e.Kind, "entry", e.Name)
+			return nil, nil
+		}
 		if !k.Gone {
 			b, err := hex.DecodeString(e.Digest)
 			if err != nil || len(b) != len(k.Digest) {
