@@ -200,7 +200,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	var hb sync.WaitGroup
 	hb.Go(func() { c.keepAlive(hbCtx) })
 	hb.Go(func() { c.probe(hbCtx) })
-	hb.Go(func() { c.watchLeases(hbCtx) })
+	// The lease watch is opened before the first trigger is taken, so a
+	// lease released while that trigger's batch waits is never missed; a
+	// first try that fails goes on under backoff beside the consumer.
+	leases, err := c.openLeaseWatch(hbCtx)
+	if err != nil {
+		c.logger.Warn("cannot watch leases, a freed lease is noticed at its next look", "err", err)
+	}
+	hb.Go(func() { c.watchLeases(hbCtx, leases) })
 
 	for {
 		cur, cc, err := c.consume(ctx)
@@ -359,21 +366,19 @@ func (c *Coordinator) keepAlive(ctx context.Context) {
 // regsync_locks), so a trigger that arrived meanwhile is synced at once
 // instead of after the pause. The lease's own look every pollInterval stays
 // for a holder that died: its lease expires without a word.
-func (c *Coordinator) watchLeases(ctx context.Context) {
-	var w jetstream.KeyWatcher
-	b := retry.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,
-		OnRetry: func(attempt int, err error, wait time.Duration) {
-			c.logger.Warn("cannot watch leases, a freed lease is noticed at its next look", "attempt", attempt, "retry_in", wait, "err", err)
-		}}
-	if err := b.Do(ctx, func(context.Context) error {
-		var err error
-		w, err = c.h.Locks.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
-		if err != nil {
-			return fmt.Errorf("watch bucket %s: %w", events.BucketLocks, err)
+func (c *Coordinator) watchLeases(ctx context.Context, w jetstream.KeyWatcher) {
+	if w == nil {
+		b := retry.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,
+			OnRetry: func(attempt int, err error, wait time.Duration) {
+				c.logger.Warn("cannot watch leases, a freed lease is noticed at its next look", "attempt", attempt, "retry_in", wait, "err", err)
+			}}
+		if err := b.Do(ctx, func(context.Context) error {
+			var err error
+			w, err = c.openLeaseWatch(ctx)
+			return err
+		}); err != nil {
+			return // ctx is done
 		}
-		return nil
-	}); err != nil {
-		return // ctx is done
 	}
 	defer func() { _ = w.Stop() }()
 	for {
@@ -389,6 +394,16 @@ func (c *Coordinator) watchLeases(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// openLeaseWatch watches regsync_locks for leases let go until ctx is done
+// (the watch lives as long as the context it is opened with).
+func (c *Coordinator) openLeaseWatch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	w, err := c.h.Locks.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	if err != nil {
+		return nil, fmt.Errorf("watch bucket %s: %w", events.BucketLocks, err)
+	}
+	return w, nil
 }
 
 // probeInterval is how often the trigger consumer is asked for its state.
