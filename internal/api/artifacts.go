@@ -29,7 +29,7 @@ var (
 // list answers GET …/x/dev.toolhive/<kind>: every version, by
 // namespace/name then version, with search, status, limit and cursor.
 func (k artifactKind) list(v *View, r *http.Request) (answer, *requestError) {
-	q := r.URL.Query()
+	q := queryOf(r.URL.RawQuery)
 	var after *position
 	if c := q.Get("cursor"); c != "" {
 		pos, rerr := decodeCursor(c)
@@ -47,11 +47,7 @@ func (k artifactKind) list(v *View, r *http.Request) (answer, *requestError) {
 		return answer{}, rerr
 	}
 	search := strings.ToLower(strings.TrimSpace(q.Get("search")))
-	afterKey := ""
-	if after != nil {
-		afterKey = after.key + "\x00" + after.version
-	}
-	key := keyOf(k.plural, afterKey, strconv.Itoa(limit), search, strings.Join(statuses, ","))
+	key := appendValues(appendPosition([]byte(k.plural), after), strconv.Itoa(limit), search, strings.Join(statuses, ","))
 	return answer{key: key, body: func() []byte {
 		all := k.index(v).all
 		start := 0

@@ -228,7 +228,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request as normalised by the route, so the view's digest and key name
 // the body, and the body is built only when the client does not have it.
 type answer struct {
-	key  string
+	key  []byte
 	body func() []byte
 }
 
@@ -295,7 +295,7 @@ func (h *Handler) registry(w http.ResponseWriter, r *http.Request) (*atomic.Poin
 
 // openAPIETag is the ETag of the OpenAPI document, which never changes
 // while the process runs.
-var openAPIETag = etag("openapi", string(openAPIDocument))
+var openAPIETag = etag("openapi", openAPIDocument)
 
 // openAPI serves the API's OpenAPI document. It names info.version 1.0.0
 // and the MCP registry's repository, which is what an MCP registry's api
@@ -311,7 +311,7 @@ func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request) {
 // etag is the weak entity tag of the body that key names in a view of the
 // given digest: the same content and request give the same tag on every
 // replica.
-func etag(digest, key string) string {
+func etag(digest string, key []byte) string {
 	var buf [512]byte
 	in := append(append(append(buf[:0], digest...), 0), key...)
 	sum := sha256.Sum256(in)
@@ -406,17 +406,38 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 // keyOf joins a route's name and its normalised parameters into the key
 // of an answer; every value is quoted, so no two requests share a key.
-func keyOf(route string, values ...string) string {
+func keyOf(route string, values ...string) []byte {
 	n := len(route)
 	for _, v := range values {
 		n += len(v) + 3
 	}
-	b := make([]byte, 0, n)
-	b = append(b, route...)
+	return appendValues(append(make([]byte, 0, n), route...), values...)
+}
+
+// appendValues appends each value to a key, quoted after a space.
+func appendValues(b []byte, values ...string) []byte {
 	for _, v := range values {
 		b = strconv.AppendQuote(append(b, ' '), v)
 	}
-	return string(b)
+	return b
+}
+
+// appendPosition appends to a key the quoted form of after's entry key
+// and version joined by a NUL, as keyOf quotes the string p.key + "\x00"
+// + p.version, without building that string; "" quoted when after is
+// nil. Quoting is rune by rune and a NUL neither ends nor continues a
+// UTF-8 sequence, so quoting the parts gives the same bytes as quoting
+// the whole.
+func appendPosition(b []byte, after *position) []byte {
+	b = append(b, ' ')
+	if after == nil {
+		return append(b, `""`...)
+	}
+	b = strconv.AppendQuote(b, after.key)
+	b = append(b[:len(b)-1], `\x00`...)
+	n := len(b)
+	b = strconv.AppendQuote(b, after.version)
+	return append(b[:n], b[n+1:]...)
 }
 
 // item is one element of a list answer: its bytes in parts, written one
