@@ -14,9 +14,10 @@ import (
 	"time"
 )
 
-// newClient is the HTTP client of every measurement: keep-alive
-// connections for every concurrent client, and no gzip, so that the
-// figures are the API's and not the compressor's.
+// newClient is the HTTP client of the waits and polls (readiness,
+// freshness, restarts): keep-alive connections, and no gzip, so that the
+// figures are the API's and not the compressor's. The throughput runs and
+// the walk use conns of their own (conn.go).
 func newClient(clients int) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
@@ -55,28 +56,6 @@ func (b *bench) get(ctx context.Context, url, inm string) (result, error) {
 		return result{}, fmt.Errorf("GET %s: read the body: %w", url, err)
 	}
 	return result{code: resp.StatusCode, etag: resp.Header.Get("ETag"), body: body}, nil
-}
-
-// hit sends GET url like get but throws the body away; it returns the
-// status.
-func (b *bench) hit(ctx context.Context, url, inm string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	if inm != "" {
-		req.Header.Set("If-None-Match", inm)
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return 0, fmt.Errorf("GET %s: read the body: %w", url, err)
-	}
-	return resp.StatusCode, nil
 }
 
 // percentile returns the p-th percentile (0–100) of sorted durations.
