@@ -78,18 +78,27 @@ type idleClosed struct{ err error }
 func (e *idleClosed) Error() string { return "connection closed before the answer: " + e.err.Error() }
 func (e *idleClosed) Unwrap() error { return e.err }
 
+// connect dials the connection unless it is open.
+func (c *conn) connect() error {
+	if c.nc != nil {
+		return nil
+	}
+	nc, err := net.DialTimeout("tcp", c.addr, connTimeout)
+	if err != nil {
+		return err
+	}
+	c.nc = nc
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(nc, 16<<10)
+	} else {
+		c.br.Reset(nc)
+	}
+	return nil
+}
+
 func (c *conn) roundTrip(req []byte, keep bool) (result, error) {
-	if c.nc == nil {
-		nc, err := net.DialTimeout("tcp", c.addr, connTimeout)
-		if err != nil {
-			return result{}, err
-		}
-		c.nc = nc
-		if c.br == nil {
-			c.br = bufio.NewReaderSize(nc, 16<<10)
-		} else {
-			c.br.Reset(nc)
-		}
+	if err := c.connect(); err != nil {
+		return result{}, err
 	}
 	if err := c.nc.SetDeadline(time.Now().Add(connTimeout)); err != nil {
 		return result{}, err

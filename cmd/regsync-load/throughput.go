@@ -96,14 +96,29 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		interval = time.Duration(float64(clients) * float64(time.Second) / rate)
 		scheduled = int(rate * d.Seconds())
 	}
+	// The connections are open before the clock starts: a client's
+	// connection is kept alive, and its dial is no request's latency.
+	conns := make([]*conn, clients)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	for c := range conns {
+		conns[c] = newConn(r.addr())
+		if err := conns[c].connect(); err != nil {
+			return loadRun{}, fmt.Errorf("connect to %s: %w", r.addr(), err)
+		}
+	}
 	var wg sync.WaitGroup
 	var lastMu sync.Mutex
 	start := time.Now()
 	last := start
 	for c := range clients {
 		wg.Go(func() {
-			conn := newConn(r.addr())
-			defer conn.close()
+			conn := conns[c]
 			timer := time.NewTimer(0)
 			defer timer.Stop()
 			<-timer.C
