@@ -94,3 +94,23 @@ func TestListsServers(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUTimeOfThisProcess reads the test's own CPU time, which grows as
+// it works.
+func TestCPUTimeOfThisProcess(t *testing.T) {
+	before, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	x := 0
+	for i := range 200_000_000 {
+		x ^= i
+	}
+	after, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before < 0 || after <= before {
+		t.Errorf("CPU time %s, then %s after a loop (%d): want it to grow", before, after, x)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 )
@@ -63,6 +64,10 @@ type loadRun struct {
 	// (sustained).
 	scheduled, answered int
 	sustained           bool
+	// replicaCores and toolCores are the CPU the replica and this tool
+	// used over the run, in cores (0 for a replica not started by the
+	// tool): the clients' share is what the replica did not get.
+	replicaCores, toolCores float64
 }
 
 // load runs b.o.clients clients against r for b.o.duration, each on its
@@ -111,6 +116,19 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		if err := conns[c].connect(); err != nil {
 			return loadRun{}, fmt.Errorf("connect to %s: %w", r.addr(), err)
 		}
+	}
+	cpu := func() (replica, tool time.Duration, err error) {
+		if r.p != nil {
+			if replica, err = cpuTime(r.p.Pid()); err != nil {
+				return 0, 0, err
+			}
+		}
+		tool, err = cpuTime(os.Getpid())
+		return replica, tool, err
+	}
+	replica0, tool0, err := cpu()
+	if err != nil {
+		return loadRun{}, err
 	}
 	var wg sync.WaitGroup
 	var lastMu sync.Mutex
@@ -170,17 +188,26 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 	if err := ctx.Err(); err != nil {
 		return loadRun{}, err
 	}
+	replica1, tool1, err := cpu()
+	if err != nil {
+		return loadRun{}, err
+	}
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
 	}
 	s := sorted(all)
-	run := loadRun{p50: percentile(s, 50), p99: percentile(s, 99), scheduled: scheduled, answered: len(s)}
+	elapsed := last.Sub(start)
+	run := loadRun{
+		p50: percentile(s, 50), p99: percentile(s, 99), scheduled: scheduled, answered: len(s),
+		replicaCores: (replica1 - replica0).Seconds() / elapsed.Seconds(),
+		toolCores:    (tool1 - tool0).Seconds() / elapsed.Seconds(),
+	}
 	if rate == 0 {
-		run.rate = float64(len(s)) / last.Sub(start).Seconds()
+		run.rate = float64(len(s)) / elapsed.Seconds()
 		return run, nil
 	}
-	run.rate = float64(len(s)) / max(last.Sub(start), d).Seconds()
+	run.rate = float64(len(s)) / max(elapsed, d).Seconds()
 	run.sustained = len(s) >= scheduled && run.rate >= sustainedShare*rate
 	return run, nil
 }
@@ -233,9 +260,11 @@ func (b *bench) throughput(ctx context.Context, r *replica) ([]figure, error) {
 		}
 		figs = append(figs,
 			figure{k.name + ", closed loop (as fast as answered): per second; p50 / p99",
-				fmt.Sprintf("%.0f/s; %s / %s", closed.rate, ms(closed.p50), ms(closed.p99)), "— (saturation)", true},
+				fmt.Sprintf("%.0f/s; %s / %s; CPU: replica %.2f, this tool %.2f cores", closed.rate, ms(closed.p50), ms(closed.p99), closed.replicaCores, closed.toolCores),
+				"— (saturation)", true},
 			figure{fmt.Sprintf("%s, open loop at %s/s: answered per second (sustained?); p50 / p99 from each scheduled send", k.name, thousands(k.rate)),
-				fmt.Sprintf("%.0f/s (%s, %d of %d answered); %s / %s", open.rate, sustainedWord(open.sustained), open.answered, open.scheduled, ms(open.p50), ms(open.p99)),
+				fmt.Sprintf("%.0f/s (%s, %d of %d answered); %s / %s; CPU: replica %.2f, this tool %.2f cores",
+					open.rate, sustainedWord(open.sustained), open.answered, open.scheduled, ms(open.p50), ms(open.p99), open.replicaCores, open.toolCores),
 				fmt.Sprintf("%s/s sustained, p99 ≤ %s", thousands(k.rate), ms(k.bound)),
 				open.sustained && open.p99 <= k.bound})
 	}
