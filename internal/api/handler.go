@@ -443,10 +443,9 @@ func appendValues(b []byte, values ...string) []byte {
 	return b
 }
 
-// appendPosition appends to a key the quoted form of after's entry key
-// and version joined by a NUL, as keyOf quotes the string p.key + "\x00"
-// + p.version, without building that string; "" quoted when after is
-// nil. Quoting is rune by rune and a NUL neither ends nor continues a
+// appendPosition appends to a key, after a space, the quoted form of
+// after.key + "\x00" + after.version, as appendValues would quote that
+// string, without building it; "" quoted when after is nil. Quoting is rune by rune and a NUL neither ends nor continues a
 // UTF-8 sequence, so quoting the parts gives the same bytes as quoting
 // the whole.
 func appendPosition(b []byte, after *position) []byte {
