@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,9 +15,10 @@ import (
 	"time"
 )
 
-// newClient is the HTTP client of every measurement: keep-alive
-// connections for every concurrent client, and no gzip, so that the
-// figures are the API's and not the compressor's.
+// newClient is the HTTP client of the waits and polls (readiness,
+// freshness, restarts): keep-alive connections, and no gzip, so that the
+// figures are the API's and not the compressor's. The throughput runs and
+// the walk use conns of their own (conn.go).
 func newClient(clients int) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
@@ -55,28 +57,6 @@ func (b *bench) get(ctx context.Context, url, inm string) (result, error) {
 		return result{}, fmt.Errorf("GET %s: read the body: %w", url, err)
 	}
 	return result{code: resp.StatusCode, etag: resp.Header.Get("ETag"), body: body}, nil
-}
-
-// hit sends GET url like get but throws the body away; it returns the
-// status.
-func (b *bench) hit(ctx context.Context, url, inm string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	if inm != "" {
-		req.Header.Set("If-None-Match", inm)
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return 0, fmt.Errorf("GET %s: read the body: %w", url, err)
-	}
-	return resp.StatusCode, nil
 }
 
 // percentile returns the p-th percentile (0–100) of sorted durations.
@@ -144,4 +124,29 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// cpuTime is the CPU time, user and system, process pid has used, from
+// /proc/<pid>/stat (in clock ticks of 10 ms, Linux's USER_HZ).
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// counted are those after it, from the state (field 3) on.
+	i := bytes.LastIndexByte(data, ')')
+	f := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("read the CPU time of process %d: %q is not a stat line", pid, data)
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // utime and stime, fields 14 and 15
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }

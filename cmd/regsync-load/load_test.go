@@ -94,3 +94,32 @@ func TestListsServers(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUTimeOfThisProcess reads the test's own CPU time, which grows as
+// it works.
+func TestCPUTimeOfThisProcess(t *testing.T) {
+	before, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	x := 0
+	for i := range 200_000_000 {
+		x ^= i
+	}
+	after, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before < 0 || after <= before {
+		t.Errorf("CPU time %s, then %s after a loop (%d): want it to grow", before, after, x)
+	}
+}
+
+// TestThousands writes the target rates as the report prints them.
+func TestThousands(t *testing.T) {
+	for f, want := range map[float64]string{0: "0", 999: "999", 5000: "5,000", 20000: "20,000", 1234567: "1,234,567"} {
+		if got := thousands(f); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", f, got, want)
+		}
+	}
+}

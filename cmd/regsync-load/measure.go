@@ -440,147 +440,34 @@ type listPage struct {
 	} `json:"metadata"`
 }
 
-// pages walks the large registry 30 entries a page and returns each
-// page's URL and ETag.
-func (b *bench) pages(ctx context.Context, r *replica) (urls, tags []string, err error) {
-	next := ""
-	for {
-		u := r.url(bigList)
-		if next != "" {
-			u += "?cursor=" + url.QueryEscape(next)
-		}
-		res, err := b.get(ctx, u, "")
-		if err != nil {
-			return nil, nil, err
-		}
-		if res.code != http.StatusOK {
-			return nil, nil, fmt.Errorf("GET %s: %d %s", u, res.code, res.body)
-		}
-		var p listPage
-		if err := json.Unmarshal(res.body, &p); err != nil {
-			return nil, nil, fmt.Errorf("GET %s: %w", u, err)
-		}
-		if p.Metadata.Count == 30 {
-			urls, tags = append(urls, u), append(tags, res.etag)
-		}
-		if p.Metadata.NextCursor == "" {
-			return urls, tags, nil
-		}
-		next = p.Metadata.NextCursor
-	}
-}
-
-// loadRun is the outcome of one throughput run.
-type loadRun struct {
-	rate     float64
-	p50, p99 time.Duration
-}
-
-// load sends requests from b.o.clients concurrent clients for b.o.duration,
-// each picking the next of urls (with its If-None-Match, if tags is not
-// nil), and checks every status against want.
-func (b *bench) load(ctx context.Context, urls, tags []string, want int) (loadRun, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	lat := make([][]time.Duration, b.o.clients)
-	errs := make([]error, b.o.clients)
-	var wg sync.WaitGroup
-	start := time.Now()
-	end := start.Add(b.o.duration)
-	for c := range b.o.clients {
-		wg.Go(func() {
-			for i := c * 7919; time.Now().Before(end); i++ {
-				j := i % len(urls)
-				inm := ""
-				if tags != nil {
-					inm = tags[j]
-				}
-				t := time.Now()
-				code, err := b.hit(ctx, urls[j], inm)
-				if err == nil && code != want {
-					err = fmt.Errorf("GET %s: %d, want %d", urls[j], code, want)
-				}
-				if err != nil {
-					errs[c] = err
-					cancel()
-					return
-				}
-				lat[c] = append(lat[c], time.Since(t))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return loadRun{}, err
-	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	s := sorted(all)
-	return loadRun{rate: float64(len(s)) / elapsed.Seconds(), p50: percentile(s, 50), p99: percentile(s, 99)}, nil
-}
-
-// throughput measures full pages, 304s and search on one replica.
-func (b *bench) throughput(ctx context.Context, r *replica) ([]figure, error) {
-	urls, tags, err := b.pages(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	full, err := b.load(ctx, urls, nil, http.StatusOK)
-	if err != nil {
-		return nil, err
-	}
-	notModified, err := b.load(ctx, urls, tags, http.StatusNotModified)
-	if err != nil {
-		return nil, err
-	}
-	var searches []string
-	for _, term := range []string{"server-00999", "SERVER-00123", "server-0055"} {
-		searches = append(searches, r.url(bigList)+"?version=latest&search="+url.QueryEscape(term))
-	}
-	search, err := b.load(ctx, searches, nil, http.StatusOK)
-	if err != nil {
-		return nil, err
-	}
-	c := b.o.clients
-	return []figure{
-		{fmt.Sprintf("full 30-entry pages, %d servers, %d clients, one replica: per second; p50 / p99", b.o.servers, c),
-			fmt.Sprintf("%.0f/s; %s / %s", full.rate, ms(full.p50), ms(full.p99)), "≥ 5,000/s; p99 ≤ 10 ms",
-			full.rate >= 5000 && full.p99 <= 10*time.Millisecond},
-		{"304s, same: per second; p50 / p99",
-			fmt.Sprintf("%.0f/s; %s / %s", notModified.rate, ms(notModified.p50), ms(notModified.p99)), "≥ 20,000/s; p99 ≤ 10 ms",
-			notModified.rate >= 20000 && notModified.p99 <= 10*time.Millisecond},
-		{"search, same: per second; p50 / p99",
-			fmt.Sprintf("%.0f/s; %s / %s", search.rate, ms(search.p50), ms(search.p99)), "p99 ≤ 20 ms",
-			search.p99 <= 20*time.Millisecond},
-	}, nil
-}
-
 // walk is ToolHive's check of a registry: every server, one a request,
-// from one sequential client.
+// from one sequential client on one keep-alive connection.
 func (b *bench) walk(ctx context.Context, r *replica) ([]figure, error) {
-	base := r.url(bigList) + "?limit=1&version=latest"
-	u, n := base, 0
+	c := newConn(r.addr())
+	defer c.close()
+	base := bigList + "?limit=1&version=latest"
+	target, n := base, 0
 	start := time.Now()
 	for {
-		res, err := b.get(ctx, u, "")
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res, err := c.do(buildRequest(r.addr(), target, ""), true)
 		if err != nil {
 			return nil, err
 		}
 		if res.code != http.StatusOK {
-			return nil, fmt.Errorf("GET %s: %d %s", u, res.code, res.body)
+			return nil, fmt.Errorf("GET %s: %d %s", target, res.code, res.body)
 		}
 		n++
 		var p listPage
 		if err := json.Unmarshal(res.body, &p); err != nil {
-			return nil, fmt.Errorf("GET %s: %w", u, err)
+			return nil, fmt.Errorf("GET %s: %w", target, err)
 		}
 		if p.Metadata.NextCursor == "" {
 			break
 		}
-		u = base + "&cursor=" + url.QueryEscape(p.Metadata.NextCursor)
+		target = base + "&cursor=" + url.QueryEscape(p.Metadata.NextCursor)
 	}
 	took := time.Since(start)
 	if n != b.o.servers {
@@ -674,11 +561,11 @@ func (b *bench) memory(ctx context.Context, r, unserved *replica) ([]figure, err
 	if err != nil {
 		return nil, err
 	}
-	urls, _, err := b.pages(ctx, r)
+	targets, _, err := b.pages(r)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.load(ctx, urls, nil, http.StatusOK); err != nil {
+	if _, err := b.load(ctx, r, requests(r, targets, nil), http.StatusOK, 0); err != nil {
 		return nil, err
 	}
 	if _, err := b.walk(ctx, r); err != nil {

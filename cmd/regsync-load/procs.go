@@ -36,8 +36,11 @@ type replica struct {
 }
 
 func (r *replica) url(path string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d%s", r.httpPort, path)
+	return "http://" + r.addr() + path
 }
+
+// addr is the replica's HTTP address, host:port.
+func (r *replica) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.httpPort) }
 
 // startNATS starts one nats-server with JetStream on loopback, with one
 // user for every replica, and waits until it answers.

@@ -107,11 +107,11 @@ func checkSearchAnswers(t *testing.T, rng *rand.Rand, v *View, c Content, querie
 	for range queries {
 		q := randomQuery(rng, c)
 		for page := 0; ; page++ {
-			p, rerr := parseServerQuery(q)
+			p, rerr := parseServerQuery(queryOf(q.Encode()))
 			if rerr != nil {
 				t.Fatalf("?%s: %s", q.Encode(), rerr.msg)
 			}
-			got, want := serverPage(v, p), serverPage(&scan, p)
+			got, want := serverPage(nil, v, p), serverPage(nil, &scan, p)
 			if string(got) != string(want) {
 				t.Fatalf("?%s (page %d):\nindexed %s\nscanned %s", q.Encode(), page, got, want)
 			}
@@ -180,7 +180,7 @@ func TestRebuiltSearchIndexAnswersAsTheScan(t *testing.T) {
 // trigram, not at every entry.
 func TestSearchLooksOnlyAtCandidates(t *testing.T) {
 	v := mustBuild(t, manyServers(10000))
-	p, rerr := parseServerQuery(url.Values{"search": {"SERVER-0999"}, "version": {"latest"}})
+	p, rerr := parseServerQuery(queryOf(url.Values{"search": {"SERVER-0999"}, "version": {"latest"}}.Encode()))
 	if rerr != nil {
 		t.Fatal(rerr.msg)
 	}
@@ -252,11 +252,11 @@ func FuzzSearchMatchesScan(f *testing.F) {
 	scan := *v
 	scan.search = nil
 	f.Fuzz(func(t *testing.T, search string) {
-		p, rerr := parseServerQuery(url.Values{"search": {search}, "limit": {"1000"}, "include_deleted": {"true"}})
+		p, rerr := parseServerQuery(queryOf(url.Values{"search": {search}, "limit": {"1000"}, "include_deleted": {"true"}}.Encode()))
 		if rerr != nil {
 			t.Fatal(rerr.msg)
 		}
-		if got, want := serverPage(v, p), serverPage(&scan, p); string(got) != string(want) {
+		if got, want := serverPage(nil, v, p), serverPage(nil, &scan, p); string(got) != string(want) {
 			t.Fatalf("search %q:\nindexed %s\nscanned %s", search, got, want)
 		}
 	})

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"encoding/base64"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,11 +29,18 @@ func encodeCursor(p position) string {
 }
 
 func decodeCursor(s string) (position, *requestError) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	// The cursor is decoded on the stack: the entry key and version are
+	// the only allocation.
+	var src, dst [256]byte
+	in, out := append(src[:0], s...), dst[:0]
+	if n := base64.RawURLEncoding.DecodedLen(len(in)); n > len(dst) {
+		out = make([]byte, n)
+	}
+	n, err := base64.RawURLEncoding.Decode(out[:cap(out)], in)
 	if err != nil {
 		return position{}, badRequest("invalid cursor %q: not a cursor this API returned", s)
 	}
-	key, version, ok := strings.Cut(string(raw), "\x00")
+	key, version, ok := strings.Cut(string(out[:n]), "\x00")
 	if !ok || key == "" || version == "" {
 		return position{}, badRequest("invalid cursor %q: not a cursor this API returned", s)
 	}
@@ -44,7 +49,7 @@ func decodeCursor(s string) (position, *requestError) {
 
 // parseLimit reads the limit parameter: def when absent, at most max
 // (capped when capAbove, else refused).
-func parseLimit(q url.Values, def, max int, capAbove bool) (int, *requestError) {
+func parseLimit(q query, def, max int, capAbove bool) (int, *requestError) {
 	s := q.Get("limit")
 	if s == "" {
 		return def, nil
@@ -73,7 +78,7 @@ type serverQuery struct {
 	includeDeleted bool
 }
 
-func parseServerQuery(q url.Values) (serverQuery, *requestError) {
+func parseServerQuery(q query) (serverQuery, *requestError) {
 	var p serverQuery
 	var rerr *requestError
 	if c := q.Get("cursor"); c != "" {
@@ -108,16 +113,13 @@ func parseServerQuery(q url.Values) (serverQuery, *requestError) {
 }
 
 // key is the query in normal form.
-func (p serverQuery) key() string {
-	after := ""
-	if p.after != nil {
-		after = p.after.key + "\x00" + p.after.version
-	}
+func (p serverQuery) key() []byte {
 	since := ""
 	if !p.since.IsZero() {
 		since = strconv.FormatInt(p.since.UnixNano(), 10)
 	}
-	return keyOf("servers", after, strconv.Itoa(p.limit), p.search, since, p.version, strconv.FormatBool(p.includeDeleted))
+	b := appendPosition(append(make([]byte, 0, 128+len(p.search)+len(p.version)), "servers"...), p.after)
+	return appendValues(b, strconv.Itoa(p.limit), p.search, since, p.version, strconv.FormatBool(p.includeDeleted))
 }
 
 // list is the precomputed listing the query reads.
@@ -151,17 +153,17 @@ func (p serverQuery) listed(e *serverEntry) bool {
 
 // listServers answers GET …/v0.1/servers.
 func listServers(v *View, r *http.Request) (answer, *requestError) {
-	p, rerr := parseServerQuery(r.URL.Query())
+	p, rerr := parseServerQuery(queryOf(r.URL.RawQuery))
 	if rerr != nil {
 		return answer{}, rerr
 	}
-	return answer{key: p.key(), body: func() []byte { return serverPage(v, p) }}, nil
+	return answer{key: p.key(), body: func(dst []byte) []byte { return serverPage(dst, v, p) }}, nil
 }
 
-// serverPage is the page of v's servers that p asks for: from the
-// entries the search index finds when it can answer p's search, else
-// from p's listing.
-func serverPage(v *View, p serverQuery) []byte {
+// serverPage appends to dst the page of v's servers that p asks for:
+// from the entries the search index finds when it can answer p's search,
+// else from p's listing.
+func serverPage(dst []byte, v *View, p serverQuery) []byte {
 	pg := page{query: p, items: make([]item, 0, min(p.limit, len(p.list(v))))}
 	if len(p.search) >= gramLen && v.search != nil {
 		for e := range v.search.candidates(p.search, p.after) {
@@ -169,7 +171,7 @@ func serverPage(v *View, p serverQuery) []byte {
 				break
 			}
 		}
-		return pg.body()
+		return pg.body(dst)
 	}
 	list := p.list(v)
 	start := 0
@@ -183,7 +185,7 @@ func serverPage(v *View, p serverQuery) []byte {
 			break
 		}
 	}
-	return pg.body()
+	return pg.body(dst)
 }
 
 // page collects the entries of a listing's page, in order.
@@ -209,13 +211,13 @@ func (pg *page) add(e *serverEntry) bool {
 	return true
 }
 
-func (pg *page) body() []byte { return listBody("servers", pg.items, pg.next, true) }
+func (pg *page) body(dst []byte) []byte { return listBody(dst, "servers", pg.items, pg.next, true) }
 
 // serverVersions answers GET …/servers/{serverName}/versions: every
 // version of the name, newest first.
 func serverVersions(v *View, r *http.Request) (answer, *requestError) {
 	name := r.PathValue("serverName")
-	deleted, rerr := includeDeleted(r.URL.Query())
+	deleted, rerr := includeDeleted(queryOf(r.URL.RawQuery))
 	if rerr != nil {
 		return answer{}, rerr
 	}
@@ -230,7 +232,7 @@ func serverVersions(v *View, r *http.Request) (answer, *requestError) {
 	}
 	return answer{
 		key:  keyOf("versions", name, strconv.FormatBool(deleted)),
-		body: func() []byte { return listBody("servers", items, "", true) },
+		body: func(dst []byte) []byte { return listBody(dst, "servers", items, "", true) },
 	}, nil
 }
 
@@ -238,7 +240,7 @@ func serverVersions(v *View, r *http.Request) (answer, *requestError) {
 // where version may be "latest".
 func serverVersion(v *View, r *http.Request) (answer, *requestError) {
 	name, version := r.PathValue("serverName"), r.PathValue("version")
-	deleted, rerr := includeDeleted(r.URL.Query())
+	deleted, rerr := includeDeleted(queryOf(r.URL.RawQuery))
 	if rerr != nil {
 		return answer{}, rerr
 	}
@@ -248,13 +250,18 @@ func serverVersion(v *View, r *http.Request) (answer, *requestError) {
 	}
 	for _, e := range vs {
 		if (e.version == version || version == "latest" && e.isLatest) && (deleted || !e.deleted) {
-			return answer{key: keyOf("version", name, e.version, strconv.FormatBool(deleted)), body: func() []byte { return bytes.Join(e.response, nil) }}, nil
+			return answer{key: keyOf("version", name, e.version, strconv.FormatBool(deleted)), body: func(dst []byte) []byte {
+				for _, part := range e.response {
+					dst = append(dst, part...)
+				}
+				return dst
+			}}, nil
 		}
 	}
 	return answer{}, notFound("server %q has no version %q", name, version)
 }
 
-func includeDeleted(q url.Values) (bool, *requestError) {
+func includeDeleted(q query) (bool, *requestError) {
 	s := q.Get("include_deleted")
 	if s == "" {
 		return false, nil
