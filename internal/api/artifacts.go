@@ -52,7 +52,7 @@ func (k artifactKind) list(v *View, r *http.Request) (answer, *requestError) {
 		afterKey = after.key + "\x00" + after.version
 	}
 	key := keyOf(k.plural, afterKey, strconv.Itoa(limit), search, strings.Join(statuses, ","))
-	return answer{key: key, body: func() []byte {
+	return answer{key: key, body: func(dst []byte) []byte {
 		all := k.index(v).all
 		start := 0
 		if after != nil {
@@ -75,7 +75,7 @@ func (k artifactKind) list(v *View, r *http.Request) (answer, *requestError) {
 			items = append(items, item{a.body})
 			last = a
 		}
-		return listBody(k.plural, items, next, false)
+		return listBody(dst, k.plural, items, next, false)
 	}}, nil
 }
 
@@ -86,12 +86,12 @@ func (k artifactKind) versions(v *View, r *http.Request) (answer, *requestError)
 	if len(vs) == 0 {
 		return answer{}, notFound("%s %q not found", k.singular, key)
 	}
-	return answer{key: keyOf(k.plural+"/versions", key), body: func() []byte {
+	return answer{key: keyOf(k.plural+"/versions", key), body: func(dst []byte) []byte {
 		items := make([]item, len(vs))
 		for i, a := range vs {
 			items[i] = item{a.body}
 		}
-		return listBody(k.plural, items, "", false)
+		return listBody(dst, k.plural, items, "", false)
 	}}, nil
 }
 
@@ -124,5 +124,5 @@ func (k artifactKind) find(v *View, key, version string) (answer, *requestError)
 	if a == nil {
 		return answer{}, notFound("%s %q has no version %q", k.singular, key, version)
 	}
-	return answer{key: keyOf(k.singular, key, a.version), body: func() []byte { return a.body }}, nil
+	return answer{key: keyOf(k.singular, key, a.version), body: func(dst []byte) []byte { return append(dst, a.body...) }}, nil
 }

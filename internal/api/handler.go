@@ -227,9 +227,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answer is a route's answer before its body is built: key names the
 // request as normalised by the route, so the view's digest and key name
 // the body, and the body is built only when the client does not have it.
+// body appends the body to dst (a buffer writeBody reuses) and returns it.
 type answer struct {
 	key  string
-	body func() []byte
+	body func(dst []byte) []byte
 }
 
 // requestError is a request the API refuses, with the status and message
@@ -305,7 +306,7 @@ func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.registry(w, r); !ok {
 		return
 	}
-	writeBody(w, r, openAPIETag, "application/yaml", func() []byte { return openAPIDocument })
+	writeBody(w, r, openAPIETag, "application/yaml", func(dst []byte) []byte { return append(dst, openAPIDocument...) })
 }
 
 // etag is the weak entity tag of the body that key names in a view of the
@@ -323,8 +324,11 @@ func etag(digest, key string) string {
 }
 
 // writeBody answers 304 when the client already has tag, else builds the
-// body and writes it, compressed when the client accepts gzip.
-func writeBody(w http.ResponseWriter, r *http.Request, tag, contentType string, body func() []byte) {
+// body and writes it, compressed when the client accepts gzip. The body is
+// built in a buffer of bodyBuffers, given back once written: a page is
+// tens of kilobytes, and a new buffer for each, under 64 clients, was
+// most of what a replica allocated and what grew its heap.
+func writeBody(w http.ResponseWriter, r *http.Request, tag, contentType string, body func(dst []byte) []byte) {
 	// One array holds the values of every header set here: a header value
 	// is a slice of its own, and a 304 is answered often enough that one
 	// allocation instead of five shows.
@@ -338,7 +342,14 @@ func writeBody(w http.ResponseWriter, r *http.Request, tag, contentType string, 
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	b := body()
+	buf := bodyBuffers.Get().(*[]byte)
+	b := body((*buf)[:0])
+	defer func() {
+		if cap(b) <= maxPooledBody {
+			*buf = b[:0]
+			bodyBuffers.Put(buf)
+		}
+	}()
 	values[3] = contentType
 	hd["Content-Type"] = values[3:4:4]
 	if len(b) < minGzipLen || !acceptsGzip(r.Header.Get("Accept-Encoding")) {
@@ -354,6 +365,13 @@ func writeBody(w http.ResponseWriter, r *http.Request, tag, contentType string, 
 	_, _ = gz.Write(b)
 	_ = gz.Close()
 }
+
+// bodyBuffers are the buffers answers are built in; one of more than
+// maxPooledBody bytes (a page of hundreds of entries) is left to the
+// collector rather than kept.
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBody = 256 << 10
 
 var gzipWriters = sync.Pool{New: func() any {
 	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
@@ -424,9 +442,17 @@ func keyOf(route string, values ...string) string {
 // without a copy of their own kept in the view.
 type item [][]byte
 
-// listBody encodes a list answer: {"<field>":[items...],"metadata":{...}}
+// appendItem appends the parts of it to dst.
+func appendItem(dst []byte, it item) []byte {
+	for _, part := range it {
+		dst = append(dst, part...)
+	}
+	return dst
+}
+
+// listBody appends to dst a list answer: {"<field>":[items...],"metadata":{...}}
 // with metadata's fields in the order the reference writes them.
-func listBody(field string, items []item, next string, nextFirst bool) []byte {
+func listBody(dst []byte, field string, items []item, next string, nextFirst bool) []byte {
 	n := 64 + len(next)
 	for _, it := range items {
 		for _, part := range it {
@@ -434,7 +460,7 @@ func listBody(field string, items []item, next string, nextFirst bool) []byte {
 		}
 		n++
 	}
-	b := make([]byte, 0, n)
+	b := slices.Grow(dst, n)
 	b = append(b, `{"`...)
 	b = append(b, field...)
 	b = append(b, `":[`...)
@@ -442,25 +468,17 @@ func listBody(field string, items []item, next string, nextFirst bool) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		for _, part := range it {
-			b = append(b, part...)
-		}
+		b = appendItem(b, it)
 	}
 	b = append(b, `],"metadata":{`...)
-	count := strconv.AppendInt([]byte(`"count":`), int64(len(items)), 10)
-	cursor := []byte(nil)
-	if next != "" {
-		cursor = strconv.AppendQuote([]byte(`"nextCursor":`), next)
+	cursor := func(b []byte) []byte { return strconv.AppendQuote(append(b, `"nextCursor":`...), next) }
+	if next != "" && nextFirst {
+		b = append(cursor(b), ',')
 	}
-	first, second := cursor, count
-	if !nextFirst {
-		first, second = count, cursor
+	b = strconv.AppendInt(append(b, `"count":`...), int64(len(items)), 10)
+	if next != "" && !nextFirst {
+		b = cursor(append(b, ','))
 	}
-	b = append(b, first...)
-	if len(first) > 0 && len(second) > 0 {
-		b = append(b, ',')
-	}
-	b = append(b, second...)
 	return append(b, "}}"...)
 }
 

@@ -111,7 +111,7 @@ func checkSearchAnswers(t *testing.T, rng *rand.Rand, v *View, c Content, querie
 			if rerr != nil {
 				t.Fatalf("?%s: %s", q.Encode(), rerr.msg)
 			}
-			got, want := serverPage(v, p), serverPage(&scan, p)
+			got, want := serverPage(nil, v, p), serverPage(nil, &scan, p)
 			if string(got) != string(want) {
 				t.Fatalf("?%s (page %d):\nindexed %s\nscanned %s", q.Encode(), page, got, want)
 			}
@@ -256,7 +256,7 @@ func FuzzSearchMatchesScan(f *testing.F) {
 		if rerr != nil {
 			t.Fatal(rerr.msg)
 		}
-		if got, want := serverPage(v, p), serverPage(&scan, p); string(got) != string(want) {
+		if got, want := serverPage(nil, v, p), serverPage(nil, &scan, p); string(got) != string(want) {
 			t.Fatalf("search %q:\nindexed %s\nscanned %s", search, got, want)
 		}
 	})

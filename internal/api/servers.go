@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -155,13 +154,13 @@ func listServers(v *View, r *http.Request) (answer, *requestError) {
 	if rerr != nil {
 		return answer{}, rerr
 	}
-	return answer{key: p.key(), body: func() []byte { return serverPage(v, p) }}, nil
+	return answer{key: p.key(), body: func(dst []byte) []byte { return serverPage(dst, v, p) }}, nil
 }
 
-// serverPage is the page of v's servers that p asks for: from the
-// entries the search index finds when it can answer p's search, else
+// serverPage appends to dst the page of v's servers that p asks for: from
+// the entries the search index finds when it can answer p's search, else
 // from p's listing.
-func serverPage(v *View, p serverQuery) []byte {
+func serverPage(dst []byte, v *View, p serverQuery) []byte {
 	pg := page{query: p, items: make([]item, 0, min(p.limit, len(p.list(v))))}
 	if len(p.search) >= gramLen && v.search != nil {
 		for e := range v.search.candidates(p.search, p.after) {
@@ -169,7 +168,7 @@ func serverPage(v *View, p serverQuery) []byte {
 				break
 			}
 		}
-		return pg.body()
+		return pg.body(dst)
 	}
 	list := p.list(v)
 	start := 0
@@ -183,7 +182,7 @@ func serverPage(v *View, p serverQuery) []byte {
 			break
 		}
 	}
-	return pg.body()
+	return pg.body(dst)
 }
 
 // page collects the entries of a listing's page, in order.
@@ -209,7 +208,7 @@ func (pg *page) add(e *serverEntry) bool {
 	return true
 }
 
-func (pg *page) body() []byte { return listBody("servers", pg.items, pg.next, true) }
+func (pg *page) body(dst []byte) []byte { return listBody(dst, "servers", pg.items, pg.next, true) }
 
 // serverVersions answers GET …/servers/{serverName}/versions: every
 // version of the name, newest first.
@@ -230,7 +229,7 @@ func serverVersions(v *View, r *http.Request) (answer, *requestError) {
 	}
 	return answer{
 		key:  keyOf("versions", name, strconv.FormatBool(deleted)),
-		body: func() []byte { return listBody("servers", items, "", true) },
+		body: func(dst []byte) []byte { return listBody(dst, "servers", items, "", true) },
 	}, nil
 }
 
@@ -248,7 +247,7 @@ func serverVersion(v *View, r *http.Request) (answer, *requestError) {
 	}
 	for _, e := range vs {
 		if (e.version == version || version == "latest" && e.isLatest) && (deleted || !e.deleted) {
-			return answer{key: keyOf("version", name, e.version, strconv.FormatBool(deleted)), body: func() []byte { return bytes.Join(e.response, nil) }}, nil
+			return answer{key: keyOf("version", name, e.version, strconv.FormatBool(deleted)), body: func(dst []byte) []byte { return appendItem(dst, e.response) }}, nil
 		}
 	}
 	return answer{}, notFound("server %q has no version %q", name, version)
