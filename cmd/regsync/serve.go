@@ -298,6 +298,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	mgr.ReturnMemory = returnMemory
 	records := entries.New(h.JS, h.Entries, time.Duration(cfg.NATS.Results.MaxAge))
 	mgr.Entries = records
+	mgr.Accepted = records.Accepted
 	s.coord = coordinator.New(h, mgr, s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    time.Duration(cfg.Sync.LeaseTTL),
