@@ -571,15 +571,26 @@ func (b *bench) memory(ctx context.Context, r, unserved *replica) ([]figure, err
 	if _, err := b.walk(ctx, r); err != nil {
 		return nil, err
 	}
+	during, err := memoryOf(r.p.Pid())
+	if err != nil {
+		return nil, err
+	}
+	// Once the reads have passed (no request for burst.Quiet), the replica
+	// returns the memory their garbage grew; a second gives it the time.
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(time.Second):
+	}
 	after, err := memoryOf(r.p.Pid())
 	if err != nil {
 		return nil, err
 	}
 	added := after.rss - without.rss
 	return []figure{
-		{fmt.Sprintf("RSS after a restart: serving the %d-server registry, before reads / after full-page load and a walk; following it without serving it", b.o.servers),
-			mib(before.rss) + " / " + mib(after.rss) + "; " + mib(without.rss), "—", true},
-		{"serving the large registry adds (after reads)", mib(added), "≤ 40 MiB", added <= 40<<20},
+		{fmt.Sprintf("RSS after a restart: serving the %d-server registry, before reads / right after full-page load and a walk / 1 s later; following it without serving it", b.o.servers),
+			mib(before.rss) + " / " + mib(during.rss) + " / " + mib(after.rss) + "; " + mib(without.rss), "—", true},
+		{"serving the large registry adds (1 s after reads)", mib(added), "≤ 40 MiB", added <= 40<<20},
 		{"peak RSS of any replica over the run (VmHWM, syncs of the large registry included)", mib(peak), "≤ 240 MiB", peak <= 240<<20},
 	}, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/regsync/regsync/events"
 	"github.com/regsync/regsync/internal/api"
+	"github.com/regsync/regsync/internal/burst"
 	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/dirlock"
@@ -257,12 +258,13 @@ type pipeline struct {
 
 // returnMemory is regsync's one memory policy, called by the parts that
 // leave much garbage at once and then little allocation to set off a
-// collection (a sync of a large document, a drained burst of webhook
-// deliveries): the garbage is collected and its memory returned to the
-// operating system at once (one collection, a few milliseconds), so that
-// the resident memory falls back between peaks. No GOGC or GOMEMLIMIT is
-// set: both remain the operator's.
-func returnMemory() { debug.FreeOSMemory() }
+// collection (a sync of a large document, a burst of HTTP requests to the
+// read API or the webhooks once it has passed): the garbage is collected
+// and its memory returned to the operating system at once (one
+// collection, a few milliseconds), so that the resident memory falls back
+// between peaks. No GOGC or GOMEMLIMIT is set: both remain the
+// operator's. A variable for tests, which count its calls.
+var returnMemory = debug.FreeOSMemory
 
 // build makes every part of the pipeline; nothing runs yet.
 func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *connection) (*pipeline, error) {
@@ -296,6 +298,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 	mgr.ReturnMemory = returnMemory
 	records := entries.New(h.JS, h.Entries, time.Duration(cfg.NATS.Results.MaxAge))
 	mgr.Entries = records
+	mgr.Accepted = records.Accepted
 	s.coord = coordinator.New(h, mgr, s.status, srcs, coordinator.Options{
 		Workers:     cfg.Sync.Workers,
 		LeaseTTL:    time.Duration(cfg.Sync.LeaseTTL),
@@ -315,7 +318,6 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		MaxUnverified: cfg.Webhooks.MaxUnverifiedBytes.Int64(),
 		RatePerSecond: cfg.Webhooks.RateLimit.PerSecond,
 		Burst:         cfg.Webhooks.RateLimit.Burst,
-		ReturnMemory:  returnMemory,
 	}, logger)
 	if enabled := hooks.Enabled(); len(enabled) > 0 {
 		logger.Info("webhooks enabled", "providers", enabled)
@@ -346,7 +348,10 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 		handler.Feed().Applied(name, r.Merged.Digest().String(), r.API)
 	})
 	s.ready.views = s.registries.views.Loaded()
-	apiHandler := instrumentAPI(s.metrics.apiRequests, handler)
+	// One count of the requests that grow the heap in bursts: the read
+	// API's and the webhooks'.
+	bursts := burst.New(returnMemory)
+	apiHandler := instrumentAPI(s.metrics.apiRequests, bursts.Handler(handler))
 	mounted := apiHandler
 	if cfg.API.Addr != "" {
 		mounted = nil
@@ -354,7 +359,7 @@ func build(logger *slog.Logger, configPath string, cfg *config.Config, conn *con
 			return nil, fmt.Errorf("api listen %s: %w", cfg.API.Addr, err)
 		}
 	}
-	s.srv, s.ln, err = listenHTTP(cfg.HTTP.Addr, httpHandler(conn.nc, &s.ready, reg, instrumentWebhooks(s.metrics.webhooks, hooks), mounted))
+	s.srv, s.ln, err = listenHTTP(cfg.HTTP.Addr, httpHandler(conn.nc, &s.ready, reg, instrumentWebhooks(s.metrics.webhooks, bursts.Handler(hooks)), mounted))
 	if err != nil {
 		if s.apiLn != nil {
 			s.apiLn.Close()

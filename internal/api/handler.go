@@ -368,13 +368,13 @@ func writeBody(w http.ResponseWriter, r *http.Request, tag, contentType string, 
 }
 
 // bodyBuffers are the buffers answers are built in: a page of 30 entries
-// is 16 kB, and 64 clients asking for pages on two cores made one such
-// allocation a request, and the collections they cost. A buffer grown
-// past maxPooledBody (a listing of hundreds of entries) is left to the
-// collector.
+// is 16 kB (130 kB for entries of 4 kB), and 64 clients asking for pages
+// on two cores made one such allocation a request, and the collections
+// they cost. A buffer grown past maxPooledBody (a listing of hundreds of
+// entries) is left to the collector.
 var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-const maxPooledBody = 128 << 10
+const maxPooledBody = 256 << 10
 
 var gzipWriters = sync.Pool{New: func() any {
 	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)

@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -67,3 +69,70 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestAnswersReuseTheirBuffers serves full pages of large entries, gzip
+// and not, and expects each request to allocate far less than the page it
+// answers: the body is built in a buffer that the next request reuses,
+// not in a new one whose garbage grows the heap under load. (Each page
+// was a new buffer of its size: under 64 clients, most of what a replica
+// allocated.)
+func TestAnswersReuseTheirBuffers(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are counted differently with -race")
+	}
+	const n = 100
+	filler := strings.Repeat("x", 4000)
+	c := Content{Servers: make([]ServerRecord, n)}
+	for i := range c.Servers {
+		c.Servers[i] = server(fmt.Sprintf("io.test/server-%04d", i), "1.0.0", true, fmt.Sprintf(`"filler":%q`, filler))
+	}
+	h := NewHandler([]string{"default"}, nil)
+	if err := h.Swap("default", mustBuild(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path, encoding string }{
+		{"page", "/registry/default/v0.1/servers?limit=30", ""},
+		{"gzip page", "/registry/default/v0.1/servers?limit=30", "gzip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			if tc.encoding != "" {
+				req.Header.Set("Accept-Encoding", tc.encoding)
+			}
+			size := 0
+			serve := func() {
+				w := &counting{h: http.Header{}}
+				h.ServeHTTP(w, req)
+				if w.code != 0 && w.code != http.StatusOK {
+					t.Fatalf("status %d", w.code)
+				}
+				size = max(size, w.n)
+			}
+			serve() // the buffers exist from here on
+			const requests = 50
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for range requests {
+				serve()
+			}
+			runtime.ReadMemStats(&after)
+			perRequest := (after.TotalAlloc - before.TotalAlloc) / requests
+			page := 30 * uint64(len(c.Servers[0].JSON))
+			if perRequest > page/2 {
+				t.Errorf("%d bytes allocated per request of a %d-byte body (entries of %d bytes), want under %d", perRequest, size, len(c.Servers[0].JSON), page/2)
+			}
+		})
+	}
+}
+
+// counting is a ResponseWriter that counts the body's bytes and keeps
+// none of them.
+type counting struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (c *counting) Header() http.Header         { return c.h }
+func (c *counting) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+func (c *counting) WriteHeader(code int)        { c.code = code }

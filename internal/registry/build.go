@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"maps"
@@ -59,9 +60,22 @@ type Builder struct {
 
 // Build is the package's Build, reusing the entries of the last build.
 func (bl *Builder) Build(raw []byte, f *Filter) (*Built, error) {
+	return bl.BuildAccepting(raw, f, nil)
+}
+
+// BuildAccepting is Build for a source whose entries may have passed the
+// checks of a build elsewhere: a server entry that is not among those of
+// this Builder's last build, and that accepted reports by its
+// EntryDigest, is decoded without being checked again (the schemas are
+// most of a build's work and allocation). regsync passes the digests of
+// the records it stored of the source, every one of which a sync
+// checked, so a replica that did not sync the source's last version does
+// not check all of its entries again for an edit of one. A nil accepted
+// accepts nothing.
+func (bl *Builder) BuildAccepting(raw []byte, f *Filter, accepted Accepted) (*Built, error) {
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
-	b, checked, ok := buildEntrywise(raw, f, bl.checked)
+	b, checked, ok := buildEntrywise(raw, f, bl.checked, accepted)
 	if ok {
 		bl.checked = checked
 		return b, nil
@@ -81,6 +95,24 @@ func (bl *Builder) Build(raw []byte, f *Filter) (*Built, error) {
 	b = &Built{Data: data, Index: IndexOf(filtered), Entries: lists, Source: TallyOf(reg)}
 	b.Servers, b.Skills, b.Plugins = Counts(filtered)
 	return b, nil
+}
+
+// Accepted reports whether the server entry whose bytes have the given
+// EntryDigest passed every check of an earlier build.
+type Accepted func(digest [sha256.Size]byte) bool
+
+// EntryDigest is the SHA-256 of an entry's bytes without insignificant
+// white space (json.Compact): the digest of the record regsync stores of
+// the entry.
+func EntryDigest(raw []byte) [sha256.Size]byte { return entryDigest(new(bytes.Buffer), raw) }
+
+// entryDigest is EntryDigest compacting into buf.
+func entryDigest(buf *bytes.Buffer, raw []byte) [sha256.Size]byte {
+	buf.Reset()
+	if err := json.Compact(buf, raw); err != nil {
+		return sha256.Sum256(raw)
+	}
+	return sha256.Sum256(buf.Bytes())
 }
 
 // span is a value's position in a document: raw[start:end].
@@ -104,7 +136,7 @@ type entry struct {
 // (by the digest of their bytes) and returning those it checked now. It
 // reports false for any input it does not accept, which Build then hands
 // to Parse.
-func buildEntrywise(raw []byte, f *Filter, before map[digest]entry) (*Built, map[digest]entry, bool) {
+func buildEntrywise(raw []byte, f *Filter, before map[digest]entry, accepted Accepted) (*Built, map[digest]entry, bool) {
 	s, err := compiledSchemas()
 	if err != nil || len(raw) == 0 || !json.Valid(raw) {
 		return nil, nil, false
@@ -183,7 +215,7 @@ func buildEntrywise(raw []byte, f *Filter, before map[digest]entry) (*Built, map
 	if !ok || len(servers) == 0 {
 		return nil, nil, false
 	}
-	entries, checked := checkServers(raw, servers, s, before)
+	entries, checked := checkServers(raw, servers, s, before, accepted)
 	var names nameMatcher
 	var tags tagMatcher
 	if f != nil {
@@ -221,21 +253,26 @@ func buildEntrywise(raw []byte, f *Filter, before map[digest]entry) (*Built, map
 }
 
 // checkServers checks, decodes and fingerprints every server entry that
-// is not among those checked before, on as many goroutines as there are
-// cores, and returns the entries in order and by the digest of their
-// bytes.
-func checkServers(raw []byte, servers []span, s *schemas, before map[digest]entry) ([]entry, map[digest]entry) {
+// is not among those checked before (decoding only those accepted), on as
+// many goroutines as there are cores, and returns the entries in order
+// and by the digest of their bytes.
+func checkServers(raw []byte, servers []span, s *schemas, before map[digest]entry, accepted Accepted) ([]entry, map[digest]entry) {
 	entries := make([]entry, len(servers))
 	keys := make([]digest, len(servers))
 	workers := min(runtime.GOMAXPROCS(0), len(servers))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			var buf bytes.Buffer
 			for i := w; i < len(servers); i += workers {
 				sp := servers[i]
 				keys[i] = sha256.Sum256(raw[sp.start:sp.end])
 				if e, ok := before[keys[i]]; ok {
 					entries[i] = e
+					continue
+				}
+				if accepted != nil && accepted(entryDigest(&buf, raw[sp.start:sp.end])) {
+					entries[i] = decodeServer(raw, sp)
 					continue
 				}
 				entries[i] = checkServer(raw, sp, s)
@@ -263,6 +300,12 @@ func checkServer(raw []byte, sp span, s *schemas) entry {
 	if server, ok := v.(map[string]any); ok && validateServerExtensions(s.publisher, server, 0) != "" {
 		return entry{}
 	}
+	return decodeServer(raw, sp)
+}
+
+// decodeServer does for one server entry what Parse does for each after
+// the schemas: the typed decoding and the name and description rules.
+func decodeServer(raw []byte, sp span) entry {
 	var server upstreamv0.ServerJSON
 	if json.Unmarshal(raw[sp.start:sp.end], &server) != nil || server.Name == "" || server.Description == "" {
 		return entry{}

@@ -119,7 +119,7 @@ func TestBuildTakesTheEntrywisePathForValidRegistries(t *testing.T) {
 	for _, name := range []string{"snapshot document", "generated", "tagged", "two versions"} {
 		raw := buildInputs(t)[name]
 		for fname, f := range buildFilters {
-			if _, _, ok := buildEntrywise(raw, f, nil); !ok {
+			if _, _, ok := buildEntrywise(raw, f, nil, nil); !ok {
 				t.Errorf("%s/%s: entry-wise path refused a valid registry", name, fname)
 			}
 		}
@@ -213,7 +213,7 @@ func TestBuilderAgreesWithBuild(t *testing.T) {
 // index then shows.
 func TestBuilderReusesCheckedEntries(t *testing.T) {
 	raw := registrytest.Large(3, 0)
-	_, checked, ok := buildEntrywise(raw, nil, nil)
+	_, checked, ok := buildEntrywise(raw, nil, nil, nil)
 	if !ok || len(checked) != 3 {
 		t.Fatalf("first build: ok %v, %d entries", ok, len(checked))
 	}
@@ -223,7 +223,7 @@ func TestBuilderReusesCheckedEntries(t *testing.T) {
 			checked[key] = e
 		}
 	}
-	b, _, ok := buildEntrywise(raw, nil, checked)
+	b, _, ok := buildEntrywise(raw, nil, checked, nil)
 	if _, found := b.Index["io.test/remembered"]; !ok || !found {
 		t.Errorf("the remembered entry was not used: %v", slices.Sorted(maps.Keys(b.Index)))
 	}

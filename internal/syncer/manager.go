@@ -93,6 +93,10 @@ type Manager struct {
 	// are not recorded with its snapshot fails, so the next
 	// one records them.
 	Entries Recorder
+	// Accepted, when set, names a source's entries that earlier syncs
+	// checked and stored (entries.Store.Accepted): a sync does not check
+	// them again, also when another replica ran the syncs before.
+	Accepted func(source string) registry.Accepted
 
 	mu sync.Mutex
 	// memory is what the Manager remembers of each source between syncs.
@@ -392,14 +396,18 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision
 		}
 	}
 	k := m.kept(src.Name)
-	built, err := k.builder.Build(fetched.Raw, src.Filter)
+	var accepted registry.Accepted
+	if m.Accepted != nil {
+		accepted = m.Accepted(src.Name)
+	}
+	built, err := k.builder.BuildAccepting(fetched.Raw, src.Filter, accepted)
 	// A file that a writer had cut short when it was read, and has
 	// changed since, is read again rather than reported invalid.
 	for i := 0; err != nil && i < maxRereads && fetched.Stale(); i++ {
 		if fetched, err = m.fetcher.Fetch(ctx, src); err != nil {
 			return nil, fetchError(err)
 		}
-		built, err = k.builder.Build(fetched.Raw, src.Filter)
+		built, err = k.builder.BuildAccepting(fetched.Raw, src.Filter, accepted)
 	}
 	if err != nil {
 		return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -742,5 +744,25 @@ func TestAnEditSyncReadsTheSnapshotsDescriptionOnce(t *testing.T) {
 	}
 	if len(res.Diff.Updated) != 1 {
 		t.Errorf("diff %+v, want one server updated", res.Diff)
+	}
+}
+
+// A sync asks the entries main wires in (Manager.Accepted) which of the
+// source's entries were checked and stored before, and does not check
+// those again: here it accepts every one, asked about each server entry.
+func TestSyncTakesTheEntriesStoredBeforeAsChecked(t *testing.T) {
+	m := newTestManager(&fakeFetcher{raw: validRegistry}, &memSnapshots{data: map[string][]byte{}})
+	var sources []string
+	var asked atomic.Int64 // from every core the build checks on
+	m.Accepted = func(source string) registry.Accepted {
+		sources = append(sources, source)
+		return func([sha256.Size]byte) bool { asked.Add(1); return true }
+	}
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}}
+	if _, serr := m.PerformSync(context.Background(), src, Decision{}, ""); serr != nil {
+		t.Fatal(serr)
+	}
+	if !slices.Equal(sources, []string{"src"}) || asked.Load() != 2 {
+		t.Errorf("accepted entries asked of sources %v, about %d entries; want src's, about its 2", sources, asked.Load())
 	}
 }

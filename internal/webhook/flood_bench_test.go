@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	bursts "github.com/regsync/regsync/internal/burst"
 	"github.com/regsync/regsync/internal/config"
 )
 
@@ -25,7 +27,8 @@ import (
 // meanwhile.
 func BenchmarkSlowBodyFloodHeap(b *testing.B) {
 	r, _, body := newBenchReceiver(b)
-	srv := httptest.NewServer(r)
+	// Memory is returned as serve returns it.
+	srv := httptest.NewServer(bursts.New(debug.FreeOSMemory).Handler(r))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	const conns = 200

@@ -69,9 +69,6 @@ type Options struct {
 	// PublishTimeout bounds storing the triggers of one delivery
 	// (DefaultPublishTimeout when not positive).
 	PublishTimeout time.Duration
-	// ReturnMemory, when set, is called when a burst has drained (see
-	// Receiver.ServeHTTP): main's one memory policy.
-	ReturnMemory func()
 }
 
 func (o Options) withDefaults() Options {
@@ -110,15 +107,7 @@ type Receiver struct {
 	// clock times unverified bodies against minRate (tests replace both).
 	clock   clock
 	minRate minRate
-
-	// inFlight counts the requests being handled, and sinceReturn those
-	// handled since memory was last returned (see ServeHTTP).
-	inFlight, sinceReturn atomic.Int64
 }
-
-// burstSize is how many requests make a burst whose memory is returned to
-// the operating system once it has drained.
-const burstSize = 1000
 
 // Bound of the delivery lines: deliveryLogBurst lines of each level per
 // deliveryLogPeriod, then a count of those left out.
@@ -194,30 +183,14 @@ func (d *delivery) ignore(why string) *delivery {
 // ServeHTTP handles POST /webhooks/<provider>.
 //
 // A burst of deliveries leaves tens of kilobytes of garbage per request
-// (headers, bodies, events, the JetStream round trips) and, once it has
-// drained, no allocation to set off the collection that would let the
-// runtime give that memory back: the process stayed at its peak for
-// minutes. So when the last request in flight ends and at least burstSize
-// were handled since, its answer is sent and Options.ReturnMemory is
-// called.
+// (headers, bodies, events, the JetStream round trips); serve counts the
+// requests with a burst.Tracker, which returns that memory once the burst
+// has passed.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.inFlight.Add(1)
 	start := time.Now()
 	d := r.handle(w, req)
 	writeAnswer(w, d)
 	r.log(req, d, time.Since(start))
-	r.sinceReturn.Add(1)
-	if r.inFlight.Add(-1) > 0 {
-		return
-	}
-	if r.opts.ReturnMemory == nil {
-		return
-	}
-	if n := r.sinceReturn.Load(); n >= burstSize && r.sinceReturn.CompareAndSwap(n, 0) {
-		// The answer goes out first; the sender does not wait for this.
-		http.NewResponseController(w).Flush()
-		r.opts.ReturnMemory()
-	}
 }
 
 // inbound is a delivery on its way through the steps of handle: what one

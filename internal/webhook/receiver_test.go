@@ -9,12 +9,12 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/regsync/regsync/events"
+	bursts "github.com/regsync/regsync/internal/burst"
 	"github.com/regsync/regsync/internal/config"
 )
 
@@ -435,47 +435,10 @@ func TestSourceSecretEnablesItsReceiverOnly(t *testing.T) {
 	}
 }
 
-func TestReceiverReturnsMemoryOnceABurstHasDrained(t *testing.T) {
-	hooks := config.Webhooks{GitHub: config.WebhookSecret{SecretFile: writeSecret(t, t.TempDir(), "gh", githubSecret)}}
-	var returns atomic.Int64
-	r := New(&encodingPublisher{}, hooks, helloSources, Options{RatePerSecond: -1, ReturnMemory: func() { returns.Add(1) }}, nil)
-	body := samplePush()
-	burst := func(first, n int) {
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Go(func() {
-				for i := range next {
-					if code := deliver(r, body, fmt.Sprintf("72d3162e-cc78-11e3-81ab-%012d", i)); code != http.StatusAccepted {
-						t.Errorf("status %d", code)
-					}
-				}
-			})
-		}
-		for i := first; i < first+n; i++ {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-	}
-
-	burst(0, burstSize-1)
-	if n := returns.Load(); n != 0 {
-		t.Fatalf("memory returned %d times after %d requests, fewer than a burst", n, burstSize-1)
-	}
-	burst(burstSize-1, 1)
-	if n := returns.Load(); n != 1 {
-		t.Fatalf("memory returned %d times once %d requests drained, want once", n, burstSize)
-	}
-	burst(burstSize, 10)
-	if n := returns.Load(); n != 1 {
-		t.Errorf("memory returned %d times, want no more for 10 requests after the burst", n)
-	}
-}
-
-// The receiver never decides on its own to collect garbage: without the
-// hook main injects, a drained burst forces no collection.
-func TestReceiverWithoutAMemoryHookForcesNoCollection(t *testing.T) {
+// The receiver never decides on its own to collect garbage: serve's
+// burst.Tracker returns memory once a burst has passed, and a burst that
+// drains forces no collection without it.
+func TestReceiverForcesNoCollection(t *testing.T) {
 	hooks := config.Webhooks{GitHub: config.WebhookSecret{SecretFile: writeSecret(t, t.TempDir(), "gh", githubSecret)}}
 	r := New(&encodingPublisher{}, hooks, helloSources, Options{RatePerSecond: -1}, nil)
 	body := samplePush()
@@ -485,7 +448,7 @@ func TestReceiverWithoutAMemoryHookForcesNoCollection(t *testing.T) {
 		return ms.NumForcedGC
 	}
 	before := forced()
-	for i := range burstSize {
+	for i := range bursts.Size {
 		if code := deliver(r, body, fmt.Sprintf("72d3162e-cc78-11e3-81ab-%012d", i)); code != http.StatusAccepted {
 			t.Fatalf("status %d", code)
 		}

@@ -476,6 +476,37 @@ func metaOf(r *Record) meta {
 	return meta{digest: r.Digest, publishedAt: r.PublishedAt, updatedAt: r.UpdatedAt, deleted: r.Deleted, generation: r.Generation}
 }
 
+// Accepted reports the server entries of a source that syncs stored, by
+// their registry.EntryDigest, from what the store keeps of the source
+// (its own syncs', or Follow's): each passed the checks of the sync that
+// stored it, so the next sync of the source need not check it again
+// (registry.Builder.BuildAccepting). The digests are gathered when first
+// asked for; nothing is read from the bucket, and a source the store
+// keeps nothing of accepts nothing.
+func (s *Store) Accepted(source string) registry.Accepted {
+	digests := sync.OnceValue(func() map[[sha256.Size]byte]bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		st := s.sources[source]
+		if st == nil {
+			return nil
+		}
+		servers := source + "." + KindServer + "."
+		out := make(map[[sha256.Size]byte]bool, len(st.records))
+		for key, m := range st.records {
+			var d [sha256.Size]byte
+			if m.deleted || !strings.HasPrefix(key, servers) || hex.DecodedLen(len(m.digest)) != len(d) {
+				continue
+			}
+			if _, err := hex.Decode(d[:], []byte(m.digest)); err == nil {
+				out[d] = true
+			}
+		}
+		return out
+	})
+	return func(d [sha256.Size]byte) bool { return digests()[d] }
+}
+
 // Forget drops what is remembered of a source (a removed one).
 func (s *Store) Forget(source string) {
 	s.mu.Lock()
@@ -682,7 +713,7 @@ func identify(source, kind string, raw []byte) (identity, error) {
 	case kind != KindServer && f.Namespace == "":
 		return id, fmt.Errorf("%s %s without a namespace", kind, f.Name)
 	}
-	sum := sha256.Sum256(compact(raw))
+	sum := registry.EntryDigest(raw)
 	id.digest = hex.EncodeToString(sum[:])
 	id.key = Key(source, kind, id.entryName(), f.Version)
 	return id, nil
@@ -693,14 +724,4 @@ func (id identity) entryName() string {
 		return id.name
 	}
 	return id.namespace + "/" + id.name
-}
-
-// compact returns raw without insignificant white space; raw is valid
-// JSON (a snapshot's entry).
-func compact(raw []byte) []byte {
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return raw
-	}
-	return b.Bytes()
 }

@@ -520,3 +520,40 @@ func TestAWrittenBatchHoldsNoneOfTheSnapshot(t *testing.T) {
 		t.Errorf("record %+v", r)
 	}
 }
+
+// A store accepts the server entries that syncs stored of a source, by
+// the digest of their compacted bytes however they are spaced, and
+// nothing else: not a removed version, not a skill, not another source.
+func TestAcceptedNamesTheStoredServerEntries(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := f.store(&at)
+	v1, v2 := server("io.example/a", "1.0.0", "one"), server("io.example/a", "2.0.0", "two")
+	skill := `{"namespace":"io.example","name":"sk","version":"1.0.0"}`
+	if got := s.Accepted("src")(registry.EntryDigest([]byte(v2))); got {
+		t.Fatal("an entry accepted before any sync")
+	}
+	write(t, s, "src", snapshot([]string{v1, v2}, skill), "rev-1")
+	write(t, s, "src", snapshot([]string{v2}, skill), "rev-2")
+
+	accepted := s.Accepted("src")
+	spaced := strings.ReplaceAll(v2, ",", ",\n  ")
+	for _, tc := range []struct {
+		what  string
+		entry string
+		want  bool
+	}{
+		{"stored server", v2, true},
+		{"stored server, spaced", spaced, true},
+		{"removed version", v1, false},
+		{"skill", skill, false},
+		{"server never stored", server("io.example/b", "1.0.0", "b"), false},
+	} {
+		if got := accepted(registry.EntryDigest([]byte(tc.entry))); got != tc.want {
+			t.Errorf("%s: accepted %v, want %v", tc.what, got, tc.want)
+		}
+	}
+	if s.Accepted("other")(registry.EntryDigest([]byte(v2))) {
+		t.Error("another source's entry accepted")
+	}
+}
