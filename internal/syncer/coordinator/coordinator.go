@@ -364,7 +364,8 @@ func (c *Coordinator) keepAlive(ctx context.Context) {
 // watchLeases ends the pause of a batch that waits for a lease held by
 // another replica the moment that replica lets the lease go (its delete in
 // regsync_locks), so a trigger that arrived meanwhile is synced at once
-// instead of after the pause. The lease's own look every pollInterval stays
+// instead of after the pause, and tells the leases of every release, so
+// that the next sync takes a lease let go in one request (Leases.Saw). The lease's own look every pollInterval stays
 // for a holder that died: its lease expires without a word.
 func (c *Coordinator) watchLeases(ctx context.Context, w jetstream.KeyWatcher) {
 	if w == nil {
@@ -389,7 +390,11 @@ func (c *Coordinator) watchLeases(ctx context.Context, w jetstream.KeyWatcher) {
 			if !ok {
 				return
 			}
-			if e != nil && e.Operation() != jetstream.KeyValuePut {
+			if e == nil {
+				continue
+			}
+			c.leases.Saw(e)
+			if e.Operation() != jetstream.KeyValuePut {
 				c.queues.leaseFreed(e.Key())
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -400,4 +401,39 @@ func (h *harness) startHungReplica(t *testing.T, name string, srcs []config.Sour
 		t.Fatalf("%s never started the sync", name)
 	}
 	return nc, res, id
+}
+
+// countRequests counts, from now on, the requests (messages that ask for
+// a reply, but for a consumer's deliveries, whose reply is their ack)
+// whose subject contains part, sent by any connection to the harness's
+// server. The count it returns covers every request answered before it is
+// called: the server hands a request to this subscription before it
+// answers it, and the flush waits for what it handed over.
+func (h *harness) countRequests(t *testing.T, part string) func() int {
+	t.Helper()
+	var mu sync.Mutex
+	n := 0
+	sub, err := h.nc.Subscribe(">", func(m *nats.Msg) {
+		if m.Reply != "" && !strings.HasPrefix(m.Reply, "$JS.ACK.") && strings.Contains(m.Subject, part) {
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return func() int {
+		t.Helper()
+		if err := h.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
 }

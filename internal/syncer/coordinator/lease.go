@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,14 @@ type Leases struct {
 	// answer (a leader election) costs seconds, not the sync timeout.
 	call   time.Duration
 	logger *slog.Logger
+
+	// freed holds, for each key whose last change seen on the bucket's
+	// watch was a release (a delete, or a purge), the revision of that
+	// release: the lease is taken by an update over it, one request,
+	// where a create finds the release's marker and needs three (the
+	// create, a read, an update).
+	mu    sync.Mutex
+	freed map[string]uint64
 }
 
 // NewLeases returns Leases for holder on a bucket created with TTL ttl.
@@ -50,7 +59,30 @@ func NewLeases(kv jetstream.KeyValue, holder string, ttl time.Duration) *Leases 
 	return &Leases{
 		kv: kv, holder: holder, instance: newToken(), started: time.Now(),
 		ttl: ttl, call: CallTimeout(ttl), logger: slog.New(slog.DiscardHandler),
+		freed: make(map[string]uint64),
 	}
+}
+
+// Saw notes a change of the bucket seen on its watch: a release is
+// remembered until the key is written again.
+func (l *Leases) Saw(e jetstream.KeyValueEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e.Operation() == jetstream.KeyValuePut {
+		delete(l.freed, e.Key())
+		return
+	}
+	l.freed[e.Key()] = e.Revision()
+}
+
+// released returns the revision of the key's last release seen, and
+// forgets it: whatever a try over it finds, the release is past.
+func (l *Leases) released(key string) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rev, ok := l.freed[key]
+	delete(l.freed, key)
+	return rev, ok
 }
 
 // CallTimeout is how long one JetStream request may take when leases live
@@ -108,6 +140,14 @@ func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) 
 	value, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
+	}
+	// A lease seen let go is taken over its release. When that fails (it
+	// was taken since, or the answer was lost), the create below decides,
+	// with the same token, so an update stored unanswered is known as ours.
+	if rev, ok := l.released(source); ok {
+		if rev, err := l.kv.Update(call, source, value, rev); err == nil {
+			return l.held(source, rec.Token, rev), nil
+		}
 	}
 	rev, err := l.kv.Create(call, source, value)
 	if err == nil {
