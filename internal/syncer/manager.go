@@ -197,30 +197,36 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 			ConditionSyncSuccessful, ConditionReasonConfigInvalid)}
 	}
 
-	var snapshot *writer.Info
-	if st.Phase == state.PhaseComplete {
-		snapshot = m.intact(ctx, src.Name, st)
-	}
-	stateNeeded := snapshot == nil ||
-		// A manual request is the one way to have a snapshot's content
-		// checked: reading it back costs its size, so other triggers
-		// check its description only.
-		t.Manual && !m.SnapshotReadable(ctx, src.Name, st)
 	filterChanged := st.LastAppliedFilterHash != "" && registry.FilterHash(src.Filter) != st.LastAppliedFilterHash
 	upToDate := ReasonUpToDateNoPolicy
 	if st.SyncSchedule != "" {
 		upToDate = ReasonUpToDateWithPolicy
 	}
-
-	if !stateNeeded && !t.Manual && !filterChanged && !intervalDue && !t.Changed {
-		return Decision{Reason: upToDate}
+	// Whether the source is read whatever the snapshot: then the snapshot
+	// is checked while the source is read, not before.
+	readAnyway := (t.Manual || filterChanged || intervalDue || t.Changed) &&
+		(t.OnlyRevision == "" || t.OnlyRevision != st.Revision || filterChanged || t.Manual)
+	var (
+		fetched *sources.Fetched
+		serr    *Error
+		wg      sync.WaitGroup
+	)
+	if readAnyway {
+		wg.Go(func() { fetched, serr = m.read(ctx, src, st, t.Revision) })
 	}
-	// Cheap check first: every trigger already saw the synced revision.
-	if t.OnlyRevision != "" && t.OnlyRevision == st.Revision && !stateNeeded && !filterChanged && !t.Manual {
-		return Decision{Reason: upToDate}
-	}
+	snapshot, stateNeeded := m.snapshotState(ctx, src.Name, st, t.Manual)
+	wg.Wait()
 
-	fetched, serr := m.read(ctx, src, st, t.Revision)
+	if !readAnyway {
+		if !stateNeeded && !t.Manual && !filterChanged && !intervalDue && !t.Changed {
+			return Decision{Reason: upToDate}
+		}
+		// Cheap check first: every trigger already saw the synced revision.
+		if t.OnlyRevision != "" && t.OnlyRevision == st.Revision && !stateNeeded && !filterChanged && !t.Manual {
+			return Decision{Reason: upToDate}
+		}
+		fetched, serr = m.read(ctx, src, st, t.Revision)
+	}
 	if serr != nil {
 		return Decision{Reason: ReasonErrorCheckingChanges, Err: serr, Read: true}
 	}
@@ -248,6 +254,19 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 		return Decision{Reason: reason, Read: true}
 	}
 	return Decision{Reason: reason, Fetched: fetched, Read: true, snapshot: snapshot}
+}
+
+// snapshotState returns the description of the stored snapshot of a
+// source when it is intact, and whether the source must be synced again
+// to have one: there is none intact, or a manual request (the one way to
+// have a snapshot's content checked: reading it back costs its size, so
+// other triggers check its description only) found it unreadable.
+func (m *Manager) snapshotState(ctx context.Context, source string, st *state.Status, manual bool) (*writer.Info, bool) {
+	var snapshot *writer.Info
+	if st.Phase == state.PhaseComplete {
+		snapshot = m.intact(ctx, source, st)
+	}
+	return snapshot, snapshot == nil || manual && !m.SnapshotReadable(ctx, source, st)
 }
 
 // read fetches the source for a decision. When the triggers announced a
