@@ -400,8 +400,32 @@ func (m *Manager) SnapshotReadable(ctx context.Context, source string, st *state
 // snapshot in place. Data that fails validation is fetched again when it
 // is stale (a file changed since it was read), up to maxRereads times.
 // resultID is the id its result will be given; the commit of its
-// per-entry records carries it.
+// per-entry records carries it. It is Prepare, then Store.
 func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision, resultID string) (*Result, *Error) {
+	p, serr := m.Prepare(ctx, src, d)
+	if serr != nil {
+		return nil, serr
+	}
+	return m.Store(ctx, p, resultID)
+}
+
+// Prepared is a sync that read and built what it stores and read what it
+// compares with, and has written nothing yet.
+type Prepared struct {
+	src   config.Source
+	k     *kept
+	built *registry.Built
+	index []byte
+	r     *Result
+	batch *entries.Batch
+}
+
+// Prepare is the part of PerformSync that writes nothing: it fetches
+// (unless the decision d fetched), validates, filters and builds the
+// source, and reads what the sync compares with (the previous snapshot's
+// index, the source's stored entries). A sync's start can be recorded
+// while it runs.
+func (m *Manager) Prepare(ctx context.Context, src config.Source, d Decision) (*Prepared, *Error) {
 	fetched := d.Fetched
 	if fetched == nil {
 		var err error
@@ -440,7 +464,6 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision
 		PluginCount: built.Plugins,
 		FilterHash:  registry.FilterHash(src.Filter),
 		Diff:        registry.CompareIndex(previous, built.Index),
-		resultID:    resultID,
 	}
 	var batch *entries.Batch
 	if m.Entries != nil {
@@ -455,6 +478,14 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision
 			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 		}
 	}
+	return &Prepared{src: src, k: k, built: built, index: index, r: r, batch: batch}, nil
+}
+
+// Store is the part of PerformSync that writes: it stores the snapshot
+// prepared and records its entries, whose commit will name resultID.
+func (m *Manager) Store(ctx context.Context, p *Prepared, resultID string) (*Result, *Error) {
+	src, k, built, index, r, batch := p.src, p.k, p.built, p.index, p.r, p.batch
+	r.resultID = resultID
 	// The records are written while the snapshot is stored: they are not
 	// the source's data until the commit, written once the outcome is
 	// recorded, and a sync that fails or stops before it leaves them
