@@ -455,7 +455,25 @@ func (m *Manager) Prepare(ctx context.Context, src config.Source, d Decision) (*
 	if err != nil {
 		return nil, newError("Indexing failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
-	previous := m.previous(ctx, src.Name, k, d.snapshot)
+	// What the sync compares with, the previous snapshot's index and the
+	// source's stored entries, is read at the same time.
+	var previous registry.Index
+	var wg sync.WaitGroup
+	wg.Go(func() { previous = m.previous(ctx, src.Name, k, d.snapshot) })
+	var batch *entries.Batch
+	if m.Entries != nil {
+		// Reading the records of a source costs about its snapshot's size.
+		call, cancel := m.call(ctx, len(built.Data))
+		batch, err = m.Entries.Prepare(call, src.Name, built.Entries)
+		cancel()
+	}
+	wg.Wait()
+	if errors.Is(err, entries.ErrConflict) {
+		return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
+	}
+	if err != nil {
+		return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
+	}
 	r := &Result{
 		Hash:        fetched.Hash,
 		Revision:    fetched.Revision,
@@ -464,19 +482,6 @@ func (m *Manager) Prepare(ctx context.Context, src config.Source, d Decision) (*
 		PluginCount: built.Plugins,
 		FilterHash:  registry.FilterHash(src.Filter),
 		Diff:        registry.CompareIndex(previous, built.Index),
-	}
-	var batch *entries.Batch
-	if m.Entries != nil {
-		// Reading the records of a source costs about its snapshot's size.
-		call, cancel := m.call(ctx, len(built.Data))
-		batch, err = m.Entries.Prepare(call, src.Name, built.Entries)
-		cancel()
-		if errors.Is(err, entries.ErrConflict) {
-			return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
-		}
-		if err != nil {
-			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
-		}
 	}
 	return &Prepared{src: src, k: k, built: built, index: index, r: r, batch: batch}, nil
 }
