@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -403,37 +404,46 @@ func (h *harness) startHungReplica(t *testing.T, name string, srcs []config.Sour
 	return nc, res, id
 }
 
-// countRequests counts, from now on, the requests (messages that ask for
-// a reply, but for a consumer's deliveries, whose reply is their ack)
-// whose subject contains part, sent by any connection to the harness's
-// server. The count it returns covers every request answered before it is
-// called: the server hands a request to this subscription before it
-// answers it, and the flush waits for what it handed over.
-func (h *harness) countRequests(t *testing.T, part string) func() int {
+// requests records, from now on, the subjects of the requests (messages
+// that ask for a reply, but for a consumer's deliveries, whose reply is
+// their ack) that match, sent by any connection to the harness's server.
+// What it returns covers every request answered before it is called: the
+// server hands a request to this subscription before it answers it, and
+// the flush waits for what it handed over.
+func (h *harness) requests(t *testing.T, match func(subject string) bool) func() []string {
 	t.Helper()
-	var mu sync.Mutex
-	n := 0
-	sub, err := h.nc.Subscribe(">", func(m *nats.Msg) {
-		if m.Reply != "" && !strings.HasPrefix(m.Reply, "$JS.ACK.") && strings.Contains(m.Subject, part) {
-			mu.Lock()
-			n++
-			mu.Unlock()
-		}
-	})
+	sub, err := h.nc.SubscribeSync(">")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	return func() int {
+	var seen []string
+	return func() []string {
 		t.Helper()
 		if err := h.nc.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		return n
+		for {
+			n, _, err := sub.Pending()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return slices.Clone(seen)
+			}
+			m, err := sub.NextMsg(testsupport.Patience)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Reply != "" && !strings.HasPrefix(m.Reply, "$JS.ACK.") && match(m.Subject) {
+				seen = append(seen, m.Subject)
+			}
+		}
 	}
 }

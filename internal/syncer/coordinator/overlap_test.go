@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
+	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/testsupport"
@@ -70,5 +72,128 @@ func TestASyncsStartIsWrittenWhileItsEntriesAreRead(t *testing.T) {
 	}
 	if st := h.getStatus("local"); st.Phase != state.PhaseComplete {
 		t.Errorf("status %s, want %s", st.Phase, state.PhaseComplete)
+	}
+}
+
+// replica runs a coordinator of its own (its own Manager and record
+// store, as another process would have) until stop is called.
+func (h *harness) replica(t *testing.T, name string, srcs []config.Source) (c *Coordinator, stop func()) {
+	t.Helper()
+	logger := testsupport.Logger(t)
+	mgr := syncer.NewManager(&sources.Fetcher{}, h.snapshots, logger)
+	mgr.Entries = entries.New(h.js, h.h.Entries, time.Hour)
+	c = New(h.h, mgr, h.status, srcs, Options{Workers: 1, LeaseTTL: h.leaseTTL, SyncTimeout: 30 * time.Second, Holder: name, Logger: logger})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("replica %s: %v", name, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	testsupport.Eventually(t, "replica "+name+" consuming triggers", func() bool { return c.Ready() == nil })
+	return c, stop
+}
+
+// releases follows the releases of a source's lease: each receive is
+// the next one.
+func (h *harness) releases(t *testing.T, source string) <-chan struct{} {
+	t.Helper()
+	w, err := h.h.Locks.Watch(context.Background(), source, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); _ = w.Stop() })
+	go func() {
+		for e := range w.Updates() {
+			if e == nil || e.Operation() == jetstream.KeyValuePut {
+				continue
+			}
+			select {
+			case released <- struct{}{}:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return released
+}
+
+// released waits for the next release of a lease.
+func released(t *testing.T, releases <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-releases:
+	case <-time.After(testsupport.Patience):
+		t.Fatal("the lease was not let go")
+	}
+}
+
+// syncRequest says whether a subject is a request that a sync makes: to
+// the buckets, object stores and streams, not the consumer's own pulls
+// and looks (whose number depends on timing) nor a trigger.
+func syncRequest(subject string) bool {
+	switch {
+	case strings.HasPrefix(subject, "$JS.API.CONSUMER.MSG.NEXT."), strings.HasPrefix(subject, "$JS.API.CONSUMER.INFO."):
+		return false
+	}
+	for _, prefix := range []string{"$KV.", "$O.", "$JS.API.", "$JS.ACK.", "regsync.result."} {
+		if strings.HasPrefix(subject, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// The requests of an edit's sync on a replica other than the one that
+// made the last sync (the usual case with replicas sharing the consumer),
+// from the trigger to the lease's release. Each is a JetStream round
+// trip, most of them one after the other: this number is the sync's
+// latency against an external nats-server, kept from growing unnoticed.
+func TestTheRequestsOfAnEditSync(t *testing.T) {
+	// Leases long enough that no renewal falls within the sync.
+	h := newHarnessTTL(t, time.Minute)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha, beta)
+	srcs := []config.Source{fileSource("local", path, nil)}
+	res := h.results("local")
+	releases := h.releases(t, "local")
+	_, stop := h.replica(t, "a", srcs)
+	h.request("local")
+	res.completed()
+	released(t, releases)
+	stop()
+
+	// b has answered a request of its own, so it saw the lease let go as
+	// a replica that keeps running does, but it has not synced the source.
+	b, _ := h.replica(t, "b", srcs)
+	h.request("local")
+	res.skipped()
+	released(t, releases)
+	testsupport.Eventually(t, "b seeing the lease let go", func() bool {
+		b.leases.mu.Lock()
+		defer b.leases.mu.Unlock()
+		_, ok := b.leases.freed["local"]
+		return ok
+	})
+
+	writeRegistry(t, path, alpha, server{"io.example/beta", "Beta server, edited", []string{"web"}})
+	requests := h.requests(t, syncRequest)
+	h.changed("local", "")
+	if c := res.completed(); len(c.Diff.Updated) != 1 {
+		t.Fatalf("diff %+v, want one server updated", c.Diff)
+	}
+	released(t, releases)
+	got := requests()
+	const want = 26
+	if len(got) != want {
+		t.Errorf("an edit's sync made %d requests, want %d:\n%s", len(got), want, strings.Join(got, "\n"))
 	}
 }
