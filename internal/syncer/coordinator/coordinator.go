@@ -365,8 +365,9 @@ func (c *Coordinator) keepAlive(ctx context.Context) {
 // another replica the moment that replica lets the lease go (its delete in
 // regsync_locks), so a trigger that arrived meanwhile is synced at once
 // instead of after the pause, and tells the leases of every release, so
-// that the next sync takes a lease let go in one request (Leases.Saw). The lease's own look every pollInterval stays
-// for a holder that died: its lease expires without a word.
+// that the next sync takes a lease let go in one request (Leases.Saw). The
+// lease's own look every pollInterval stays for a holder that died: its
+// lease expires without a word.
 func (c *Coordinator) watchLeases(ctx context.Context, w jetstream.KeyWatcher) {
 	if w == nil {
 		b := retry.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,

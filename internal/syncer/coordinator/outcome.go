@@ -142,7 +142,6 @@ func (c *Coordinator) perform(ctx context.Context, o outcome, d *syncer.Decision
 	p, serr := c.mgr.Prepare(ctx, o.src, *d)
 	wg.Wait()
 	if err != nil {
-		c.mgr.Release(d)
 		return err
 	}
 	var res *syncer.Result
