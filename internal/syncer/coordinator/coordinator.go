@@ -121,7 +121,7 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		opts.Source = h.Publisher.Source(events.ProducerCoordinator)
 	}
 	leases := NewLeases(h.Locks, opts.Holder, opts.LeaseTTL)
-	leases.logger = opts.Logger
+	leases.logger, leases.js = opts.Logger, h.JS
 	c := &Coordinator{
 		h:      h,
 		mgr:    mgr,

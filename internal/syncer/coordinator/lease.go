@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/internal/jserr"
@@ -52,6 +53,9 @@ type Leases struct {
 	// create, a read, an update).
 	mu    sync.Mutex
 	freed map[string]uint64
+	// js, when set, writes the releases (see release), so that this
+	// replica knows the revision of its own without waiting for the watch.
+	js jetstream.JetStream
 }
 
 // NewLeases returns Leases for holder on a bucket created with TTL ttl.
@@ -267,7 +271,7 @@ func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 func (l *Lease) Release(ctx context.Context) error {
 	call, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.leases.call)
 	defer cancel()
-	err := l.leases.kv.Delete(call, l.source, jetstream.LastRevision(l.rev))
+	err := l.leases.release(call, l.source, l.rev)
 	if jserr.IsConflict(err) {
 		entry, gerr := l.leases.kv.Get(call, l.source)
 		if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
@@ -280,10 +284,39 @@ func (l *Lease) Release(ctx context.Context) error {
 		if json.Unmarshal(entry.Value(), &rec) != nil || rec.Holder != l.leases.holder {
 			return fmt.Errorf("release lease on %s: it was taken over by %q", l.source, rec.Holder)
 		}
-		err = l.leases.kv.Delete(call, l.source, jetstream.LastRevision(entry.Revision()))
+		err = l.leases.release(call, l.source, entry.Revision())
 	}
 	if err != nil {
 		return fmt.Errorf("release lease on %s: %w", l.source, err)
 	}
 	return nil
 }
+
+// release deletes a key's lease, held at revision rev, only over that
+// revision. With js set it writes the bucket's delete marker itself (the
+// message of the key's subject with KV-Operation DEL that the bucket's
+// Delete writes), whose acknowledgement gives the release's revision:
+// this replica then takes the lease again in one request (TryAcquire)
+// without waiting for the watch to tell it of its own release.
+func (l *Leases) release(ctx context.Context, key string, rev uint64) error {
+	if l.js == nil {
+		return l.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	}
+	msg := nats.NewMsg("$KV." + l.kv.Bucket() + "." + key)
+	msg.Header.Set(kvOperation, kvDelete)
+	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev))
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.freed[key] = ack.Sequence
+	return nil
+}
+
+// The header by which a key-value bucket's message says it deletes its
+// key (nats.go's jetstream.KeyValue writes and reads it).
+const (
+	kvOperation = "KV-Operation"
+	kvDelete    = "DEL"
+)

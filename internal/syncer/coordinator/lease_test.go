@@ -324,3 +324,42 @@ func TestALeaseLetGoIsTakenInOneRequest(t *testing.T) {
 		}
 	})
 }
+
+// A lease this replica let go is taken again in one request at once,
+// before the bucket's watch tells of the release: the release's revision
+// is known from its own acknowledgement.
+func TestALeaseLetGoByThisReplicaIsTakenAgainInOneRequest(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	a := NewLeases(h.h.Locks, "a", h.leaseTTL)
+	a.js = h.js
+	locks := h.requests(t, func(subject string) bool { return strings.Contains(subject, "regsync_locks.src") })
+	for range 2 {
+		lease, err := a.TryAcquire(ctx, "src")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lease.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(locks())
+	lease, err := a.TryAcquire(ctx, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(locks()) - before; n != 1 {
+		t.Errorf("taking a lease this replica let go took %d requests, want 1", n)
+	}
+	// The release is the bucket's own delete: a reader finds no lease.
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.h.Locks.Get(ctx, "src"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("lease read after its release: %v, want not found", err)
+	}
+	b := NewLeases(h.h.Locks, "b", h.leaseTTL)
+	if _, err := b.TryAcquire(ctx, "src"); err != nil {
+		t.Errorf("another replica cannot take the lease let go: %v", err)
+	}
+}
