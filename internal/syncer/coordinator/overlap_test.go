@@ -12,12 +12,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/sources"
 	"github.com/regsync/regsync/internal/syncer"
 	"github.com/regsync/regsync/internal/syncer/entries"
 	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/syncer/writer"
 	"github.com/regsync/regsync/internal/testsupport"
 )
 
@@ -77,12 +79,18 @@ func TestASyncsStartIsWrittenWhileItsEntriesAreRead(t *testing.T) {
 
 // replica runs a coordinator of its own (its own Manager and record
 // store, as another process would have) until stop is called.
-func (h *harness) replica(t *testing.T, name string, srcs []config.Source) (c *Coordinator, stop func()) {
+func (h *harness) replica(t testing.TB, name string, srcs []config.Source) (c *Coordinator, stop func()) {
+	t.Helper()
+	return h.replicaOn(t, h.h, h.js, name, srcs)
+}
+
+// replicaOn is replica on a connection of its own (hh, js).
+func (h *harness) replicaOn(t testing.TB, hh *bus.Handles, js jetstream.JetStream, name string, srcs []config.Source) (c *Coordinator, stop func()) {
 	t.Helper()
 	logger := testsupport.Logger(t)
-	mgr := syncer.NewManager(&sources.Fetcher{}, h.snapshots, logger)
-	mgr.Entries = entries.New(h.js, h.h.Entries, time.Hour)
-	c = New(h.h, mgr, h.status, srcs, Options{Workers: 1, LeaseTTL: h.leaseTTL, SyncTimeout: 30 * time.Second, Holder: name, Logger: logger})
+	mgr := syncer.NewManager(&sources.Fetcher{}, writer.New(hh.Data), logger)
+	mgr.Entries = entries.New(js, hh.Entries, time.Hour)
+	c = New(hh, mgr, state.NewStore(hh.Status, logger), srcs, Options{Workers: 1, LeaseTTL: h.leaseTTL, SyncTimeout: 30 * time.Second, Holder: name, Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
