@@ -151,6 +151,9 @@ type Trigger struct {
 	// synced one be answered without reading the source: with any other
 	// trigger in the batch, the data may be newer than the status.
 	OnlyRevision string
+	// Described is the stored snapshot's description as read ahead of the
+	// decision under the same lease (Describe); nil: the decision reads it.
+	Described *Described
 }
 
 // Decision is what ShouldSync decided.
@@ -171,6 +174,23 @@ type Decision struct {
 	// decision found intact, nil when it read none: the sync, under the
 	// same lease, diffs against it without reading it again.
 	snapshot *writer.Info
+}
+
+// Described is the description of a source's stored snapshot, or why it
+// could not be read, read ahead of a decision (Describe).
+type Described struct {
+	info writer.Info
+	err  error
+}
+
+// Describe reads the description of a source's stored snapshot for a
+// decision made under the same lease (Trigger.Described): only the
+// lease's holder stores a snapshot, so it can be read while the status is.
+func (m *Manager) Describe(ctx context.Context, source string) *Described {
+	call, cancel := m.call(ctx, 0)
+	defer cancel()
+	info, err := m.snapshots.Info(call, source)
+	return &Described{info: info, err: err}
 }
 
 // ShouldSync decides whether a source is synced for a batch of triggers,
@@ -214,7 +234,7 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 	if readAnyway {
 		wg.Go(func() { fetched, serr = m.read(ctx, src, st, t.Revision) })
 	}
-	snapshot, stateNeeded := m.snapshotState(ctx, src.Name, st, t.Manual)
+	snapshot, stateNeeded := m.snapshotState(ctx, src.Name, st, t.Manual, t.Described)
 	wg.Wait()
 
 	if !readAnyway {
@@ -261,10 +281,10 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 // to have one: there is none intact, or a manual request (the one way to
 // have a snapshot's content checked: reading it back costs its size, so
 // other triggers check its description only) found it unreadable.
-func (m *Manager) snapshotState(ctx context.Context, source string, st *state.Status, manual bool) (*writer.Info, bool) {
+func (m *Manager) snapshotState(ctx context.Context, source string, st *state.Status, manual bool, described *Described) (*writer.Info, bool) {
 	var snapshot *writer.Info
 	if st.Phase == state.PhaseComplete {
-		snapshot = m.intact(ctx, source, st)
+		snapshot = m.intact(ctx, source, st, described)
 	}
 	return snapshot, snapshot == nil || manual && !m.SnapshotReadable(ctx, source, st)
 }
@@ -349,15 +369,17 @@ func (m *Manager) HasSnapshot(ctx context.Context, source string) bool {
 // object's description only, which whoever may write the bucket can
 // republish over other content: SnapshotReadable reads the content.
 func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.Status) bool {
-	return m.intact(ctx, source, st) != nil
+	return m.intact(ctx, source, st, nil) != nil
 }
 
 // intact returns the description of the stored snapshot of a source if
-// it is intact (SnapshotIntact), else nil.
-func (m *Manager) intact(ctx context.Context, source string, st *state.Status) *writer.Info {
-	call, cancel := m.call(ctx, 0)
-	defer cancel()
-	info, err := m.snapshots.Info(call, source)
+// it is intact (SnapshotIntact), else nil. It reads the description
+// unless described gives it.
+func (m *Manager) intact(ctx context.Context, source string, st *state.Status, described *Described) *writer.Info {
+	if described == nil {
+		described = m.Describe(ctx, source)
+	}
+	info, err := described.info, described.err
 	if err != nil {
 		if !errors.Is(err, writer.ErrNoSnapshot) {
 			m.logger.Warn("cannot check snapshot, treating it as missing", "source", source, "err", err)

@@ -642,7 +642,13 @@ func nak(ds []triggerMsg) {
 // the lease is held, then records and publishes the outcome. It returns
 // the deliveries still unanswered and why, if any are.
 func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src config.Source, ds []triggerMsg) ([]triggerMsg, error) {
+	// The stored snapshot's description, which the decision checks, is
+	// read while the status is: both are the lease holder's to write.
+	var described *syncer.Described
+	var wg sync.WaitGroup
+	wg.Go(func() { described = c.mgr.Describe(ctx, src.Name) })
 	st, err := c.readStatus(ctx, src)
+	wg.Wait()
 	if err != nil {
 		return ds, err
 	}
@@ -662,7 +668,9 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	defer span.End()
 	// The decision may fetch the source: the sync's time starts here.
 	start := time.Now()
-	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
+	t := b.trigger()
+	t.Described = described
+	d := c.mgr.ShouldSync(ctx, src, st, t)
 	o := outcome{src: src, b: &b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
 	if d.Read {
 		o.readAt = at

@@ -205,3 +205,53 @@ func TestTheRequestsOfAnEditSync(t *testing.T) {
 		t.Errorf("an edit's sync made %d requests, want %d:\n%s", len(got), want, strings.Join(got, "\n"))
 	}
 }
+
+// describing is a snapshot store that says when a snapshot's description
+// was first asked for.
+type describing struct {
+	syncer.Snapshots
+	began chan struct{}
+	once  sync.Once
+}
+
+func (s *describing) Info(ctx context.Context, source string) (writer.Info, error) {
+	s.once.Do(func() { close(s.began) })
+	return s.Snapshots.Info(ctx, source)
+}
+
+// statusAfterDescription is a status bucket whose reads are answered only
+// once a snapshot's description was asked for (or say it never was).
+type statusAfterDescription struct {
+	jetstream.KeyValue
+	began <-chan struct{}
+}
+
+func (kv *statusAfterDescription) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	select {
+	case <-kv.began:
+	case <-time.After(testsupport.Patience):
+		return nil, errors.New("the snapshot's description was not asked for while the status was read")
+	}
+	return kv.KeyValue.Get(ctx, key)
+}
+
+// A sync asks for the stored snapshot's description while it reads the
+// status, both under its lease, instead of after: for a file source, whose
+// read is local, it is a round trip less before the sync starts.
+func TestASyncDescribesTheSnapshotWhileItReadsTheStatus(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.dir, "registry.json")
+	writeRegistry(t, path, alpha, beta)
+	srcs := []config.Source{fileSource("local", path, nil)}
+	snaps := &describing{Snapshots: h.snapshots, began: make(chan struct{})}
+	h.status = state.NewStore(&statusAfterDescription{KeyValue: h.h.Status, began: snaps.began}, testsupport.Logger(t))
+	res := h.results("local")
+	h.runPrepared(srcs, &sources.Fetcher{}, snaps, Options{}, nil)
+	h.request("local")
+	res.completed()
+	writeRegistry(t, path, alpha, server{"io.example/beta", "Beta server, edited", []string{"web"}})
+	h.changed("local", "")
+	if c := res.completed(); c.Reason != "source-data-changed" || len(c.Diff.Updated) != 1 {
+		t.Errorf("edit answered %s with diff %+v, want source-data-changed with one server updated", c.Reason, c.Diff)
+	}
+}
