@@ -304,7 +304,11 @@ func (l *Leases) release(ctx context.Context, key string, rev uint64) error {
 	}
 	msg := nats.NewMsg("$KV." + l.kv.Bucket() + "." + key)
 	msg.Header.Set(kvOperation, kvDelete)
-	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev))
+	var opts []jetstream.PublishOpt
+	if rev != 0 { // as the bucket's Delete: revision 0 expects nothing
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(rev))
+	}
+	ack, err := l.js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		return err
 	}
