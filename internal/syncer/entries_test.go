@@ -11,6 +11,8 @@ import (
 	"github.com/regsync/regsync/internal/config"
 	"github.com/regsync/regsync/internal/registry"
 	"github.com/regsync/regsync/internal/syncer/entries"
+	"github.com/regsync/regsync/internal/syncer/state"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 // recorder records what a sync asks to record, or fails.
@@ -119,5 +121,70 @@ func TestSetSourcesForgetsTheRecordsOfRemovedSources(t *testing.T) {
 	m.SetSources(nil)
 	if fmt.Sprint(rec.forgotten) != "[src]" {
 		t.Errorf("forgot %v, want [src]", rec.forgotten)
+	}
+}
+
+// preparedSignal is a recorder that says when a sync began to prepare
+// its entries.
+type preparedSignal struct {
+	*recorder
+	began chan struct{}
+}
+
+func (r *preparedSignal) Prepare(ctx context.Context, source string, lists registry.Lists) (*entries.Batch, error) {
+	close(r.began)
+	return r.recorder.Prepare(ctx, source, lists)
+}
+
+// indexedAfterPrepare is a snapshot store whose index is answered only
+// once the entries are being prepared (or says they never were).
+type indexedAfterPrepare struct {
+	*memSnapshots
+	began <-chan struct{}
+}
+
+func (s *indexedAfterPrepare) Index(ctx context.Context, source, digest string) ([]byte, error) {
+	select {
+	case <-s.began:
+		return s.memSnapshots.Index(ctx, source, digest)
+	case <-time.After(testsupport.Patience):
+		return nil, errors.New("the entries were not prepared while the previous index was read")
+	}
+}
+
+// A sync after another replica's reads the previous snapshot's index and
+// the source's stored entries at the same time: neither depends on the
+// other, and each is a round trip or more.
+func TestASyncReadsThePreviousIndexAndTheEntriesAtOnce(t *testing.T) {
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}}
+	ctx := context.Background()
+	snaps := &memSnapshots{data: map[string][]byte{}}
+	st := state.Initial("")
+	first := newTestManager(&fakeFetcher{raw: validRegistry}, snaps)
+	res, serr := first.PerformSync(ctx, src, Decision{}, "r-src-1")
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	RecordSuccess(st, res, ReasonSourceDataChanged, now)
+
+	// Another replica's Manager, which knows nothing of that sync.
+	rec := &preparedSignal{recorder: &recorder{}, began: make(chan struct{})}
+	m := newTestManager(&fakeFetcher{raw: strings.Replace(validRegistry, "first", "first, edited", 1)}, snaps)
+	m.snapshots = &indexedAfterPrepare{memSnapshots: snaps, began: rec.began}
+	m.Entries = rec
+	d := m.ShouldSync(ctx, src, st, Trigger{Changed: true})
+	if d.Err != nil || d.Reason != ReasonSourceDataChanged {
+		t.Fatalf("decision %v (%v)", d.Reason, d.Err)
+	}
+	loads := snaps.loads
+	res, serr = m.PerformSync(ctx, src, d, "r-src-2")
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if snaps.loads != loads {
+		t.Error("the previous snapshot was decoded: its index was not read")
+	}
+	if len(res.Diff.Updated) != 1 || len(res.Diff.Added)+len(res.Diff.Removed) != 0 {
+		t.Errorf("diff %+v, want one server updated", res.Diff)
 	}
 }

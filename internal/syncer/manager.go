@@ -155,6 +155,9 @@ type Trigger struct {
 	// synced one be answered without reading the source: with any other
 	// trigger in the batch, the data may be newer than the status.
 	OnlyRevision string
+	// Described is the stored snapshot's description as read ahead of the
+	// decision under the same lease (Describe); nil: the decision reads it.
+	Described *Described
 }
 
 // Decision is what ShouldSync decided.
@@ -175,6 +178,23 @@ type Decision struct {
 	// decision found intact, nil when it read none: the sync, under the
 	// same lease, diffs against it without reading it again.
 	snapshot *writer.Info
+}
+
+// Described is the description of a source's stored snapshot, or why it
+// could not be read, read ahead of a decision (Describe).
+type Described struct {
+	info writer.Info
+	err  error
+}
+
+// Describe reads the description of a source's stored snapshot for a
+// decision made under the same lease (Trigger.Described): only the
+// lease's holder stores a snapshot, so it can be read while the status is.
+func (m *Manager) Describe(ctx context.Context, source string) *Described {
+	call, cancel := m.call(ctx, 0)
+	defer cancel()
+	info, err := m.snapshots.Info(call, source)
+	return &Described{info: info, err: err}
 }
 
 // ShouldSync decides whether a source is synced for a batch of triggers,
@@ -201,30 +221,36 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 			ConditionSyncSuccessful, ConditionReasonConfigInvalid)}
 	}
 
-	var snapshot *writer.Info
-	if st.Phase == state.PhaseComplete {
-		snapshot = m.intact(ctx, src.Name, st)
-	}
-	stateNeeded := snapshot == nil ||
-		// A manual request is the one way to have a snapshot's content
-		// checked: reading it back costs its size, so other triggers
-		// check its description only.
-		t.Manual && !m.SnapshotReadable(ctx, src.Name, st)
 	filterChanged := st.LastAppliedFilterHash != "" && registry.FilterHash(src.Filter) != st.LastAppliedFilterHash
 	upToDate := ReasonUpToDateNoPolicy
 	if st.SyncSchedule != "" {
 		upToDate = ReasonUpToDateWithPolicy
 	}
-
-	if !stateNeeded && !t.Manual && !filterChanged && !intervalDue && !t.Changed {
-		return Decision{Reason: upToDate}
+	// Whether the source is read whatever the snapshot: then the snapshot
+	// is checked while the source is read, not before.
+	readAnyway := (t.Manual || filterChanged || intervalDue || t.Changed) &&
+		(t.OnlyRevision == "" || t.OnlyRevision != st.Revision || filterChanged || t.Manual)
+	var (
+		fetched *sources.Fetched
+		serr    *Error
+		wg      sync.WaitGroup
+	)
+	if readAnyway {
+		wg.Go(func() { fetched, serr = m.read(ctx, src, st, t.Revision) })
 	}
-	// Cheap check first: every trigger already saw the synced revision.
-	if t.OnlyRevision != "" && t.OnlyRevision == st.Revision && !stateNeeded && !filterChanged && !t.Manual {
-		return Decision{Reason: upToDate}
-	}
+	snapshot, stateNeeded := m.snapshotState(ctx, src.Name, st, t.Manual, t.Described)
+	wg.Wait()
 
-	fetched, serr := m.read(ctx, src, st, t.Revision)
+	if !readAnyway {
+		if !stateNeeded && !t.Manual && !filterChanged && !intervalDue && !t.Changed {
+			return Decision{Reason: upToDate}
+		}
+		// Cheap check first: every trigger already saw the synced revision.
+		if t.OnlyRevision != "" && t.OnlyRevision == st.Revision && !stateNeeded && !filterChanged && !t.Manual {
+			return Decision{Reason: upToDate}
+		}
+		fetched, serr = m.read(ctx, src, st, t.Revision)
+	}
 	if serr != nil {
 		return Decision{Reason: ReasonErrorCheckingChanges, Err: serr, Read: true}
 	}
@@ -252,6 +278,19 @@ func (m *Manager) ShouldSync(ctx context.Context, src config.Source, st *state.S
 		return Decision{Reason: reason, Read: true}
 	}
 	return Decision{Reason: reason, Fetched: fetched, Read: true, snapshot: snapshot}
+}
+
+// snapshotState returns the description of the stored snapshot of a
+// source when it is intact, and whether the source must be synced again
+// to have one: there is none intact, or a manual request (the one way to
+// have a snapshot's content checked: reading it back costs its size, so
+// other triggers check its description only) found it unreadable.
+func (m *Manager) snapshotState(ctx context.Context, source string, st *state.Status, manual bool, described *Described) (*writer.Info, bool) {
+	var snapshot *writer.Info
+	if st.Phase == state.PhaseComplete {
+		snapshot = m.intact(ctx, source, st, described)
+	}
+	return snapshot, snapshot == nil || manual && !m.SnapshotReadable(ctx, source, st)
 }
 
 // read fetches the source for a decision. When the triggers announced a
@@ -334,15 +373,17 @@ func (m *Manager) HasSnapshot(ctx context.Context, source string) bool {
 // object's description only, which whoever may write the bucket can
 // republish over other content: SnapshotReadable reads the content.
 func (m *Manager) SnapshotIntact(ctx context.Context, source string, st *state.Status) bool {
-	return m.intact(ctx, source, st) != nil
+	return m.intact(ctx, source, st, nil) != nil
 }
 
 // intact returns the description of the stored snapshot of a source if
-// it is intact (SnapshotIntact), else nil.
-func (m *Manager) intact(ctx context.Context, source string, st *state.Status) *writer.Info {
-	call, cancel := m.call(ctx, 0)
-	defer cancel()
-	info, err := m.snapshots.Info(call, source)
+// it is intact (SnapshotIntact), else nil. It reads the description
+// unless described gives it.
+func (m *Manager) intact(ctx context.Context, source string, st *state.Status, described *Described) *writer.Info {
+	if described == nil {
+		described = m.Describe(ctx, source)
+	}
+	info, err := described.info, described.err
 	if err != nil {
 		if !errors.Is(err, writer.ErrNoSnapshot) {
 			m.logger.Warn("cannot check snapshot, treating it as missing", "source", source, "err", err)
@@ -385,8 +426,32 @@ func (m *Manager) SnapshotReadable(ctx context.Context, source string, st *state
 // snapshot in place. Data that fails validation is fetched again when it
 // is stale (a file changed since it was read), up to maxRereads times.
 // resultID is the id its result will be given; the commit of its
-// per-entry records carries it.
+// per-entry records carries it. It is Prepare, then Store.
 func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision, resultID string) (*Result, *Error) {
+	p, serr := m.Prepare(ctx, src, d)
+	if serr != nil {
+		return nil, serr
+	}
+	return m.Store(ctx, p, resultID)
+}
+
+// Prepared is a sync that read and built what it stores and read what it
+// compares with, and has written nothing yet.
+type Prepared struct {
+	src   config.Source
+	k     *kept
+	built *registry.Built
+	index []byte
+	r     *Result
+	batch *entries.Batch
+}
+
+// Prepare is the part of PerformSync that writes nothing: it fetches
+// (unless the decision d fetched), validates, filters and builds the
+// source, and reads what the sync compares with (the previous snapshot's
+// index, the source's stored entries). A sync's start can be recorded
+// while it runs.
+func (m *Manager) Prepare(ctx context.Context, src config.Source, d Decision) (*Prepared, *Error) {
 	fetched := d.Fetched
 	if fetched == nil {
 		var err error
@@ -420,7 +485,25 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision
 	if err != nil {
 		return nil, newError("Indexing failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
 	}
-	previous := m.previous(ctx, src.Name, k, d.snapshot)
+	// What the sync compares with, the previous snapshot's index and the
+	// source's stored entries, is read at the same time.
+	var previous registry.Index
+	var wg sync.WaitGroup
+	wg.Go(func() { previous = m.previous(ctx, src.Name, k, d.snapshot) })
+	var batch *entries.Batch
+	if m.Entries != nil {
+		// Reading the records of a source costs about its snapshot's size.
+		call, cancel := m.call(ctx, len(built.Data))
+		batch, err = m.Entries.Prepare(call, src.Name, built.Entries)
+		cancel()
+	}
+	wg.Wait()
+	if errors.Is(err, entries.ErrConflict) {
+		return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
+	}
+	if err != nil {
+		return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
+	}
 	r := &Result{
 		Hash:        fetched.Hash,
 		Revision:    fetched.Revision,
@@ -429,21 +512,15 @@ func (m *Manager) PerformSync(ctx context.Context, src config.Source, d Decision
 		PluginCount: built.Plugins,
 		FilterHash:  registry.FilterHash(src.Filter),
 		Diff:        registry.CompareIndex(previous, built.Index),
-		resultID:    resultID,
 	}
-	var batch *entries.Batch
-	if m.Entries != nil {
-		// Reading the records of a source costs about its snapshot's size.
-		call, cancel := m.call(ctx, len(built.Data))
-		batch, err = m.Entries.Prepare(call, src.Name, built.Entries)
-		cancel()
-		if errors.Is(err, entries.ErrConflict) {
-			return nil, newError("Validation failed", err, ConditionDataValid, ConditionReasonValidationFailed)
-		}
-		if err != nil {
-			return nil, newError("Storage failed", err, ConditionSyncSuccessful, ConditionReasonStorageFailed)
-		}
-	}
+	return &Prepared{src: src, k: k, built: built, index: index, r: r, batch: batch}, nil
+}
+
+// Store is the part of PerformSync that writes: it stores the snapshot
+// prepared and records its entries, whose commit will name resultID.
+func (m *Manager) Store(ctx context.Context, p *Prepared, resultID string) (*Result, *Error) {
+	src, k, built, index, r, batch := p.src, p.k, p.built, p.index, p.r, p.batch
+	r.resultID = resultID
 	// The records are written while the snapshot is stored: they are not
 	// the source's data until the commit, written once the outcome is
 	// recorded, and a sync that fails or stops before it leaves them

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/regsync/regsync/internal/sources/gittest"
 	"github.com/regsync/regsync/internal/syncer/state"
 	"github.com/regsync/regsync/internal/syncer/writer"
+	"github.com/regsync/regsync/internal/testsupport"
 )
 
 const validRegistry = `{"version":"1.0.0","meta":{"last_updated":"2026-01-01T00:00:00Z"},"data":{"servers":[
@@ -764,5 +766,77 @@ func TestSyncTakesTheEntriesStoredBeforeAsChecked(t *testing.T) {
 	}
 	if !slices.Equal(sources, []string{"src"}) || asked.Load() != 2 {
 		t.Errorf("accepted entries asked of sources %v, about %d entries; want src's, about its 2", sources, asked.Load())
+	}
+}
+
+// fetchSignal is a fetcher that says when a fetch began.
+type fetchSignal struct {
+	*fakeFetcher
+	began chan struct{}
+	once  sync.Once
+}
+
+func (f *fetchSignal) Fetch(ctx context.Context, src config.Source) (*sources.Fetched, error) {
+	f.once.Do(func() { close(f.began) })
+	return f.fakeFetcher.Fetch(ctx, src)
+}
+
+// describedAfterFetch is a snapshot store whose description is answered
+// only once a fetch began (or says it never did).
+type describedAfterFetch struct {
+	*memSnapshots
+	began <-chan struct{}
+}
+
+func (s *describedAfterFetch) Info(ctx context.Context, source string) (writer.Info, error) {
+	select {
+	case <-s.began:
+		return s.memSnapshots.Info(ctx, source)
+	case <-time.After(testsupport.Patience):
+		return writer.Info{}, errors.New("the source was not read while the snapshot's description was asked for")
+	}
+}
+
+// A decision that reads the source whatever the snapshot (a changed
+// source, a manual request) asks for the snapshot's description while it
+// reads the source, not before: a round trip less on the way to the sync.
+// It decides as it would one after the other.
+func TestADecisionThatReadsTheSourceDescribesTheSnapshotMeanwhile(t *testing.T) {
+	src := config.Source{Name: "src", File: &config.File{Path: "x.json"}}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		trigger Trigger
+		want    Reason
+	}{
+		{"a changed source", Trigger{Changed: true}, ReasonSourceDataChanged},
+		{"a manual request", Trigger{Manual: true}, ReasonManualWithChanges},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeFetcher{raw: validRegistry}
+			snaps := &memSnapshots{data: map[string][]byte{}}
+			m := newTestManager(f, snaps)
+			st := state.Initial("")
+			d := m.ShouldSync(ctx, src, st, Trigger{Changed: true})
+			res, serr := m.PerformSync(ctx, src, d, "")
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			RecordSuccess(st, res, d.Reason, now)
+			m.Release(&d)
+
+			f.raw = strings.Replace(validRegistry, "first", "first, edited", 1)
+			signal := &fetchSignal{fakeFetcher: f, began: make(chan struct{})}
+			m = newTestManager(&fakeFetcher{}, snaps)
+			m.fetcher = signal
+			m.snapshots = &describedAfterFetch{memSnapshots: snaps, began: signal.began}
+			d = m.ShouldSync(ctx, src, st, tt.trigger)
+			if d.Err != nil || d.Reason != tt.want {
+				t.Fatalf("decision %v (%v), want %v", d.Reason, d.Err, tt.want)
+			}
+			if d.snapshot == nil {
+				t.Error("the decision hands the sync no snapshot description")
+			}
+		})
 	}
 }

@@ -121,7 +121,7 @@ func New(h *bus.Handles, mgr *syncer.Manager, status *state.Store, srcs []config
 		opts.Source = h.Publisher.Source(events.ProducerCoordinator)
 	}
 	leases := NewLeases(h.Locks, opts.Holder, opts.LeaseTTL)
-	leases.logger = opts.Logger
+	leases.logger, leases.js = opts.Logger, h.JS
 	c := &Coordinator{
 		h:      h,
 		mgr:    mgr,
@@ -364,8 +364,10 @@ func (c *Coordinator) keepAlive(ctx context.Context) {
 // watchLeases ends the pause of a batch that waits for a lease held by
 // another replica the moment that replica lets the lease go (its delete in
 // regsync_locks), so a trigger that arrived meanwhile is synced at once
-// instead of after the pause. The lease's own look every pollInterval stays
-// for a holder that died: its lease expires without a word.
+// instead of after the pause, and tells the leases of every release, so
+// that the next sync takes a lease let go in one request (Leases.Saw). The
+// lease's own look every pollInterval stays for a holder that died: its
+// lease expires without a word.
 func (c *Coordinator) watchLeases(ctx context.Context, w jetstream.KeyWatcher) {
 	if w == nil {
 		b := retry.Backoff{First: 250 * time.Millisecond, Limit: 10 * time.Second, Timeout: c.callTimeout,
@@ -389,7 +391,11 @@ func (c *Coordinator) watchLeases(ctx context.Context, w jetstream.KeyWatcher) {
 			if !ok {
 				return
 			}
-			if e != nil && e.Operation() != jetstream.KeyValuePut {
+			if e == nil {
+				continue
+			}
+			c.leases.Saw(e)
+			if e.Operation() != jetstream.KeyValuePut {
 				c.queues.leaseFreed(e.Key())
 			}
 		}
@@ -636,7 +642,13 @@ func nak(ds []triggerMsg) {
 // the lease is held, then records and publishes the outcome. It returns
 // the deliveries still unanswered and why, if any are.
 func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src config.Source, ds []triggerMsg) ([]triggerMsg, error) {
+	// The stored snapshot's description, which the decision checks, is
+	// read while the status is: both are the lease holder's to write.
+	var described *syncer.Described
+	var wg sync.WaitGroup
+	wg.Go(func() { described = c.mgr.Describe(ctx, src.Name) })
 	st, err := c.readStatus(ctx, src)
+	wg.Wait()
 	if err != nil {
 		return ds, err
 	}
@@ -656,7 +668,9 @@ func (c *Coordinator) syncLeased(ctx context.Context, log *slog.Logger, src conf
 	defer span.End()
 	// The decision may fetch the source: the sync's time starts here.
 	start := time.Now()
-	d := c.mgr.ShouldSync(ctx, src, st, b.trigger())
+	t := b.trigger()
+	t.Described = described
+	d := c.mgr.ShouldSync(ctx, src, st, t)
 	o := outcome{src: src, b: &b, reason: d.Reason, log: log.With("reason", d.Reason.String()), start: start, previousHash: st.LastSyncHash}
 	if d.Read {
 		o.readAt = at

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -400,4 +402,48 @@ func (h *harness) startHungReplica(t *testing.T, name string, srcs []config.Sour
 		t.Fatalf("%s never started the sync", name)
 	}
 	return nc, res, id
+}
+
+// requests records, from now on, the subjects of the requests (messages
+// that ask for a reply, but for a consumer's deliveries, whose reply is
+// their ack) that match, sent by any connection to the harness's server.
+// What it returns covers every request answered before it is called: the
+// server hands a request to this subscription before it answers it, and
+// the flush waits for what it handed over.
+func (h *harness) requests(t *testing.T, match func(subject string) bool) func() []string {
+	t.Helper()
+	sub, err := h.nc.SubscribeSync(">")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	return func() []string {
+		t.Helper()
+		if err := h.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			n, _, err := sub.Pending()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return slices.Clone(seen)
+			}
+			m, err := sub.NextMsg(testsupport.Patience)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Reply != "" && !strings.HasPrefix(m.Reply, "$JS.ACK.") && match(m.Subject) {
+				seen = append(seen, m.Subject)
+			}
+		}
+	}
 }

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/internal/jserr"
@@ -43,6 +45,17 @@ type Leases struct {
 	// answer (a leader election) costs seconds, not the sync timeout.
 	call   time.Duration
 	logger *slog.Logger
+
+	// freed holds, for each key whose last change seen on the bucket's
+	// watch was a release (a delete, or a purge), the revision of that
+	// release: the lease is taken by an update over it, one request,
+	// where a create finds the release's marker and needs three (the
+	// create, a read, an update).
+	mu    sync.Mutex
+	freed map[string]uint64
+	// js, when set, writes the releases (see release), so that this
+	// replica knows the revision of its own without waiting for the watch.
+	js jetstream.JetStream
 }
 
 // NewLeases returns Leases for holder on a bucket created with TTL ttl.
@@ -50,7 +63,30 @@ func NewLeases(kv jetstream.KeyValue, holder string, ttl time.Duration) *Leases 
 	return &Leases{
 		kv: kv, holder: holder, instance: newToken(), started: time.Now(),
 		ttl: ttl, call: CallTimeout(ttl), logger: slog.New(slog.DiscardHandler),
+		freed: make(map[string]uint64),
 	}
+}
+
+// Saw notes a change of the bucket seen on its watch: a release is
+// remembered until the key is written again.
+func (l *Leases) Saw(e jetstream.KeyValueEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e.Operation() == jetstream.KeyValuePut {
+		delete(l.freed, e.Key())
+		return
+	}
+	l.freed[e.Key()] = e.Revision()
+}
+
+// released returns the revision of the key's last release seen, and
+// forgets it: whatever a try over it finds, the release is past.
+func (l *Leases) released(key string) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rev, ok := l.freed[key]
+	delete(l.freed, key)
+	return rev, ok
 }
 
 // CallTimeout is how long one JetStream request may take when leases live
@@ -108,6 +144,14 @@ func (l *Leases) TryAcquire(ctx context.Context, source string) (*Lease, error) 
 	value, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
+	}
+	// A lease seen let go is taken over its release. When that fails (it
+	// was taken since, or the answer was lost), the create below decides,
+	// with the same token, so an update stored unanswered is known as ours.
+	if rev, ok := l.released(source); ok {
+		if rev, err := l.kv.Update(call, source, value, rev); err == nil {
+			return l.held(source, rec.Token, rev), nil
+		}
 	}
 	rev, err := l.kv.Create(call, source, value)
 	if err == nil {
@@ -227,7 +271,7 @@ func (l *Lease) KeepAlive(ctx context.Context, lost func(error)) {
 func (l *Lease) Release(ctx context.Context) error {
 	call, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.leases.call)
 	defer cancel()
-	err := l.leases.kv.Delete(call, l.source, jetstream.LastRevision(l.rev))
+	err := l.leases.release(call, l.source, l.rev)
 	if jserr.IsConflict(err) {
 		entry, gerr := l.leases.kv.Get(call, l.source)
 		if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
@@ -240,10 +284,43 @@ func (l *Lease) Release(ctx context.Context) error {
 		if json.Unmarshal(entry.Value(), &rec) != nil || rec.Holder != l.leases.holder {
 			return fmt.Errorf("release lease on %s: it was taken over by %q", l.source, rec.Holder)
 		}
-		err = l.leases.kv.Delete(call, l.source, jetstream.LastRevision(entry.Revision()))
+		err = l.leases.release(call, l.source, entry.Revision())
 	}
 	if err != nil {
 		return fmt.Errorf("release lease on %s: %w", l.source, err)
 	}
 	return nil
 }
+
+// release deletes a key's lease, held at revision rev, only over that
+// revision. With js set it writes the bucket's delete marker itself (the
+// message of the key's subject with KV-Operation DEL that the bucket's
+// Delete writes), whose acknowledgement gives the release's revision:
+// this replica then takes the lease again in one request (TryAcquire)
+// without waiting for the watch to tell it of its own release.
+func (l *Leases) release(ctx context.Context, key string, rev uint64) error {
+	if l.js == nil {
+		return l.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	}
+	msg := nats.NewMsg("$KV." + l.kv.Bucket() + "." + key)
+	msg.Header.Set(kvOperation, kvDelete)
+	var opts []jetstream.PublishOpt
+	if rev != 0 { // as the bucket's Delete: revision 0 expects nothing
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(rev))
+	}
+	ack, err := l.js.PublishMsg(ctx, msg, opts...)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.freed[key] = ack.Sequence
+	return nil
+}
+
+// The header by which a key-value bucket's message says it deletes its
+// key (nats.go's jetstream.KeyValue writes and reads it).
+const (
+	kvOperation = "KV-Operation"
+	kvDelete    = "DEL"
+)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -118,21 +119,35 @@ func (c *Coordinator) fail(ctx context.Context, o outcome, serr *syncer.Error) e
 // commit sets the registries' views and merger to work, which should not
 // find a large source's document still held (and its garbage not yet
 // collected).
+//
+// The start is recorded while the sync prepares (builds what it stores and
+// reads what it compares with), which writes nothing: every write of the
+// sync still follows the start, and the start's round trip is off the way
+// to the result.
 func (c *Coordinator) perform(ctx context.Context, o outcome, d *syncer.Decision) error {
 	startedAt := time.Now().UTC()
-	call, cancel := c.call(ctx)
-	_, err := c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) error {
-		syncer.RecordStart(s, o.reason, startedAt)
-		// The write of the start names its outcome: the entries the sync
-		// stores are committed under the id of the result that reports them.
-		o.resultID = resultID(o.src.Name, s, base)
-		return nil
+	var err error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		call, cancel := c.call(ctx)
+		defer cancel()
+		_, err = c.status.Update(call, o.src.Name, o.initial, func(s *state.Status, base uint64) error {
+			syncer.RecordStart(s, o.reason, startedAt)
+			// The write of the start names its outcome: the entries the sync
+			// stores are committed under the id of the result that reports them.
+			o.resultID = resultID(o.src.Name, s, base)
+			return nil
+		})
 	})
-	cancel()
+	p, serr := c.mgr.Prepare(ctx, o.src, *d)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
-	res, serr := c.mgr.PerformSync(ctx, o.src, *d, o.resultID)
+	var res *syncer.Result
+	if serr == nil {
+		res, serr = c.mgr.Store(ctx, p, o.resultID)
+	}
 	took := time.Since(o.start)
 	c.mgr.Release(d)
 	if serr != nil {
