@@ -2,7 +2,9 @@ package registry
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"sync"
@@ -22,6 +24,29 @@ const (
 	publisherSchemaID        = "https://raw.githubusercontent.com/stacklok/toolhive-core/main/registry/types/data/publisher-provided.schema.json"
 	serverSchemaID           = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 )
+
+// checkRules is the version of the checks written in Go beside the
+// schemas (the publisher-provided extensions walk, the name and
+// description rules): change it whenever they accept less.
+const checkRules = "1"
+
+// Checks names the checks this build of regsync applies to an entry: the
+// embedded schemas' bytes and checkRules, as a SHA-256. A source's commit
+// marker carries the Checks of the sync that wrote it, and a later sync
+// trusts the entries it recorded (Builder.BuildAccepting) only under the
+// same Checks, so a regsync whose checks accept less checks every entry
+// again once.
+var Checks = sync.OnceValue(func() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "rules %s\n", checkRules)
+	files, _ := fs.Glob(schemaFS, "schema/*.schema.json")
+	for _, name := range files {
+		raw, _ := schemaFS.ReadFile(name)
+		fmt.Fprintf(h, "%s %d\n", name, len(raw))
+		h.Write(raw)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+})
 
 // schemas are the compiled validators, built once on first use.
 type schemas struct {

@@ -89,6 +89,10 @@ type Commit struct {
 	ResultID string `json:"resultId,omitempty"`
 	// Changed counts the records the sync wrote.
 	Changed int `json:"changed"`
+	// Checks names the checks the sync applied to every entry it
+	// committed (registry.Checks); empty when the committer did not check
+	// them itself (it committed a stopped sync's records).
+	Checks string `json:"checks,omitempty"`
 	// Earlier are the source's commits before this one, oldest first, at
 	// most MaxEarlierCommits, each with its generation, revision,
 	// committedAt and resultId only: a reader that missed some (a watch
@@ -370,7 +374,10 @@ func (s *Store) WriteRecords(ctx context.Context, b *Batch) error {
 // batch is computed against what is stored (those records included) and
 // commits them, so the source converges.
 func (s *Store) Commit(ctx context.Context, source string, b *Batch, sy Sync) (Written, error) {
+	checks := registry.Checks()
 	if b == nil {
+		checks = "" // the stopped sync's checks are not known
+
 		var err error
 		if b, err = s.uncommitted(ctx, source); err != nil {
 			return Written{}, err
@@ -383,7 +390,7 @@ func (s *Store) Commit(ctx context.Context, source string, b *Batch, sy Sync) (W
 	}
 	c := Commit{Generation: b.gen, Revision: sy.Revision, LastSyncHash: sy.LastSyncHash,
 		SnapshotDigest: sy.SnapshotDigest, CommittedAt: b.now, ResultID: sy.ResultID, Changed: b.changed,
-		Earlier: earlierOf(st.commit)}
+		Checks: checks, Earlier: earlierOf(st.commit)}
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return Written{}, fmt.Errorf("encode commit of %s: %w", source, err)
@@ -478,24 +485,28 @@ func metaOf(r *Record) meta {
 
 // Accepted reports the server entries of a source that syncs stored, by
 // their registry.EntryDigest, from what the store keeps of the source
-// (its own syncs', or Follow's): each passed the checks of the sync that
-// stored it, so the next sync of the source need not check it again
-// (registry.Builder.BuildAccepting). The digests are gathered when first
-// asked for; nothing is read from the bucket, and a source the store
-// keeps nothing of accepts nothing.
+// (its own syncs', or Follow's): each committed one passed the checks of
+// the sync that committed it, so the next sync of the source need not
+// check it again (registry.Builder.BuildAccepting). Only records the
+// source's commit marker covers count, and only when that marker names
+// this regsync's registry.Checks: after an upgrade whose checks accept
+// less, or a commit of records its committer did not check, every entry
+// is checked again once. The digests are gathered when first asked for;
+// nothing is read from the bucket, and a source the store keeps nothing
+// of accepts nothing.
 func (s *Store) Accepted(source string) registry.Accepted {
 	digests := sync.OnceValue(func() map[[sha256.Size]byte]bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		st := s.sources[source]
-		if st == nil {
+		if st == nil || st.commit.Checks != registry.Checks() {
 			return nil
 		}
 		servers := source + "." + KindServer + "."
 		out := make(map[[sha256.Size]byte]bool, len(st.records))
 		for key, m := range st.records {
 			var d [sha256.Size]byte
-			if m.deleted || !strings.HasPrefix(key, servers) || hex.DecodedLen(len(m.digest)) != len(d) {
+			if m.deleted || m.generation > st.commit.Generation || !strings.HasPrefix(key, servers) || hex.DecodedLen(len(m.digest)) != len(d) {
 				continue
 			}
 			if _, err := hex.Decode(d[:], []byte(m.digest)); err == nil {

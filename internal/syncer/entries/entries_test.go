@@ -557,3 +557,82 @@ func TestAcceptedNamesTheStoredServerEntries(t *testing.T) {
 		t.Error("another source's entry accepted")
 	}
 }
+
+// A sync trusts the entries a commit marker covers only when the marker
+// names this regsync's checks: a marker written under other checks (an
+// older regsync whose schemas accepted more), one written by a holder
+// that committed a stopped sync's records without checking them, and
+// records no marker covers yet accept nothing, so every such entry is
+// checked again.
+func TestAcceptedOnlyUnderTheCommitsChecks(t *testing.T) {
+	f := start(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	first, fourth := registry.EntryDigest([]byte(servers(3)[0])), registry.EntryDigest([]byte(servers(5)[3]))
+	writer := f.store(&at)
+	write(t, writer, "src", snapshot(servers(3)), "rev-1")
+	c := f.commit(t, "src")
+	if c.Checks != registry.Checks() {
+		t.Fatalf("commit names checks %q, want this regsync's %q", c.Checks, registry.Checks())
+	}
+	if !writer.Accepted("src")(first) {
+		t.Fatal("an entry the store committed under this regsync's checks is not accepted")
+	}
+	// followed is a store of another replica told of the bucket's records
+	// of src under the marker c.
+	followed := func(c Commit) *Store {
+		t.Helper()
+		keys, err := f.kv.ListKeysFiltered(context.Background(), "src.server.>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		records := map[string]*Record{}
+		for key := range keys.Keys() {
+			r := f.record(t, key)
+			records[key] = &r
+		}
+		s := f.store(&at)
+		s.Follow("src", 0, 100, c, records)
+		return s
+	}
+	if !followed(c).Accepted("src")(first) {
+		t.Fatal("an entry another replica committed under this regsync's checks is not accepted")
+	}
+	other := c
+	other.Checks = "checks-of-an-older-regsync"
+	if followed(other).Accepted("src")(first) {
+		t.Error("an entry committed under other checks is accepted")
+	}
+
+	// Records a stopped sync wrote and nobody committed yet.
+	at = at.Add(time.Minute)
+	dead := f.store(&at)
+	lists, err := registry.SnapshotLists(snapshot(servers(5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dead.Prepare(context.Background(), "src", lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.WriteRecords(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if s := followed(c); !s.Accepted("src")(first) || s.Accepted("src")(fourth) {
+		t.Error("want the committed entry accepted and the one no marker covers not")
+	}
+
+	// The next holder commits them without having checked them.
+	next := f.store(&at)
+	if _, err := next.Commit(context.Background(), "src", nil, Sync{Revision: "rev-2", ResultID: "r-src-2"}); err != nil {
+		t.Fatal(err)
+	}
+	leftover := f.commit(t, "src")
+	if leftover.Checks != "" {
+		t.Errorf("a commit of records its committer did not check names checks %q", leftover.Checks)
+	}
+	for name, s := range map[string]*Store{"the committer": next, "another replica": followed(leftover)} {
+		if s.Accepted("src")(first) || s.Accepted("src")(fourth) {
+			t.Errorf("%s accepts entries of a commit that checked none", name)
+		}
+	}
+}
