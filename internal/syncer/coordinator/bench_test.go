@@ -29,22 +29,7 @@ func BenchmarkTriggerToResult(b *testing.B) {
 	h.request("local")
 	res.completed()
 
-	var took []time.Duration
-	descriptions := []string{"Beta server, revised", "Beta server"}
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		changed := beta
-		changed.description = descriptions[i%2]
-		writeRegistry(b, path, alpha, changed)
-		b.StartTimer()
-		start := time.Now()
-		h.changed("local", "")
-		res.completed()
-		took = append(took, time.Since(start))
-	}
-	b.StopTimer()
-	slices.Sort(took)
+	took := timeEdits(b, h, path, res)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
 }
@@ -81,21 +66,7 @@ func BenchmarkEditSyncOverASlowNetwork(b *testing.B) {
 	h.request("local")
 	res.completed()
 
-	var took []time.Duration
-	descriptions := []string{"Beta server, revised", "Beta server"}
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		changed := beta
-		changed.description = descriptions[i%2]
-		writeRegistry(b, path, alpha, changed)
-		b.StartTimer()
-		start := time.Now()
-		h.changed("local", "")
-		res.completed()
-		took = append(took, time.Since(start))
-	}
-	b.StopTimer()
-	slices.Sort(took)
+	took := timeEdits(b, h, path, res)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)/2])/float64(roundTrip), "round-trips")
 }
@@ -165,4 +136,27 @@ func (c *delayedConn) forward() {
 func (c *delayedConn) Close() error {
 	c.once.Do(func() { close(c.done) })
 	return c.Conn.Close()
+}
+
+// timeEdits edits the registry file at path once per benchmark loop, each
+// time announcing the change and waiting for its completed result, and
+// returns how long each took, sorted.
+func timeEdits(b *testing.B, h *harness, path string, res *resultSub) []time.Duration {
+	var took []time.Duration
+	descriptions := []string{"Beta server, revised", "Beta server"}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		changed := beta
+		changed.description = descriptions[i%2]
+		writeRegistry(b, path, alpha, changed)
+		b.StartTimer()
+		start := time.Now()
+		h.changed("local", "")
+		res.completed()
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	return took
 }

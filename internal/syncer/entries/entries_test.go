@@ -103,6 +103,23 @@ func write(t testing.TB, s *Store, source string, snap []byte, rev string) Writt
 	return w
 }
 
+// recordWithoutCommit is a sync of snap by s that writes its records and
+// stops before its commit.
+func recordWithoutCommit(t testing.TB, s *Store, source string, snap []byte) {
+	t.Helper()
+	lists, err := registry.SnapshotLists(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Prepare(context.Background(), source, lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteRecords(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func prepareAndWrite(s *Store, source string, snap []byte, sy Sync) (Written, error) {
 	lists, err := registry.SnapshotLists(snap)
 	if err != nil {
@@ -312,18 +329,7 @@ func TestCommitOfAStoppedSyncCommitsWhatItRecordedOnce(t *testing.T) {
 
 	// The stopped sync, in a process of its own: records, no commit.
 	at = at.Add(time.Minute)
-	dead := f.store(&at)
-	lists, err := registry.SnapshotLists(snapshot(servers(5)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := dead.Prepare(context.Background(), "src", lists)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dead.WriteRecords(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
+	recordWithoutCommit(t, f.store(&at), "src", snapshot(servers(5)))
 	if c := f.commit(t, "src"); c.Generation != 1 || c.ResultID != "r-src-1" {
 		t.Fatalf("records alone moved the commit to %+v", c)
 	}
@@ -605,18 +611,7 @@ func TestAcceptedOnlyUnderTheCommitsChecks(t *testing.T) {
 
 	// Records a stopped sync wrote and nobody committed yet.
 	at = at.Add(time.Minute)
-	dead := f.store(&at)
-	lists, err := registry.SnapshotLists(snapshot(servers(5)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := dead.Prepare(context.Background(), "src", lists)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dead.WriteRecords(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
+	recordWithoutCommit(t, f.store(&at), "src", snapshot(servers(5)))
 	if s := followed(c); !s.Accepted("src")(first) || s.Accepted("src")(fourth) {
 		t.Error("want the committed entry accepted and the one no marker covers not")
 	}
