@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,5 +71,16 @@ func BenchmarkRebuild10kOneChange(b *testing.B) {
 			b.Fatal(err)
 		}
 		prev = v
+	}
+}
+
+// A patch whose records name a server, skill or plugin it does not list
+// is refused, naming the record: the view would otherwise hold two
+// versions of what it lists once.
+func TestPatchRefusesARecordOfANameItDoesNotList(t *testing.T) {
+	prev := mustBuild(t, Content{Servers: []ServerRecord{server("io.x/a", "1.0.0", true)}})
+	_, err := Patch(prev, Names{Servers: []string{"io.x/b"}}, Content{Servers: []ServerRecord{server("io.x/a", "2.0.0", true)}})
+	if err == nil || !strings.Contains(err.Error(), "server io.x/a 2.0.0: its name is not one the patch lists") {
+		t.Errorf("err = %v, want the unlisted server named", err)
 	}
 }
