@@ -219,7 +219,7 @@ func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
 		if i >= 0 && slices.Equal(old[i].Sources, reg.Sources) && f.Merged(reg.Name) != nil {
 			continue
 		}
-		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
+		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)), nil, nil)
 	}
 	f.mu.Lock()
 	for name := range f.merges {
@@ -352,7 +352,7 @@ func (f *Follower) load(commits map[string]sourceCommit) {
 		f.tell(name, 0, nil)
 	}
 	for _, reg := range f.registries {
-		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
+		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)), nil, nil)
 	}
 	close(f.loaded)
 }
@@ -387,7 +387,7 @@ func (f *Follower) commit(batch []sourceCommit) {
 		applied = append(applied, sc)
 	}
 	for _, reg := range f.registries {
-		var keys []merge.Key
+		keys := []merge.Key{}
 		touched := false
 		for _, name := range reg.Sources {
 			if k, ok := changed[name]; ok {
@@ -402,7 +402,8 @@ func (f *Follower) commit(batch []sourceCommit) {
 			continue
 		}
 		slices.SortFunc(keys, compareKeys)
-		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), slices.CompactFunc(keys, func(a, b merge.Key) bool { return a == b })))
+		keys = slices.CompactFunc(keys, func(a, b merge.Key) bool { return a == b })
+		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), keys), prev.Merged, keys)
 		for _, sc := range applied {
 			if slices.Contains(reg.Sources, sc.source) {
 				f.metrics.applied(reg.Name, sc.commit.CommittedAt)
@@ -541,8 +542,11 @@ func (f *Follower) sourcesOf(reg config.Registry) []merge.Source {
 }
 
 // swap tells of a registry's merge (OnMerged), then builds its API view
-// and makes both current (OnChange).
-func (f *Follower) swap(name string, merged *merge.View) {
+// and makes both current (OnChange). A merge made from base by changing
+// the names keys (merge.Apply) patches those names into the API view of
+// base (api.Patch); without base, or when the current API view is not of
+// base, the API view is built from every name.
+func (f *Follower) swap(name string, merged, base *merge.View, keys []merge.Key) {
 	reg := f.registryConfig(name)
 	srcs := make([]Source, 0, len(reg.Sources))
 	for _, s := range reg.Sources {
@@ -557,11 +561,16 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	if f.onMerged != nil {
 		f.onMerged(name, m)
 	}
-	var prev *api.View
-	if r := f.Registry(name); r != nil {
-		prev = r.API
+	var v *api.View
+	var err error
+	switch r := f.Registry(name); {
+	case r != nil && base != nil && r.Merged == base:
+		v, err = api.Patch(r.API, namesOf(keys), f.content(reg, merged, keys))
+	case r != nil:
+		v, err = api.Rebuild(r.API, f.content(reg, merged, nil))
+	default:
+		v, err = api.Build(f.content(reg, merged, nil))
 	}
-	v, err := api.Rebuild(prev, f.content(reg, merged))
 	if err != nil {
 		// Records are checked when a sync writes them: this is data
 		// written by something else. The previous view stays served.
@@ -589,6 +598,22 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	}
 }
 
+// namesOf lists keys as the API names them.
+func namesOf(keys []merge.Key) api.Names {
+	var n api.Names
+	for _, k := range keys {
+		switch k.Kind {
+		case merge.Server:
+			n.Servers = append(n.Servers, k.Name)
+		case merge.Skill:
+			n.Skills = append(n.Skills, k.Name)
+		case merge.Plugin:
+			n.Plugins = append(n.Plugins, k.Name)
+		}
+	}
+	return n
+}
+
 func (f *Follower) registryConfig(name string) config.Registry {
 	for _, r := range f.registries {
 		if r.Name == name {
@@ -598,11 +623,15 @@ func (f *Follower) registryConfig(name string) config.Registry {
 	return config.Registry{Name: name}
 }
 
-// content is what the API serves of a merge: every version of every
-// winning entry, and as tombstones the server versions the registry does
-// not serve: those that no source of the registry has any more, and those
-// of a later source that an earlier source's versions of the name hide
-// (the first source's record of each, in the registry's order).
+// content is what the API serves of the names keys of a merge (of every
+// name the registry's sources have records of when keys is nil): every
+// version of every winning entry, and as tombstones the server versions
+// the registry does not serve: those that no source of the registry has
+// any more, and those of a later source that an earlier source's versions
+// of the name hide (the first source's record of each, in the registry's
+// order). What it serves of a name depends on the records of that name
+// only, so a change of some names changes what they serve and nothing
+// else (api.Patch).
 //
 // The times are the registry's, so the official incremental sync
 // (updated_since, dropping deleted entries) ends equal to a full listing
@@ -612,26 +641,50 @@ func (f *Follower) registryConfig(name string) config.Registry {
 // because an earlier source took the name is removed no earlier than that
 // source's versions of it appeared. Both are read from stored records
 // only, so every replica serves the same times.
-func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content {
+func (f *Follower) content(reg config.Registry, merged *merge.View, keys []merge.Key) api.Content {
+	if keys == nil {
+		seen := map[merge.Key]bool{}
+		for _, name := range reg.Sources {
+			if s := f.sources[name]; s != nil {
+				for k := range s.byName {
+					if !seen[k] {
+						seen[k] = true
+						keys = append(keys, k)
+					}
+				}
+			}
+		}
+	}
 	var c api.Content
-	served := map[[2]string]bool{}
-	// took holds, for each server name served, when its winning source
-	// took it: the earliest update of the winner's versions of it.
-	took := map[merge.Key]winner{}
-	dropped := f.dropped(reg.Sources, merged)
-	for _, it := range merged.Items() {
+	for _, k := range keys {
+		f.contentOf(&c, reg, merged, k)
+	}
+	return c
+}
+
+// contentOf adds to c what the registry serves of the name k.
+func (f *Follower) contentOf(c *api.Content, reg config.Registry, merged *merge.View, k merge.Key) {
+	// served holds the server versions of the name served so far.
+	var served map[string]bool
+	if k.Kind == merge.Server {
+		served = map[string]bool{}
+	}
+	// took is when the winning source took the name: the earliest update
+	// of its versions of it.
+	var took time.Time
+	it := merged.Get(k)
+	if it != nil {
 		latest := it.Latest().Version
-		dropped := dropped[it.Key]
-		w := winner{source: it.Source}
+		dropped := f.dropped(reg.Sources, it)
 		for _, e := range it.Versions {
-			rec := f.sources[it.Source].byName[it.Key][e.Version]
-			switch it.Key.Kind {
+			rec := f.sources[it.Source].byName[k][e.Version]
+			switch k.Kind {
 			case merge.Server:
-				served[[2]string{rec.Name, rec.Version}] = true
+				served[rec.Version] = true
 				r := serverRecord(rec, e.Version == latest)
 				r.UpdatedAt = later(r.UpdatedAt, dropped)
-				if w.at.IsZero() || r.UpdatedAt.Before(w.at) {
-					w.at = r.UpdatedAt
+				if took.IsZero() || r.UpdatedAt.Before(took) {
+					took = r.UpdatedAt
 				}
 				c.Servers = append(c.Servers, r)
 			case merge.Skill:
@@ -640,78 +693,48 @@ func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content 
 				c.Plugins = append(c.Plugins, artifactRecord(rec, e.Version == latest))
 			}
 		}
-		if it.Key.Kind == merge.Server && len(reg.Sources) > 1 {
-			took[it.Key] = w
-		}
+	}
+	if k.Kind != merge.Server {
+		return
 	}
 	for i, name := range reg.Sources {
 		s := f.sources[name]
 		if s == nil {
 			continue
 		}
-		for key := range s.tombstones {
-			if rec := s.records[key]; rec.Kind == entries.KindServer && !served[[2]string{rec.Name, rec.Version}] {
-				served[[2]string{rec.Name, rec.Version}] = true
+		for _, rec := range s.byName[k] {
+			if served[rec.Version] {
+				continue
+			}
+			switch {
+			case rec.Deleted:
+				served[rec.Version] = true
 				c.Servers = append(c.Servers, serverRecord(rec, false))
+			case i > 0 && it != nil && it.Source != name && len(reg.Sources) > 1:
+				// Live here and not served: an earlier source wins the name.
+				r := serverRecord(rec, false)
+				r.Deleted, r.UpdatedAt = true, later(r.UpdatedAt, took)
+				served[rec.Version] = true
+				c.Servers = append(c.Servers, r)
 			}
-		}
-		if i == 0 {
-			continue // the first source wins every name it has
-		}
-		for _, rec := range s.records {
-			id := [2]string{rec.Name, rec.Version}
-			if rec.Kind != entries.KindServer || rec.Deleted || served[id] {
-				continue
-			}
-			// Live here and not served: an earlier source wins the name.
-			k, _ := keyOf(rec)
-			w, ok := took[k]
-			if !ok || w.source == name {
-				continue
-			}
-			r := serverRecord(rec, false)
-			r.Deleted, r.UpdatedAt = true, later(r.UpdatedAt, w.at)
-			served[id] = true
-			c.Servers = append(c.Servers, r)
 		}
 	}
-	return c
 }
 
-// winner is the source that wins a name and when it took it.
-type winner struct {
-	source string
-	at     time.Time
-}
-
-// dropped holds, for each name that a source before its winner in the
-// registry's order has records of, the latest update of those records:
-// none of them is live (else that source would win), so this is when the
-// last of them dropped the name. It looks at each record of the sources
-// before the last once, not at every earlier source for each name.
-func (f *Follower) dropped(sources []string, merged *merge.View) map[merge.Key]time.Time {
-	out := map[merge.Key]time.Time{}
-	if len(sources) < 2 {
-		return out
-	}
-	pos := make(map[string]int, len(sources))
-	for i, name := range sources {
-		if _, ok := pos[name]; !ok {
-			pos[name] = i
+// dropped is, for an item whose winner has sources before it in the
+// registry's order that have records of its name, the latest update of
+// those records: none of them is live (else that source would win), so
+// this is when the last of them dropped the name. It is zero when no
+// earlier source has records of it.
+func (f *Follower) dropped(sources []string, it *merge.Item) time.Time {
+	var out time.Time
+	for _, name := range sources {
+		if name == it.Source {
+			break
 		}
-	}
-	for i, name := range sources[:len(sources)-1] {
-		s := f.sources[name]
-		if s == nil {
-			continue
-		}
-		for key, recs := range s.byName {
-			it := merged.Get(key)
-			if it == nil || pos[it.Source] <= i {
-				continue
-			}
-			for _, rec := range recs {
-				out[key] = later(out[key], rec.UpdatedAt)
+		if s := f.sources[name]; s != nil {
+			for _, rec := range s.byName[it.Key] {
+				out = later(out, rec.UpdatedAt)
 			}
 		}
 	}
