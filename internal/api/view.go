@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -200,18 +201,21 @@ func Patch(prev *View, names Names, c Content) (*View, error) {
 			}
 		}
 	}
-	// Both are in name then version order: merged, so is the view.
-	kept, added := prev.all, entries
-	for len(kept) > 0 || len(added) > 0 {
-		switch {
-		case len(kept) > 0 && changed[kept[0].name]:
-			kept = kept[1:]
-		case len(added) == 0 || len(kept) > 0 && byKey(kept[0], added[0]) < 0:
-			v.all, kept = append(v.all, kept[0]), kept[1:]
-		default:
-			v.all, added = append(v.all, added[0]), added[1:]
+	// prev.all with the entries of each changed name, found by binary
+	// search, replaced by its new ones: in name then version order.
+	rest, added := prev.all, entries
+	for _, n := range slices.Sorted(maps.Keys(changed)) {
+		i := sort.Search(len(rest), func(i int) bool { return rest[i].name >= n })
+		v.all, rest = append(v.all, rest[:i]...), rest[i:]
+		j := 0
+		for j < len(added) && added[j].name == n {
+			j++
 		}
+		v.all, added = append(v.all, added[:j]...), added[j:]
+		i = sort.Search(len(rest), func(i int) bool { return rest[i].name > n })
+		rest = rest[i:]
 	}
+	v.all = append(v.all, rest...)
 	for n := range changed {
 		delete(v.versions, n)
 	}
