@@ -117,7 +117,8 @@ func TestAPatchedViewServesWhatAViewBuiltAnewServes(t *testing.T) {
 	// Each view made current is compared, in Run, with one built from
 	// every record the follower holds at that moment.
 	fl.OnChange(func(registry string, r *Registry) {
-		built, err := api.Build(fl.content(fl.registryConfig(registry), r.Merged, nil))
+		reg := fl.registryConfig(registry)
+		built, err := api.Build(fl.content(reg, r.Merged, fl.names(reg)))
 		if err != nil {
 			t.Errorf("%s: build anew: %v", registry, err)
 			return

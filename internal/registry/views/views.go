@@ -74,9 +74,12 @@ type Source struct {
 type Follower struct {
 	kv         jetstream.KeyValue
 	registries []config.Registry
-	serve      Swapper
-	log        *slog.Logger
-	loaded     chan struct{}
+	// usedBy holds, for each source, the indexes in registries of the
+	// registries that use it.
+	usedBy map[string][]int
+	serve  Swapper
+	log    *slog.Logger
+	loaded chan struct{}
 	// reconfigure carries SetRegistries to Run.
 	reconfigure chan reconfiguration
 	// applied, when set, is called after each change is applied (tests).
@@ -136,7 +139,7 @@ func newSource(name string) *source {
 // over the regsync_entries bucket kv; serve, if not nil, is given every
 // new API view.
 func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log *slog.Logger) *Follower {
-	return &Follower{kv: kv, registries: registries, serve: serve, log: log, loaded: make(chan struct{}),
+	return &Follower{kv: kv, registries: registries, usedBy: usedBy(registries), serve: serve, log: log, loaded: make(chan struct{}),
 		reconfigure: make(chan reconfiguration),
 		views:       map[string]*Registry{}, merges: map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
 }
@@ -210,7 +213,7 @@ func (f *Follower) SetRegistries(ctx context.Context, registries []config.Regist
 // setRegistries applies a reconfiguration, in Run.
 func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
 	old := f.registries
-	f.registries = registries
+	f.registries, f.usedBy = registries, usedBy(registries)
 	if !loaded {
 		return // load builds every view
 	}
@@ -229,6 +232,19 @@ func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
 		}
 	}
 	f.mu.Unlock()
+}
+
+// usedBy indexes, for each source, the registries that use it.
+func usedBy(registries []config.Registry) map[string][]int {
+	out := map[string][]int{}
+	for i, reg := range registries {
+		for _, name := range reg.Sources {
+			if !slices.Contains(out[name], i) {
+				out[name] = append(out[name], i)
+			}
+		}
+	}
+	return out
 }
 
 // Run follows the bucket until ctx ends.
@@ -386,14 +402,15 @@ func (f *Follower) commit(batch []sourceCommit) {
 		changed[sc.source] = append(changed[sc.source], keys...)
 		applied = append(applied, sc)
 	}
-	for _, reg := range f.registries {
-		keys := []merge.Key{}
-		touched := false
-		for _, name := range reg.Sources {
-			if k, ok := changed[name]; ok {
-				keys, touched = append(keys, k...), true
-			}
+	// The keys each registry that uses a changed source has to merge again.
+	keysOf := map[int][]merge.Key{}
+	for src, keys := range changed {
+		for _, i := range f.usedBy[src] {
+			keysOf[i] = append(keysOf[i], keys...)
 		}
+	}
+	for i, reg := range f.registries {
+		keys, touched := keysOf[i]
 		if !touched {
 			continue
 		}
@@ -405,7 +422,7 @@ func (f *Follower) commit(batch []sourceCommit) {
 		keys = slices.CompactFunc(keys, func(a, b merge.Key) bool { return a == b })
 		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), keys), prev.Merged, keys)
 		for _, sc := range applied {
-			if slices.Contains(reg.Sources, sc.source) {
+			if slices.Contains(f.usedBy[sc.source], i) {
 				f.metrics.applied(reg.Name, sc.commit.CommittedAt)
 			}
 		}
@@ -567,9 +584,9 @@ func (f *Follower) swap(name string, merged, base *merge.View, keys []merge.Key)
 	case r != nil && base != nil && r.Merged == base:
 		v, err = api.Patch(r.API, namesOf(keys), f.content(reg, merged, keys))
 	case r != nil:
-		v, err = api.Rebuild(r.API, f.content(reg, merged, nil))
+		v, err = api.Rebuild(r.API, f.content(reg, merged, f.names(reg)))
 	default:
-		v, err = api.Build(f.content(reg, merged, nil))
+		v, err = api.Build(f.content(reg, merged, f.names(reg)))
 	}
 	if err != nil {
 		// Records are checked when a sync writes them: this is data
@@ -623,8 +640,7 @@ func (f *Follower) registryConfig(name string) config.Registry {
 	return config.Registry{Name: name}
 }
 
-// content is what the API serves of the names keys of a merge (of every
-// name the registry's sources have records of when keys is nil): every
+// content is what the API serves of the names keys of a merge: every
 // version of every winning entry, and as tombstones the server versions
 // the registry does not serve: those that no source of the registry has
 // any more, and those of a later source that an earlier source's versions
@@ -642,24 +658,28 @@ func (f *Follower) registryConfig(name string) config.Registry {
 // source's versions of it appeared. Both are read from stored records
 // only, so every replica serves the same times.
 func (f *Follower) content(reg config.Registry, merged *merge.View, keys []merge.Key) api.Content {
-	if keys == nil {
-		seen := map[merge.Key]bool{}
-		for _, name := range reg.Sources {
-			if s := f.sources[name]; s != nil {
-				for k := range s.byName {
-					if !seen[k] {
-						seen[k] = true
-						keys = append(keys, k)
-					}
-				}
-			}
-		}
-	}
 	var c api.Content
 	for _, k := range keys {
 		f.contentOf(&c, reg, merged, k)
 	}
 	return c
+}
+
+// names lists every name the sources of a registry have records of.
+func (f *Follower) names(reg config.Registry) []merge.Key {
+	var keys []merge.Key
+	seen := map[merge.Key]bool{}
+	for _, name := range reg.Sources {
+		if s := f.sources[name]; s != nil {
+			for k := range s.byName {
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	return keys
 }
 
 // contentOf adds to c what the registry serves of the name k.
