@@ -84,3 +84,21 @@ func TestPatchRefusesARecordOfANameItDoesNotList(t *testing.T) {
 		t.Errorf("err = %v, want the unlisted server named", err)
 	}
 }
+
+// BenchmarkPatch10kOneChange patches the one name whose record changed
+// into a view of 10,000 servers, as the views follower does after a
+// one-entry edit.
+func BenchmarkPatch10kOneChange(b *testing.B) {
+	c := manyServers(10000)
+	prev := mustBuild(b, c)
+	name := c.Servers[0].Name
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.Servers[0].UpdatedAt = t0.Add(time.Duration(i+1) * time.Second)
+		v, err := Patch(prev, Names{Servers: []string{name}}, Content{Servers: c.Servers[:2]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		prev = v
+	}
+}
