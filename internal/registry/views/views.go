@@ -4,7 +4,8 @@
 // records back until the source's commit marker arrives, so a sync is
 // seen whole or not at all, and then merges only the names that commit
 // changed (merge.Apply) into a new view of every registry that uses the
-// source, swapped in whole. Commits that wait on the watch together are
+// source, and patches those names into its API view (api.Patch); the new
+// view is swapped in whole. Commits that wait on the watch together are
 // applied together: one new view per registry, not one per commit. Start-up reads every stored record before it
 // reports the views loaded.
 package views
