@@ -155,20 +155,25 @@ func followStored(b *testing.B, configPath, url string) func() stored {
 // deadline.
 func nextStored(b *testing.B, js jetstream.JetStream, deadline time.Time) func() stored {
 	ctx := context.Background()
-	var cons jetstream.Consumer
+	var msgs jetstream.MessagesContext
 	for {
-		var err error
-		cons, err = js.OrderedConsumer(ctx, events.StreamResults, jetstream.OrderedConsumerConfig{})
+		cons, err := js.OrderedConsumer(ctx, events.StreamResults, jetstream.OrderedConsumerConfig{})
 		if err == nil {
-			break
+			// One pull subscription for every result: a fetch per result
+			// would subscribe and unsubscribe on the server each time,
+			// which the service under measurement pays for too.
+			if msgs, err = cons.Messages(); err == nil {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			b.Fatalf("results stream: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	b.Cleanup(msgs.Stop)
 	return func() stored {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Minute))
+		msg, err := msgs.Next(jetstream.NextMaxWait(5 * time.Minute))
 		if err != nil {
 			b.Fatalf("next result: %v", err)
 		}

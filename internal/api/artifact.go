@@ -2,10 +2,13 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 )
 
 // artifactStatuses are the statuses a skill or a plugin may have; an
@@ -20,6 +23,8 @@ type artifact struct {
 	search   string // lower-case name, title and description
 	isLatest bool
 	body     []byte // the stored JSON, compacted
+	// sum fingerprints the record (View.contentDigest).
+	sum [sha256.Size]byte
 }
 
 // artifactIndex holds the skills or the plugins of a view.
@@ -39,6 +44,7 @@ func newArtifactIndex(kind string, records []ArtifactRecord) (*artifactIndex, er
 			errs = append(errs, fmt.Errorf("%s %d (%s/%s %s): %w", kind, i, r.Namespace, r.Name, r.Version, err))
 			continue
 		}
+		a.sum = recordSum(kind, r.Namespace, r.Name, r.Version, r.Digest, strconv.FormatBool(r.IsLatest))
 		idx.all = append(idx.all, a)
 	}
 	slices.SortFunc(idx.all, func(a, b *artifact) int { return compareKey(a.key, a.version, b.key, b.version) })
@@ -60,6 +66,53 @@ func newArtifactIndex(kind string, records []ArtifactRecord) (*artifactIndex, er
 		return nil, errors.Join(errs...)
 	}
 	return idx, nil
+}
+
+// patch is the index of the records of idx with those of the keys
+// (namespace/name) listed replaced by records, which holds every record of
+// those keys and no other.
+func (idx *artifactIndex) patch(kind string, keys []string, records []ArtifactRecord) (*artifactIndex, error) {
+	if len(keys) == 0 && len(records) == 0 {
+		return idx, nil
+	}
+	fresh, err := newArtifactIndex(kind, records)
+	if err != nil {
+		return nil, err
+	}
+	changed := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		changed[k] = true
+	}
+	var errs []error
+	for _, a := range fresh.all {
+		if !changed[a.key] {
+			errs = append(errs, fmt.Errorf("%s %s %s: its key is not one the patch lists", kind, a.key, a.version))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	out := &artifactIndex{all: make([]*artifact, 0, len(idx.all)+len(fresh.all)),
+		byKey: maps.Clone(idx.byKey), latest: maps.Clone(idx.latest)}
+	for k := range changed {
+		delete(out.byKey, k)
+		delete(out.latest, k)
+	}
+	maps.Copy(out.byKey, fresh.byKey)
+	maps.Copy(out.latest, fresh.latest)
+	// Both are in key then version order: merged, so is the index.
+	kept, added := idx.all, fresh.all
+	for len(kept) > 0 || len(added) > 0 {
+		switch {
+		case len(kept) > 0 && changed[kept[0].key]:
+			kept = kept[1:]
+		case len(added) == 0 || len(kept) > 0 && compareKey(kept[0].key, kept[0].version, added[0].key, added[0].version) < 0:
+			out.all, kept = append(out.all, kept[0]), kept[1:]
+		default:
+			out.all, added = append(out.all, added[0]), added[1:]
+		}
+	}
+	return out, nil
 }
 
 func newArtifact(r *ArtifactRecord) (*artifact, error) {

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,6 +67,35 @@ func BenchmarkRebuild10kOneChange(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		c.Servers[0].UpdatedAt = t0.Add(time.Duration(i+1) * time.Second)
 		v, err := Rebuild(prev, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prev = v
+	}
+}
+
+// A patch whose records name a server, skill or plugin it does not list
+// is refused, naming the record: the view would otherwise hold two
+// versions of what it lists once.
+func TestPatchRefusesARecordOfANameItDoesNotList(t *testing.T) {
+	prev := mustBuild(t, Content{Servers: []ServerRecord{server("io.x/a", "1.0.0", true)}})
+	_, err := Patch(prev, Names{Servers: []string{"io.x/b"}}, Content{Servers: []ServerRecord{server("io.x/a", "2.0.0", true)}})
+	if err == nil || !strings.Contains(err.Error(), "server io.x/a 2.0.0: its name is not one the patch lists") {
+		t.Errorf("err = %v, want the unlisted server named", err)
+	}
+}
+
+// BenchmarkPatch10kOneChange patches the one name whose record changed
+// into a view of 10,000 servers, as the views follower does after a
+// one-entry edit.
+func BenchmarkPatch10kOneChange(b *testing.B) {
+	c := manyServers(10000)
+	prev := mustBuild(b, c)
+	name := c.Servers[0].Name
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.Servers[0].UpdatedAt = t0.Add(time.Duration(i+1) * time.Second)
+		v, err := Patch(prev, Names{Servers: []string{name}}, Content{Servers: c.Servers[:2]})
 		if err != nil {
 			b.Fatal(err)
 		}

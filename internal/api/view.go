@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +97,8 @@ type serverEntry struct {
 	// they are compact already (as syncs store them), so the view does not
 	// keep a second copy of every entry.
 	response item
+	// sum fingerprints the record (contentDigest).
+	sum [sha256.Size]byte
 }
 
 // serverOpen opens a ServerResponse.
@@ -117,22 +121,7 @@ func Build(c Content) (*View, error) { return Rebuild(nil, c) }
 // records of a large registry prepares those records only. A nil prev is
 // Build.
 func Rebuild(prev *View, c Content) (*View, error) {
-	var errs []error
-	entries := make([]*serverEntry, 0, len(c.Servers))
-	var fresh []*serverEntry // prepared here, not taken from prev
-	for i := range c.Servers {
-		if e := prev.prepared(&c.Servers[i]); e != nil {
-			entries = append(entries, e)
-			continue
-		}
-		e, err := newServerEntry(&c.Servers[i])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("server %d (%s %s): %w", i, c.Servers[i].Name, c.Servers[i].Version, err))
-			continue
-		}
-		entries = append(entries, e)
-		fresh = append(fresh, e)
-	}
+	entries, fresh, errs := prev.prepare(c.Servers)
 	skills, err := newArtifactIndex("skill", c.Skills)
 	if err != nil {
 		errs = append(errs, err)
@@ -141,33 +130,14 @@ func Rebuild(prev *View, c Content) (*View, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	slices.SortFunc(entries, func(a, b *serverEntry) int { return compareKey(a.name, a.version, b.name, b.version) })
-	for i := 1; i < len(entries); i++ {
-		if entries[i-1].name == entries[i].name && entries[i-1].version == entries[i].version {
-			errs = append(errs, fmt.Errorf("server %s %s: stored twice", entries[i].name, entries[i].version))
-		}
-	}
+	slices.SortFunc(entries, byKey)
+	errs = append(errs, checkServers(entries)...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("build view: %w", errors.Join(errs...))
 	}
-
 	v := &View{all: entries, versions: map[string][]*serverEntry{}, skills: skills, plugins: plugins}
 	for _, e := range entries {
-		if !e.deleted {
-			v.live = append(v.live, e)
-		}
-		if e.isLatest {
-			v.latestAll = append(v.latestAll, e)
-			if !e.deleted {
-				v.latest = append(v.latest, e)
-			}
-		}
 		v.versions[e.name] = append(v.versions[e.name], e)
-	}
-	for i := 1; i < len(v.latestAll); i++ {
-		if a, b := v.latestAll[i-1], v.latestAll[i]; a.name == b.name {
-			return nil, fmt.Errorf("build view: server %s: versions %s and %s are both marked latest", a.name, a.version, b.version)
-		}
 	}
 	for _, vs := range v.versions {
 		slices.SortStableFunc(vs, newestFirst)
@@ -177,9 +147,151 @@ func Rebuild(prev *View, c Content) (*View, error) {
 	} else {
 		v.search = prev.search.next(v.all, prev.removedIn(v, len(entries)-len(fresh)), fresh)
 	}
-	v.digest = contentDigest(c)
+	v.finish()
 	return v, nil
 }
+
+// Names lists the names whose records a Patch replaces: servers by name,
+// skills and plugins by namespace/name.
+type Names struct {
+	Servers, Skills, Plugins []string
+}
+
+// Patch is Rebuild for a content that differs from prev's only in the
+// names listed: c holds every record of those names (a name listed
+// without records is no longer served) and no other record. It prepares
+// the records of those names only and takes every other entry from prev
+// as it is, so its work grows with the change, not with the registry.
+// The view equals Build of the whole content: the same answers, order,
+// digest and search results. A nil prev is Build of c.
+func Patch(prev *View, names Names, c Content) (*View, error) {
+	if prev == nil {
+		return Build(c)
+	}
+	changed := make(map[string]bool, len(names.Servers))
+	for _, n := range names.Servers {
+		changed[n] = true
+	}
+	entries, fresh, errs := prev.prepare(c.Servers)
+	for _, e := range entries {
+		if !changed[e.name] {
+			errs = append(errs, fmt.Errorf("server %s %s: its name is not one the patch lists", e.name, e.version))
+		}
+	}
+	skills, err := prev.skills.patch("skill", names.Skills, c.Skills)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	plugins, err := prev.plugins.patch("plugin", names.Plugins, c.Plugins)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	slices.SortFunc(entries, byKey)
+	errs = append(errs, checkServers(entries)...)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("patch view: %w", errors.Join(errs...))
+	}
+	v := &View{all: make([]*serverEntry, 0, len(prev.all)+len(entries)), versions: maps.Clone(prev.versions),
+		skills: skills, plugins: plugins}
+	var removed []*serverEntry // prepared for prev and not kept
+	for n := range changed {
+		for _, e := range prev.versions[n] {
+			if !slices.Contains(entries, e) {
+				removed = append(removed, e)
+			}
+		}
+	}
+	// prev.all with the entries of each changed name, found by binary
+	// search, replaced by its new ones: in name then version order.
+	rest, added := prev.all, entries
+	for _, n := range slices.Sorted(maps.Keys(changed)) {
+		i := sort.Search(len(rest), func(i int) bool { return rest[i].name >= n })
+		v.all, rest = append(v.all, rest[:i]...), rest[i:]
+		j := 0
+		for j < len(added) && added[j].name == n {
+			j++
+		}
+		v.all, added = append(v.all, added[:j]...), added[j:]
+		i = sort.Search(len(rest), func(i int) bool { return rest[i].name > n })
+		rest = rest[i:]
+	}
+	v.all = append(v.all, rest...)
+	for n := range changed {
+		delete(v.versions, n)
+	}
+	for _, e := range entries {
+		v.versions[e.name] = append(v.versions[e.name], e)
+	}
+	for n := range changed {
+		slices.SortStableFunc(v.versions[n], newestFirst)
+	}
+	v.search = prev.search.next(v.all, removed, fresh)
+	v.finish()
+	return v, nil
+}
+
+// prepare returns an entry for each record, taken from v when v prepared
+// one for an equal record (fresh lists the others), and an error naming
+// each record that is wrong.
+func (v *View) prepare(records []ServerRecord) (entries, fresh []*serverEntry, errs []error) {
+	entries = make([]*serverEntry, 0, len(records))
+	for i := range records {
+		if e := v.prepared(&records[i]); e != nil {
+			entries = append(entries, e)
+			continue
+		}
+		e, err := newServerEntry(&records[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server %d (%s %s): %w", i, records[i].Name, records[i].Version, err))
+			continue
+		}
+		entries = append(entries, e)
+		fresh = append(fresh, e)
+	}
+	return entries, fresh, errs
+}
+
+// checkServers names each server version of entries, in name then
+// version order, stored twice, and each name with two versions marked
+// latest.
+func checkServers(entries []*serverEntry) []error {
+	var errs []error
+	var latest *serverEntry
+	for i, e := range entries {
+		if i > 0 && entries[i-1].name == e.name && entries[i-1].version == e.version {
+			errs = append(errs, fmt.Errorf("server %s %s: stored twice", e.name, e.version))
+		}
+		if latest != nil && latest.name != e.name {
+			latest = nil
+		}
+		if e.isLatest {
+			if latest != nil {
+				errs = append(errs, fmt.Errorf("server %s: versions %s and %s are both marked latest", e.name, latest.version, e.version))
+			}
+			latest = e
+		}
+	}
+	return errs
+}
+
+// finish derives from v.all, in name then version order, the listings
+// of live and latest entries and the digest.
+func (v *View) finish() {
+	for _, e := range v.all {
+		if !e.deleted {
+			v.live = append(v.live, e)
+		}
+		if e.isLatest {
+			v.latestAll = append(v.latestAll, e)
+			if !e.deleted {
+				v.latest = append(v.latest, e)
+			}
+		}
+	}
+	v.digest = v.contentDigest()
+}
+
+func byKey(a, b *serverEntry) int { return compareKey(a.name, a.version, b.name, b.version) }
 
 // removedIn returns the entries of v that next, rebuilt from v with kept
 // of them, no longer has.
@@ -310,6 +422,8 @@ func newServerEntry(r *ServerRecord) (*serverEntry, error) {
 		deleted:     r.Deleted,
 		isLatest:    r.IsLatest,
 		response:    item{serverOpen, server, tail},
+		sum: recordSum("server", r.Name, r.Version, r.Digest, r.PublishedAt.UTC().Format(time.RFC3339Nano),
+			r.UpdatedAt.UTC().Format(time.RFC3339Nano), strconv.FormatBool(r.Deleted), strconv.FormatBool(r.IsLatest)),
 	}, nil
 }
 
@@ -342,27 +456,25 @@ func searchText(id identity) string {
 	return strings.ToLower(id.Name + "\x00" + id.Title + "\x00" + id.Description)
 }
 
-// contentDigest fingerprints every record the view serves, in a fixed
-// order, with the registry's metadata of each: a view of equal content has
-// an equal digest whatever order the records came in.
-func contentDigest(c Content) string {
-	lines := make([]string, 0, len(c.Servers)+len(c.Skills)+len(c.Plugins))
-	for _, r := range c.Servers {
-		lines = append(lines, strings.Join([]string{"server", r.Name, r.Version, r.Digest,
-			r.PublishedAt.UTC().Format(time.RFC3339Nano), r.UpdatedAt.UTC().Format(time.RFC3339Nano),
-			strconv.FormatBool(r.Deleted), strconv.FormatBool(r.IsLatest)}, "\x00"))
+// contentDigest fingerprints every record the view serves, with the
+// registry's metadata of each: the fingerprint of each entry, in the
+// view's order, which content alone decides, so a view of equal content
+// has an equal digest whatever order the records came in and however the
+// view was made.
+func (v *View) contentDigest() string {
+	h := sha256.New()
+	for _, e := range v.all {
+		h.Write(e.sum[:])
 	}
-	for kind, rs := range map[string][]ArtifactRecord{"skill": c.Skills, "plugin": c.Plugins} {
-		for _, r := range rs {
-			lines = append(lines, strings.Join([]string{kind, r.Namespace, r.Name, r.Version, r.Digest,
-				strconv.FormatBool(r.IsLatest)}, "\x00"))
+	for _, idx := range []*artifactIndex{v.skills, v.plugins} {
+		for _, a := range idx.all {
+			h.Write(a.sum[:])
 		}
 	}
-	slices.Sort(lines)
-	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-		h.Write([]byte{'\n'})
-	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// recordSum fingerprints one record of a view: its kind and fields.
+func recordSum(fields ...string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(strings.Join(fields, "\x00")))
 }

@@ -4,7 +4,8 @@
 // records back until the source's commit marker arrives, so a sync is
 // seen whole or not at all, and then merges only the names that commit
 // changed (merge.Apply) into a new view of every registry that uses the
-// source, swapped in whole. Commits that wait on the watch together are
+// source, and patches those names into its API view (api.Patch); the new
+// view is swapped in whole. Commits that wait on the watch together are
 // applied together: one new view per registry, not one per commit. Start-up reads every stored record before it
 // reports the views loaded.
 package views
@@ -74,9 +75,12 @@ type Source struct {
 type Follower struct {
 	kv         jetstream.KeyValue
 	registries []config.Registry
-	serve      Swapper
-	log        *slog.Logger
-	loaded     chan struct{}
+	// usedBy holds, for each source, the indexes in registries of the
+	// registries that use it.
+	usedBy map[string][]int
+	serve  Swapper
+	log    *slog.Logger
+	loaded chan struct{}
 	// reconfigure carries SetRegistries to Run.
 	reconfigure chan reconfiguration
 	// applied, when set, is called after each change is applied (tests).
@@ -136,7 +140,7 @@ func newSource(name string) *source {
 // over the regsync_entries bucket kv; serve, if not nil, is given every
 // new API view.
 func New(kv jetstream.KeyValue, registries []config.Registry, serve Swapper, log *slog.Logger) *Follower {
-	return &Follower{kv: kv, registries: registries, serve: serve, log: log, loaded: make(chan struct{}),
+	return &Follower{kv: kv, registries: registries, usedBy: usedBy(registries), serve: serve, log: log, loaded: make(chan struct{}),
 		reconfigure: make(chan reconfiguration),
 		views:       map[string]*Registry{}, merges: map[string]*Registry{}, sources: map[string]*source{}, pending: map[string]map[string]*entries.Record{}}
 }
@@ -210,7 +214,7 @@ func (f *Follower) SetRegistries(ctx context.Context, registries []config.Regist
 // setRegistries applies a reconfiguration, in Run.
 func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
 	old := f.registries
-	f.registries = registries
+	f.registries, f.usedBy = registries, usedBy(registries)
 	if !loaded {
 		return // load builds every view
 	}
@@ -219,7 +223,7 @@ func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
 		if i >= 0 && slices.Equal(old[i].Sources, reg.Sources) && f.Merged(reg.Name) != nil {
 			continue
 		}
-		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
+		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)), nil, nil)
 	}
 	f.mu.Lock()
 	for name := range f.merges {
@@ -229,6 +233,19 @@ func (f *Follower) setRegistries(registries []config.Registry, loaded bool) {
 		}
 	}
 	f.mu.Unlock()
+}
+
+// usedBy indexes, for each source, the registries that use it.
+func usedBy(registries []config.Registry) map[string][]int {
+	out := map[string][]int{}
+	for i, reg := range registries {
+		for _, name := range reg.Sources {
+			if !slices.Contains(out[name], i) {
+				out[name] = append(out[name], i)
+			}
+		}
+	}
+	return out
 }
 
 // Run follows the bucket until ctx ends.
@@ -352,7 +369,7 @@ func (f *Follower) load(commits map[string]sourceCommit) {
 		f.tell(name, 0, nil)
 	}
 	for _, reg := range f.registries {
-		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)))
+		f.swap(reg.Name, merge.Merge(f.sourcesOf(reg)), nil, nil)
 	}
 	close(f.loaded)
 }
@@ -386,14 +403,15 @@ func (f *Follower) commit(batch []sourceCommit) {
 		changed[sc.source] = append(changed[sc.source], keys...)
 		applied = append(applied, sc)
 	}
-	for _, reg := range f.registries {
-		var keys []merge.Key
-		touched := false
-		for _, name := range reg.Sources {
-			if k, ok := changed[name]; ok {
-				keys, touched = append(keys, k...), true
-			}
+	// The keys each registry that uses a changed source has to merge again.
+	keysOf := map[int][]merge.Key{}
+	for src, keys := range changed {
+		for _, i := range f.usedBy[src] {
+			keysOf[i] = append(keysOf[i], keys...)
 		}
+	}
+	for i, reg := range f.registries {
+		keys, touched := keysOf[i]
 		if !touched {
 			continue
 		}
@@ -402,9 +420,10 @@ func (f *Follower) commit(batch []sourceCommit) {
 			continue
 		}
 		slices.SortFunc(keys, compareKeys)
-		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), slices.CompactFunc(keys, func(a, b merge.Key) bool { return a == b })))
+		keys = slices.CompactFunc(keys, func(a, b merge.Key) bool { return a == b })
+		f.swap(reg.Name, merge.Apply(prev.Merged, f.sourcesOf(reg), keys), prev.Merged, keys)
 		for _, sc := range applied {
-			if slices.Contains(reg.Sources, sc.source) {
+			if slices.Contains(f.usedBy[sc.source], i) {
 				f.metrics.applied(reg.Name, sc.commit.CommittedAt)
 			}
 		}
@@ -541,8 +560,11 @@ func (f *Follower) sourcesOf(reg config.Registry) []merge.Source {
 }
 
 // swap tells of a registry's merge (OnMerged), then builds its API view
-// and makes both current (OnChange).
-func (f *Follower) swap(name string, merged *merge.View) {
+// and makes both current (OnChange). A merge made from base by changing
+// the names keys (merge.Apply) patches those names into the API view of
+// base (api.Patch); without base, or when the current API view is not of
+// base, the API view is built from every name.
+func (f *Follower) swap(name string, merged, base *merge.View, keys []merge.Key) {
 	reg := f.registryConfig(name)
 	srcs := make([]Source, 0, len(reg.Sources))
 	for _, s := range reg.Sources {
@@ -557,11 +579,16 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	if f.onMerged != nil {
 		f.onMerged(name, m)
 	}
-	var prev *api.View
-	if r := f.Registry(name); r != nil {
-		prev = r.API
+	var v *api.View
+	var err error
+	switch r := f.Registry(name); {
+	case r != nil && base != nil && r.Merged == base:
+		v, err = api.Patch(r.API, namesOf(keys), f.content(reg, merged, keys))
+	case r != nil:
+		v, err = api.Rebuild(r.API, f.content(reg, merged, f.names(reg)))
+	default:
+		v, err = api.Build(f.content(reg, merged, f.names(reg)))
 	}
-	v, err := api.Rebuild(prev, f.content(reg, merged))
 	if err != nil {
 		// Records are checked when a sync writes them: this is data
 		// written by something else. The previous view stays served.
@@ -589,6 +616,22 @@ func (f *Follower) swap(name string, merged *merge.View) {
 	}
 }
 
+// namesOf lists keys as the API names them.
+func namesOf(keys []merge.Key) api.Names {
+	var n api.Names
+	for _, k := range keys {
+		switch k.Kind {
+		case merge.Server:
+			n.Servers = append(n.Servers, k.Name)
+		case merge.Skill:
+			n.Skills = append(n.Skills, k.Name)
+		case merge.Plugin:
+			n.Plugins = append(n.Plugins, k.Name)
+		}
+	}
+	return n
+}
+
 func (f *Follower) registryConfig(name string) config.Registry {
 	for _, r := range f.registries {
 		if r.Name == name {
@@ -598,11 +641,14 @@ func (f *Follower) registryConfig(name string) config.Registry {
 	return config.Registry{Name: name}
 }
 
-// content is what the API serves of a merge: every version of every
-// winning entry, and as tombstones the server versions the registry does
-// not serve: those that no source of the registry has any more, and those
-// of a later source that an earlier source's versions of the name hide
-// (the first source's record of each, in the registry's order).
+// content is what the API serves of the names keys of a merge: every
+// version of every winning entry, and as tombstones the server versions
+// the registry does not serve: those that no source of the registry has
+// any more, and those of a later source that an earlier source's versions
+// of the name hide (the first source's record of each, in the registry's
+// order). What it serves of a name depends on the records of that name
+// only, so a change of some names changes what they serve and nothing
+// else (api.Patch).
 //
 // The times are the registry's, so the official incremental sync
 // (updated_since, dropping deleted entries) ends equal to a full listing
@@ -612,26 +658,54 @@ func (f *Follower) registryConfig(name string) config.Registry {
 // because an earlier source took the name is removed no earlier than that
 // source's versions of it appeared. Both are read from stored records
 // only, so every replica serves the same times.
-func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content {
+func (f *Follower) content(reg config.Registry, merged *merge.View, keys []merge.Key) api.Content {
 	var c api.Content
-	served := map[[2]string]bool{}
-	// took holds, for each server name served, when its winning source
-	// took it: the earliest update of the winner's versions of it.
-	took := map[merge.Key]winner{}
-	dropped := f.dropped(reg.Sources, merged)
-	for _, it := range merged.Items() {
+	for _, k := range keys {
+		f.contentOf(&c, reg, merged, k)
+	}
+	return c
+}
+
+// names lists every name the sources of a registry have records of.
+func (f *Follower) names(reg config.Registry) []merge.Key {
+	var keys []merge.Key
+	seen := map[merge.Key]bool{}
+	for _, name := range reg.Sources {
+		if s := f.sources[name]; s != nil {
+			for k := range s.byName {
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	return keys
+}
+
+// contentOf adds to c what the registry serves of the name k.
+func (f *Follower) contentOf(c *api.Content, reg config.Registry, merged *merge.View, k merge.Key) {
+	// served holds the server versions of the name served so far.
+	var served map[string]bool
+	if k.Kind == merge.Server {
+		served = map[string]bool{}
+	}
+	// took is when the winning source took the name: the earliest update
+	// of its versions of it.
+	var took time.Time
+	it := merged.Get(k)
+	if it != nil {
 		latest := it.Latest().Version
-		dropped := dropped[it.Key]
-		w := winner{source: it.Source}
+		dropped := f.dropped(reg.Sources, it)
 		for _, e := range it.Versions {
-			rec := f.sources[it.Source].byName[it.Key][e.Version]
-			switch it.Key.Kind {
+			rec := f.sources[it.Source].byName[k][e.Version]
+			switch k.Kind {
 			case merge.Server:
-				served[[2]string{rec.Name, rec.Version}] = true
+				served[rec.Version] = true
 				r := serverRecord(rec, e.Version == latest)
 				r.UpdatedAt = later(r.UpdatedAt, dropped)
-				if w.at.IsZero() || r.UpdatedAt.Before(w.at) {
-					w.at = r.UpdatedAt
+				if took.IsZero() || r.UpdatedAt.Before(took) {
+					took = r.UpdatedAt
 				}
 				c.Servers = append(c.Servers, r)
 			case merge.Skill:
@@ -640,78 +714,48 @@ func (f *Follower) content(reg config.Registry, merged *merge.View) api.Content 
 				c.Plugins = append(c.Plugins, artifactRecord(rec, e.Version == latest))
 			}
 		}
-		if it.Key.Kind == merge.Server && len(reg.Sources) > 1 {
-			took[it.Key] = w
-		}
+	}
+	if k.Kind != merge.Server {
+		return
 	}
 	for i, name := range reg.Sources {
 		s := f.sources[name]
 		if s == nil {
 			continue
 		}
-		for key := range s.tombstones {
-			if rec := s.records[key]; rec.Kind == entries.KindServer && !served[[2]string{rec.Name, rec.Version}] {
-				served[[2]string{rec.Name, rec.Version}] = true
+		for _, rec := range s.byName[k] {
+			if served[rec.Version] {
+				continue
+			}
+			switch {
+			case rec.Deleted:
+				served[rec.Version] = true
 				c.Servers = append(c.Servers, serverRecord(rec, false))
+			case i > 0 && it != nil && it.Source != name && len(reg.Sources) > 1:
+				// Live here and not served: an earlier source wins the name.
+				r := serverRecord(rec, false)
+				r.Deleted, r.UpdatedAt = true, later(r.UpdatedAt, took)
+				served[rec.Version] = true
+				c.Servers = append(c.Servers, r)
 			}
-		}
-		if i == 0 {
-			continue // the first source wins every name it has
-		}
-		for _, rec := range s.records {
-			id := [2]string{rec.Name, rec.Version}
-			if rec.Kind != entries.KindServer || rec.Deleted || served[id] {
-				continue
-			}
-			// Live here and not served: an earlier source wins the name.
-			k, _ := keyOf(rec)
-			w, ok := took[k]
-			if !ok || w.source == name {
-				continue
-			}
-			r := serverRecord(rec, false)
-			r.Deleted, r.UpdatedAt = true, later(r.UpdatedAt, w.at)
-			served[id] = true
-			c.Servers = append(c.Servers, r)
 		}
 	}
-	return c
 }
 
-// winner is the source that wins a name and when it took it.
-type winner struct {
-	source string
-	at     time.Time
-}
-
-// dropped holds, for each name that a source before its winner in the
-// registry's order has records of, the latest update of those records:
-// none of them is live (else that source would win), so this is when the
-// last of them dropped the name. It looks at each record of the sources
-// before the last once, not at every earlier source for each name.
-func (f *Follower) dropped(sources []string, merged *merge.View) map[merge.Key]time.Time {
-	out := map[merge.Key]time.Time{}
-	if len(sources) < 2 {
-		return out
-	}
-	pos := make(map[string]int, len(sources))
-	for i, name := range sources {
-		if _, ok := pos[name]; !ok {
-			pos[name] = i
+// dropped is, for an item whose winner has sources before it in the
+// registry's order that have records of its name, the latest update of
+// those records: none of them is live (else that source would win), so
+// this is when the last of them dropped the name. It is zero when no
+// earlier source has records of it.
+func (f *Follower) dropped(sources []string, it *merge.Item) time.Time {
+	var out time.Time
+	for _, name := range sources {
+		if name == it.Source {
+			break
 		}
-	}
-	for i, name := range sources[:len(sources)-1] {
-		s := f.sources[name]
-		if s == nil {
-			continue
-		}
-		for key, recs := range s.byName {
-			it := merged.Get(key)
-			if it == nil || pos[it.Source] <= i {
-				continue
-			}
-			for _, rec := range recs {
-				out[key] = later(out[key], rec.UpdatedAt)
+		if s := f.sources[name]; s != nil {
+			for _, rec := range s.byName[it.Key] {
+				out = later(out, rec.UpdatedAt)
 			}
 		}
 	}

@@ -46,6 +46,9 @@ type fixture struct {
 	store *entries.Store
 	// keep, when set, is the store the follower keeps current.
 	keep Keeper
+	// registries, when set, are the registries followed instead of the
+	// package's.
+	registries []config.Registry
 }
 
 func start(t *testing.T) *fixture {
@@ -80,12 +83,16 @@ type follower struct {
 
 func (f *fixture) follow() *follower {
 	f.t.Helper()
-	names := make([]string, len(registries))
-	for i, r := range registries {
+	regs := registries
+	if f.registries != nil {
+		regs = f.registries
+	}
+	names := make([]string, len(regs))
+	for i, r := range regs {
 		names[i] = r.Name
 	}
 	h := api.NewHandler(names, testsupport.Logger(f.t))
-	fl := &follower{Follower: New(f.kv, registries, h, testsupport.Logger(f.t)), handler: h, applied: map[string]int{}}
+	fl := &follower{Follower: New(f.kv, regs, h, testsupport.Logger(f.t)), handler: h, applied: map[string]int{}}
 	if f.keep != nil {
 		fl.Keep(f.keep)
 	}

@@ -22,26 +22,27 @@ const minCut = 256
 // leaves out what it can spare (l.spare). While either does not fit, the
 // lists of the result (trigger and request ids, diff names) are halved and
 // the messages of the result and the record cut, so that an outcome is
-// never left unrecordable or unpublishable by what it says. It reports
-// whether anything was cut; an error means the result cannot be made to
-// fit, and s holds no pending result.
-func (l *ledger[R]) seal(ctx context.Context, s R, id string, data events.Data) (event.Event, bool, error) {
+// never left unrecordable or unpublishable by what it says. It returns
+// the record's JSON encoding, made to check its size, for the write, and
+// reports whether anything was cut; an error means the result cannot be
+// made to fit, s holds no pending result and no encoding is returned.
+func (l *ledger[R]) seal(ctx context.Context, s R, id string, data events.Data) (event.Event, []byte, bool, error) {
 	for cuts := 0; ; cuts++ {
 		ev, err := events.New(id, l.source, data)
 		if err != nil {
 			*l.pending(s) = nil
-			return event.Event{}, false, fmt.Errorf("result event does not validate: %w", err)
+			return event.Event{}, nil, false, fmt.Errorf("result event does not validate: %w", err)
 		}
 		// The result carries the sync's trace from the start, so that
 		// publishing it again does not change it.
 		tracing.InjectEvent(ctx, &ev)
 		if *l.pending(s), err = ev.MarshalJSON(); err != nil {
 			*l.pending(s) = nil
-			return event.Event{}, false, fmt.Errorf("encode result event: %w", err)
+			return event.Event{}, nil, false, fmt.Errorf("encode result event: %w", err)
 		}
-		problem := l.oversize(s, ev)
+		encoded, problem := l.oversize(s, ev)
 		if problem == nil {
-			return ev, cuts > 0, nil
+			return ev, encoded, cuts > 0, nil
 		}
 		if l.spare != nil && publishable(l.mode, ev) == nil && l.spare(s) {
 			continue // the record alone is over: first without what it can spare
@@ -51,25 +52,26 @@ func (l *ledger[R]) seal(ctx context.Context, s R, id string, data events.Data) 
 		cutStatus = l.shrink(s)
 		if !cutData && !cutStatus {
 			*l.pending(s) = nil
-			return event.Event{}, true, fmt.Errorf("result %s does not fit with nothing left to cut: %w", id, problem)
+			return event.Event{}, nil, true, fmt.Errorf("result %s does not fit with nothing left to cut: %w", id, problem)
 		}
 	}
 }
 
 // oversize says why a result event or the status record that holds it
-// cannot be stored, or nil when both can.
-func (l *ledger[R]) oversize(s R, ev event.Event) error {
+// cannot be stored, or nil when both can; then it returns the record's
+// encoding, for the write.
+func (l *ledger[R]) oversize(s R, ev event.Event) ([]byte, error) {
 	if err := publishable(l.mode, ev); err != nil {
-		return err
+		return nil, err
 	}
 	rec, err := json.Marshal(s)
 	if err != nil {
-		return fmt.Errorf("encode status record: %w", err)
+		return nil, fmt.Errorf("encode status record: %w", err)
 	}
 	if len(rec) > l.recordLimit {
-		return fmt.Errorf("status record is %d bytes, more than the %d the status bucket takes", len(rec), l.recordLimit)
+		return nil, fmt.Errorf("status record is %d bytes, more than the %d the status bucket takes", len(rec), l.recordLimit)
 	}
-	return nil
+	return rec, nil
 }
 
 // publishable reports why a result event cannot be published, or nil.

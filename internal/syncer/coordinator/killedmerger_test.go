@@ -268,7 +268,7 @@ func TestARecordTooLargeForItsPendingChangesLeavesThemOutFirst(t *testing.T) {
 	s := &events.RegistryStatus{Generation: 2, ViewDigest: "view", PendingChanges: c}
 	data := events.RegistryChanged{Registry: "both", Reason: events.RegistryReasonSourceChanged, Generation: 2, PreviousGeneration: 1,
 		Diff: events.RegistryDiff{ViewDiff: events.ViewDiff{Diff: events.DiffOf(nil, names, nil)}}, ServerCount: len(names), ViewDigest: "view"}
-	ev, _, err := l.seal(context.Background(), s, "g-both-e-2", data)
+	ev, _, _, err := l.seal(context.Background(), s, "g-both-e-2", data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,12 @@ import (
 // (a registry's). Update follows state.Store.Update: mutate may run more
 // than once and only changes the record; an error from mutate refuses the
 // record it was given (computed from an earlier revision, say), and Update
-// writes nothing and returns that error.
+// writes nothing and returns that error. UpdateEncoded is Update for a
+// mutate that encoded the record it left: those bytes are written as they
+// are (nil: the store encodes the record).
 type records[R any] interface {
 	Update(ctx context.Context, key string, init func() R, mutate func(r R, base uint64) error) (R, error)
+	UpdateEncoded(ctx context.Context, key string, init func() R, mutate func(r R, base uint64) ([]byte, error)) (R, error)
 }
 
 // ledger holds the steps of the outcome protocol (see outcome.go) that do
@@ -104,14 +107,15 @@ func (l *ledger[R]) record(ctx context.Context, key string, init func() R,
 	var e entry[R]
 	call, cancel := l.call(ctx)
 	defer cancel()
-	st, err := l.status.Update(call, key, init, func(s R, base uint64) error {
+	// The record is written as seal encoded it to check its size.
+	st, err := l.status.UpdateEncoded(call, key, init, func(s R, base uint64) ([]byte, error) {
 		id, data, err := mutate(s, base)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ev, cut, serr := l.seal(ctx, s, id, data)
+		ev, encoded, cut, serr := l.seal(ctx, s, id, data)
 		e = entry[R]{data: data, event: ev, cut: cut, err: serr}
-		return nil
+		return encoded, nil
 	})
 	if err != nil {
 		return entry[R]{}, fmt.Errorf("record outcome: %w", err)

@@ -1251,6 +1251,14 @@ func (r *registryStatuses) update(ctx context.Context, name string, mutate func(
 // starts from the record kept, if any; a conflict reads the record again.
 func (r *registryStatuses) Update(ctx context.Context, name string, init func() *events.RegistryStatus,
 	mutate func(*events.RegistryStatus, uint64) error) (*events.RegistryStatus, error) {
+	return r.UpdateEncoded(ctx, name, init, func(s *events.RegistryStatus, base uint64) ([]byte, error) { return nil, mutate(s, base) })
+}
+
+// UpdateEncoded implements records, as state.Store.UpdateEncoded does:
+// the bytes mutate returns, the encoding of the record it left, are
+// written as they are; nil bytes are encoded here.
+func (r *registryStatuses) UpdateEncoded(ctx context.Context, name string, init func() *events.RegistryStatus,
+	mutate func(*events.RegistryStatus, uint64) ([]byte, error)) (*events.RegistryStatus, error) {
 	for range maxStatusTries {
 		s, rev, _, ok := r.kept(name)
 		if !ok {
@@ -1267,12 +1275,14 @@ func (r *registryStatuses) Update(ctx context.Context, name string, init func() 
 		if s.Epoch == "" {
 			s.Epoch = state.NewEpoch()
 		}
-		if err := mutate(s, rev); err != nil {
+		b, err := mutate(s, rev)
+		if err != nil {
 			return nil, err
 		}
-		b, err := json.Marshal(s)
-		if err != nil {
-			return nil, fmt.Errorf("encode status of registry %s: %w", name, err)
+		if b == nil {
+			if b, err = json.Marshal(s); err != nil {
+				return nil, fmt.Errorf("encode status of registry %s: %w", name, err)
+			}
 		}
 		var written uint64
 		if rev == 0 {

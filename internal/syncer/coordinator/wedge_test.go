@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -160,10 +161,10 @@ func TestSealCutsAResultToFit(t *testing.T) {
 			l := statusLedger(nil)
 			l.source, l.recordLimit = "/test", tt.limit
 			s := tt.status
-			ev, cut, err := l.seal(context.Background(), s, "r-local-1", tt.data)
+			ev, encoded, cut, err := l.seal(context.Background(), s, "r-local-1", tt.data)
 			if !tt.fits {
-				if err == nil || s.PendingResult != nil {
-					t.Fatalf("sealed %s (pending %d bytes), want an error and no pending result", ev.ID(), len(s.PendingResult))
+				if err == nil || s.PendingResult != nil || encoded != nil {
+					t.Fatalf("sealed %s (pending %d bytes, encoded %d), want an error, no pending result and no encoding", ev.ID(), len(s.PendingResult), len(encoded))
 				}
 				return
 			}
@@ -176,6 +177,10 @@ func TestSealCutsAResultToFit(t *testing.T) {
 			rec, _ := json.Marshal(s)
 			if len(rec) > tt.limit {
 				t.Errorf("record is %d bytes, more than the limit %d", len(rec), tt.limit)
+			}
+			// The record is written as encoded for its size check.
+			if !bytes.Equal(encoded, rec) {
+				t.Errorf("encoding returned for the write:\n%s\nthe record:\n%s", encoded, rec)
 			}
 			d, err := events.DataOf(ev)
 			if err != nil {

@@ -138,6 +138,14 @@ func (s *Store) ownEpoch(source string) bool {
 // run (also beside the original), whereas an epoch never repeats. It
 // returns the written status.
 func (s *Store) Update(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64) error) (*Status, error) {
+	return s.UpdateEncoded(ctx, source, init, func(st *Status, base uint64) ([]byte, error) { return nil, mutate(st, base) })
+}
+
+// UpdateEncoded is Update for a mutate that encodes the status it leaves
+// (to check its size, say): the bytes it returns are written as they
+// are, so the status is not encoded twice. They must be the JSON encoding
+// of the status as mutate left it; nil bytes are the store's to encode.
+func (s *Store) UpdateEncoded(ctx context.Context, source string, init func() *Status, mutate func(st *Status, base uint64) ([]byte, error)) (*Status, error) {
 	st, rev, recalled := s.recall(source)
 	for range maxCASRetries {
 		if !recalled {
@@ -155,12 +163,14 @@ func (s *Store) Update(ctx context.Context, source string, init func() *Status, 
 		if st != nil && (st.Epoch == "" || !s.ownEpoch(source)) {
 			st.Epoch = newEpoch()
 		}
-		if err := mutate(st, rev); err != nil {
+		data, err := mutate(st, rev)
+		if err != nil {
 			return nil, err
 		}
-		data, err := json.Marshal(st)
-		if err != nil {
-			return nil, fmt.Errorf("encode status of %s: %w", source, err)
+		if data == nil {
+			if data, err = json.Marshal(st); err != nil {
+				return nil, fmt.Errorf("encode status of %s: %w", source, err)
+			}
 		}
 		var written uint64
 		if rev == 0 {

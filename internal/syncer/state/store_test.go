@@ -328,3 +328,39 @@ func TestUpdateWritesNothingAMutateRefuses(t *testing.T) {
 		t.Fatalf("the update after a refusal: %+v, %v; want the record as written first", st, err)
 	}
 }
+
+// A status its mutate encoded (to check its size) is written as those
+// bytes, not encoded a second time; without bytes the store encodes it.
+func TestUpdateEncodedWritesTheMutatesEncoding(t *testing.T) {
+	h := newHandles(t)
+	store := state.NewStore(h.Status, nil)
+	ctx := context.Background()
+	initial := func() *state.Status { return state.Initial("30m0s") }
+	var encoded []byte
+	st, err := store.UpdateEncoded(ctx, "a", initial, func(s *state.Status, _ uint64) ([]byte, error) {
+		s.LastReason = "encoded"
+		var err error
+		// Indented: bytes the store would not make itself.
+		encoded, err = json.MarshalIndent(s, "", "  ")
+		return encoded, err
+	})
+	if err != nil || st.LastReason != "encoded" {
+		t.Fatalf("UpdateEncoded: %+v, %v", st, err)
+	}
+	e, err := h.Status.Get(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(e.Value()) != string(encoded) {
+		t.Errorf("stored:\n%s\nwant the mutate's encoding:\n%s", e.Value(), encoded)
+	}
+	if _, err := store.UpdateEncoded(ctx, "a", initial, func(s *state.Status, _ uint64) ([]byte, error) {
+		s.LastReason = "by the store"
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := store.Get(ctx, "a"); err != nil || got.LastReason != "by the store" {
+		t.Errorf("after an update without an encoding: %+v, %v", got, err)
+	}
+}
