@@ -90,6 +90,7 @@ fuzz: ## Run every fuzz test for 30s (FUZZTIME=30s).
 	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime $(FUZZTIME) ./internal/printable/
 	$(GO) test -run '^$$' -fuzz '^FuzzServerQuery$$' -fuzztime $(FUZZTIME) ./internal/api/
 	$(GO) test -run '^$$' -fuzz '^FuzzSearchMatchesScan$$' -fuzztime $(FUZZTIME) ./internal/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./internal/api/
 
 CHAOS_FLAGS ?=
 LOAD_FLAGS  ?=
