@@ -144,6 +144,13 @@ func TestAPatchedViewServesWhatAViewBuiltAnewServes(t *testing.T) {
 			t.Error(err)
 		}
 	}()
+	// Commits are counted as applied from the loaded views on: one the
+	// start-up read already holds is not applied again.
+	select {
+	case <-fl.Loaded():
+	case err := <-done:
+		t.Fatalf("follower stopped before it loaded: %v", err)
+	}
 
 	r := rand.New(rand.NewPCG(20261208, 3))
 	writes := map[string]int{}
