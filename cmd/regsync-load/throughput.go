@@ -112,6 +112,11 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		}
 	}()
 	for c := range conns {
+		if rate > 0 {
+			// Room for every latency a client records: no slice grows,
+			// and no collection runs, during the run.
+			lat[c] = make([]time.Duration, 0, scheduled/clients+1)
+		}
 		conns[c] = newConn(r.addr())
 		if err := conns[c].connect(); err != nil {
 			return loadRun{}, fmt.Errorf("connect to %s: %w", r.addr(), err)
