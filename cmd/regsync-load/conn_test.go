@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -329,5 +331,47 @@ func TestConnNamesAMalformedAnswer(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("answer %q: error %v, want one naming %s", answer, err, want)
 		}
+	}
+}
+
+// A kept run writes every answered request's send and latency, in the
+// order of the sends, under a line that says when the run started.
+func TestKeptRunWritesItsLatenciesOverTime(t *testing.T) {
+	srv, _ := connServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	r := replicaOf(t, srv)
+	b := &bench{o: &options{clients: 4, duration: 100 * time.Millisecond, keep: true}, dir: t.TempDir()}
+	run, err := b.load(context.Background(), r, requests(r, []string{"/a"}, nil), http.StatusOK, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.writeLatencies("pages-open", r, run); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(b.dir, "latencies-pages-open.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "# run started ") || lines[1] != "sent_ms\tlatency_ms" {
+		t.Fatalf("head %q", lines[:2])
+	}
+	if len(lines)-2 != run.answered || run.answered != 40 {
+		t.Fatalf("%d lines of latencies for %d answered, want 40", len(lines)-2, run.answered)
+	}
+	last := -1.0
+	for _, l := range lines[2:] {
+		var sent, latency float64
+		if _, err := fmt.Sscanf(l, "%f\t%f", &sent, &latency); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if sent < last || latency <= 0 {
+			t.Fatalf("line %q after a send at %.3f ms", l, last)
+		}
+		last = sent
+	}
+	// An open-loop run at 400/s over 100 ms schedules its last send at
+	// 97.5 ms.
+	if last != 97.5 {
+		t.Fatalf("last send at %.3f ms, want 97.5", last)
 	}
 }

@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.natsServer, "nats-server", "", "nats-server binary (required)")
 	fs.StringVar(&o.regsync, "regsync", "", "regsync binary (required)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "stop, as on Ctrl-C, after this long")
-	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (logs, configurations, data) instead of removing it, with the replicas logging at debug level")
+	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (logs, configurations, data, and each throughput run's latencies over time in latencies-*.tsv) instead of removing it, with the replicas logging at debug level")
 	fs.IntVar(&o.small, "small", 12, "servers in the small registry (freshness of file edits)")
 	fs.IntVar(&o.servers, "servers", 10000, "servers in the large registry")
 	fs.IntVar(&o.edits, "edits", 100, "edits of the small registry")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -68,7 +72,16 @@ type loadRun struct {
 	// used over the run, in cores (0 for a replica not started by the
 	// tool): the clients' share is what the replica did not get.
 	replicaCores, toolCores float64
+	// start is when the run's clock started, and samples are its answered
+	// requests, for -keep's latency files: whether a tail is a few long
+	// stalls or spread over the run.
+	start   time.Time
+	samples []sample
 }
+
+// sample is one answered request: its send (scheduled, in an open-loop
+// run) after the run's start, and its latency.
+type sample struct{ at, latency time.Duration }
 
 // load runs b.o.clients clients against r for b.o.duration, each on its
 // own keep-alive connection, sending reqs in turn (client c starting at
@@ -93,7 +106,7 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clients, d := b.o.clients, b.o.duration
-	lat := make([][]time.Duration, clients)
+	lat := make([][]sample, clients)
 	errs := make([]error, clients)
 	scheduled := 0
 	var interval time.Duration
@@ -115,7 +128,7 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		if rate > 0 {
 			// Room for every latency a client records: no slice grows,
 			// and no collection runs, during the run.
-			lat[c] = make([]time.Duration, 0, scheduled/clients+1)
+			lat[c] = make([]sample, 0, scheduled/clients+1)
 		}
 		conns[c] = newConn(r.addr())
 		if err := conns[c].connect(); err != nil {
@@ -177,7 +190,7 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 					cancel()
 					return
 				}
-				lat[c] = append(lat[c], time.Since(at))
+				lat[c] = append(lat[c], sample{at.Sub(start), time.Since(at)})
 			}
 			lastMu.Lock()
 			if now := time.Now(); now.After(last) {
@@ -198,12 +211,17 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		return loadRun{}, err
 	}
 	var all []time.Duration
+	var samples []sample
 	for _, l := range lat {
-		all = append(all, l...)
+		samples = append(samples, l...)
+		for _, x := range l {
+			all = append(all, x.latency)
+		}
 	}
 	s := sorted(all)
 	elapsed := last.Sub(start)
 	run := loadRun{
+		start: start, samples: samples,
 		p50: percentile(s, 50), p99: percentile(s, 99), scheduled: scheduled, answered: len(s),
 		replicaCores: (replica1 - replica0).Seconds() / elapsed.Seconds(),
 		toolCores:    (tool1 - tool0).Seconds() / elapsed.Seconds(),
@@ -245,15 +263,15 @@ func (b *bench) throughput(ctx context.Context, r *replica) ([]figure, error) {
 	c := b.o.clients
 	var figs []figure
 	for _, k := range []struct {
-		name  string
-		reqs  [][]byte
-		want  int
-		rate  float64
-		bound time.Duration
+		file, name string
+		reqs       [][]byte
+		want       int
+		rate       float64
+		bound      time.Duration
 	}{
-		{fmt.Sprintf("full 30-entry pages, %d servers, %d clients, one replica", b.o.servers, c), requests(r, targets, nil), http.StatusOK, pageRate, pageP99},
-		{"304s, same", requests(r, targets, tags), http.StatusNotModified, notModifiedRate, notModifiedP99},
-		{"search, same", requests(r, searches, nil), http.StatusOK, searchRate, searchP99},
+		{"pages", fmt.Sprintf("full 30-entry pages, %d servers, %d clients, one replica", b.o.servers, c), requests(r, targets, nil), http.StatusOK, pageRate, pageP99},
+		{"304s", "304s, same", requests(r, targets, tags), http.StatusNotModified, notModifiedRate, notModifiedP99},
+		{"search", "search, same", requests(r, searches, nil), http.StatusOK, searchRate, searchP99},
 	} {
 		closed, err := b.load(ctx, r, k.reqs, k.want, 0)
 		if err != nil {
@@ -262,6 +280,16 @@ func (b *bench) throughput(ctx context.Context, r *replica) ([]figure, error) {
 		open, err := b.load(ctx, r, k.reqs, k.want, k.rate)
 		if err != nil {
 			return nil, err
+		}
+		if b.o.keep {
+			for _, run := range []struct {
+				loop string
+				run  loadRun
+			}{{"closed", closed}, {"open", open}} {
+				if err := b.writeLatencies(k.file+"-"+run.loop, r, run.run); err != nil {
+					return nil, err
+				}
+			}
 		}
 		figs = append(figs,
 			figure{k.name + ", closed loop (as fast as answered): per second; p50 / p99",
@@ -290,4 +318,30 @@ func thousands(f float64) string {
 		return fmt.Sprint(n)
 	}
 	return fmt.Sprintf("%s,%03d", thousands(float64(n/1000)), n%1000)
+}
+
+// writeLatencies writes a kept run's latencies over time to
+// latencies-<name>.tsv in the run directory, one answered request a line
+// in the order of their sends: its send (scheduled, in an open-loop run)
+// after the run's start and its latency, in milliseconds. Its first line
+// says when the run started, also in the replica's clock (what
+// GODEBUG=gctrace=1 prints), so that a stall lines up with a
+// collection or anything else the replica logged.
+func (b *bench) writeLatencies(name string, r *replica, run loadRun) error {
+	path := filepath.Join(b.dir, "latencies-"+name+".tsv")
+	samples := slices.Clone(run.samples)
+	slices.SortFunc(samples, func(x, y sample) int { return cmp.Compare(x.at, y.at) })
+	var w bytes.Buffer
+	fmt.Fprintf(&w, "# run started %s", run.start.UTC().Format(time.RFC3339Nano))
+	if r.p != nil {
+		fmt.Fprintf(&w, ", %.3f s after replica %s started", run.start.Sub(r.p.Started).Seconds(), r.name)
+	}
+	w.WriteString("\nsent_ms\tlatency_ms\n")
+	for _, x := range samples {
+		fmt.Fprintf(&w, "%.3f\t%.3f\n", float64(x.at.Microseconds())/1000, float64(x.latency.Microseconds())/1000)
+	}
+	if err := os.WriteFile(path, w.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write the latencies of a run: %w", err)
+	}
+	return nil
 }
