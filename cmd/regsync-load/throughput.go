@@ -72,6 +72,12 @@ type loadRun struct {
 	// used over the run, in cores (0 for a replica not started by the
 	// tool): the clients' share is what the replica did not get.
 	replicaCores, toolCores float64
+	// busyCores and stealCores are the whole machine's CPU over the run
+	// (/proc/stat), in cores: what the replica and the tool did not use
+	// of busyCores went to other processes (the other replicas,
+	// nats-server) and the kernel; stealCores is time the hypervisor
+	// gave to other machines while this one had work.
+	busyCores, stealCores float64
 	// start is when the run's clock started, and samples are its answered
 	// requests, for -keep's latency files: whether a tail is a few long
 	// stalls or spread over the run.
@@ -148,6 +154,10 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 	if err != nil {
 		return loadRun{}, err
 	}
+	machine0, err := machineCPU()
+	if err != nil {
+		return loadRun{}, err
+	}
 	var wg sync.WaitGroup
 	var lastMu sync.Mutex
 	start := time.Now()
@@ -210,6 +220,10 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 	if err != nil {
 		return loadRun{}, err
 	}
+	machine1, err := machineCPU()
+	if err != nil {
+		return loadRun{}, err
+	}
 	var all []time.Duration
 	var samples []sample
 	for _, l := range lat {
@@ -225,6 +239,8 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		p50: percentile(s, 50), p99: percentile(s, 99), scheduled: scheduled, answered: len(s),
 		replicaCores: (replica1 - replica0).Seconds() / elapsed.Seconds(),
 		toolCores:    (tool1 - tool0).Seconds() / elapsed.Seconds(),
+		busyCores:    (machine1.busy - machine0.busy).Seconds() / elapsed.Seconds(),
+		stealCores:   (machine1.steal - machine0.steal).Seconds() / elapsed.Seconds(),
 	}
 	if rate == 0 {
 		run.rate = float64(len(s)) / elapsed.Seconds()
@@ -293,11 +309,11 @@ func (b *bench) throughput(ctx context.Context, r *replica) ([]figure, error) {
 		}
 		figs = append(figs,
 			figure{k.name + ", closed loop (as fast as answered): per second; p50 / p99",
-				fmt.Sprintf("%.0f/s; %s / %s; CPU: replica %.2f, this tool %.2f cores", closed.rate, ms(closed.p50), ms(closed.p99), closed.replicaCores, closed.toolCores),
+				fmt.Sprintf("%.0f/s; %s / %s; %s", closed.rate, ms(closed.p50), ms(closed.p99), closed.cpuText()),
 				"— (saturation)", true},
 			figure{fmt.Sprintf("%s, open loop at %s/s: answered per second (sustained?); p50 / p99 from each scheduled send", k.name, thousands(k.rate)),
-				fmt.Sprintf("%.0f/s (%s, %d of %d answered); %s / %s; CPU: replica %.2f, this tool %.2f cores",
-					open.rate, sustainedWord(open.sustained), open.answered, open.scheduled, ms(open.p50), ms(open.p99), open.replicaCores, open.toolCores),
+				fmt.Sprintf("%.0f/s (%s, %d of %d answered); %s / %s; %s",
+					open.rate, sustainedWord(open.sustained), open.answered, open.scheduled, ms(open.p50), ms(open.p99), open.cpuText()),
 				fmt.Sprintf("%s/s sustained, p99 ≤ %s", thousands(k.rate), ms(k.bound)),
 				open.sustained && open.p99 <= k.bound})
 	}
@@ -344,4 +360,11 @@ func (b *bench) writeLatencies(name string, r *replica, run loadRun) error {
 		return fmt.Errorf("write the latencies of a run: %w", err)
 	}
 	return nil
+}
+
+// cpuText is a run's CPU, in cores: the replica's, the tool's, the
+// machine's and the hypervisor's steal.
+func (r loadRun) cpuText() string {
+	return fmt.Sprintf("CPU: replica %.2f, this tool %.2f, whole machine %.2f cores (steal %.2f)",
+		r.replicaCores, r.toolCores, r.busyCores, r.stealCores)
 }
