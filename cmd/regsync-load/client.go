@@ -150,3 +150,36 @@ func cpuTime(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
+
+// machineTimes is the CPU time of every core of the machine together,
+// from the first line of /proc/stat: busy (user, nice, system, irq,
+// softirq) and stolen by the hypervisor.
+type machineTimes struct{ busy, steal time.Duration }
+
+func machineCPU() (machineTimes, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTimes{}, fmt.Errorf("read the machine's CPU time: %w", err)
+	}
+	return parseMachineCPU(data)
+}
+
+// parseMachineCPU reads the "cpu" line of /proc/stat: user, nice,
+// system, idle, iowait, irq, softirq, steal, in clock ticks of 10 ms.
+func parseMachineCPU(data []byte) (machineTimes, error) {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineTimes{}, fmt.Errorf("read the machine's CPU time: %q is not the cpu line of /proc/stat", line)
+	}
+	var ticks [8]int64
+	for i := range ticks {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return machineTimes{}, fmt.Errorf("read the machine's CPU time: %w", err)
+		}
+		ticks[i] = n
+	}
+	tick := func(n int64) time.Duration { return time.Duration(n) * 10 * time.Millisecond }
+	return machineTimes{busy: tick(ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]), steal: tick(ticks[7])}, nil
+}

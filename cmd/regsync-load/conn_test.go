@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -235,5 +237,141 @@ func TestLoadSendsEveryRequestAndChecksStatus(t *testing.T) {
 	_, err = b.load(context.Background(), r, requests(r, []string{"/gone"}, nil), http.StatusOK, 500)
 	if err == nil || !strings.Contains(err.Error(), "404, want 200") {
 		t.Fatalf("error %v, want one naming the 404", err)
+	}
+}
+
+// rawServer answers every request read on a connection with answer, as
+// is, and allocates nothing per request: a test that counts the
+// process's allocations counts the client's alone.
+func rawServer(t *testing.T, answer string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				buf := make([]byte, 4096)
+				out := []byte(answer)
+				tail := 0 // bytes of "\r\n\r\n" matched so far
+				for {
+					n, err := nc.Read(buf)
+					if err != nil {
+						return
+					}
+					for _, b := range buf[:n] {
+						switch {
+						case b == "\r\n\r\n"[tail]:
+							tail++
+						case b == '\r':
+							tail = 1
+						default:
+							tail = 0
+						}
+						if tail == 4 {
+							tail = 0
+							if _, err := nc.Write(out); err != nil {
+								return
+							}
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A load client's request costs no allocation once its connection is
+// open: whatever the tool allocates per request is collected on the
+// cores the replica runs on, and its collections hold up every client.
+func TestConnAllocatesNothingPerRequest(t *testing.T) {
+	for _, answer := range []string{
+		"HTTP/1.1 304 Not Modified\r\nCache-Control: no-cache\r\nEtag: W/\"a1\"\r\nDate: Tue, 08 Dec 2026 02:00:00 GMT\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+	} {
+		addr := rawServer(t, answer)
+		c := newConn(addr)
+		req := buildRequest(addr, "/registry/big/v0.1/servers", `W/"a1"`)
+		if _, err := c.do(req, false); err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := c.do(req, false); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c.close()
+		if allocs != 0 {
+			t.Errorf("%.1f allocations a request for the answer %q, want 0", allocs, strings.SplitN(answer, "\r\n", 2)[0])
+		}
+	}
+}
+
+// An answer that is not HTTP/1.x is an error that quotes what came.
+func TestConnNamesAMalformedAnswer(t *testing.T) {
+	for answer, want := range map[string]string{
+		"SSH-2.0-OpenSSH_9.6\r\n\r\n":                                     `"SSH-2.0-OpenSSH_9.6"`,
+		"HTTP/1.1 2x0 OK\r\n\r\n":                                         `"HTTP/1.1 2x0 OK"`,
+		"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n":                  `Content-Length "ten"`,
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n": `chunk size "zz"`,
+	} {
+		addr := rawServer(t, answer)
+		c := newConn(addr)
+		_, err := c.do(buildRequest(addr, "/", ""), false)
+		c.close()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("answer %q: error %v, want one naming %s", answer, err, want)
+		}
+	}
+}
+
+// A kept run writes every answered request's send and latency, in the
+// order of the sends, under a line that says when the run started.
+func TestKeptRunWritesItsLatenciesOverTime(t *testing.T) {
+	srv, _ := connServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	r := replicaOf(t, srv)
+	b := &bench{o: &options{clients: 4, duration: 100 * time.Millisecond, keep: true}, dir: t.TempDir()}
+	run, err := b.load(context.Background(), r, requests(r, []string{"/a"}, nil), http.StatusOK, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.writeLatencies("pages-open", r, run); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(b.dir, "latencies-pages-open.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "# run started ") || lines[1] != "sent_ms\tlatency_ms" {
+		t.Fatalf("head %q", lines[:2])
+	}
+	if len(lines)-2 != run.answered || run.answered != 40 {
+		t.Fatalf("%d lines of latencies for %d answered, want 40", len(lines)-2, run.answered)
+	}
+	last := -1.0
+	for _, l := range lines[2:] {
+		var sent, latency float64
+		if _, err := fmt.Sscanf(l, "%f\t%f", &sent, &latency); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if sent < last || latency <= 0 {
+			t.Fatalf("line %q after a send at %.3f ms", l, last)
+		}
+		last = sent
+	}
+	// An open-loop run at 400/s over 100 ms schedules its last send at
+	// 97.5 ms.
+	if last != 97.5 {
+		t.Fatalf("last send at %.3f ms, want 97.5", last)
 	}
 }

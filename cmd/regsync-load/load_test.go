@@ -123,3 +123,18 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// The machine's busy and stolen time are read from the cpu line of
+// /proc/stat; anything else is an error that quotes it.
+func TestParseMachineCPU(t *testing.T) {
+	got, err := parseMachineCPU([]byte("cpu  300 5 100 2000 40 7 8 9 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (machineTimes{busy: 4200 * time.Millisecond, steal: 90 * time.Millisecond}); got != want {
+		t.Fatalf("%+v, want %+v", got, want)
+	}
+	if _, err := parseMachineCPU([]byte("intr 1 2 3\n")); err == nil || !strings.Contains(err.Error(), `"intr 1 2 3"`) {
+		t.Fatalf("error %v, want one quoting the line", err)
+	}
+}

@@ -24,12 +24,14 @@
 //
 // Each of the -clients clients owns one keep-alive connection to the
 // replica, as wrk's do: it writes a request built once (with
-// If-None-Match for the 304 runs) and reads the answer with
-// http.ReadResponse on a reused buffered reader, checking its status and
+// If-None-Match for the 304 runs) and reads the answer in place from a
+// reused buffered reader (status line and headers parsed by hand, no
+// header map, no allocation per request), checking its status and
 // discarding its body. The clients run in this process, on the cores the
 // replica runs on, so they are kept cheap: net/http's Transport (a
 // goroutine pair per connection, a channel handoff and a header map per
-// request) would be load the replica's figures pay for.
+// request), or the garbage of http.ReadResponse and the collections it
+// sets off, would be load the replica's figures pay for.
 //
 // Each kind of request is measured twice, for -duration each:
 //   - closed loop: every client sends its next request as soon as the last
@@ -108,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.natsServer, "nats-server", "", "nats-server binary (required)")
 	fs.StringVar(&o.regsync, "regsync", "", "regsync binary (required)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "stop, as on Ctrl-C, after this long")
-	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (logs, configurations, data) instead of removing it, with the replicas logging at debug level")
+	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (logs, configurations, data, and each throughput run's latencies over time in latencies-*.tsv) instead of removing it, with the replicas logging at debug level")
 	fs.IntVar(&o.small, "small", 12, "servers in the small registry (freshness of file edits)")
 	fs.IntVar(&o.servers, "servers", 10000, "servers in the large registry")
 	fs.IntVar(&o.edits, "edits", 100, "edits of the small registry")

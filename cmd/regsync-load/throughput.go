@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -68,7 +72,22 @@ type loadRun struct {
 	// used over the run, in cores (0 for a replica not started by the
 	// tool): the clients' share is what the replica did not get.
 	replicaCores, toolCores float64
+	// busyCores and stealCores are the whole machine's CPU over the run
+	// (/proc/stat), in cores: what the replica and the tool did not use
+	// of busyCores went to other processes (the other replicas,
+	// nats-server) and the kernel; stealCores is time the hypervisor
+	// gave to other machines while this one had work.
+	busyCores, stealCores float64
+	// start is when the run's clock started, and samples are its answered
+	// requests, for -keep's latency files: whether a tail is a few long
+	// stalls or spread over the run.
+	start   time.Time
+	samples []sample
 }
+
+// sample is one answered request: its send (scheduled, in an open-loop
+// run) after the run's start, and its latency.
+type sample struct{ at, latency time.Duration }
 
 // load runs b.o.clients clients against r for b.o.duration, each on its
 // own keep-alive connection, sending reqs in turn (client c starting at
@@ -93,7 +112,7 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clients, d := b.o.clients, b.o.duration
-	lat := make([][]time.Duration, clients)
+	lat := make([][]sample, clients)
 	errs := make([]error, clients)
 	scheduled := 0
 	var interval time.Duration
@@ -112,6 +131,11 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		}
 	}()
 	for c := range conns {
+		if rate > 0 {
+			// Room for every latency a client records: no slice grows,
+			// and no collection runs, during the run.
+			lat[c] = make([]sample, 0, scheduled/clients+1)
+		}
 		conns[c] = newConn(r.addr())
 		if err := conns[c].connect(); err != nil {
 			return loadRun{}, fmt.Errorf("connect to %s: %w", r.addr(), err)
@@ -127,6 +151,10 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 		return replica, tool, err
 	}
 	replica0, tool0, err := cpu()
+	if err != nil {
+		return loadRun{}, err
+	}
+	machine0, err := machineCPU()
 	if err != nil {
 		return loadRun{}, err
 	}
@@ -172,7 +200,7 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 					cancel()
 					return
 				}
-				lat[c] = append(lat[c], time.Since(at))
+				lat[c] = append(lat[c], sample{at.Sub(start), time.Since(at)})
 			}
 			lastMu.Lock()
 			if now := time.Now(); now.After(last) {
@@ -192,16 +220,27 @@ func (b *bench) load(ctx context.Context, r *replica, reqs [][]byte, want int, r
 	if err != nil {
 		return loadRun{}, err
 	}
+	machine1, err := machineCPU()
+	if err != nil {
+		return loadRun{}, err
+	}
 	var all []time.Duration
+	var samples []sample
 	for _, l := range lat {
-		all = append(all, l...)
+		samples = append(samples, l...)
+		for _, x := range l {
+			all = append(all, x.latency)
+		}
 	}
 	s := sorted(all)
 	elapsed := last.Sub(start)
 	run := loadRun{
+		start: start, samples: samples,
 		p50: percentile(s, 50), p99: percentile(s, 99), scheduled: scheduled, answered: len(s),
 		replicaCores: (replica1 - replica0).Seconds() / elapsed.Seconds(),
 		toolCores:    (tool1 - tool0).Seconds() / elapsed.Seconds(),
+		busyCores:    (machine1.busy - machine0.busy).Seconds() / elapsed.Seconds(),
+		stealCores:   (machine1.steal - machine0.steal).Seconds() / elapsed.Seconds(),
 	}
 	if rate == 0 {
 		run.rate = float64(len(s)) / elapsed.Seconds()
@@ -240,15 +279,15 @@ func (b *bench) throughput(ctx context.Context, r *replica) ([]figure, error) {
 	c := b.o.clients
 	var figs []figure
 	for _, k := range []struct {
-		name  string
-		reqs  [][]byte
-		want  int
-		rate  float64
-		bound time.Duration
+		file, name string
+		reqs       [][]byte
+		want       int
+		rate       float64
+		bound      time.Duration
 	}{
-		{fmt.Sprintf("full 30-entry pages, %d servers, %d clients, one replica", b.o.servers, c), requests(r, targets, nil), http.StatusOK, pageRate, pageP99},
-		{"304s, same", requests(r, targets, tags), http.StatusNotModified, notModifiedRate, notModifiedP99},
-		{"search, same", requests(r, searches, nil), http.StatusOK, searchRate, searchP99},
+		{"pages", fmt.Sprintf("full 30-entry pages, %d servers, %d clients, one replica", b.o.servers, c), requests(r, targets, nil), http.StatusOK, pageRate, pageP99},
+		{"304s", "304s, same", requests(r, targets, tags), http.StatusNotModified, notModifiedRate, notModifiedP99},
+		{"search", "search, same", requests(r, searches, nil), http.StatusOK, searchRate, searchP99},
 	} {
 		closed, err := b.load(ctx, r, k.reqs, k.want, 0)
 		if err != nil {
@@ -258,13 +297,23 @@ func (b *bench) throughput(ctx context.Context, r *replica) ([]figure, error) {
 		if err != nil {
 			return nil, err
 		}
+		if b.o.keep {
+			for _, run := range []struct {
+				loop string
+				run  loadRun
+			}{{"closed", closed}, {"open", open}} {
+				if err := b.writeLatencies(k.file+"-"+run.loop, r, run.run); err != nil {
+					return nil, err
+				}
+			}
+		}
 		figs = append(figs,
 			figure{k.name + ", closed loop (as fast as answered): per second; p50 / p99",
-				fmt.Sprintf("%.0f/s; %s / %s; CPU: replica %.2f, this tool %.2f cores", closed.rate, ms(closed.p50), ms(closed.p99), closed.replicaCores, closed.toolCores),
+				fmt.Sprintf("%.0f/s; %s / %s; %s", closed.rate, ms(closed.p50), ms(closed.p99), closed.cpuText()),
 				"— (saturation)", true},
 			figure{fmt.Sprintf("%s, open loop at %s/s: answered per second (sustained?); p50 / p99 from each scheduled send", k.name, thousands(k.rate)),
-				fmt.Sprintf("%.0f/s (%s, %d of %d answered); %s / %s; CPU: replica %.2f, this tool %.2f cores",
-					open.rate, sustainedWord(open.sustained), open.answered, open.scheduled, ms(open.p50), ms(open.p99), open.replicaCores, open.toolCores),
+				fmt.Sprintf("%.0f/s (%s, %d of %d answered); %s / %s; %s",
+					open.rate, sustainedWord(open.sustained), open.answered, open.scheduled, ms(open.p50), ms(open.p99), open.cpuText()),
 				fmt.Sprintf("%s/s sustained, p99 ≤ %s", thousands(k.rate), ms(k.bound)),
 				open.sustained && open.p99 <= k.bound})
 	}
@@ -285,4 +334,37 @@ func thousands(f float64) string {
 		return fmt.Sprint(n)
 	}
 	return fmt.Sprintf("%s,%03d", thousands(float64(n/1000)), n%1000)
+}
+
+// writeLatencies writes a kept run's latencies over time to
+// latencies-<name>.tsv in the run directory, one answered request a line
+// in the order of their sends: its send (scheduled, in an open-loop run)
+// after the run's start and its latency, in milliseconds. Its first line
+// says when the run started, also in the replica's clock (what
+// GODEBUG=gctrace=1 prints), so that a stall lines up with a
+// collection or anything else the replica logged.
+func (b *bench) writeLatencies(name string, r *replica, run loadRun) error {
+	path := filepath.Join(b.dir, "latencies-"+name+".tsv")
+	samples := slices.Clone(run.samples)
+	slices.SortFunc(samples, func(x, y sample) int { return cmp.Compare(x.at, y.at) })
+	var w bytes.Buffer
+	fmt.Fprintf(&w, "# run started %s", run.start.UTC().Format(time.RFC3339Nano))
+	if r.p != nil {
+		fmt.Fprintf(&w, ", %.3f s after replica %s started", run.start.Sub(r.p.Started).Seconds(), r.name)
+	}
+	w.WriteString("\nsent_ms\tlatency_ms\n")
+	for _, x := range samples {
+		fmt.Fprintf(&w, "%.3f\t%.3f\n", float64(x.at.Microseconds())/1000, float64(x.latency.Microseconds())/1000)
+	}
+	if err := os.WriteFile(path, w.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write the latencies of a run: %w", err)
+	}
+	return nil
+}
+
+// cpuText is a run's CPU, in cores: the replica's, the tool's, the
+// machine's and the hypervisor's steal.
+func (r loadRun) cpuText() string {
+	return fmt.Sprintf("CPU: replica %.2f, this tool %.2f, whole machine %.2f cores (steal %.2f)",
+		r.replicaCores, r.toolCores, r.busyCores, r.stealCores)
 }
