@@ -709,7 +709,8 @@ func (m *Merger) store(ctx context.Context, name string, v *views.Registry, gene
 	call, cancel := m.ledger.call(ctx)
 	defer cancel()
 	// One put: the body and its metadata are never seen apart.
-	if _, err := m.objects.Put(call, jetstream.ObjectMeta{Name: name, Metadata: meta}, body); err != nil {
+	obj := jetstream.ObjectMeta{Name: name, Metadata: meta, Opts: &jetstream.ObjectMetaOptions{ChunkSize: bus.ObjectChunkSize}}
+	if _, err := m.objects.Put(call, obj, body); err != nil {
 		return fmt.Errorf("store registry %s: %w", name, err)
 	}
 	return nil

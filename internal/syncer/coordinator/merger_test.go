@@ -618,3 +618,30 @@ func TestAStoredRegistryReadsBackAsTheViewWritten(t *testing.T) {
 		}
 	}
 }
+
+// The merged object of a registry is stored in chunks of
+// bus.ObjectChunkSize, not the object store's 128 KiB, which the server
+// copied whole before storing each (see bus.ObjectChunkSize).
+func TestTheMergedObjectIsStoredInChunksOfTheObjectChunkSize(t *testing.T) {
+	f := startMerger(t)
+	f.replica("replica-a")
+	f.setPhase("a", events.PhaseComplete)
+	f.setPhase("b", events.PhaseComplete)
+	servers := make([]string, 0, 1000)
+	for i := range cap(servers) {
+		servers = append(servers, srv(fmt.Sprintf("io.x/server-%04d", i), "1.0.0", strings.Repeat("d", 90)))
+	}
+	f.write("a", servers...)
+	f.write("b")
+	testsupport.Eventually(t, "every server in the stored registry", func() bool {
+		s := f.status()
+		return s != nil && s.ServerCount == len(servers) && s.PendingEvent == nil
+	})
+	info, err := f.srv.Handles.Registries.GetInfo(context.Background(), "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size <= 2*bus.ObjectChunkSize || info.Opts == nil || info.Opts.ChunkSize != bus.ObjectChunkSize {
+		t.Errorf("registry object of %d bytes stored with %+v, want more than two chunks of %d bytes", info.Size, info.Opts, bus.ObjectChunkSize)
+	}
+}

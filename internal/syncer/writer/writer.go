@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 )
 
 // ErrNoSnapshot means a source has no stored snapshot yet.
@@ -146,15 +147,12 @@ func (s *Snapshots) Store(ctx context.Context, source string, snap Snapshot) (In
 	return infoOf(info), nil
 }
 
-// maxChunk is the object store's default chunk size.
-const maxChunk = 128 << 10
-
-// chunking sizes the chunks of an object: the store's default, or the
+// chunking sizes the chunks of an object: bus.ObjectChunkSize, or the
 // object's own size when it is smaller. Put allocates one chunk, so a
-// registry of a few KiB is not stored through a 128 KiB buffer (twice per
-// sync, with its index).
+// registry of a few KiB is not stored through a buffer of a whole chunk
+// (twice per sync, with its index).
 func chunking(data []byte) *jetstream.ObjectMetaOptions {
-	return &jetstream.ObjectMetaOptions{ChunkSize: uint32(min(max(len(data), 1), maxChunk))}
+	return &jetstream.ObjectMetaOptions{ChunkSize: uint32(min(max(len(data), 1), bus.ObjectChunkSize))}
 }
 
 // Load returns a source's snapshot, or ErrNoSnapshot. The content read is

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regsync/regsync/events"
+	"github.com/regsync/regsync/internal/bus"
 	"github.com/regsync/regsync/internal/bus/bustest"
 	"github.com/regsync/regsync/internal/syncer/writer"
 )
@@ -104,4 +105,36 @@ func TestSnapshots(t *testing.T) {
 			t.Errorf("a snapshot put without metadata reports %+v %v", info, err)
 		}
 	})
+}
+
+// A large snapshot is stored in chunks of bus.ObjectChunkSize, not the
+// object store's 128 KiB: a chunk longer than the server reads at once is
+// copied whole by the server before it is stored, which for a 35 MB
+// registry was as much garbage as the registry again, while its sync
+// held its document. A snapshot smaller than a chunk is one chunk of its
+// own size.
+func TestSnapshotsAreStoredInChunksOfTheObjectChunkSize(t *testing.T) {
+	h := bustest.Start(t, 0).Handles
+	s := writer.New(h.Data)
+	ctx := context.Background()
+	data := []byte(`{"d":"` + strings.Repeat("x", 200<<10) + `"}`)
+	if _, err := s.Store(ctx, "big", writer.Snapshot{Data: data, Index: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store(ctx, "small", writer.Snapshot{Data: []byte(`{"v":1}`), Index: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]uint32{"big": bus.ObjectChunkSize, "small": uint32(len(`{"v":1}`))} {
+		info, err := h.Data.GetInfo(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Opts == nil || info.Opts.ChunkSize != want {
+			t.Errorf("snapshot %s stored with %+v, want chunks of %d bytes", name, info.Opts, want)
+		}
+	}
+	got, err := s.Load(ctx, "big")
+	if err != nil || string(got) != string(data) {
+		t.Errorf("load of the chunked snapshot: %d bytes, %v; want the %d stored", len(got), err, len(data))
+	}
 }
