@@ -79,15 +79,7 @@ func TestABurstOfCommitsMakesOneViewPerRegistry(t *testing.T) {
 		applied[source]++
 		mu.Unlock()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fl.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	run(t, fl)
 	testsupport.Eventually(t, "every commit applied", func() bool {
 		mu.Lock()
 		defer mu.Unlock()

@@ -1,7 +1,6 @@
 package views
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -135,22 +134,9 @@ func TestAPatchedViewServesWhatAViewBuiltAnewServes(t *testing.T) {
 		applied[source]++
 		mu.Unlock()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fl.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
 	// Commits are counted as applied from the loaded views on: one the
 	// start-up read already holds is not applied again.
-	select {
-	case <-fl.Loaded():
-	case err := <-done:
-		t.Fatalf("follower stopped before it loaded: %v", err)
-	}
+	run(t, fl)
 
 	r := rand.New(rand.NewPCG(20261208, 3))
 	writes := map[string]int{}

@@ -101,16 +101,23 @@ func (f *fixture) follow() *follower {
 		fl.applied[source]++
 		fl.mu.Unlock()
 	}
+	run(f.t, fl.Follower)
+	return fl
+}
+
+// run runs fl until the test ends, and returns once its views are loaded.
+func run(t testing.TB, fl *Follower) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fl.Run(ctx) }()
-	f.t.Cleanup(func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			f.t.Error(err)
+			t.Error(err)
 		}
 	})
-	testsupport.Eventually(f.t, "views loaded", func() bool {
+	testsupport.Eventually(t, "views loaded", func() bool {
 		select {
 		case <-fl.Loaded():
 			return true
@@ -118,7 +125,6 @@ func (f *fixture) follow() *follower {
 			return false
 		}
 	})
-	return fl
 }
 
 func (fl *follower) appliedOf(source string) int {
@@ -557,17 +563,8 @@ func TestAMergeIsToldBeforeItsAPIViewIsServed(t *testing.T) {
 		told[registry] = append(told[registry], r)
 		mu.Unlock()
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fl.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
 	defer close(gate.open)
-	<-fl.Loaded()
+	run(t, fl)
 	loaded := fl.Registry("a")
 
 	gate.mu.Lock()
