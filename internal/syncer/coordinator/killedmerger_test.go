@@ -49,15 +49,8 @@ func TestAHolderKilledAroundStoringAGenerationLeavesItAnnouncedOnce(t *testing.T
 	}{{"killed before storing the object", false}, {"killed after storing the object", true}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := startMerger(t)
-			var fl *views.Follower
-			first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
-			fl = f.follower(first.Changed)
-			viewOf := func(result string) {
-				testsupport.Eventually(t, "the view of "+result, func() bool {
-					v := fl.Registry("both")
-					return v != nil && v.Sources[0].Commit.ResultID == result
-				})
-			}
+			first, fl := f.followedMerger("replica-a")
+			viewOf := func(result string) { f.awaitView(fl, result) }
 			viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two")))
 			if err := first.merge(context.Background(), "both"); err != nil {
 				t.Fatal(err)
@@ -106,14 +99,9 @@ func TestAHolderKilledAroundStoringAGenerationLeavesItAnnouncedOnce(t *testing.T
 // commit, whose generation names the change once.
 func TestAMergerWaitsForTheCommitOfASourceStartUpFoundPartial(t *testing.T) {
 	f := startMerger(t)
-	var fl *views.Follower
-	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
-	fl = f.follower(first.Changed)
+	first, fl := f.followedMerger("replica-a")
 	one := f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two"))
-	testsupport.Eventually(t, "the view of "+one, func() bool {
-		v := fl.Registry("both")
-		return v != nil && v.Sources[0].Commit.ResultID == one
-	})
+	f.awaitView(fl, one)
 	if err := first.merge(context.Background(), "both"); err != nil {
 		t.Fatal(err)
 	}
@@ -168,15 +156,8 @@ func TestAMergerWaitsForTheCommitOfASourceStartUpFoundPartial(t *testing.T) {
 // generation's changed entries, not with every entry named as added.
 func TestTheGenerationAfterOneKilledBeforeItsObjectIsDiffedExactly(t *testing.T) {
 	f := startMerger(t)
-	var fl *views.Follower
-	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
-	fl = f.follower(first.Changed)
-	viewOf := func(result string) {
-		testsupport.Eventually(t, "the view of "+result, func() bool {
-			v := fl.Registry("both")
-			return v != nil && v.Sources[0].Commit.ResultID == result
-		})
-	}
+	first, fl := f.followedMerger("replica-a")
+	viewOf := func(result string) { f.awaitView(fl, result) }
 	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two"),
 		srv("io.x/three", "1.0.0", "a's three"), srv("io.x/four", "1.0.0", "a's four")))
 	if err := first.merge(context.Background(), "both"); err != nil {

@@ -95,6 +95,27 @@ func (f *mergerFixture) manualMerger(holder string, view func(string) *views.Reg
 	return m
 }
 
+// followedMerger is a merger of holder run by hand (manualMerger) and a
+// follower of the fixture's registries whose views it merges and is told
+// of.
+func (f *mergerFixture) followedMerger(holder string) (*Merger, *views.Follower) {
+	f.t.Helper()
+	var fl *views.Follower
+	m := f.manualMerger(holder, func(name string) *views.Registry { return fl.Registry(name) })
+	fl = f.follower(m.Changed)
+	return m, fl
+}
+
+// awaitView waits until fl's view of registry "both" holds the sync whose
+// result is given.
+func (f *mergerFixture) awaitView(fl *views.Follower, result string) {
+	f.t.Helper()
+	testsupport.Eventually(f.t, "the view of "+result, func() bool {
+		v := fl.Registry("both")
+		return v != nil && v.Sources[0].Commit.ResultID == result
+	})
+}
+
 // follower runs a views.Follower of the fixture's registries that tells
 // onChange of every view.
 func (f *mergerFixture) follower(onChange func(string, *views.Registry)) *views.Follower {

@@ -339,15 +339,8 @@ func TestTheFirstGenerationAfterWaitingAnnouncesItsEntriesAsAdded(t *testing.T) 
 // the one it stores itself.
 func TestAHolderThatDidNotSeeThePreviousViewDiffsAgainstTheStoredObject(t *testing.T) {
 	f := startMerger(t)
-	var fl *views.Follower
-	first := f.manualMerger("replica-a", func(name string) *views.Registry { return fl.Registry(name) })
-	fl = f.follower(first.Changed)
-	viewOf := func(result string) {
-		testsupport.Eventually(t, "the view of "+result, func() bool {
-			v := fl.Registry("both")
-			return v != nil && v.Sources[0].Commit.ResultID == result
-		})
-	}
+	first, fl := f.followedMerger("replica-a")
+	viewOf := func(result string) { f.awaitView(fl, result) }
 	viewOf(f.write("a", srv("io.x/one", "1.0.0", "a's one"), srv("io.x/two", "1.0.0", "a's two")))
 	if err := first.merge(context.Background(), "both"); err != nil {
 		t.Fatal(err)
